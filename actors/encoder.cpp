@@ -1,0 +1,71 @@
+#include "actors/encoder.hpp"
+
+#include "pipeline/time.hpp"
+
+#include <caf/all.hpp>
+
+namespace cotflow {
+
+encoder_actor::behavior_type
+encoder(encoder_actor::stateful_pointer<encoder_state> self,
+        std::shared_ptr<const config> cfg, std::vector<cot_sink_actor> sinks,
+        dead_letter_sink_actor dead_letters, source_actor source,
+        std::shared_ptr<stats> st) {
+  auto& s = self->state;
+  s.dec.emplace(static_cast<size_t>(cfg->pipeline.max_record_bytes));
+  s.enc.emplace(cfg->cot);
+  s.sinks = std::move(sinks);
+  s.all = all_destinations(static_cast<unsigned>(s.sinks.size()));
+  s.dead_letters = std::move(dead_letters);
+  s.source = std::move(source);
+  s.st = std::move(st);
+  return {
+    [=](batch& b) {
+      auto& s = self->state;
+      auto now = now_ms();
+      cot_batch out;
+      out.events.reserve(b.records.size());
+      dead_letter_batch dead;
+      ack dropped{s.all, {}};
+      for (auto& r : b.records) {
+        if (auto refused = s.dec->decode(r.payload, s.det)) {
+          dead.letters.push_back(
+            {std::move(r), std::string{to_string(refused->reason)},
+             std::move(refused->detail)});
+          continue;
+        }
+        cot_event ev;
+        auto outcome = s.enc->encode(s.det, now, ev.xml);
+        switch (outcome) {
+          case encode_outcome::encoded:
+            ev.ref = r.ref;
+            ev.timestamp_ms = r.timestamp_ms;
+            s.enc->uid(s.det, ev.uid);
+            out.events.push_back(std::move(ev));
+            continue;
+          case encode_outcome::dropped_stale:
+            s.st->dropped_stale += 1;
+            break;
+          case encode_outcome::dropped_too_old:
+            s.st->dropped_too_old += 1;
+            break;
+          case encode_outcome::dropped_low_confidence:
+            s.st->dropped_low_confidence += 1;
+            break;
+        }
+        dropped.refs.push_back(r.ref);
+      }
+      if (!out.events.empty()) {
+        for (size_t i = 0; i + 1 < s.sinks.size(); ++i)
+          self->send(s.sinks[i], out);
+        self->send(s.sinks.back(), std::move(out));
+      }
+      if (!dead.letters.empty())
+        self->send(s.dead_letters, std::move(dead));
+      if (!dropped.refs.empty())
+        self->send(s.source, std::move(dropped));
+    },
+  };
+}
+
+} // namespace cotflow

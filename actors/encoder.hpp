@@ -1,0 +1,39 @@
+#pragma once
+
+#include "config/config.hpp"
+#include "messages/actors.hpp"
+#include "pipeline/cot_encoder.hpp"
+#include "pipeline/decoder.hpp"
+#include "pipeline/stats.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace cotflow {
+
+/// State of one encoder worker: its decoder buffers and scratch detection.
+struct encoder_state {
+  static inline const char* name = "encoder";
+  std::optional<decoder> dec;
+  std::optional<cot_encoder> enc;
+  detection det;
+  std::vector<cot_sink_actor> sinks;
+  dead_letter_sink_actor dead_letters;
+  source_actor source;
+  dest_mask all = 0;
+  std::shared_ptr<stats> st;
+};
+
+/// Decodes, validates, maps and encodes batches; sends events to every
+/// destination, dead letters to the dead-letter sink, and acknowledges
+/// dropped records to the source at once.
+encoder_actor::behavior_type
+encoder(encoder_actor::stateful_pointer<encoder_state> self,
+        std::shared_ptr<const config> cfg, std::vector<cot_sink_actor> sinks,
+        dead_letter_sink_actor dead_letters, source_actor source,
+        std::shared_ptr<stats> st);
+
+} // namespace cotflow

@@ -1,0 +1,149 @@
+#include "actors/sinks.hpp"
+
+#include "pipeline/log.hpp"
+
+#include <caf/all.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+namespace cotflow {
+
+namespace {
+
+// Serves delivery reports, acknowledges what Kafka confirmed, and keeps
+// polling while anything is outstanding.
+template <class Self>
+void serve(Self* self, int timeout_ms, bool count_dead_letters) {
+  auto& s = self->state;
+  s.done.clear();
+  s.producer->poll(timeout_ms, s.done);
+  if (!s.done.empty()) {
+    ack a{s.bits, {}};
+    a.refs.reserve(s.done.size());
+    for (auto& [tp, offset] : s.done)
+      a.refs.push_back({tp, offset});
+    if (count_dead_letters)
+      s.st->dead_lettered += a.refs.size();
+    else
+      s.st->events_written += a.refs.size();
+    self->send(s.source, std::move(a));
+  }
+  s.st->delivery_retries = s.producer->retries();
+  if (s.producer->outstanding() > 0) {
+    if (!s.polling || timeout_ms > 0) {
+      s.polling = true;
+      self->send(self, atom::poll::value);
+    }
+  } else {
+    s.polling = false;
+  }
+}
+
+template <class Self>
+void init(Self* self, std::shared_ptr<tracked_producer> producer,
+          std::string topic, dest_mask bits, source_actor source,
+          std::shared_ptr<stats> st) {
+  auto& s = self->state;
+  s.producer = std::move(producer);
+  s.topic = std::move(topic);
+  s.bits = bits;
+  s.source = std::move(source);
+  s.st = std::move(st);
+}
+
+} // namespace
+
+cot_sink_actor::behavior_type
+kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
+               std::shared_ptr<tracked_producer> producer, std::string topic,
+               dest_mask bit, source_actor source, std::shared_ptr<stats> st) {
+  init(self, std::move(producer), std::move(topic), bit, std::move(source),
+       std::move(st));
+  return {
+    [=](cot_batch& b) {
+      auto& s = self->state;
+      for (auto& ev : b.events)
+        s.producer->produce(s.topic, ev.uid, ev.xml, ev.ref.tp,
+                            ev.ref.offset);
+      serve(self, 0, false);
+    },
+    [=](atom::poll) { serve(self, 1, false); },
+  };
+}
+
+dead_letter_sink_actor::behavior_type
+dead_letter_sink(dead_letter_sink_actor::stateful_pointer<kafka_sink_state>
+                   self,
+                 std::shared_ptr<tracked_producer> producer, std::string topic,
+                 dest_mask all, source_actor source,
+                 std::shared_ptr<stats> st) {
+  init(self, std::move(producer), std::move(topic), all, std::move(source),
+       std::move(st));
+  return {
+    [=](dead_letter_batch& b) {
+      auto& s = self->state;
+      for (auto& d : b.letters) {
+        auto& r = d.rec;
+        auto* h = RdKafka::Headers::create();
+        h->add("cotflow.reason", d.reason);
+        h->add("cotflow.detail", d.detail);
+        h->add("cotflow.source.topic", r.topic);
+        h->add("cotflow.source.partition", std::to_string(r.partition));
+        h->add("cotflow.source.offset", std::to_string(r.ref.offset));
+        h->add("cotflow.source.timestamp", std::to_string(r.timestamp_ms));
+        if (log::enabled(log::level::debug))
+          log::write(log::level::debug, "dead-letter-sink",
+                     "dead letter: " + d.reason + ": " + d.detail,
+                     r.topic + "/" + std::to_string(r.partition) + "/"
+                       + std::to_string(r.ref.offset));
+        s.producer->produce(s.topic, r.key, r.payload, r.ref.tp, r.ref.offset,
+                            h);
+      }
+      serve(self, 0, true);
+    },
+    [=](atom::poll) { serve(self, 1, true); },
+  };
+}
+
+cot_sink_actor::behavior_type
+file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
+          std::string path, dest_mask bit, source_actor source,
+          std::shared_ptr<stats> st) {
+  auto& s = self->state;
+  s.path = path;
+  s.bit = bit;
+  s.source = std::move(source);
+  s.st = std::move(st);
+  s.file = std::fopen(path.c_str(), "a");
+  if (!s.file) {
+    log::error("file-sink", "cannot open " + path + ": "
+                              + std::strerror(errno));
+    self->quit(caf::sec::runtime_error);
+    return {[](cot_batch&) {}, [](atom::poll) {}};
+  }
+  return {
+    [=](cot_batch& b) {
+      auto& s = self->state;
+      for (auto& ev : b.events) {
+        std::fwrite(ev.xml.data(), 1, ev.xml.size(), s.file);
+        std::fputc('\n', s.file);
+      }
+      if (std::fflush(s.file) != 0 || std::ferror(s.file)) {
+        // Not acknowledged: the offsets stay uncommitted.
+        log::error("file-sink", "write to " + s.path + " failed: "
+                                  + std::strerror(errno));
+        self->quit(caf::sec::runtime_error);
+        return;
+      }
+      ack a{s.bit, {}};
+      a.refs.reserve(b.events.size());
+      for (auto& ev : b.events)
+        a.refs.push_back(ev.ref);
+      self->send(s.source, std::move(a));
+    },
+    [=](atom::poll) {},
+  };
+}
+
+} // namespace cotflow

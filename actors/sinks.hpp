@@ -1,0 +1,66 @@
+#pragma once
+
+#include "messages/actors.hpp"
+#include "pipeline/kafka.hpp"
+#include "pipeline/stats.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cotflow {
+
+/// State shared by the Kafka-backed sinks.
+struct kafka_sink_state {
+  static inline const char* name = "kafka-sink";
+  std::shared_ptr<tracked_producer> producer;
+  std::string topic;
+  /// The acknowledgement bits this sink sets.
+  dest_mask bits = 0;
+  source_actor source;
+  std::shared_ptr<stats> st;
+  bool polling = false;
+  std::vector<std::pair<uint32_t, int64_t>> done;
+};
+
+/// Publishes CoT events to a Kafka topic (key = uid); acknowledges each one
+/// when the broker confirmed it. Spawn detached.
+cot_sink_actor::behavior_type
+kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
+               std::shared_ptr<tracked_producer> producer, std::string topic,
+               dest_mask bit, source_actor source, std::shared_ptr<stats> st);
+
+/// Publishes dead letters with their original bytes and key, and headers
+/// naming the reason and the source topic/partition/offset. Spawn detached.
+dead_letter_sink_actor::behavior_type
+dead_letter_sink(dead_letter_sink_actor::stateful_pointer<kafka_sink_state>
+                   self,
+                 std::shared_ptr<tracked_producer> producer, std::string topic,
+                 dest_mask all, source_actor source,
+                 std::shared_ptr<stats> st);
+
+/// State of the file sink.
+struct file_sink_state {
+  static inline const char* name = "file-sink";
+  std::FILE* file = nullptr;
+  std::string path;
+  dest_mask bit = 0;
+  source_actor source;
+  std::shared_ptr<stats> st;
+  ~file_sink_state() {
+    if (file)
+      std::fclose(file);
+  }
+};
+
+/// Appends CoT events to a file, one per line; an event counts as delivered
+/// once the kernel has it. Spawn detached.
+cot_sink_actor::behavior_type
+file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
+          std::string path, dest_mask bit, source_actor source,
+          std::shared_ptr<stats> st);
+
+} // namespace cotflow

@@ -1,0 +1,140 @@
+#include "actors/source.hpp"
+
+#include "pipeline/log.hpp"
+
+#include <caf/all.hpp>
+
+namespace cotflow {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+void finish(source_actor::stateful_pointer<source_state> self) {
+  auto& s = self->state;
+  auto left = static_cast<uint64_t>(s.kafka->in_flight());
+  s.kafka->close();
+  if (left == 0)
+    log::info("source", "drained; offsets committed");
+  else
+    log::warn("source", std::to_string(left)
+                          + " records still in flight at the end of the "
+                            "grace period; they stay uncommitted and will be "
+                            "consumed again");
+  s.drained.deliver(left);
+  s.stopping = false;
+  s.started = false;
+}
+
+// One round of the consume loop. Runs in the source's own thread, so the
+// blocking consume is fine; acknowledgements queue up in the mailbox and are
+// handled between rounds.
+void round(source_actor::stateful_pointer<source_state> self) {
+  auto& s = self->state;
+  auto timeout = static_cast<int>(s.cfg.poll_timeout_ms);
+  auto now = clock::now();
+  if (s.stopping) {
+    if (s.kafka->in_flight() == 0 || now >= s.deadline) {
+      finish(self);
+      return;
+    }
+    s.kafka->idle(timeout);
+  } else {
+    auto in_flight = static_cast<int64_t>(s.kafka->in_flight());
+    auto max = s.cfg.max_in_flight;
+    // Credit: pause at the bound, resume at half of it.
+    if (in_flight >= max)
+      s.kafka->pause(true);
+    else if (s.kafka->paused() && in_flight <= max / 2)
+      s.kafka->pause(false);
+    if (s.kafka->paused()) {
+      s.kafka->idle(timeout);
+    } else {
+      record_chunk chunk;
+      auto room = static_cast<size_t>(std::min<int64_t>(max - in_flight,
+                                                        4096));
+      chunk.records.reserve(std::min<size_t>(room, 512));
+      s.kafka->poll(timeout, room, [&](uint32_t tp, RdKafka::Message& m) {
+        record r;
+        r.ref = {tp, m.offset()};
+        r.topic = m.topic_name();
+        r.partition = m.partition();
+        auto ts = m.timestamp();
+        r.timestamp_ms = ts.type == RdKafka::MessageTimestamp::
+                                      MSG_TIMESTAMP_NOT_AVAILABLE
+                           ? -1
+                           : ts.timestamp;
+        if (auto k = m.key_pointer())
+          r.key.assign(static_cast<const char*>(k), m.key_len());
+        r.payload.assign(static_cast<const char*>(m.payload()), m.len());
+        chunk.records.push_back(std::move(r));
+      });
+      if (!chunk.records.empty())
+        self->send(s.next, std::move(chunk));
+    }
+  }
+  if (now >= s.next_commit) {
+    s.kafka->commit();
+    s.next_commit = now + std::chrono::milliseconds{s.cfg.commit_interval_ms};
+  }
+  self->send(self, atom::poll::value);
+}
+
+} // namespace
+
+source_actor::behavior_type
+source(source_actor::stateful_pointer<source_state> self,
+       std::shared_ptr<tracked_consumer> kafka, pipeline_config cfg,
+       std::shared_ptr<stats> st) {
+  self->state.kafka = std::move(kafka);
+  self->state.cfg = cfg;
+  self->state.st = std::move(st);
+  return {
+    [=](atom::start, batcher_actor next) {
+      auto& s = self->state;
+      if (s.started)
+        return;
+      s.next = std::move(next);
+      s.started = true;
+      s.next_commit = clock::now()
+                      + std::chrono::milliseconds{s.cfg.commit_interval_ms};
+      self->send(self, atom::poll::value);
+    },
+    [=](ack& a) {
+      auto& s = self->state;
+      uint64_t done = 0;
+      for (auto& ref : a.refs)
+        if (s.kafka->ack(ref.tp, ref.offset, a.bits))
+          ++done;
+      s.st->completed += done;
+      s.st->in_flight = static_cast<int64_t>(s.kafka->in_flight());
+    },
+    [=](atom::poll) {
+      if (self->state.started)
+        round(self);
+    },
+    [=](atom::stop) -> caf::typed_response_promise<uint64_t> {
+      auto& s = self->state;
+      auto rp = self->make_response_promise<uint64_t>();
+      if (!s.started) {
+        s.kafka->close();
+        rp.deliver(static_cast<uint64_t>(s.kafka->in_flight()));
+        return rp;
+      }
+      log::info("source", "stopping: no new records; draining "
+                            + std::to_string(s.kafka->in_flight())
+                            + " in flight");
+      s.stopping = true;
+      s.drained = rp;
+      s.deadline = clock::now()
+                   + std::chrono::milliseconds{s.cfg.drain_timeout_ms};
+      s.kafka->pause(true);
+      // Everything sent to the batcher before this flush is in the batch
+      // it empties (messages between two actors keep their order).
+      self->send(s.next, atom::flush::value);
+      return rp;
+    },
+  };
+}
+
+} // namespace cotflow

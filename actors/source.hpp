@@ -1,0 +1,35 @@
+#pragma once
+
+#include "config/config.hpp"
+#include "messages/actors.hpp"
+#include "pipeline/consumer.hpp"
+#include "pipeline/stats.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include <chrono>
+#include <memory>
+
+namespace cotflow {
+
+/// State of the source: the consumer, credit and the drain promise.
+struct source_state {
+  static inline const char* name = "source";
+  std::shared_ptr<tracked_consumer> kafka;
+  std::shared_ptr<stats> st;
+  pipeline_config cfg;
+  batcher_actor next;
+  bool started = false;
+  bool stopping = false;
+  caf::typed_response_promise<uint64_t> drained;
+  std::chrono::steady_clock::time_point deadline;
+  std::chrono::steady_clock::time_point next_commit;
+};
+
+/// The Kafka source; spawn detached (it blocks in librdkafka's poll).
+source_actor::behavior_type
+source(source_actor::stateful_pointer<source_state> self,
+       std::shared_ptr<tracked_consumer> kafka, pipeline_config cfg,
+       std::shared_ptr<stats> st);
+
+} // namespace cotflow

@@ -1,0 +1,576 @@
+#include "config/config.hpp"
+
+#include "config/defaults.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+#include <variant>
+
+namespace cotflow {
+
+namespace {
+
+using str_ref = std::function<std::string&(config&)>;
+using int_ref = std::function<int64_t&(config&)>;
+using dbl_ref = std::function<double&(config&)>;
+using bool_ref = std::function<bool&(config&)>;
+using list_ref = std::function<std::vector<std::string>&(config&)>;
+using smap_ref = std::function<std::map<std::string, std::string>&(config&)>;
+using imap_ref = std::function<std::map<std::string, int64_t>&(config&)>;
+
+using accessor
+  = std::variant<str_ref, int_ref, dbl_ref, bool_ref, list_ref, smap_ref,
+                 imap_ref>;
+
+/// One documented key: its path, what it means, and where it is stored.
+struct key_desc {
+  const char* section;
+  const char* key;
+  const char* description;
+  accessor get;
+};
+
+#define COTFLOW_KEY(sec, k, type, desc)                                        \
+  key_desc {                                                                   \
+    #sec, #k, desc, type([](config & c) -> auto& { return c.sec.k; })         \
+  }
+
+const std::vector<key_desc>& keys() {
+  static const std::vector<key_desc> table = {
+    COTFLOW_KEY(kafka, brokers, str_ref,
+                "Kafka bootstrap servers (host:port,...); 'embedded' starts "
+                "the in-process broker"),
+    COTFLOW_KEY(kafka, group_id, str_ref, "consumer group of all instances"),
+    COTFLOW_KEY(kafka, client_id, str_ref, "client.id of every Kafka client"),
+    COTFLOW_KEY(kafka, input_topics, list_ref, "topics with detections"),
+    COTFLOW_KEY(kafka, output_topic, str_ref, "topic that receives CoT XML"),
+    COTFLOW_KEY(kafka, dead_letter_topic, str_ref,
+                "topic for records that cannot be converted, with reasons"),
+    COTFLOW_KEY(kafka, properties, smap_ref,
+                "librdkafka properties passed to every client"),
+    COTFLOW_KEY(pipeline, batch_size, int_ref, "records per batch (max)"),
+    COTFLOW_KEY(pipeline, batch_age_ms, int_ref,
+                "a batch leaves at this age even when not full"),
+    COTFLOW_KEY(pipeline, max_in_flight, int_ref,
+                "records dispatched but not yet delivered; the consumer "
+                "pauses at this bound"),
+    COTFLOW_KEY(pipeline, encoders, int_ref,
+                "encoder workers; 0 = one per core"),
+    COTFLOW_KEY(pipeline, commit_interval_ms, int_ref,
+                "how often delivered offsets are committed"),
+    COTFLOW_KEY(pipeline, max_record_bytes, int_ref,
+                "larger records are dead-lettered"),
+    COTFLOW_KEY(pipeline, drain_timeout_ms, int_ref,
+                "grace period to drain in-flight work on shutdown"),
+    COTFLOW_KEY(pipeline, poll_timeout_ms, int_ref,
+                "longest wait of one Kafka poll"),
+    COTFLOW_KEY(cot, default_type, str_ref,
+                "CoT type when classification is unknown"),
+    COTFLOW_KEY(cot, how, str_ref, "CoT how attribute"),
+    COTFLOW_KEY(cot, stale_s, int_ref, "stale = now + this many seconds"),
+    COTFLOW_KEY(cot, stale_by_type, imap_ref,
+                "stale seconds per CoT type prefix (longest prefix wins)"),
+    COTFLOW_KEY(cot, max_age_s, int_ref,
+                "records older than this are dropped and counted"),
+    COTFLOW_KEY(cot, min_confidence, dbl_ref,
+                "confidence below this is dropped or flagged"),
+    COTFLOW_KEY(cot, low_confidence, str_ref,
+                "what happens below min_confidence: drop or flag"),
+    COTFLOW_KEY(cot, uid_prefix, str_ref, "prefix of every CoT uid"),
+    COTFLOW_KEY(cot, classification_types, smap_ref,
+                "classification -> CoT type after the affiliation"),
+    COTFLOW_KEY(cot, affiliation_codes, smap_ref,
+                "affiliation -> one-letter CoT affiliation"),
+    COTFLOW_KEY(sinks, kafka, bool_ref, "send CoT to kafka.output_topic"),
+    COTFLOW_KEY(sinks, file, str_ref,
+                "append CoT to this file, one event per line; empty = off"),
+    COTFLOW_KEY(log, level, str_ref, "trace, debug, info, warn or error"),
+    COTFLOW_KEY(log, format, str_ref, "json or text"),
+  };
+  return table;
+}
+
+#undef COTFLOW_KEY
+
+std::string path_of(const key_desc& k) {
+  return std::string{k.section} + "." + k.key;
+}
+
+std::string env_name_of(const key_desc& k) {
+  std::string s = std::string{"COTFLOW_"} + k.section + "_" + k.key;
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
+  return s;
+}
+
+std::optional<int64_t> parse_int(const std::string& s) {
+  if (s.empty())
+    return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  auto v = std::strtoll(s.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0')
+    return std::nullopt;
+  return v;
+}
+
+std::optional<double> parse_double(const std::string& s) {
+  if (s.empty())
+    return std::nullopt;
+  char* end = nullptr;
+  auto v = std::strtod(s.c_str(), &end);
+  if (*end != '\0' || !std::isfinite(v))
+    return std::nullopt;
+  return v;
+}
+
+std::optional<bool> parse_bool(const std::string& s) {
+  if (s == "true" || s == "1" || s == "yes" || s == "on")
+    return true;
+  if (s == "false" || s == "0" || s == "no" || s == "off")
+    return false;
+  return std::nullopt;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in{s};
+  while (std::getline(in, cur, sep))
+    if (!cur.empty())
+      out.push_back(cur);
+  return out;
+}
+
+/// Applies a scalar text (from YAML or the environment) to a key.
+std::optional<std::string> apply_text(config& cfg, const key_desc& k,
+                                      const std::string& text) {
+  return std::visit(
+    [&](auto& get) -> std::optional<std::string> {
+      using T = std::decay_t<decltype(get)>;
+      if constexpr (std::is_same_v<T, str_ref>) {
+        get(cfg) = text;
+      } else if constexpr (std::is_same_v<T, int_ref>) {
+        auto v = parse_int(text);
+        if (!v)
+          return "expected an integer, got '" + text + "'";
+        get(cfg) = *v;
+      } else if constexpr (std::is_same_v<T, dbl_ref>) {
+        auto v = parse_double(text);
+        if (!v)
+          return "expected a number, got '" + text + "'";
+        get(cfg) = *v;
+      } else if constexpr (std::is_same_v<T, bool_ref>) {
+        auto v = parse_bool(text);
+        if (!v)
+          return "expected true or false, got '" + text + "'";
+        get(cfg) = *v;
+      } else if constexpr (std::is_same_v<T, list_ref>) {
+        get(cfg) = split(text, ',');
+      } else if constexpr (std::is_same_v<T, smap_ref>) {
+        auto& m = get(cfg);
+        m.clear();
+        for (auto& kv : split(text, ',')) {
+          auto eq = kv.find('=');
+          if (eq == std::string::npos || eq == 0)
+            return "expected key=value pairs separated by commas, got '" + kv
+                   + "'";
+          m[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+      } else if constexpr (std::is_same_v<T, imap_ref>) {
+        auto& m = get(cfg);
+        m.clear();
+        for (auto& kv : split(text, ',')) {
+          auto eq = kv.find('=');
+          auto v = eq == std::string::npos ? std::nullopt
+                                           : parse_int(kv.substr(eq + 1));
+          if (!v || eq == 0)
+            return "expected key=integer pairs separated by commas, got '" + kv
+                   + "'";
+          m[kv.substr(0, eq)] = *v;
+        }
+      }
+      return std::nullopt;
+    },
+    k.get);
+}
+
+/// Applies a YAML node to a key; returns a problem or nothing.
+std::optional<std::string> apply_yaml(config& cfg, const key_desc& k,
+                                      const YAML::Node& node) {
+  return std::visit(
+    [&](auto& get) -> std::optional<std::string> {
+      using T = std::decay_t<decltype(get)>;
+      if constexpr (std::is_same_v<T, list_ref>) {
+        if (node.IsScalar())
+          return apply_text(cfg, k, node.Scalar());
+        if (!node.IsSequence())
+          return std::string{"expected a list of strings"};
+        auto& v = get(cfg);
+        v.clear();
+        for (const auto& item : node) {
+          if (!item.IsScalar())
+            return std::string{"expected a list of strings"};
+          v.push_back(item.Scalar());
+        }
+        return std::nullopt;
+      } else if constexpr (std::is_same_v<T, smap_ref>
+                           || std::is_same_v<T, imap_ref>) {
+        if (node.IsNull()) {
+          get(cfg).clear();
+          return std::nullopt;
+        }
+        if (!node.IsMap())
+          return std::string{"expected a mapping"};
+        auto& m = get(cfg);
+        m.clear();
+        for (const auto& kv : node) {
+          if (!kv.second.IsScalar())
+            return "expected a scalar value for '" + kv.first.Scalar() + "'";
+          if constexpr (std::is_same_v<T, smap_ref>) {
+            m[kv.first.Scalar()] = kv.second.Scalar();
+          } else {
+            auto v = parse_int(kv.second.Scalar());
+            if (!v)
+              return "expected an integer for '" + kv.first.Scalar()
+                     + "', got '" + kv.second.Scalar() + "'";
+            m[kv.first.Scalar()] = *v;
+          }
+        }
+        return std::nullopt;
+      } else {
+        if (!node.IsScalar())
+          return std::string{"expected a single value"};
+        return apply_text(cfg, k, node.Scalar());
+      }
+    },
+    k.get);
+}
+
+std::string yaml_quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string render(const config& cfg, const key_desc& k) {
+  auto& c = const_cast<config&>(cfg);
+  return std::visit(
+    [&](auto& get) -> std::string {
+      using T = std::decay_t<decltype(get)>;
+      std::ostringstream out;
+      if constexpr (std::is_same_v<T, str_ref>) {
+        out << yaml_quote(get(c));
+      } else if constexpr (std::is_same_v<T, int_ref>) {
+        out << get(c);
+      } else if constexpr (std::is_same_v<T, dbl_ref>) {
+        out << get(c);
+      } else if constexpr (std::is_same_v<T, bool_ref>) {
+        out << (get(c) ? "true" : "false");
+      } else if constexpr (std::is_same_v<T, list_ref>) {
+        out << "[";
+        bool first = true;
+        for (auto& v : get(c)) {
+          out << (first ? "" : ", ") << yaml_quote(v);
+          first = false;
+        }
+        out << "]";
+      } else {
+        auto& m = get(c);
+        if (m.empty())
+          return "{}";
+        for (auto& [key, v] : m) {
+          out << "\n    " << yaml_quote(key) << ": ";
+          if constexpr (std::is_same_v<T, smap_ref>)
+            out << yaml_quote(v);
+          else
+            out << v;
+        }
+      }
+      return out.str();
+    },
+    k.get);
+}
+
+bool is_cot_type(const std::string& s) {
+  static const std::regex re{"^[a-z](-[A-Za-z0-9]+)*$"};
+  return std::regex_match(s, re);
+}
+
+bool is_type_suffix(const std::string& s) {
+  static const std::regex re{"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$"};
+  return std::regex_match(s, re);
+}
+
+} // namespace
+
+config default_config() {
+  config c;
+  c.kafka.brokers = defaults::brokers;
+  c.kafka.group_id = defaults::group_id;
+  c.kafka.client_id = defaults::client_id;
+  c.kafka.input_topics = {defaults::input_topic};
+  c.kafka.output_topic = defaults::output_topic;
+  c.kafka.dead_letter_topic = defaults::dead_letter_topic;
+  c.pipeline.batch_size = defaults::batch_size;
+  c.pipeline.batch_age_ms = defaults::batch_age_ms;
+  c.pipeline.max_in_flight = defaults::max_in_flight;
+  c.pipeline.encoders = defaults::encoders;
+  c.pipeline.commit_interval_ms = defaults::commit_interval_ms;
+  c.pipeline.max_record_bytes = defaults::max_record_bytes;
+  c.pipeline.drain_timeout_ms = defaults::drain_timeout_ms;
+  c.pipeline.poll_timeout_ms = defaults::poll_timeout_ms;
+  c.cot.default_type = defaults::default_type;
+  c.cot.how = defaults::how;
+  c.cot.stale_s = defaults::stale_s;
+  c.cot.max_age_s = defaults::max_age_s;
+  c.cot.min_confidence = defaults::min_confidence;
+  c.cot.low_confidence = defaults::low_confidence;
+  // MIL-STD-2525 function codes as TAK clients draw them.
+  c.cot.classification_types = {
+    {"person", "G-U-C-I"},   {"vehicle", "G-E-V"},  {"car", "G-E-V-C"},
+    {"truck", "G-E-V-C"},    {"tank", "G-E-V-A-T"}, {"uav", "A-M-F-Q"},
+    {"drone", "A-M-F-Q"},    {"aircraft", "A"},     {"helicopter", "A-M-H"},
+    {"vessel", "S"},         {"boat", "S-X"},       {"building", "G-I"},
+    {"unknown", "G"},
+  };
+  c.cot.affiliation_codes = {
+    {"pending", "p"}, {"unknown", "u"},        {"assumed_friend", "a"},
+    {"friend", "f"},  {"neutral", "n"},        {"suspect", "s"},
+    {"hostile", "h"}, {"joker", "j"},          {"faker", "k"},
+    {"none", "o"},    {"other", "x"},
+  };
+  c.sinks.kafka = true;
+  c.log.level = defaults::log_level;
+  c.log.format = defaults::log_format;
+  for (auto& k : keys())
+    c.sources[path_of(k)] = "default";
+  return c;
+}
+
+env_lookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    if (auto v = std::getenv(name.c_str()))
+      return std::string{v};
+    return std::nullopt;
+  };
+}
+
+std::optional<std::string> find_config_file(const std::string& explicit_path) {
+  if (!explicit_path.empty())
+    return explicit_path;
+  std::vector<std::string> candidates = {"./cotflow.yaml",
+                                         "/etc/cotflow/cotflow.yaml"};
+  if (auto home = std::getenv("HOME"))
+    candidates.push_back(std::string{home} + "/.config/cotflow/cotflow.yaml");
+  for (auto& c : candidates)
+    if (std::ifstream{c}.good())
+      return c;
+  return std::nullopt;
+}
+
+load_result load_config_text(const std::string& yaml, const std::string& file,
+                             const env_lookup& env) {
+  load_result res;
+  res.cfg = default_config();
+  res.cfg.file = file;
+  auto where = file.empty() ? std::string{"config"} : file;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    res.errors.push_back(where + ": not valid YAML: " + e.what());
+    return res;
+  }
+  if (root && !root.IsNull() && !root.IsMap()) {
+    res.errors.push_back(where + ": the top level must be a mapping");
+    return res;
+  }
+  if (root.IsMap()) {
+    for (const auto& sec : root) {
+      auto sname = sec.first.Scalar();
+      bool known_section
+        = std::any_of(keys().begin(), keys().end(),
+                      [&](const key_desc& k) { return sname == k.section; });
+      if (!known_section) {
+        res.errors.push_back(sname + ": unknown section");
+        continue;
+      }
+      if (sec.second.IsNull())
+        continue;
+      if (!sec.second.IsMap()) {
+        res.errors.push_back(sname + ": expected a mapping");
+        continue;
+      }
+      for (const auto& kv : sec.second) {
+        auto kname = kv.first.Scalar();
+        auto it = std::find_if(keys().begin(), keys().end(),
+                               [&](const key_desc& k) {
+                                 return sname == k.section && kname == k.key;
+                               });
+        if (it == keys().end()) {
+          res.errors.push_back(sname + "." + kname + ": unknown key");
+          continue;
+        }
+        if (auto err = apply_yaml(res.cfg, *it, kv.second))
+          res.errors.push_back(path_of(*it) + ": " + *err);
+        else
+          res.cfg.sources[path_of(*it)] = "file";
+      }
+    }
+  }
+  for (auto& k : keys()) {
+    auto name = env_name_of(k);
+    if (auto v = env(name)) {
+      if (auto err = apply_text(res.cfg, k, *v))
+        res.errors.push_back(path_of(k) + " (from " + name + "): " + *err);
+      else
+        res.cfg.sources[path_of(k)] = "env " + name;
+    }
+  }
+  for (auto& e : validate(res.cfg))
+    res.errors.push_back(e);
+  return res;
+}
+
+load_result load_config(const std::string& explicit_path,
+                        const env_lookup& env) {
+  auto file = find_config_file(explicit_path);
+  if (!file)
+    return load_config_text("", "", env);
+  std::ifstream in{*file};
+  if (!in) {
+    load_result res;
+    res.cfg = default_config();
+    res.errors.push_back(*file + ": cannot read the config file");
+    return res;
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return load_config_text(buf.str(), *file, env);
+}
+
+std::vector<std::string> validate(const config& c) {
+  std::vector<std::string> errs;
+  auto need = [&](bool ok, const std::string& msg) {
+    if (!ok)
+      errs.push_back(msg);
+  };
+  need(!c.kafka.brokers.empty(), "kafka.brokers: must not be empty");
+  need(!c.kafka.group_id.empty(), "kafka.group_id: must not be empty");
+  need(!c.kafka.input_topics.empty(),
+       "kafka.input_topics: at least one topic is required");
+  need(!c.kafka.dead_letter_topic.empty(),
+       "kafka.dead_letter_topic: must not be empty (bad input is never "
+       "dropped)");
+  for (auto& t : c.kafka.input_topics)
+    need(t != c.kafka.output_topic && t != c.kafka.dead_letter_topic,
+         "kafka.input_topics: '" + t
+           + "' is also an output topic (that would loop)");
+  for (auto& [k, v] : c.kafka.properties) {
+    static const char* owned[] = {"enable.auto.commit", "group.id",
+                                  "bootstrap.servers",
+                                  "enable.auto.offset.store"};
+    for (auto o : owned)
+      need(k != o, "kafka.properties." + k
+                     + ": set by cotflow itself (offsets are committed only "
+                       "after delivery)");
+  }
+  auto range = [&](const char* path, int64_t v, int64_t lo, int64_t hi) {
+    need(v >= lo && v <= hi, std::string{path} + ": " + std::to_string(v)
+                               + " is out of range [" + std::to_string(lo)
+                               + ", " + std::to_string(hi) + "]");
+  };
+  range("pipeline.batch_size", c.pipeline.batch_size, 1, 100000);
+  range("pipeline.batch_age_ms", c.pipeline.batch_age_ms, 1, 60000);
+  range("pipeline.max_in_flight", c.pipeline.max_in_flight, 1, 10000000);
+  range("pipeline.encoders", c.pipeline.encoders, 0, 256);
+  range("pipeline.commit_interval_ms", c.pipeline.commit_interval_ms, 10,
+        600000);
+  range("pipeline.max_record_bytes", c.pipeline.max_record_bytes, 64,
+        64 * 1024 * 1024);
+  range("pipeline.drain_timeout_ms", c.pipeline.drain_timeout_ms, 0, 3600000);
+  range("pipeline.poll_timeout_ms", c.pipeline.poll_timeout_ms, 0, 1000);
+  need(c.pipeline.max_in_flight >= c.pipeline.batch_size,
+       "pipeline.max_in_flight: must be at least pipeline.batch_size");
+  need(is_cot_type(c.cot.default_type),
+       "cot.default_type: '" + c.cot.default_type
+         + "' is not a CoT type like a-u-G");
+  need(!c.cot.how.empty(), "cot.how: must not be empty");
+  range("cot.stale_s", c.cot.stale_s, 1, 31 * 24 * 3600);
+  for (auto& [prefix, s] : c.cot.stale_by_type) {
+    need(is_cot_type(prefix), "cot.stale_by_type." + prefix
+                                + ": not a CoT type prefix like a-h-G");
+    need(s >= 1 && s <= 31 * 24 * 3600,
+         "cot.stale_by_type." + prefix + ": " + std::to_string(s)
+           + " is out of range [1, 2678400]");
+  }
+  range("cot.max_age_s", c.cot.max_age_s, 1, 365 * 24 * 3600);
+  need(c.cot.min_confidence >= 0 && c.cot.min_confidence <= 1,
+       "cot.min_confidence: must be within [0, 1]");
+  need(c.cot.low_confidence == "drop" || c.cot.low_confidence == "flag",
+       "cot.low_confidence: '" + c.cot.low_confidence
+         + "' must be drop or flag");
+  for (auto& [cls, suffix] : c.cot.classification_types)
+    need(is_type_suffix(suffix), "cot.classification_types." + cls + ": '"
+                                   + suffix
+                                   + "' is not a CoT type suffix like G-E-V");
+  for (auto& [aff, code] : c.cot.affiliation_codes)
+    need(code.size() == 1 && std::islower(static_cast<unsigned char>(code[0])),
+         "cot.affiliation_codes." + aff + ": '" + code
+           + "' must be one lower-case letter");
+  need(c.sinks.kafka || !c.sinks.file.empty(),
+       "sinks: no destination (enable sinks.kafka or set sinks.file)");
+  need(!c.sinks.kafka || !c.kafka.output_topic.empty(),
+       "kafka.output_topic: must not be empty while sinks.kafka is on");
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
+  need(std::find(std::begin(levels), std::end(levels), c.log.level)
+         != std::end(levels),
+       "log.level: '" + c.log.level
+         + "' must be trace, debug, info, warn or error");
+  need(c.log.format == "json" || c.log.format == "text",
+       "log.format: '" + c.log.format + "' must be json or text");
+  return errs;
+}
+
+std::string show_config(const config& cfg) {
+  std::ostringstream out;
+  out << "# effective cotflow configuration"
+      << (cfg.file.empty() ? " (no file: defaults and environment)"
+                           : " from " + cfg.file)
+      << "\n";
+  const char* section = "";
+  for (auto& k : keys()) {
+    if (std::string{section} != k.section) {
+      section = k.section;
+      out << section << ":\n";
+    }
+    auto src = cfg.sources.count(path_of(k)) ? cfg.sources.at(path_of(k))
+                                               : "default";
+    out << "  # " << k.description << " [" << src << "; "
+        << env_name_of(k) << "]\n";
+    out << "  " << k.key << ": " << render(cfg, k) << "\n";
+  }
+  return out.str();
+}
+
+int64_t encoder_count(const pipeline_config& cfg) {
+  if (cfg.encoders > 0)
+    return cfg.encoders;
+  auto n = static_cast<int64_t>(std::thread::hardware_concurrency());
+  return n > 0 ? n : 1;
+}
+
+} // namespace cotflow

@@ -1,0 +1,120 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+/// Typed configuration of cotflow. Depends on nothing else in the project.
+namespace cotflow {
+
+/// Where the Kafka side of the pipeline lives.
+struct kafka_config {
+  std::string brokers;
+  std::string group_id;
+  std::string client_id;
+  std::vector<std::string> input_topics;
+  std::string output_topic;
+  std::string dead_letter_topic;
+  /// librdkafka properties passed through verbatim to every client.
+  std::map<std::string, std::string> properties;
+};
+
+/// Batching, bounds and timing of the actor pipeline.
+struct pipeline_config {
+  int64_t batch_size = 0;
+  int64_t batch_age_ms = 0;
+  int64_t max_in_flight = 0;
+  int64_t encoders = 0;
+  int64_t commit_interval_ms = 0;
+  int64_t max_record_bytes = 0;
+  int64_t drain_timeout_ms = 0;
+  int64_t poll_timeout_ms = 0;
+};
+
+/// How detections become CoT events.
+struct cot_config {
+  std::string default_type;
+  std::string how;
+  int64_t stale_s = 0;
+  /// Time to live per CoT type prefix; the longest matching prefix wins.
+  std::map<std::string, int64_t> stale_by_type;
+  int64_t max_age_s = 0;
+  double min_confidence = 0;
+  /// "drop" or "flag" for records below min_confidence.
+  std::string low_confidence;
+  std::string uid_prefix;
+  /// classification -> CoT type suffix after the affiliation ("G-U-C-I").
+  std::map<std::string, std::string> classification_types;
+  /// affiliation word -> one-letter CoT affiliation ("hostile" -> "h").
+  std::map<std::string, std::string> affiliation_codes;
+};
+
+/// Where CoT events go.
+struct sinks_config {
+  bool kafka = true;
+  /// One event per line; empty disables the file sink.
+  std::string file;
+};
+
+/// Structured logging.
+struct log_config {
+  std::string level;
+  std::string format;
+};
+
+/// The whole, validated configuration.
+struct config {
+  kafka_config kafka;
+  pipeline_config pipeline;
+  cot_config cot;
+  sinks_config sinks;
+  log_config log;
+  /// The file it came from, empty for defaults only.
+  std::string file;
+  /// Key path -> "default", "file" or "env COTFLOW_...".
+  std::map<std::string, std::string> sources;
+};
+
+/// Returns a configuration with every default applied.
+config default_config();
+
+/// The outcome of loading: a config, or every problem found.
+struct load_result {
+  config cfg;
+  std::vector<std::string> errors;
+  bool ok() const {
+    return errors.empty();
+  }
+};
+
+/// Looks up an environment variable; replaceable in tests.
+using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+
+/// The process environment.
+env_lookup process_env();
+
+/// Finds the config file: `explicit_path`, else the SPEC search order.
+std::optional<std::string> find_config_file(const std::string& explicit_path);
+
+/// Loads YAML text (may be empty) plus environment overrides, validates,
+/// and reports all problems at once with their key paths.
+load_result load_config_text(const std::string& yaml, const std::string& file,
+                             const env_lookup& env);
+
+/// Loads from the search path (or `explicit_path`) and the environment.
+load_result load_config(const std::string& explicit_path,
+                        const env_lookup& env);
+
+/// Checks ranges and cross-key rules; returns every problem.
+std::vector<std::string> validate(const config& cfg);
+
+/// Renders the effective config as YAML, each key commented with its source.
+std::string show_config(const config& cfg);
+
+/// Number of encoder workers to run (resolves 0 to the core count).
+int64_t encoder_count(const pipeline_config& cfg);
+
+} // namespace cotflow

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+
+/// Every default of cotflow, once. `deploy/cotflow.yaml` documents them.
+namespace cotflow::defaults {
+
+/// Kafka bootstrap servers; "embedded" starts the in-process mock broker.
+inline constexpr const char* brokers = "localhost:9092";
+inline constexpr const char* group_id = "cotflow";
+inline constexpr const char* client_id = "cotflow";
+inline constexpr const char* input_topic = "detections";
+inline constexpr const char* output_topic = "cot";
+inline constexpr const char* dead_letter_topic = "cot-dead-letter";
+
+inline constexpr int64_t batch_size = 50;
+inline constexpr int64_t batch_age_ms = 100;
+/// Records dispatched but not yet acknowledged, across all partitions.
+inline constexpr int64_t max_in_flight = 10000;
+/// 0 means one encoder per core.
+inline constexpr int64_t encoders = 0;
+inline constexpr int64_t commit_interval_ms = 1000;
+inline constexpr int64_t max_record_bytes = 64 * 1024;
+inline constexpr int64_t drain_timeout_ms = 10000;
+inline constexpr int64_t poll_timeout_ms = 5;
+
+inline constexpr const char* default_type = "a-u-G";
+inline constexpr const char* how = "m-g";
+inline constexpr int64_t stale_s = 120;
+inline constexpr int64_t max_age_s = 3600;
+inline constexpr double min_confidence = 0.0;
+inline constexpr const char* low_confidence = "drop";
+
+inline constexpr const char* log_level = "info";
+inline constexpr const char* log_format = "json";
+
+} // namespace cotflow::defaults

@@ -1,0 +1,429 @@
+// cotflow: Kafka detections to Cursor-on-Target. This file only parses the
+// command line and wires signals; everything else lives in the libraries.
+#include "actors/run.hpp"
+#include "config/config.hpp"
+#include "pipeline/generator.hpp"
+#include "pipeline/kafka.hpp"
+#include "pipeline/log.hpp"
+#include "pipeline/time.hpp"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <pthread.h>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+using namespace cotflow;
+
+namespace {
+
+constexpr int exit_config = 2;
+
+const char* usage = R"(usage: cotflow COMMAND [OPTIONS]
+
+commands:
+  run            run the pipeline (kafka.brokers: embedded starts a broker)
+  demo           embedded broker + generated detections + pipeline + live
+                 summary, until Ctrl-C
+  broker         run the embedded Kafka-protocol broker alone; prints its
+                 bootstrap address
+  config check   validate the configuration; lists every problem (exit 2)
+  config show    print the effective configuration and where each key came
+                 from
+  version        print the version
+
+options:
+  --config PATH        config file (default search: ./cotflow.yaml,
+                       /etc/cotflow/cotflow.yaml,
+                       ~/.config/cotflow/cotflow.yaml)
+  --rate N             demo: detections per second (default 200)
+  --count N            demo: stop publishing after N detections
+  --output PATH        demo: CoT file (default ./cotflow-demo.cot)
+  --partitions N       demo/broker/embedded: partitions per input topic
+                       (default 6)
+)";
+
+std::map<std::string, std::string> parse_options(int argc, char** argv,
+                                                 int first,
+                                                 std::vector<std::string>& pos,
+                                                 bool& ok) {
+  std::map<std::string, std::string> opts;
+  ok = true;
+  for (int i = first; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) == 0) {
+      auto eq = a.find('=');
+      if (eq != std::string::npos) {
+        opts[a.substr(2, eq - 2)] = a.substr(eq + 1);
+      } else if (i + 1 < argc) {
+        opts[a.substr(2)] = argv[++i];
+      } else {
+        std::cerr << "cotflow: option " << a << " needs a value\n";
+        ok = false;
+      }
+    } else {
+      pos.push_back(a);
+    }
+  }
+  return opts;
+}
+
+int64_t int_option(const std::map<std::string, std::string>& opts,
+                   const std::string& name, int64_t fallback, bool& ok) {
+  auto it = opts.find(name);
+  if (it == opts.end())
+    return fallback;
+  char* end = nullptr;
+  auto v = std::strtoll(it->second.c_str(), &end, 10);
+  if (*end != '\0' || v < 0) {
+    std::cerr << "cotflow: --" << name << " expects a non-negative integer\n";
+    ok = false;
+  }
+  return v;
+}
+
+/// Blocks the stop signals in every thread; a dedicated thread waits for
+/// them: the first asks for a drain, the second exits at once.
+class signal_waiter {
+public:
+  signal_waiter() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+
+  void start() {
+    thread_ = std::thread{[this] {
+      int sig = 0;
+      int count = 0;
+      while (sigwait(&set_, &sig) == 0) {
+        if (++count == 1) {
+          log::info("main", std::string{"received "} + strsignal(sig)
+                              + "; draining (send again to exit at once)");
+          stop = true;
+        } else {
+          log::warn("main", "second signal: exiting without draining");
+          std::_Exit(130);
+        }
+      }
+    }};
+    thread_.detach();
+  }
+
+  std::atomic<bool> stop{false};
+
+private:
+  sigset_t set_;
+  std::thread thread_;
+};
+
+load_result load(const std::map<std::string, std::string>& opts) {
+  auto it = opts.find("config");
+  return load_config(it == opts.end() ? "" : it->second, process_env());
+}
+
+int report_errors(const load_result& res) {
+  std::cerr << "cotflow: invalid configuration"
+            << (res.cfg.file.empty() ? "" : " in " + res.cfg.file) << " ("
+            << res.errors.size() << " problem"
+            << (res.errors.size() == 1 ? "" : "s") << "):\n";
+  for (auto& e : res.errors)
+    std::cerr << "  - " << e << "\n";
+  return exit_config;
+}
+
+/// Starts the embedded broker with the topics of `cfg`.
+std::unique_ptr<embedded_broker> start_broker(const config& cfg,
+                                              int partitions) {
+  std::string err;
+  auto broker = embedded_broker::start(1, err);
+  if (!broker) {
+    log::error("broker", err);
+    return nullptr;
+  }
+  bool ok = true;
+  for (auto& t : cfg.kafka.input_topics)
+    ok = ok && broker->create_topic(t, partitions, err);
+  ok = ok && broker->create_topic(cfg.kafka.output_topic, partitions, err);
+  ok = ok && broker->create_topic(cfg.kafka.dead_letter_topic, 1, err);
+  if (!ok) {
+    log::error("broker", err);
+    return nullptr;
+  }
+  log::info("broker", "embedded Kafka-protocol broker at "
+                        + broker->bootstraps());
+  return broker;
+}
+
+int cmd_broker(const config& cfg, int partitions, signal_waiter& sig) {
+  auto broker = start_broker(cfg, partitions);
+  if (!broker)
+    return 1;
+  std::cout << "bootstrap: " << broker->bootstraps() << std::endl;
+  std::cout << "topics: ";
+  for (auto& t : cfg.kafka.input_topics)
+    std::cout << t << "(" << partitions << ") ";
+  std::cout << cfg.kafka.output_topic << "(" << partitions << ") "
+            << cfg.kafka.dead_letter_topic << "(1)" << std::endl;
+  sig.start();
+  while (!sig.stop)
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  return 0;
+}
+
+/// Publishes generated detections at `rate` per second until told to stop.
+class demo_publisher {
+public:
+  demo_publisher(const config& cfg, int64_t rate, int64_t count)
+    : cfg_(cfg), rate_(rate), count_(count) {
+  }
+
+  bool start() {
+    std::string err;
+    std::unique_ptr<RdKafka::Conf> conf{
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
+    conf->set("bootstrap.servers", cfg_.kafka.brokers, err);
+    conf->set("client.id", "cotflow-demo-publisher", err);
+    conf->set("linger.ms", "5", err);
+    producer_.reset(RdKafka::Producer::create(conf.get(), err));
+    if (!producer_) {
+      log::error("demo", "cannot create the publisher: " + err);
+      return false;
+    }
+    thread_ = std::thread{[this] { loop(); }};
+    return true;
+  }
+
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable())
+      thread_.join();
+    if (producer_)
+      producer_->flush(5000);
+  }
+
+  std::atomic<uint64_t> published{0};
+
+private:
+  void loop() {
+    detection_generator gen{{}};
+    generated_record rec;
+    auto& topic = cfg_.kafka.input_topics.front();
+    auto start = std::chrono::steady_clock::now();
+    uint64_t sent = 0;
+    while (!stop_ && (count_ == 0 || sent < static_cast<uint64_t>(count_))) {
+      auto elapsed = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+      auto due = static_cast<uint64_t>(elapsed * static_cast<double>(rate_));
+      if (sent >= due) {
+        std::this_thread::sleep_for(std::chrono::milliseconds{2});
+        producer_->poll(0);
+        continue;
+      }
+      gen.next(rec, now_ms());
+      auto rc = producer_->produce(
+        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        rec.payload.data(), rec.payload.size(), rec.key.data(),
+        rec.key.size(), 0, nullptr);
+      if (rc == RdKafka::ERR__QUEUE_FULL) {
+        producer_->poll(10);
+        continue;
+      }
+      ++sent;
+      published = sent;
+      producer_->poll(0);
+    }
+  }
+
+  config cfg_;
+  int64_t rate_;
+  int64_t count_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+};
+
+/// Prints the one-line live summary.
+class summary {
+public:
+  explicit summary(std::shared_ptr<stats> st) : st_(std::move(st)) {
+    tty_ = isatty(STDOUT_FILENO);
+  }
+
+  void tick(bool force = false) {
+    auto now = std::chrono::steady_clock::now();
+    if (!force && now - last_ < std::chrono::seconds{1})
+      return;
+    double secs = std::chrono::duration<double>(now - last_).count();
+    auto done = st_->completed.load();
+    double rate = secs > 0 ? static_cast<double>(done - last_done_) / secs
+                           : 0;
+    last_ = now;
+    last_done_ = done;
+    char line[256];
+    std::snprintf(line, sizeof(line),
+                  "in %llu | out %llu | dead-lettered %llu | dropped %llu | "
+                  "in flight %lld | %.0f rec/s",
+                  static_cast<unsigned long long>(st_->consumed.load()),
+                  static_cast<unsigned long long>(st_->delivered()),
+                  static_cast<unsigned long long>(st_->dead_lettered.load()),
+                  static_cast<unsigned long long>(st_->dropped()),
+                  static_cast<long long>(st_->in_flight.load()), rate);
+    if (tty_)
+      std::printf("\r\033[K%s", line);
+    else
+      std::printf("%s\n", line);
+    std::fflush(stdout);
+  }
+
+  void done() {
+    tick(true);
+    if (tty_)
+      std::printf("\n");
+  }
+
+private:
+  std::shared_ptr<stats> st_;
+  bool tty_ = false;
+  std::chrono::steady_clock::time_point last_
+    = std::chrono::steady_clock::now();
+  uint64_t last_done_ = 0;
+};
+
+int cmd_run(config cfg, int partitions, signal_waiter& sig) {
+  std::unique_ptr<embedded_broker> broker;
+  if (cfg.kafka.brokers == "embedded") {
+    broker = start_broker(cfg, partitions);
+    if (!broker)
+      return 1;
+    cfg.kafka.brokers = broker->bootstraps();
+  }
+  auto st = std::make_shared<stats>();
+  sig.start();
+  run_hooks hooks;
+  hooks.stop = &sig.stop;
+  return run_pipeline(cfg, st, hooks);
+}
+
+int cmd_demo(config cfg, const std::map<std::string, std::string>& opts,
+             int partitions, signal_waiter& sig) {
+  bool ok = true;
+  auto rate = int_option(opts, "rate", 200, ok);
+  auto count = int_option(opts, "count", 0, ok);
+  if (!ok)
+    return exit_config;
+  auto out = opts.count("output") ? opts.at("output")
+                                  : std::string{"cotflow-demo.cot"};
+  cfg.sinks.file = std::filesystem::absolute(out).string();
+  if (cfg.kafka.brokers == "localhost:9092"
+      && cfg.sources["kafka.brokers"] == "default")
+    cfg.kafka.brokers = "embedded";
+  std::unique_ptr<embedded_broker> broker;
+  if (cfg.kafka.brokers == "embedded") {
+    broker = start_broker(cfg, partitions);
+    if (!broker)
+      return 1;
+    cfg.kafka.brokers = broker->bootstraps();
+  }
+  std::printf("cotflow demo: %lld detections/s into '%s' at %s\n"
+              "  CoT events -> %s (one per line) and Kafka topic '%s'\n"
+              "  dead letters -> Kafka topic '%s' (with the reason in "
+              "headers)\n"
+              "  read them: kcat -b %s -t %s -C\n"
+              "  Ctrl-C drains, commits and exits\n",
+              static_cast<long long>(rate),
+              cfg.kafka.input_topics.front().c_str(),
+              cfg.kafka.brokers.c_str(), cfg.sinks.file.c_str(),
+              cfg.kafka.output_topic.c_str(),
+              cfg.kafka.dead_letter_topic.c_str(), cfg.kafka.brokers.c_str(),
+              cfg.kafka.output_topic.c_str());
+  std::fflush(stdout);
+  demo_publisher pub{cfg, rate, count};
+  if (!pub.start())
+    return 1;
+  auto st = std::make_shared<stats>();
+  summary sum{st};
+  sig.start();
+  run_hooks hooks;
+  hooks.stop = &sig.stop;
+  hooks.tick = [&] { sum.tick(); };
+  auto rc = run_pipeline(cfg, st, hooks);
+  pub.stop();
+  sum.done();
+  std::printf("published %llu; CoT file: %s\n",
+              static_cast<unsigned long long>(pub.published.load()),
+              cfg.sinks.file.c_str());
+  return rc;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  signal_waiter sig; // before any thread, so all threads inherit the mask
+  if (argc < 2) {
+    std::cerr << usage;
+    return exit_config;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "version" || cmd == "--version") {
+    std::cout << "cotflow " << COTFLOW_VERSION << " (librdkafka "
+              << RdKafka::version_str() << ", CAF 0.17)\n";
+    return 0;
+  }
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    std::cout << usage;
+    return 0;
+  }
+  std::vector<std::string> pos;
+  bool ok = true;
+  auto opts = parse_options(argc, argv, 2, pos, ok);
+  if (!ok)
+    return exit_config;
+  auto res = load(opts);
+  if (cmd == "config") {
+    auto sub = pos.empty() ? std::string{"check"} : pos.front();
+    if (!res.ok())
+      return report_errors(res);
+    if (sub == "show") {
+      std::cout << show_config(res.cfg);
+      return 0;
+    }
+    if (sub == "check") {
+      std::cout << "configuration OK"
+                << (res.cfg.file.empty() ? " (defaults and environment)"
+                                         : " (" + res.cfg.file + ")")
+                << "\n";
+      return 0;
+    }
+    std::cerr << "cotflow: unknown config command '" << sub << "'\n"
+              << usage;
+    return exit_config;
+  }
+  if (!res.ok())
+    return report_errors(res);
+  log::configure(res.cfg.log.level, res.cfg.log.format);
+  auto partitions = static_cast<int>(int_option(opts, "partitions", 6, ok));
+  if (!ok || partitions < 1)
+    return exit_config;
+  if (cmd == "run")
+    return cmd_run(res.cfg, partitions, sig);
+  if (cmd == "demo")
+    return cmd_demo(res.cfg, opts, partitions, sig);
+  if (cmd == "broker")
+    return cmd_broker(res.cfg, partitions, sig);
+  std::cerr << "cotflow: unknown command '" << cmd << "'\n" << usage;
+  return exit_config;
+}

@@ -1,0 +1,125 @@
+#pragma once
+
+#include "pipeline/offset_tracker.hpp"
+
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+/// The payloads that actors exchange. Records and events carry a
+/// `record_ref` back to the source so that acknowledgements can drive the
+/// offset commits.
+namespace cotflow {
+
+/// Identifies one input record for acknowledgement: the partition handle of
+/// its assignment (see offset_tracker) and its offset.
+struct record_ref {
+  uint32_t tp = 0;
+  int64_t offset = -1;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_ref& x) {
+  return f(caf::meta::type_name("record_ref"), x.tp, x.offset);
+}
+
+/// One Kafka input record: bytes plus where it came from.
+struct record {
+  record_ref ref;
+  std::string topic;
+  int32_t partition = 0;
+  /// Kafka timestamp (ms since epoch), -1 when the broker gave none.
+  int64_t timestamp_ms = -1;
+  std::string key;
+  std::string payload;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record& x) {
+  return f(caf::meta::type_name("record"), x.ref, x.topic, x.partition,
+           x.timestamp_ms, x.key, x.payload);
+}
+
+/// Records handed from the source to the batcher in one message.
+struct record_chunk {
+  std::vector<record> records;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, record_chunk& x) {
+  return f(caf::meta::type_name("record_chunk"), x.records);
+}
+
+/// A batch of records, the unit of work of the breaker and the encoders.
+struct batch {
+  std::vector<record> records;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch& x) {
+  return f(caf::meta::type_name("batch"), x.records);
+}
+
+/// One encoded CoT event.
+struct cot_event {
+  record_ref ref;
+  /// Kafka timestamp of the input record, for end-to-end latency.
+  int64_t timestamp_ms = -1;
+  /// The CoT uid, also the Kafka key of the output record.
+  std::string uid;
+  std::string xml;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cot_event& x) {
+  return f(caf::meta::type_name("cot_event"), x.ref, x.timestamp_ms, x.uid,
+           x.xml);
+}
+
+/// The CoT events of one batch, sent to every destination.
+struct cot_batch {
+  std::vector<cot_event> events;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cot_batch& x) {
+  return f(caf::meta::type_name("cot_batch"), x.events);
+}
+
+/// A record that cannot become CoT, with the reason (wire name) and detail.
+struct dead_letter {
+  record rec;
+  std::string reason;
+  std::string detail;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
+  return f(caf::meta::type_name("dead_letter"), x.rec, x.reason, x.detail);
+}
+
+/// The dead letters of one batch.
+struct dead_letter_batch {
+  std::vector<dead_letter> letters;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dead_letter_batch& x) {
+  return f(caf::meta::type_name("dead_letter_batch"), x.letters);
+}
+
+/// Acknowledges records: `bits` are the destinations that now have them
+/// (all bits: delivered everywhere, dead-lettered or dropped and counted).
+struct ack {
+  dest_mask bits = 0;
+  std::vector<record_ref> refs;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ack& x) {
+  return f(caf::meta::type_name("ack"), x.bits, x.refs);
+}
+
+} // namespace cotflow

@@ -1,0 +1,197 @@
+#include "pipeline/consumer.hpp"
+
+#include "pipeline/kafka.hpp"
+#include "pipeline/log.hpp"
+
+#include <librdkafka/rdkafka.h>
+
+namespace cotflow {
+
+namespace {
+
+std::string describe(const std::vector<RdKafka::TopicPartition*>& parts) {
+  std::string s;
+  for (auto* p : parts) {
+    if (!s.empty())
+      s += ",";
+    s += p->topic() + "[" + std::to_string(p->partition()) + "]";
+  }
+  return s.empty() ? "none" : s;
+}
+
+} // namespace
+
+std::unique_ptr<tracked_consumer>
+tracked_consumer::make(const config& cfg, dest_mask all,
+                       std::shared_ptr<stats> st, std::string& err) {
+  std::unique_ptr<tracked_consumer> self{new tracked_consumer};
+  self->all_ = all;
+  self->stats_ = std::move(st);
+  self->conf_ = make_client_conf(cfg, client_role::consumer, err);
+  if (!self->conf_)
+    return nullptr;
+  std::string e;
+  if (self->conf_->set("rebalance_cb",
+                       static_cast<RdKafka::RebalanceCb*>(self.get()), e)
+      != RdKafka::Conf::CONF_OK) {
+    err = e;
+    return nullptr;
+  }
+  self->consumer_.reset(
+    RdKafka::KafkaConsumer::create(self->conf_.get(), e));
+  if (!self->consumer_) {
+    err = "cannot create Kafka consumer: " + e;
+    return nullptr;
+  }
+  auto rc = self->consumer_->subscribe(cfg.kafka.input_topics);
+  if (rc != RdKafka::ERR_NO_ERROR) {
+    err = "cannot subscribe: " + RdKafka::err2str(rc);
+    return nullptr;
+  }
+  return self;
+}
+
+tracked_consumer::~tracked_consumer() {
+  close();
+}
+
+size_t tracked_consumer::poll(int timeout_ms, size_t max,
+                              const record_fn& fn) {
+  size_t n = 0;
+  while (n < max) {
+    std::unique_ptr<RdKafka::Message> msg{
+      consumer_->consume(n == 0 ? timeout_ms : 0)};
+    auto err = msg->err();
+    if (err == RdKafka::ERR__TIMED_OUT)
+      break;
+    if (err == RdKafka::ERR__PARTITION_EOF)
+      continue;
+    if (err != RdKafka::ERR_NO_ERROR) {
+      log::warn("source", "consume: " + msg->errstr());
+      break;
+    }
+    // Records of one poll mostly come from one partition: cache the handle.
+    auto rkt = static_cast<const void*>(msg->c_ptr()->rkt);
+    if (rkt != last_rkt_ || msg->partition() != last_partition_
+        || last_tp_ == 0) {
+      last_tp_ = tracker_.handle(msg->topic_name(), msg->partition());
+      last_rkt_ = rkt;
+      last_partition_ = msg->partition();
+    }
+    if (last_tp_ == 0)
+      continue; // not ours (any more): left uncommitted for its owner
+    tracker_.dispatched(last_tp_, msg->offset(), all_);
+    fn(last_tp_, *msg);
+    ++n;
+  }
+  stats_->consumed += n;
+  stats_->in_flight = static_cast<int64_t>(tracker_.in_flight());
+  return n;
+}
+
+void tracked_consumer::idle(int timeout_ms) {
+  // A record returned here was fetched before a pause took effect; it is not
+  // tracked, so its offset is never committed and it is consumed again.
+  std::unique_ptr<RdKafka::Message> msg{consumer_->consume(timeout_ms)};
+  (void) msg;
+}
+
+bool tracked_consumer::ack(uint32_t tp, int64_t offset, dest_mask bits) {
+  return tracker_.ack(tp, offset, bits);
+}
+
+void tracked_consumer::pause(bool on) {
+  if (on == paused_)
+    return;
+  std::vector<RdKafka::TopicPartition*> parts;
+  consumer_->assignment(parts);
+  auto rc = on ? consumer_->pause(parts) : consumer_->resume(parts);
+  if (rc != RdKafka::ERR_NO_ERROR)
+    log::warn("source", std::string{on ? "pause" : "resume"}
+                          + " failed: " + RdKafka::err2str(rc));
+  RdKafka::TopicPartition::destroy(parts);
+  paused_ = on;
+  stats_->paused = on;
+}
+
+void tracked_consumer::commit_points(const std::vector<commit_point>& points) {
+  if (points.empty())
+    return;
+  std::vector<RdKafka::TopicPartition*> offsets;
+  for (auto& p : points)
+    offsets.push_back(
+      RdKafka::TopicPartition::create(p.topic, p.partition, p.offset));
+  auto rc = consumer_->commitSync(offsets);
+  if (rc == RdKafka::ERR_NO_ERROR) {
+    for (size_t i = 0; i < points.size(); ++i)
+      if (offsets[i]->err() == RdKafka::ERR_NO_ERROR)
+        tracker_.committed(points[i].tp, points[i].offset);
+    stats_->commits += 1;
+  } else {
+    // Nothing is marked committed, so the next round tries again.
+    log::warn("source", "commit failed: " + RdKafka::err2str(rc));
+  }
+  RdKafka::TopicPartition::destroy(offsets);
+}
+
+void tracked_consumer::commit() {
+  if (!closed_)
+    commit_points(tracker_.due());
+}
+
+void tracked_consumer::close() {
+  if (closed_ || !consumer_)
+    return;
+  commit();
+  closed_ = true;
+  consumer_->close();
+}
+
+void tracked_consumer::rebalance_cb(
+  RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+  std::vector<RdKafka::TopicPartition*>& parts) {
+  bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    for (auto* p : parts)
+      tracker_.assign(p->topic(), p->partition());
+    log::info("source", "assigned " + describe(parts));
+    if (cooperative)
+      consumer->incremental_assign(parts);
+    else
+      consumer->assign(parts);
+    if (paused_)
+      consumer->pause(parts);
+  } else {
+    // Revoked: commit what is safe now; acknowledgements that arrive later
+    // carry the old handles and are ignored.
+    std::vector<commit_point> points;
+    std::vector<uint32_t> handles;
+    for (auto* p : parts) {
+      auto tp = tracker_.handle(p->topic(), p->partition());
+      if (tp == 0)
+        continue;
+      auto due = tracker_.due(tp);
+      points.insert(points.end(), due.begin(), due.end());
+      handles.push_back(tp);
+    }
+    // A lost assignment (session timed out) is someone else's already.
+    if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost())
+      commit_points(points);
+    size_t abandoned = 0;
+    for (auto tp : handles)
+      abandoned += tracker_.revoke(tp);
+    last_tp_ = 0;
+    log::info("source", "revoked " + describe(parts) + " with "
+                          + std::to_string(abandoned)
+                          + " records in flight left to the next owner");
+    if (cooperative)
+      consumer->incremental_unassign(parts);
+    else
+      consumer->unassign();
+  }
+  stats_->assigned_partitions
+    = static_cast<int64_t>(tracker_.handles().size());
+  stats_->in_flight = static_cast<int64_t>(tracker_.in_flight());
+}
+
+} // namespace cotflow

@@ -1,0 +1,85 @@
+#pragma once
+
+#include "config/config.hpp"
+#include "pipeline/offset_tracker.hpp"
+#include "pipeline/stats.hpp"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cotflow {
+
+/// The Kafka consumer of the source: a consumer-group member whose offsets
+/// are committed only up to the first record still owed an acknowledgement.
+/// It handles rebalances (revoked partitions commit what is safe and are
+/// forgotten; late acknowledgements for them are ignored) and pausing.
+/// Not thread-safe: one actor owns it.
+class tracked_consumer : public RdKafka::RebalanceCb {
+public:
+  /// Called for each consumed record with its partition handle.
+  using record_fn = std::function<void(uint32_t tp, RdKafka::Message& msg)>;
+
+  /// Creates the consumer and subscribes to the input topics; every record
+  /// waits for the destinations in `all`. Null with `err` set on failure.
+  static std::unique_ptr<tracked_consumer>
+  make(const config& cfg, dest_mask all, std::shared_ptr<stats> st,
+       std::string& err);
+
+  ~tracked_consumer() override;
+
+  /// Consumes up to `max` records, waiting at most `timeout_ms` for the
+  /// first; each one is tracked and handed to `fn`. Also serves rebalances.
+  size_t poll(int timeout_ms, size_t max, const record_fn& fn);
+
+  /// Serves rebalances and errors without taking records (used while
+  /// paused or draining; anything returned is left uncommitted).
+  void idle(int timeout_ms);
+
+  /// Applies an acknowledgement; true when it completed a record.
+  bool ack(uint32_t tp, int64_t offset, dest_mask bits);
+
+  /// Pauses or resumes every assigned partition.
+  void pause(bool on);
+
+  bool paused() const {
+    return paused_;
+  }
+
+  /// Commits every partition whose safe position moved; synchronous.
+  void commit();
+
+  /// Records handed out and not yet acknowledged.
+  size_t in_flight() const {
+    return tracker_.in_flight();
+  }
+
+  /// Commits and leaves the group.
+  void close();
+
+  /// librdkafka rebalance callback (called from poll()).
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& parts) override;
+
+private:
+  tracked_consumer() = default;
+
+  void commit_points(const std::vector<commit_point>& points);
+
+  std::unique_ptr<RdKafka::Conf> conf_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  offset_tracker tracker_;
+  dest_mask all_ = 1;
+  bool paused_ = false;
+  bool closed_ = false;
+  std::shared_ptr<stats> stats_;
+  // Handle cache for the partition of the previous record.
+  const void* last_rkt_ = nullptr;
+  int32_t last_partition_ = -1;
+  uint32_t last_tp_ = 0;
+};
+
+} // namespace cotflow

@@ -1,0 +1,51 @@
+#pragma once
+
+#include "config/config.hpp"
+#include "pipeline/detection.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cotflow {
+
+/// What became of a detection at the encoder.
+enum class encode_outcome : uint8_t {
+  encoded,
+  /// Its explicit stale time has passed.
+  dropped_stale,
+  /// Older than cot.max_age_s.
+  dropped_too_old,
+  /// Below cot.min_confidence with low_confidence = drop.
+  dropped_low_confidence,
+};
+
+/// The stable wire name of an outcome ("dropped_stale", ...).
+std::string_view to_string(encode_outcome o);
+
+/// Appends `text` to `out` with the five XML special characters escaped and
+/// control characters that XML 1.0 forbids replaced by U+FFFD.
+void xml_escape(std::string_view text, std::string& out);
+
+/// Maps detections to CoT types and encodes CoT 2.0 XML events (SPEC §4).
+class cot_encoder {
+public:
+  explicit cot_encoder(const cot_config& cfg);
+
+  /// The CoT type of a detection per the configured mapping.
+  std::string cot_type(const detection& d) const;
+
+  /// The stable uid of a detection: uid_prefix + source-id (or id).
+  void uid(const detection& d, std::string& out) const;
+
+  /// Encodes one event into `xml` (cleared first) at time `now_ms`.
+  encode_outcome encode(const detection& d, int64_t now_ms,
+                        std::string& xml) const;
+
+private:
+  int64_t ttl_s(const std::string& type) const;
+
+  cot_config cfg_;
+};
+
+} // namespace cotflow

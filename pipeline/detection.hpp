@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cotflow {
+
+/// A decoded, validated detection of either input shape (SPEC §3).
+/// Unknown numbers are NaN; unknown times are 0. Reused across records so
+/// that strings keep their capacity.
+struct detection {
+  std::string id;
+  std::string source;
+  std::string classification;
+  std::string affiliation;
+  std::string callsign;
+  std::string remarks;
+  /// An explicit CoT type (GeoJSON `type` property), else empty.
+  std::string type;
+  std::string how;
+  std::string geopointsrc;
+  std::string altsrc;
+  int64_t time_ms = 0;
+  int64_t start_ms = 0;
+  int64_t stale_ms = 0;
+  double lat = NAN;
+  double lon = NAN;
+  double hae = NAN;
+  double ce = NAN;
+  double le = NAN;
+  double confidence = NAN;
+  double course = NAN;
+  double speed = NAN;
+  double stale_s = NAN;
+
+  /// Resets every field, keeping string capacity.
+  void clear();
+};
+
+/// Why a record was refused; the wire name goes into dead-letter headers.
+enum class refusal_reason : uint8_t {
+  too_large,
+  invalid_json,
+  not_an_object,
+  missing_field,
+  wrong_type,
+  out_of_range,
+  non_finite,
+  bad_time,
+  unsupported_geometry,
+};
+
+/// The stable wire name of a refusal reason ("missing_field", ...).
+std::string_view to_string(refusal_reason r);
+
+/// A refusal with the field or detail it concerns.
+struct refusal {
+  refusal_reason reason;
+  std::string detail;
+};
+
+} // namespace cotflow

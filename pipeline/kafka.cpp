@@ -1,0 +1,235 @@
+#include "pipeline/kafka.hpp"
+
+#include "pipeline/log.hpp"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <algorithm>
+
+namespace cotflow {
+
+namespace {
+
+bool set(RdKafka::Conf& conf, const std::string& key, const std::string& val,
+         std::string& err) {
+  std::string e;
+  if (conf.set(key, val, e) != RdKafka::Conf::CONF_OK) {
+    err = "kafka property " + key + ": " + e;
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
+                                                 client_role role,
+                                                 std::string& err) {
+  std::unique_ptr<RdKafka::Conf> conf{
+    RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
+  std::vector<std::pair<std::string, std::string>> props = {
+    {"bootstrap.servers", cfg.kafka.brokers},
+    {"client.id", cfg.kafka.client_id},
+  };
+  if (role == client_role::consumer) {
+    props.insert(props.end(),
+                 {
+                   {"group.id", cfg.kafka.group_id},
+                   // Offsets are committed by the source, only after
+                   // delivery (SPEC §5).
+                   {"enable.auto.commit", "false"},
+                   {"enable.auto.offset.store", "false"},
+                   {"auto.offset.reset", "earliest"},
+                   {"enable.partition.eof", "false"},
+                 });
+  } else {
+    auto queue = std::max<int64_t>(100000, 4 * cfg.pipeline.max_in_flight);
+    props.insert(props.end(),
+                 {
+                   {"enable.idempotence", "true"},
+                   {"linger.ms", "5"},
+                   {"queue.buffering.max.messages", std::to_string(queue)},
+                 });
+  }
+  for (auto& [k, v] : props)
+    if (!set(*conf, k, v, err))
+      return nullptr;
+  for (auto& [k, v] : cfg.kafka.properties)
+    if (!set(*conf, k, v, err))
+      return nullptr;
+  return conf;
+}
+
+std::unique_ptr<tracked_producer> tracked_producer::make(const config& cfg,
+                                                         std::string& err) {
+  std::unique_ptr<tracked_producer> self{new tracked_producer};
+  self->conf_ = make_client_conf(cfg, client_role::producer, err);
+  if (!self->conf_)
+    return nullptr;
+  std::string e;
+  if (self->conf_->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(
+                                  self.get()),
+                       e)
+      != RdKafka::Conf::CONF_OK) {
+    err = e;
+    return nullptr;
+  }
+  self->producer_.reset(RdKafka::Producer::create(self->conf_.get(), e));
+  if (!self->producer_) {
+    err = "cannot create Kafka producer: " + e;
+    return nullptr;
+  }
+  return self;
+}
+
+tracked_producer::~tracked_producer() {
+  if (producer_) {
+    std::vector<std::pair<uint32_t, int64_t>> ignored;
+    flush(10000, ignored);
+  }
+  for (auto& r : retries_pending_)
+    delete r.headers;
+}
+
+uint32_t tracked_producer::take_slot(uint32_t tp, int64_t offset) {
+  if (free_.empty()) {
+    slots_.emplace_back(tp, offset);
+    return static_cast<uint32_t>(slots_.size() - 1);
+  }
+  auto slot = free_.back();
+  free_.pop_back();
+  slots_[slot] = {tp, offset};
+  return slot;
+}
+
+void tracked_producer::produce(const std::string& topic, std::string_view key,
+                               std::string_view payload, uint32_t tp,
+                               int64_t offset, RdKafka::Headers* headers) {
+  ++outstanding_;
+  produce_slot(topic, key, payload, headers, take_slot(tp, offset));
+}
+
+void tracked_producer::produce_slot(const std::string& topic,
+                                    std::string_view key,
+                                    std::string_view payload,
+                                    RdKafka::Headers* headers,
+                                    uint32_t slot) {
+  for (;;) {
+    auto rc = producer_->produce(
+      topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+      const_cast<char*>(payload.data()), payload.size(),
+      key.empty() ? nullptr : key.data(), key.size(), 0, headers,
+      reinterpret_cast<void*>(static_cast<uintptr_t>(slot)));
+    if (rc == RdKafka::ERR_NO_ERROR)
+      return;
+    if (rc == RdKafka::ERR__QUEUE_FULL) {
+      // The local queue is bounded: wait for the broker to take some.
+      producer_->poll(10);
+      continue;
+    }
+    // Unknown topic and the like: the record stays unacknowledged, so its
+    // offset is never committed; say so loudly and try again later.
+    log::error("producer", "produce to " + topic
+                             + " failed: " + RdKafka::err2str(rc));
+    retries_pending_.push_back({topic, std::string{key}, std::string{payload},
+                                headers, slot});
+    return;
+  }
+}
+
+void tracked_producer::poll(int timeout_ms,
+                            std::vector<std::pair<uint32_t, int64_t>>& out) {
+  producer_->poll(timeout_ms);
+  out.insert(out.end(), delivered_.begin(), delivered_.end());
+  delivered_.clear();
+  if (!retries_pending_.empty()) {
+    auto pending = std::move(retries_pending_);
+    retries_pending_.clear();
+    for (auto& r : pending) {
+      ++retries_;
+      produce_slot(r.topic, r.key, r.payload, r.headers, r.slot);
+    }
+  }
+}
+
+void tracked_producer::flush(int timeout_ms,
+                             std::vector<std::pair<uint32_t, int64_t>>& out) {
+  auto deadline = timeout_ms;
+  while (outstanding_ > 0 && deadline > 0) {
+    poll(50, out);
+    deadline -= 50;
+  }
+}
+
+void tracked_producer::dr_cb(RdKafka::Message& msg) {
+  auto slot = static_cast<uint32_t>(
+    reinterpret_cast<uintptr_t>(msg.msg_opaque()));
+  if (msg.err() != RdKafka::ERR_NO_ERROR) {
+    log::warn("producer", "delivery to " + msg.topic_name() + " failed ("
+                            + msg.errstr() + "); producing it again");
+    RdKafka::Headers* headers = nullptr;
+    if (auto h = msg.headers())
+      headers = RdKafka::Headers::create(h->get_all());
+    retries_pending_.push_back(
+      {msg.topic_name(),
+       msg.key() ? *msg.key() : std::string{},
+       std::string{static_cast<const char*>(msg.payload()), msg.len()},
+       headers, slot});
+    return;
+  }
+  --outstanding_;
+  delivered_.push_back(slots_[slot]);
+  free_.push_back(slot);
+}
+
+std::unique_ptr<embedded_broker> embedded_broker::start(int brokers,
+                                                        std::string& err) {
+  char errstr[512];
+  auto conf = rd_kafka_conf_new();
+  // The mock cluster needs a client handle to live in; it never connects.
+  rd_kafka_conf_set(conf, "log_level", "3", nullptr, 0);
+  auto rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  if (!rk) {
+    err = std::string{"cannot create the embedded broker's handle: "}
+          + errstr;
+    return nullptr;
+  }
+  auto mc = rd_kafka_mock_cluster_new(rk, brokers);
+  if (!mc) {
+    rd_kafka_destroy(rk);
+    err = "cannot start the embedded broker";
+    return nullptr;
+  }
+  std::unique_ptr<embedded_broker> self{new embedded_broker};
+  self->rk_ = rk;
+  self->cluster_ = mc;
+  return self;
+}
+
+embedded_broker::~embedded_broker() {
+  if (cluster_)
+    rd_kafka_mock_cluster_destroy(
+      static_cast<rd_kafka_mock_cluster_t*>(cluster_));
+  if (rk_)
+    rd_kafka_destroy(static_cast<rd_kafka_t*>(rk_));
+}
+
+bool embedded_broker::create_topic(const std::string& name, int partitions,
+                                   std::string& err) {
+  auto rc = rd_kafka_mock_topic_create(
+    static_cast<rd_kafka_mock_cluster_t*>(cluster_), name.c_str(),
+    partitions, 1);
+  if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    err = "cannot create topic " + name + ": " + rd_kafka_err2str(rc);
+    return false;
+  }
+  return true;
+}
+
+std::string embedded_broker::bootstraps() const {
+  return rd_kafka_mock_cluster_bootstraps(
+    static_cast<const rd_kafka_mock_cluster_t*>(cluster_));
+}
+
+} // namespace cotflow

@@ -1,0 +1,116 @@
+#pragma once
+
+#include "config/config.hpp"
+#include "pipeline/offset_tracker.hpp"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+/// RAII wrappers around librdkafka: client configuration, a producer that
+/// turns delivery reports into acknowledgements, and the embedded broker.
+namespace cotflow {
+
+/// Which client a configuration is for.
+enum class client_role { consumer, producer };
+
+/// Builds a librdkafka configuration for `role` from cotflow's config:
+/// bootstrap servers, client id, cotflow's own settings, then the
+/// pass-through properties. Returns null and sets `err` on a bad property.
+std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
+                                                 client_role role,
+                                                 std::string& err);
+
+/// An idempotent producer that remembers, per message, which input record it
+/// carries, and reports the records whose delivery the broker confirmed.
+/// Failed deliveries are produced again, so a record is reported only once
+/// Kafka has it.
+class tracked_producer : public RdKafka::DeliveryReportCb {
+public:
+  /// Creates the producer; null with `err` set on failure.
+  static std::unique_ptr<tracked_producer>
+  make(const config& cfg, std::string& err);
+
+  ~tracked_producer() override;
+
+  /// Queues one message carrying input record (`tp`, `offset`). Takes
+  /// ownership of `headers` (may be null). Blocks briefly while the local
+  /// queue is full.
+  void produce(const std::string& topic, std::string_view key,
+               std::string_view payload, uint32_t tp, int64_t offset,
+               RdKafka::Headers* headers = nullptr);
+
+  /// Serves delivery reports for up to `timeout_ms`; appends the records
+  /// that are now durable in Kafka to `out` as (tp, offset) pairs.
+  void poll(int timeout_ms, std::vector<std::pair<uint32_t, int64_t>>& out);
+
+  /// Messages produced and not yet confirmed.
+  size_t outstanding() const {
+    return outstanding_;
+  }
+
+  /// Deliveries that failed and were produced again.
+  uint64_t retries() const {
+    return retries_;
+  }
+
+  /// Waits up to `timeout_ms` for every outstanding message.
+  void flush(int timeout_ms, std::vector<std::pair<uint32_t, int64_t>>& out);
+
+  /// The librdkafka delivery report callback (called from poll()).
+  void dr_cb(RdKafka::Message& msg) override;
+
+private:
+  tracked_producer() = default;
+
+  uint32_t take_slot(uint32_t tp, int64_t offset);
+
+  struct retry {
+    std::string topic;
+    std::string key;
+    std::string payload;
+    RdKafka::Headers* headers;
+    uint32_t slot;
+  };
+
+  void produce_slot(const std::string& topic, std::string_view key,
+                    std::string_view payload, RdKafka::Headers* headers,
+                    uint32_t slot);
+
+  std::unique_ptr<RdKafka::Producer> producer_;
+  std::unique_ptr<RdKafka::Conf> conf_;
+  std::vector<std::pair<uint32_t, int64_t>> slots_;
+  std::vector<uint32_t> free_;
+  std::vector<std::pair<uint32_t, int64_t>> delivered_;
+  std::vector<retry> retries_pending_;
+  size_t outstanding_ = 0;
+  uint64_t retries_ = 0;
+};
+
+/// librdkafka's mock cluster: a Kafka-protocol broker on loopback TCP that
+/// lives inside this process (SPEC §9).
+class embedded_broker {
+public:
+  /// Starts `brokers` mock brokers; null with `err` set on failure.
+  static std::unique_ptr<embedded_broker> start(int brokers,
+                                                std::string& err);
+
+  ~embedded_broker();
+
+  /// Creates a topic; false with `err` set on failure.
+  bool create_topic(const std::string& name, int partitions,
+                    std::string& err);
+
+  /// The bootstrap servers ("127.0.0.1:port,...").
+  std::string bootstraps() const;
+
+private:
+  embedded_broker() = default;
+  void* rk_ = nullptr;
+  void* cluster_ = nullptr;
+};
+
+} // namespace cotflow

@@ -1,0 +1,102 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace cotflow {
+
+/// Which destinations still owe an acknowledgement for one record, one bit
+/// per destination.
+using dest_mask = uint32_t;
+
+/// All bits of a record that waits for `n` destinations.
+inline dest_mask all_destinations(unsigned n) {
+  return n >= 32 ? ~dest_mask{0} : (dest_mask{1} << n) - 1;
+}
+
+/// The offsets of one partition between dispatch and commit. Offsets are
+/// dispatched in increasing order (gaps allowed); the commit position is the
+/// first offset still owed, so a commit never passes an undelivered record.
+class partition_offsets {
+public:
+  /// Records `offset` as handed out, owed by the destinations in `mask`.
+  void dispatched(int64_t offset, dest_mask mask);
+
+  /// Clears `bits` of `offset`; returns true when this completed the record.
+  /// Unknown or already completed offsets are ignored (duplicate acks).
+  bool ack(int64_t offset, dest_mask bits);
+
+  /// The offset to commit (next to consume), or -1 before any dispatch.
+  int64_t commit_position() const;
+
+  /// Records dispatched and not yet complete.
+  size_t in_flight() const {
+    return in_flight_;
+  }
+
+private:
+  std::deque<std::pair<int64_t, dest_mask>> pending_;
+  int64_t next_ = -1;
+  size_t in_flight_ = 0;
+};
+
+/// A commit decision: commit `offset` on `topic`/`partition`.
+struct commit_point {
+  uint32_t tp;
+  std::string topic;
+  int32_t partition;
+  int64_t offset;
+};
+
+/// Offsets of every assigned partition. Each assignment of a partition gets
+/// a fresh handle (`tp`), so acknowledgements that arrive after a revoke, or
+/// after the partition came back, are recognised and ignored.
+class offset_tracker {
+public:
+  /// Starts tracking a newly assigned partition; returns its handle.
+  uint32_t assign(const std::string& topic, int32_t partition);
+
+  /// Stops tracking; returns the records it still had in flight.
+  size_t revoke(uint32_t tp);
+
+  /// The handle of an assigned partition, or 0 when it is not assigned.
+  uint32_t handle(const std::string& topic, int32_t partition) const;
+
+  /// Records a dispatch; returns false for an unknown handle.
+  bool dispatched(uint32_t tp, int64_t offset, dest_mask mask);
+
+  /// Applies an acknowledgement; returns true when it completed a record of
+  /// a partition still assigned.
+  bool ack(uint32_t tp, int64_t offset, dest_mask bits);
+
+  /// Commit points that moved since they were last marked committed.
+  std::vector<commit_point> due() const;
+
+  /// Commit points of the given handle, even if not moved (for revoke).
+  std::vector<commit_point> due(uint32_t tp) const;
+
+  /// Notes that `offset` was committed for `tp`.
+  void committed(uint32_t tp, int64_t offset);
+
+  /// Records in flight over all partitions.
+  size_t in_flight() const;
+
+  /// Handles of all assigned partitions.
+  std::vector<uint32_t> handles() const;
+
+private:
+  struct entry {
+    std::string topic;
+    int32_t partition;
+    partition_offsets offsets;
+    int64_t committed = -1;
+  };
+  std::unordered_map<uint32_t, entry> parts_;
+  uint32_t next_tp_ = 1;
+};
+
+} // namespace cotflow

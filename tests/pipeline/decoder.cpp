@@ -1,0 +1,566 @@
+#include <boost/test/unit_test.hpp>
+
+#include "pipeline/decoder.hpp"
+#include "pipeline/detection.hpp"
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+using cotflow::decoder;
+using cotflow::detection;
+using cotflow::refusal;
+using cotflow::refusal_reason;
+
+namespace {
+
+// 2026-11-26T12:34:56.789Z, computed with `date -u -d ... +%s`.
+constexpr int64_t known_ms = 1795696496789;
+constexpr size_t max_bytes = 64 * 1024;
+
+/// A flat detection: id, time, lat and lon unless `extra` (JSON members)
+/// sets them, followed by `extra`.
+std::string flat(const std::string& extra = "") {
+  const std::pair<const char*, const char*> base[] = {
+    {"id", "\"t1\""},
+    {"time", "\"2026-11-26T12:34:56.789Z\""},
+    {"lat", "48.5"},
+    {"lon", "-3.25"},
+  };
+  std::string s = "{";
+  for (const auto& [key, value] : base) {
+    if (extra.find("\"" + std::string{key} + "\":") != std::string::npos)
+      continue;
+    s += (s.size() > 1 ? "," : "") + std::string{"\""} + key + "\":" + value;
+  }
+  if (!extra.empty())
+    s += (s.size() > 1 ? "," : "") + extra;
+  return s + "}";
+}
+
+/// A flat detection built from the given members only.
+std::string object(const std::string& members) {
+  return "{" + members + "}";
+}
+
+/// A GeoJSON Point Feature with `coords` and `props` members.
+std::string feature(const std::string& coords = "[-3.25,48.5]",
+                    const std::string& props
+                    = R"("uid":"f1","time":"2026-11-26T12:34:56.789Z")",
+                    const std::string& extra = "") {
+  return R"({"type":"Feature","geometry":{"type":"Point","coordinates":)"
+         + coords + R"(},"properties":{)" + props + "}"
+         + (extra.empty() ? "" : "," + extra) + "}";
+}
+
+struct fixture {
+  decoder dec{max_bytes};
+  detection d;
+
+  std::optional<refusal> decode(const std::string& bytes) {
+    return dec.decode(bytes, d);
+  }
+
+  /// Decodes `bytes` and expects a refusal for `reason` whose detail
+  /// mentions `field`.
+  void expect_refusal(const std::string& bytes, refusal_reason reason,
+                      const std::string& field) {
+    BOOST_TEST_CONTEXT(bytes) {
+      auto r = decode(bytes);
+      BOOST_TEST_REQUIRE(r.has_value());
+      BOOST_TEST(to_string(r->reason) == to_string(reason));
+      BOOST_TEST(r->detail.find(field) != std::string::npos,
+                 "detail '" << r->detail << "' names '" << field << "'");
+    }
+  }
+
+  void expect_ok(const std::string& bytes) {
+    BOOST_TEST_CONTEXT(bytes) {
+      auto r = decode(bytes);
+      BOOST_TEST(!r.has_value(), "refused: "
+                                   << (r ? to_string(r->reason) : "")
+                                   << " " << (r ? r->detail : ""));
+    }
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(accepted, fixture)
+
+BOOST_AUTO_TEST_CASE(a_minimal_flat_detection_decodes) {
+  expect_ok(flat());
+  BOOST_TEST(d.id == "t1");
+  BOOST_TEST(d.time_ms == known_ms);
+  BOOST_TEST(d.lat == 48.5);
+  BOOST_TEST(d.lon == -3.25);
+  BOOST_TEST(std::isnan(d.hae));
+  BOOST_TEST(std::isnan(d.ce));
+  BOOST_TEST(std::isnan(d.le));
+  BOOST_TEST(std::isnan(d.confidence));
+  BOOST_TEST(std::isnan(d.course));
+  BOOST_TEST(std::isnan(d.speed));
+  BOOST_TEST(std::isnan(d.stale_s));
+  BOOST_TEST(d.callsign.empty());
+  BOOST_TEST(d.source.empty());
+  BOOST_TEST(d.type.empty());
+  BOOST_TEST(d.stale_ms == 0);
+}
+
+BOOST_AUTO_TEST_CASE(every_optional_flat_field_is_read) {
+  expect_ok(flat(R"("hae":120.5,"ce":5,"le":7.5,"classification":"person",)"
+                 R"("affiliation":"hostile","confidence":0.87,)"
+                 R"("course":271.5,"speed":3.25,"callsign":"Alpha 1",)"
+                 R"("source":"cam-7","remarks":"near gate","stale_s":30,)"
+                 R"("how":"m-g","geopointsrc":"GPS","altsrc":"DTED0")"));
+  BOOST_TEST(d.hae == 120.5);
+  BOOST_TEST(d.ce == 5.0);
+  BOOST_TEST(d.le == 7.5);
+  BOOST_TEST(d.classification == "person");
+  BOOST_TEST(d.affiliation == "hostile");
+  BOOST_TEST(d.confidence == 0.87);
+  BOOST_TEST(d.course == 271.5);
+  BOOST_TEST(d.speed == 3.25);
+  BOOST_TEST(d.callsign == "Alpha 1");
+  BOOST_TEST(d.source == "cam-7");
+  BOOST_TEST(d.remarks == "near gate");
+  BOOST_TEST(d.stale_s == 30.0);
+  BOOST_TEST(d.how == "m-g");
+  BOOST_TEST(d.geopointsrc == "GPS");
+  BOOST_TEST(d.altsrc == "DTED0");
+}
+
+BOOST_AUTO_TEST_CASE(time_may_be_epoch_milliseconds) {
+  expect_ok(object(R"("id":"t1","time":1795696496789,"lat":1,"lon":2)"));
+  BOOST_TEST(d.time_ms == known_ms);
+}
+
+BOOST_AUTO_TEST_CASE(time_may_carry_an_offset) {
+  expect_ok(object(
+    R"("id":"t1","time":"2026-11-26T14:34:56.789+02:00","lat":1,"lon":2)"));
+  BOOST_TEST(d.time_ms == known_ms);
+}
+
+BOOST_AUTO_TEST_CASE(a_numeric_id_is_accepted_as_text) {
+  expect_ok(object(R"("id":42,"time":1795696496789,"lat":1,"lon":2)"));
+  BOOST_TEST(d.id == "42");
+}
+
+BOOST_AUTO_TEST_CASE(boundary_coordinates_are_accepted) {
+  expect_ok(object(R"("id":"a","time":1795696496789,"lat":90,"lon":180)"));
+  expect_ok(object(R"("id":"a","time":1795696496789,"lat":-90,"lon":-180)"));
+  expect_ok(flat(R"("confidence":0,"course":360,"ce":0)"));
+  expect_ok(flat(R"("confidence":1,"course":0)"));
+}
+
+BOOST_AUTO_TEST_CASE(null_optional_fields_count_as_absent) {
+  expect_ok(flat(R"("hae":null,"callsign":null,"confidence":null)"));
+  BOOST_TEST(std::isnan(d.hae));
+  BOOST_TEST(d.callsign.empty());
+}
+
+BOOST_AUTO_TEST_CASE(unknown_extra_fields_are_never_fatal) {
+  expect_ok(flat(R"("extra":{"nested":[1,2,{"x":null}]},"tags":["a","b"],)"
+                 R"("flag":true,"n":-1e300,"weird key \" ":"\u00e9")"));
+  BOOST_TEST(d.id == "t1");
+  expect_ok(feature("[-3.25,48.5]",
+                    R"("uid":"f1","time":"2026-11-26T12:34:56.789Z",)"
+                    R"("color":"red","meta":{"a":[1]})",
+                    R"("bbox":[0,0,1,1],"crs":{"x":1})"));
+  BOOST_TEST(d.id == "f1");
+}
+
+BOOST_AUTO_TEST_CASE(a_point_feature_with_lon_lat_decodes) {
+  expect_ok(feature());
+  BOOST_TEST(d.id == "f1");
+  BOOST_TEST(d.lon == -3.25);
+  BOOST_TEST(d.lat == 48.5);
+  BOOST_TEST(std::isnan(d.hae));
+  BOOST_TEST(d.time_ms == known_ms);
+}
+
+BOOST_AUTO_TEST_CASE(a_point_feature_with_lon_lat_hae_decodes) {
+  expect_ok(feature("[10.5,-20.25,350.5]"));
+  BOOST_TEST(d.lon == 10.5);
+  BOOST_TEST(d.lat == -20.25);
+  BOOST_TEST(d.hae == 350.5);
+}
+
+BOOST_AUTO_TEST_CASE(the_feature_id_comes_first_then_uid_then_id) {
+  const std::string t = R"("time":"2026-11-26T12:34:56.789Z")";
+  expect_ok(feature("[1,2]", R"("uid":"u","id":"i",)" + t, R"("id":"F")"));
+  BOOST_TEST(d.id == "F");
+  expect_ok(feature("[1,2]", R"("uid":"u","id":"i",)" + t));
+  BOOST_TEST(d.id == "u");
+  expect_ok(feature("[1,2]", R"("id":"i",)" + t));
+  BOOST_TEST(d.id == "i");
+  expect_ok(feature("[1,2]", t, R"("id":17)"));
+  BOOST_TEST(d.id == "17");
+}
+
+BOOST_AUTO_TEST_CASE(feature_properties_in_the_tak_convention_are_read) {
+  expect_ok(feature(
+    "[1,2]",
+    R"("uid":"f1","time":"2026-11-26T12:34:56.789Z",)"
+    R"("start":"2026-11-26T12:34:56.000Z","stale":"2026-11-26T12:39:56Z",)"
+    R"("type":"a-f-G-U-C","how":"h-e","callsign":"Bravo","course":90,)"
+    R"("speed":1.5,"remarks":"hi","ce":3,"le":4,"source":"ais")"));
+  BOOST_TEST(d.type == "a-f-G-U-C");
+  BOOST_TEST(d.how == "h-e");
+  BOOST_TEST(d.callsign == "Bravo");
+  BOOST_TEST(d.course == 90.0);
+  BOOST_TEST(d.speed == 1.5);
+  BOOST_TEST(d.remarks == "hi");
+  BOOST_TEST(d.ce == 3.0);
+  BOOST_TEST(d.le == 4.0);
+  BOOST_TEST(d.source == "ais");
+  BOOST_TEST(d.start_ms == known_ms - 789);
+  BOOST_TEST(d.stale_ms == known_ms - 789 + 300000);
+}
+
+BOOST_AUTO_TEST_CASE(a_feature_without_time_uses_start) {
+  expect_ok(feature("[1,2]", R"("uid":"f1","start":1795696496789)"));
+  BOOST_TEST(d.time_ms == known_ms);
+}
+
+BOOST_AUTO_TEST_CASE(a_record_larger_than_the_parse_buffers_decodes) {
+  std::string extra = R"("pad":[)";
+  for (int i = 0; i < 5000; ++i)
+    extra += (i ? "," : "") + std::to_string(i);
+  extra += "]";
+  expect_ok(flat(extra));
+  BOOST_TEST(d.id == "t1");
+  expect_ok(flat());
+  BOOST_TEST(d.lat == 48.5);
+}
+
+BOOST_AUTO_TEST_CASE(a_reused_decoder_leaks_nothing_between_records) {
+  expect_ok(flat(R"("callsign":"Alpha","hae":10,"confidence":0.5,)"
+                 R"("source":"cam","classification":"uav","course":5)"));
+  BOOST_TEST(d.callsign == "Alpha");
+  expect_ok(flat());
+  BOOST_TEST(d.callsign.empty());
+  BOOST_TEST(d.source.empty());
+  BOOST_TEST(d.classification.empty());
+  BOOST_TEST(std::isnan(d.hae));
+  BOOST_TEST(std::isnan(d.confidence));
+  BOOST_TEST(std::isnan(d.course));
+  // A feature with type and stale, then a flat record.
+  expect_ok(feature("[1,2,3]",
+                    R"("uid":"f","time":1795696496789,"type":"a-h-G",)"
+                    R"("stale":1795696596789)"));
+  expect_ok(flat());
+  BOOST_TEST(d.type.empty());
+  BOOST_TEST(d.stale_ms == 0);
+  BOOST_TEST(std::isnan(d.hae));
+  // A refusal in between leaves no trace either.
+  BOOST_TEST(decode("{").has_value());
+  expect_ok(flat());
+  BOOST_TEST(d.id == "t1");
+}
+
+BOOST_AUTO_TEST_CASE(a_reused_decoder_matches_a_fresh_one) {
+  const std::vector<std::string> records = {
+    flat(R"("callsign":"A","speed":2,"remarks":"x","stale_s":9)"),
+    flat(),
+    feature("[5,6,7]", R"("uid":"g","time":1795696496789,"how":"h-g-i-g-o")"),
+    "[1]",
+    flat(R"("lat":91)"),
+    feature(),
+    flat(R"("affiliation":"friend","le":3)"),
+    flat(),
+  };
+  decoder reused{max_bytes};
+  for (const auto& bytes : records) {
+    BOOST_TEST_CONTEXT(bytes) {
+      detection a;
+      detection b;
+      auto ra = reused.decode(bytes, a);
+      decoder fresh{max_bytes};
+      auto rb = fresh.decode(bytes, b);
+      BOOST_TEST_REQUIRE(ra.has_value() == rb.has_value());
+      if (ra) {
+        BOOST_TEST(to_string(ra->reason) == to_string(rb->reason));
+        BOOST_TEST(ra->detail == rb->detail);
+        continue;
+      }
+      BOOST_TEST(a.id == b.id);
+      BOOST_TEST(a.callsign == b.callsign);
+      BOOST_TEST(a.remarks == b.remarks);
+      BOOST_TEST(a.how == b.how);
+      BOOST_TEST(a.affiliation == b.affiliation);
+      BOOST_TEST(a.time_ms == b.time_ms);
+      BOOST_TEST(a.lat == b.lat);
+      BOOST_TEST(a.lon == b.lon);
+      BOOST_TEST(std::isnan(a.hae) == std::isnan(b.hae));
+      BOOST_TEST(std::isnan(a.speed) == std::isnan(b.speed));
+      BOOST_TEST(std::isnan(a.le) == std::isnan(b.le));
+      BOOST_TEST(std::isnan(a.stale_s) == std::isnan(b.stale_s));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(refused, fixture)
+
+BOOST_AUTO_TEST_CASE(every_refusal_reason_has_its_wire_name) {
+  BOOST_TEST(to_string(refusal_reason::too_large) == "too_large");
+  BOOST_TEST(to_string(refusal_reason::invalid_json) == "invalid_json");
+  BOOST_TEST(to_string(refusal_reason::not_an_object) == "not_an_object");
+  BOOST_TEST(to_string(refusal_reason::missing_field) == "missing_field");
+  BOOST_TEST(to_string(refusal_reason::wrong_type) == "wrong_type");
+  BOOST_TEST(to_string(refusal_reason::out_of_range) == "out_of_range");
+  BOOST_TEST(to_string(refusal_reason::non_finite) == "non_finite");
+  BOOST_TEST(to_string(refusal_reason::bad_time) == "bad_time");
+  BOOST_TEST(to_string(refusal_reason::unsupported_geometry)
+             == "unsupported_geometry");
+}
+
+BOOST_AUTO_TEST_CASE(a_record_over_the_size_limit_is_too_large) {
+  decoder small{64};
+  std::string bytes = flat(R"("remarks":"padding padding padding")");
+  BOOST_TEST_REQUIRE(bytes.size() > 64u);
+  auto r = small.decode(bytes, d);
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(to_string(r->reason) == "too_large");
+  BOOST_TEST(r->detail.find(std::to_string(bytes.size()))
+             != std::string::npos);
+  // Exactly at the limit is fine.
+  decoder exact{bytes.size()};
+  BOOST_TEST(!exact.decode(bytes, d).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(malformed_json_is_invalid_json) {
+  const std::vector<std::string> bad = {
+    "",
+    "{",
+    flat().substr(0, flat().size() - 1),
+    flat().substr(0, 20),
+    flat() + "x",
+    flat() + "{}",
+    "{\"id\":\"a\",}",
+    "{id:\"a\"}",
+    "{'id':'a'}",
+    "not json",
+  };
+  for (const auto& b : bad)
+    expect_refusal(b, refusal_reason::invalid_json, "");
+}
+
+BOOST_AUTO_TEST_CASE(invalid_utf8_bytes_are_invalid_json) {
+  expect_refusal(flat("\"remarks\":\"a\xff\xfe b\""),
+                 refusal_reason::invalid_json, "");
+  expect_refusal(flat("\"callsign\":\"\xc3\""), refusal_reason::invalid_json,
+                 "");
+  // An encoded surrogate half is not UTF-8 either.
+  expect_refusal(flat("\"remarks\":\"\xed\xa0\x80\""),
+                 refusal_reason::invalid_json, "");
+  // A lone surrogate escape.
+  expect_refusal(flat(R"("remarks":"\ud800")"), refusal_reason::invalid_json,
+                 "");
+}
+
+BOOST_AUTO_TEST_CASE(valid_utf8_text_is_kept) {
+  expect_ok(flat("\"callsign\":\"\xc3\xa9quipe \xe2\x9c\x88\""));
+  BOOST_TEST(d.callsign == "\xc3\xa9quipe \xe2\x9c\x88");
+}
+
+BOOST_AUTO_TEST_CASE(a_top_level_that_is_not_an_object_is_refused) {
+  expect_refusal("[1,2]", refusal_reason::not_an_object, "");
+  expect_refusal("42", refusal_reason::not_an_object, "");
+  expect_refusal("\"text\"", refusal_reason::not_an_object, "");
+  expect_refusal("null", refusal_reason::not_an_object, "");
+  expect_refusal("[" + flat() + "]", refusal_reason::not_an_object, "");
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_required_flat_field_is_named) {
+  expect_refusal(object(R"("time":1795696496789,"lat":1,"lon":2)"),
+                 refusal_reason::missing_field, "id");
+  expect_refusal(object(R"("id":"a","lat":1,"lon":2)"),
+                 refusal_reason::missing_field, "time");
+  expect_refusal(object(R"("id":"a","time":1795696496789,"lon":2)"),
+                 refusal_reason::missing_field, "lat");
+  expect_refusal(object(R"("id":"a","time":1795696496789,"lat":1)"),
+                 refusal_reason::missing_field, "lon");
+  expect_refusal(object(R"("id":null,"time":1795696496789,"lat":1,"lon":2)"),
+                 refusal_reason::missing_field, "id");
+  expect_refusal(object(R"("id":"","time":1795696496789,"lat":1,"lon":2)"),
+                 refusal_reason::missing_field, "id");
+  expect_refusal("{}", refusal_reason::missing_field, "id");
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_required_feature_field_is_named) {
+  expect_refusal(R"({"type":"Feature","properties":{"uid":"a"}})",
+                 refusal_reason::missing_field, "geometry");
+  expect_refusal(feature("[1,2]", R"("uid":"f1")"),
+                 refusal_reason::missing_field, "properties.time");
+  expect_refusal(feature("[1,2]", R"("time":1795696496789)"),
+                 refusal_reason::missing_field, "id");
+  expect_refusal(
+    R"({"type":"Feature","geometry":{"type":"Point"},"properties":{}})",
+    refusal_reason::missing_field, "geometry.coordinates");
+  expect_refusal(
+    R"({"type":"Feature","geometry":{"coordinates":[1,2]},"properties":{}})",
+    refusal_reason::missing_field, "geometry.type");
+}
+
+BOOST_AUTO_TEST_CASE(a_field_of_the_wrong_type_is_named) {
+  expect_refusal(flat(R"("lat":"48.5")"), refusal_reason::wrong_type, "lat");
+  expect_refusal(flat(R"("lon":[1])"), refusal_reason::wrong_type, "lon");
+  expect_refusal(flat(R"("id":{"x":1})"), refusal_reason::wrong_type, "id");
+  expect_refusal(flat(R"("id":true)"), refusal_reason::wrong_type, "id");
+  expect_refusal(flat(R"("callsign":["a"])"), refusal_reason::wrong_type,
+                 "callsign");
+  expect_refusal(flat(R"("confidence":"high")"), refusal_reason::wrong_type,
+                 "confidence");
+  expect_refusal(flat(R"("time":true)"), refusal_reason::wrong_type, "time");
+  expect_refusal(flat(R"("how":"not a code")"), refusal_reason::wrong_type,
+                 "how");
+  expect_refusal(flat(R"("how":"m--g")"), refusal_reason::wrong_type, "how");
+  expect_refusal(flat(R"("how":"m-g\"/><x")"), refusal_reason::wrong_type,
+                 "how");
+  expect_refusal(
+    feature("[1,2]", R"("uid":"f","time":1795696496789,"type":"a h G")"),
+    refusal_reason::wrong_type, "properties.type");
+  expect_refusal(
+    feature("[1,2]", R"("uid":"f","time":1795696496789,"type":"<a>")"),
+    refusal_reason::wrong_type, "properties.type");
+  expect_refusal(feature(R"(["1",2])"), refusal_reason::wrong_type, "lon");
+  expect_refusal(feature(R"([1,"2"])"), refusal_reason::wrong_type, "lat");
+  expect_refusal(feature("[1]"), refusal_reason::wrong_type,
+                 "geometry.coordinates");
+  expect_refusal(feature("[1,2,3,4]"), refusal_reason::wrong_type,
+                 "geometry.coordinates");
+  expect_refusal(feature(R"({"lon":1})"), refusal_reason::wrong_type,
+                 "geometry.coordinates");
+  expect_refusal(R"({"type":"Feature","geometry":[1,2]})",
+                 refusal_reason::wrong_type, "geometry");
+  expect_refusal(
+    R"({"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},)"
+    R"("properties":[1]})",
+    refusal_reason::wrong_type, "properties");
+}
+
+BOOST_AUTO_TEST_CASE(an_out_of_range_number_is_named) {
+  expect_refusal(flat(R"("lat":91)"), refusal_reason::out_of_range, "lat");
+  expect_refusal(flat(R"("lat":-90.0001)"), refusal_reason::out_of_range,
+                 "lat");
+  expect_refusal(flat(R"("lon":-181)"), refusal_reason::out_of_range, "lon");
+  expect_refusal(flat(R"("lon":180.5)"), refusal_reason::out_of_range, "lon");
+  expect_refusal(flat(R"("confidence":1.5)"), refusal_reason::out_of_range,
+                 "confidence");
+  expect_refusal(flat(R"("confidence":-0.1)"), refusal_reason::out_of_range,
+                 "confidence");
+  expect_refusal(flat(R"("course":361)"), refusal_reason::out_of_range,
+                 "course");
+  expect_refusal(flat(R"("course":-1)"), refusal_reason::out_of_range,
+                 "course");
+  expect_refusal(flat(R"("ce":-1)"), refusal_reason::out_of_range, "ce");
+  expect_refusal(flat(R"("le":-0.5)"), refusal_reason::out_of_range, "le");
+  expect_refusal(flat(R"("speed":-2)"), refusal_reason::out_of_range,
+                 "speed");
+  expect_refusal(flat(R"("stale_s":0)"), refusal_reason::out_of_range,
+                 "stale_s");
+  expect_refusal(feature("[1,91]"), refusal_reason::out_of_range, "lat");
+  expect_refusal(feature("[-181,1]"), refusal_reason::out_of_range, "lon");
+  expect_refusal(feature("[1,2,-30000]"), refusal_reason::out_of_range,
+                 "hae");
+}
+
+BOOST_AUTO_TEST_CASE(an_id_longer_than_256_characters_is_out_of_range) {
+  std::string id256(256, 'x');
+  expect_ok(object(R"("id":")" + id256
+                   + R"(","time":1795696496789,"lat":1,"lon":2)"));
+  BOOST_TEST(d.id == id256);
+  expect_refusal(object(R"("id":")" + id256
+                        + R"(x","time":1795696496789,"lat":1,"lon":2)"),
+                 refusal_reason::out_of_range, "id");
+  expect_refusal(feature("[1,2]", R"("time":1795696496789)",
+                         R"("id":")" + id256 + R"(y")"),
+                 refusal_reason::out_of_range, "id");
+}
+
+BOOST_AUTO_TEST_CASE(an_overlong_text_field_is_out_of_range) {
+  expect_refusal(flat(R"("remarks":")" + std::string(5000, 'r') + "\""),
+                 refusal_reason::out_of_range, "remarks");
+}
+
+BOOST_AUTO_TEST_CASE(non_finite_numbers_are_named) {
+  expect_refusal(flat(R"("lat":NaN)"), refusal_reason::non_finite, "lat");
+  expect_refusal(flat(R"("lon":Infinity)"), refusal_reason::non_finite,
+                 "lon");
+  expect_refusal(flat(R"("hae":-Infinity)"), refusal_reason::non_finite,
+                 "hae");
+  expect_refusal(flat(R"("speed":NaN)"), refusal_reason::non_finite,
+                 "speed");
+  expect_refusal(flat(R"("time":NaN)"), refusal_reason::non_finite, "time");
+  expect_refusal(feature("[NaN,1]"), refusal_reason::non_finite, "lon");
+  expect_refusal(feature("[1,2,Infinity]"), refusal_reason::non_finite,
+                 "hae");
+}
+
+BOOST_AUTO_TEST_CASE(a_number_too_big_for_a_double_is_non_finite) {
+  auto r = decode(flat(R"("lat":1e999)"));
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(to_string(r->reason) == "non_finite");
+  r = decode(flat(R"("ce":-1e999)"));
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(to_string(r->reason) == "non_finite");
+}
+
+BOOST_AUTO_TEST_CASE(a_time_that_is_not_rfc3339_is_a_bad_time) {
+  expect_refusal(flat(R"("time":"yesterday")"), refusal_reason::bad_time,
+                 "time");
+  expect_refusal(flat(R"("time":"2026-11-26 12:34")"),
+                 refusal_reason::bad_time, "time");
+  expect_refusal(flat(R"("time":"2026-11-26T12:34:56")"),
+                 refusal_reason::bad_time, "time");
+  expect_refusal(flat(R"("time":"2026-13-26T12:34:56Z")"),
+                 refusal_reason::bad_time, "time");
+  expect_refusal(
+    feature("[1,2]", R"("uid":"f","time":"soon")"), refusal_reason::bad_time,
+    "time");
+  expect_refusal(
+    feature("[1,2]", R"("uid":"f","time":1795696496789,"stale":"later")"),
+    refusal_reason::bad_time, "stale");
+}
+
+BOOST_AUTO_TEST_CASE(epoch_seconds_are_a_bad_time) {
+  expect_refusal(flat(R"("time":1700000000)"), refusal_reason::bad_time,
+                 "time");
+  expect_refusal(flat(R"("time":0)"), refusal_reason::bad_time, "time");
+  expect_refusal(flat(R"("time":-5)"), refusal_reason::bad_time, "time");
+  expect_refusal(flat(R"("time":"1700000000")"), refusal_reason::bad_time,
+                 "time");
+}
+
+BOOST_AUTO_TEST_CASE(geometries_other_than_point_are_unsupported) {
+  expect_refusal(
+    R"({"type":"Feature","geometry":{"type":"LineString",)"
+    R"("coordinates":[[1,2],[3,4]]},"properties":{"uid":"a",)"
+    R"("time":1795696496789}})",
+    refusal_reason::unsupported_geometry, "LineString");
+  expect_refusal(
+    R"({"type":"Feature","geometry":{"type":"Polygon",)"
+    R"("coordinates":[[[1,2],[3,4],[1,2]]]},"properties":{}})",
+    refusal_reason::unsupported_geometry, "Polygon");
+  expect_refusal(R"({"type":"FeatureCollection","features":[)" + feature()
+                   + "]}",
+                 refusal_reason::unsupported_geometry, "FeatureCollection");
+}
+
+BOOST_AUTO_TEST_CASE(the_first_problem_in_field_order_is_reported) {
+  // A refusal is stable for the same input: decoding twice gives the same.
+  auto bytes = flat(R"("lat":91,"confidence":2)");
+  auto a = decode(bytes);
+  auto b = decode(bytes);
+  BOOST_TEST_REQUIRE(a.has_value());
+  BOOST_TEST_REQUIRE(b.has_value());
+  BOOST_TEST(to_string(a->reason) == to_string(b->reason));
+  BOOST_TEST(a->detail == b->detail);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
