@@ -265,6 +265,16 @@ std::string yaml_quote(const std::string& s) {
   return out + "\"";
 }
 
+/// Values of pass-through properties that hold secrets are never shown.
+bool is_secret(const std::string& key) {
+  static const char* words[] = {"password", "secret", "key.pem", "token",
+                                "jaas", "oauthbearer.config", "credentials"};
+  for (auto w : words)
+    if (key.find(w) != std::string::npos)
+      return true;
+  return false;
+}
+
 std::string render(const config& cfg, const key_desc& k) {
   auto& c = const_cast<config&>(cfg);
   return std::visit(
@@ -294,7 +304,7 @@ std::string render(const config& cfg, const key_desc& k) {
         for (auto& [key, v] : m) {
           out << "\n    " << yaml_quote(key) << ": ";
           if constexpr (std::is_same_v<T, smap_ref>)
-            out << yaml_quote(v);
+            out << yaml_quote(is_secret(key) ? std::string{"(hidden)"} : v);
           else
             out << v;
         }

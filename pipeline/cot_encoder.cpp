@@ -114,10 +114,17 @@ void xml_escape(std::string_view text, std::string& out) {
         out += "&#13;";
         break;
       default:
-        if (c < 0x20)
+        if (c < 0x20) {
           out += "\xEF\xBF\xBD"; // XML 1.0 cannot carry these at all
-        else
+        } else if (c == 0xEF && i + 2 < text.size()
+                   && static_cast<unsigned char>(text[i + 1]) == 0xBF
+                   && (static_cast<unsigned char>(text[i + 2]) & 0xFE)
+                        == 0xBE) {
+          out += "\xEF\xBF\xBD"; // U+FFFE and U+FFFF: not XML characters
+          i += 2;
+        } else {
           out += static_cast<char>(c);
+        }
     }
   }
 }

@@ -32,7 +32,7 @@ const char* sensor_names[] = {"cam-north", "cam-gate", "radar-1",
 } // namespace
 
 detection_generator::detection_generator(options opts)
-  : opts_(opts), rng_(opts.seed) {
+  : opts_(opts), rng_(opts.seed), seq_(opts.first_seq) {
   std::uniform_real_distribution<double> off(-0.05, 0.05);
   std::uniform_real_distribution<double> course(0, 360);
   int n_sensors = std::max(1, std::min(opts_.sensors, 8));

@@ -30,6 +30,8 @@ public:
     double malformed = 0.01;
     /// Share of valid records sent as GeoJSON Features (0..1).
     double geojson = 0.25;
+    /// Sequence number of the first record.
+    uint64_t first_seq = 0;
   };
 
   explicit detection_generator(options opts);

@@ -76,7 +76,7 @@ public:
   /// Commit points that moved since they were last marked committed.
   std::vector<commit_point> due() const;
 
-  /// Commit points of the given handle, even if not moved (for revoke).
+  /// The commit point of one handle if it moved (used on revoke).
   std::vector<commit_point> due(uint32_t tp) const;
 
   /// Notes that `offset` was committed for `tp`.

@@ -64,8 +64,9 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
       || s[16] != ':' || !digits(s, 17, 2, se))
     return std::nullopt;
   static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59
-      || se > 60)
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1]
+      || (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 60)
     return std::nullopt;
   size_t pos = 19;
   int64_t frac_ms = 0;

@@ -1,5 +1,661 @@
 #include <boost/test/unit_test.hpp>
 
-BOOST_AUTO_TEST_CASE(placeholder_is_replaced_by_real_tests) {
-  BOOST_TEST(true);
+#include "config/config.hpp"
+#include "config/defaults.hpp"
+
+#include <cctype>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+using cotflow::config;
+using cotflow::load_config_text;
+using cotflow::load_result;
+
+namespace {
+
+using env_map = std::map<std::string, std::string>;
+
+/// A fake environment holding exactly `vars`.
+cotflow::env_lookup fake_env(env_map vars = {}) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end())
+      return std::nullopt;
+    return it->second;
+  };
 }
+
+load_result load(const std::string& yaml, env_map vars = {}) {
+  return load_config_text(yaml, "test.yaml", fake_env(std::move(vars)));
+}
+
+std::string joined(const std::vector<std::string>& errors) {
+  std::string s;
+  for (const auto& e : errors)
+    s += "\n  " + e;
+  return s;
+}
+
+/// True when some error starts with `path` (the key path it concerns).
+bool has_error(const std::vector<std::string>& errors,
+               const std::string& path) {
+  for (const auto& e : errors)
+    if (e.rfind(path, 0) == 0)
+      return true;
+  return false;
+}
+
+/// Every documented key path.
+const std::vector<std::string> all_keys = {
+  "kafka.brokers",
+  "kafka.group_id",
+  "kafka.client_id",
+  "kafka.input_topics",
+  "kafka.output_topic",
+  "kafka.dead_letter_topic",
+  "kafka.properties",
+  "pipeline.batch_size",
+  "pipeline.batch_age_ms",
+  "pipeline.max_in_flight",
+  "pipeline.encoders",
+  "pipeline.commit_interval_ms",
+  "pipeline.max_record_bytes",
+  "pipeline.drain_timeout_ms",
+  "pipeline.poll_timeout_ms",
+  "cot.default_type",
+  "cot.how",
+  "cot.stale_s",
+  "cot.stale_by_type",
+  "cot.max_age_s",
+  "cot.min_confidence",
+  "cot.low_confidence",
+  "cot.uid_prefix",
+  "cot.classification_types",
+  "cot.affiliation_codes",
+  "sinks.kafka",
+  "sinks.file",
+  "log.level",
+  "log.format",
+};
+
+std::string env_name(const std::string& path) {
+  std::string s = "COTFLOW_" + path;
+  for (auto& c : s)
+    c = c == '.' ? '_' : static_cast<char>(std::toupper(c));
+  return s;
+}
+
+/// One environment override and how to see that it took effect.
+struct env_case {
+  std::string path;
+  std::string value;
+  std::function<bool(const config&)> applied;
+  env_map also = {};
+};
+
+const std::vector<env_case>& env_cases() {
+  using map = std::map<std::string, std::string>;
+  static const std::vector<env_case> cases = {
+    {"kafka.brokers", "b1:9092,b2:9092",
+     [](auto& c) { return c.kafka.brokers == "b1:9092,b2:9092"; }},
+    {"kafka.group_id", "g2", [](auto& c) { return c.kafka.group_id == "g2"; }},
+    {"kafka.client_id", "c2",
+     [](auto& c) { return c.kafka.client_id == "c2"; }},
+    {"kafka.input_topics", "a,b",
+     [](auto& c) {
+       return c.kafka.input_topics == std::vector<std::string>{"a", "b"};
+     }},
+    {"kafka.output_topic", "out2",
+     [](auto& c) { return c.kafka.output_topic == "out2"; }},
+    {"kafka.dead_letter_topic", "dlq2",
+     [](auto& c) { return c.kafka.dead_letter_topic == "dlq2"; }},
+    {"kafka.properties", "security.protocol=SSL,ssl.ca.location=/ca.pem",
+     [](auto& c) {
+       return c.kafka.properties
+              == map{{"security.protocol", "SSL"},
+                     {"ssl.ca.location", "/ca.pem"}};
+     }},
+    {"pipeline.batch_size", "200",
+     [](auto& c) { return c.pipeline.batch_size == 200; }},
+    {"pipeline.batch_age_ms", "250",
+     [](auto& c) { return c.pipeline.batch_age_ms == 250; }},
+    {"pipeline.max_in_flight", "5000",
+     [](auto& c) { return c.pipeline.max_in_flight == 5000; }},
+    {"pipeline.encoders", "3",
+     [](auto& c) { return c.pipeline.encoders == 3; }},
+    {"pipeline.commit_interval_ms", "500",
+     [](auto& c) { return c.pipeline.commit_interval_ms == 500; }},
+    {"pipeline.max_record_bytes", "1024",
+     [](auto& c) { return c.pipeline.max_record_bytes == 1024; }},
+    {"pipeline.drain_timeout_ms", "2000",
+     [](auto& c) { return c.pipeline.drain_timeout_ms == 2000; }},
+    {"pipeline.poll_timeout_ms", "7",
+     [](auto& c) { return c.pipeline.poll_timeout_ms == 7; }},
+    {"cot.default_type", "a-n-G",
+     [](auto& c) { return c.cot.default_type == "a-n-G"; }},
+    {"cot.how", "h-e", [](auto& c) { return c.cot.how == "h-e"; }},
+    {"cot.stale_s", "30", [](auto& c) { return c.cot.stale_s == 30; }},
+    {"cot.stale_by_type", "a-h=60,a-f-A=90",
+     [](auto& c) {
+       return c.cot.stale_by_type
+              == std::map<std::string, int64_t>{{"a-h", 60}, {"a-f-A", 90}};
+     }},
+    {"cot.max_age_s", "600", [](auto& c) { return c.cot.max_age_s == 600; }},
+    {"cot.min_confidence", "0.25",
+     [](auto& c) { return c.cot.min_confidence == 0.25; }},
+    {"cot.low_confidence", "flag",
+     [](auto& c) { return c.cot.low_confidence == "flag"; }},
+    {"cot.uid_prefix", "x.", [](auto& c) { return c.cot.uid_prefix == "x."; }},
+    {"cot.classification_types", "person=G-U-C,kayak=S-X",
+     [](auto& c) {
+       return c.cot.classification_types
+              == map{{"person", "G-U-C"}, {"kayak", "S-X"}};
+     }},
+    {"cot.affiliation_codes", "friend=f,foe=h",
+     [](auto& c) {
+       return c.cot.affiliation_codes == map{{"friend", "f"}, {"foe", "h"}};
+     }},
+    {"sinks.kafka", "false", [](auto& c) { return !c.sinks.kafka; },
+     {{"COTFLOW_SINKS_FILE", "/tmp/cot.xml"}}},
+    {"sinks.file", "/tmp/cot.xml",
+     [](auto& c) { return c.sinks.file == "/tmp/cot.xml"; }},
+    {"log.level", "debug", [](auto& c) { return c.log.level == "debug"; }},
+    {"log.format", "text", [](auto& c) { return c.log.format == "text"; }},
+  };
+  return cases;
+}
+
+const std::string full_yaml = R"(
+kafka:
+  brokers: "k1:9092,k2:9092"
+  group_id: grp
+  client_id: cli
+  input_topics: [in1, in2]
+  output_topic: cot-out
+  dead_letter_topic: dead
+  properties:
+    security.protocol: SSL
+    linger.ms: "5"
+pipeline:
+  batch_size: 20
+  batch_age_ms: 50
+  max_in_flight: 400
+  encoders: 2
+  commit_interval_ms: 250
+  max_record_bytes: 2048
+  drain_timeout_ms: 3000
+  poll_timeout_ms: 10
+cot:
+  default_type: a-u-A
+  how: h-g-i-g-o
+  stale_s: 60
+  stale_by_type:
+    a-h-G: 30
+    a-f: 300
+  max_age_s: 120
+  min_confidence: 0.4
+  low_confidence: flag
+  uid_prefix: "site1."
+  classification_types:
+    person: G-U-C-I
+    kayak: S-X
+  affiliation_codes:
+    hostile: h
+    friend: f
+sinks:
+  kafka: false
+  file: /var/tmp/cot.log
+log:
+  level: warn
+  format: text
+)";
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(loading)
+
+BOOST_AUTO_TEST_CASE(empty_text_gives_every_default) {
+  auto r = load_config_text("", "", fake_env());
+  BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
+  const auto& c = r.cfg;
+  namespace d = cotflow::defaults;
+  BOOST_TEST(c.kafka.brokers == d::brokers);
+  BOOST_TEST(c.kafka.group_id == d::group_id);
+  BOOST_TEST(c.kafka.client_id == d::client_id);
+  BOOST_TEST(c.kafka.input_topics == std::vector<std::string>{d::input_topic},
+             boost::test_tools::per_element());
+  BOOST_TEST(c.kafka.output_topic == d::output_topic);
+  BOOST_TEST(c.kafka.dead_letter_topic == d::dead_letter_topic);
+  BOOST_TEST(c.kafka.properties.empty());
+  BOOST_TEST(c.pipeline.batch_size == d::batch_size);
+  BOOST_TEST(c.pipeline.batch_age_ms == d::batch_age_ms);
+  BOOST_TEST(c.pipeline.max_in_flight == d::max_in_flight);
+  BOOST_TEST(c.pipeline.encoders == d::encoders);
+  BOOST_TEST(c.pipeline.commit_interval_ms == d::commit_interval_ms);
+  BOOST_TEST(c.pipeline.max_record_bytes == d::max_record_bytes);
+  BOOST_TEST(c.pipeline.drain_timeout_ms == d::drain_timeout_ms);
+  BOOST_TEST(c.pipeline.poll_timeout_ms == d::poll_timeout_ms);
+  BOOST_TEST(c.cot.default_type == d::default_type);
+  BOOST_TEST(c.cot.how == d::how);
+  BOOST_TEST(c.cot.stale_s == d::stale_s);
+  BOOST_TEST(c.cot.max_age_s == d::max_age_s);
+  BOOST_TEST(c.cot.min_confidence == d::min_confidence);
+  BOOST_TEST(c.cot.low_confidence == d::low_confidence);
+  BOOST_TEST(c.cot.classification_types.at("person") == "G-U-C-I");
+  BOOST_TEST(c.cot.affiliation_codes.at("hostile") == "h");
+  BOOST_TEST(c.sinks.kafka);
+  BOOST_TEST(c.sinks.file.empty());
+  BOOST_TEST(c.log.level == d::log_level);
+  BOOST_TEST(c.log.format == d::log_format);
+  BOOST_TEST(c.file.empty());
+  for (const auto& k : all_keys)
+    BOOST_TEST_CONTEXT(k) {
+      BOOST_TEST_REQUIRE(c.sources.count(k) == 1u);
+      BOOST_TEST(c.sources.at(k) == "default");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_defaults_pass_validation) {
+  auto errors = cotflow::validate(cotflow::default_config());
+  BOOST_TEST(errors.empty(), joined(errors));
+}
+
+BOOST_AUTO_TEST_CASE(yaml_values_are_applied_and_recorded_as_file) {
+  auto r = load(full_yaml);
+  BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
+  const auto& c = r.cfg;
+  BOOST_TEST(c.file == "test.yaml");
+  BOOST_TEST(c.kafka.brokers == "k1:9092,k2:9092");
+  BOOST_TEST(c.kafka.group_id == "grp");
+  BOOST_TEST(c.kafka.client_id == "cli");
+  BOOST_TEST(c.kafka.input_topics == (std::vector<std::string>{"in1", "in2"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(c.kafka.output_topic == "cot-out");
+  BOOST_TEST(c.kafka.dead_letter_topic == "dead");
+  BOOST_TEST(c.kafka.properties.size() == 2u);
+  BOOST_TEST(c.kafka.properties.at("linger.ms") == "5");
+  BOOST_TEST(c.pipeline.batch_size == 20);
+  BOOST_TEST(c.pipeline.batch_age_ms == 50);
+  BOOST_TEST(c.pipeline.max_in_flight == 400);
+  BOOST_TEST(c.pipeline.encoders == 2);
+  BOOST_TEST(c.pipeline.commit_interval_ms == 250);
+  BOOST_TEST(c.pipeline.max_record_bytes == 2048);
+  BOOST_TEST(c.pipeline.drain_timeout_ms == 3000);
+  BOOST_TEST(c.pipeline.poll_timeout_ms == 10);
+  BOOST_TEST(c.cot.default_type == "a-u-A");
+  BOOST_TEST(c.cot.how == "h-g-i-g-o");
+  BOOST_TEST(c.cot.stale_s == 60);
+  BOOST_TEST(c.cot.stale_by_type.size() == 2u);
+  BOOST_TEST(c.cot.stale_by_type.at("a-h-G") == 30);
+  BOOST_TEST(c.cot.stale_by_type.at("a-f") == 300);
+  BOOST_TEST(c.cot.max_age_s == 120);
+  BOOST_TEST(c.cot.min_confidence == 0.4);
+  BOOST_TEST(c.cot.low_confidence == "flag");
+  BOOST_TEST(c.cot.uid_prefix == "site1.");
+  // A mapping in the file replaces the default mapping.
+  BOOST_TEST(c.cot.classification_types.size() == 2u);
+  BOOST_TEST(c.cot.classification_types.at("kayak") == "S-X");
+  BOOST_TEST(c.cot.affiliation_codes.size() == 2u);
+  BOOST_TEST(!c.sinks.kafka);
+  BOOST_TEST(c.sinks.file == "/var/tmp/cot.log");
+  BOOST_TEST(c.log.level == "warn");
+  BOOST_TEST(c.log.format == "text");
+  for (const auto& k : all_keys)
+    BOOST_TEST_CONTEXT(k) {
+      BOOST_TEST(c.sources.at(k) == "file");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(keys_not_in_the_file_keep_their_defaults) {
+  auto r = load("pipeline:\n  batch_size: 10\n");
+  BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
+  BOOST_TEST(r.cfg.pipeline.batch_size == 10);
+  BOOST_TEST(r.cfg.sources.at("pipeline.batch_size") == "file");
+  BOOST_TEST(r.cfg.pipeline.batch_age_ms == cotflow::defaults::batch_age_ms);
+  BOOST_TEST(r.cfg.sources.at("pipeline.batch_age_ms") == "default");
+}
+
+BOOST_AUTO_TEST_CASE(a_comma_separated_scalar_list_is_accepted_in_yaml) {
+  auto r = load("kafka:\n  input_topics: a,b\n");
+  BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
+  BOOST_TEST(r.cfg.kafka.input_topics == (std::vector<std::string>{"a", "b"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_section_is_allowed) {
+  auto r = load("kafka:\ncot:\n");
+  BOOST_TEST(r.ok(), joined(r.errors));
+}
+
+BOOST_AUTO_TEST_CASE(every_env_override_takes_effect) {
+  BOOST_TEST_REQUIRE(env_cases().size() == all_keys.size());
+  for (const auto& c : env_cases()) {
+    BOOST_TEST_CONTEXT(c.path) {
+      auto name = env_name(c.path);
+      env_map vars = c.also;
+      vars[name] = c.value;
+      auto r = load("", vars);
+      BOOST_TEST(r.ok(), joined(r.errors));
+      BOOST_TEST(c.applied(r.cfg));
+      BOOST_TEST(r.cfg.sources.at(c.path) == "env " + name);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(env_overrides_win_over_the_file) {
+  auto r = load(full_yaml, {{"COTFLOW_PIPELINE_BATCH_SIZE", "7"},
+                            {"COTFLOW_KAFKA_INPUT_TOPICS", "x,y,z"},
+                            {"COTFLOW_COT_MIN_CONFIDENCE", "0.9"},
+                            {"COTFLOW_SINKS_KAFKA", "true"},
+                            {"COTFLOW_COT_AFFILIATION_CODES", "ally=f"}});
+  BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
+  const auto& c = r.cfg;
+  BOOST_TEST(c.pipeline.batch_size == 7);
+  BOOST_TEST(c.sources.at("pipeline.batch_size")
+             == "env COTFLOW_PIPELINE_BATCH_SIZE");
+  BOOST_TEST(c.kafka.input_topics.size() == 3u);
+  BOOST_TEST(c.cot.min_confidence == 0.9);
+  BOOST_TEST(c.sinks.kafka);
+  BOOST_TEST(c.cot.affiliation_codes.size() == 1u);
+  BOOST_TEST(c.cot.affiliation_codes.at("ally") == "f");
+  BOOST_TEST(c.sources.at("pipeline.batch_age_ms") == "file");
+}
+
+BOOST_AUTO_TEST_CASE(bool_env_values_accept_the_usual_spellings) {
+  for (auto v : {"true", "1", "yes", "on"}) {
+    auto r = load("", {{"COTFLOW_SINKS_KAFKA", v}});
+    BOOST_TEST(r.cfg.sinks.kafka, v);
+  }
+  for (auto v : {"false", "0", "no", "off"}) {
+    auto r = load("", {{"COTFLOW_SINKS_KAFKA", v},
+                       {"COTFLOW_SINKS_FILE", "/tmp/x"}});
+    BOOST_TEST(!r.cfg.sinks.kafka, v);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(invalid_yaml_is_reported) {
+  auto r = load("kafka: [unclosed\n  brokers: x\n");
+  BOOST_TEST(!r.ok());
+  BOOST_TEST_REQUIRE(r.errors.size() >= 1u);
+  BOOST_TEST(r.errors[0].find("test.yaml") != std::string::npos);
+  BOOST_TEST(r.errors[0].find("YAML") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_top_level_that_is_not_a_mapping_is_reported) {
+  auto r = load("- a\n- b\n");
+  BOOST_TEST(!r.ok());
+  r = load("just text");
+  BOOST_TEST(!r.ok());
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_section_is_reported) {
+  auto r = load("kafak:\n  brokers: x\n");
+  BOOST_TEST(!r.ok());
+  BOOST_TEST(has_error(r.errors, "kafak"), joined(r.errors));
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_key_is_reported_with_its_path) {
+  auto r = load("kafka:\n  brokerz: x\n");
+  BOOST_TEST(!r.ok());
+  BOOST_TEST(has_error(r.errors, "kafka.brokerz"), joined(r.errors));
+}
+
+BOOST_AUTO_TEST_CASE(a_section_that_is_not_a_mapping_is_reported) {
+  auto r = load("pipeline: 5\n");
+  BOOST_TEST(!r.ok());
+  BOOST_TEST(has_error(r.errors, "pipeline"), joined(r.errors));
+}
+
+BOOST_AUTO_TEST_CASE(values_of_the_wrong_type_are_reported_with_their_path) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+    {"pipeline:\n  batch_size: ten\n", "pipeline.batch_size"},
+    {"pipeline:\n  batch_size: 1.5\n", "pipeline.batch_size"},
+    {"pipeline:\n  batch_size: [1, 2]\n", "pipeline.batch_size"},
+    {"pipeline:\n  batch_size: 99999999999999999999999\n",
+     "pipeline.batch_size"},
+    {"cot:\n  min_confidence: high\n", "cot.min_confidence"},
+    {"cot:\n  min_confidence: .nan\n", "cot.min_confidence"},
+    {"sinks:\n  kafka: maybe\n", "sinks.kafka"},
+    {"kafka:\n  input_topics: {a: 1}\n", "kafka.input_topics"},
+    {"kafka:\n  input_topics: [[a]]\n", "kafka.input_topics"},
+    {"kafka:\n  properties: [a, b]\n", "kafka.properties"},
+    {"kafka:\n  properties: {a: [1]}\n", "kafka.properties"},
+    {"kafka:\n  brokers: {a: b}\n", "kafka.brokers"},
+    {"cot:\n  stale_by_type: {a-h: soon}\n", "cot.stale_by_type"},
+  };
+  for (const auto& [yaml, path] : cases)
+    BOOST_TEST_CONTEXT(yaml) {
+      auto r = load(yaml);
+      BOOST_TEST(!r.ok());
+      BOOST_TEST(has_error(r.errors, path), joined(r.errors));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(env_values_of_the_wrong_type_name_key_and_variable) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+    {"pipeline.batch_size", "ten"},
+    {"pipeline.encoders", ""},
+    {"cot.min_confidence", "inf"},
+    {"cot.min_confidence", "0.5x"},
+    {"sinks.kafka", "maybe"},
+    {"kafka.properties", "novalue"},
+    {"kafka.properties", "=v"},
+    {"cot.stale_by_type", "a-h=soon"},
+    {"cot.classification_types", "person"},
+  };
+  for (const auto& [path, value] : cases)
+    BOOST_TEST_CONTEXT(path << " = '" << value << "'") {
+      auto r = load("", {{env_name(path), value}});
+      BOOST_TEST(!r.ok());
+      BOOST_TEST(has_error(r.errors, path), joined(r.errors));
+      BOOST_TEST(joined(r.errors).find(env_name(path)) != std::string::npos,
+                 joined(r.errors));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(out_of_range_values_are_reported_with_their_path) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+    {"pipeline:\n  batch_size: 0\n", "pipeline.batch_size"},
+    {"pipeline:\n  batch_size: -5\n", "pipeline.batch_size"},
+    {"pipeline:\n  batch_age_ms: 0\n", "pipeline.batch_age_ms"},
+    {"pipeline:\n  max_in_flight: 0\n", "pipeline.max_in_flight"},
+    {"pipeline:\n  encoders: 300\n", "pipeline.encoders"},
+    {"pipeline:\n  commit_interval_ms: 1\n", "pipeline.commit_interval_ms"},
+    {"pipeline:\n  max_record_bytes: 10\n", "pipeline.max_record_bytes"},
+    {"pipeline:\n  drain_timeout_ms: -1\n", "pipeline.drain_timeout_ms"},
+    {"pipeline:\n  poll_timeout_ms: 5000\n", "pipeline.poll_timeout_ms"},
+    {"cot:\n  stale_s: 0\n", "cot.stale_s"},
+    {"cot:\n  stale_by_type: {a-h: 0}\n", "cot.stale_by_type.a-h"},
+    {"cot:\n  stale_by_type: {\"not a type\": 5}\n", "cot.stale_by_type"},
+    {"cot:\n  max_age_s: 0\n", "cot.max_age_s"},
+    {"cot:\n  min_confidence: 1.5\n", "cot.min_confidence"},
+    {"cot:\n  min_confidence: -0.1\n", "cot.min_confidence"},
+    {"cot:\n  low_confidence: ignore\n", "cot.low_confidence"},
+    {"cot:\n  default_type: Hostile\n", "cot.default_type"},
+    {"cot:\n  how: \"\"\n", "cot.how"},
+    {"cot:\n  classification_types: {x: \"G E\"}\n",
+     "cot.classification_types.x"},
+    {"cot:\n  affiliation_codes: {x: H}\n", "cot.affiliation_codes.x"},
+    {"cot:\n  affiliation_codes: {x: hh}\n", "cot.affiliation_codes.x"},
+    {"kafka:\n  brokers: \"\"\n", "kafka.brokers"},
+    {"kafka:\n  group_id: \"\"\n", "kafka.group_id"},
+    {"kafka:\n  input_topics: []\n", "kafka.input_topics"},
+    {"kafka:\n  dead_letter_topic: \"\"\n", "kafka.dead_letter_topic"},
+    {"kafka:\n  output_topic: \"\"\n", "kafka.output_topic"},
+    {"log:\n  level: loud\n", "log.level"},
+    {"log:\n  format: xml\n", "log.format"},
+  };
+  for (const auto& [yaml, path] : cases)
+    BOOST_TEST_CONTEXT(yaml) {
+      auto r = load(yaml);
+      BOOST_TEST(!r.ok());
+      BOOST_TEST(has_error(r.errors, path), joined(r.errors));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_config_with_several_problems_reports_all_of_them) {
+  auto r = load(R"(
+kafka:
+  brokerz: x
+  properties:
+    enable.auto.commit: "true"
+pipeline:
+  batch_size: ten
+  encoders: 999
+cot:
+  min_confidence: 3
+  low_confidence: maybe
+nonsense:
+  a: 1
+log:
+  level: loud
+)",
+                {{"COTFLOW_PIPELINE_POLL_TIMEOUT_MS", "soon"}});
+  BOOST_TEST(!r.ok());
+  for (auto path : {"kafka.brokerz", "kafka.properties.enable.auto.commit",
+                    "pipeline.batch_size", "pipeline.encoders",
+                    "cot.min_confidence", "cot.low_confidence", "nonsense",
+                    "log.level", "pipeline.poll_timeout_ms"})
+    BOOST_TEST(has_error(r.errors, path),
+               "no error for " << path << ":" << joined(r.errors));
+  BOOST_TEST(r.errors.size() >= 9u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(validation)
+
+BOOST_AUTO_TEST_CASE(max_in_flight_must_be_at_least_batch_size) {
+  auto c = cotflow::default_config();
+  c.pipeline.batch_size = 100;
+  c.pipeline.max_in_flight = 99;
+  BOOST_TEST(has_error(cotflow::validate(c), "pipeline.max_in_flight"));
+  c.pipeline.max_in_flight = 100;
+  BOOST_TEST(cotflow::validate(c).empty(), joined(cotflow::validate(c)));
+  auto r = load("pipeline:\n  batch_size: 500\n  max_in_flight: 100\n");
+  BOOST_TEST(has_error(r.errors, "pipeline.max_in_flight"), joined(r.errors));
+}
+
+BOOST_AUTO_TEST_CASE(a_config_without_any_sink_is_refused) {
+  auto c = cotflow::default_config();
+  c.sinks.kafka = false;
+  c.sinks.file.clear();
+  BOOST_TEST(has_error(cotflow::validate(c), "sinks"));
+  c.sinks.file = "/tmp/out.cot";
+  BOOST_TEST(cotflow::validate(c).empty(), joined(cotflow::validate(c)));
+}
+
+BOOST_AUTO_TEST_CASE(an_input_topic_equal_to_an_output_topic_is_refused) {
+  auto c = cotflow::default_config();
+  c.kafka.input_topics = {"detections", "cot"};
+  c.kafka.output_topic = "cot";
+  BOOST_TEST(has_error(cotflow::validate(c), "kafka.input_topics"));
+  c.kafka.input_topics = {"cot-dead-letter"};
+  BOOST_TEST(has_error(cotflow::validate(c), "kafka.input_topics"));
+  auto r = load("", {{"COTFLOW_KAFKA_OUTPUT_TOPIC", "detections"}});
+  BOOST_TEST(has_error(r.errors, "kafka.input_topics"), joined(r.errors));
+}
+
+BOOST_AUTO_TEST_CASE(kafka_properties_owned_by_cotflow_are_refused) {
+  for (auto key : {"enable.auto.commit", "group.id", "bootstrap.servers",
+                   "enable.auto.offset.store"}) {
+    BOOST_TEST_CONTEXT(key) {
+      auto c = cotflow::default_config();
+      c.kafka.properties[key] = "x";
+      BOOST_TEST(has_error(cotflow::validate(c),
+                           std::string{"kafka.properties."} + key));
+    }
+  }
+  auto r = load("", {{"COTFLOW_KAFKA_PROPERTIES",
+                      "linger.ms=5,enable.auto.commit=true"}});
+  BOOST_TEST(has_error(r.errors, "kafka.properties.enable.auto.commit"),
+             joined(r.errors));
+  BOOST_TEST(!has_error(r.errors, "kafka.properties.linger.ms"));
+}
+
+BOOST_AUTO_TEST_CASE(validate_reports_every_problem_at_once) {
+  auto c = cotflow::default_config();
+  c.kafka.brokers.clear();
+  c.pipeline.batch_size = 0;
+  c.cot.stale_s = 0;
+  c.log.format = "xml";
+  auto errors = cotflow::validate(c);
+  BOOST_TEST(has_error(errors, "kafka.brokers"));
+  BOOST_TEST(has_error(errors, "pipeline.batch_size"));
+  BOOST_TEST(has_error(errors, "cot.stale_s"));
+  BOOST_TEST(has_error(errors, "log.format"));
+}
+
+BOOST_AUTO_TEST_CASE(encoder_count_resolves_zero_to_the_cores) {
+  cotflow::pipeline_config p;
+  p.encoders = 3;
+  BOOST_TEST(cotflow::encoder_count(p) == 3);
+  p.encoders = 0;
+  BOOST_TEST(cotflow::encoder_count(p) >= 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(showing)
+
+BOOST_AUTO_TEST_CASE(show_config_lists_every_key_with_its_source) {
+  auto r = load("pipeline:\n  batch_size: 20\n",
+                {{"COTFLOW_LOG_LEVEL", "debug"}});
+  BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
+  auto text = cotflow::show_config(r.cfg);
+  for (const auto& k : all_keys) {
+    BOOST_TEST_CONTEXT(k) {
+      auto key = k.substr(k.find('.') + 1);
+      auto section = k.substr(0, k.find('.'));
+      BOOST_TEST(text.find("\n" + section + ":\n") != std::string::npos);
+      BOOST_TEST(text.find("\n  " + key + ":") != std::string::npos);
+      BOOST_TEST(text.find(env_name(k)) != std::string::npos);
+    }
+  }
+  BOOST_TEST(text.find("test.yaml") != std::string::npos);
+  BOOST_TEST(text.find("[file; COTFLOW_PIPELINE_BATCH_SIZE]")
+             != std::string::npos);
+  BOOST_TEST(text.find("[env COTFLOW_LOG_LEVEL; COTFLOW_LOG_LEVEL]")
+             != std::string::npos);
+  BOOST_TEST(text.find("[default; COTFLOW_LOG_FORMAT]") != std::string::npos);
+  BOOST_TEST(text.find("batch_size: 20") != std::string::npos);
+  BOOST_TEST(text.find("level: \"debug\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(show_config_output_loads_back_to_the_same_values) {
+  auto r = load(full_yaml);
+  BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
+  auto again = load(cotflow::show_config(r.cfg));
+  BOOST_TEST_REQUIRE(again.ok(), joined(again.errors));
+  const auto& a = r.cfg;
+  const auto& b = again.cfg;
+  BOOST_TEST(a.kafka.brokers == b.kafka.brokers);
+  BOOST_TEST(a.kafka.input_topics == b.kafka.input_topics,
+             boost::test_tools::per_element());
+  BOOST_TEST((a.kafka.properties == b.kafka.properties));
+  BOOST_TEST(a.pipeline.batch_size == b.pipeline.batch_size);
+  BOOST_TEST(a.cot.min_confidence == b.cot.min_confidence);
+  BOOST_TEST((a.cot.stale_by_type == b.cot.stale_by_type));
+  BOOST_TEST((a.cot.classification_types == b.cot.classification_types));
+  BOOST_TEST(a.sinks.kafka == b.sinks.kafka);
+  BOOST_TEST(a.sinks.file == b.sinks.file);
+  BOOST_TEST(a.log.level == b.log.level);
+}
+
+// SPEC §6: secrets are never logged, and `cotflow config show` output is
+// what operators paste into tickets: secret values are hidden, keys shown.
+BOOST_AUTO_TEST_CASE(show_config_never_prints_secret_values) {
+  auto r = load("", {{"COTFLOW_KAFKA_PROPERTIES",
+                      "sasl.password=hunter2,ssl.key.password=s3cret"}});
+  BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
+  auto text = cotflow::show_config(r.cfg);
+  BOOST_TEST(text.find("sasl.password") != std::string::npos);
+  BOOST_TEST(text.find("hunter2") == std::string::npos);
+  BOOST_TEST(text.find("s3cret") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -38,7 +38,8 @@ BOOST_AUTO_TEST_CASE(a_batch_is_full_at_the_count_limit) {
   BOOST_TEST(b.full());
   BOOST_TEST(b.size() == 3u);
   auto batch = b.take();
-  BOOST_TEST(batch == (std::vector<int>{1, 2, 3}), boost::test_tools::per_element());
+  BOOST_TEST(batch == (std::vector<int>{1, 2, 3}),
+             boost::test_tools::per_element());
   BOOST_TEST(b.empty());
   BOOST_TEST(!b.full());
 }
@@ -89,7 +90,8 @@ BOOST_AUTO_TEST_CASE(take_resets_the_count_age_and_deadline) {
   BOOST_TEST(b.due(t0 + 600ms));
   BOOST_TEST((*b.deadline() == t0 + 600ms));
   auto second = b.take();
-  BOOST_TEST(second == (std::vector<int>{3}), boost::test_tools::per_element());
+  BOOST_TEST(second == (std::vector<int>{3}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(take_of_an_empty_batch_returns_nothing) {

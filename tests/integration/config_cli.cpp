@@ -1,0 +1,87 @@
+// The command line refuses a bad configuration with every problem listed.
+#include <boost/test/unit_test.hpp>
+
+#include "tests/support/process.hpp"
+
+#include <cstdio>
+#include <fstream>
+
+using namespace cotflow::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct bad_config {
+  bad_config() {
+    std::ofstream{path} << "pipeline:\n"
+                           "  batch_size: 0\n"
+                           "  batch_age_ms: soon\n"
+                           "cot:\n"
+                           "  low_confidence: maybe\n"
+                           "  default_type: \"not a type\"\n"
+                           "sinks:\n"
+                           "  kafka: false\n"
+                           "bogus:\n"
+                           "  x: 1\n";
+  }
+  ~bad_config() {
+    std::remove(path.c_str());
+  }
+  std::string path = "/tmp/cotflow-bad-" + std::to_string(getpid())
+                     + ".yaml";
+};
+
+const char* expected[] = {
+  "pipeline.batch_size",   "pipeline.batch_age_ms", "cot.low_confidence",
+  "cot.default_type",      "sinks",                 "bogus",
+  "pipeline.max_in_flight"};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(config_cli, bad_config)
+
+BOOST_AUTO_TEST_CASE(config_check_lists_every_problem_and_exits_2) {
+  child c{{cotflow_bin(), "config", "check", "--config", path},
+          {{"COTFLOW_PIPELINE_MAX_IN_FLIGHT", "lots"}},
+          true};
+  auto text = c.read_all(30s);
+  auto rc = c.wait(30s);
+  BOOST_REQUIRE(rc);
+  BOOST_CHECK_EQUAL(*rc, 2);
+  for (auto key : expected)
+    BOOST_CHECK_MESSAGE(text.find(key) != std::string::npos,
+                        key << " not reported in:\n"
+                            << text);
+}
+
+BOOST_AUTO_TEST_CASE(run_refuses_to_start_on_a_bad_config) {
+  child c{{cotflow_bin(), "run", "--config", path}, {}, true};
+  auto text = c.read_all(30s);
+  auto rc = c.wait(30s);
+  BOOST_REQUIRE(rc);
+  BOOST_CHECK_EQUAL(*rc, 2);
+  BOOST_CHECK(text.find("invalid configuration") != std::string::npos);
+  BOOST_CHECK(text.find("running") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_config_file_is_refused) {
+  child c{{cotflow_bin(), "config", "check", "--config",
+           "/nonexistent/cotflow.yaml"},
+          {},
+          true};
+  auto text = c.read_all(30s);
+  BOOST_CHECK_EQUAL(*c.wait(30s), 2);
+  BOOST_CHECK(text.find("/nonexistent/cotflow.yaml") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_good_config_checks_and_shows_its_sources) {
+  child c{{cotflow_bin(), "config", "show", "--config", "/dev/null"},
+          {{"COTFLOW_PIPELINE_BATCH_SIZE", "77"}},
+          true};
+  auto text = c.read_all(30s);
+  BOOST_CHECK_EQUAL(*c.wait(30s), 0);
+  BOOST_CHECK(text.find("batch_size: 77") != std::string::npos);
+  BOOST_CHECK(text.find("env COTFLOW_PIPELINE_BATCH_SIZE") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

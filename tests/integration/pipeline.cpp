@@ -1,0 +1,240 @@
+// End-to-end tests of `cotflow run` against `cotflow broker`, each in its
+// own process, with an independent librdkafka client publishing the input
+// and reading the outputs.
+#include <boost/test/unit_test.hpp>
+
+#include "tests/support/kafka_client.hpp"
+#include "tests/support/process.hpp"
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+using namespace cotflow::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string input_topic = "detections";
+
+/// A `cotflow broker` process and the settings to point cotflow at it.
+struct broker_fixture {
+  broker_fixture() : broker({cotflow_bin(), "broker", "--partitions", "6"}) {
+    for (int i = 0; i < 10 && bootstrap.empty(); ++i) {
+      auto line = broker.read_line(20s);
+      BOOST_REQUIRE_MESSAGE(line, "the broker printed no bootstrap line");
+      if (line->rfind("bootstrap: ", 0) == 0)
+        bootstrap = line->substr(11);
+    }
+    BOOST_REQUIRE(!bootstrap.empty());
+    std::ofstream{empty_config}; // defaults only, whatever is in $HOME
+  }
+
+  ~broker_fixture() {
+    broker.signal(SIGTERM);
+    broker.wait(10s);
+    std::remove(empty_config.c_str());
+  }
+
+  std::vector<std::pair<std::string, std::string>>
+  env(const std::string& group) const {
+    return {{"COTFLOW_KAFKA_BROKERS", bootstrap},
+            {"COTFLOW_KAFKA_GROUP_ID", group},
+            {"COTFLOW_LOG_LEVEL", "info"}};
+  }
+
+  std::unique_ptr<child> run(const std::string& group) const {
+    return std::make_unique<child>(
+      std::vector<std::string>{cotflow_bin(), "run", "--config",
+                               empty_config},
+      env(group));
+  }
+
+  bool all_committed(const std::string& group) const {
+    auto highs = high_watermarks(bootstrap, input_topic);
+    auto done = committed(bootstrap, group, input_topic);
+    for (auto& [p, hi] : highs)
+      if (done[p] < hi)
+        return false;
+    return true;
+  }
+
+  child broker;
+  std::string bootstrap;
+  std::string empty_config = "/tmp/cotflow-test-empty-"
+                             + std::to_string(getpid()) + ".yaml";
+};
+
+/// What reached the outputs, by generator sequence number.
+struct outputs {
+  std::map<uint64_t, int> cot;
+  std::map<uint64_t, int> dead;
+  std::vector<consumed> dead_records;
+  std::vector<std::string> events;
+};
+
+outputs read_outputs(const std::string& bootstrap) {
+  outputs out;
+  for (auto& r : read_topic(bootstrap, "cot")) {
+    auto seq = seq_of(r.payload);
+    BOOST_REQUIRE_MESSAGE(seq, "a CoT event without its seq: " + r.payload);
+    out.cot[*seq] += 1;
+    if (out.events.size() < 25)
+      out.events.push_back(r.payload);
+  }
+  for (auto& r : read_topic(bootstrap, "cot-dead-letter")) {
+    auto seq = seq_of(r.payload);
+    BOOST_REQUIRE_MESSAGE(seq, "a dead letter without its seq: " + r.payload);
+    out.dead[*seq] += 1;
+    out.dead_records.push_back(std::move(r));
+  }
+  return out;
+}
+
+/// Validates events against the public CoT 2.0 schema when both xmllint
+/// and the schema are available.
+void validate_against_schema(const std::vector<std::string>& events) {
+  auto xsd = std::getenv("COTFLOW_COT_XSD");
+  if (!xsd || !std::ifstream{xsd} || std::system("command -v xmllint "
+                                                 ">/dev/null 2>&1")
+                                       != 0) {
+    BOOST_TEST_MESSAGE("xmllint or the CoT schema missing: not validated");
+    return;
+  }
+  auto file = "/tmp/cotflow-test-event-" + std::to_string(getpid()) + ".xml";
+  for (auto& ev : events) {
+    std::ofstream{file} << ev;
+    auto cmd = std::string{"xmllint --noout --schema "} + xsd + " " + file
+               + " 2>/dev/null";
+    BOOST_CHECK_MESSAGE(std::system(cmd.c_str()) == 0,
+                        "not valid CoT 2.0: " + ev);
+  }
+  std::remove(file.c_str());
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(pipeline_end_to_end, broker_fixture)
+
+BOOST_AUTO_TEST_CASE(every_record_reaches_cot_or_dead_letters_and_commits) {
+  auto inputs = publish_generated(bootstrap, input_topic, 20000, 0.03);
+  auto run = this->run("e2e");
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return all_committed("e2e"); },
+                                   120s),
+                        "offsets were not committed to the end");
+  run->signal(SIGTERM);
+  auto rc = run->wait(60s);
+  BOOST_REQUIRE(rc);
+  BOOST_CHECK_EQUAL(*rc, 0);
+  auto out = read_outputs(bootstrap);
+  size_t valid = 0, invalid = 0, missing = 0, misplaced = 0;
+  std::map<uint64_t, produced> by_seq;
+  for (auto& p : inputs) {
+    by_seq[p.seq] = p;
+    if (p.valid) {
+      ++valid;
+      missing += out.cot.count(p.seq) == 0;
+      misplaced += out.dead.count(p.seq);
+    } else {
+      ++invalid;
+      missing += out.dead.count(p.seq) == 0;
+      misplaced += out.cot.count(p.seq);
+    }
+  }
+  BOOST_TEST_MESSAGE(valid << " valid, " << invalid << " malformed, "
+                           << out.cot.size() << " in cot, "
+                           << out.dead.size() << " dead-lettered");
+  BOOST_CHECK_GT(invalid, 0u);
+  BOOST_CHECK_EQUAL(missing, 0u);
+  BOOST_CHECK_EQUAL(misplaced, 0u);
+  // Each dead letter names its reason and where it came from.
+  for (auto& d : out.dead_records) {
+    auto& origin = by_seq.at(*seq_of(d.payload));
+    BOOST_CHECK(!d.headers["cotflow.reason"].empty());
+    BOOST_CHECK_EQUAL(d.headers["cotflow.source.topic"], input_topic);
+    BOOST_CHECK_EQUAL(d.headers["cotflow.source.partition"],
+                      std::to_string(origin.partition));
+    BOOST_CHECK_EQUAL(d.headers["cotflow.source.offset"],
+                      std::to_string(origin.offset));
+  }
+  validate_against_schema(out.events);
+}
+
+/// Checks that every input of `inputs` for which `take` holds reached the
+/// output it belongs to; returns how many were checked.
+template <class Pred>
+size_t check_delivered(const std::vector<produced>& inputs,
+                       const outputs& out, Pred take) {
+  size_t checked = 0;
+  for (auto& p : inputs) {
+    if (!take(p))
+      continue;
+    ++checked;
+    auto& where = p.valid ? out.cot : out.dead;
+    BOOST_CHECK_MESSAGE(where.count(p.seq) > 0,
+                        "record seq=" << p.seq << " at " << p.partition << "/"
+                                      << p.offset << " missing");
+  }
+  return checked;
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_mid_stream_then_restart_loses_nothing) {
+  // Publish while cotflow runs, so that SIGTERM lands mid-stream.
+  std::vector<produced> inputs;
+  std::thread publisher{[&] {
+    for (uint64_t i = 0; i < 10; ++i) {
+      auto part = publish_generated(bootstrap, input_topic, 2000, 0.02,
+                                    100 + i, i * 2000);
+      inputs.insert(inputs.end(), part.begin(), part.end());
+    }
+  }};
+  auto first = run("restart");
+  BOOST_REQUIRE(eventually(
+    [&] {
+      int64_t n = 0;
+      for (auto& [p, hi] : high_watermarks(bootstrap, "cot"))
+        n += hi;
+      return n >= 3000;
+    },
+    120s));
+  first->signal(SIGTERM);
+  auto rc = first->wait(60s);
+  BOOST_REQUIRE(rc);
+  BOOST_CHECK_EQUAL(*rc, 0);
+  // Nothing runs now: the outputs and the commits stand still.
+  auto done = committed(bootstrap, "restart", input_topic);
+  auto out = read_outputs(bootstrap);
+  publisher.join();
+  BOOST_REQUIRE_EQUAL(inputs.size(), 20000u);
+  // The committed offsets never pass an undelivered record.
+  auto below = check_delivered(inputs, out, [&](const produced& p) {
+    return p.offset < done[p.partition];
+  });
+  BOOST_TEST_MESSAGE("first run: " << below << " records below the commits");
+  BOOST_CHECK_GT(below, 0u);
+  BOOST_CHECK_LT(below, inputs.size());
+  auto second = run("restart");
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return all_committed("restart"); },
+                                   120s),
+                        "the restarted run did not commit to the end");
+  second->signal(SIGTERM);
+  rc = second->wait(60s);
+  BOOST_REQUIRE(rc);
+  BOOST_CHECK_EQUAL(*rc, 0);
+  // At-least-once: the union of both runs covers every input.
+  auto all = read_outputs(bootstrap);
+  auto checked = check_delivered(inputs, all,
+                                 [](const produced&) { return true; });
+  BOOST_CHECK_EQUAL(checked, inputs.size());
+  size_t duplicates = 0;
+  for (auto& [seq, n] : all.cot)
+    duplicates += static_cast<size_t>(n - 1);
+  BOOST_TEST_MESSAGE("duplicates after the restart: " << duplicates);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

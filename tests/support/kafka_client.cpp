@@ -1,0 +1,207 @@
+#include "tests/support/kafka_client.hpp"
+
+#include "pipeline/generator.hpp"
+#include "pipeline/time.hpp"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <memory>
+#include <stdexcept>
+
+namespace cotflow::test {
+
+namespace {
+
+std::unique_ptr<RdKafka::Conf> base_conf(const std::string& bootstrap) {
+  std::unique_ptr<RdKafka::Conf> conf{
+    RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
+  std::string err;
+  conf->set("bootstrap.servers", bootstrap, err);
+  conf->set("log_level", "3", err);
+  return conf;
+}
+
+struct collect_dr : RdKafka::DeliveryReportCb {
+  std::vector<produced>* out;
+  void dr_cb(RdKafka::Message& m) override {
+    if (m.err() != RdKafka::ERR_NO_ERROR)
+      throw std::runtime_error("test publish failed: " + m.errstr());
+    auto& p = (*out)[reinterpret_cast<uintptr_t>(m.msg_opaque())];
+    p.partition = m.partition();
+    p.offset = m.offset();
+  }
+};
+
+int32_t partition_count(RdKafka::Handle& h, const std::string& topic) {
+  std::string err;
+  std::unique_ptr<RdKafka::Topic> t{
+    RdKafka::Topic::create(&h, topic, nullptr, err)};
+  RdKafka::Metadata* md = nullptr;
+  if (h.metadata(false, t.get(), &md, 10000) != RdKafka::ERR_NO_ERROR)
+    throw std::runtime_error("metadata failed for " + topic);
+  std::unique_ptr<RdKafka::Metadata> guard{md};
+  for (auto* tm : *md->topics())
+    if (tm->topic() == topic)
+      return static_cast<int32_t>(tm->partitions()->size());
+  throw std::runtime_error("no such topic " + topic);
+}
+
+} // namespace
+
+std::vector<produced> publish_generated(const std::string& bootstrap,
+                                        const std::string& topic,
+                                        uint64_t count, double malformed,
+                                        uint64_t seed, uint64_t first_seq) {
+  std::vector<produced> out(count);
+  collect_dr dr;
+  dr.out = &out;
+  auto conf = base_conf(bootstrap);
+  std::string err;
+  conf->set("dr_cb", &dr, err);
+  conf->set("linger.ms", "5", err);
+  std::unique_ptr<RdKafka::Producer> p{
+    RdKafka::Producer::create(conf.get(), err)};
+  if (!p)
+    throw std::runtime_error(err);
+  detection_generator::options opts;
+  opts.seed = seed;
+  opts.malformed = malformed;
+  opts.first_seq = first_seq;
+  detection_generator gen{opts};
+  generated_record rec;
+  for (uint64_t i = 0; i < count; ++i) {
+    gen.next(rec, now_ms());
+    out[i] = {rec.seq, rec.valid, -1, -1};
+    for (;;) {
+      auto rc = p->produce(topic, RdKafka::Topic::PARTITION_UA,
+                           RdKafka::Producer::RK_MSG_COPY,
+                           rec.payload.data(), rec.payload.size(),
+                           rec.key.data(), rec.key.size(), 0,
+                           reinterpret_cast<void*>(static_cast<uintptr_t>(i)));
+      if (rc == RdKafka::ERR_NO_ERROR)
+        break;
+      if (rc != RdKafka::ERR__QUEUE_FULL)
+        throw std::runtime_error("produce: " + RdKafka::err2str(rc));
+      p->poll(10);
+    }
+    p->poll(0);
+  }
+  if (p->flush(30000) != RdKafka::ERR_NO_ERROR)
+    throw std::runtime_error("test publish did not complete");
+  return out;
+}
+
+std::map<int32_t, int64_t> high_watermarks(const std::string& bootstrap,
+                                           const std::string& topic) {
+  auto conf = base_conf(bootstrap);
+  std::string err;
+  conf->set("group.id", "cotflow-test-reader", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> c{
+    RdKafka::KafkaConsumer::create(conf.get(), err)};
+  std::map<int32_t, int64_t> out;
+  auto n = partition_count(*c, topic);
+  for (int32_t i = 0; i < n; ++i) {
+    int64_t lo = 0, hi = 0;
+    if (c->query_watermark_offsets(topic, i, &lo, &hi, 10000)
+        != RdKafka::ERR_NO_ERROR)
+      throw std::runtime_error("watermarks failed");
+    out[i] = hi;
+  }
+  c->close();
+  return out;
+}
+
+std::vector<consumed> read_topic(const std::string& bootstrap,
+                                 const std::string& topic) {
+  auto highs = high_watermarks(bootstrap, topic);
+  auto conf = base_conf(bootstrap);
+  std::string err;
+  conf->set("group.id", "cotflow-test-reader", err);
+  conf->set("enable.auto.commit", "false", err);
+  conf->set("enable.partition.eof", "false", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> c{
+    RdKafka::KafkaConsumer::create(conf.get(), err)};
+  std::vector<RdKafka::TopicPartition*> parts;
+  std::map<int32_t, int64_t> pos;
+  for (auto& [p, hi] : highs) {
+    if (hi > 0) {
+      parts.push_back(RdKafka::TopicPartition::create(
+        topic, p, RdKafka::Topic::OFFSET_BEGINNING));
+      pos[p] = 0;
+    }
+  }
+  std::vector<consumed> out;
+  if (parts.empty())
+    return out;
+  c->assign(parts);
+  RdKafka::TopicPartition::destroy(parts);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{60};
+  auto done = [&] {
+    for (auto& [p, o] : pos)
+      if (o < highs[p])
+        return false;
+    return true;
+  };
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("reading " + topic + " timed out");
+    std::unique_ptr<RdKafka::Message> m{c->consume(200)};
+    if (m->err() != RdKafka::ERR_NO_ERROR)
+      continue;
+    consumed r;
+    r.partition = m->partition();
+    r.offset = m->offset();
+    if (m->key())
+      r.key = *m->key();
+    r.payload.assign(static_cast<const char*>(m->payload()), m->len());
+    if (auto h = m->headers())
+      for (auto& hd : h->get_all())
+        r.headers[hd.key()] = std::string{
+          static_cast<const char*>(hd.value()), hd.value_size()};
+    pos[r.partition] = r.offset + 1;
+    out.push_back(std::move(r));
+  }
+  c->close();
+  return out;
+}
+
+std::map<int32_t, int64_t> committed(const std::string& bootstrap,
+                                     const std::string& group,
+                                     const std::string& topic) {
+  auto conf = base_conf(bootstrap);
+  std::string err;
+  conf->set("group.id", group, err);
+  std::unique_ptr<RdKafka::KafkaConsumer> c{
+    RdKafka::KafkaConsumer::create(conf.get(), err)};
+  auto n = partition_count(*c, topic);
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (int32_t i = 0; i < n; ++i)
+    parts.push_back(RdKafka::TopicPartition::create(topic, i));
+  if (c->committed(parts, 10000) != RdKafka::ERR_NO_ERROR)
+    throw std::runtime_error("committed() failed");
+  std::map<int32_t, int64_t> out;
+  for (auto* p : parts)
+    out[p->partition()] = p->offset() < 0 ? -1 : p->offset();
+  RdKafka::TopicPartition::destroy(parts);
+  c->close();
+  return out;
+}
+
+std::optional<uint64_t> seq_of(const std::string& text) {
+  auto pos = text.find("seq=");
+  if (pos == std::string::npos)
+    return std::nullopt;
+  pos += 4;
+  uint64_t v = 0;
+  size_t digits = 0;
+  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+    v = v * 10 + static_cast<uint64_t>(text[pos] - '0');
+    ++pos;
+    ++digits;
+  }
+  if (digits == 0)
+    return std::nullopt;
+  return v;
+}
+
+} // namespace cotflow::test

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cotflow::test {
+
+/// Where a produced record landed, and what it was.
+struct produced {
+  uint64_t seq;
+  bool valid;
+  int32_t partition;
+  int64_t offset;
+};
+
+/// Publishes `count` generated detections (a share `malformed` of them
+/// malformed) and waits until the broker confirmed every one.
+std::vector<produced> publish_generated(const std::string& bootstrap,
+                                        const std::string& topic,
+                                        uint64_t count, double malformed,
+                                        uint64_t seed = 7,
+                                        uint64_t first_seq = 0);
+
+/// A record read back from a topic.
+struct consumed {
+  int32_t partition;
+  int64_t offset;
+  std::string key;
+  std::string payload;
+  std::map<std::string, std::string> headers;
+};
+
+/// Reads a whole topic from the beginning to the high watermarks as of now,
+/// without a consumer group.
+std::vector<consumed> read_topic(const std::string& bootstrap,
+                                 const std::string& topic);
+
+/// The committed offsets of `group` for every partition of `topic`
+/// (-1 where nothing was committed).
+std::map<int32_t, int64_t> committed(const std::string& bootstrap,
+                                     const std::string& group,
+                                     const std::string& topic);
+
+/// High watermarks of every partition of `topic`.
+std::map<int32_t, int64_t> high_watermarks(const std::string& bootstrap,
+                                           const std::string& topic);
+
+/// The number in "seq=N" inside `text`, if any.
+std::optional<uint64_t> seq_of(const std::string& text);
+
+} // namespace cotflow::test
