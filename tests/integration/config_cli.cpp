@@ -4,7 +4,9 @@
 #include "tests/support/process.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 using namespace cotflow::test;
 using namespace std::chrono_literals;
@@ -82,6 +84,30 @@ BOOST_AUTO_TEST_CASE(a_good_config_checks_and_shows_its_sources) {
   BOOST_CHECK_EQUAL(*c.wait(30s), 0);
   BOOST_CHECK(text.find("batch_size: 77") != std::string::npos);
   BOOST_CHECK(text.find("env COTFLOW_PIPELINE_BATCH_SIZE") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_example_config_in_deploy_is_what_config_show_prints) {
+  std::string src = std::getenv("COTFLOW_SOURCE_DIR");
+  std::ifstream in{src + "/deploy/cotflow.yaml"};
+  BOOST_REQUIRE(in);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto example = buf.str();
+  child c{{cotflow_bin(), "config", "show", "--config", "/dev/null"}, {},
+          true};
+  auto shown = c.read_all(30s);
+  BOOST_CHECK_EQUAL(*c.wait(30s), 0);
+  // Both without their header comments.
+  auto body = [](const std::string& s) {
+    return s.substr(s.find("\nkafka:") + 1);
+  };
+  BOOST_CHECK_EQUAL(body(example), body(shown));
+  child check{{cotflow_bin(), "config", "check", "--config",
+               src + "/deploy/cotflow.yaml"},
+              {},
+              true};
+  check.read_all(30s);
+  BOOST_CHECK_EQUAL(*check.wait(30s), 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
