@@ -54,7 +54,9 @@ using document = rapidjson::GenericDocument<rapidjson::UTF8<>, allocator,
                                             allocator>;
 using value = document::ValueType;
 
-constexpr unsigned parse_flags = rapidjson::kParseValidateEncodingFlag
+// Iterative: a hostile, deeply nested record must not exhaust the stack.
+constexpr unsigned parse_flags = rapidjson::kParseIterativeFlag
+                                 | rapidjson::kParseValidateEncodingFlag
                                  | rapidjson::kParseNanAndInfFlag;
 
 // Epoch milliseconds accepted as times: 2000-01-01 .. 2100-01-01. A number

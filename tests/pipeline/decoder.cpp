@@ -564,3 +564,22 @@ BOOST_AUTO_TEST_CASE(the_first_problem_in_field_order_is_reported) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(hostile_input)
+
+BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_without_exhausting_the_stack) {
+  // 30,000 levels: a recursive parser would overflow a worker's stack.
+  decoder dec{max_bytes};
+  detection d;
+  std::string deep(30000, '[');
+  deep += std::string(30000, ']');
+  auto r = dec.decode(deep, d);
+  BOOST_REQUIRE(r.has_value());
+  BOOST_TEST(r->reason == refusal_reason::not_an_object);
+  std::string nested = flat("\"extra\":" + std::string(20000, '[')
+                            + std::string(20000, ']'));
+  BOOST_TEST(!dec.decode(nested, d).has_value());
+  BOOST_TEST(d.id == "t1");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
