@@ -575,7 +575,7 @@ BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_without_exhausting_the_stack) {
   deep += std::string(30000, ']');
   auto r = dec.decode(deep, d);
   BOOST_REQUIRE(r.has_value());
-  BOOST_TEST(r->reason == refusal_reason::not_an_object);
+  BOOST_TEST((r->reason == refusal_reason::not_an_object));
   std::string nested = flat("\"extra\":" + std::string(20000, '[')
                             + std::string(20000, ']'));
   BOOST_TEST(!dec.decode(nested, d).has_value());
