@@ -5,6 +5,7 @@
 #include "actors/encoder.hpp"
 #include "actors/sinks.hpp"
 #include "actors/source.hpp"
+#include "actors/tak_sink.hpp"
 #include "pipeline/log.hpp"
 
 #include <caf/all.hpp>
@@ -38,8 +39,9 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
                  const run_hooks& hooks) {
   auto shared_cfg = std::make_shared<const config>(cfg);
   // Destinations, each with its acknowledgement bit.
-  unsigned n_dest = (cfg.sinks.kafka ? 1 : 0) + (cfg.sinks.file.empty() ? 0
-                                                                         : 1);
+  auto n_dest = static_cast<unsigned>((cfg.sinks.kafka ? 1 : 0)
+                                      + (cfg.sinks.file.empty() ? 0 : 1)
+                                      + cfg.tak.destinations.size());
   auto all = all_destinations(n_dest);
   std::string err;
   std::shared_ptr<tracked_producer> cot_producer;
@@ -88,9 +90,18 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
                                                src, st));
       bit <<= 1;
     }
-    if (!cfg.sinks.file.empty())
+    if (!cfg.sinks.file.empty()) {
       sinks.push_back(sys.spawn<caf::detached>(file_sink, cfg.sinks.file, bit,
                                                src, st));
+      bit <<= 1;
+    }
+    // One actor per TAK destination, each with its own queue: a dead server
+    // does not hold up the others' writes.
+    for (auto& [name, url] : cfg.tak.destinations) {
+      sinks.push_back(sys.spawn<caf::detached>(tak_sink, name, url, cfg.tak,
+                                               bit, src, st));
+      bit <<= 1;
+    }
     cot_producer.reset();
     auto dls = sys.spawn<caf::detached>(dead_letter_sink, dl_producer,
                                         cfg.kafka.dead_letter_topic, all, src,

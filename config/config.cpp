@@ -92,6 +92,23 @@ const std::vector<key_desc>& keys() {
     COTFLOW_KEY(sinks, kafka, bool_ref, "send CoT to kafka.output_topic"),
     COTFLOW_KEY(sinks, file, str_ref,
                 "append CoT to this file, one event per line; empty = off"),
+    COTFLOW_KEY(tak, destinations, smap_ref,
+                "TAK servers: name -> tcp://host:8087, udp://host:port or "
+                "udp://239.2.3.1:6969?ttl=1&interface=ADDR"),
+    COTFLOW_KEY(tak, connect_timeout_ms, int_ref,
+                "give up a TCP connect after this long"),
+    COTFLOW_KEY(tak, write_timeout_ms, int_ref,
+                "a write blocked this long counts as a dead connection"),
+    COTFLOW_KEY(tak, reconnect_min_ms, int_ref,
+                "first reconnect delay (doubles, with jitter)"),
+    COTFLOW_KEY(tak, reconnect_max_ms, int_ref, "longest reconnect delay"),
+    COTFLOW_KEY(tak, healthy_after_ms, int_ref,
+                "a connection up this long resets the reconnect delay"),
+    COTFLOW_KEY(tak, write_bytes, int_ref,
+                "most bytes of events gathered into one socket write"),
+    COTFLOW_KEY(tak, replay_bytes, int_ref,
+                "after a lost connection, the latest bytes written on it are "
+                "sent again (duplicates rather than losses)"),
     COTFLOW_KEY(log, level, str_ref, "trace, debug, info, warn or error"),
     COTFLOW_KEY(log, format, str_ref, "json or text"),
   };
@@ -363,6 +380,13 @@ config default_config() {
     {"none", "o"},    {"other", "x"},
   };
   c.sinks.kafka = true;
+  c.tak.connect_timeout_ms = defaults::tak_connect_timeout_ms;
+  c.tak.write_timeout_ms = defaults::tak_write_timeout_ms;
+  c.tak.reconnect_min_ms = defaults::tak_reconnect_min_ms;
+  c.tak.reconnect_max_ms = defaults::tak_reconnect_max_ms;
+  c.tak.healthy_after_ms = defaults::tak_healthy_after_ms;
+  c.tak.write_bytes = defaults::tak_write_bytes;
+  c.tak.replay_bytes = defaults::tak_replay_bytes;
   c.log.level = defaults::log_level;
   c.log.format = defaults::log_format;
   for (auto& k : keys())
@@ -541,8 +565,25 @@ std::vector<std::string> validate(const config& c) {
     need(code.size() == 1 && std::islower(static_cast<unsigned char>(code[0])),
          "cot.affiliation_codes." + aff + ": '" + code
            + "' must be one lower-case letter");
-  need(c.sinks.kafka || !c.sinks.file.empty(),
-       "sinks: no destination (enable sinks.kafka or set sinks.file)");
+  need(c.sinks.kafka || !c.sinks.file.empty() || !c.tak.destinations.empty(),
+       "sinks: no destination (enable sinks.kafka, set sinks.file or add "
+       "tak.destinations)");
+  for (auto& [name, url] : c.tak.destinations) {
+    std::string err;
+    if (!parse_tak_url(url, err))
+      errs.push_back("tak.destinations." + name + ": " + err);
+  }
+  need(c.tak.destinations.size() <= 30,
+       "tak.destinations: at most 30 destinations");
+  range("tak.connect_timeout_ms", c.tak.connect_timeout_ms, 1, 600000);
+  range("tak.write_timeout_ms", c.tak.write_timeout_ms, 1, 600000);
+  range("tak.reconnect_min_ms", c.tak.reconnect_min_ms, 1, 3600000);
+  range("tak.reconnect_max_ms", c.tak.reconnect_max_ms, 1, 3600000);
+  need(c.tak.reconnect_max_ms >= c.tak.reconnect_min_ms,
+       "tak.reconnect_max_ms: must be at least tak.reconnect_min_ms");
+  range("tak.healthy_after_ms", c.tak.healthy_after_ms, 0, 3600000);
+  range("tak.write_bytes", c.tak.write_bytes, 1024, 16 * 1024 * 1024);
+  range("tak.replay_bytes", c.tak.replay_bytes, 0, 256 * 1024 * 1024);
   need(!c.sinks.kafka || !c.kafka.output_topic.empty(),
        "kafka.output_topic: must not be empty while sinks.kafka is on");
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
@@ -574,6 +615,77 @@ std::string show_config(const config& cfg) {
     out << "  " << k.key << ": " << render(cfg, k) << "\n";
   }
   return out.str();
+}
+
+std::optional<tak_url> parse_tak_url(const std::string& url,
+                                     std::string& err) {
+  tak_url out;
+  auto sep = url.find("://");
+  if (sep == std::string::npos) {
+    err = "'" + url + "' is not a URL like tcp://host:8087";
+    return std::nullopt;
+  }
+  out.scheme = url.substr(0, sep);
+  if (out.scheme != "tcp" && out.scheme != "udp" && out.scheme != "tls") {
+    err = "scheme '" + out.scheme + "' must be tcp, tls or udp";
+    return std::nullopt;
+  }
+  if (out.scheme == "tls") {
+    err = "tls:// destinations are not available yet (use tcp:// or udp://)";
+    return std::nullopt;
+  }
+  auto rest = url.substr(sep + 3);
+  std::string query;
+  if (auto q = rest.find('?'); q != std::string::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  if (!rest.empty() && rest.back() == '/')
+    rest.pop_back();
+  std::string port_text;
+  if (!rest.empty() && rest[0] == '[') {
+    auto close = rest.find(']');
+    if (close == std::string::npos || close + 1 >= rest.size()
+        || rest[close + 1] != ':') {
+      err = "'" + url + "': expected [ipv6]:port";
+      return std::nullopt;
+    }
+    out.host = rest.substr(1, close - 1);
+    port_text = rest.substr(close + 2);
+  } else {
+    auto colon = rest.rfind(':');
+    if (colon == std::string::npos) {
+      err = "'" + url + "' has no port";
+      return std::nullopt;
+    }
+    out.host = rest.substr(0, colon);
+    port_text = rest.substr(colon + 1);
+  }
+  auto port = parse_int(port_text);
+  if (out.host.empty() || !port || *port < 1 || *port > 65535) {
+    err = "'" + url + "' needs a host and a port in 1..65535";
+    return std::nullopt;
+  }
+  out.port = static_cast<uint16_t>(*port);
+  for (auto& kv : split(query, '&')) {
+    auto eq = kv.find('=');
+    auto key = kv.substr(0, eq);
+    auto val = eq == std::string::npos ? std::string{} : kv.substr(eq + 1);
+    if (out.scheme == "udp" && key == "ttl") {
+      auto ttl = parse_int(val);
+      if (!ttl || *ttl < 0 || *ttl > 255) {
+        err = "ttl must be 0..255";
+        return std::nullopt;
+      }
+      out.ttl = static_cast<int>(*ttl);
+    } else if (out.scheme == "udp" && key == "interface") {
+      out.interface = val;
+    } else {
+      err = "unknown option '" + key + "' for " + out.scheme + "://";
+      return std::nullopt;
+    }
+  }
+  return out;
 }
 
 int64_t encoder_count(const pipeline_config& cfg) {

@@ -59,6 +59,40 @@ struct sinks_config {
   std::string file;
 };
 
+/// A TAK destination URL: tcp://host:port, udp://host:port (unicast or
+/// multicast, with ?ttl=N&interface=ADDR), tls://host:port.
+struct tak_url {
+  std::string scheme;
+  std::string host;
+  uint16_t port = 0;
+  /// Multicast time-to-live (udp only).
+  int ttl = 1;
+  /// Outgoing interface address for multicast (udp only), empty = default.
+  std::string interface;
+};
+
+/// Parses a TAK destination URL; returns nothing and sets `err` when bad.
+std::optional<tak_url> parse_tak_url(const std::string& url,
+                                     std::string& err);
+
+/// Streaming CoT to TAK servers.
+struct tak_config {
+  /// Destination name -> URL.
+  std::map<std::string, std::string> destinations;
+  int64_t connect_timeout_ms = 0;
+  int64_t write_timeout_ms = 0;
+  int64_t reconnect_min_ms = 0;
+  int64_t reconnect_max_ms = 0;
+  /// A connection up this long resets the reconnect backoff.
+  int64_t healthy_after_ms = 0;
+  /// Most bytes gathered into one socket write.
+  int64_t write_bytes = 0;
+  /// Events written on a connection that then fails are sent again, up to
+  /// this many of the latest bytes: the kernel accepted them but the server
+  /// may never have read them (TAK has no acknowledgement).
+  int64_t replay_bytes = 0;
+};
+
 /// Structured logging.
 struct log_config {
   std::string level;
@@ -71,6 +105,7 @@ struct config {
   pipeline_config pipeline;
   cot_config cot;
   sinks_config sinks;
+  tak_config tak;
   log_config log;
   /// The file it came from, empty for defaults only.
   std::string file;

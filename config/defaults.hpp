@@ -31,6 +31,14 @@ inline constexpr int64_t max_age_s = 3600;
 inline constexpr double min_confidence = 0.0;
 inline constexpr const char* low_confidence = "drop";
 
+inline constexpr int64_t tak_connect_timeout_ms = 5000;
+inline constexpr int64_t tak_write_timeout_ms = 10000;
+inline constexpr int64_t tak_reconnect_min_ms = 1000;
+inline constexpr int64_t tak_reconnect_max_ms = 60000;
+inline constexpr int64_t tak_healthy_after_ms = 30000;
+inline constexpr int64_t tak_write_bytes = 64 * 1024;
+inline constexpr int64_t tak_replay_bytes = 1024 * 1024;
+
 inline constexpr const char* log_level = "info";
 inline constexpr const char* log_format = "json";
 

@@ -19,6 +19,11 @@ struct stats {
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> events_written{0};
   std::atomic<uint64_t> delivery_retries{0};
+  std::atomic<uint64_t> tak_events_written{0};
+  std::atomic<uint64_t> tak_bytes_written{0};
+  std::atomic<uint64_t> tak_connects{0};
+  std::atomic<uint64_t> tak_disconnects{0};
+  std::atomic<uint64_t> tak_events_replayed{0};
   std::atomic<uint64_t> commits{0};
   std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> assigned_partitions{0};

@@ -659,3 +659,42 @@ BOOST_AUTO_TEST_CASE(show_config_never_prints_secret_values) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tak_urls)
+
+BOOST_AUTO_TEST_CASE(tak_urls_in_the_usual_forms_parse) {
+  std::string err;
+  auto t = cotflow::parse_tak_url("tcp://tak.example.org:8087", err);
+  BOOST_REQUIRE(t);
+  BOOST_TEST(t->scheme == "tcp");
+  BOOST_TEST(t->host == "tak.example.org");
+  BOOST_TEST(t->port == 8087);
+  auto m = cotflow::parse_tak_url("udp://239.2.3.1:6969?ttl=4&interface=10.1.2.3",
+                                  err);
+  BOOST_REQUIRE(m);
+  BOOST_TEST(m->ttl == 4);
+  BOOST_TEST(m->interface == "10.1.2.3");
+  auto v6 = cotflow::parse_tak_url("tcp://[::1]:8087", err);
+  BOOST_REQUIRE(v6);
+  BOOST_TEST(v6->host == "::1");
+}
+
+BOOST_AUTO_TEST_CASE(bad_tak_urls_are_refused_with_a_reason) {
+  for (auto bad : {"tak.example.org:8087", "http://h:1", "tcp://h",
+                   "tcp://h:0", "tcp://h:70000", "tcp://:8087",
+                   "udp://h:1?ttl=300", "tcp://h:1?ttl=2", "udp://h:1?x=1"}) {
+    std::string err;
+    BOOST_TEST(!cotflow::parse_tak_url(bad, err), bad);
+    BOOST_TEST(!err.empty(), bad);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_destination_is_reported_with_its_name) {
+  auto res = cotflow::load_config_text(
+    "tak:\n  destinations:\n    good: tcp://h:8087\n    bad: tcp://h\n", "",
+    [](const std::string&) { return std::optional<std::string>{}; });
+  BOOST_REQUIRE_EQUAL(res.errors.size(), 1u);
+  BOOST_TEST(res.errors[0].find("tak.destinations.bad") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

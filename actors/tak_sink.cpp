@@ -1,0 +1,170 @@
+#include "actors/tak_sink.hpp"
+
+#include "pipeline/log.hpp"
+
+#include <caf/all.hpp>
+
+namespace cotflow {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+using self_ptr = cot_sink_actor::stateful_pointer<tak_sink_state>;
+
+void schedule(self_ptr self, milliseconds delay) {
+  auto& s = self->state;
+  if (s.tick_pending)
+    return;
+  s.tick_pending = true;
+  self->delayed_send(self, delay, atom::poll::value);
+}
+
+void lost(self_ptr self, const std::string& why) {
+  auto& s = self->state;
+  s.conn->close();
+  s.st->tak_disconnects += 1;
+  // What the kernel accepted lately may never have reached the server:
+  // send it again first, in its order.
+  s.st->tak_events_replayed += s.recent.size();
+  while (!s.recent.empty()) {
+    s.queue.push_front(std::move(s.recent.back()));
+    s.recent.pop_back();
+  }
+  s.recent_bytes = 0;
+  auto delay = s.retry->next();
+  s.next_attempt = clock::now() + delay;
+  log::warn("tak-sink", s.dest + " (" + s.url + "): " + why + "; "
+                          + std::to_string(s.queue.size())
+                          + " events queued, reconnecting in "
+                          + std::to_string(delay.count()) + " ms");
+  s.last_error = why;
+}
+
+bool ensure_connected(self_ptr self) {
+  auto& s = self->state;
+  if (s.conn->connected())
+    return true;
+  auto now = clock::now();
+  if (now < s.next_attempt)
+    return false;
+  std::string err;
+  bool config_error = false;
+  if (!s.conn->connect(err, config_error)) {
+    // A configuration error (unknown host) will not heal in a second: wait
+    // as long as the backoff allows instead of hammering.
+    auto delay = s.retry->next();
+    if (config_error)
+      for (int i = 0; i < 8; ++i)
+        delay = std::max(delay, s.retry->next());
+    s.next_attempt = now + delay;
+    auto what = std::string{config_error ? "configuration error: " : ""}
+                + err;
+    if (what != s.last_error)
+      log::warn("tak-sink", s.dest + " (" + s.url + "): " + what
+                              + "; retrying in "
+                              + std::to_string(delay.count()) + " ms");
+    s.last_error = what;
+    return false;
+  }
+  s.connected_since = now;
+  s.st->tak_connects += 1;
+  log::info("tak-sink", s.dest + " (" + s.url + "): connected; "
+                          + std::to_string(s.queue.size())
+                          + " events queued");
+  s.last_error.clear();
+  return true;
+}
+
+// Moves queued events into the socket, many per write, acknowledging each
+// write the kernel accepted.
+void pump(self_ptr self) {
+  auto& s = self->state;
+  if (!ensure_connected(self)) {
+    schedule(self, milliseconds{100});
+    return;
+  }
+  std::string err;
+  if (!s.conn->drain(err)) {
+    lost(self, err);
+    schedule(self, milliseconds{100});
+    return;
+  }
+  if (clock::now() - s.connected_since >= s.healthy_after)
+    s.retry->reset();
+  while (!s.queue.empty()) {
+    size_t k = 0;
+    s.buffer.clear();
+    if (s.conn->is_udp()) {
+      s.buffer = s.queue.front().xml;
+      k = 1;
+    } else {
+      while (k < s.queue.size()
+             && (k == 0
+                 || s.buffer.size() + s.queue[k].xml.size() <= s.write_bytes))
+        s.buffer += s.queue[k++].xml;
+    }
+    if (!s.conn->write(s.buffer, err)) {
+      lost(self, err);
+      schedule(self, milliseconds{100});
+      return;
+    }
+    ack a{s.bit, {}};
+    a.refs.reserve(k);
+    for (size_t i = 0; i < k; ++i) {
+      a.refs.push_back(s.queue.front().ref);
+      s.recent_bytes += s.queue.front().xml.size();
+      s.recent.push_back(std::move(s.queue.front()));
+      s.queue.pop_front();
+    }
+    while (!s.recent.empty() && s.recent_bytes > s.replay_bytes) {
+      s.recent_bytes -= s.recent.front().xml.size();
+      s.recent.pop_front();
+    }
+    s.st->tak_events_written += k;
+    s.st->tak_bytes_written += s.buffer.size();
+    self->send(s.source, std::move(a));
+  }
+  // Idle: come back to read what the server sends and notice a close.
+  schedule(self, milliseconds{s.conn->is_udp() ? 1000 : 250});
+}
+
+} // namespace
+
+cot_sink_actor::behavior_type
+tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
+         std::string name, std::string url, tak_config cfg, dest_mask bit,
+         source_actor source, std::shared_ptr<stats> st) {
+  auto& s = self->state;
+  std::string err;
+  auto parsed = parse_tak_url(url, err); // validated with the config
+  s.dest = std::move(name);
+  s.url = url;
+  s.conn.emplace(*parsed, milliseconds{cfg.connect_timeout_ms},
+                 milliseconds{cfg.write_timeout_ms});
+  s.retry.emplace(milliseconds{cfg.reconnect_min_ms},
+                  milliseconds{cfg.reconnect_max_ms});
+  s.write_bytes = static_cast<size_t>(cfg.write_bytes);
+  s.replay_bytes = static_cast<size_t>(cfg.replay_bytes);
+  s.healthy_after = milliseconds{cfg.healthy_after_ms};
+  s.bit = bit;
+  s.source = std::move(source);
+  s.st = std::move(st);
+  self->send(self, atom::poll::value);
+  s.tick_pending = true;
+  return {
+    [=](cot_batch& b) {
+      auto& s = self->state;
+      for (auto& ev : b.events)
+        s.queue.push_back(std::move(ev));
+      pump(self);
+    },
+    [=](atom::poll) {
+      self->state.tick_pending = false;
+      pump(self);
+    },
+  };
+}
+
+} // namespace cotflow

@@ -1,0 +1,53 @@
+#pragma once
+
+#include "config/config.hpp"
+#include "messages/actors.hpp"
+#include "pipeline/backoff.hpp"
+#include "pipeline/stats.hpp"
+#include "pipeline/tak_connection.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace cotflow {
+
+/// State of one TAK destination: its connection, its own queue of events
+/// not yet accepted by the socket, and the reconnect schedule.
+struct tak_sink_state {
+  static inline const char* name = "tak-sink";
+  std::string dest;
+  std::string url;
+  std::optional<tak_connection> conn;
+  std::optional<backoff> retry;
+  std::deque<cot_event> queue;
+  /// Events written on the current connection, latest `replay_bytes`.
+  std::deque<cot_event> recent;
+  size_t recent_bytes = 0;
+  size_t replay_bytes = 0;
+  std::string buffer;
+  size_t write_bytes = 0;
+  std::chrono::milliseconds healthy_after{0};
+  std::chrono::steady_clock::time_point next_attempt{};
+  std::chrono::steady_clock::time_point connected_since{};
+  bool tick_pending = false;
+  std::string last_error;
+  dest_mask bit = 0;
+  source_actor source;
+  std::shared_ptr<stats> st;
+};
+
+/// Streams CoT events to one TAK server. An event counts as delivered once
+/// the kernel accepted its bytes (TCP) or its datagram (UDP); events of a
+/// failed write stay queued and are sent again after the reconnect.
+/// Spawn detached.
+cot_sink_actor::behavior_type
+tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
+         std::string name, std::string url, tak_config cfg, dest_mask bit,
+         source_actor source, std::shared_ptr<stats> st);
+
+} // namespace cotflow

@@ -1,0 +1,62 @@
+#pragma once
+
+#include "config/config.hpp"
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace cotflow {
+
+/// One connection to a TAK server: TCP (a stream of CoT events written back
+/// to back) or UDP (one event per datagram, unicast or multicast). Blocking
+/// calls with timeouts: it lives in a detached actor.
+class tak_connection {
+public:
+  tak_connection(tak_url url, std::chrono::milliseconds connect_timeout,
+                 std::chrono::milliseconds write_timeout);
+  ~tak_connection();
+  tak_connection(const tak_connection&) = delete;
+  tak_connection& operator=(const tak_connection&) = delete;
+
+  /// Connects (TCP) or opens the socket (UDP). On failure sets `err`, and
+  /// `config_error` when retrying soon cannot help (unresolvable name).
+  bool connect(std::string& err, bool& config_error);
+
+  bool connected() const {
+    return fd_ >= 0;
+  }
+
+  bool is_udp() const {
+    return url_.scheme == "udp";
+  }
+
+  /// Writes every byte (TCP) or sends one datagram (UDP); false with `err`
+  /// when the connection failed or a write was blocked past the timeout
+  /// (the connection is closed then).
+  bool write(std::string_view bytes, std::string& err);
+
+  /// Reads and discards what the server sent, so its send buffer never
+  /// fills; false with `err` when the server closed the connection.
+  bool drain(std::string& err);
+
+  /// Closes the socket.
+  void close();
+
+  /// Bytes read and discarded so far.
+  uint64_t bytes_read() const {
+    return bytes_read_;
+  }
+
+private:
+  tak_url url_;
+  std::chrono::milliseconds connect_timeout_;
+  std::chrono::milliseconds write_timeout_;
+  int fd_ = -1;
+  uint64_t bytes_read_ = 0;
+  // UDP destination address.
+  char addr_[128] = {};
+  unsigned addr_len_ = 0;
+};
+
+} // namespace cotflow
