@@ -1,6 +1,8 @@
 #include "actors/tak_sink.hpp"
 
+#include "pipeline/cot_encoder.hpp"
 #include "pipeline/log.hpp"
+#include "pipeline/time.hpp"
 
 #include <caf/all.hpp>
 
@@ -69,6 +71,8 @@ bool ensure_connected(self_ptr self) {
     return false;
   }
   s.connected_since = now;
+  s.ping_sent.reset();
+  s.next_ping = now + s.ping_interval;
   s.st->tak_connects += 1;
   log::info("tak-sink", s.dest + " (" + s.url + "): connected; "
                           + std::to_string(s.queue.size())
@@ -91,8 +95,31 @@ void pump(self_ptr self) {
     schedule(self, milliseconds{100});
     return;
   }
-  if (clock::now() - s.connected_since >= s.healthy_after)
+  auto now = clock::now();
+  if (now - s.connected_since >= s.healthy_after)
     s.retry->reset();
+  // Keepalive on TLS links: any bytes from the server after a ping count as
+  // its reply; silence past the timeout means the link is dead even though
+  // writes still succeed.
+  if (s.conn->is_tls() && s.ping_interval.count() > 0) {
+    if (s.ping_sent && s.conn->last_read() >= *s.ping_sent)
+      s.ping_sent.reset();
+    if (s.ping_sent && now - *s.ping_sent > s.ping_timeout) {
+      lost(self, "no reply to the keepalive ping within "
+                   + std::to_string(s.ping_timeout.count()) + " ms");
+      schedule(self, milliseconds{100});
+      return;
+    }
+    if (!s.ping_sent && now >= s.next_ping) {
+      if (!s.conn->write(ping_event("cotflow-" + s.dest, now_ms()), err)) {
+        lost(self, err);
+        schedule(self, milliseconds{100});
+        return;
+      }
+      s.ping_sent = now;
+      s.next_ping = now + s.ping_interval;
+    }
+  }
   while (!s.queue.empty()) {
     size_t k = 0;
     s.buffer.clear();
@@ -148,6 +175,8 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
   s.write_bytes = static_cast<size_t>(cfg.write_bytes);
   s.replay_bytes = static_cast<size_t>(cfg.replay_bytes);
   s.healthy_after = milliseconds{cfg.healthy_after_ms};
+  s.ping_interval = milliseconds{cfg.ping_interval_ms};
+  s.ping_timeout = milliseconds{cfg.ping_timeout_ms};
   s.bit = bit;
   s.source = std::move(source);
   s.st = std::move(st);

@@ -35,6 +35,11 @@ struct tak_sink_state {
   std::chrono::steady_clock::time_point next_attempt{};
   std::chrono::steady_clock::time_point connected_since{};
   bool tick_pending = false;
+  std::chrono::milliseconds ping_interval{0};
+  std::chrono::milliseconds ping_timeout{0};
+  /// When the last unanswered ping went out, if one is pending.
+  std::optional<std::chrono::steady_clock::time_point> ping_sent;
+  std::chrono::steady_clock::time_point next_ping{};
   std::string last_error;
   dest_mask bit = 0;
   source_actor source;

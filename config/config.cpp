@@ -106,6 +106,11 @@ const std::vector<key_desc>& keys() {
                 "a connection up this long resets the reconnect delay"),
     COTFLOW_KEY(tak, write_bytes, int_ref,
                 "most bytes of events gathered into one socket write"),
+    COTFLOW_KEY(tak, ping_interval_ms, int_ref,
+                "TLS destinations send a t-x-c-t ping this often; 0 = never"),
+    COTFLOW_KEY(tak, ping_timeout_ms, int_ref,
+                "no bytes from the server this long after a ping: "
+                "reconnect"),
     COTFLOW_KEY(tak, replay_bytes, int_ref,
                 "after a lost connection, the latest bytes written on it are "
                 "sent again (duplicates rather than losses)"),
@@ -387,6 +392,8 @@ config default_config() {
   c.tak.healthy_after_ms = defaults::tak_healthy_after_ms;
   c.tak.write_bytes = defaults::tak_write_bytes;
   c.tak.replay_bytes = defaults::tak_replay_bytes;
+  c.tak.ping_interval_ms = defaults::tak_ping_interval_ms;
+  c.tak.ping_timeout_ms = defaults::tak_ping_timeout_ms;
   c.log.level = defaults::log_level;
   c.log.format = defaults::log_format;
   for (auto& k : keys())
@@ -584,6 +591,8 @@ std::vector<std::string> validate(const config& c) {
   range("tak.healthy_after_ms", c.tak.healthy_after_ms, 0, 3600000);
   range("tak.write_bytes", c.tak.write_bytes, 1024, 16 * 1024 * 1024);
   range("tak.replay_bytes", c.tak.replay_bytes, 0, 256 * 1024 * 1024);
+  range("tak.ping_interval_ms", c.tak.ping_interval_ms, 0, 3600000);
+  range("tak.ping_timeout_ms", c.tak.ping_timeout_ms, 1, 3600000);
   need(!c.sinks.kafka || !c.kafka.output_topic.empty(),
        "kafka.output_topic: must not be empty while sinks.kafka is on");
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
@@ -630,10 +639,6 @@ std::optional<tak_url> parse_tak_url(const std::string& url,
     err = "scheme '" + out.scheme + "' must be tcp, tls or udp";
     return std::nullopt;
   }
-  if (out.scheme == "tls") {
-    err = "tls:// destinations are not available yet (use tcp:// or udp://)";
-    return std::nullopt;
-  }
   auto rest = url.substr(sep + 3);
   std::string query;
   if (auto q = rest.find('?'); q != std::string::npos) {
@@ -667,6 +672,8 @@ std::optional<tak_url> parse_tak_url(const std::string& url,
     return std::nullopt;
   }
   out.port = static_cast<uint16_t>(*port);
+  if (out.scheme == "tls")
+    out.server_name = out.host;
   for (auto& kv : split(query, '&')) {
     auto eq = kv.find('=');
     auto key = kv.substr(0, eq);
@@ -680,8 +687,46 @@ std::optional<tak_url> parse_tak_url(const std::string& url,
       out.ttl = static_cast<int>(*ttl);
     } else if (out.scheme == "udp" && key == "interface") {
       out.interface = val;
+    } else if (out.scheme == "tls" && key == "verify") {
+      auto v = parse_bool(val);
+      if (!v) {
+        err = "verify must be true or false";
+        return std::nullopt;
+      }
+      out.verify = *v;
+    } else if (out.scheme == "tls" && key == "server_name") {
+      out.server_name = val;
+    } else if (out.scheme == "tls" && key == "password_env") {
+      out.password_env = val;
+    } else if (out.scheme == "tls"
+               && (key == "ca" || key == "cert" || key == "key"
+                   || key == "p12" || key == "password_file")) {
+      if (!std::ifstream{val}.good()) {
+        err = key + " file '" + val + "' cannot be read";
+        return std::nullopt;
+      }
+      (key == "ca"     ? out.ca
+       : key == "cert" ? out.cert
+       : key == "key"  ? out.key
+       : key == "p12"  ? out.p12
+                       : out.password_file)
+        = val;
+    } else if (key == "password") {
+      err = "a password never goes into the URL: use password_env or "
+            "password_file";
+      return std::nullopt;
     } else {
       err = "unknown option '" + key + "' for " + out.scheme + "://";
+      return std::nullopt;
+    }
+  }
+  if (out.scheme == "tls") {
+    if (out.cert.empty() != out.key.empty()) {
+      err = "cert and key go together";
+      return std::nullopt;
+    }
+    if (!out.p12.empty() && !out.cert.empty()) {
+      err = "use either p12 or cert and key";
       return std::nullopt;
     }
   }

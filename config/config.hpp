@@ -60,7 +60,9 @@ struct sinks_config {
 };
 
 /// A TAK destination URL: tcp://host:port, udp://host:port (unicast or
-/// multicast, with ?ttl=N&interface=ADDR), tls://host:port.
+/// multicast, with ?ttl=N&interface=ADDR), tls://host:port with options
+/// ca, cert, key (PEM files) or p12 (PKCS#12 file) with password_env or
+/// password_file, server_name, verify=false.
 struct tak_url {
   std::string scheme;
   std::string host;
@@ -69,6 +71,20 @@ struct tak_url {
   int ttl = 1;
   /// Outgoing interface address for multicast (udp only), empty = default.
   std::string interface;
+  /// TLS: CA bundle (PEM); empty = the system's.
+  std::string ca;
+  /// TLS: client certificate and key (PEM).
+  std::string cert;
+  std::string key;
+  /// TLS: client certificate and key as PKCS#12.
+  std::string p12;
+  /// TLS: where the key password comes from (never from the URL itself).
+  std::string password_env;
+  std::string password_file;
+  /// TLS: the name to verify (servers are often reached by IP).
+  std::string server_name;
+  /// TLS: verify the server certificate (opting out must be explicit).
+  bool verify = true;
 };
 
 /// Parses a TAK destination URL; returns nothing and sets `err` when bad.
@@ -87,6 +103,10 @@ struct tak_config {
   int64_t healthy_after_ms = 0;
   /// Most bytes gathered into one socket write.
   int64_t write_bytes = 0;
+  /// TLS destinations send a t-x-c-t ping this often; 0 = never.
+  int64_t ping_interval_ms = 0;
+  /// No bytes from the server this long after a ping: the link is dead.
+  int64_t ping_timeout_ms = 0;
   /// Events written on a connection that then fails are sent again, up to
   /// this many of the latest bytes: the kernel accepted them but the server
   /// may never have read them (TAK has no acknowledgement).

@@ -38,6 +38,8 @@ inline constexpr int64_t tak_reconnect_max_ms = 60000;
 inline constexpr int64_t tak_healthy_after_ms = 30000;
 inline constexpr int64_t tak_write_bytes = 64 * 1024;
 inline constexpr int64_t tak_replay_bytes = 1024 * 1024;
+inline constexpr int64_t tak_ping_interval_ms = 15000;
+inline constexpr int64_t tak_ping_timeout_ms = 10000;
 
 inline constexpr const char* log_level = "info";
 inline constexpr const char* log_format = "json";

@@ -132,6 +132,18 @@ void xml_escape(std::string_view text, std::string& out) {
 cot_encoder::cot_encoder(const cot_config& cfg) : cfg_(cfg) {
 }
 
+std::string ping_event(std::string_view uid, int64_t now) {
+  std::string xml = "<event version=\"2.0\"";
+  attr(xml, "uid", uid);
+  xml += " type=\"t-x-c-t\" how=\"h-g-i-g-o\"";
+  time_attr(xml, "time", now);
+  time_attr(xml, "start", now);
+  time_attr(xml, "stale", now + 20000);
+  xml += "><point lat=\"0.0\" lon=\"0.0\" hae=\"0.0\" ce=\"9999999.0\" "
+         "le=\"9999999.0\"/><detail/></event>";
+  return xml;
+}
+
 std::string cot_encoder::cot_type(const detection& d) const {
   if (!d.type.empty())
     return d.type;

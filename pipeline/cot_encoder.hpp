@@ -27,6 +27,9 @@ std::string_view to_string(encode_outcome o);
 /// control characters that XML 1.0 forbids replaced by U+FFFD.
 void xml_escape(std::string_view text, std::string& out);
 
+/// A TAK keepalive ping (type t-x-c-t) at `now_ms`, as TAK clients send it.
+std::string ping_event(std::string_view uid, int64_t now_ms);
+
 /// Maps detections to CoT types and encodes CoT 2.0 XML events (SPEC §4).
 class cot_encoder {
 public:

@@ -6,11 +6,15 @@
 #include <string>
 #include <string_view>
 
+struct ssl_ctx_st;
+struct ssl_st;
+
 namespace cotflow {
 
 /// One connection to a TAK server: TCP (a stream of CoT events written back
 /// to back) or UDP (one event per datagram, unicast or multicast). Blocking
-/// calls with timeouts: it lives in a detached actor.
+/// calls with timeouts: it lives in a detached actor. TLS (1.2 or newer)
+/// verifies the server by default and can present a client certificate.
 class tak_connection {
 public:
   tak_connection(tak_url url, std::chrono::milliseconds connect_timeout,
@@ -31,6 +35,15 @@ public:
     return url_.scheme == "udp";
   }
 
+  bool is_tls() const {
+    return url_.scheme == "tls";
+  }
+
+  /// When bytes last came from the server (or the connection was made).
+  std::chrono::steady_clock::time_point last_read() const {
+    return last_read_;
+  }
+
   /// Writes every byte (TCP) or sends one datagram (UDP); false with `err`
   /// when the connection failed or a write was blocked past the timeout
   /// (the connection is closed then).
@@ -49,7 +62,15 @@ public:
   }
 
 private:
+  bool setup_tls(std::string& err);
+  bool handshake(std::string& err, bool& config_error);
+  bool wait(bool for_read, std::chrono::steady_clock::time_point deadline);
+
   tak_url url_;
+  ssl_ctx_st* ctx_ = nullptr;
+  ssl_st* ssl_ = nullptr;
+  std::string ctx_error_;
+  std::chrono::steady_clock::time_point last_read_{};
   std::chrono::milliseconds connect_timeout_;
   std::chrono::milliseconds write_timeout_;
   int fd_ = -1;

@@ -48,14 +48,14 @@ struct broker_fixture {
   /// Starts `cotflow run` in group `group` with `extra` environment.
   std::unique_ptr<child>
   run(const std::string& group,
-      const std::vector<std::pair<std::string, std::string>>& extra
-      = {}) const {
+      const std::vector<std::pair<std::string, std::string>>& extra = {},
+      bool capture_stderr = false) const {
     auto e = env(group);
     e.insert(e.end(), extra.begin(), extra.end());
     return std::make_unique<child>(
       std::vector<std::string>{cotflow_bin(), "run", "--config",
                                empty_config},
-      e);
+      e, capture_stderr);
   }
 
   bool all_committed(const std::string& group) const {

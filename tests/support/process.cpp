@@ -1,5 +1,6 @@
 #include "tests/support/process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -66,11 +67,14 @@ child::read_line(std::chrono::milliseconds timeout) {
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0)
-      return std::nullopt;
+    // Look at least once, even when the time is already up.
     pollfd p{out_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)))
+        <= 0) {
+      if (left.count() <= 0)
+        return std::nullopt;
       continue;
+    }
     char tmp[4096];
     auto n = read(out_, tmp, sizeof(tmp));
     if (n <= 0)

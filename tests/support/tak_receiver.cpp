@@ -2,6 +2,9 @@
 
 #include "tests/support/kafka_client.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cstring>
@@ -13,12 +16,30 @@
 
 namespace cotflow::test {
 
-tak_receiver::tak_receiver(uint16_t port) : port_(port) {
+tak_receiver::tak_receiver(uint16_t port, tls_server_options tls,
+                           bool answer_pings)
+  : port_(port), tls_(std::move(tls)), answer_pings_(answer_pings) {
+  if (!tls_.cert.empty()) {
+    ctx_ = SSL_CTX_new(TLS_server_method());
+    if (SSL_CTX_use_certificate_chain_file(ctx_, tls_.cert.c_str()) != 1
+        || SSL_CTX_use_PrivateKey_file(ctx_, tls_.key.c_str(),
+                                       SSL_FILETYPE_PEM)
+             != 1)
+      throw std::runtime_error("test receiver: bad server certificate");
+    if (!tls_.client_ca.empty()) {
+      SSL_CTX_load_verify_locations(ctx_, tls_.client_ca.c_str(), nullptr);
+      SSL_CTX_set_verify(ctx_,
+                         SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                         nullptr);
+    }
+  }
   start();
 }
 
 tak_receiver::~tak_receiver() {
   stop();
+  if (ctx_)
+    SSL_CTX_free(ctx_);
 }
 
 void tak_receiver::start() {
@@ -51,6 +72,14 @@ void tak_receiver::loop() {
   struct client {
     int fd;
     std::string buf;
+    SSL* ssl = nullptr;
+  };
+  auto drop = [](client& c) {
+    if (c.ssl)
+      SSL_free(c.ssl);
+    c.ssl = nullptr;
+    ::close(c.fd);
+    c.fd = -1;
   };
   std::vector<client> clients;
   while (running_) {
@@ -62,8 +91,22 @@ void tak_receiver::loop() {
     if (fds[0].revents & POLLIN) {
       int fd = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd >= 0) {
-        clients.push_back({fd, {}});
         ++accepted_;
+        client c{fd, {}};
+        if (ctx_) {
+          // Blocking handshake with a bound: fine for a test server.
+          timeval tv{2, 0};
+          setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+          setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+          c.ssl = SSL_new(ctx_);
+          SSL_set_fd(c.ssl, fd);
+          if (SSL_accept(c.ssl) != 1) {
+            ERR_clear_error();
+            drop(c);
+            continue;
+          }
+        }
+        clients.push_back(std::move(c));
       }
     }
     for (size_t i = 1; i < fds.size(); ++i) {
@@ -71,13 +114,20 @@ void tak_receiver::loop() {
         continue;
       auto& c = clients[i - 1];
       char tmp[65536];
-      auto n = ::recv(c.fd, tmp, sizeof(tmp), 0);
-      if (n <= 0) {
-        ::close(c.fd);
-        c.fd = -1;
+      bool closed = false;
+      do {
+        auto n = c.ssl ? SSL_read(c.ssl, tmp, sizeof(tmp))
+                       : ::recv(c.fd, tmp, sizeof(tmp), 0);
+        if (n <= 0) {
+          closed = true;
+          break;
+        }
+        c.buf.append(tmp, static_cast<size_t>(n));
+      } while (c.ssl && SSL_pending(c.ssl) > 0);
+      if (closed) {
+        drop(c);
         continue;
       }
-      c.buf.append(tmp, static_cast<size_t>(n));
       size_t pos;
       while ((pos = c.buf.find("</event>")) != std::string::npos) {
         auto ev = c.buf.substr(0, pos + 8);
@@ -85,6 +135,18 @@ void tak_receiver::loop() {
         auto start = ev.find("<event");
         if (start != std::string::npos)
           ev.erase(0, start);
+        if (ev.find("type=\"t-x-c-t\"") != std::string::npos) {
+          ++pings_;
+          if (answer_pings_) {
+            std::string pong = "<event version=\"2.0\" uid=\"takPong\" "
+                               "type=\"t-x-c-t-r\" how=\"h-g-i-g-o\"/>";
+            if (c.ssl)
+              SSL_write(c.ssl, pong.data(), static_cast<int>(pong.size()));
+            else
+              ::send(c.fd, pong.data(), pong.size(), MSG_NOSIGNAL);
+          }
+          continue;
+        }
         std::lock_guard<std::mutex> guard{mtx_};
         ++events_;
         if (auto seq = seq_of(ev))
@@ -98,7 +160,7 @@ void tak_receiver::loop() {
                   clients.end());
   }
   for (auto& c : clients)
-    ::close(c.fd);
+    drop(c);
   ::close(listener_);
   listener_ = -1;
 }

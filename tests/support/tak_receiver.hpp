@@ -8,7 +8,17 @@
 #include <thread>
 #include <vector>
 
+struct ssl_ctx_st;
+
 namespace cotflow::test {
+
+/// TLS settings of a test receiver (PEM files).
+struct tls_server_options {
+  std::string cert;
+  std::string key;
+  /// When set, clients must present a certificate signed by this CA.
+  std::string client_ca;
+};
 
 /// A TAK-like TCP receiver for tests: accepts connections on loopback,
 /// splits the byte stream into CoT events at `</event>`, and records the
@@ -16,8 +26,9 @@ namespace cotflow::test {
 /// are discarded, as a TAK server would.
 class tak_receiver {
 public:
-  /// Listens on `port` (0 picks a free one).
-  explicit tak_receiver(uint16_t port = 0);
+  /// Listens on `port` (0 picks a free one); TLS when `tls` has a cert.
+  explicit tak_receiver(uint16_t port = 0, tls_server_options tls = {},
+                        bool answer_pings = true);
   ~tak_receiver();
 
   /// Stops listening and drops every connection (a server going down).
@@ -44,10 +55,19 @@ public:
     return accepted_;
   }
 
+  /// Keepalive pings (t-x-c-t) received.
+  size_t pings() const {
+    return pings_;
+  }
+
 private:
   void loop();
 
   uint16_t port_ = 0;
+  tls_server_options tls_;
+  bool answer_pings_ = true;
+  ssl_ctx_st* ctx_ = nullptr;
+  std::atomic<size_t> pings_{0};
   int listener_ = -1;
   std::thread thread_;
   std::atomic<bool> running_{false};
