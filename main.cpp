@@ -113,6 +113,16 @@ public:
           log::info("main", std::string{"received "} + strsignal(sig)
                               + "; draining (send again to exit at once)");
           stop = true;
+          // The end of the grace period forces the exit even when a client
+          // blocks (an unreachable coordinator, say): offsets not committed
+          // by then are consumed again, nothing is lost.
+          auto grace = grace_;
+          std::thread{[grace] {
+            std::this_thread::sleep_for(grace);
+            log::error("main", "grace period over; exiting without a "
+                               "complete drain");
+            std::_Exit(1);
+          }}.detach();
         } else {
           log::warn("main", "second signal: exiting without draining");
           std::_Exit(130);
@@ -124,7 +134,13 @@ public:
 
   std::atomic<bool> stop{false};
 
+  /// How long after the first signal the process exits regardless.
+  void grace(std::chrono::milliseconds g) {
+    grace_ = g;
+  }
+
 private:
+  std::chrono::milliseconds grace_{15000};
   sigset_t set_;
   std::thread thread_;
 };
@@ -415,6 +431,9 @@ int main(int argc, char** argv) {
   if (!res.ok())
     return report_errors(res);
   log::configure(res.cfg.log.level, res.cfg.log.format);
+  // The drain's own limit plus time to commit, flush and close.
+  sig.grace(std::chrono::milliseconds{res.cfg.pipeline.drain_timeout_ms}
+            + std::chrono::seconds{10});
   auto partitions = static_cast<int>(int_option(opts, "partitions", 6, ok));
   if (!ok || partitions < 1)
     return exit_config;

@@ -35,12 +35,13 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
           continue;
         }
         cot_event ev;
-        auto outcome = s.enc->encode(s.det, now, ev.xml);
+        auto outcome = s.enc->encode(s.det, now, ev.xml, &ev.type);
         switch (outcome) {
           case encode_outcome::encoded:
             ev.ref = r.ref;
             ev.timestamp_ms = r.timestamp_ms;
             s.enc->uid(s.det, ev.uid);
+            ev.source = s.det.source;
             out.events.push_back(std::move(ev));
             continue;
           case encode_outcome::dropped_stale:

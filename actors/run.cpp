@@ -105,7 +105,9 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     cot_producer.reset();
     auto dls = sys.spawn<caf::detached>(dead_letter_sink, dl_producer,
                                         cfg.kafka.dead_letter_topic, all, src,
-                                        st);
+                                        st,
+                                        static_cast<size_t>(
+                                          cfg.pipeline.max_record_bytes));
     dl_producer.reset();
     std::vector<encoder_actor> workers;
     for (int64_t i = 0; i < encoder_count(cfg.pipeline); ++i)

@@ -30,6 +30,13 @@ void serve(Self* self, int timeout_ms, bool count_dead_letters) {
     self->send(s.source, std::move(a));
   }
   s.st->delivery_retries = s.producer->retries();
+  if (!s.producer->failure().empty()) {
+    // Its records stay unacknowledged and uncommitted: stop, so that the
+    // process (or, later, its supervisor) starts over from the commits.
+    log::error(s.topic, "cannot deliver: " + s.producer->failure());
+    self->quit(caf::sec::runtime_error);
+    return;
+  }
   if (s.producer->outstanding() > 0) {
     if (!s.polling || timeout_ms > 0) {
       s.polling = true;
@@ -76,10 +83,11 @@ dead_letter_sink_actor::behavior_type
 dead_letter_sink(dead_letter_sink_actor::stateful_pointer<kafka_sink_state>
                    self,
                  std::shared_ptr<tracked_producer> producer, std::string topic,
-                 dest_mask all, source_actor source,
-                 std::shared_ptr<stats> st) {
+                 dest_mask all, source_actor source, std::shared_ptr<stats> st,
+                 size_t max_payload) {
   init(self, std::move(producer), std::move(topic), all, std::move(source),
        std::move(st));
+  self->state.max_payload = max_payload;
   return {
     [=](dead_letter_batch& b) {
       auto& s = self->state;
@@ -92,12 +100,19 @@ dead_letter_sink(dead_letter_sink_actor::stateful_pointer<kafka_sink_state>
         h->add("cotflow.source.partition", std::to_string(r.partition));
         h->add("cotflow.source.offset", std::to_string(r.ref.offset));
         h->add("cotflow.source.timestamp", std::to_string(r.timestamp_ms));
+        // A record too large for the pipeline may be too large for the
+        // dead-letter topic too: keep its head and say how long it was.
+        std::string_view payload = r.payload;
+        if (payload.size() > s.max_payload) {
+          h->add("cotflow.truncated", std::to_string(payload.size()));
+          payload = payload.substr(0, s.max_payload);
+        }
         if (log::enabled(log::level::debug))
           log::write(log::level::debug, "dead-letter-sink",
                      "dead letter: " + d.reason + ": " + d.detail,
                      r.topic + "/" + std::to_string(r.partition) + "/"
                        + std::to_string(r.ref.offset));
-        s.producer->produce(s.topic, r.key, r.payload, r.ref.tp, r.ref.offset,
+        s.producer->produce(s.topic, r.key, payload, r.ref.tp, r.ref.offset,
                             h);
       }
       serve(self, 0, true);

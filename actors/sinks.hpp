@@ -24,6 +24,8 @@ struct kafka_sink_state {
   std::shared_ptr<stats> st;
   bool polling = false;
   std::vector<std::pair<uint32_t, int64_t>> done;
+  /// Dead letters: payloads beyond this are truncated (and say so).
+  size_t max_payload = 0;
 };
 
 /// Publishes CoT events to a Kafka topic (key = uid); acknowledges each one
@@ -39,8 +41,8 @@ dead_letter_sink_actor::behavior_type
 dead_letter_sink(dead_letter_sink_actor::stateful_pointer<kafka_sink_state>
                    self,
                  std::shared_ptr<tracked_producer> producer, std::string topic,
-                 dest_mask all, source_actor source,
-                 std::shared_ptr<stats> st);
+                 dest_mask all, source_actor source, std::shared_ptr<stats> st,
+                 size_t max_payload);
 
 /// State of the file sink.
 struct file_sink_state {

@@ -13,8 +13,12 @@ using clock = std::chrono::steady_clock;
 void finish(source_actor::stateful_pointer<source_state> self) {
   auto& s = self->state;
   auto left = static_cast<uint64_t>(s.kafka->in_flight());
-  s.kafka->close();
-  if (left == 0)
+  auto committed = s.kafka->close();
+  if (!committed)
+    log::warn("source", "the final commit failed; the next owner of these "
+                        "partitions re-reads from the last committed offsets "
+                        "(duplicates, nothing lost)");
+  else if (left == 0)
     log::info("source", "drained; offsets committed");
   else
     log::warn("source", std::to_string(left)
@@ -40,7 +44,9 @@ void round(source_actor::stateful_pointer<source_state> self) {
     }
     s.kafka->idle(timeout);
   } else {
-    auto in_flight = static_cast<int64_t>(s.kafka->in_flight());
+    // Credit counts every record the tracker holds, complete or not, so a
+    // record stuck at a partition's commit position bounds what piles up.
+    auto in_flight = static_cast<int64_t>(s.kafka->span());
     auto max = s.cfg.max_in_flight;
     // Credit: pause at the bound, resume at half of it.
     if (in_flight >= max)

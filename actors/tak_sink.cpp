@@ -2,6 +2,9 @@
 
 #include "pipeline/cot_encoder.hpp"
 #include "pipeline/log.hpp"
+#include "pipeline/tak_filter.hpp"
+
+#include <unordered_map>
 #include "pipeline/time.hpp"
 
 #include <caf/all.hpp>
@@ -168,6 +171,7 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
   auto parsed = parse_tak_url(url, err); // validated with the config
   s.dest = std::move(name);
   s.url = url;
+  s.target = *parsed;
   s.conn.emplace(*parsed, milliseconds{cfg.connect_timeout_ms},
                  milliseconds{cfg.write_timeout_ms});
   s.retry.emplace(milliseconds{cfg.reconnect_min_ms},
@@ -185,8 +189,30 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
   return {
     [=](cot_batch& b) {
       auto& s = self->state;
-      for (auto& ev : b.events)
+      // Events this destination does not take (filter, or superseded by a
+      // later position of the same uid in this batch) are done for it.
+      ack skipped{s.bit, {}};
+      std::vector<bool> keep(b.events.size(), true);
+      if (s.target.coalesce) {
+        std::unordered_map<std::string_view, size_t> latest;
+        for (size_t i = 0; i < b.events.size(); ++i)
+          latest[b.events[i].uid] = i;
+        for (size_t i = 0; i < b.events.size(); ++i)
+          keep[i] = latest[b.events[i].uid] == i
+                    || b.events[i].type == "t-x-d-d";
+      }
+      for (size_t i = 0; i < b.events.size(); ++i) {
+        auto& ev = b.events[i];
+        if (!keep[i] || !destination_accepts(s.target, ev.type, ev.source)) {
+          skipped.refs.push_back(ev.ref);
+          continue;
+        }
         s.queue.push_back(std::move(ev));
+      }
+      if (!skipped.refs.empty()) {
+        s.st->tak_events_skipped += skipped.refs.size();
+        self->send(s.source, std::move(skipped));
+      }
       pump(self);
     },
     [=](atom::poll) {

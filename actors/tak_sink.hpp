@@ -22,6 +22,7 @@ struct tak_sink_state {
   static inline const char* name = "tak-sink";
   std::string dest;
   std::string url;
+  tak_url target;
   std::optional<tak_connection> conn;
   std::optional<backoff> retry;
   std::deque<cot_event> queue;

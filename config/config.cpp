@@ -540,8 +540,10 @@ std::vector<std::string> validate(const config& c) {
   range("pipeline.encoders", c.pipeline.encoders, 0, 256);
   range("pipeline.commit_interval_ms", c.pipeline.commit_interval_ms, 10,
         600000);
+  // Dead letters carry the record (truncated to this) plus headers, and
+  // must fit Kafka's default 1 MB message limit.
   range("pipeline.max_record_bytes", c.pipeline.max_record_bytes, 64,
-        64 * 1024 * 1024);
+        900 * 1024);
   range("pipeline.drain_timeout_ms", c.pipeline.drain_timeout_ms, 0, 3600000);
   range("pipeline.poll_timeout_ms", c.pipeline.poll_timeout_ms, 0, 1000);
   need(c.pipeline.max_in_flight >= c.pipeline.batch_size,
@@ -711,6 +713,42 @@ std::optional<tak_url> parse_tak_url(const std::string& url,
        : key == "p12"  ? out.p12
                        : out.password_file)
         = val;
+    } else if (key == "types" || key == "sources") {
+      auto& list = key == "types" ? out.types : out.sources;
+      list = split(val, '|');
+      if (list.empty()) {
+        err = key + " needs at least one value (a|b|c)";
+        return std::nullopt;
+      }
+      if (key == "types")
+        for (auto& t : list)
+          if (!is_cot_type(t)) {
+            err = "types: '" + t + "' is not a CoT type prefix like a-h";
+            return std::nullopt;
+          }
+    } else if (key == "affiliations") {
+      static const std::map<std::string, std::string> words
+        = {{"pending", "p"}, {"unknown", "u"}, {"assumed_friend", "a"},
+           {"friend", "f"},  {"neutral", "n"}, {"suspect", "s"},
+           {"hostile", "h"}, {"joker", "j"},   {"faker", "k"},
+           {"none", "o"},    {"other", "x"}};
+      for (auto& a : split(val, '|')) {
+        if (words.count(a))
+          out.affiliations.push_back(words.at(a));
+        else if (a.size() == 1 && std::islower(static_cast<unsigned char>(a[0])))
+          out.affiliations.push_back(a);
+        else {
+          err = "affiliations: '" + a + "' is not an affiliation";
+          return std::nullopt;
+        }
+      }
+    } else if (key == "coalesce") {
+      auto v = parse_bool(val);
+      if (!v) {
+        err = "coalesce must be true or false";
+        return std::nullopt;
+      }
+      out.coalesce = *v;
     } else if (key == "password") {
       err = "a password never goes into the URL: use password_env or "
             "password_file";

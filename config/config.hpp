@@ -85,6 +85,14 @@ struct tak_url {
   std::string server_name;
   /// TLS: verify the server certificate (opting out must be explicit).
   bool verify = true;
+  /// Filter: CoT type prefixes (types=a-h|a-u-G); empty = all.
+  std::vector<std::string> types;
+  /// Filter: one-letter affiliations (affiliations=hostile|u); empty = all.
+  std::vector<std::string> affiliations;
+  /// Filter: sources (sources=cam-1|radar-2); empty = all.
+  std::vector<std::string> sources;
+  /// Keep only the latest event per uid of each batch (coalesce=true).
+  bool coalesce = false;
 };
 
 /// Parses a TAK destination URL; returns nothing and sets `err` when bad.

@@ -69,13 +69,16 @@ struct cot_event {
   int64_t timestamp_ms = -1;
   /// The CoT uid, also the Kafka key of the output record.
   std::string uid;
+  /// The CoT type and the detection's source, for destination filters.
+  std::string type;
+  std::string source;
   std::string xml;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cot_event& x) {
   return f(caf::meta::type_name("cot_event"), x.ref, x.timestamp_ms, x.uid,
-           x.xml);
+           x.type, x.source, x.xml);
 }
 
 /// The CoT events of one batch, sent to every destination.

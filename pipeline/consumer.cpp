@@ -33,7 +33,11 @@ tracked_consumer::make(const config& cfg, dest_mask all,
   std::string e;
   if (self->conf_->set("rebalance_cb",
                        static_cast<RdKafka::RebalanceCb*>(self.get()), e)
-      != RdKafka::Conf::CONF_OK) {
+        != RdKafka::Conf::CONF_OK
+      || self->conf_->set("offset_commit_cb",
+                          static_cast<RdKafka::OffsetCommitCb*>(self.get()),
+                          e)
+           != RdKafka::Conf::CONF_OK) {
     err = e;
     return nullptr;
   }
@@ -80,6 +84,17 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
     }
     if (last_tp_ == 0)
       continue; // not ours (any more): left uncommitted for its owner
+    if (msg->offset() < tracker_.next(last_tp_)) {
+      // The partition went backwards (truncated log, recreated topic): what
+      // was tracked no longer describes it. Start over for it; late acks of
+      // the old handle are ignored.
+      log::warn("source", msg->topic_name() + "["
+                            + std::to_string(msg->partition())
+                            + "] moved back to offset "
+                            + std::to_string(msg->offset())
+                            + "; tracking it afresh");
+      last_tp_ = tracker_.reset(last_tp_);
+    }
     tracker_.dispatched(last_tp_, msg->offset(), all_);
     fn(last_tp_, *msg);
     ++n;
@@ -90,10 +105,19 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
 }
 
 void tracked_consumer::idle(int timeout_ms) {
-  // A record returned here was fetched before a pause took effect; it is not
-  // tracked, so its offset is never committed and it is consumed again.
+  // Serves rebalances. A record returned here (fetched before a pause took
+  // effect) is not tracked: seek back so that it is consumed again rather
+  // than skipped when the partition resumes.
   std::unique_ptr<RdKafka::Message> msg{consumer_->consume(timeout_ms)};
-  (void) msg;
+  if (msg->err() == RdKafka::ERR_NO_ERROR) {
+    std::unique_ptr<RdKafka::TopicPartition> tp{
+      RdKafka::TopicPartition::create(msg->topic_name(), msg->partition(),
+                                      msg->offset())};
+    auto rc = consumer_->seek(*tp, 1000);
+    if (rc != RdKafka::ERR_NO_ERROR)
+      log::warn("source", "seek back to " + std::to_string(msg->offset())
+                            + " failed: " + RdKafka::err2str(rc));
+  }
 }
 
 bool tracked_consumer::ack(uint32_t tp, int64_t offset, dest_mask bits) {
@@ -109,42 +133,79 @@ void tracked_consumer::pause(bool on) {
   if (rc != RdKafka::ERR_NO_ERROR)
     log::warn("source", std::string{on ? "pause" : "resume"}
                           + " failed: " + RdKafka::err2str(rc));
+  for (auto* p : parts)
+    if (p->err() != RdKafka::ERR_NO_ERROR)
+      log::warn("source", std::string{on ? "pause " : "resume "} + p->topic()
+                            + "[" + std::to_string(p->partition())
+                            + "] failed: " + RdKafka::err2str(p->err()));
   RdKafka::TopicPartition::destroy(parts);
   paused_ = on;
   stats_->paused = on;
 }
 
-void tracked_consumer::commit_points(const std::vector<commit_point>& points) {
+bool tracked_consumer::commit_points(const std::vector<commit_point>& points,
+                                     bool sync) {
   if (points.empty())
-    return;
+    return true;
   std::vector<RdKafka::TopicPartition*> offsets;
   for (auto& p : points)
     offsets.push_back(
       RdKafka::TopicPartition::create(p.topic, p.partition, p.offset));
-  auto rc = consumer_->commitSync(offsets);
-  if (rc == RdKafka::ERR_NO_ERROR) {
-    for (size_t i = 0; i < points.size(); ++i)
-      if (offsets[i]->err() == RdKafka::ERR_NO_ERROR)
-        tracker_.committed(points[i].tp, points[i].offset);
-    stats_->commits += 1;
+  bool ok = true;
+  if (sync) {
+    auto rc = consumer_->commitSync(offsets);
+    ok = rc == RdKafka::ERR_NO_ERROR;
+    if (ok) {
+      for (size_t i = 0; i < points.size(); ++i)
+        if (offsets[i]->err() == RdKafka::ERR_NO_ERROR)
+          tracker_.committed(points[i].tp, points[i].offset);
+        else
+          ok = false;
+      stats_->commits += 1;
+    } else {
+      // Nothing is marked committed, so the next round tries again.
+      log::warn("source", "commit failed: " + RdKafka::err2str(rc));
+    }
   } else {
-    // Nothing is marked committed, so the next round tries again.
-    log::warn("source", "commit failed: " + RdKafka::err2str(rc));
+    // The consume loop never blocks on the coordinator; the result arrives
+    // in offset_commit_cb.
+    auto rc = consumer_->commitAsync(offsets);
+    if (rc != RdKafka::ERR_NO_ERROR)
+      log::warn("source", "commit failed: " + RdKafka::err2str(rc));
   }
   RdKafka::TopicPartition::destroy(offsets);
+  return ok;
+}
+
+void tracked_consumer::offset_commit_cb(
+  RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) {
+  if (err != RdKafka::ERR_NO_ERROR && err != RdKafka::ERR__NO_OFFSET) {
+    log::warn("source", "commit failed: " + RdKafka::err2str(err));
+    return;
+  }
+  for (auto* p : offsets)
+    if (p->err() == RdKafka::ERR_NO_ERROR && p->offset() >= 0)
+      if (auto tp = tracker_.handle(p->topic(), p->partition()))
+        tracker_.committed(tp, p->offset());
+  stats_->commits += 1;
 }
 
 void tracked_consumer::commit() {
   if (!closed_)
-    commit_points(tracker_.due());
+    commit_points(tracker_.due(), false);
 }
 
-void tracked_consumer::close() {
+bool tracked_consumer::commit_sync() {
+  return closed_ || commit_points(tracker_.due(), true);
+}
+
+bool tracked_consumer::close() {
   if (closed_ || !consumer_)
-    return;
-  commit();
+    return true;
+  auto ok = commit_sync();
   closed_ = true;
   consumer_->close();
+  return ok;
 }
 
 void tracked_consumer::rebalance_cb(
@@ -176,7 +237,7 @@ void tracked_consumer::rebalance_cb(
     }
     // A lost assignment (session timed out) is someone else's already.
     if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost())
-      commit_points(points);
+      commit_points(points, true);
     size_t abandoned = 0;
     for (auto tp : handles)
       abandoned += tracker_.revoke(tp);

@@ -18,7 +18,8 @@ namespace cotflow {
 /// It handles rebalances (revoked partitions commit what is safe and are
 /// forgotten; late acknowledgements for them are ignored) and pausing.
 /// Not thread-safe: one actor owns it.
-class tracked_consumer : public RdKafka::RebalanceCb {
+class tracked_consumer : public RdKafka::RebalanceCb,
+                         public RdKafka::OffsetCommitCb {
 public:
   /// Called for each consumed record with its partition handle.
   using record_fn = std::function<void(uint32_t tp, RdKafka::Message& msg)>;
@@ -49,16 +50,31 @@ public:
     return paused_;
   }
 
-  /// Commits every partition whose safe position moved; synchronous.
+  /// Commits every partition whose safe position moved, asynchronously;
+  /// positions count as committed once the broker confirmed them.
   void commit();
+
+  /// Commits synchronously (shutdown); false when the broker refused.
+  bool commit_sync();
 
   /// Records handed out and not yet acknowledged.
   size_t in_flight() const {
     return tracker_.in_flight();
   }
 
-  /// Commits and leaves the group.
-  void close();
+  /// Records held between the commit positions and the newest dispatches:
+  /// what credit bounds.
+  size_t span() const {
+    return tracker_.span();
+  }
+
+  /// Commits and leaves the group; false when the final commit failed.
+  bool close();
+
+  /// librdkafka commit result callback (called from poll()).
+  void offset_commit_cb(RdKafka::ErrorCode err,
+                        std::vector<RdKafka::TopicPartition*>& offsets)
+    override;
 
   /// librdkafka rebalance callback (called from poll()).
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -67,7 +83,7 @@ public:
 private:
   tracked_consumer() = default;
 
-  void commit_points(const std::vector<commit_point>& points);
+  bool commit_points(const std::vector<commit_point>& points, bool sync);
 
   std::unique_ptr<RdKafka::Conf> conf_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;

@@ -185,7 +185,8 @@ int64_t cot_encoder::ttl_s(const std::string& type) const {
 }
 
 encode_outcome cot_encoder::encode(const detection& d, int64_t now,
-                                   std::string& xml) const {
+                                   std::string& xml,
+                                   std::string* type_out) const {
   xml.clear();
   if (d.time_ms < now - cfg_.max_age_s * 1000)
     return encode_outcome::dropped_too_old;
@@ -196,6 +197,8 @@ encode_outcome cot_encoder::encode(const detection& d, int64_t now,
   if (low_confidence && cfg_.low_confidence == "drop")
     return encode_outcome::dropped_low_confidence;
   auto type = cot_type(d);
+  if (type_out)
+    *type_out = d.ended ? std::string{"t-x-d-d"} : type;
   int64_t stale = d.stale_ms;
   if (stale == 0) {
     auto ttl = std::isnan(d.stale_s) ? ttl_s(type)
@@ -203,6 +206,34 @@ encode_outcome cot_encoder::encode(const detection& d, int64_t now,
     stale = std::max(now, d.time_ms) + ttl * 1000;
   }
   auto start = d.start_ms != 0 ? d.start_ms : d.time_ms;
+  if (d.ended) {
+    // TAK's delete convention: a t-x-d-d event linking the track's uid.
+    xml += "<event version=\"2.0\" uid=\"";
+    xml_escape(cfg_.uid_prefix, xml);
+    if (!d.source.empty()) {
+      xml_escape(d.source, xml);
+      xml += '-';
+    }
+    xml_escape(d.id, xml);
+    xml += "-delete\" type=\"t-x-d-d\" how=\"h-g-i-g-o\"";
+    time_attr(xml, "time", now);
+    time_attr(xml, "start", now);
+    time_attr(xml, "stale", now + 20000);
+    xml += "><point lat=\"0.0\" lon=\"0.0\" hae=\"9999999.0\" "
+           "ce=\"9999999.0\" le=\"9999999.0\"/><detail><link uid=\"";
+    xml_escape(cfg_.uid_prefix, xml);
+    if (!d.source.empty()) {
+      xml_escape(d.source, xml);
+      xml += '-';
+    }
+    xml_escape(d.id, xml);
+    xml += "\" relation=\"none\"";
+    attr(xml, "type", type);
+    xml += "/><__forcedelete/><_flow-tags_";
+    time_attr(xml, "cotflow", now);
+    xml += "/></detail></event>";
+    return encode_outcome::encoded;
+  }
   xml += "<event version=\"2.0\"";
   xml += " uid=\"";
   xml_escape(cfg_.uid_prefix, xml);

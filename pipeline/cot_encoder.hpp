@@ -41,9 +41,10 @@ public:
   /// The stable uid of a detection: uid_prefix + source-id (or id).
   void uid(const detection& d, std::string& out) const;
 
-  /// Encodes one event into `xml` (cleared first) at time `now_ms`.
-  encode_outcome encode(const detection& d, int64_t now_ms,
-                        std::string& xml) const;
+  /// Encodes one event into `xml` (cleared first) at time `now_ms`; its
+  /// CoT type goes into `type` when given.
+  encode_outcome encode(const detection& d, int64_t now_ms, std::string& xml,
+                        std::string* type = nullptr) const;
 
 private:
   int64_t ttl_s(const std::string& type) const;

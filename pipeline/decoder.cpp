@@ -20,6 +20,7 @@ void detection::clear() {
   geopointsrc.clear();
   altsrc.clear();
   time_ms = start_ms = stale_ms = 0;
+  ended = false;
   lat = lon = hae = ce = le = confidence = course = speed = stale_s = NAN;
 }
 
@@ -197,6 +198,11 @@ result read_common(const value& o, detection& d) {
     return r;
   if (auto r = read_string(o, "altsrc", d.altsrc, false, 64))
     return r;
+  if (auto ended = o.FindMember("ended"); ended != o.MemberEnd()) {
+    if (!ended->value.IsBool())
+      return refuse(refusal_reason::wrong_type, "ended must be true or false");
+    d.ended = ended->value.GetBool();
+  }
   if (auto r = read_number(o, "ce", d.ce, 0, 9999999))
     return r;
   if (auto r = read_number(o, "le", d.le, 0, 9999999))

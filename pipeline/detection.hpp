@@ -34,6 +34,8 @@ struct detection {
   double course = NAN;
   double speed = NAN;
   double stale_s = NAN;
+  /// The record says the track ended: a delete event is sent for its uid.
+  bool ended = false;
 
   /// Resets every field, keeping string capacity.
   void clear();

@@ -11,6 +11,22 @@ namespace cotflow {
 
 namespace {
 
+/// Errors that producing again cannot cure.
+bool permanent(RdKafka::ErrorCode rc) {
+  switch (rc) {
+    case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+    case RdKafka::ERR__INVALID_ARG:
+    case RdKafka::ERR__FATAL:
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_INVALID_RECORD:
+    case RdKafka::ERR__UNKNOWN_PARTITION:
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool set(RdKafka::Conf& conf, const std::string& key, const std::string& val,
          std::string& err) {
   std::string e;
@@ -42,6 +58,8 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
                    {"enable.auto.offset.store", "false"},
                    {"auto.offset.reset", "earliest"},
                    {"enable.partition.eof", "false"},
+                   // Prefetch stays small next to the in-flight bound.
+                   {"queued.max.messages.kbytes", "16384"},
                  });
   } else {
     auto queue = std::max<int64_t>(100000, 4 * cfg.pipeline.max_in_flight);
@@ -49,6 +67,9 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
                  {
                    {"enable.idempotence", "true"},
                    {"linger.ms", "5"},
+                   // Retry in order until delivered: what fails then is
+                   // permanent, and a late re-produce would reorder a track.
+                   {"message.timeout.ms", "0"},
                    {"queue.buffering.max.messages", std::to_string(queue)},
                  });
   }
@@ -128,12 +149,22 @@ void tracked_producer::produce_slot(const std::string& topic,
       producer_->poll(10);
       continue;
     }
+    if (permanent(rc) || producer_->fatal_error(failure_)
+                            != RdKafka::ERR_NO_ERROR) {
+      if (failure_.empty())
+        failure_ = "produce to " + topic + ": " + RdKafka::err2str(rc);
+      delete headers;
+      return;
+    }
     // Unknown topic and the like: the record stays unacknowledged, so its
-    // offset is never committed; say so loudly and try again later.
-    log::error("producer", "produce to " + topic
-                             + " failed: " + RdKafka::err2str(rc));
+    // offset is not committed; try again after a pause.
+    if (retries_pending_.empty())
+      log::warn("producer", "produce to " + topic + " failed ("
+                              + RdKafka::err2str(rc) + "); retrying");
     retries_pending_.push_back({topic, std::string{key}, std::string{payload},
                                 headers, slot});
+    next_retry_ = std::chrono::steady_clock::now()
+                  + std::chrono::milliseconds{500};
     return;
   }
 }
@@ -143,7 +174,8 @@ void tracked_producer::poll(int timeout_ms,
   producer_->poll(timeout_ms);
   out.insert(out.end(), delivered_.begin(), delivered_.end());
   delivered_.clear();
-  if (!retries_pending_.empty()) {
+  if (!retries_pending_.empty() && failure_.empty()
+      && std::chrono::steady_clock::now() >= next_retry_) {
     auto pending = std::move(retries_pending_);
     retries_pending_.clear();
     for (auto& r : pending) {
@@ -156,7 +188,7 @@ void tracked_producer::poll(int timeout_ms,
 void tracked_producer::flush(int timeout_ms,
                              std::vector<std::pair<uint32_t, int64_t>>& out) {
   auto deadline = timeout_ms;
-  while (outstanding_ > 0 && deadline > 0) {
+  while (outstanding_ > 0 && deadline > 0 && failure_.empty()) {
     poll(50, out);
     deadline -= 50;
   }
@@ -166,6 +198,11 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
   auto slot = static_cast<uint32_t>(
     reinterpret_cast<uintptr_t>(msg.msg_opaque()));
   if (msg.err() != RdKafka::ERR_NO_ERROR) {
+    if (permanent(msg.err())) {
+      if (failure_.empty())
+        failure_ = "delivery to " + msg.topic_name() + ": " + msg.errstr();
+      return;
+    }
     log::warn("producer", "delivery to " + msg.topic_name() + " failed ("
                             + msg.errstr() + "); producing it again");
     RdKafka::Headers* headers = nullptr;

@@ -5,6 +5,7 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -57,6 +58,12 @@ public:
     return retries_;
   }
 
+  /// Why the producer cannot go on (a permanent error), or empty. Its
+  /// unconfirmed records stay uncommitted; the owner must stop.
+  const std::string& failure() const {
+    return failure_;
+  }
+
   /// Waits up to `timeout_ms` for every outstanding message.
   void flush(int timeout_ms, std::vector<std::pair<uint32_t, int64_t>>& out);
 
@@ -88,6 +95,8 @@ private:
   std::vector<retry> retries_pending_;
   size_t outstanding_ = 0;
   uint64_t retries_ = 0;
+  std::string failure_;
+  std::chrono::steady_clock::time_point next_retry_{};
 };
 
 /// librdkafka's mock cluster: a Kafka-protocol broker on loopback TCP that

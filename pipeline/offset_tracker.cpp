@@ -105,6 +105,28 @@ size_t offset_tracker::in_flight() const {
   return n;
 }
 
+size_t offset_tracker::span() const {
+  size_t n = 0;
+  for (auto& [tp, e] : parts_)
+    n += e.offsets.span();
+  return n;
+}
+
+int64_t offset_tracker::next(uint32_t tp) const {
+  auto it = parts_.find(tp);
+  return it == parts_.end() ? -1 : it->second.offsets.next();
+}
+
+uint32_t offset_tracker::reset(uint32_t tp) {
+  auto it = parts_.find(tp);
+  if (it == parts_.end())
+    return 0;
+  auto topic = it->second.topic;
+  auto partition = it->second.partition;
+  parts_.erase(it);
+  return assign(topic, partition);
+}
+
 std::vector<uint32_t> offset_tracker::handles() const {
   std::vector<uint32_t> out;
   for (auto& [tp, e] : parts_)

@@ -38,6 +38,17 @@ public:
     return in_flight_;
   }
 
+  /// Records between the commit position and the newest dispatch, complete
+  /// or not: what a crash would deliver again, and what the tracker holds.
+  size_t span() const {
+    return pending_.size();
+  }
+
+  /// The offset after the newest dispatch (-1 before any).
+  int64_t next() const {
+    return next_;
+  }
+
 private:
   std::deque<std::pair<int64_t, dest_mask>> pending_;
   int64_t next_ = -1;
@@ -84,6 +95,19 @@ public:
 
   /// Records in flight over all partitions.
   size_t in_flight() const;
+
+  /// Sum of partition_offsets::span() over all partitions: the bound that
+  /// credit applies to, so one stuck record cannot let memory and
+  /// redelivery grow without limit behind it.
+  size_t span() const;
+
+  /// The offset after the newest dispatch of `tp` (-1 if none or unknown).
+  int64_t next(uint32_t tp) const;
+
+  /// Forgets what `tp` tracked (its offsets moved backwards: the log was
+  /// truncated or the topic recreated) and returns a fresh handle for the
+  /// same partition; acknowledgements of the old handle are ignored.
+  uint32_t reset(uint32_t tp);
 
   /// Handles of all assigned partitions.
   std::vector<uint32_t> handles() const;

@@ -24,6 +24,7 @@ struct stats {
   std::atomic<uint64_t> tak_connects{0};
   std::atomic<uint64_t> tak_disconnects{0};
   std::atomic<uint64_t> tak_events_replayed{0};
+  std::atomic<uint64_t> tak_events_skipped{0};
   std::atomic<uint64_t> commits{0};
   std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> assigned_partitions{0};

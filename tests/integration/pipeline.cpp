@@ -188,4 +188,36 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_stream_then_restart_loses_nothing) {
   BOOST_TEST_MESSAGE("duplicates after the restart: " << duplicates);
 }
 
+BOOST_AUTO_TEST_CASE(oversized_and_hostile_records_are_dead_lettered) {
+  // Larger than pipeline.max_record_bytes: dead-lettered, truncated so that
+  // it fits the dead-letter topic, and says how long it was.
+  std::string big = "{\"id\":\"big\",\"seq=900001\":\"";
+  big += std::string(800 * 1024, 'x') + "\"}";
+  std::string deep = "{\"x\":\"seq=900002\",\"y\":" + std::string(20000, '[')
+                     + std::string(20000, ']') + "}";
+  std::string utf8 = "{\"id\":\"\xff\xfe\",\"remarks\":\"seq=900003\"}";
+  publish_raw(bootstrap, input_topic, {big, deep, utf8, ""});
+  auto run = this->run("hostile");
+  BOOST_REQUIRE(eventually([&] { return all_committed("hostile"); }, 60s));
+  run->signal(SIGTERM);
+  BOOST_CHECK_EQUAL(*run->wait(60s), 0);
+  auto dead = read_topic(bootstrap, "cot-dead-letter");
+  BOOST_REQUIRE_EQUAL(dead.size(), 4u);
+  std::map<std::string, std::string> reasons;
+  for (auto& d : dead) {
+    auto seq = seq_of(d.payload);
+    reasons[seq ? std::to_string(*seq) : std::string{"empty"}]
+      = d.headers["cotflow.reason"];
+    if (seq && *seq == 900001) {
+      BOOST_CHECK_EQUAL(d.headers["cotflow.truncated"],
+                        std::to_string(big.size()));
+      BOOST_CHECK_EQUAL(d.payload.size(), 64u * 1024u);
+    }
+  }
+  BOOST_CHECK_EQUAL(reasons["900001"], "too_large");
+  BOOST_CHECK_EQUAL(reasons["900002"], "missing_field");
+  BOOST_CHECK_EQUAL(reasons["900003"], "invalid_json");
+  BOOST_CHECK_EQUAL(reasons["empty"], "invalid_json");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -389,3 +389,35 @@ BOOST_AUTO_TEST_CASE(random_acks_match_a_simple_model) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(credit_and_resets)
+
+BOOST_AUTO_TEST_CASE(records_behind_a_stuck_one_count_against_the_span) {
+  cotflow::offset_tracker t;
+  auto tp = t.assign("in", 0);
+  for (int64_t o = 0; o < 100; ++o)
+    t.dispatched(tp, o, 1);
+  for (int64_t o = 1; o < 100; ++o)
+    t.ack(tp, o, 1);
+  // One record is owed; the 99 after it are done but wait behind it.
+  BOOST_TEST(t.in_flight() == 1u);
+  BOOST_TEST(t.span() == 100u);
+  t.ack(tp, 0, 1);
+  BOOST_TEST(t.span() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_reset_partition_starts_over_and_ignores_old_acks) {
+  cotflow::offset_tracker t;
+  auto tp = t.assign("in", 3);
+  t.dispatched(tp, 500, 1);
+  BOOST_TEST(t.next(tp) == 501);
+  auto fresh = t.reset(tp);
+  BOOST_TEST(fresh != tp);
+  BOOST_TEST(t.handle("in", 3) == fresh);
+  BOOST_TEST(!t.ack(tp, 500, 1));
+  t.dispatched(fresh, 0, 1);
+  BOOST_TEST(t.due().size() == 1u);
+  BOOST_TEST(t.due()[0].offset == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

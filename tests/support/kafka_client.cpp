@@ -91,6 +91,23 @@ std::vector<produced> publish_generated(const std::string& bootstrap,
   return out;
 }
 
+void publish_raw(const std::string& bootstrap, const std::string& topic,
+                 const std::vector<std::string>& payloads) {
+  auto conf = base_conf(bootstrap);
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p{
+    RdKafka::Producer::create(conf.get(), err)};
+  for (auto& payload : payloads)
+    if (p->produce(topic, RdKafka::Topic::PARTITION_UA,
+                   RdKafka::Producer::RK_MSG_COPY,
+                   const_cast<char*>(payload.data()), payload.size(), "raw",
+                   3, 0, nullptr)
+        != RdKafka::ERR_NO_ERROR)
+      throw std::runtime_error("produce failed");
+  if (p->flush(30000) != RdKafka::ERR_NO_ERROR)
+    throw std::runtime_error("raw publish did not complete");
+}
+
 std::map<int32_t, int64_t> high_watermarks(const std::string& bootstrap,
                                            const std::string& topic) {
   auto conf = base_conf(bootstrap);

@@ -25,6 +25,10 @@ std::vector<produced> publish_generated(const std::string& bootstrap,
                                         uint64_t seed = 7,
                                         uint64_t first_seq = 0);
 
+/// Publishes raw payloads (key "raw") and waits for the broker.
+void publish_raw(const std::string& bootstrap, const std::string& topic,
+                 const std::vector<std::string>& payloads);
+
 /// A record read back from a topic.
 struct consumed {
   int32_t partition;
