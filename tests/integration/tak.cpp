@@ -135,4 +135,25 @@ BOOST_AUTO_TEST_CASE(udp_unicast_and_multicast_on_loopback_deliver) {
   BOOST_CHECK_EQUAL(*rc, 0);
 }
 
+BOOST_AUTO_TEST_CASE(filtered_destinations_get_only_their_share_and_commit) {
+  tak_receiver hostile;
+  tak_receiver all;
+  auto env = fast_retry;
+  env.push_back({"COTFLOW_TAK_DESTINATIONS",
+                 "hostile=" + tcp(hostile.port())
+                   + "?affiliations=hostile,all=" + tcp(all.port())});
+  auto run = this->run("tak-filter", env);
+  auto inputs = publish_generated(bootstrap, input_topic, 3000, 0.0);
+  BOOST_REQUIRE(
+    eventually([&] { return has_all_valid(inputs, all.seqs()); }, 120s));
+  // Records the filter refused count as done for that destination.
+  BOOST_REQUIRE(eventually([&] { return all_committed("tak-filter"); }, 60s));
+  BOOST_CHECK_GT(hostile.events(), 0u);
+  BOOST_CHECK_LT(hostile.events(), all.events());
+  for (auto& ev : hostile.sample())
+    BOOST_CHECK_MESSAGE(ev.find("type=\"a-h-") != std::string::npos, ev);
+  run->signal(SIGTERM);
+  BOOST_CHECK_EQUAL(*run->wait(60s), 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
