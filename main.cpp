@@ -38,6 +38,9 @@ commands:
                  summary, until Ctrl-C
   broker         run the embedded Kafka-protocol broker alone; prints its
                  bootstrap address
+  loadgen        publish generated detections at --rate (0 = as fast as
+                 possible) for --count N or --seconds N; options --malformed
+                 F, --geojson F, --tracks N, --sensors N, --seed N
   config check   validate the configuration; lists every problem (exit 2)
   config show    print the effective configuration and where each key came
                  from
@@ -202,8 +205,13 @@ int cmd_broker(const config& cfg, int partitions, signal_waiter& sig) {
 /// Publishes generated detections at `rate` per second until told to stop.
 class demo_publisher {
 public:
-  demo_publisher(const config& cfg, int64_t rate, int64_t count)
-    : cfg_(cfg), rate_(rate), count_(count) {
+  demo_publisher(const config& cfg, int64_t rate, int64_t count,
+                 detection_generator::options gen = {})
+    : cfg_(cfg), rate_(rate), count_(count), gen_(gen) {
+  }
+
+  bool done() const {
+    return finished_;
   }
 
   bool start() {
@@ -234,7 +242,7 @@ public:
 
 private:
   void loop() {
-    detection_generator gen{{}};
+    detection_generator gen{gen_};
     generated_record rec;
     auto& topic = cfg_.kafka.input_topics.front();
     auto start = std::chrono::steady_clock::now();
@@ -243,7 +251,9 @@ private:
       auto elapsed = std::chrono::duration<double>(
                        std::chrono::steady_clock::now() - start)
                        .count();
-      auto due = static_cast<uint64_t>(elapsed * static_cast<double>(rate_));
+      auto due = rate_ == 0 ? sent + 1
+                            : static_cast<uint64_t>(
+                              elapsed * static_cast<double>(rate_));
       if (sent >= due) {
         std::this_thread::sleep_for(std::chrono::milliseconds{2});
         producer_->poll(0);
@@ -262,15 +272,80 @@ private:
       published = sent;
       producer_->poll(0);
     }
+    finished_ = true;
   }
 
   config cfg_;
   int64_t rate_;
   int64_t count_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  detection_generator::options gen_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> finished_{false};
 };
+
+/// Publishes generated detections to kafka.input_topics[0] at --rate (0 =
+/// as fast as possible) until --count records or --seconds have passed.
+int cmd_loadgen(const config& cfg,
+                const std::map<std::string, std::string>& opts,
+                signal_waiter& sig) {
+  bool ok = true;
+  auto rate = int_option(opts, "rate", 1000, ok);
+  auto count = int_option(opts, "count", 0, ok);
+  auto seconds = int_option(opts, "seconds", 0, ok);
+  detection_generator::options gen;
+  gen.seed = static_cast<uint64_t>(int_option(opts, "seed", 42, ok));
+  gen.tracks = static_cast<int>(int_option(opts, "tracks", 40, ok));
+  gen.sensors = static_cast<int>(int_option(opts, "sensors", 5, ok));
+  if (opts.count("malformed"))
+    gen.malformed = std::atof(opts.at("malformed").c_str());
+  if (opts.count("geojson"))
+    gen.geojson = std::atof(opts.at("geojson").c_str());
+  if (!ok || gen.malformed < 0 || gen.malformed > 1 || gen.geojson < 0
+      || gen.geojson > 1)
+    return exit_config;
+  if (count == 0 && seconds == 0) {
+    std::cerr << "cotflow loadgen: give --count N or --seconds N\n";
+    return exit_config;
+  }
+  demo_publisher pub{cfg, rate, count, gen};
+  if (!pub.start())
+    return 1;
+  sig.start();
+  auto start = std::chrono::steady_clock::now();
+  auto last = start;
+  uint64_t last_n = 0;
+  bool tty = isatty(STDERR_FILENO);
+  while (!sig.stop && !pub.done()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    auto now = std::chrono::steady_clock::now();
+    if (seconds > 0 && now - start >= std::chrono::seconds{seconds})
+      break;
+    if (now - last >= std::chrono::seconds{1}) {
+      auto n = pub.published.load();
+      std::fprintf(stderr, "%ssent %llu | %.0f rec/s%s", tty ? "\r\033[K" : "",
+                   static_cast<unsigned long long>(n),
+                   static_cast<double>(n - last_n)
+                     / std::chrono::duration<double>(now - last).count(),
+                   tty ? "" : "\n");
+      last = now;
+      last_n = n;
+    }
+  }
+  pub.stop();
+  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                            - start)
+                .count();
+  auto n = pub.published.load();
+  std::fprintf(stderr, "%s", tty ? "\n" : "");
+  std::printf("loadgen: sent %llu records to '%s' in %.2f s (%.0f rec/s "
+              "achieved, %lld requested)\n",
+              static_cast<unsigned long long>(n),
+              cfg.kafka.input_topics.front().c_str(), secs,
+              static_cast<double>(n) / secs, static_cast<long long>(rate));
+  return 0;
+}
 
 /// Prints the one-line live summary.
 class summary {
@@ -443,6 +518,8 @@ int main(int argc, char** argv) {
     return cmd_demo(res.cfg, opts, partitions, sig);
   if (cmd == "broker")
     return cmd_broker(res.cfg, partitions, sig);
+  if (cmd == "loadgen")
+    return cmd_loadgen(res.cfg, opts, sig);
   std::cerr << "cotflow: unknown command '" << cmd << "'\n" << usage;
   return exit_config;
 }

@@ -10,6 +10,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+/// How long the credit bound may hold before partitions are paused.
+constexpr auto pause_after = std::chrono::milliseconds{500};
+
 void finish(source_actor::stateful_pointer<source_state> self) {
   auto& s = self->state;
   auto left = static_cast<uint64_t>(s.kafka->in_flight());
@@ -48,11 +51,31 @@ void round(source_actor::stateful_pointer<source_state> self) {
     // record stuck at a partition's commit position bounds what piles up.
     auto in_flight = static_cast<int64_t>(s.kafka->span());
     auto max = s.cfg.max_in_flight;
-    // Credit: pause at the bound, resume at half of it.
-    if (in_flight >= max)
-      s.kafka->pause(true);
-    else if (s.kafka->paused() && in_flight <= max / 2)
-      s.kafka->pause(false);
+    // At the bound, first just stop taking records: librdkafka's bounded
+    // prefetch holds the rest, and credit usually returns within
+    // milliseconds. Pausing (needed to keep serving rebalances while
+    // waiting longer) costs a refetch on resume, so it comes only when the
+    // bound holds for a while; resume at half of it.
+    if (in_flight >= max) {
+      if (!s.full_since)
+        s.full_since = now;
+      if (!s.kafka->paused() && now - *s.full_since >= pause_after) {
+        s.kafka->pause(true);
+      } else if (!s.kafka->paused()) {
+        if (now >= s.next_commit) {
+          s.kafka->commit();
+          s.next_commit = now + std::chrono::milliseconds{
+                                  s.cfg.commit_interval_ms};
+        }
+        self->delayed_send(self, std::chrono::milliseconds{1},
+                           atom::poll::value);
+        return;
+      }
+    } else {
+      s.full_since.reset();
+      if (s.kafka->paused() && in_flight <= max / 2)
+        s.kafka->pause(false);
+    }
     if (s.kafka->paused()) {
       s.kafka->idle(timeout);
     } else {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 namespace cotflow {
 
@@ -24,6 +25,8 @@ struct source_state {
   caf::typed_response_promise<uint64_t> drained;
   std::chrono::steady_clock::time_point deadline;
   std::chrono::steady_clock::time_point next_commit;
+  /// Since when the credit bound holds, if it does.
+  std::optional<std::chrono::steady_clock::time_point> full_since;
 };
 
 /// The Kafka source; spawn detached (it blocks in librdkafka's poll).

@@ -139,6 +139,9 @@ void tracked_consumer::pause(bool on) {
                             + "[" + std::to_string(p->partition())
                             + "] failed: " + RdKafka::err2str(p->err()));
   RdKafka::TopicPartition::destroy(parts);
+  log::debug("source", std::string{on ? "paused" : "resumed"} + " at "
+                         + std::to_string(tracker_.span())
+                         + " records held");
   paused_ = on;
   stats_->paused = on;
 }
