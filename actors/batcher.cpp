@@ -2,6 +2,8 @@
 
 #include <caf/all.hpp>
 
+#include <prometheus/histogram.h>
+
 namespace cotflow {
 
 namespace {
@@ -12,6 +14,8 @@ void emit(batcher_actor::stateful_pointer<batcher_state> self) {
     return;
   batch b{s.builder->take_and_advance()};
   s.st->batches += 1;
+  if (s.st->batch_size)
+    s.st->batch_size->Observe(static_cast<double>(b.records.size()));
   self->send(s.next, std::move(b));
 }
 

@@ -6,7 +6,11 @@
 #include "actors/sinks.hpp"
 #include "actors/source.hpp"
 #include "actors/tak_sink.hpp"
+#include "pipeline/http_server.hpp"
+#include "pipeline/json.hpp"
 #include "pipeline/log.hpp"
+#include "pipeline/metrics.hpp"
+#include "pipeline/time.hpp"
 
 #include <caf/all.hpp>
 
@@ -32,6 +36,100 @@ struct system_config : caf::actor_system_config {
     set("scheduler.max-threads", threads);
   }
 };
+
+/// The operations endpoints (SPEC §7).
+void add_routes(http_server& http, const metrics& probe, const config& cfg,
+                std::shared_ptr<stats> st) {
+  auto started = now_ms();
+  http.route(
+    "/metrics",
+    [&probe] {
+      return http_response{200, "text/plain; version=0.0.4; charset=utf-8",
+                           probe.text()};
+    },
+    true);
+  http.route(
+    "/health/live", [] { return http_response{200, "text/plain", "live\n"}; },
+    true);
+  http.route(
+    "/health/ready",
+    [st] {
+      if (st->ready())
+        return http_response{200, "text/plain", "ready\n"};
+      auto why = !st->running    ? "starting\n"
+                 : st->draining  ? "draining\n"
+                                 : "no partition assigned\n";
+      return http_response{503, "text/plain", why};
+    },
+    true);
+  http.route("/status", [st, started, file = cfg.file,
+                         brokers = cfg.kafka.brokers,
+                         group = cfg.kafka.group_id] {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+    w.StartObject();
+    w.Key("version");
+    w.String(COTFLOW_VERSION_STRING);
+    w.Key("uptime_s");
+    w.Double(static_cast<double>(now_ms() - started) / 1000.0);
+    w.Key("config");
+    w.String(file.empty() ? "defaults and environment" : file.c_str());
+    w.Key("ready");
+    w.Bool(st->ready());
+    w.Key("draining");
+    w.Bool(st->draining);
+    w.Key("kafka");
+    w.StartObject();
+    w.Key("brokers");
+    w.String(brokers.c_str());
+    w.Key("group_id");
+    w.String(group.c_str());
+    w.Key("assigned_partitions");
+    w.Int64(st->assigned_partitions);
+    w.Key("paused");
+    w.Bool(st->paused);
+    w.EndObject();
+    w.Key("records");
+    w.StartObject();
+    w.Key("in");
+    w.Uint64(st->consumed);
+    w.Key("out");
+    w.Uint64(st->delivered());
+    w.Key("dead_lettered");
+    w.Uint64(st->dead_lettered);
+    w.Key("dropped");
+    w.Uint64(st->dropped());
+    w.Key("in_flight");
+    w.Int64(st->in_flight);
+    w.EndObject();
+    w.Key("destinations");
+    w.StartArray();
+    for (auto& d : st->destinations) {
+      w.StartObject();
+      w.Key("name");
+      w.String(d->name.c_str());
+      w.Key("kind");
+      w.String(d->kind.c_str());
+      w.Key("endpoint");
+      w.String(d->endpoint.c_str());
+      w.Key("connected");
+      w.Bool(d->connected);
+      w.Key("events");
+      w.Uint64(d->events);
+      w.Key("queue");
+      w.Int64(d->queue);
+      w.Key("reconnects");
+      w.Uint64(d->reconnects);
+      w.Key("last_error");
+      auto e = d->last_error();
+      w.String(e.c_str());
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return http_response{200, "application/json", buf.GetString()};
+  });
+}
 
 } // namespace
 
@@ -67,6 +165,38 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
       return 1;
     }
   }
+  // Destinations as the operations endpoints show them.
+  auto add_dest = [&](std::string name, std::string kind, std::string where) {
+    auto d = std::make_shared<destination_stats>();
+    d->name = std::move(name);
+    d->kind = std::move(kind);
+    d->endpoint = std::move(where);
+    st->destinations.push_back(d);
+    return d;
+  };
+  std::shared_ptr<destination_stats> kafka_dest, file_dest;
+  std::vector<std::shared_ptr<destination_stats>> tak_dests;
+  if (cfg.sinks.kafka)
+    kafka_dest = add_dest("kafka", "kafka", cfg.kafka.output_topic);
+  if (!cfg.sinks.file.empty())
+    file_dest = add_dest("file", "file", cfg.sinks.file);
+  for (auto& [name, url] : cfg.tak.destinations)
+    tak_dests.push_back(
+      add_dest(name, url.substr(0, url.find(':')), url.substr(0, url.find('?'))));
+  st->ready_timeout_ms = cfg.http.ready_timeout_ms;
+  metrics probe{st};
+  probe.attach();
+  std::unique_ptr<http_server> http;
+  if (!cfg.http.address.empty()) {
+    http = http_server::start(cfg.http.address, cfg.http.token, err);
+    if (!http) {
+      log::error("pipeline", err);
+      return 1;
+    }
+    add_routes(*http, probe, cfg, st);
+    log::info("http", "operations endpoints on http://" + http->address()
+                        + " (/metrics /health/live /health/ready /status)");
+  }
   std::shared_ptr<tracked_consumer> consumer = tracked_consumer::make(cfg, all,
                                                                       st, err);
   if (!consumer) {
@@ -87,19 +217,20 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     if (cfg.sinks.kafka) {
       sinks.push_back(sys.spawn<caf::detached>(kafka_cot_sink, cot_producer,
                                                cfg.kafka.output_topic, bit,
-                                               src, st));
+                                               src, st, kafka_dest));
       bit <<= 1;
     }
     if (!cfg.sinks.file.empty()) {
       sinks.push_back(sys.spawn<caf::detached>(file_sink, cfg.sinks.file, bit,
-                                               src, st));
+                                               src, st, file_dest));
       bit <<= 1;
     }
     // One actor per TAK destination, each with its own queue: a dead server
     // does not hold up the others' writes.
+    size_t i = 0;
     for (auto& [name, url] : cfg.tak.destinations) {
       sinks.push_back(sys.spawn<caf::detached>(tak_sink, name, url, cfg.tak,
-                                               bit, src, st));
+                                               bit, src, st, tak_dests[i++]));
       bit <<= 1;
     }
     cot_producer.reset();
@@ -126,6 +257,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     for (auto& a : everyone)
       self->monitor(a);
     self->send(src, atom::start::value, bat);
+    st->running = true;
     log::info("pipeline", "running: " + std::to_string(workers.size())
                             + " encoders, " + std::to_string(sinks.size())
                             + " destinations");
@@ -146,6 +278,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
               hooks.tick();
           });
     }
+    st->draining = true;
     if (!failed) {
       auto grace = std::chrono::milliseconds{cfg.pipeline.drain_timeout_ms
                                              + 5000};

@@ -1,6 +1,9 @@
 #include "actors/sinks.hpp"
 
 #include "pipeline/log.hpp"
+#include "pipeline/time.hpp"
+
+#include <prometheus/histogram.h>
 
 #include <caf/all.hpp>
 
@@ -21,15 +24,28 @@ void serve(Self* self, int timeout_ms, bool count_dead_letters) {
   if (!s.done.empty()) {
     ack a{s.bits, {}};
     a.refs.reserve(s.done.size());
-    for (auto& [tp, offset] : s.done)
-      a.refs.push_back({tp, offset});
-    if (count_dead_letters)
+    for (auto& d : s.done)
+      a.refs.push_back({d.tp, d.offset});
+    if (count_dead_letters) {
       s.st->dead_lettered += a.refs.size();
-    else
+    } else {
       s.st->events_written += a.refs.size();
+      auto now = now_ms();
+      size_t bytes = 0;
+      for (auto& d : s.done) {
+        bytes += d.bytes;
+        if (d.timestamp_ms > 0)
+          s.dest->latency->Observe(
+            static_cast<double>(now - d.timestamp_ms) / 1000.0);
+      }
+      s.dest->events += a.refs.size();
+      s.dest->bytes += bytes;
+    }
     self->send(s.source, std::move(a));
   }
   s.st->delivery_retries = s.producer->retries();
+  if (s.dest)
+    s.dest->queue = static_cast<int64_t>(s.producer->outstanding());
   if (!s.producer->failure().empty()) {
     // Its records stay unacknowledged and uncommitted: stop, so that the
     // process (or, later, its supervisor) starts over from the commits.
@@ -64,15 +80,18 @@ void init(Self* self, std::shared_ptr<tracked_producer> producer,
 cot_sink_actor::behavior_type
 kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
                std::shared_ptr<tracked_producer> producer, std::string topic,
-               dest_mask bit, source_actor source, std::shared_ptr<stats> st) {
+               dest_mask bit, source_actor source, std::shared_ptr<stats> st,
+               std::shared_ptr<destination_stats> dest) {
   init(self, std::move(producer), std::move(topic), bit, std::move(source),
        std::move(st));
+  self->state.dest = std::move(dest);
+  self->state.dest->connected = true;
   return {
     [=](cot_batch& b) {
       auto& s = self->state;
       for (auto& ev : b.events)
         s.producer->produce(s.topic, ev.uid, ev.xml, ev.ref.tp,
-                            ev.ref.offset);
+                            ev.ref.offset, ev.timestamp_ms);
       serve(self, 0, false);
     },
     [=](atom::poll) { serve(self, 1, false); },
@@ -113,7 +132,7 @@ dead_letter_sink(dead_letter_sink_actor::stateful_pointer<kafka_sink_state>
                      r.topic + "/" + std::to_string(r.partition) + "/"
                        + std::to_string(r.ref.offset));
         s.producer->produce(s.topic, r.key, payload, r.ref.tp, r.ref.offset,
-                            h);
+                            r.timestamp_ms, h);
       }
       serve(self, 0, true);
     },
@@ -124,8 +143,9 @@ dead_letter_sink(dead_letter_sink_actor::stateful_pointer<kafka_sink_state>
 cot_sink_actor::behavior_type
 file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
           std::string path, dest_mask bit, source_actor source,
-          std::shared_ptr<stats> st) {
+          std::shared_ptr<stats> st, std::shared_ptr<destination_stats> dest) {
   auto& s = self->state;
+  s.dest = std::move(dest);
   s.path = path;
   s.bit = bit;
   s.source = std::move(source);
@@ -137,6 +157,7 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
     self->quit(caf::sec::runtime_error);
     return {[](cot_batch&) {}, [](atom::poll) {}};
   }
+  s.dest->connected = true;
   return {
     [=](cot_batch& b) {
       auto& s = self->state;
@@ -153,8 +174,17 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
       }
       ack a{s.bit, {}};
       a.refs.reserve(b.events.size());
-      for (auto& ev : b.events)
+      auto now = now_ms();
+      size_t bytes = 0;
+      for (auto& ev : b.events) {
         a.refs.push_back(ev.ref);
+        bytes += ev.xml.size() + 1;
+        if (ev.timestamp_ms > 0)
+          s.dest->latency->Observe(
+            static_cast<double>(now - ev.timestamp_ms) / 1000.0);
+      }
+      s.dest->events += b.events.size();
+      s.dest->bytes += bytes;
       self->send(s.source, std::move(a));
     },
     [=](atom::poll) {},

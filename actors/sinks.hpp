@@ -23,7 +23,8 @@ struct kafka_sink_state {
   source_actor source;
   std::shared_ptr<stats> st;
   bool polling = false;
-  std::vector<std::pair<uint32_t, int64_t>> done;
+  std::vector<delivered_ref> done;
+  std::shared_ptr<destination_stats> dest;
   /// Dead letters: payloads beyond this are truncated (and say so).
   size_t max_payload = 0;
 };
@@ -33,7 +34,8 @@ struct kafka_sink_state {
 cot_sink_actor::behavior_type
 kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
                std::shared_ptr<tracked_producer> producer, std::string topic,
-               dest_mask bit, source_actor source, std::shared_ptr<stats> st);
+               dest_mask bit, source_actor source, std::shared_ptr<stats> st,
+               std::shared_ptr<destination_stats> dest);
 
 /// Publishes dead letters with their original bytes and key, and headers
 /// naming the reason and the source topic/partition/offset. Spawn detached.
@@ -52,6 +54,7 @@ struct file_sink_state {
   dest_mask bit = 0;
   source_actor source;
   std::shared_ptr<stats> st;
+  std::shared_ptr<destination_stats> dest;
   ~file_sink_state() {
     if (file)
       std::fclose(file);
@@ -63,6 +66,6 @@ struct file_sink_state {
 cot_sink_actor::behavior_type
 file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
           std::string path, dest_mask bit, source_actor source,
-          std::shared_ptr<stats> st);
+          std::shared_ptr<stats> st, std::shared_ptr<destination_stats> dest);
 
 } // namespace cotflow

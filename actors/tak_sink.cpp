@@ -4,6 +4,8 @@
 #include "pipeline/log.hpp"
 #include "pipeline/tak_filter.hpp"
 
+#include <prometheus/histogram.h>
+
 #include <unordered_map>
 #include "pipeline/time.hpp"
 
@@ -33,6 +35,9 @@ void lost(self_ptr self, const std::string& why) {
   // What the kernel accepted lately may never have reached the server:
   // send it again first, in its order.
   s.st->tak_events_replayed += s.recent.size();
+  s.dstats->replayed += s.recent.size();
+  s.dstats->connected = false;
+  s.dstats->error(why);
   while (!s.recent.empty()) {
     s.queue.push_front(std::move(s.recent.back()));
     s.recent.pop_back();
@@ -66,6 +71,7 @@ bool ensure_connected(self_ptr self) {
     s.next_attempt = now + delay;
     auto what = std::string{config_error ? "configuration error: " : ""}
                 + err;
+    s.dstats->error(what);
     if (what != s.last_error)
       log::warn("tak-sink", s.dest + " (" + s.url + "): " + what
                               + "; retrying in "
@@ -77,6 +83,10 @@ bool ensure_connected(self_ptr self) {
   s.ping_sent.reset();
   s.next_ping = now + s.ping_interval;
   s.st->tak_connects += 1;
+  if (s.ever_connected)
+    s.dstats->reconnects += 1;
+  s.ever_connected = true;
+  s.dstats->connected = true;
   log::info("tak-sink", s.dest + " (" + s.url + "): connected; "
                           + std::to_string(s.queue.size())
                           + " events queued");
@@ -135,15 +145,21 @@ void pump(self_ptr self) {
                  || s.buffer.size() + s.queue[k].xml.size() <= s.write_bytes))
         s.buffer += s.queue[k++].xml;
     }
+    auto started = clock::now();
     if (!s.conn->write(s.buffer, err)) {
       lost(self, err);
       schedule(self, milliseconds{100});
       return;
     }
+    s.dstats->write_latency->Observe(
+      std::chrono::duration<double>(clock::now() - started).count());
     ack a{s.bit, {}};
     a.refs.reserve(k);
+    auto wall = now_ms();
     for (size_t i = 0; i < k; ++i) {
       a.refs.push_back(s.queue.front().ref);
+      if (auto ts = s.queue.front().timestamp_ms; ts > 0)
+        s.dstats->latency->Observe(static_cast<double>(wall - ts) / 1000.0);
       s.recent_bytes += s.queue.front().xml.size();
       s.recent.push_back(std::move(s.queue.front()));
       s.queue.pop_front();
@@ -154,8 +170,11 @@ void pump(self_ptr self) {
     }
     s.st->tak_events_written += k;
     s.st->tak_bytes_written += s.buffer.size();
+    s.dstats->events += k;
+    s.dstats->bytes += s.buffer.size();
     self->send(s.source, std::move(a));
   }
+  s.dstats->queue = 0;
   // Idle: come back to read what the server sends and notice a close.
   schedule(self, milliseconds{s.conn->is_udp() ? 1000 : 250});
 }
@@ -165,8 +184,10 @@ void pump(self_ptr self) {
 cot_sink_actor::behavior_type
 tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
          std::string name, std::string url, tak_config cfg, dest_mask bit,
-         source_actor source, std::shared_ptr<stats> st) {
+         source_actor source, std::shared_ptr<stats> st,
+         std::shared_ptr<destination_stats> dstats) {
   auto& s = self->state;
+  s.dstats = std::move(dstats);
   std::string err;
   auto parsed = parse_tak_url(url, err); // validated with the config
   s.dest = std::move(name);
@@ -209,8 +230,10 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
         }
         s.queue.push_back(std::move(ev));
       }
+      s.dstats->queue = static_cast<int64_t>(s.queue.size());
       if (!skipped.refs.empty()) {
         s.st->tak_events_skipped += skipped.refs.size();
+        s.dstats->skipped += skipped.refs.size();
         self->send(s.source, std::move(skipped));
       }
       pump(self);

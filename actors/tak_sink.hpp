@@ -36,6 +36,7 @@ struct tak_sink_state {
   std::chrono::steady_clock::time_point next_attempt{};
   std::chrono::steady_clock::time_point connected_since{};
   bool tick_pending = false;
+  bool ever_connected = false;
   std::chrono::milliseconds ping_interval{0};
   std::chrono::milliseconds ping_timeout{0};
   /// When the last unanswered ping went out, if one is pending.
@@ -45,6 +46,7 @@ struct tak_sink_state {
   dest_mask bit = 0;
   source_actor source;
   std::shared_ptr<stats> st;
+  std::shared_ptr<destination_stats> dstats;
 };
 
 /// Streams CoT events to one TAK server. An event counts as delivered once
@@ -54,6 +56,7 @@ struct tak_sink_state {
 cot_sink_actor::behavior_type
 tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
          std::string name, std::string url, tak_config cfg, dest_mask bit,
-         source_actor source, std::shared_ptr<stats> st);
+         source_actor source, std::shared_ptr<stats> st,
+         std::shared_ptr<destination_stats> dstats);
 
 } // namespace cotflow

@@ -113,7 +113,14 @@ const std::vector<key_desc>& keys() {
                 "reconnect"),
     COTFLOW_KEY(tak, replay_bytes, int_ref,
                 "after a lost connection, the latest bytes written on it are "
-                "sent again (duplicates rather than losses)"),
+                "sent again (duplicates rather than losses); keep it above "
+                "the server's receive buffer"),
+    COTFLOW_KEY(http, address, str_ref,
+                "operations HTTP port (metrics, health, status); empty = off"),
+    COTFLOW_KEY(http, token, str_ref,
+                "bearer token required for all but /metrics and /health/*"),
+    COTFLOW_KEY(http, ready_timeout_ms, int_ref,
+                "/health/ready fails when no partition is assigned this long"),
     COTFLOW_KEY(log, level, str_ref, "trace, debug, info, warn or error"),
     COTFLOW_KEY(log, format, str_ref, "json or text"),
   };
@@ -304,7 +311,8 @@ std::string render(const config& cfg, const key_desc& k) {
       using T = std::decay_t<decltype(get)>;
       std::ostringstream out;
       if constexpr (std::is_same_v<T, str_ref>) {
-        out << yaml_quote(get(c));
+        auto& v = get(c);
+        out << yaml_quote(is_secret(k.key) && !v.empty() ? "(hidden)" : v);
       } else if constexpr (std::is_same_v<T, int_ref>) {
         out << get(c);
       } else if constexpr (std::is_same_v<T, dbl_ref>) {
@@ -394,6 +402,8 @@ config default_config() {
   c.tak.replay_bytes = defaults::tak_replay_bytes;
   c.tak.ping_interval_ms = defaults::tak_ping_interval_ms;
   c.tak.ping_timeout_ms = defaults::tak_ping_timeout_ms;
+  c.http.address = defaults::http_address;
+  c.http.ready_timeout_ms = defaults::http_ready_timeout_ms;
   c.log.level = defaults::log_level;
   c.log.format = defaults::log_format;
   for (auto& k : keys())
@@ -595,6 +605,16 @@ std::vector<std::string> validate(const config& c) {
   range("tak.replay_bytes", c.tak.replay_bytes, 0, 256 * 1024 * 1024);
   range("tak.ping_interval_ms", c.tak.ping_interval_ms, 0, 3600000);
   range("tak.ping_timeout_ms", c.tak.ping_timeout_ms, 1, 3600000);
+  if (!c.http.address.empty()) {
+    auto colon = c.http.address.rfind(':');
+    auto port = colon == std::string::npos
+                  ? std::nullopt
+                  : parse_int(c.http.address.substr(colon + 1));
+    need(colon != std::string::npos && colon > 0 && port && *port >= 0
+           && *port <= 65535,
+         "http.address: '" + c.http.address + "' must be host:port");
+  }
+  range("http.ready_timeout_ms", c.http.ready_timeout_ms, 0, 3600000);
   need(!c.sinks.kafka || !c.kafka.output_topic.empty(),
        "kafka.output_topic: must not be empty while sinks.kafka is on");
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};

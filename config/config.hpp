@@ -121,6 +121,17 @@ struct tak_config {
   int64_t replay_bytes = 0;
 };
 
+/// The operations HTTP port.
+struct http_config {
+  /// host:port to listen on; empty disables the endpoints.
+  std::string address;
+  /// When set, every path but /metrics and /health/* needs
+  /// "Authorization: Bearer <token>".
+  std::string token;
+  /// /health/ready turns 503 when no partition is assigned this long.
+  int64_t ready_timeout_ms = 0;
+};
+
 /// Structured logging.
 struct log_config {
   std::string level;
@@ -134,6 +145,7 @@ struct config {
   cot_config cot;
   sinks_config sinks;
   tak_config tak;
+  http_config http;
   log_config log;
   /// The file it came from, empty for defaults only.
   std::string file;

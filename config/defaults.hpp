@@ -37,9 +37,15 @@ inline constexpr int64_t tak_reconnect_min_ms = 1000;
 inline constexpr int64_t tak_reconnect_max_ms = 60000;
 inline constexpr int64_t tak_healthy_after_ms = 30000;
 inline constexpr int64_t tak_write_bytes = 64 * 1024;
-inline constexpr int64_t tak_replay_bytes = 1024 * 1024;
+/// Covers our capped send buffer plus what a server's receive buffer may
+/// hold unread when it dies.
+inline constexpr int64_t tak_replay_bytes = 8 * 1024 * 1024;
+inline constexpr int tak_send_buffer_bytes = 1024 * 1024;
 inline constexpr int64_t tak_ping_interval_ms = 15000;
 inline constexpr int64_t tak_ping_timeout_ms = 10000;
+
+inline constexpr const char* http_address = "127.0.0.1:9180";
+inline constexpr int64_t http_ready_timeout_ms = 30000;
 
 inline constexpr const char* log_level = "info";
 inline constexpr const char* log_format = "json";

@@ -253,8 +253,16 @@ void tracked_consumer::rebalance_cb(
     else
       consumer->unassign();
   }
-  stats_->assigned_partitions
-    = static_cast<int64_t>(tracker_.handles().size());
+  auto assigned = static_cast<int64_t>(tracker_.handles().size());
+  if (assigned > 0) {
+    stats_->ever_assigned = true;
+  } else if (stats_->assigned_partitions > 0) {
+    stats_->unassigned_since_ms
+      = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now().time_since_epoch())
+          .count();
+  }
+  stats_->assigned_partitions = assigned;
   stats_->in_flight = static_cast<int64_t>(tracker_.in_flight());
 }
 

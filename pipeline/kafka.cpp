@@ -106,29 +106,32 @@ std::unique_ptr<tracked_producer> tracked_producer::make(const config& cfg,
 
 tracked_producer::~tracked_producer() {
   if (producer_) {
-    std::vector<std::pair<uint32_t, int64_t>> ignored;
+    std::vector<delivered_ref> ignored;
     flush(10000, ignored);
   }
   for (auto& r : retries_pending_)
     delete r.headers;
 }
 
-uint32_t tracked_producer::take_slot(uint32_t tp, int64_t offset) {
+uint32_t tracked_producer::take_slot(uint32_t tp, int64_t offset,
+                                     int64_t timestamp_ms) {
   if (free_.empty()) {
-    slots_.emplace_back(tp, offset);
+    slots_.push_back({tp, offset, timestamp_ms, 0});
     return static_cast<uint32_t>(slots_.size() - 1);
   }
   auto slot = free_.back();
   free_.pop_back();
-  slots_[slot] = {tp, offset};
+  slots_[slot] = {tp, offset, timestamp_ms, 0};
   return slot;
 }
 
 void tracked_producer::produce(const std::string& topic, std::string_view key,
                                std::string_view payload, uint32_t tp,
-                               int64_t offset, RdKafka::Headers* headers) {
+                               int64_t offset, int64_t timestamp_ms,
+                               RdKafka::Headers* headers) {
   ++outstanding_;
-  produce_slot(topic, key, payload, headers, take_slot(tp, offset));
+  produce_slot(topic, key, payload, headers,
+               take_slot(tp, offset, timestamp_ms));
 }
 
 void tracked_producer::produce_slot(const std::string& topic,
@@ -169,8 +172,7 @@ void tracked_producer::produce_slot(const std::string& topic,
   }
 }
 
-void tracked_producer::poll(int timeout_ms,
-                            std::vector<std::pair<uint32_t, int64_t>>& out) {
+void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
   producer_->poll(timeout_ms);
   out.insert(out.end(), delivered_.begin(), delivered_.end());
   delivered_.clear();
@@ -186,7 +188,7 @@ void tracked_producer::poll(int timeout_ms,
 }
 
 void tracked_producer::flush(int timeout_ms,
-                             std::vector<std::pair<uint32_t, int64_t>>& out) {
+                             std::vector<delivered_ref>& out) {
   auto deadline = timeout_ms;
   while (outstanding_ > 0 && deadline > 0 && failure_.empty()) {
     poll(50, out);
@@ -217,6 +219,7 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
   }
   --outstanding_;
   delivered_.push_back(slots_[slot]);
+  delivered_.back().bytes = msg.len();
   free_.push_back(slot);
 }
 

@@ -15,6 +15,16 @@
 /// turns delivery reports into acknowledgements, and the embedded broker.
 namespace cotflow {
 
+/// A message the broker confirmed, and the input record it carries.
+struct delivered_ref {
+  uint32_t tp;
+  int64_t offset;
+  /// Kafka timestamp of the input record (ms), -1 if unknown.
+  int64_t timestamp_ms;
+  /// Payload bytes.
+  size_t bytes;
+};
+
 /// Which client a configuration is for.
 enum class client_role { consumer, producer };
 
@@ -42,11 +52,11 @@ public:
   /// queue is full.
   void produce(const std::string& topic, std::string_view key,
                std::string_view payload, uint32_t tp, int64_t offset,
-               RdKafka::Headers* headers = nullptr);
+               int64_t timestamp_ms, RdKafka::Headers* headers = nullptr);
 
   /// Serves delivery reports for up to `timeout_ms`; appends the records
-  /// that are now durable in Kafka to `out` as (tp, offset) pairs.
-  void poll(int timeout_ms, std::vector<std::pair<uint32_t, int64_t>>& out);
+  /// that are now durable in Kafka to `out`.
+  void poll(int timeout_ms, std::vector<delivered_ref>& out);
 
   /// Messages produced and not yet confirmed.
   size_t outstanding() const {
@@ -65,7 +75,7 @@ public:
   }
 
   /// Waits up to `timeout_ms` for every outstanding message.
-  void flush(int timeout_ms, std::vector<std::pair<uint32_t, int64_t>>& out);
+  void flush(int timeout_ms, std::vector<delivered_ref>& out);
 
   /// The librdkafka delivery report callback (called from poll()).
   void dr_cb(RdKafka::Message& msg) override;
@@ -73,7 +83,7 @@ public:
 private:
   tracked_producer() = default;
 
-  uint32_t take_slot(uint32_t tp, int64_t offset);
+  uint32_t take_slot(uint32_t tp, int64_t offset, int64_t timestamp_ms);
 
   struct retry {
     std::string topic;
@@ -89,9 +99,9 @@ private:
 
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Conf> conf_;
-  std::vector<std::pair<uint32_t, int64_t>> slots_;
+  std::vector<delivered_ref> slots_;
   std::vector<uint32_t> free_;
-  std::vector<std::pair<uint32_t, int64_t>> delivered_;
+  std::vector<delivered_ref> delivered_;
   std::vector<retry> retries_pending_;
   size_t outstanding_ = 0;
   uint64_t retries_ = 0;

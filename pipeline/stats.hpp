@@ -1,9 +1,54 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace prometheus {
+class Histogram;
+}
 
 namespace cotflow {
+
+/// What one destination reports about itself; written by its sink actor,
+/// read by the HTTP endpoints.
+struct destination_stats {
+  std::string name;
+  /// kafka, file, tcp, tls or udp.
+  std::string kind;
+  /// Where it writes (URL without options, topic, or path).
+  std::string endpoint;
+  std::atomic<bool> connected{false};
+  std::atomic<uint64_t> events{0};
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> reconnects{0};
+  std::atomic<uint64_t> skipped{0};
+  std::atomic<uint64_t> replayed{0};
+  std::atomic<int64_t> queue{0};
+  /// End-to-end latency (Kafka timestamp to delivery), seconds; owned by
+  /// the metrics registry.
+  prometheus::Histogram* latency = nullptr;
+  /// Seconds per socket write (TAK destinations).
+  prometheus::Histogram* write_latency = nullptr;
+
+  void error(std::string text) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    last_error_ = std::move(text);
+  }
+
+  std::string last_error() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return last_error_;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::string last_error_;
+};
 
 /// Counters shared by the actors of one pipeline; read by the live summary
 /// and the tests. Every input record ends in exactly one of delivered,
@@ -29,6 +74,31 @@ struct stats {
   std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> assigned_partitions{0};
   std::atomic<bool> paused{false};
+  std::atomic<uint64_t> offsets_committed{0};
+  /// Set once before the actors start; never resized after.
+  std::vector<std::shared_ptr<destination_stats>> destinations;
+  /// Batch sizes (records); owned by the metrics registry.
+  prometheus::Histogram* batch_size = nullptr;
+  /// Lifecycle for /health/ready.
+  std::atomic<bool> running{false};
+  std::atomic<bool> draining{false};
+  /// When the last partition went away (steady ms), 0 while assigned.
+  std::atomic<int64_t> unassigned_since_ms{0};
+  std::atomic<bool> ever_assigned{false};
+  int64_t ready_timeout_ms = 30000;
+
+  /// Ready: running, not draining, and partitions assigned (a short gap
+  /// during a rebalance is tolerated up to ready_timeout_ms).
+  bool ready() const {
+    if (!running || draining || !ever_assigned)
+      return false;
+    if (assigned_partitions > 0)
+      return true;
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+                 .count();
+    return now - unassigned_since_ms < ready_timeout_ms;
+  }
 
   uint64_t dropped() const {
     return dropped_stale + dropped_too_old + dropped_low_confidence;

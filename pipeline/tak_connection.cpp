@@ -1,5 +1,7 @@
 #include "pipeline/tak_connection.hpp"
 
+#include "config/defaults.hpp"
+
 #include <openssl/err.h>
 #include <openssl/pkcs12.h>
 #include <openssl/ssl.h>
@@ -286,6 +288,10 @@ bool tak_connection::connect(std::string& err, bool& config_error) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    // A bounded send buffer bounds what a dying connection can swallow,
+    // which the replay window must cover.
+    int sndbuf = defaults::tak_send_buffer_bytes;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0
         && errno != EINPROGRESS) {
       err = errno_text("connect");

@@ -42,7 +42,9 @@ struct broker_fixture {
   env(const std::string& group) const {
     return {{"COTFLOW_KAFKA_BROKERS", bootstrap},
             {"COTFLOW_KAFKA_GROUP_ID", group},
-            {"COTFLOW_LOG_LEVEL", "info"}};
+            {"COTFLOW_LOG_LEVEL", "info"},
+            // Several cotflow processes run at once: no fixed port.
+            {"COTFLOW_HTTP_ADDRESS", "127.0.0.1:0"}};
   }
 
   /// Starts `cotflow run` in group `group` with `extra` environment.

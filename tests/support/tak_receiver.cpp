@@ -129,9 +129,10 @@ void tak_receiver::loop() {
         continue;
       }
       size_t pos;
-      while ((pos = c.buf.find("</event>")) != std::string::npos) {
-        auto ev = c.buf.substr(0, pos + 8);
-        c.buf.erase(0, pos + 8);
+      size_t from = 0;
+      while ((pos = c.buf.find("</event>", from)) != std::string::npos) {
+        auto ev = c.buf.substr(from, pos + 8 - from);
+        from = pos + 8;
         auto start = ev.find("<event");
         if (start != std::string::npos)
           ev.erase(0, start);
@@ -154,6 +155,7 @@ void tak_receiver::loop() {
         if (sample_.size() < 20)
           sample_.push_back(ev);
       }
+      c.buf.erase(0, from);
     }
     clients.erase(std::remove_if(clients.begin(), clients.end(),
                                  [](const client& c) { return c.fd < 0; }),

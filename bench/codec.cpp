@@ -1,0 +1,247 @@
+// bench_codec: per-record cost of the codec on one core (issue 6).
+//
+// Pre-generates N realistic detections (pipeline/generator.hpp: both input
+// shapes, 1% malformed), then times, over several repetitions each:
+//   decode          decoder::decode (parse + validate) of every record
+//   map             cot_encoder::cot_type + uid of every decoded detection
+//   map+encode      cot_encoder::encode (maps, then writes the XML)
+//   decode+map+encode  the whole per-record work of an encoder worker
+// and reports best and median records/s and ns/record, plus heap
+// allocations per record (global operator new is counted). Plain
+// steady_clock timing, no benchmark library. Prints Markdown on stdout.
+//
+//   bench_codec [--records N] [--reps R] [--summary FILE]
+#include "config/config.hpp"
+#include "pipeline/cot_encoder.hpp"
+#include "pipeline/decoder.hpp"
+#include "pipeline/generator.hpp"
+#include "pipeline/time.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <sched.h>
+
+// ---- allocation counting ---------------------------------------------------
+
+namespace {
+std::atomic<uint64_t> g_allocs{0};
+}
+
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t n) {
+  g_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1))
+    return p;
+  throw std::bad_alloc{};
+}
+void* operator new[](std::size_t n) {
+  g_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1))
+    return p;
+  throw std::bad_alloc{};
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct result {
+  std::string name;
+  std::vector<double> ns_per_record; // one per repetition
+  double allocs_per_record = 0;
+  uint64_t records = 0;
+};
+
+// Keeps the optimiser from discarding work.
+volatile uint64_t g_sink = 0;
+
+result run(const std::string& name, int reps, uint64_t records,
+           const std::function<uint64_t()>& body) {
+  result r;
+  r.name = name;
+  r.records = records;
+  body(); // warm-up: buffers reach their steady capacity
+  for (int i = 0; i < reps; ++i) {
+    auto a0 = g_allocs.load();
+    auto t0 = clock_type::now();
+    g_sink += body();
+    auto t1 = clock_type::now();
+    auto a1 = g_allocs.load();
+    r.ns_per_record.push_back(
+      std::chrono::duration<double, std::nano>(t1 - t0).count()
+      / static_cast<double>(records));
+    r.allocs_per_record = static_cast<double>(a1 - a0)
+                          / static_cast<double>(records);
+  }
+  std::fprintf(stderr, "  %-20s done\n", name.c_str());
+  return r;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  auto n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double best(const std::vector<double>& v) {
+  return *std::min_element(v.begin(), v.end());
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  uint64_t n = 200000;
+  int reps = 7;
+  std::string summary;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--records" && i + 1 < argc)
+      n = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--reps" && i + 1 < argc)
+      reps = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--summary" && i + 1 < argc)
+      summary = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: bench_codec [--records N] [--reps R] [--summary FILE]\n");
+      return 2;
+    }
+  }
+
+  // One core: pin to the CPU we start on so the numbers are single-core.
+  int cpu = sched_getcpu();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof(set), &set);
+
+  auto cfg = cotflow::default_config();
+  std::fprintf(stderr, "bench_codec: generating %llu records\n",
+               static_cast<unsigned long long>(n));
+  cotflow::detection_generator gen{{}};
+  std::vector<cotflow::generated_record> recs(n);
+  auto now = cotflow::now_ms();
+  size_t bytes = 0;
+  for (auto& r : recs) {
+    gen.next(r, now);
+    bytes += r.payload.size();
+  }
+
+  // Decoded detections for the encode-only stages.
+  cotflow::decoder dec{static_cast<size_t>(cfg.pipeline.max_record_bytes)};
+  std::vector<cotflow::detection> dets;
+  dets.reserve(n);
+  uint64_t valid = 0;
+  {
+    cotflow::detection d;
+    for (auto& r : recs)
+      if (!dec.decode(r.payload, d)) {
+        dets.push_back(d);
+        ++valid;
+      }
+  }
+  cotflow::cot_encoder enc{cfg.cot};
+
+  std::vector<result> results;
+  std::fprintf(stderr, "bench_codec: %d repetitions per stage on cpu %d\n",
+               reps, cpu);
+
+  results.push_back(run("decode", reps, n, [&] {
+    cotflow::detection d;
+    uint64_t ok = 0;
+    for (auto& r : recs)
+      ok += !dec.decode(r.payload, d);
+    return ok;
+  }));
+
+  results.push_back(run("map (type+uid)", reps, dets.size(), [&] {
+    uint64_t len = 0;
+    std::string uid;
+    for (auto& d : dets) {
+      auto t = enc.cot_type(d);
+      enc.uid(d, uid);
+      len += t.size() + uid.size();
+    }
+    return len;
+  }));
+
+  uint64_t xml_bytes = 0;
+  results.push_back(run("map+encode", reps, dets.size(), [&] {
+    std::string xml;
+    uint64_t len = 0;
+    for (auto& d : dets) {
+      enc.encode(d, now, xml);
+      len += xml.size();
+    }
+    xml_bytes = len;
+    return len;
+  }));
+
+  results.push_back(run("decode+map+encode", reps, n, [&] {
+    cotflow::detection d;
+    std::string xml;
+    std::string uid;
+    uint64_t len = 0;
+    for (auto& r : recs) {
+      if (dec.decode(r.payload, d))
+        continue; // refused: would go to the dead-letter topic
+      if (enc.encode(d, now, xml) == cotflow::encode_outcome::encoded) {
+        enc.uid(d, uid); // the Kafka key
+        len += xml.size() + uid.size();
+      }
+    }
+    return len;
+  }));
+
+  std::printf("Records: %llu generated (%llu valid, %.0f bytes average "
+              "input, %.0f bytes average CoT XML); %d timed repetitions per "
+              "stage after one warm-up, one thread pinned to one core.\n\n",
+              static_cast<unsigned long long>(n),
+              static_cast<unsigned long long>(valid),
+              static_cast<double>(bytes) / static_cast<double>(n),
+              valid ? static_cast<double>(xml_bytes)
+                        / static_cast<double>(valid)
+                    : 0.0,
+              reps);
+  std::printf("| stage | records/s best | records/s median | ns/record best "
+              "| ns/record median | heap allocations/record |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|\n");
+  for (auto& r : results) {
+    auto b = best(r.ns_per_record);
+    auto m = median(r.ns_per_record);
+    std::printf("| %s | %.0f | %.0f | %.0f | %.0f | %.2f |\n",
+                r.name.c_str(), 1e9 / b, 1e9 / m, b, m, r.allocs_per_record);
+  }
+  // Machine-readable key=value lines for run.sh.
+  if (!summary.empty()) {
+    if (auto* f = std::fopen(summary.c_str(), "a")) {
+      auto& full = results.back();
+      std::fprintf(f, "codec_full_rps_best=%.0f\ncodec_full_rps_median=%.0f\n",
+                   1e9 / best(full.ns_per_record),
+                   1e9 / median(full.ns_per_record));
+      std::fclose(f);
+    }
+  }
+  std::printf("\n");
+  return 0;
+}

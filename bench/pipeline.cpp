@@ -1,0 +1,1266 @@
+// bench_pipeline: end-to-end benchmark of cotflow against a raw librdkafka
+// passthrough on the same embedded broker, in one process tree (issue 6).
+//
+//   bench_pipeline COTFLOW_BIN [--records N] [--window W] [--rates 100,1000,10000]
+//                  [--latency-seconds S] [--max-seconds S] [--log-dir DIR]
+//                  [--summary FILE]
+//
+// This process hosts the embedded broker (librdkafka mock cluster, 6
+// partitions per topic), publishes the generated detections and observes the
+// outputs. Two children consume from it over loopback TCP:
+//   baseline  this binary re-executed as `bench_pipeline passthrough`: a
+//             consumer-group member with manual commits and an idempotent
+//             producer built from cotflow's own make_client_conf(), copying
+//             every record to another topic (no decode, no encode);
+//   cotflow   `COTFLOW_BIN run --config /dev/null` with
+//             COTFLOW_KAFKA_BROKERS=<bootstrap> (all defaults).
+// For each: latency at fixed offered rates, then maximum throughput, peak
+// RSS (VmHWM, reset per phase through /proc/PID/clear_refs) and CPU per
+// record (/proc/PID/stat), then SIGTERM and the exit code. Prints Markdown
+// on stdout, progress on stderr, key=value lines to --summary.
+//
+// The mock broker keeps only ~5 MB / 100k records per partition and drops
+// the oldest, so the throughput publisher never runs more than --window
+// records ahead of what the pipeline has delivered (outputs observed through
+// the high watermarks of the output topics).
+#include "config/config.hpp"
+#include "pipeline/generator.hpp"
+#include "pipeline/kafka.hpp"
+#include "pipeline/time.hpp"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdarg>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+const int partitions = 6;
+
+int64_t wall_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+double secs_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds{ms});
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "bench_pipeline: %s\n", what.c_str());
+  std::exit(1);
+}
+
+void progress(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void progress(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  std::fprintf(stderr, "bench_pipeline: ");
+  std::vfprintf(stderr, fmt, ap);
+  std::fprintf(stderr, "\n");
+  va_end(ap);
+}
+
+// ---- child processes --------------------------------------------------------
+
+class child {
+public:
+  child(const std::vector<std::string>& argv,
+        const std::vector<std::pair<std::string, std::string>>& env,
+        const std::string& log_path) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+      die("cannot open " + log_path);
+    pid_ = ::fork();
+    if (pid_ < 0)
+      die("fork failed");
+    if (pid_ == 0) {
+      for (auto& [k, v] : env)
+        ::setenv(k.c_str(), v.c_str(), 1);
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+      ::close(fd);
+      std::vector<char*> args;
+      for (auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      std::perror("execv");
+      ::_exit(127);
+    }
+    ::close(fd);
+  }
+
+  ~child() {
+    if (!reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  pid_t pid() const {
+    return pid_;
+  }
+
+  /// True while the process has not exited.
+  bool alive() {
+    if (reaped_)
+      return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      reaped_ = true;
+      code_ = WIFEXITED(status) ? WEXITSTATUS(status)
+                                : 128 + WTERMSIG(status);
+      return false;
+    }
+    return true;
+  }
+
+  /// Exit code (128+signal when killed), or nothing on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout) {
+    auto deadline = clock_type::now() + timeout;
+    while (alive()) {
+      if (clock_type::now() > deadline)
+        return std::nullopt;
+      sleep_ms(10);
+    }
+    return code_;
+  }
+
+  void signal(int sig) {
+    if (!reaped_)
+      ::kill(pid_, sig);
+  }
+
+private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int code_ = -1;
+};
+
+/// Peak resident set since start or the last reset, in kB (VmHWM).
+long vm_kb(pid_t pid, const char* field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  auto len = std::strlen(field);
+  while (std::getline(in, line))
+    if (line.compare(0, len, field) == 0 && line.size() > len
+        && line[len] == ':')
+      return std::strtol(line.c_str() + len + 1, nullptr, 10);
+  return -1;
+}
+
+/// Resets VmHWM to the current RSS (Linux ≥ 4.0); false if not permitted.
+bool reset_peak_rss(pid_t pid) {
+  std::ofstream out("/proc/" + std::to_string(pid) + "/clear_refs");
+  if (!out)
+    return false;
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+/// utime + stime of a process in seconds.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)),
+                std::istreambuf_iterator<char>());
+  auto close = s.rfind(')');
+  if (close == std::string::npos)
+    return -1;
+  std::istringstream rest(s.substr(close + 2));
+  std::string f;
+  // Fields after the command: state(3) ... utime(14) stime(15).
+  std::vector<std::string> fields;
+  while (rest >> f && fields.size() < 13)
+    fields.push_back(f);
+  if (fields.size() < 13)
+    return -1;
+  double tck = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return (std::stod(fields[11]) + std::stod(fields[12])) / tck;
+}
+
+// ---- Kafka helpers ----------------------------------------------------------
+
+std::unique_ptr<RdKafka::Conf> conf_of(
+  const std::vector<std::pair<std::string, std::string>>& props) {
+  std::unique_ptr<RdKafka::Conf> conf{
+    RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
+  std::string err;
+  for (auto& [k, v] : props)
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK)
+      die("property " + k + ": " + err);
+  return conf;
+}
+
+/// Queries watermarks and a group's committed offsets. Its consumer never
+/// subscribes, so it never joins the group it asks about.
+class observer {
+public:
+  observer(const std::string& bootstrap, const std::string& group) {
+    auto conf = conf_of({{"bootstrap.servers", bootstrap},
+                         {"group.id", group},
+                         {"client.id", "bench-observer"},
+                         {"enable.auto.commit", "false"}});
+    std::string err;
+    consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+    if (!consumer_)
+      die("observer: " + err);
+  }
+
+  ~observer() {
+    consumer_->close();
+  }
+
+  /// Sum of the high watermarks of `topic` (`n` partitions), -1 on error.
+  int64_t high_sum(const std::string& topic, int n) {
+    int64_t sum = 0;
+    for (int p = 0; p < n; ++p) {
+      int64_t lo = 0, hi = 0;
+      if (consumer_->query_watermark_offsets(topic, p, &lo, &hi, 5000)
+          != RdKafka::ERR_NO_ERROR)
+        return -1;
+      sum += hi;
+    }
+    return sum;
+  }
+
+  std::vector<int64_t> highs(const std::string& topic, int n) {
+    std::vector<int64_t> out;
+    for (int p = 0; p < n; ++p) {
+      int64_t lo = 0, hi = 0;
+      consumer_->query_watermark_offsets(topic, p, &lo, &hi, 5000);
+      out.push_back(hi);
+    }
+    return out;
+  }
+
+  /// True when the group's committed offsets reached `ends`.
+  bool committed_reached(const std::string& topic,
+                         const std::vector<int64_t>& ends) {
+    std::vector<RdKafka::TopicPartition*> parts;
+    for (size_t p = 0; p < ends.size(); ++p)
+      parts.push_back(
+        RdKafka::TopicPartition::create(topic, static_cast<int>(p)));
+    bool ok = consumer_->committed(parts, 5000) == RdKafka::ERR_NO_ERROR;
+    for (size_t p = 0; ok && p < ends.size(); ++p)
+      ok = parts[p]->offset() >= ends[p];
+    RdKafka::TopicPartition::destroy(parts);
+    return ok;
+  }
+
+private:
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+};
+
+/// The publisher of input records (plain producer, like a sensor gateway).
+class publisher {
+public:
+  publisher(const std::string& bootstrap, const std::string& linger_ms) {
+    auto conf = conf_of({{"bootstrap.servers", bootstrap},
+                         {"client.id", "bench-publisher"},
+                         {"linger.ms", linger_ms},
+                         {"queue.buffering.max.messages", "200000"}});
+    std::string err;
+    producer_.reset(RdKafka::Producer::create(conf.get(), err));
+    if (!producer_)
+      die("publisher: " + err);
+  }
+
+  ~publisher() {
+    producer_->flush(10000);
+  }
+
+  void send(const std::string& topic, const std::string& key,
+            const std::string& payload, int64_t timestamp_ms = 0) {
+    for (;;) {
+      auto rc = producer_->produce(
+        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(payload.data()), payload.size(), key.data(),
+        key.size(), timestamp_ms, nullptr);
+      if (rc == RdKafka::ERR_NO_ERROR)
+        return;
+      if (rc != RdKafka::ERR__QUEUE_FULL)
+        die("publish: " + RdKafka::err2str(rc));
+      producer_->poll(5);
+    }
+  }
+
+  void poll() {
+    producer_->poll(0);
+  }
+
+  void flush() {
+    producer_->flush(30000);
+  }
+
+private:
+  std::unique_ptr<RdKafka::Producer> producer_;
+};
+
+std::optional<uint64_t> seq_of(const char* p, size_t n) {
+  std::string_view s{p, n};
+  auto at = s.find("seq=");
+  if (at == std::string_view::npos)
+    return std::nullopt;
+  uint64_t v = 0;
+  size_t i = at + 4;
+  if (i >= s.size() || s[i] < '0' || s[i] > '9')
+    return std::nullopt;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i)
+    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+  return v;
+}
+
+// ---- the passthrough baseline (child mode) ----------------------------------
+
+std::atomic<bool> g_stop{false};
+
+class passthrough_dr : public RdKafka::DeliveryReportCb {
+public:
+  // Per input partition: delivered flags from `base` on.
+  struct part {
+    int64_t base = -1;
+    std::deque<bool> done;
+    int64_t committed = -1;
+  };
+  std::vector<part> parts = std::vector<part>(64);
+  uint64_t failed = 0;
+
+  void dispatched(int32_t p, int64_t offset) {
+    auto& pt = parts[static_cast<size_t>(p)];
+    if (pt.base < 0)
+      pt.base = offset;
+    while (pt.base + static_cast<int64_t>(pt.done.size()) < offset)
+      pt.done.push_back(true); // gap: nothing to wait for
+    pt.done.push_back(false);
+  }
+
+  void dr_cb(RdKafka::Message& msg) override {
+    auto v = reinterpret_cast<uintptr_t>(msg.msg_opaque());
+    auto p = static_cast<size_t>(v >> 48);
+    auto offset = static_cast<int64_t>(v & ((uintptr_t{1} << 48) - 1));
+    if (msg.err() != RdKafka::ERR_NO_ERROR) {
+      ++failed; // with the idempotent producer this is fatal; counted
+      return;
+    }
+    auto& pt = parts[p];
+    pt.done[static_cast<size_t>(offset - pt.base)] = true;
+  }
+
+  /// The contiguous delivered prefix of every partition that moved.
+  std::vector<std::pair<int32_t, int64_t>> due() {
+    std::vector<std::pair<int32_t, int64_t>> out;
+    for (size_t p = 0; p < parts.size(); ++p) {
+      auto& pt = parts[p];
+      while (!pt.done.empty() && pt.done.front()) {
+        pt.done.pop_front();
+        ++pt.base;
+      }
+      if (pt.base >= 0 && pt.base > pt.committed)
+        out.emplace_back(static_cast<int32_t>(p), pt.base);
+    }
+    return out;
+  }
+};
+
+int run_passthrough(const std::string& brokers, const std::string& in,
+                    const std::string& out, const std::string& group,
+                    const std::map<std::string, std::string>& props) {
+  std::signal(SIGTERM, [](int) { g_stop = true; });
+  std::signal(SIGINT, [](int) { g_stop = true; });
+  // The same client settings as cotflow's source and Kafka sink.
+  auto cfg = cotflow::default_config();
+  cfg.kafka.brokers = brokers;
+  cfg.kafka.group_id = group;
+  cfg.kafka.client_id = "bench-passthrough";
+  cfg.kafka.properties = props; // like cotflow's kafka.properties
+  std::string err;
+  auto cconf = cotflow::make_client_conf(cfg, cotflow::client_role::consumer,
+                                         err);
+  auto pconf = cotflow::make_client_conf(cfg, cotflow::client_role::producer,
+                                         err);
+  if (!cconf || !pconf)
+    die("passthrough: " + err);
+  passthrough_dr dr;
+  if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&dr), err)
+      != RdKafka::Conf::CONF_OK)
+    die(err);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer{
+    RdKafka::KafkaConsumer::create(cconf.get(), err)};
+  std::unique_ptr<RdKafka::Producer> producer{
+    RdKafka::Producer::create(pconf.get(), err)};
+  if (!consumer || !producer)
+    die("passthrough: " + err);
+  if (consumer->subscribe({in}) != RdKafka::ERR_NO_ERROR)
+    die("passthrough: subscribe failed");
+  auto commit = [&] {
+    auto due = dr.due();
+    if (due.empty())
+      return;
+    std::vector<RdKafka::TopicPartition*> offs;
+    for (auto& [p, o] : due)
+      offs.push_back(RdKafka::TopicPartition::create(in, p, o));
+    if (consumer->commitSync(offs) == RdKafka::ERR_NO_ERROR)
+      for (auto& [p, o] : due)
+        dr.parts[static_cast<size_t>(p)].committed = o;
+    RdKafka::TopicPartition::destroy(offs);
+  };
+  auto poll_timeout = static_cast<int>(cfg.pipeline.poll_timeout_ms);
+  auto interval = std::chrono::milliseconds{cfg.pipeline.commit_interval_ms};
+  auto last_commit = clock_type::now();
+  uint64_t copied = 0;
+  while (!g_stop) {
+    std::unique_ptr<RdKafka::Message> msg{consumer->consume(poll_timeout)};
+    if (msg->err() == RdKafka::ERR_NO_ERROR) {
+      dr.dispatched(msg->partition(), msg->offset());
+      auto opaque = (static_cast<uintptr_t>(msg->partition()) << 48)
+                    | static_cast<uintptr_t>(msg->offset());
+      for (;;) {
+        auto rc = producer->produce(
+          out, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+          msg->payload(), msg->len(),
+          msg->key() ? msg->key()->data() : nullptr,
+          msg->key() ? msg->key()->size() : 0, 0, nullptr,
+          reinterpret_cast<void*>(opaque));
+        if (rc == RdKafka::ERR_NO_ERROR)
+          break;
+        if (rc != RdKafka::ERR__QUEUE_FULL)
+          die("passthrough produce: " + RdKafka::err2str(rc));
+        producer->poll(10);
+      }
+      ++copied;
+    }
+    producer->poll(0);
+    if (clock_type::now() - last_commit >= interval) {
+      commit();
+      last_commit = clock_type::now();
+    }
+  }
+  producer->flush(10000);
+  producer->poll(0);
+  commit();
+  consumer->close();
+  std::fprintf(stderr, "passthrough: copied %llu records, %llu failed "
+                       "deliveries\n",
+               static_cast<unsigned long long>(copied),
+               static_cast<unsigned long long>(dr.failed));
+  return dr.failed == 0 ? 0 : 1;
+}
+
+// ---- measurements -----------------------------------------------------------
+
+struct latency_result {
+  int64_t rate = 0;
+  double seconds = 0;
+  uint64_t published = 0;
+  uint64_t matched = 0;
+  double offered_achieved = 0;
+  // Percentiles in ms: consume time minus publish time (what a reader of the
+  // output topic sees), and output record CreateTime minus input timestamp.
+  double p50 = 0, p95 = 0, p99 = 0, max = 0;
+  double c50 = 0, c99 = 0;
+  double cpu_us_per_record = 0;
+  long peak_rss_kb = -1;
+};
+
+struct throughput_result {
+  uint64_t records = 0;
+  double out_seconds = 0;
+  double commit_seconds = -1;
+  double steady_rps = 0;
+  double longest_stall_s = 0;
+  double cpu_us_per_record = 0;
+  long peak_rss_kb = -1;
+  int64_t outputs = 0;
+};
+
+double pct(std::vector<double>& v, double p) {
+  if (v.empty())
+    return 0;
+  auto idx = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size()));
+  return v[std::min(idx, v.size() - 1)];
+}
+
+/// What one pipeline under test looks like from outside.
+struct target {
+  std::string name;
+  std::string group;
+  std::string in_topic;
+  /// Output topics with their partition counts; their record counts grow by
+  /// one per input record (CoT or dead letter).
+  std::vector<std::pair<std::string, int>> outputs;
+  /// The topic whose records carry the latency (payload has "seq=N").
+  std::string latency_topic;
+  child* proc = nullptr;
+};
+
+int64_t outputs_now(observer& obs, const target& t) {
+  int64_t sum = 0;
+  for (auto& [topic, n] : t.outputs) {
+    auto s = obs.high_sum(topic, n);
+    if (s < 0)
+      return -1;
+    sum += s;
+  }
+  return sum;
+}
+
+/// Publishes `count` records and waits until the target produced as many
+/// outputs (the group is then assigned and the pipeline warm).
+bool warm_up(const std::string& bootstrap, observer& obs, const target& t,
+             uint64_t count, std::chrono::seconds timeout) {
+  auto before = outputs_now(obs, t);
+  publisher pub{bootstrap, "5"};
+  cotflow::detection_generator::options o;
+  o.seed = 1;
+  o.malformed = 0.0;
+  o.first_seq = 900000000000ULL;
+  cotflow::detection_generator gen{o};
+  cotflow::generated_record rec;
+  for (uint64_t i = 0; i < count; ++i) {
+    gen.next(rec, cotflow::now_ms());
+    pub.send(t.in_topic, rec.key, rec.payload);
+  }
+  pub.flush();
+  auto deadline = clock_type::now() + timeout;
+  while (clock_type::now() < deadline) {
+    if (!t.proc->alive())
+      return false;
+    if (outputs_now(obs, t) - before >= static_cast<int64_t>(count))
+      return true;
+    sleep_ms(50);
+  }
+  return false;
+}
+
+std::string dump_dir; // --dump-latency: per-record CSVs go here
+std::string dump_scenario; // the scenario being measured, for file names
+
+latency_result latency_phase(const std::string& bootstrap, observer& obs,
+                             const target& t, int64_t rate, double seconds,
+                             uint64_t first_seq) {
+  latency_result r;
+  r.rate = rate;
+  auto n_out = 0;
+  for (auto& [topic, n] : t.outputs)
+    if (topic == t.latency_topic)
+      n_out = n;
+  // Reader of the output topic, positioned at its current end.
+  auto conf = conf_of({{"bootstrap.servers", bootstrap},
+                       {"group.id", "bench-latency-reader"},
+                       {"client.id", "bench-latency-reader"},
+                       {"enable.auto.commit", "false"},
+                       {"fetch.wait.max.ms", "2"}});
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> reader{
+    RdKafka::KafkaConsumer::create(conf.get(), err)};
+  if (!reader)
+    die("latency reader: " + err);
+  auto ends = obs.highs(t.latency_topic, n_out);
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (int p = 0; p < n_out; ++p)
+    parts.push_back(RdKafka::TopicPartition::create(
+      t.latency_topic, p, ends[static_cast<size_t>(p)]));
+  reader->assign(parts);
+  RdKafka::TopicPartition::destroy(parts);
+
+  auto total = static_cast<uint64_t>(static_cast<double>(rate) * seconds);
+  // Publish time (wall µs) by seq - first_seq; 0 = not published yet.
+  std::vector<std::atomic<int64_t>> sent_us(total);
+  std::vector<double> lat_ms;
+  std::vector<double> create_ms;
+  std::atomic<bool> stop_reader{false};
+  std::atomic<uint64_t> matched{0};
+  std::atomic<bool> warm_seen{false};
+  std::FILE* dump = nullptr;
+  if (!dump_dir.empty()) {
+    auto path = dump_dir + "/latency-" + dump_scenario + "-" + t.name + "-"
+                + std::to_string(rate) + ".csv";
+    dump = std::fopen(path.c_str(), "w");
+    if (dump)
+      std::fprintf(dump, "index,published_s,latency_ms\n");
+  }
+  int64_t start_us = 0;
+  std::thread reader_thread{[&] {
+    while (!stop_reader) {
+      std::unique_ptr<RdKafka::Message> msg{reader->consume(5)};
+      if (msg->err() != RdKafka::ERR_NO_ERROR)
+        continue;
+      auto now = wall_us();
+      auto seq = seq_of(static_cast<const char*>(msg->payload()), msg->len());
+      if (seq && *seq == first_seq + total)
+        warm_seen = true;
+      if (!seq || *seq < first_seq || *seq - first_seq >= total)
+        continue;
+      auto sent = sent_us[*seq - first_seq].load();
+      if (sent == 0)
+        continue;
+      lat_ms.push_back(static_cast<double>(now - sent) / 1000.0);
+      if (dump)
+        std::fprintf(dump, "%llu,%.3f,%.3f\n",
+                     static_cast<unsigned long long>(*seq - first_seq),
+                     static_cast<double>(sent - start_us) / 1e6,
+                     static_cast<double>(now - sent) / 1000.0);
+      auto ts = msg->timestamp();
+      if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE)
+        create_ms.push_back(static_cast<double>(ts.timestamp * 1000 - sent)
+                            / 1000.0);
+      ++matched;
+    }
+  }};
+
+  // Pace at `rate`; linger 1 ms so the publisher adds little of its own.
+  // One record first (its seq is just past the range), waited for at the
+  // reader, so that client start-up of the publisher and of the reader is
+  // not counted as latency.
+  publisher pub{bootstrap, "1"};
+  {
+    cotflow::detection_generator::options wo;
+    wo.malformed = 0;
+    wo.first_seq = first_seq + total;
+    cotflow::detection_generator warm{wo};
+    cotflow::generated_record w;
+    warm.next(w, cotflow::now_ms());
+    pub.send(t.in_topic, w.key, w.payload);
+    pub.flush();
+    auto deadline = clock_type::now() + 20s;
+    while (!warm_seen && clock_type::now() < deadline)
+      sleep_ms(5);
+    if (!warm_seen)
+      progress("  %s @ %lld/s: warm-up record not seen within 20 s",
+               t.name.c_str(), static_cast<long long>(rate));
+    sleep_ms(100);
+  }
+  cotflow::detection_generator::options o;
+  o.seed = static_cast<uint64_t>(rate);
+  o.first_seq = first_seq;
+  cotflow::detection_generator gen{o};
+  cotflow::generated_record rec;
+  uint64_t valid = 0;
+  reset_peak_rss(t.proc->pid());
+  auto cpu0 = cpu_seconds(t.proc->pid());
+  start_us = wall_us();
+  auto t0 = clock_type::now();
+  uint64_t sent = 0;
+  while (sent < total) {
+    auto due = static_cast<uint64_t>(secs_since(t0)
+                                     * static_cast<double>(rate));
+    if (sent >= due) {
+      pub.poll();
+      std::this_thread::sleep_for(200us);
+      continue;
+    }
+    while (sent < std::min(due, total)) {
+      auto now_us = wall_us();
+      gen.next(rec, now_us / 1000);
+      // The record's Kafka timestamp: ms part of the same wall time.
+      sent_us[rec.seq - first_seq] = now_us;
+      pub.send(t.in_topic, rec.key, rec.payload, now_us / 1000);
+      valid += rec.valid;
+      ++sent;
+    }
+    pub.poll();
+  }
+  r.seconds = secs_since(t0);
+  pub.flush();
+  // Wait for the stragglers (at most 5 s).
+  auto expect = t.latency_topic == t.outputs.front().first
+                    && t.outputs.size() == 1
+                  ? total
+                  : valid;
+  auto deadline = clock_type::now() + 5s;
+  while (matched < expect && clock_type::now() < deadline)
+    sleep_ms(10);
+  auto cpu1 = cpu_seconds(t.proc->pid());
+  r.peak_rss_kb = vm_kb(t.proc->pid(), "VmHWM");
+  stop_reader = true;
+  reader_thread.join();
+  reader->close();
+  if (dump)
+    std::fclose(dump);
+  r.published = sent;
+  r.matched = matched;
+  r.offered_achieved = static_cast<double>(sent) / r.seconds;
+  r.cpu_us_per_record = (cpu1 - cpu0) * 1e6 / static_cast<double>(sent);
+  std::sort(lat_ms.begin(), lat_ms.end());
+  std::sort(create_ms.begin(), create_ms.end());
+  r.p50 = pct(lat_ms, 50);
+  r.p95 = pct(lat_ms, 95);
+  r.p99 = pct(lat_ms, 99);
+  r.max = lat_ms.empty() ? 0 : lat_ms.back();
+  r.c50 = pct(create_ms, 50);
+  r.c99 = pct(create_ms, 99);
+  progress("  %s @ %lld/s: %llu/%llu matched, p50 %.1f p95 %.1f p99 %.1f "
+           "max %.1f ms",
+           t.name.c_str(), static_cast<long long>(rate),
+           static_cast<unsigned long long>(r.matched),
+           static_cast<unsigned long long>(expect), r.p50, r.p95, r.p99,
+           r.max);
+  return r;
+}
+
+throughput_result throughput_phase(const std::string& bootstrap,
+                                   observer& obs, observer& group_obs,
+                                   const target& t,
+                                   const std::vector<cotflow::generated_record>& pool,
+                                   uint64_t n, int64_t window,
+                                   double max_seconds) {
+  throughput_result r;
+  auto before = outputs_now(obs, t);
+  auto in_before = obs.high_sum(t.in_topic, partitions);
+  std::atomic<int64_t> done{0};
+  std::atomic<bool> stop_monitor{false};
+  std::mutex samples_mtx;
+  std::vector<std::pair<double, int64_t>> samples; // (s, done)
+  auto t0 = clock_type::now();
+  std::thread monitor{[&] {
+    // Its own observer: the main thread's is not thread-safe to share.
+    observer mon{bootstrap, "bench-monitor"};
+    while (!stop_monitor) {
+      auto o = outputs_now(mon, t);
+      if (o >= 0) {
+        done = o - before;
+        std::lock_guard<std::mutex> g{samples_mtx};
+        samples.emplace_back(secs_since(t0), o - before);
+      }
+      sleep_ms(5);
+    }
+  }};
+  reset_peak_rss(t.proc->pid());
+  auto cpu0 = cpu_seconds(t.proc->pid());
+  publisher pub{bootstrap, "5"};
+  uint64_t sent = 0;
+  auto last_report = clock_type::now();
+  bool timed_out = false;
+  while (sent < n) {
+    if (secs_since(t0) > max_seconds) {
+      timed_out = true;
+      break;
+    }
+    if (!t.proc->alive())
+      die(t.name + " exited during the throughput phase");
+    if (static_cast<int64_t>(sent) - done.load() >= window) {
+      pub.poll();
+      std::this_thread::sleep_for(200us);
+      continue;
+    }
+    auto chunk = std::min<uint64_t>(n - sent, 1000);
+    for (uint64_t i = 0; i < chunk; ++i, ++sent) {
+      auto& rec = pool[sent % pool.size()];
+      pub.send(t.in_topic, rec.key, rec.payload);
+    }
+    pub.poll();
+    if (clock_type::now() - last_report > 2s) {
+      last_report = clock_type::now();
+      progress("  %s: published %llu, delivered %lld (%.0f/s so far)",
+               t.name.c_str(), static_cast<unsigned long long>(sent),
+               static_cast<long long>(done.load()),
+               static_cast<double>(done.load()) / secs_since(t0));
+    }
+  }
+  pub.flush();
+  r.records = sent;
+  // Outputs complete.
+  auto deadline = clock_type::now() + 60s;
+  while (done.load() < static_cast<int64_t>(sent)
+         && clock_type::now() < deadline && t.proc->alive())
+    sleep_ms(2);
+  r.out_seconds = secs_since(t0);
+  r.outputs = done.load();
+  stop_monitor = true;
+  monitor.join();
+  // Commits complete: the group's committed offsets reach the input's end.
+  auto ends = obs.highs(t.in_topic, partitions);
+  deadline = clock_type::now() + 30s;
+  while (clock_type::now() < deadline) {
+    if (group_obs.committed_reached(t.in_topic, ends)) {
+      r.commit_seconds = secs_since(t0);
+      break;
+    }
+    sleep_ms(20);
+  }
+  auto cpu1 = cpu_seconds(t.proc->pid());
+  r.peak_rss_kb = vm_kb(t.proc->pid(), "VmHWM");
+  r.cpu_us_per_record = (cpu1 - cpu0) * 1e6 / static_cast<double>(sent);
+  (void) in_before;
+  // Steady rate between 10% and 90% of the outputs; the longest time
+  // without progress while outputs were owed.
+  double t10 = -1, t90 = -1, last_move = 0, stall = 0;
+  int64_t last = 0;
+  for (auto& [s, d] : samples) {
+    if (t10 < 0 && d >= static_cast<int64_t>(sent / 10))
+      t10 = s;
+    if (t90 < 0 && d >= static_cast<int64_t>(sent * 9 / 10))
+      t90 = s;
+    if (d != last) {
+      stall = std::max(stall, s - last_move);
+      last_move = s;
+      last = d;
+    }
+  }
+  r.longest_stall_s = stall;
+  if (t10 >= 0 && t90 > t10)
+    r.steady_rps = static_cast<double>(sent * 8 / 10) / (t90 - t10);
+  progress("  %s: %llu records, outputs %lld after %.2f s (%.0f/s), "
+           "commits after %.2f s%s",
+           t.name.c_str(), static_cast<unsigned long long>(sent),
+           static_cast<long long>(r.outputs), r.out_seconds,
+           static_cast<double>(sent) / r.out_seconds, r.commit_seconds,
+           timed_out ? " (stopped at --max-seconds)" : "");
+  return r;
+}
+
+struct target_result {
+  std::vector<latency_result> latency;
+  throughput_result tput;
+  std::optional<int> exit_code;
+  double stop_seconds = 0;
+  long rss_at_stop_kb = -1;
+  std::vector<std::string> log_problems;
+  size_t log_lines = 0;
+};
+
+std::vector<std::string> scan_log(const std::string& path, size_t& lines) {
+  std::ifstream in(path);
+  std::string line;
+  std::map<std::string, int> seen;
+  std::vector<std::string> order;
+  lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    bool bad = line.find("\"level\":\"warn\"") != std::string::npos
+               || line.find("\"level\":\"error\"") != std::string::npos
+               || line.find("%3|") != std::string::npos   // librdkafka err
+               || line.find("%4|") != std::string::npos;  // librdkafka warn
+    if (!bad)
+      continue;
+    // Group by message text without the timestamp.
+    auto key = line;
+    auto m = line.find("\"level\"");
+    if (m != std::string::npos)
+      key = line.substr(m);
+    if (seen[key]++ == 0)
+      order.push_back(key);
+  }
+  std::vector<std::string> out;
+  for (auto& k : order)
+    out.push_back(std::to_string(seen[k]) + " x " + k.substr(0, 300));
+  return out;
+}
+
+target_result measure(const std::string& bootstrap, target& t,
+                      const std::vector<int64_t>& rates, double lat_seconds,
+                      const std::vector<cotflow::generated_record>& pool,
+                      uint64_t n, int64_t window, double max_seconds,
+                      const std::string& log_path, uint64_t& seq_base) {
+  target_result res;
+  observer obs{bootstrap, "bench-observer"};
+  observer group_obs{bootstrap, t.group};
+  progress("%s: started (pid %d), warming up", t.name.c_str(),
+           t.proc->pid());
+  if (!warm_up(bootstrap, obs, t, 200, 60s))
+    die(t.name + " produced no output within 60 s (log: " + log_path + ")");
+  for (auto rate : rates) {
+    res.latency.push_back(
+      latency_phase(bootstrap, obs, t, rate, lat_seconds, seq_base));
+    seq_base += 100000000ULL;
+    if (!t.proc->alive())
+      die(t.name + " exited during the latency phases");
+  }
+  progress("%s: throughput, %llu records, window %lld", t.name.c_str(),
+           static_cast<unsigned long long>(n),
+           static_cast<long long>(window));
+  res.tput = throughput_phase(bootstrap, obs, group_obs, t, pool, n, window,
+                              max_seconds);
+  res.rss_at_stop_kb = vm_kb(t.proc->pid(), "VmRSS");
+  auto t0 = clock_type::now();
+  t.proc->signal(SIGTERM);
+  res.exit_code = t.proc->wait(30s);
+  res.stop_seconds = secs_since(t0);
+  progress("%s: SIGTERM -> exit %s after %.2f s", t.name.c_str(),
+           res.exit_code ? std::to_string(*res.exit_code).c_str()
+                         : "none (killed)",
+           res.stop_seconds);
+  res.log_problems = scan_log(log_path, res.log_lines);
+  return res;
+}
+
+std::vector<int64_t> parse_rates(const std::string& s) {
+  std::vector<int64_t> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty())
+      out.push_back(std::stoll(item));
+  return out;
+}
+
+std::string mb(long kb) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f", static_cast<double>(kb) / 1024.0);
+  return buf;
+}
+
+
+struct scenario {
+  /// Label in the report and prefix of the summary keys.
+  std::string name;
+  /// fetch.wait.max.ms for both pipelines' clients; empty = librdkafka's.
+  std::string fetch_wait_ms;
+  target_result base;
+  target_result cot;
+};
+
+void report(const scenario& sc, uint64_t n) {
+  auto& base = sc.base;
+  auto& cot = sc.cot;
+  auto rps = [](const throughput_result& r) {
+    return static_cast<double>(r.records) / r.out_seconds;
+  };
+  auto crps = [](const throughput_result& r) {
+    return r.commit_seconds > 0
+             ? static_cast<double>(r.records) / r.commit_seconds
+             : 0.0;
+  };
+  double ratio = rps(cot.tput) / rps(base.tput);
+  double ratio_steady = base.tput.steady_rps > 0
+                          ? cot.tput.steady_rps / base.tput.steady_rps
+                          : 0;
+  std::printf("## Scenario `%s`: %s\n\n", sc.name.c_str(),
+              sc.fetch_wait_ms.empty()
+                ? "every client setting at its default (cotflow: "
+                  "--config /dev/null, only COTFLOW_KAFKA_BROKERS set)"
+                : ("both pipelines' clients with fetch.wait.max.ms="
+                   + sc.fetch_wait_ms
+                   + " (cotflow: COTFLOW_KAFKA_PROPERTIES), everything "
+                     "else at its default")
+                    .c_str());
+  std::printf("### Throughput (%llu records, publisher as fast as the "
+              "window allows)\n\n",
+              static_cast<unsigned long long>(n));
+  std::printf("| pipeline | records | records/s to last output | records/s "
+              "steady (10%%-90%%) | records/s to last commit | longest stall "
+              "s | outputs seen | CPU µs/record | peak RSS MB |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (auto* p : {&base, &cot}) {
+    auto& r = p->tput;
+    std::printf("| %s | %llu | %.0f | %.0f | %.0f | %.2f | %lld | %.1f | %s "
+                "|\n",
+                p == &base ? "baseline passthrough" : "cotflow",
+                static_cast<unsigned long long>(r.records), rps(r),
+                r.steady_rps, crps(r), r.longest_stall_s,
+                static_cast<long long>(r.outputs), r.cpu_us_per_record,
+                mb(r.peak_rss_kb).c_str());
+  }
+  std::printf("\n**Ratio cotflow/baseline: %.2f** (to last output; steady "
+              "10%%-90%%: %.2f; to last commit: %.2f)\n\n",
+              ratio, ratio_steady,
+              crps(base.tput) > 0 ? crps(cot.tput) / crps(base.tput) : 0.0);
+
+  std::printf("### Latency at fixed offered rates\n\n");
+  std::printf("| pipeline | offered/s | achieved/s | s | matched | p50 ms | "
+              "p95 ms | p99 ms | max ms | produced p50 ms | produced p99 ms "
+              "| CPU µs/record | peak RSS MB |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+              "---:|\n");
+  for (auto* p : {&base, &cot})
+    for (auto& l : p->latency)
+      std::printf("| %s | %lld | %.0f | %.1f | %llu/%llu | %.1f | %.1f | "
+                  "%.1f | %.1f | %.1f | %.1f | %.1f | %s |\n",
+                  p == &base ? "baseline" : "cotflow",
+                  static_cast<long long>(l.rate), l.offered_achieved,
+                  l.seconds, static_cast<unsigned long long>(l.matched),
+                  static_cast<unsigned long long>(l.published), l.p50, l.p95,
+                  l.p99, l.max, l.c50, l.c99, l.cpu_us_per_record,
+                  mb(l.peak_rss_kb).c_str());
+  std::printf("\n### Shutdown and logs\n\n");
+  for (auto* p : {&base, &cot}) {
+    std::printf("- %s: SIGTERM -> exit code %s after %.2f s (RSS before "
+                "stop %s MB); %zu log lines, %zu distinct warnings/errors%s\n",
+                p == &base ? "baseline" : "cotflow",
+                p->exit_code ? std::to_string(*p->exit_code).c_str()
+                             : "none (killed after 30 s)",
+                p->stop_seconds, mb(p->rss_at_stop_kb).c_str(), p->log_lines,
+                p->log_problems.size(),
+                p->log_problems.empty() ? "" : ":");
+    for (size_t i = 0; i < p->log_problems.size() && i < 10; ++i)
+      std::printf("  - `%s`\n", p->log_problems[i].c_str());
+  }
+  std::printf("\n");
+}
+
+void write_summary(std::ofstream& out, const scenario& sc) {
+  auto k = [&](const std::string& key) -> std::ofstream& {
+    out << sc.name << "." << key << "=";
+    return out;
+  };
+  auto rps = [](const throughput_result& r) {
+    return static_cast<double>(r.records) / r.out_seconds;
+  };
+  k("baseline_rps") << rps(sc.base.tput) << "\n";
+  k("baseline_steady_rps") << sc.base.tput.steady_rps << "\n";
+  k("cotflow_rps") << rps(sc.cot.tput) << "\n";
+  k("cotflow_steady_rps") << sc.cot.tput.steady_rps << "\n";
+  k("ratio") << rps(sc.cot.tput) / rps(sc.base.tput) << "\n";
+  k("cotflow_outputs") << sc.cot.tput.outputs << "\n";
+  k("cotflow_records") << sc.cot.tput.records << "\n";
+  k("cotflow_rss_max_mb") << sc.cot.tput.peak_rss_kb / 1024.0 << "\n";
+  k("cotflow_cpu_us_max") << sc.cot.tput.cpu_us_per_record << "\n";
+  k("cotflow_exit") << (sc.cot.exit_code ? *sc.cot.exit_code : -1) << "\n";
+  k("cotflow_log_problems") << sc.cot.log_problems.size() << "\n";
+  for (auto& l : sc.cot.latency) {
+    auto r = "lat" + std::to_string(l.rate) + "_";
+    k(r + "p50") << l.p50 << "\n";
+    k(r + "p95") << l.p95 << "\n";
+    k(r + "p99") << l.p99 << "\n";
+    k(r + "max") << l.max << "\n";
+    k(r + "rss_mb") << l.peak_rss_kb / 1024.0 << "\n";
+    k(r + "cpu_us") << l.cpu_us_per_record << "\n";
+  }
+  for (auto& l : sc.base.latency) {
+    auto r = "base_lat" + std::to_string(l.rate) + "_";
+    k(r + "p50") << l.p50 << "\n";
+    k(r + "p99") << l.p99 << "\n";
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string{argv[1]} == "passthrough") {
+    if (argc < 6) {
+      std::fprintf(stderr, "usage: bench_pipeline passthrough BROKERS IN OUT "
+                           "GROUP [PROPERTY=VALUE...]\n");
+      return 2;
+    }
+    std::map<std::string, std::string> props;
+    for (int i = 6; i < argc; ++i) {
+      std::string kv = argv[i];
+      auto eq = kv.find('=');
+      if (eq != std::string::npos)
+        props[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return run_passthrough(argv[2], argv[3], argv[4], argv[5], props);
+  }
+  if (argc < 2 || argv[1][0] == '-') {
+    std::fprintf(
+      stderr,
+      "usage: bench_pipeline COTFLOW_BIN [--records N] [--window W]"
+      " [--rates 100,1000,10000] [--latency-seconds S] [--max-seconds S]"
+      " [--fetch-wait default,5] [--cotflow-env KEY=VALUE]... [--log-dir DIR]"
+      " [--summary FILE] [--dump-latency DIR]\n");
+    return 2;
+  }
+  std::string cotflow_bin = argv[1];
+  uint64_t n = 300000;
+  int64_t window = 30000;
+  std::string rates_arg = "100,1000,10000";
+  std::string fetch_waits = "default";
+  double lat_seconds = 6;
+  double max_seconds = 90;
+  std::string log_dir = ".";
+  std::string summary;
+  std::vector<std::pair<std::string, std::string>> cot_env;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc)
+        die("missing value of " + a);
+      return argv[++i];
+    };
+    if (a == "--records")
+      n = std::stoull(next());
+    else if (a == "--window")
+      window = std::stoll(next());
+    else if (a == "--rates")
+      rates_arg = next();
+    else if (a == "--latency-seconds")
+      lat_seconds = std::stod(next());
+    else if (a == "--max-seconds")
+      max_seconds = std::stod(next());
+    else if (a == "--fetch-wait")
+      fetch_waits = next();
+    else if (a == "--cotflow-env") {
+      auto kv = next();
+      auto eq = kv.find('=');
+      if (eq == std::string::npos)
+        die("--cotflow-env wants KEY=VALUE");
+      cot_env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    } else if (a == "--log-dir")
+      log_dir = next();
+    else if (a == "--summary")
+      summary = next();
+    else if (a == "--dump-latency")
+      dump_dir = next();
+    else
+      die("unknown argument " + a);
+  }
+  auto rates = parse_rates(rates_arg);
+  if (::access(cotflow_bin.c_str(), X_OK) != 0)
+    die("not executable: " + cotflow_bin);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::vector<scenario> scenarios;
+  {
+    std::stringstream in(fetch_waits);
+    std::string item;
+    while (std::getline(in, item, ','))
+      if (item == "default")
+        scenarios.push_back({"default", "", {}, {}});
+      else if (!item.empty())
+        scenarios.push_back({"fetch-wait-" + item, item, {}, {}});
+  }
+
+  // The broker and its topics.
+  std::string err;
+  auto broker = cotflow::embedded_broker::start(1, err);
+  if (!broker)
+    die(err);
+  for (auto& [topic, parts] :
+       std::vector<std::pair<std::string, int>>{{"detections", partitions},
+                                                {"cot", partitions},
+                                                {"cot-dead-letter", 1},
+                                                {"bench-in", partitions},
+                                                {"bench-out", partitions}})
+    if (!broker->create_topic(topic, parts, err))
+      die(err);
+  auto bootstrap = broker->bootstraps();
+  progress("embedded broker at %s", bootstrap.c_str());
+
+  // The records of the throughput phases: one pool, reused in a cycle.
+  std::vector<cotflow::generated_record> pool(std::min<uint64_t>(n, 100000));
+  {
+    cotflow::detection_generator gen{{}};
+    auto now = cotflow::now_ms();
+    for (auto& r : pool)
+      gen.next(r, now);
+  }
+  size_t pool_bytes = 0;
+  for (auto& r : pool)
+    pool_bytes += r.payload.size();
+
+  char self[4096];
+  auto len = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (len <= 0)
+    die("cannot find /proc/self/exe");
+  self[len] = 0;
+
+  uint64_t seq_base = 1000000000ULL;
+  for (auto& sc : scenarios) {
+    progress("scenario %s", sc.name.c_str());
+    dump_scenario = sc.name;
+    // (a) baseline: a fresh consumer group per scenario.
+    {
+      auto group = "bench-baseline-" + sc.name;
+      auto log = log_dir + "/baseline-" + sc.name + ".log";
+      std::vector<std::string> argv{self, "passthrough", bootstrap,
+                                    "bench-in", "bench-out", group};
+      if (!sc.fetch_wait_ms.empty())
+        argv.push_back("fetch.wait.max.ms=" + sc.fetch_wait_ms);
+      child proc{argv, {}, log};
+      target t{"baseline", group, "bench-in", {{"bench-out", partitions}},
+               "bench-out", &proc};
+      sc.base = measure(bootstrap, t, rates, lat_seconds, pool, n, window,
+                        max_seconds, log, seq_base);
+    }
+    // (b) cotflow, group 'cotflow' (its default).
+    {
+      auto log = log_dir + "/cotflow-" + sc.name + ".log";
+      auto env = cot_env;
+      env.emplace_back("COTFLOW_KAFKA_BROKERS", bootstrap);
+      env.emplace_back("COTFLOW_HTTP_ADDRESS", "127.0.0.1:0");
+      if (!sc.fetch_wait_ms.empty()) {
+        bool merged = false;
+        for (auto& [k, v] : env)
+          if (k == "COTFLOW_KAFKA_PROPERTIES") {
+            v += ",fetch.wait.max.ms=" + sc.fetch_wait_ms;
+            merged = true;
+          }
+        if (!merged)
+          env.emplace_back("COTFLOW_KAFKA_PROPERTIES",
+                           "fetch.wait.max.ms=" + sc.fetch_wait_ms);
+      }
+      child proc{{cotflow_bin, "run", "--config", "/dev/null"}, env, log};
+      target t{"cotflow", "cotflow", "detections",
+               {{"cot", partitions}, {"cot-dead-letter", 1}}, "cot", &proc};
+      sc.cot = measure(bootstrap, t, rates, lat_seconds, pool, n, window,
+                       max_seconds, log, seq_base);
+    }
+  }
+
+  struct rusage self_usage {};
+  getrusage(RUSAGE_SELF, &self_usage);
+
+  std::printf("Embedded broker (librdkafka mock cluster, 1 broker) in the "
+              "benchmark process; topics with %d partitions; %llu records "
+              "per throughput run (pool of %zu generated detections, %.0f "
+              "bytes average, 1%% malformed, 25%% GeoJSON), publisher at most "
+              "%lld records ahead of the outputs (the mock broker keeps only "
+              "~5 MB per partition). Latency phases: %.0f s per offered rate."
+              "\n\n",
+              partitions, static_cast<unsigned long long>(n), pool.size(),
+              static_cast<double>(pool_bytes)
+                / static_cast<double>(pool.size()),
+              static_cast<long long>(window), lat_seconds);
+  std::printf("Latency = time the benchmark's reader of the output topic got "
+              "the record (reader fetch.wait.max.ms=2) minus the wall time "
+              "the input was published (also its Kafka timestamp). "
+              "'produced' = the output record's CreateTime (set when "
+              "cotflow/passthrough handed it to its producer) minus the "
+              "input's. 'matched' counts only CoT outputs for cotflow: the "
+              "~1%% malformed inputs go to the dead-letter topic. Peak RSS per "
+              "phase is VmHWM after resetting it through /proc/PID/clear_refs "
+              "at the phase start; CPU is utime+stime of the child over the "
+              "phase divided by the records published in it.\n\n");
+  for (auto& sc : scenarios)
+    report(sc, n);
+  std::printf("Benchmark process (broker, publisher, observers): %.1f s CPU, "
+              "peak RSS %s MB.\n\n",
+              static_cast<double>(self_usage.ru_utime.tv_sec)
+                + static_cast<double>(self_usage.ru_stime.tv_sec)
+                + static_cast<double>(self_usage.ru_utime.tv_usec
+                                      + self_usage.ru_stime.tv_usec)
+                    / 1e6,
+              mb(self_usage.ru_maxrss).c_str());
+
+  bool ok = true;
+  if (!summary.empty()) {
+    std::ofstream out(summary, std::ios::app);
+    for (auto& sc : scenarios)
+      write_summary(out, sc);
+  }
+  for (auto& sc : scenarios)
+    ok = ok && sc.cot.exit_code && *sc.cot.exit_code == 0
+         && sc.base.exit_code && *sc.base.exit_code == 0;
+  return ok ? 0 : 3;
+}
