@@ -401,6 +401,7 @@ int cmd_run(config cfg, int partitions, signal_waiter& sig) {
     if (!broker)
       return 1;
     cfg.kafka.brokers = broker->bootstraps();
+    cfg.kafka.embedded = true;
   }
   auto st = std::make_shared<stats>();
   sig.start();
@@ -428,6 +429,7 @@ int cmd_demo(config cfg, const std::map<std::string, std::string>& opts,
     if (!broker)
       return 1;
     cfg.kafka.brokers = broker->bootstraps();
+    cfg.kafka.embedded = true;
   }
   std::printf("cotflow demo: %lld detections/s into '%s' at %s\n"
               "  CoT events -> %s (one per line) and Kafka topic '%s'\n"

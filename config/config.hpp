@@ -20,6 +20,8 @@ struct kafka_config {
   std::string dead_letter_topic;
   /// librdkafka properties passed through verbatim to every client.
   std::map<std::string, std::string> properties;
+  /// Set (not configured) when brokers is the in-process embedded broker.
+  bool embedded = false;
 };
 
 /// Batching, bounds and timing of the actor pipeline.

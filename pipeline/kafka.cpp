@@ -27,6 +27,34 @@ bool permanent(RdKafka::ErrorCode rc) {
   }
 }
 
+/// librdkafka's own log lines and errors, as structured log lines.
+class kafka_events : public RdKafka::EventCb {
+public:
+  void event_cb(RdKafka::Event& e) override {
+    switch (e.type()) {
+      case RdKafka::Event::EVENT_ERROR:
+        log::write(e.fatal() ? log::level::error : log::level::warn, "kafka",
+                   RdKafka::err2str(e.err()) + ": " + e.str());
+        break;
+      case RdKafka::Event::EVENT_LOG: {
+        auto sev = e.severity();
+        auto lvl = sev <= RdKafka::Event::EVENT_SEVERITY_ERROR
+                     ? log::level::error
+                   : sev <= RdKafka::Event::EVENT_SEVERITY_WARNING
+                     ? log::level::warn
+                   : sev <= RdKafka::Event::EVENT_SEVERITY_INFO
+                     ? log::level::info
+                     : log::level::debug;
+        if (log::enabled(lvl))
+          log::write(lvl, "kafka", e.fac() + ": " + e.str());
+        break;
+      }
+      default:
+        break;
+    }
+  }
+};
+
 bool set(RdKafka::Conf& conf, const std::string& key, const std::string& val,
          std::string& err) {
   std::string e;
@@ -61,6 +89,11 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
                    // Prefetch stays small next to the in-flight bound.
                    {"queued.max.messages.kbytes", "16384"},
                  });
+    // The embedded (mock) broker holds an empty fetch for the whole
+    // fetch.wait.max.ms even when data arrives meanwhile; a real broker
+    // answers at once. Keep the demo's latency what a real cluster gives.
+    if (cfg.kafka.embedded)
+      props.push_back({"fetch.wait.max.ms", "10"});
   } else {
     auto queue = std::max<int64_t>(100000, 4 * cfg.pipeline.max_in_flight);
     props.insert(props.end(),
@@ -76,6 +109,9 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
   for (auto& [k, v] : props)
     if (!set(*conf, k, v, err))
       return nullptr;
+  static kafka_events events;
+  std::string e;
+  conf->set("event_cb", static_cast<RdKafka::EventCb*>(&events), e);
   for (auto& [k, v] : cfg.kafka.properties)
     if (!set(*conf, k, v, err))
       return nullptr;
