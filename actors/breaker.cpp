@@ -1,19 +1,114 @@
 #include "actors/breaker.hpp"
 
+#include "actors/encoder.hpp"
+#include "pipeline/log.hpp"
+
 #include <caf/all.hpp>
 
 namespace cotflow {
 
+namespace {
+
+using self_ptr = breaker_actor::stateful_pointer<breaker_state>;
+
+void start_worker(self_ptr self, uint64_t i) {
+  auto& s = self->state;
+  auto& slot = s.slots[i];
+  auto& a = s.args;
+  slot.worker = self->spawn(encoder, a.cfg, a.sinks, a.dead_letters,
+                            a.source, a.st, breaker_actor{self}, i);
+  slot.addr = slot.worker.address();
+  self->monitor(slot.worker);
+  slot.up = true;
+  slot.info->up = true;
+  (*s.live)[i] = slot.worker;
+  // Whatever the previous worker held goes to its successor, in order.
+  for (auto& [id, b] : slot.outstanding)
+    self->send(slot.worker, work{id, b});
+}
+
+} // namespace
+
 breaker_actor::behavior_type
 breaker(breaker_actor::stateful_pointer<breaker_state> self,
-        std::vector<encoder_actor> workers) {
-  self->state.workers = std::move(workers);
+        encoder_args args, std::vector<std::shared_ptr<actor_info>> infos) {
+  auto& s = self->state;
+  auto& sup = args.cfg->supervision;
+  s.policy.emplace(static_cast<int>(sup.max_restarts),
+                   std::chrono::milliseconds{sup.window_ms},
+                   std::chrono::milliseconds{sup.backoff_min_ms},
+                   std::chrono::milliseconds{sup.backoff_max_ms});
+  s.args = std::move(args);
+  s.slots.resize(infos.size());
+  s.live->resize(infos.size());
+  for (size_t i = 0; i < infos.size(); ++i) {
+    s.slots[i].info = infos[i];
+    start_worker(self, i);
+  }
+  // Workers are not linked (their failures are handled here); they go when
+  // the breaker goes.
+  self->attach_functor([live = s.live](const caf::error&) {
+    for (auto& w : *live)
+      if (w)
+        caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+  });
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& s = self->state;
+    for (uint64_t i = 0; i < s.slots.size(); ++i) {
+      auto& slot = s.slots[i];
+      if (slot.addr != dm.source)
+        continue;
+      slot.up = false;
+      slot.info->up = false;
+      auto why = caf::to_string(dm.reason);
+      slot.info->failed(why);
+      auto delay = s.policy->failed(std::chrono::steady_clock::now());
+      if (!delay) {
+        log::error("breaker", slot.info->name
+                                + " failed more often than the restart "
+                                  "intensity allows ("
+                                + why + "); escalating");
+        self->quit(dm.reason);
+        return;
+      }
+      slot.info->restarts += 1;
+      log::warn("breaker", slot.info->name + " failed (" + why
+                             + "); restarting in "
+                             + std::to_string(delay->count()) + " ms with "
+                             + std::to_string(slot.outstanding.size())
+                             + " batches to redo");
+      self->delayed_send(self, *delay, atom::restart::value, i);
+      return;
+    }
+  });
   return {
     [=](batch& b) {
       auto& s = self->state;
-      auto& w = s.workers[s.next++ % s.workers.size()];
-      self->send(w, std::move(b));
+      auto n = s.slots.size();
+      // Split by partition: one partition always goes through one worker.
+      std::vector<batch> parts(n);
+      if (n == 1) {
+        parts[0] = std::move(b);
+      } else {
+        for (auto& r : b.records)
+          parts[static_cast<size_t>(r.partition) % n].records.push_back(
+            std::move(r));
+      }
+      for (size_t i = 0; i < n; ++i) {
+        if (parts[i].records.empty())
+          continue;
+        auto& slot = s.slots[i];
+        auto id = slot.next_id++;
+        auto ptr = std::make_shared<const batch>(std::move(parts[i]));
+        slot.outstanding.emplace(id, ptr);
+        if (slot.up)
+          self->send(slot.worker, work{id, std::move(ptr)});
+      }
     },
+    [=](atom::done, uint64_t slot, uint64_t id) {
+      self->state.slots[slot].outstanding.erase(id);
+    },
+    [=](atom::restart, uint64_t slot) { start_worker(self, slot); },
   };
 }
 

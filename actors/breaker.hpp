@@ -1,24 +1,59 @@
 #pragma once
 
+#include "config/config.hpp"
 #include "messages/actors.hpp"
+#include "pipeline/restart_policy.hpp"
+#include "pipeline/stats.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include <map>
+#include <memory>
+#include <optional>
 #include <vector>
 
 namespace cotflow {
 
-/// State of the breaker. For now it only spreads batches over the encoder
-/// pool; the per-destination circuit breakers and parking come next.
-struct breaker_state {
-  static inline const char* name = "breaker";
-  std::vector<encoder_actor> workers;
-  size_t next = 0;
+/// What the breaker needs to (re)spawn an encoder worker.
+struct encoder_args {
+  std::shared_ptr<const config> cfg;
+  std::vector<cot_sink_actor> sinks;
+  dead_letter_sink_actor dead_letters;
+  source_actor source;
+  std::shared_ptr<stats> st;
 };
 
-/// The breaker stage, in front of the encoder pool.
+/// One worker of the encoder pool and the batches it has not finished.
+struct encoder_slot {
+  encoder_actor worker;
+  caf::actor_addr addr;
+  bool up = false;
+  uint64_t next_id = 0;
+  std::map<uint64_t, std::shared_ptr<const batch>> outstanding;
+  std::shared_ptr<actor_info> info;
+};
+
+/// State of the breaker: for now it spreads batches over the encoder pool,
+/// which it supervises (the per-destination circuit breakers and parking
+/// come next).
+struct breaker_state {
+  static inline const char* name = "breaker";
+  encoder_args args;
+  std::vector<encoder_slot> slots;
+  std::optional<restart_policy> policy;
+  /// The current workers, shared with the exit hook (which runs after the
+  /// state is gone).
+  std::shared_ptr<std::vector<encoder_actor>> live
+    = std::make_shared<std::vector<encoder_actor>>();
+};
+
+/// The breaker stage: splits each batch by partition over the encoder
+/// workers (so a partition, and with it a track, keeps its order), keeps
+/// every batch until its worker reports it done, and restarts a failed
+/// worker with backoff, handing it the batches its predecessor held. Past
+/// the restart intensity it fails itself, which ends the process.
 breaker_actor::behavior_type
 breaker(breaker_actor::stateful_pointer<breaker_state> self,
-        std::vector<encoder_actor> workers);
+        encoder_args args, std::vector<std::shared_ptr<actor_info>> infos);
 
 } // namespace cotflow

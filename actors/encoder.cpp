@@ -4,13 +4,15 @@
 
 #include <caf/all.hpp>
 
+#include <stdexcept>
+
 namespace cotflow {
 
 encoder_actor::behavior_type
 encoder(encoder_actor::stateful_pointer<encoder_state> self,
         std::shared_ptr<const config> cfg, std::vector<cot_sink_actor> sinks,
         dead_letter_sink_actor dead_letters, source_actor source,
-        std::shared_ptr<stats> st) {
+        std::shared_ptr<stats> st, breaker_actor breaker, uint64_t slot) {
   auto& s = self->state;
   s.dec.emplace(static_cast<size_t>(cfg->pipeline.max_record_bytes));
   s.enc.emplace(cfg->cot);
@@ -19,9 +21,21 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
   s.dead_letters = std::move(dead_letters);
   s.source = std::move(source);
   s.st = std::move(st);
+  s.breaker = std::move(breaker);
+  s.slot = slot;
+  s.throw_rate = cfg->faults.encoder_throw_rate;
   return {
-    [=](batch& b) {
+    [=](work& w) {
       auto& s = self->state;
+      const auto& b = *w.b;
+      // Fault injection (off by default): fail before anything is sent, as
+      // a crash would, so the supervisor's redelivery is what is tested.
+      if (s.throw_rate > 0) {
+        std::uniform_real_distribution<double> u{0, 1};
+        for (size_t i = 0; i < b.records.size(); ++i)
+          if (u(s.rng) < s.throw_rate)
+            throw std::runtime_error("injected fault");
+      }
       auto now = now_ms();
       cot_batch out;
       out.events.reserve(b.records.size());
@@ -30,7 +44,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
       for (auto& r : b.records) {
         if (auto refused = s.dec->decode(r.payload, s.det)) {
           dead.letters.push_back(
-            {std::move(r), std::string{to_string(refused->reason)},
+            {r, std::string{to_string(refused->reason)},
              std::move(refused->detail)});
           continue;
         }
@@ -65,6 +79,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
         self->send(s.dead_letters, std::move(dead));
       if (!dropped.refs.empty())
         self->send(s.source, std::move(dropped));
+      self->send(s.breaker, atom::done::value, s.slot, w.id);
     },
   };
 }

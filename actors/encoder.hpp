@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <optional>
+#include <random>
 #include <vector>
 
 namespace cotflow {
@@ -25,6 +26,10 @@ struct encoder_state {
   source_actor source;
   dest_mask all = 0;
   std::shared_ptr<stats> st;
+  breaker_actor breaker;
+  uint64_t slot = 0;
+  double throw_rate = 0;
+  std::mt19937_64 rng{std::random_device{}()};
 };
 
 /// Decodes, validates, maps and encodes batches; sends events to every
@@ -34,6 +39,6 @@ encoder_actor::behavior_type
 encoder(encoder_actor::stateful_pointer<encoder_state> self,
         std::shared_ptr<const config> cfg, std::vector<cot_sink_actor> sinks,
         dead_letter_sink_actor dead_letters, source_actor source,
-        std::shared_ptr<stats> st);
+        std::shared_ptr<stats> st, breaker_actor breaker, uint64_t slot);
 
 } // namespace cotflow

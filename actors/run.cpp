@@ -62,6 +62,34 @@ void add_routes(http_server& http, const metrics& probe, const config& cfg,
       return http_response{503, "text/plain", why};
     },
     true);
+  http.route("/supervision", [st] {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+    // Nested from the root down.
+    std::function<void(const actor_info&)> node = [&](const actor_info& a) {
+      w.StartObject();
+      w.Key("name");
+      w.String(a.name.c_str());
+      w.Key("state");
+      w.String(a.up ? "running" : "failed");
+      w.Key("restarts");
+      w.Uint64(a.restarts);
+      w.Key("last_failure");
+      auto f = a.last_failure();
+      w.String(f.c_str());
+      w.Key("children");
+      w.StartArray();
+      for (auto& c : st->actors)
+        if (c->parent == a.name)
+          node(*c);
+      w.EndArray();
+      w.EndObject();
+    };
+    for (auto& a : st->actors)
+      if (a->parent.empty())
+        node(*a);
+    return http_response{200, "application/json", buf.GetString()};
+  });
   http.route("/status", [st, started, file = cfg.file,
                          brokers = cfg.kafka.brokers,
                          group = cfg.kafka.group_id] {
@@ -184,6 +212,27 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     tak_dests.push_back(
       add_dest(name, url.substr(0, url.find(':')), url.substr(0, url.find('?'))));
   st->ready_timeout_ms = cfg.http.ready_timeout_ms;
+  // The supervision tree, as data for /supervision: the run loop is the
+  // root supervisor; the breaker supervises the encoder pool.
+  auto add_actor = [&](std::string name, std::string parent) {
+    auto a = std::make_shared<actor_info>();
+    a->name = std::move(name);
+    a->parent = std::move(parent);
+    st->actors.push_back(a);
+    return a;
+  };
+  auto root = add_actor("cotflow", "");
+  auto source_info = add_actor("source", "cotflow");
+  auto batcher_info = add_actor("batcher", "cotflow");
+  auto breaker_info = add_actor("breaker", "cotflow");
+  std::vector<std::shared_ptr<actor_info>> encoder_infos;
+  for (int64_t i = 0; i < encoder_count(cfg.pipeline); ++i)
+    encoder_infos.push_back(
+      add_actor("encoder-" + std::to_string(i), "breaker"));
+  std::vector<std::shared_ptr<actor_info>> sink_infos;
+  for (auto& d : st->destinations)
+    sink_infos.push_back(add_actor("sink-" + d->name, "cotflow"));
+  auto dls_info = add_actor("dead-letter-sink", "cotflow");
   metrics probe{st};
   probe.attach();
   std::unique_ptr<http_server> http;
@@ -240,36 +289,43 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
                                         static_cast<size_t>(
                                           cfg.pipeline.max_record_bytes));
     dl_producer.reset();
-    std::vector<encoder_actor> workers;
-    for (int64_t i = 0; i < encoder_count(cfg.pipeline); ++i)
-      workers.push_back(sys.spawn(encoder, shared_cfg, sinks, dls, src, st));
-    auto brk = sys.spawn(breaker, workers);
+    auto brk = sys.spawn(breaker,
+                         encoder_args{shared_cfg, sinks, dls, src, st},
+                         encoder_infos);
     auto bat = sys.spawn(batcher, cfg.pipeline, brk, st);
-    std::vector<caf::actor> everyone;
-    everyone.push_back(caf::actor_cast<caf::actor>(src));
-    everyone.push_back(caf::actor_cast<caf::actor>(bat));
-    everyone.push_back(caf::actor_cast<caf::actor>(brk));
-    for (auto& w : workers)
-      everyone.push_back(caf::actor_cast<caf::actor>(w));
-    for (auto& s : sinks)
-      everyone.push_back(caf::actor_cast<caf::actor>(s));
-    everyone.push_back(caf::actor_cast<caf::actor>(dls));
-    for (auto& a : everyone)
+    std::vector<std::pair<caf::actor, std::shared_ptr<actor_info>>> everyone;
+    everyone.emplace_back(caf::actor_cast<caf::actor>(src), source_info);
+    everyone.emplace_back(caf::actor_cast<caf::actor>(bat), batcher_info);
+    everyone.emplace_back(caf::actor_cast<caf::actor>(brk), breaker_info);
+    for (size_t i = 0; i < sinks.size(); ++i)
+      everyone.emplace_back(caf::actor_cast<caf::actor>(sinks[i]),
+                            sink_infos[i]);
+    everyone.emplace_back(caf::actor_cast<caf::actor>(dls), dls_info);
+    for (auto& [a, info] : everyone)
       self->monitor(a);
     self->send(src, atom::start::value, bat);
     st->running = true;
-    log::info("pipeline", "running: " + std::to_string(workers.size())
+    log::info("pipeline", "running: " + std::to_string(encoder_infos.size())
                             + " encoders, " + std::to_string(sinks.size())
                             + " destinations");
     bool failed = false;
     while (!hooks.stop->load() && !failed) {
       self->receive(
         [&](caf::down_msg& dm) {
-          // Supervised restarts come with the supervision tree; until then a
-          // failed actor stops the process so that nothing is lost silently.
-          log::error("pipeline", "actor " + caf::to_string(dm.source)
-                                   + " failed: " + caf::to_string(dm.reason)
-                                   + "; stopping");
+          // The root escalates: a failed stage (or a breaker whose workers
+          // exceeded the restart intensity) ends the process non-zero, and
+          // its orchestrator restarts it from the committed offsets.
+          std::string name = caf::to_string(dm.source);
+          for (auto& [a, info] : everyone)
+            if (a.address() == dm.source) {
+              name = info->name;
+              info->up = false;
+              info->failed(caf::to_string(dm.reason));
+            }
+          root->failed(name + " failed");
+          log::error("pipeline", name + " failed: "
+                                   + caf::to_string(dm.reason)
+                                   + "; stopping the process");
           failed = true;
         },
         caf::after(std::chrono::milliseconds{100}) >>
@@ -295,7 +351,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     } else {
       exit_code = 1;
     }
-    for (auto& a : everyone) {
+    for (auto& [a, info] : everyone) {
       self->demonitor(a);
       self->send_exit(a, caf::exit_reason::user_shutdown);
     }

@@ -121,6 +121,18 @@ const std::vector<key_desc>& keys() {
                 "bearer token required for all but /metrics and /health/*"),
     COTFLOW_KEY(http, ready_timeout_ms, int_ref,
                 "/health/ready fails when no partition is assigned this long"),
+    COTFLOW_KEY(supervision, max_restarts, int_ref,
+                "restarts of one group of workers allowed within window_ms "
+                "before the failure escalates (the root exits non-zero)"),
+    COTFLOW_KEY(supervision, window_ms, int_ref,
+                "the window of supervision.max_restarts"),
+    COTFLOW_KEY(supervision, backoff_min_ms, int_ref,
+                "first restart delay (doubles with recent failures)"),
+    COTFLOW_KEY(supervision, backoff_max_ms, int_ref,
+                "longest restart delay"),
+    COTFLOW_KEY(faults, encoder_throw_rate, dbl_ref,
+                "fault injection: share of records on which an encoder "
+                "worker throws (tests and demos; 0 = off)"),
     COTFLOW_KEY(log, level, str_ref, "trace, debug, info, warn or error"),
     COTFLOW_KEY(log, format, str_ref, "json or text"),
   };
@@ -404,6 +416,10 @@ config default_config() {
   c.tak.ping_timeout_ms = defaults::tak_ping_timeout_ms;
   c.http.address = defaults::http_address;
   c.http.ready_timeout_ms = defaults::http_ready_timeout_ms;
+  c.supervision.max_restarts = defaults::supervision_max_restarts;
+  c.supervision.window_ms = defaults::supervision_window_ms;
+  c.supervision.backoff_min_ms = defaults::supervision_backoff_min_ms;
+  c.supervision.backoff_max_ms = defaults::supervision_backoff_max_ms;
   c.log.level = defaults::log_level;
   c.log.format = defaults::log_format;
   for (auto& k : keys())
@@ -615,6 +631,16 @@ std::vector<std::string> validate(const config& c) {
          "http.address: '" + c.http.address + "' must be host:port");
   }
   range("http.ready_timeout_ms", c.http.ready_timeout_ms, 0, 3600000);
+  range("supervision.max_restarts", c.supervision.max_restarts, 0, 1000000);
+  range("supervision.window_ms", c.supervision.window_ms, 1, 86400000);
+  range("supervision.backoff_min_ms", c.supervision.backoff_min_ms, 0,
+        3600000);
+  range("supervision.backoff_max_ms", c.supervision.backoff_max_ms, 0,
+        3600000);
+  need(c.supervision.backoff_max_ms >= c.supervision.backoff_min_ms,
+       "supervision.backoff_max_ms: must be at least backoff_min_ms");
+  need(c.faults.encoder_throw_rate >= 0 && c.faults.encoder_throw_rate <= 1,
+       "faults.encoder_throw_rate: must be within [0, 1]");
   need(!c.sinks.kafka || !c.kafka.output_topic.empty(),
        "kafka.output_topic: must not be empty while sinks.kafka is on");
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};

@@ -123,6 +123,20 @@ struct tak_config {
   int64_t replay_bytes = 0;
 };
 
+/// Restarts of failed actors (OTP-style intensity).
+struct supervision_config {
+  int64_t max_restarts = 0;
+  int64_t window_ms = 0;
+  int64_t backoff_min_ms = 0;
+  int64_t backoff_max_ms = 0;
+};
+
+/// Fault injection for tests and demos; everything off by default.
+struct faults_config {
+  /// Share of records on which an encoder worker throws (0..1).
+  double encoder_throw_rate = 0;
+};
+
 /// The operations HTTP port.
 struct http_config {
   /// host:port to listen on; empty disables the endpoints.
@@ -148,6 +162,8 @@ struct config {
   sinks_config sinks;
   tak_config tak;
   http_config http;
+  supervision_config supervision;
+  faults_config faults;
   log_config log;
   /// The file it came from, empty for defaults only.
   std::string file;

@@ -47,6 +47,11 @@ inline constexpr int64_t tak_ping_timeout_ms = 10000;
 inline constexpr const char* http_address = "127.0.0.1:9180";
 inline constexpr int64_t http_ready_timeout_ms = 30000;
 
+inline constexpr int64_t supervision_max_restarts = 5;
+inline constexpr int64_t supervision_window_ms = 10000;
+inline constexpr int64_t supervision_backoff_min_ms = 100;
+inline constexpr int64_t supervision_backoff_max_ms = 5000;
+
 inline constexpr const char* log_level = "info";
 inline constexpr const char* log_format = "json";
 

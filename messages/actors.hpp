@@ -28,13 +28,18 @@ using dead_letter_sink_actor = caf::typed_actor<
 
 /// Decodes, validates, maps and encodes a batch.
 using encoder_actor = caf::typed_actor<
-  // Turn a batch into CoT events, dead letters and counted drops.
-  caf::reacts_to<batch>>;
+  // Turn a batch into CoT events, dead letters and counted drops; then
+  // report (done, slot, id) to the breaker.
+  caf::reacts_to<work>>;
 
-/// Guards the destinations; in front of the encoder pool.
+/// Guards the destinations and supervises the encoder pool.
 using breaker_actor = caf::typed_actor<
   // Pass a batch on to the encoder pool (or park it while open).
-  caf::reacts_to<batch>>;
+  caf::reacts_to<batch>,
+  // Worker `slot` finished batch `id`.
+  caf::reacts_to<atom::done, uint64_t, uint64_t>,
+  // Restart the failed worker of `slot`.
+  caf::reacts_to<atom::restart, uint64_t>>;
 
 /// Groups records into batches by count or age.
 using batcher_actor = caf::typed_actor<

@@ -12,6 +12,10 @@ using poll = caf::atom_constant<caf::atom("poll")>;
 using flush = caf::atom_constant<caf::atom("flush")>;
 /// Starts the source with its downstream handle.
 using start = caf::atom_constant<caf::atom("start")>;
+/// An encoder worker finished a batch (slot, id).
+using done = caf::atom_constant<caf::atom("done")>;
+/// Time to restart a failed worker (slot).
+using restart = caf::atom_constant<caf::atom("restart")>;
 /// Stops the source and drains in-flight work; replies when drained.
 using stop = caf::atom_constant<caf::atom("stop")>;
 

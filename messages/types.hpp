@@ -2,9 +2,11 @@
 
 #include "pipeline/offset_tracker.hpp"
 
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -61,6 +63,15 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch& x) {
   return f(caf::meta::type_name("batch"), x.records);
 }
+
+/// A batch handed to one encoder worker. Shared and immutable: the
+/// breaker keeps it until the worker reports it done, so that a worker that
+/// dies has its batches redelivered to its successor (no copy is made).
+struct work {
+  /// Sequence number of this batch for its worker slot.
+  uint64_t id = 0;
+  std::shared_ptr<const batch> b;
+};
 
 /// One encoded CoT event.
 struct cot_event {
@@ -126,3 +137,6 @@ typename Inspector::result_type inspect(Inspector& f, ack& x) {
 }
 
 } // namespace cotflow
+
+// Local only: work never leaves the process.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cotflow::work)

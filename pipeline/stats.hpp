@@ -14,6 +14,28 @@ class Histogram;
 
 namespace cotflow {
 
+/// One node of the supervision tree, as /supervision shows it.
+struct actor_info {
+  std::string name;
+  std::string parent;
+  std::atomic<bool> up{true};
+  std::atomic<uint64_t> restarts{0};
+
+  void failed(std::string why) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    last_failure_ = std::move(why);
+  }
+
+  std::string last_failure() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return last_failure_;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::string last_failure_;
+};
+
 /// What one destination reports about itself; written by its sink actor,
 /// read by the HTTP endpoints.
 struct destination_stats {
@@ -77,6 +99,8 @@ struct stats {
   std::atomic<uint64_t> offsets_committed{0};
   /// Set once before the actors start; never resized after.
   std::vector<std::shared_ptr<destination_stats>> destinations;
+  /// The supervision tree; set once before the actors start.
+  std::vector<std::shared_ptr<actor_info>> actors;
   /// Batch sizes (records); owned by the metrics registry.
   prometheus::Histogram* batch_size = nullptr;
   /// Lifecycle for /health/ready.
