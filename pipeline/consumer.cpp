@@ -223,8 +223,12 @@ void tracked_consumer::rebalance_cb(
       consumer->incremental_assign(parts);
     else
       consumer->assign(parts);
+    // librdkafka keeps a partition's pause flag across assignments: one
+    // paused before it was revoked comes back paused unless told.
     if (paused_)
       consumer->pause(parts);
+    else
+      consumer->resume(parts);
   } else {
     // Revoked: commit what is safe now; acknowledgements that arrive later
     // carry the old handles and are ignored.

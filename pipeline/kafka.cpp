@@ -38,6 +38,10 @@ public:
         break;
       case RdKafka::Event::EVENT_LOG: {
         auto sev = e.severity();
+        // Pass-through properties go to every client; that a producer
+        // ignores a consumer property is expected, not a warning.
+        if (e.fac() == "CONFWARN")
+          sev = RdKafka::Event::EVENT_SEVERITY_DEBUG;
         auto lvl = sev <= RdKafka::Event::EVENT_SEVERITY_ERROR
                      ? log::level::error
                    : sev <= RdKafka::Event::EVENT_SEVERITY_WARNING

@@ -21,7 +21,9 @@ inline const std::string input_topic = "detections";
 
 /// A `cotflow broker` process and the settings to point cotflow at it.
 struct broker_fixture {
-  broker_fixture() : broker({cotflow_bin(), "broker", "--partitions", "6"}) {
+  explicit broker_fixture(int partitions = 6)
+    : broker({cotflow_bin(), "broker", "--partitions",
+              std::to_string(partitions)}) {
     for (int i = 0; i < 10 && bootstrap.empty(); ++i) {
       auto line = broker.read_line(20s);
       BOOST_REQUIRE_MESSAGE(line, "the broker printed no bootstrap line");

@@ -5,7 +5,10 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <atomic>
+#include <mutex>
 #include <memory>
+#include <thread>
 #include <stdexcept>
 
 namespace cotflow::test {
@@ -51,7 +54,8 @@ int32_t partition_count(RdKafka::Handle& h, const std::string& topic) {
 std::vector<produced> publish_generated(const std::string& bootstrap,
                                         const std::string& topic,
                                         uint64_t count, double malformed,
-                                        uint64_t seed, uint64_t first_seq) {
+                                        uint64_t seed, uint64_t first_seq,
+                                        int tracks) {
   std::vector<produced> out(count);
   collect_dr dr;
   dr.out = &out;
@@ -67,6 +71,7 @@ std::vector<produced> publish_generated(const std::string& bootstrap,
   opts.seed = seed;
   opts.malformed = malformed;
   opts.first_seq = first_seq;
+  opts.tracks = tracks;
   detection_generator gen{opts};
   generated_record rec;
   for (uint64_t i = 0; i < count; ++i) {
@@ -202,6 +207,85 @@ std::map<int32_t, int64_t> committed(const std::string& bootstrap,
   RdKafka::TopicPartition::destroy(parts);
   c->close();
   return out;
+}
+
+struct topic_tail::impl {
+  std::string bootstrap;
+  std::vector<std::string> topics;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+  std::mutex mtx;
+  std::map<std::string, std::map<uint64_t, int>> seqs;
+  std::map<std::pair<std::string, int32_t>, int64_t> pos;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+  uint64_t gaps = 0;
+
+  void loop() {
+    while (!stop) {
+      std::unique_ptr<RdKafka::Message> m{consumer->consume(50)};
+      if (m->err() != RdKafka::ERR_NO_ERROR)
+        continue;
+      std::string payload{static_cast<const char*>(m->payload()), m->len()};
+      std::lock_guard<std::mutex> guard{mtx};
+      auto& last = pos[{m->topic_name(), m->partition()}];
+      if (m->offset() != last)
+        gaps += static_cast<uint64_t>(m->offset() - last);
+      if (auto seq = seq_of(payload))
+        seqs[m->topic_name()][*seq] += 1;
+      pos[{m->topic_name(), m->partition()}] = m->offset() + 1;
+    }
+  }
+};
+
+topic_tail::topic_tail(const std::string& bootstrap,
+                       const std::vector<std::string>& topics)
+  : impl_(new impl) {
+  impl_->bootstrap = bootstrap;
+  impl_->topics = topics;
+  auto conf = base_conf(bootstrap);
+  std::string err;
+  conf->set("group.id", "cotflow-test-tail", err);
+  conf->set("auto.offset.reset", "earliest", err);
+  conf->set("enable.auto.commit", "false", err);
+  conf->set("fetch.wait.max.ms", "10", err);
+  impl_->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (auto& t : topics)
+    for (auto& [p, hi] : high_watermarks(bootstrap, t))
+      parts.push_back(RdKafka::TopicPartition::create(
+        t, p, RdKafka::Topic::OFFSET_BEGINNING));
+  impl_->consumer->assign(parts);
+  RdKafka::TopicPartition::destroy(parts);
+  impl_->thread = std::thread{[this] { impl_->loop(); }};
+}
+
+topic_tail::~topic_tail() {
+  impl_->stop = true;
+  if (impl_->thread.joinable())
+    impl_->thread.join();
+  impl_->consumer->close();
+  delete impl_;
+}
+
+std::map<std::string, std::map<uint64_t, int>> topic_tail::finish() {
+  std::map<std::pair<std::string, int32_t>, int64_t> highs;
+  for (auto& t : impl_->topics)
+    for (auto& [p, hi] : high_watermarks(impl_->bootstrap, t))
+      highs[{t, p}] = hi;
+  auto caught_up = [&] {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    for (auto& [tp, hi] : highs)
+      if (hi > 0 && impl_->pos[tp] < hi)
+        return false;
+    return true;
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{60};
+  while (!caught_up() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  impl_->stop = true;
+  impl_->thread.join();
+  gaps_ = impl_->gaps;
+  return impl_->seqs;
 }
 
 std::optional<uint64_t> seq_of(const std::string& text) {

@@ -23,7 +23,8 @@ std::vector<produced> publish_generated(const std::string& bootstrap,
                                         const std::string& topic,
                                         uint64_t count, double malformed,
                                         uint64_t seed = 7,
-                                        uint64_t first_seq = 0);
+                                        uint64_t first_seq = 0,
+                                        int tracks = 40);
 
 /// Publishes raw payloads (key "raw") and waits for the broker.
 void publish_raw(const std::string& bootstrap, const std::string& topic,
@@ -52,6 +53,31 @@ std::map<int32_t, int64_t> committed(const std::string& bootstrap,
 /// High watermarks of every partition of `topic`.
 std::map<int32_t, int64_t> high_watermarks(const std::string& bootstrap,
                                            const std::string& topic);
+
+/// Reads topics from the beginning in a thread while they are written, so
+/// that nothing is missed when the embedded broker drops old records
+/// (it keeps about 5 MB per partition). Counts outputs by seq.
+class topic_tail {
+public:
+  topic_tail(const std::string& bootstrap,
+             const std::vector<std::string>& topics);
+  ~topic_tail();
+
+  /// Waits until every partition reached its current high watermark, then
+  /// stops; returns seq -> copies per topic.
+  std::map<std::string, std::map<uint64_t, int>> finish();
+
+  /// Records the broker dropped before the tail read them (0 when it kept
+  /// up); a test that needs every output must see 0 here.
+  uint64_t gaps() const {
+    return gaps_;
+  }
+
+private:
+  struct impl;
+  impl* impl_;
+  uint64_t gaps_ = 0;
+};
 
 /// The number in "seq=N" inside `text`, if any.
 std::optional<uint64_t> seq_of(const std::string& text);
