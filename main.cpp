@@ -3,13 +3,16 @@
 #include "actors/run.hpp"
 #include "config/config.hpp"
 #include "pipeline/generator.hpp"
+#include "pipeline/http_client.hpp"
 #include "pipeline/kafka.hpp"
 #include "pipeline/log.hpp"
 #include "pipeline/time.hpp"
+#include "pipeline/top.hpp"
 
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>
+#include <optional>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -41,6 +44,9 @@ commands:
   loadgen        publish generated detections at --rate (0 = as fast as
                  possible) for --count N or --seconds N; options --malformed
                  F, --geojson F, --tracks N, --sensors N, --seed N
+  top            live view of a running instance: rates, latency,
+                 destinations, supervision tree (--url http://host:port,
+                 default http.address; --token T; --frames N to stop)
   config check   validate the configuration; lists every problem (exit 2)
   config show    print the effective configuration and where each key came
                  from
@@ -104,6 +110,7 @@ public:
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
   }
 
@@ -112,6 +119,12 @@ public:
       int sig = 0;
       int count = 0;
       while (sigwait(&set_, &sig) == 0) {
+        if (sig == SIGHUP) {
+          log::warn("main", "SIGHUP: hot reload is not available yet; the "
+                            "running configuration stays (restart to apply "
+                            "a new one)");
+          continue;
+        }
         if (++count == 1) {
           log::info("main", std::string{"received "} + strsignal(sig)
                               + "; draining (send again to exit at once)");
@@ -394,6 +407,74 @@ private:
   uint64_t last_done_ = 0;
 };
 
+/// A live terminal view of a running instance through its HTTP port.
+int cmd_top(const config& cfg, const std::map<std::string, std::string>& opts,
+            signal_waiter& sig) {
+  bool ok = true;
+  auto frames = int_option(opts, "frames", 0, ok);
+  if (!ok)
+    return exit_config;
+  std::string addr = opts.count("url") ? opts.at("url") : cfg.http.address;
+  if (addr.rfind("http://", 0) == 0)
+    addr = addr.substr(7);
+  while (!addr.empty() && addr.back() == '/')
+    addr.pop_back();
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos) {
+    std::cerr << "cotflow top: --url must be http://host:port\n";
+    return exit_config;
+  }
+  auto host = addr.substr(0, colon);
+  if (host == "0.0.0.0" || host.empty())
+    host = "127.0.0.1";
+  int port = std::atoi(addr.c_str() + colon + 1);
+  auto token = opts.count("token") ? opts.at("token") : cfg.http.token;
+  auto url = "http://" + host + ":" + std::to_string(port);
+  bool tty = isatty(STDOUT_FILENO);
+  sig.start();
+  auto t0 = std::chrono::steady_clock::now();
+  auto sample = [&]() -> std::optional<top_sample> {
+    auto m = http_get(host, port, "/metrics", token);
+    if (!m || m->status != 200)
+      return std::nullopt;
+    top_sample s;
+    s.at = std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                         - t0)
+             .count();
+    s.metrics = parse_prometheus(m->body);
+    if (auto st = http_get(host, port, "/status", token); st
+                                                          && st->status == 200)
+      s.status_json = st->body;
+    if (auto sv = http_get(host, port, "/supervision", token);
+        sv && sv->status == 200)
+      s.supervision_json = sv->body;
+    return s;
+  };
+  auto before = sample();
+  if (!before) {
+    std::cerr << "cotflow top: no cotflow answers at " << url
+              << " (see http.address; --url http://host:port)\n";
+    return 1;
+  }
+  for (int64_t n = 0; !sig.stop && (frames == 0 || n < frames); ++n) {
+    for (int i = 0; i < 10 && !sig.stop; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    auto now = sample();
+    if (tty)
+      std::printf("\033[H\033[2J");
+    if (!now) {
+      std::printf("cotflow top  %s  unreachable; retrying\n", url.c_str());
+    } else {
+      std::printf("%s", render_top(url, *before, *now).c_str());
+      before = std::move(now);
+    }
+    if (!tty)
+      std::printf("\n");
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int cmd_run(config cfg, int partitions, signal_waiter& sig) {
   std::unique_ptr<embedded_broker> broker;
   if (cfg.kafka.brokers == "embedded") {
@@ -522,6 +603,8 @@ int main(int argc, char** argv) {
     return cmd_broker(res.cfg, partitions, sig);
   if (cmd == "loadgen")
     return cmd_loadgen(res.cfg, opts, sig);
+  if (cmd == "top")
+    return cmd_top(res.cfg, opts, sig);
   std::cerr << "cotflow: unknown command '" << cmd << "'\n" << usage;
   return exit_config;
 }

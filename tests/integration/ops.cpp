@@ -117,4 +117,31 @@ BOOST_AUTO_TEST_CASE(metrics_add_up_and_readiness_follows_the_lifecycle) {
   run->wait(60s);
 }
 
+BOOST_AUTO_TEST_CASE(cotflow_top_renders_in_a_terminal) {
+  auto run = this->run("top", {}, true);
+  std::string log;
+  int port = 0;
+  BOOST_REQUIRE(eventually(
+    [&] {
+      read_log(*run, log);
+      return (port = http_port_in(log)) != 0;
+    },
+    30s));
+  publish_generated(bootstrap, input_topic, 500, 0.0);
+  // Under a pseudo-terminal, as over ssh.
+  child top{{"/usr/bin/script", "-qec",
+             cotflow_bin() + " top --frames 2 --url http://127.0.0.1:"
+               + std::to_string(port),
+             "/dev/null"}};
+  auto screen = top.read_all(30s);
+  BOOST_CHECK_EQUAL(*top.wait(10s), 0);
+  for (auto what : {"cotflow top", "records/s", "destination", "kafka",
+                    "supervision", "encoder-0", "\033[2J"})
+    BOOST_CHECK_MESSAGE(screen.find(what) != std::string::npos,
+                        what << " not on the screen:\n"
+                             << screen);
+  run->signal(SIGTERM);
+  run->wait(60s);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+namespace cotflow {
+
+/// One scrape of a running instance, as `cotflow top` sees it.
+struct top_sample {
+  /// Seconds since some fixed point (for rates).
+  double at = 0;
+  /// Prometheus samples: "name{label="v",...}" -> value.
+  std::map<std::string, double> metrics;
+  std::string status_json;
+  std::string supervision_json;
+};
+
+/// Parses the Prometheus text exposition into samples.
+std::map<std::string, double> parse_prometheus(const std::string& text);
+
+/// The `q` quantile (0..1) of histogram `name` for the samples whose labels
+/// contain `label` ("destination=\"kafka\""), over what was observed
+/// between `before` and `now`; negative when nothing was.
+double histogram_quantile(const std::map<std::string, double>& before,
+                          const std::map<std::string, double>& now,
+                          const std::string& name, const std::string& label,
+                          double q);
+
+/// Renders one frame of `cotflow top` (plain text lines, 80 columns).
+std::string render_top(const std::string& url, const top_sample& before,
+                       const top_sample& now);
+
+} // namespace cotflow
