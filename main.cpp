@@ -546,6 +546,9 @@ int cmd_demo(config cfg, const std::map<std::string, std::string>& opts,
 } // namespace
 
 int main(int argc, char** argv) {
+  // A TAK server that resets a TLS connection must not end the process:
+  // SSL_write reaches write(2), which raises SIGPIPE; the error is handled.
+  std::signal(SIGPIPE, SIG_IGN);
   signal_waiter sig; // before any thread, so all threads inherit the mask
   if (argc < 2) {
     std::cerr << usage;

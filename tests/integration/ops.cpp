@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "pipeline/json.hpp"
+#include "pipeline/top.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/kafka_client.hpp"
@@ -16,24 +17,22 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Samples of a Prometheus text exposition: "name{labels}" -> value.
-std::map<std::string, double> parse_metrics(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in{text};
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#')
-      continue;
-    auto sp = line.rfind(' ');
-    out[line.substr(0, sp)] = std::stod(line.substr(sp + 1));
-  }
-  return out;
-}
-
 /// Reads the child's log lines available now into `log`.
 void read_log(child& c, std::string& log) {
   while (auto line = c.read_line(1ms))
     log += *line + "\n";
+}
+
+/// Waits for the child to log its HTTP address; returns the port.
+int wait_for_http_port(child& c, std::string& log) {
+  int port = 0;
+  BOOST_REQUIRE(eventually(
+    [&] {
+      read_log(c, log);
+      return (port = http_port_in(log)) != 0;
+    },
+    30s));
+  return port;
 }
 
 } // namespace
@@ -50,13 +49,7 @@ BOOST_AUTO_TEST_CASE(metrics_add_up_and_readiness_follows_the_lifecycle) {
                         {"COTFLOW_HTTP_TOKEN", "t0ken"}},
                        true);
   std::string log;
-  int port = 0;
-  BOOST_REQUIRE(eventually(
-    [&] {
-      read_log(*run, log);
-      return (port = http_port_in(log)) != 0;
-    },
-    30s));
+  auto port = wait_for_http_port(*run, log);
   // Starting: no partition yet (the group join takes a moment).
   auto first = http_get(port, "/health/ready");
   BOOST_REQUIRE(first);
@@ -67,7 +60,7 @@ BOOST_AUTO_TEST_CASE(metrics_add_up_and_readiness_follows_the_lifecycle) {
     [&] { return http_get(port, "/health/ready")->status == 200; }, 60s));
   late.start();
   BOOST_REQUIRE(eventually([&] { return all_committed("ops"); }, 60s));
-  auto m = parse_metrics(http_get(port, "/metrics")->body);
+  auto m = cotflow::parse_prometheus(http_get(port, "/metrics")->body);
   auto in = m["cotflow_records_in_total"];
   BOOST_CHECK_EQUAL(in, 3000);
   BOOST_CHECK_EQUAL(in, m["cotflow_records_out_total"]
@@ -120,13 +113,7 @@ BOOST_AUTO_TEST_CASE(metrics_add_up_and_readiness_follows_the_lifecycle) {
 BOOST_AUTO_TEST_CASE(cotflow_top_renders_in_a_terminal) {
   auto run = this->run("top", {}, true);
   std::string log;
-  int port = 0;
-  BOOST_REQUIRE(eventually(
-    [&] {
-      read_log(*run, log);
-      return (port = http_port_in(log)) != 0;
-    },
-    30s));
+  auto port = wait_for_http_port(*run, log);
   publish_generated(bootstrap, input_topic, 500, 0.0);
   // Under a pseudo-terminal, as over ssh.
   child top{{"/usr/bin/script", "-qec",
