@@ -223,9 +223,13 @@ result decode_flat(const value& o, detection& d) {
     return r;
   if (auto r = read_time(o, "time", d.time_ms, true))
     return r;
-  if (auto r = read_number(o, "lat", d.lat, -90, 90, true))
+  // A record that ends a track needs no position: it becomes a delete.
+  auto ended = o.FindMember("ended");
+  bool ending = ended != o.MemberEnd() && ended->value.IsBool()
+                && ended->value.GetBool();
+  if (auto r = read_number(o, "lat", d.lat, -90, 90, !ending))
     return r;
-  if (auto r = read_number(o, "lon", d.lon, -180, 180, true))
+  if (auto r = read_number(o, "lon", d.lon, -180, 180, !ending))
     return r;
   if (auto r = read_number(o, "hae", d.hae, -20000, 9999999))
     return r;

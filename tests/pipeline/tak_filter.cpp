@@ -87,3 +87,20 @@ BOOST_AUTO_TEST_CASE(a_ping_is_a_t_x_c_t_event) {
   BOOST_TEST(ping.find("type=\"t-x-c-t\"") != std::string::npos);
   BOOST_TEST(ping.find("uid=\"cotflow-a\"") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(an_ended_track_needs_no_position) {
+  decoder dec{65536};
+  detection d;
+  BOOST_TEST(!dec.decode(R"({"id":"7","time":"2026-11-26T12:00:00Z",)"
+                         R"("ended":true})",
+                         d)
+                .has_value());
+  BOOST_TEST(d.ended);
+  cot_encoder enc{default_config().cot};
+  std::string xml;
+  BOOST_TEST((enc.encode(d, d.time_ms, xml) == encode_outcome::encoded));
+  BOOST_TEST(xml.find("lat=\"0.0\"") != std::string::npos);
+  // Without "ended", the position stays required.
+  BOOST_TEST(dec.decode(R"({"id":"7","time":"2026-11-26T12:00:00Z"})", d)
+               .has_value());
+}
