@@ -29,7 +29,6 @@ void serve(Self* self, int timeout_ms, bool count_dead_letters) {
     if (count_dead_letters) {
       s.st->dead_lettered += a.refs.size();
     } else {
-      s.st->events_written += a.refs.size();
       auto now = now_ms();
       size_t bytes = 0;
       for (auto& d : s.done) {

@@ -31,10 +31,8 @@ void schedule(self_ptr self, milliseconds delay) {
 void lost(self_ptr self, const std::string& why) {
   auto& s = self->state;
   s.conn->close();
-  s.st->tak_disconnects += 1;
   // What the kernel accepted lately may never have reached the server:
   // send it again first, in its order.
-  s.st->tak_events_replayed += s.recent.size();
   s.dstats->replayed += s.recent.size();
   s.dstats->connected = false;
   s.dstats->error(why);
@@ -82,7 +80,6 @@ bool ensure_connected(self_ptr self) {
   s.connected_since = now;
   s.ping_sent.reset();
   s.next_ping = now + s.ping_interval;
-  s.st->tak_connects += 1;
   if (s.ever_connected)
     s.dstats->reconnects += 1;
   s.ever_connected = true;
@@ -168,8 +165,6 @@ void pump(self_ptr self) {
       s.recent_bytes -= s.recent.front().xml.size();
       s.recent.pop_front();
     }
-    s.st->tak_events_written += k;
-    s.st->tak_bytes_written += s.buffer.size();
     s.dstats->events += k;
     s.dstats->bytes += s.buffer.size();
     self->send(s.source, std::move(a));
@@ -232,7 +227,6 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
       }
       s.dstats->queue = static_cast<int64_t>(s.queue.size());
       if (!skipped.refs.empty()) {
-        s.st->tak_events_skipped += skipped.refs.size();
         s.dstats->skipped += skipped.refs.size();
         self->send(s.source, std::move(skipped));
       }

@@ -171,6 +171,15 @@ void cot_encoder::uid(const detection& d, std::string& out) const {
   out += d.id;
 }
 
+void cot_encoder::append_uid(const detection& d, std::string& xml) const {
+  xml_escape(cfg_.uid_prefix, xml);
+  if (!d.source.empty()) {
+    xml_escape(d.source, xml);
+    xml += '-';
+  }
+  xml_escape(d.id, xml);
+}
+
 int64_t cot_encoder::ttl_s(const std::string& type) const {
   size_t best = 0;
   int64_t ttl = cfg_.stale_s;
@@ -209,24 +218,14 @@ encode_outcome cot_encoder::encode(const detection& d, int64_t now,
   if (d.ended) {
     // TAK's delete convention: a t-x-d-d event linking the track's uid.
     xml += "<event version=\"2.0\" uid=\"";
-    xml_escape(cfg_.uid_prefix, xml);
-    if (!d.source.empty()) {
-      xml_escape(d.source, xml);
-      xml += '-';
-    }
-    xml_escape(d.id, xml);
+    append_uid(d, xml);
     xml += "-delete\" type=\"t-x-d-d\" how=\"h-g-i-g-o\"";
     time_attr(xml, "time", now);
     time_attr(xml, "start", now);
     time_attr(xml, "stale", now + 20000);
     xml += "><point lat=\"0.0\" lon=\"0.0\" hae=\"9999999.0\" "
            "ce=\"9999999.0\" le=\"9999999.0\"/><detail><link uid=\"";
-    xml_escape(cfg_.uid_prefix, xml);
-    if (!d.source.empty()) {
-      xml_escape(d.source, xml);
-      xml += '-';
-    }
-    xml_escape(d.id, xml);
+    append_uid(d, xml);
     xml += "\" relation=\"none\"";
     attr(xml, "type", type);
     xml += "/><__forcedelete/><_flow-tags_";
@@ -236,12 +235,7 @@ encode_outcome cot_encoder::encode(const detection& d, int64_t now,
   }
   xml += "<event version=\"2.0\"";
   xml += " uid=\"";
-  xml_escape(cfg_.uid_prefix, xml);
-  if (!d.source.empty()) {
-    xml_escape(d.source, xml);
-    xml += '-';
-  }
-  xml_escape(d.id, xml);
+  append_uid(d, xml);
   xml += '"';
   attr(xml, "type", type);
   attr(xml, "how", d.how.empty() ? std::string_view{cfg_.how} : d.how);

@@ -49,6 +49,9 @@ public:
 private:
   int64_t ttl_s(const std::string& type) const;
 
+  /// Appends the escaped uid (as uid() builds it) to `xml`.
+  void append_uid(const detection& d, std::string& xml) const;
+
   cot_config cfg_;
 };
 

@@ -84,19 +84,11 @@ struct stats {
   std::atomic<uint64_t> dropped_too_old{0};
   std::atomic<uint64_t> dropped_low_confidence{0};
   std::atomic<uint64_t> batches{0};
-  std::atomic<uint64_t> events_written{0};
   std::atomic<uint64_t> delivery_retries{0};
-  std::atomic<uint64_t> tak_events_written{0};
-  std::atomic<uint64_t> tak_bytes_written{0};
-  std::atomic<uint64_t> tak_connects{0};
-  std::atomic<uint64_t> tak_disconnects{0};
-  std::atomic<uint64_t> tak_events_replayed{0};
-  std::atomic<uint64_t> tak_events_skipped{0};
   std::atomic<uint64_t> commits{0};
   std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> assigned_partitions{0};
   std::atomic<bool> paused{false};
-  std::atomic<uint64_t> offsets_committed{0};
   /// Set once before the actors start; never resized after.
   std::vector<std::shared_ptr<destination_stats>> destinations;
   /// The supervision tree; set once before the actors start.
