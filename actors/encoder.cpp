@@ -49,7 +49,8 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
           continue;
         }
         cot_event ev;
-        auto outcome = s.enc->encode(s.det, now, ev.xml, &ev.type);
+        auto outcome = s.enc->encode(s.det, now, ev.xml, &ev.type,
+                                     &ev.stale_ms);
         switch (outcome) {
           case encode_outcome::encoded:
             ev.ref = r.ref;

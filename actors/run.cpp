@@ -9,6 +9,7 @@
 #include "pipeline/http_server.hpp"
 #include "pipeline/json.hpp"
 #include "pipeline/log.hpp"
+#include "pipeline/circuit_breaker.hpp"
 #include "pipeline/metrics.hpp"
 #include "pipeline/time.hpp"
 
@@ -151,6 +152,33 @@ void add_routes(http_server& http, const metrics& probe, const config& cfg,
       w.Key("last_error");
       auto e = d->last_error();
       w.String(e.c_str());
+      if (d->kind != "kafka" && d->kind != "file") {
+        w.Key("breaker");
+        w.StartObject();
+        w.Key("state");
+        w.String(to_string(static_cast<circuit_state>(d->breaker.load())));
+        w.Key("trips");
+        w.Uint64(d->breaker_trips);
+        w.Key("last_trip_reason");
+        auto r = d->trip_reason();
+        w.String(r.c_str());
+        w.EndObject();
+        w.Key("parking");
+        w.StartObject();
+        w.Key("topic");
+        w.String(d->parking_topic.c_str());
+        w.Key("active");
+        w.Bool(d->parking);
+        w.Key("parked");
+        w.Uint64(d->parked);
+        w.Key("replayed");
+        w.Uint64(d->unparked);
+        w.Key("dropped_stale");
+        w.Uint64(d->parked_stale);
+        w.Key("backlog");
+        w.Int64(d->parking_backlog);
+        w.EndObject();
+      }
       w.EndObject();
     }
     w.EndArray();
@@ -246,6 +274,19 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     log::info("http", "operations endpoints on http://" + http->address()
                         + " (/metrics /health/live /health/ready /status)");
   }
+  // Each TAK destination's parking topic, with its replayer.
+  std::vector<std::shared_ptr<parking_lot>> lots;
+  for (auto& [name, url] : cfg.tak.destinations) {
+    std::shared_ptr<parking_lot> lot;
+    if (!cfg.kafka.parking_topic.empty()) {
+      lot = parking_lot::make(cfg, name, err);
+      if (!lot) {
+        log::error("pipeline", err);
+        return 1;
+      }
+    }
+    lots.push_back(std::move(lot));
+  }
   std::shared_ptr<tracked_consumer> consumer = tracked_consumer::make(cfg, all,
                                                                       st, err);
   if (!consumer) {
@@ -278,10 +319,13 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     // does not hold up the others' writes.
     size_t i = 0;
     for (auto& [name, url] : cfg.tak.destinations) {
-      sinks.push_back(sys.spawn<caf::detached>(tak_sink, name, url, cfg.tak,
-                                               bit, src, st, tak_dests[i++]));
+      sinks.push_back(sys.spawn<caf::detached>(tak_sink, name, url,
+                                               shared_cfg, bit, src, st,
+                                               tak_dests[i], lots[i]));
+      ++i;
       bit <<= 1;
     }
+    lots.clear();
     cot_producer.reset();
     auto dls = sys.spawn<caf::detached>(dead_letter_sink, dl_producer,
                                         cfg.kafka.dead_letter_topic, all, src,

@@ -94,6 +94,7 @@ kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
       serve(self, 0, false);
     },
     [=](atom::poll) { serve(self, 1, false); },
+    [=](atom::poll, uint64_t) {},
   };
 }
 
@@ -154,7 +155,7 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
     log::error("file-sink", "cannot open " + path + ": "
                               + std::strerror(errno));
     self->quit(caf::sec::runtime_error);
-    return {[](cot_batch&) {}, [](atom::poll) {}};
+    return {[](cot_batch&) {}, [](atom::poll) {}, [](atom::poll, uint64_t) {}};
   }
   s.dest->connected = true;
   return {
@@ -187,6 +188,7 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
       self->send(s.source, std::move(a));
     },
     [=](atom::poll) {},
+    [=](atom::poll, uint64_t) {},
   };
 }
 

@@ -3,13 +3,13 @@
 #include "pipeline/cot_encoder.hpp"
 #include "pipeline/log.hpp"
 #include "pipeline/tak_filter.hpp"
+#include "pipeline/time.hpp"
 
 #include <prometheus/histogram.h>
 
-#include <unordered_map>
-#include "pipeline/time.hpp"
-
 #include <caf/all.hpp>
+
+#include <unordered_map>
 
 namespace cotflow {
 
@@ -20,12 +20,78 @@ using std::chrono::milliseconds;
 
 using self_ptr = cot_sink_actor::stateful_pointer<tak_sink_state>;
 
+bool from_parking(const record_ref& ref) {
+  return (ref.tp & parking_lot::replay_flag) != 0;
+}
+
+// One timer tick at a time; an earlier need replaces a later tick (the
+// later one then arrives stale and is ignored).
 void schedule(self_ptr self, milliseconds delay) {
   auto& s = self->state;
-  if (s.tick_pending)
+  auto due = clock::now() + delay;
+  if (s.tick_pending && s.tick_due <= due)
     return;
   s.tick_pending = true;
-  self->delayed_send(self, delay, atom::poll::value);
+  s.tick_due = due;
+  self->delayed_send(self, delay, atom::poll::value, ++s.tick);
+}
+
+void publish_breaker(self_ptr self) {
+  auto& s = self->state;
+  s.dstats->breaker = static_cast<int>(s.breaker->state());
+  s.dstats->breaker_trips = s.breaker->trips();
+}
+
+// Acknowledges events that are done for this destination: input records to
+// the source, replayed ones to the parking replayer.
+void finish(self_ptr self, const std::vector<record_ref>& refs,
+            bool delivered) {
+  auto& s = self->state;
+  ack a{s.bit, {}};
+  a.refs.reserve(refs.size());
+  uint64_t replayed = 0;
+  for (auto& r : refs) {
+    if (from_parking(r)) {
+      s.lot->done(r);
+      ++replayed;
+    } else {
+      a.refs.push_back(r);
+    }
+  }
+  if (delivered)
+    s.dstats->unparked += replayed;
+  if (!a.refs.empty())
+    self->send(s.source, std::move(a));
+}
+
+void failed(self_ptr self, const std::string& why) {
+  auto& s = self->state;
+  auto was = s.breaker->state();
+  s.breaker->failure(clock::now(), why);
+  s.probe_out = false;
+  if (s.breaker->state() == circuit_state::open
+      && (was != circuit_state::open)) {
+    auto wait = std::chrono::duration_cast<milliseconds>(
+      s.breaker->open_until() - clock::now());
+    s.dstats->trip_reason(s.breaker->last_trip_reason());
+    log::warn("tak-sink", s.dest + ": circuit breaker open for "
+                            + std::to_string(wait.count()) + " ms ("
+                            + s.breaker->last_trip_reason() + ")");
+  }
+  publish_breaker(self);
+}
+
+void succeeded(self_ptr self) {
+  auto& s = self->state;
+  auto was = s.breaker->state();
+  s.breaker->success(clock::now());
+  s.probe_out = false;
+  if (was != circuit_state::closed
+      && s.breaker->state() == circuit_state::closed)
+    log::info("tak-sink", s.dest + ": circuit breaker closed"
+                            + (s.parking ? "; replaying parked events"
+                                         : std::string{}));
+  publish_breaker(self);
 }
 
 void lost(self_ptr self, const std::string& why) {
@@ -48,6 +114,12 @@ void lost(self_ptr self, const std::string& why) {
                           + " events queued, reconnecting in "
                           + std::to_string(delay.count()) + " ms");
   s.last_error = why;
+  failed(self, why);
+}
+
+bool faulty(self_ptr self, clock::time_point now) {
+  auto& s = self->state;
+  return now >= s.down_from && now < s.down_until;
 }
 
 bool ensure_connected(self_ptr self) {
@@ -55,11 +127,35 @@ bool ensure_connected(self_ptr self) {
   if (s.conn->connected())
     return true;
   auto now = clock::now();
-  if (now < s.next_attempt)
-    return false;
+  switch (s.breaker->state()) {
+    case circuit_state::closed:
+      if (now < s.next_attempt)
+        return false;
+      break;
+    case circuit_state::open:
+    case circuit_state::half_open:
+      // The connect is the probe (the reconnect backoff does not apply: the
+      // breaker's wait already did).
+      if (!s.probe_out) {
+        if (!s.breaker->allow(now)) {
+          publish_breaker(self);
+          return false;
+        }
+        s.probe_out = true;
+        publish_breaker(self);
+        log::info("tak-sink", s.dest + ": circuit breaker half-open, "
+                                "probing");
+      }
+      break;
+  }
   std::string err;
   bool config_error = false;
-  if (!s.conn->connect(err, config_error)) {
+  bool ok = false;
+  if (faulty(self, now))
+    err = "injected fault: destination down";
+  else
+    ok = s.conn->connect(err, config_error);
+  if (!ok) {
     // A configuration error (unknown host) will not heal in a second: wait
     // as long as the backoff allows instead of hammering.
     auto delay = s.retry->next();
@@ -75,6 +171,7 @@ bool ensure_connected(self_ptr self) {
                               + "; retrying in "
                               + std::to_string(delay.count()) + " ms");
     s.last_error = what;
+    failed(self, what);
     return false;
   }
   s.connected_since = now;
@@ -88,24 +185,125 @@ bool ensure_connected(self_ptr self) {
                           + std::to_string(s.queue.size())
                           + " events queued");
   s.last_error.clear();
+  // With nothing to write, an accepted connection is the probe's answer.
+  if (s.probe_out && s.queue.empty())
+    succeeded(self);
   return true;
+}
+
+// From now on new events go to the parking topic; the input records queued
+// here go there too, so that their offsets can be committed. Replayed
+// events stay queued: they are older than anything parked after them.
+void start_parking(self_ptr self, const std::string& why) {
+  auto& s = self->state;
+  s.parking = true;
+  s.dstats->parking = true;
+  std::deque<cot_event> keep;
+  size_t moved = 0;
+  for (auto& ev : s.queue) {
+    if (from_parking(ev.ref)) {
+      keep.push_back(std::move(ev));
+    } else {
+      s.lot->park(ev);
+      ++moved;
+    }
+  }
+  s.queue = std::move(keep);
+  s.dstats->queue = static_cast<int64_t>(s.queue.size());
+  log::warn("tak-sink", s.dest + ": " + why + "; parking new events to "
+                          + s.lot->topic() + " (" + std::to_string(moved)
+                          + " queued events moved there)");
+}
+
+// Parking bookkeeping: confirmations, mode changes, replay, commits.
+// Returns how soon to come back: 0 while replaying, a moment while Kafka
+// has parked events to confirm, otherwise no preference (-1).
+int tend_parking(self_ptr self, clock::time_point now) {
+  auto& s = self->state;
+  s.scratch.clear();
+  s.lot->serve(s.scratch);
+  if (!s.scratch.empty()) {
+    s.dstats->parked += s.scratch.size();
+    finish(self, s.scratch, false);
+  }
+  if (!s.lot->failure().empty()) {
+    log::error("tak-sink", s.dest + ": cannot park to " + s.lot->topic()
+                             + ": " + s.lot->failure());
+    self->quit(caf::sec::runtime_error);
+    return -1;
+  }
+  auto state = s.breaker->state();
+  if (!s.parking) {
+    if (state == circuit_state::open)
+      start_parking(self, "circuit breaker open");
+    else if (s.queue.size() >= s.queue_max)
+      start_parking(self, std::to_string(s.queue.size())
+                            + " events queued (tak.queue_events)");
+    else if (s.st->draining && !s.conn->connected() && !s.queue.empty())
+      start_parking(self, "draining while disconnected");
+  } else if (state == circuit_state::closed && s.conn->connected()
+             && s.lot->caught_up()) {
+    s.parking = false;
+    s.dstats->parking = false;
+    log::info("tak-sink", s.dest + ": parked backlog replayed; delivering "
+                            "directly again");
+  }
+  // Replay while the breaker lets events through: fill the queue up to
+  // half its bound in direct mode (live events need the rest), all of it
+  // while parking.
+  bool replaying = false;
+  auto may_send = state == circuit_state::closed
+                  || (state == circuit_state::half_open
+                      && s.conn->connected());
+  auto bound = s.parking ? s.queue_max : s.queue_max / 2;
+  if (may_send && s.queue.size() < bound) {
+    uint64_t stale = 0;
+    auto taken = s.lot->replay(bound - s.queue.size(), now_ms(), s.queue,
+                               stale);
+    if (stale > 0)
+      s.dstats->parked_stale += stale;
+    replaying = taken > 0 || stale > 0;
+  } else {
+    s.lot->hold();
+  }
+  if (now >= s.next_commit) {
+    s.lot->commit();
+    s.next_commit = now + s.commit_interval;
+  }
+  if (now >= s.next_report) {
+    s.dstats->parking_backlog = s.lot->backlog();
+    s.next_report = now + milliseconds{1000};
+  }
+  return replaying ? 0 : s.lot->outstanding() > 0 ? 2 : -1;
 }
 
 // Moves queued events into the socket, many per write, acknowledging each
 // write the kernel accepted.
 void pump(self_ptr self) {
   auto& s = self->state;
+  auto now = clock::now();
+  if (s.conn->connected() && faulty(self, now))
+    lost(self, "injected fault: destination down");
+  int soon = s.lot ? tend_parking(self, now) : -1;
+  if (self->getf(caf::abstract_actor::is_terminated_flag))
+    return;
   if (!ensure_connected(self)) {
-    schedule(self, milliseconds{100});
+    auto delay = milliseconds{soon >= 0 ? 2 : 100};
+    if (s.breaker->state() == circuit_state::open && soon < 0)
+      delay = std::min(delay, std::max(milliseconds{1},
+                                       std::chrono::duration_cast<
+                                         milliseconds>(
+                                         s.breaker->open_until() - now)));
+    schedule(self, delay);
     return;
   }
   std::string err;
   if (!s.conn->drain(err)) {
     lost(self, err);
-    schedule(self, milliseconds{100});
+    schedule(self, milliseconds{1});
     return;
   }
-  auto now = clock::now();
+  now = clock::now();
   if (now - s.connected_since >= s.healthy_after)
     s.retry->reset();
   // Keepalive on TLS links: any bytes from the server after a ping count as
@@ -117,13 +315,13 @@ void pump(self_ptr self) {
     if (s.ping_sent && now - *s.ping_sent > s.ping_timeout) {
       lost(self, "no reply to the keepalive ping within "
                    + std::to_string(s.ping_timeout.count()) + " ms");
-      schedule(self, milliseconds{100});
+      schedule(self, milliseconds{1});
       return;
     }
     if (!s.ping_sent && now >= s.next_ping) {
       if (!s.conn->write(ping_event("cotflow-" + s.dest, now_ms()), err)) {
         lost(self, err);
-        schedule(self, milliseconds{100});
+        schedule(self, milliseconds{1});
         return;
       }
       s.ping_sent = now;
@@ -131,6 +329,11 @@ void pump(self_ptr self) {
     }
   }
   while (!s.queue.empty()) {
+    if (s.breaker->state() != circuit_state::closed && !s.probe_out) {
+      if (!s.breaker->allow(clock::now()))
+        break; // the half-open breaker's probes are out
+      s.probe_out = true;
+    }
     size_t k = 0;
     s.buffer.clear();
     if (s.conn->is_udp()) {
@@ -145,16 +348,15 @@ void pump(self_ptr self) {
     auto started = clock::now();
     if (!s.conn->write(s.buffer, err)) {
       lost(self, err);
-      schedule(self, milliseconds{100});
+      schedule(self, milliseconds{1});
       return;
     }
     s.dstats->write_latency->Observe(
       std::chrono::duration<double>(clock::now() - started).count());
-    ack a{s.bit, {}};
-    a.refs.reserve(k);
+    s.scratch.clear();
     auto wall = now_ms();
     for (size_t i = 0; i < k; ++i) {
-      a.refs.push_back(s.queue.front().ref);
+      s.scratch.push_back(s.queue.front().ref);
       if (auto ts = s.queue.front().timestamp_ms; ts > 0)
         s.dstats->latency->Observe(static_cast<double>(wall - ts) / 1000.0);
       s.recent_bytes += s.queue.front().xml.size();
@@ -167,21 +369,27 @@ void pump(self_ptr self) {
     }
     s.dstats->events += k;
     s.dstats->bytes += s.buffer.size();
-    self->send(s.source, std::move(a));
+    finish(self, s.scratch, true);
+    succeeded(self);
   }
-  s.dstats->queue = 0;
-  // Idle: come back to read what the server sends and notice a close.
-  schedule(self, milliseconds{s.conn->is_udp() ? 1000 : 250});
+  s.dstats->queue = static_cast<int64_t>(s.queue.size());
+  // Replay waiting: come back at once. Idle: come back to read what the
+  // server sends and notice a close.
+  schedule(self, soon >= 0 ? milliseconds{soon}
+                           : milliseconds{s.conn->is_udp() ? 1000 : 250});
 }
 
 } // namespace
 
 cot_sink_actor::behavior_type
 tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
-         std::string name, std::string url, tak_config cfg, dest_mask bit,
+         std::string name, std::string url,
+         std::shared_ptr<const config> cfg_ptr, dest_mask bit,
          source_actor source, std::shared_ptr<stats> st,
-         std::shared_ptr<destination_stats> dstats) {
+         std::shared_ptr<destination_stats> dstats,
+         std::shared_ptr<parking_lot> lot) {
   auto& s = self->state;
+  auto& cfg = cfg_ptr->tak;
   s.dstats = std::move(dstats);
   std::string err;
   auto parsed = parse_tak_url(url, err); // validated with the config
@@ -192,6 +400,25 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
                  milliseconds{cfg.write_timeout_ms});
   s.retry.emplace(milliseconds{cfg.reconnect_min_ms},
                   milliseconds{cfg.reconnect_max_ms});
+  breaker_settings b;
+  b.consecutive_failures = static_cast<int>(cfg.breaker_failures);
+  b.failure_rate = cfg.breaker_failure_rate;
+  b.window = static_cast<int>(cfg.breaker_window);
+  b.open_min = milliseconds{cfg.breaker_open_min_ms};
+  b.open_max = milliseconds{cfg.breaker_open_max_ms};
+  b.probes = static_cast<int>(cfg.breaker_probes);
+  s.breaker.emplace(b);
+  s.lot = std::move(lot);
+  if (s.lot)
+    s.dstats->parking_topic = s.lot->topic();
+  s.queue_max = static_cast<size_t>(cfg.queue_events);
+  s.commit_interval = milliseconds{cfg_ptr->pipeline.commit_interval_ms};
+  auto& faults = cfg_ptr->faults;
+  if (faults.destination_down == s.dest) {
+    s.down_from = clock::now()
+                  + milliseconds{faults.destination_down_after_ms};
+    s.down_until = s.down_from + milliseconds{faults.destination_down_for_ms};
+  }
   s.write_bytes = static_cast<size_t>(cfg.write_bytes);
   s.replay_bytes = static_cast<size_t>(cfg.replay_bytes);
   s.healthy_after = milliseconds{cfg.healthy_after_ms};
@@ -200,8 +427,7 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
   s.bit = bit;
   s.source = std::move(source);
   s.st = std::move(st);
-  self->send(self, atom::poll::value);
-  s.tick_pending = true;
+  schedule(self, milliseconds{0});
   return {
     [=](cot_batch& b) {
       auto& s = self->state;
@@ -223,7 +449,10 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
           skipped.refs.push_back(ev.ref);
           continue;
         }
-        s.queue.push_back(std::move(ev));
+        if (s.parking)
+          s.lot->park(ev);
+        else
+          s.queue.push_back(std::move(ev));
       }
       s.dstats->queue = static_cast<int64_t>(s.queue.size());
       if (!skipped.refs.empty()) {
@@ -232,8 +461,12 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
       }
       pump(self);
     },
-    [=](atom::poll) {
-      self->state.tick_pending = false;
+    [=](atom::poll) { pump(self); },
+    [=](atom::poll, uint64_t tick) {
+      auto& s = self->state;
+      if (tick != s.tick)
+        return; // replaced by an earlier tick
+      s.tick_pending = false;
       pump(self);
     },
   };

@@ -3,6 +3,8 @@
 #include "config/config.hpp"
 #include "messages/actors.hpp"
 #include "pipeline/backoff.hpp"
+#include "pipeline/circuit_breaker.hpp"
+#include "pipeline/parking.hpp"
 #include "pipeline/stats.hpp"
 #include "pipeline/tak_connection.hpp"
 
@@ -25,6 +27,24 @@ struct tak_sink_state {
   tak_url target;
   std::optional<tak_connection> conn;
   std::optional<backoff> retry;
+  std::optional<circuit_breaker> breaker;
+  /// A probe the half-open breaker granted, not yet reported.
+  bool probe_out = false;
+  /// The parking topic (null: parking off) and whether new events go there.
+  std::shared_ptr<parking_lot> lot;
+  bool parking = false;
+  /// Events held in memory before the destination spills to parking.
+  size_t queue_max = 0;
+  std::vector<record_ref> scratch;
+  std::chrono::milliseconds commit_interval{1000};
+  std::chrono::steady_clock::time_point next_commit{};
+  std::chrono::steady_clock::time_point next_report{};
+  /// Fault injection: every connect and write fails within this window.
+  std::chrono::steady_clock::time_point down_from{};
+  std::chrono::steady_clock::time_point down_until{};
+  /// Timer: generation of the one tick that counts, and when it is due.
+  uint64_t tick = 0;
+  std::chrono::steady_clock::time_point tick_due{};
   std::deque<cot_event> queue;
   /// Events written on the current connection, latest `replay_bytes`.
   std::deque<cot_event> recent;
@@ -35,7 +55,7 @@ struct tak_sink_state {
   std::chrono::milliseconds healthy_after{0};
   std::chrono::steady_clock::time_point next_attempt{};
   std::chrono::steady_clock::time_point connected_since{};
-  bool tick_pending = false;
+  bool tick_pending = false; // a tick with generation `tick` is due
   bool ever_connected = false;
   std::chrono::milliseconds ping_interval{0};
   std::chrono::milliseconds ping_timeout{0};
@@ -52,11 +72,20 @@ struct tak_sink_state {
 /// Streams CoT events to one TAK server. An event counts as delivered once
 /// the kernel accepted its bytes (TCP) or its datagram (UDP); events of a
 /// failed write stay queued and are sent again after the reconnect.
-/// Spawn detached.
+///
+/// A circuit breaker guards the server. While it is open, or while the
+/// server is too slow for the queue (`tak.queue_events`), new events go to
+/// the destination's parking topic (`lot`, may be null) and count as
+/// acknowledged once Kafka has them, so the other destinations and the
+/// consumer go on; the replayer brings them back, in order, once the
+/// breaker lets events through, and direct delivery resumes when it has
+/// caught up. Spawn detached.
 cot_sink_actor::behavior_type
 tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
-         std::string name, std::string url, tak_config cfg, dest_mask bit,
+         std::string name, std::string url,
+         std::shared_ptr<const config> cfg, dest_mask bit,
          source_actor source, std::shared_ptr<stats> st,
-         std::shared_ptr<destination_stats> dstats);
+         std::shared_ptr<destination_stats> dstats,
+         std::shared_ptr<parking_lot> lot);
 
 } // namespace cotflow

@@ -54,6 +54,10 @@ const std::vector<key_desc>& keys() {
     COTFLOW_KEY(kafka, output_topic, str_ref, "topic that receives CoT XML"),
     COTFLOW_KEY(kafka, dead_letter_topic, str_ref,
                 "topic for records that cannot be converted, with reasons"),
+    COTFLOW_KEY(kafka, parking_topic, str_ref,
+                "prefix of the parking topics: while destination X is down "
+                "or slow its events go to <prefix>.X and are replayed when "
+                "it is back; empty = hold them in memory"),
     COTFLOW_KEY(kafka, properties, smap_ref,
                 "librdkafka properties passed to every client"),
     COTFLOW_KEY(pipeline, batch_size, int_ref, "records per batch (max)"),
@@ -115,6 +119,25 @@ const std::vector<key_desc>& keys() {
                 "after a lost connection, the latest bytes written on it are "
                 "sent again (duplicates rather than losses); keep it above "
                 "the server's receive buffer"),
+    COTFLOW_KEY(tak, queue_events, int_ref,
+                "events one destination holds in memory; beyond that its "
+                "events are parked"),
+    COTFLOW_KEY(tak, breaker_failures, int_ref,
+                "consecutive failed connects or writes that open a "
+                "destination's circuit breaker; 0 = never"),
+    COTFLOW_KEY(tak, breaker_failure_rate, dbl_ref,
+                "share of failures over the last breaker_window outcomes "
+                "that opens the breaker; 0 = never"),
+    COTFLOW_KEY(tak, breaker_window, int_ref,
+                "outcomes the failure rate is judged over"),
+    COTFLOW_KEY(tak, breaker_open_min_ms, int_ref,
+                "first wait of an open breaker before it probes (doubles "
+                "with each failed probe, with jitter)"),
+    COTFLOW_KEY(tak, breaker_open_max_ms, int_ref,
+                "longest wait of an open breaker"),
+    COTFLOW_KEY(tak, breaker_probes, int_ref,
+                "batches a half-open breaker lets through; that many "
+                "successes close it"),
     COTFLOW_KEY(http, address, str_ref,
                 "operations HTTP port (metrics, health, status); empty = off"),
     COTFLOW_KEY(http, token, str_ref,
@@ -133,6 +156,13 @@ const std::vector<key_desc>& keys() {
     COTFLOW_KEY(faults, encoder_throw_rate, dbl_ref,
                 "fault injection: share of records on which an encoder "
                 "worker throws (tests and demos; 0 = off)"),
+    COTFLOW_KEY(faults, destination_down, str_ref,
+                "fault injection: the TAK destination of this name fails "
+                "every connect and write for a period (empty = off)"),
+    COTFLOW_KEY(faults, destination_down_after_ms, int_ref,
+                "when that period starts, after the start of the process"),
+    COTFLOW_KEY(faults, destination_down_for_ms, int_ref,
+                "how long that period lasts"),
     COTFLOW_KEY(log, level, str_ref, "trace, debug, info, warn or error"),
     COTFLOW_KEY(log, format, str_ref, "json or text"),
   };
@@ -376,6 +406,7 @@ config default_config() {
   c.kafka.input_topics = {defaults::input_topic};
   c.kafka.output_topic = defaults::output_topic;
   c.kafka.dead_letter_topic = defaults::dead_letter_topic;
+  c.kafka.parking_topic = defaults::parking_topic;
   c.pipeline.batch_size = defaults::batch_size;
   c.pipeline.batch_age_ms = defaults::batch_age_ms;
   c.pipeline.max_in_flight = defaults::max_in_flight;
@@ -414,6 +445,13 @@ config default_config() {
   c.tak.replay_bytes = defaults::tak_replay_bytes;
   c.tak.ping_interval_ms = defaults::tak_ping_interval_ms;
   c.tak.ping_timeout_ms = defaults::tak_ping_timeout_ms;
+  c.tak.queue_events = defaults::tak_queue_events;
+  c.tak.breaker_failures = defaults::tak_breaker_failures;
+  c.tak.breaker_failure_rate = defaults::tak_breaker_failure_rate;
+  c.tak.breaker_window = defaults::tak_breaker_window;
+  c.tak.breaker_open_min_ms = defaults::tak_breaker_open_min_ms;
+  c.tak.breaker_open_max_ms = defaults::tak_breaker_open_max_ms;
+  c.tak.breaker_probes = defaults::tak_breaker_probes;
   c.http.address = defaults::http_address;
   c.http.ready_timeout_ms = defaults::http_ready_timeout_ms;
   c.supervision.max_restarts = defaults::supervision_max_restarts;
@@ -621,6 +659,48 @@ std::vector<std::string> validate(const config& c) {
   range("tak.replay_bytes", c.tak.replay_bytes, 0, 256 * 1024 * 1024);
   range("tak.ping_interval_ms", c.tak.ping_interval_ms, 0, 3600000);
   range("tak.ping_timeout_ms", c.tak.ping_timeout_ms, 1, 3600000);
+  range("tak.queue_events", c.tak.queue_events, 1, 10000000);
+  range("tak.breaker_failures", c.tak.breaker_failures, 0, 1000000);
+  need(c.tak.breaker_failure_rate >= 0 && c.tak.breaker_failure_rate <= 1,
+       "tak.breaker_failure_rate: must be within [0, 1]");
+  range("tak.breaker_window", c.tak.breaker_window, 1, 100000);
+  range("tak.breaker_open_min_ms", c.tak.breaker_open_min_ms, 1, 86400000);
+  range("tak.breaker_open_max_ms", c.tak.breaker_open_max_ms, 1, 86400000);
+  need(c.tak.breaker_open_max_ms >= c.tak.breaker_open_min_ms,
+       "tak.breaker_open_max_ms: must be at least tak.breaker_open_min_ms");
+  range("tak.breaker_probes", c.tak.breaker_probes, 1, 1000);
+  if (!c.kafka.parking_topic.empty()) {
+    // Each destination's parking topic is "<prefix>.<name>": both must be
+    // legal in a Kafka topic name.
+    auto legal = [](const std::string& t) {
+      if (t.empty() || t.size() > 200)
+        return false;
+      for (unsigned char ch : t)
+        if (!std::isalnum(ch) && ch != '.' && ch != '_' && ch != '-')
+          return false;
+      return true;
+    };
+    need(legal(c.kafka.parking_topic),
+         "kafka.parking_topic: '" + c.kafka.parking_topic
+           + "' must be 1-200 characters of [A-Za-z0-9._-]");
+    for (auto& [name, url] : c.tak.destinations) {
+      need(legal(name), "tak.destinations." + name
+                          + ": a destination name must be 1-200 characters "
+                            "of [A-Za-z0-9._-] (it names its parking topic)");
+      auto topic = c.kafka.parking_topic + "." + name;
+      for (auto& t : c.kafka.input_topics)
+        need(t != topic, "kafka.input_topics: '" + t
+                           + "' is the parking topic of destination " + name);
+    }
+  }
+  if (!c.faults.destination_down.empty())
+    need(c.tak.destinations.count(c.faults.destination_down) == 1,
+         "faults.destination_down: '" + c.faults.destination_down
+           + "' is not a TAK destination");
+  range("faults.destination_down_after_ms", c.faults.destination_down_after_ms,
+        0, 86400000);
+  range("faults.destination_down_for_ms", c.faults.destination_down_for_ms, 0,
+        86400000);
   if (!c.http.address.empty()) {
     auto colon = c.http.address.rfind(':');
     auto port = colon == std::string::npos

@@ -18,6 +18,9 @@ struct kafka_config {
   std::vector<std::string> input_topics;
   std::string output_topic;
   std::string dead_letter_topic;
+  /// Prefix of the parking topics: destination X parks to "<prefix>.X".
+  /// Empty: no parking (an open breaker holds events in memory).
+  std::string parking_topic;
   /// librdkafka properties passed through verbatim to every client.
   std::map<std::string, std::string> properties;
   /// Set (not configured) when brokers is the in-process embedded broker.
@@ -121,6 +124,16 @@ struct tak_config {
   /// this many of the latest bytes: the kernel accepted them but the server
   /// may never have read them (TAK has no acknowledgement).
   int64_t replay_bytes = 0;
+  /// Events one destination holds in memory; beyond that (or while its
+  /// breaker is open) its events go to its parking topic.
+  int64_t queue_events = 0;
+  /// Circuit breaker of each destination (see circuit_breaker).
+  int64_t breaker_failures = 0;
+  double breaker_failure_rate = 0;
+  int64_t breaker_window = 0;
+  int64_t breaker_open_min_ms = 0;
+  int64_t breaker_open_max_ms = 0;
+  int64_t breaker_probes = 0;
 };
 
 /// Restarts of failed actors (OTP-style intensity).
@@ -135,6 +148,11 @@ struct supervision_config {
 struct faults_config {
   /// Share of records on which an encoder worker throws (0..1).
   double encoder_throw_rate = 0;
+  /// The TAK destination of this name fails every connect and write from
+  /// `destination_down_after_ms` after start for `destination_down_for_ms`.
+  std::string destination_down;
+  int64_t destination_down_after_ms = 0;
+  int64_t destination_down_for_ms = 0;
 };
 
 /// The operations HTTP port.

@@ -43,6 +43,15 @@ inline constexpr int64_t tak_replay_bytes = 8 * 1024 * 1024;
 inline constexpr int tak_send_buffer_bytes = 1024 * 1024;
 inline constexpr int64_t tak_ping_interval_ms = 15000;
 inline constexpr int64_t tak_ping_timeout_ms = 10000;
+/// Events one destination holds in memory before it spills to parking.
+inline constexpr int64_t tak_queue_events = 2000;
+inline constexpr int64_t tak_breaker_failures = 5;
+inline constexpr double tak_breaker_failure_rate = 0.5;
+inline constexpr int64_t tak_breaker_window = 20;
+inline constexpr int64_t tak_breaker_open_min_ms = 30000;
+inline constexpr int64_t tak_breaker_open_max_ms = 300000;
+inline constexpr int64_t tak_breaker_probes = 1;
+inline constexpr const char* parking_topic = "cotflow.parking";
 
 inline constexpr const char* http_address = "127.0.0.1:9180";
 inline constexpr int64_t http_ready_timeout_ms = 30000;

@@ -16,7 +16,10 @@ using cot_sink_actor = caf::typed_actor<
   // Deliver the events of a batch.
   caf::reacts_to<cot_batch>,
   // Poll the client for delivery reports.
-  caf::reacts_to<atom::poll>>;
+  caf::reacts_to<atom::poll>,
+  // Timer tick N of a sink that schedules its own work (stale ticks are
+  // ignored).
+  caf::reacts_to<atom::poll, uint64_t>>;
 
 /// Receives dead letters and acknowledges them once the dead-letter topic
 /// has them.

@@ -83,13 +83,16 @@ struct cot_event {
   /// The CoT type and the detection's source, for destination filters.
   std::string type;
   std::string source;
+  /// When the event goes stale (ms since epoch); 0: never (deletes). A
+  /// parked event past it is dropped and counted instead of replayed.
+  int64_t stale_ms = 0;
   std::string xml;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cot_event& x) {
   return f(caf::meta::type_name("cot_event"), x.ref, x.timestamp_ms, x.uid,
-           x.type, x.source, x.xml);
+           x.type, x.source, x.stale_ms, x.xml);
 }
 
 /// The CoT events of one batch, sent to every destination.

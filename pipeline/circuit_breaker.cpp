@@ -5,13 +5,13 @@
 
 namespace cotflow {
 
-const char* to_string(breaker_state s) {
+const char* to_string(circuit_state s) {
   switch (s) {
-    case breaker_state::closed:
+    case circuit_state::closed:
       return "closed";
-    case breaker_state::open:
+    case circuit_state::open:
       return "open";
-    case breaker_state::half_open:
+    case circuit_state::half_open:
       return "half-open";
   }
   return "unknown";
@@ -21,7 +21,7 @@ circuit_breaker::circuit_breaker(breaker_settings s, uint64_t seed)
   : settings_(s), rng_(seed) {
 }
 
-void circuit_breaker::move_to(breaker_state to, clock::time_point now,
+void circuit_breaker::move_to(circuit_state to, clock::time_point now,
                               std::string reason) {
   transitions_.push_back({state_, to, now, std::move(reason)});
   while (transitions_.size() > 16)
@@ -49,21 +49,21 @@ void circuit_breaker::trip(clock::time_point now, std::string reason) {
   failures_in_window_ = 0;
   probes_granted_ = 0;
   probes_succeeded_ = 0;
-  move_to(breaker_state::open, now, std::move(reason));
+  move_to(circuit_state::open, now, std::move(reason));
 }
 
 bool circuit_breaker::allow(clock::time_point now) {
   switch (state_) {
-    case breaker_state::closed:
+    case circuit_state::closed:
       return true;
-    case breaker_state::open:
+    case circuit_state::open:
       if (now < open_until_)
         return false;
-      move_to(breaker_state::half_open, now, "open wait elapsed");
+      move_to(circuit_state::half_open, now, "open wait elapsed");
       probes_granted_ = 0;
       probes_succeeded_ = 0;
       [[fallthrough]];
-    case breaker_state::half_open:
+    case circuit_state::half_open:
       if (probes_granted_ >= std::max(settings_.probes, 1))
         return false;
       ++probes_granted_;
@@ -74,17 +74,17 @@ bool circuit_breaker::allow(clock::time_point now) {
 
 void circuit_breaker::success(clock::time_point now) {
   consecutive_ = 0;
-  if (state_ == breaker_state::half_open) {
+  if (state_ == circuit_state::half_open) {
     if (++probes_succeeded_ >= std::max(settings_.probes, 1)) {
       reopened_ = 0;
       outcomes_.clear();
       failures_in_window_ = 0;
-      move_to(breaker_state::closed, now,
+      move_to(circuit_state::closed, now,
               std::to_string(probes_succeeded_) + " probe(s) succeeded");
     }
     return;
   }
-  if (state_ != breaker_state::closed)
+  if (state_ != circuit_state::closed)
     return;
   outcomes_.push_back(false);
   while (static_cast<int>(outcomes_.size()) > std::max(settings_.window, 1)) {
@@ -95,9 +95,9 @@ void circuit_breaker::success(clock::time_point now) {
 
 void circuit_breaker::failure(clock::time_point now,
                               const std::string& reason) {
-  if (state_ == breaker_state::open)
+  if (state_ == circuit_state::open)
     return; // already open; nothing was allowed through
-  if (state_ == breaker_state::half_open) {
+  if (state_ == circuit_state::half_open) {
     trip(now, "probe failed: " + reason);
     return;
   }

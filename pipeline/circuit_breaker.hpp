@@ -26,10 +26,10 @@ struct breaker_settings {
   int probes = 1;
 };
 
-enum class breaker_state { closed, open, half_open };
+enum class circuit_state { closed, open, half_open };
 
 /// "closed", "open" or "half-open".
-const char* to_string(breaker_state s);
+const char* to_string(circuit_state s);
 
 /// A circuit breaker for one destination, as pure logic: the caller asks
 /// `allow` before sending a batch and reports each outcome. The caller owns
@@ -45,8 +45,8 @@ public:
 
   /// One state change, for the status endpoint.
   struct transition {
-    breaker_state from;
-    breaker_state to;
+    circuit_state from;
+    circuit_state to;
     clock::time_point at;
     std::string reason;
   };
@@ -69,7 +69,7 @@ public:
     settings_ = s;
   }
 
-  breaker_state state() const {
+  circuit_state state() const {
     return state_;
   }
 
@@ -98,12 +98,12 @@ public:
   }
 
 private:
-  void move_to(breaker_state to, clock::time_point now, std::string reason);
+  void move_to(circuit_state to, clock::time_point now, std::string reason);
   void trip(clock::time_point now, std::string reason);
 
   breaker_settings settings_;
   std::mt19937_64 rng_;
-  breaker_state state_ = breaker_state::closed;
+  circuit_state state_ = circuit_state::closed;
   int consecutive_ = 0;
   /// Last outcomes, true = failure.
   std::deque<bool> outcomes_;

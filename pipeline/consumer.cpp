@@ -71,7 +71,7 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
     if (err == RdKafka::ERR__PARTITION_EOF)
       continue;
     if (err != RdKafka::ERR_NO_ERROR) {
-      log::warn("source", "consume: " + msg->errstr());
+      log::warn(name_, "consume: " + msg->errstr());
       break;
     }
     // Records of one poll mostly come from one partition: cache the handle.
@@ -88,7 +88,7 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
       // The partition went backwards (truncated log, recreated topic): what
       // was tracked no longer describes it. Start over for it; late acks of
       // the old handle are ignored.
-      log::warn("source", msg->topic_name() + "["
+      log::warn(name_, msg->topic_name() + "["
                             + std::to_string(msg->partition())
                             + "] moved back to offset "
                             + std::to_string(msg->offset())
@@ -115,9 +115,34 @@ void tracked_consumer::idle(int timeout_ms) {
                                       msg->offset())};
     auto rc = consumer_->seek(*tp, 1000);
     if (rc != RdKafka::ERR_NO_ERROR)
-      log::warn("source", "seek back to " + std::to_string(msg->offset())
+      log::warn(name_, "seek back to " + std::to_string(msg->offset())
                             + " failed: " + RdKafka::err2str(rc));
   }
+}
+
+std::vector<tracked_consumer::partition_lag> tracked_consumer::lag() const {
+  std::vector<partition_lag> out;
+  if (closed_)
+    return out;
+  std::vector<RdKafka::TopicPartition*> parts;
+  if (consumer_->assignment(parts) != RdKafka::ERR_NO_ERROR)
+    return out;
+  if (consumer_->position(parts) == RdKafka::ERR_NO_ERROR)
+    for (auto* p : parts) {
+      int64_t lo = -1, hi = -1;
+      if (consumer_->get_watermark_offsets(p->topic(), p->partition(), &lo,
+                                           &hi)
+            != RdKafka::ERR_NO_ERROR
+          || hi < 0)
+        continue;
+      // Before the first record the position is unknown: all that the log
+      // holds counts.
+      auto pos = p->offset() >= 0 ? p->offset() : lo;
+      out.push_back({p->topic(), p->partition(),
+                     std::max<int64_t>(0, hi - pos)});
+    }
+  RdKafka::TopicPartition::destroy(parts);
+  return out;
 }
 
 bool tracked_consumer::ack(uint32_t tp, int64_t offset, dest_mask bits) {
@@ -131,15 +156,15 @@ void tracked_consumer::pause(bool on) {
   consumer_->assignment(parts);
   auto rc = on ? consumer_->pause(parts) : consumer_->resume(parts);
   if (rc != RdKafka::ERR_NO_ERROR)
-    log::warn("source", std::string{on ? "pause" : "resume"}
+    log::warn(name_, std::string{on ? "pause" : "resume"}
                           + " failed: " + RdKafka::err2str(rc));
   for (auto* p : parts)
     if (p->err() != RdKafka::ERR_NO_ERROR)
-      log::warn("source", std::string{on ? "pause " : "resume "} + p->topic()
+      log::warn(name_, std::string{on ? "pause " : "resume "} + p->topic()
                             + "[" + std::to_string(p->partition())
                             + "] failed: " + RdKafka::err2str(p->err()));
   RdKafka::TopicPartition::destroy(parts);
-  log::debug("source", std::string{on ? "paused" : "resumed"} + " at "
+  log::debug(name_, std::string{on ? "paused" : "resumed"} + " at "
                          + std::to_string(tracker_.span())
                          + " records held");
   paused_ = on;
@@ -167,14 +192,14 @@ bool tracked_consumer::commit_points(const std::vector<commit_point>& points,
       stats_->commits += 1;
     } else {
       // Nothing is marked committed, so the next round tries again.
-      log::warn("source", "commit failed: " + RdKafka::err2str(rc));
+      log::warn(name_, "commit failed: " + RdKafka::err2str(rc));
     }
   } else {
     // The consume loop never blocks on the coordinator; the result arrives
     // in offset_commit_cb.
     auto rc = consumer_->commitAsync(offsets);
     if (rc != RdKafka::ERR_NO_ERROR)
-      log::warn("source", "commit failed: " + RdKafka::err2str(rc));
+      log::warn(name_, "commit failed: " + RdKafka::err2str(rc));
   }
   RdKafka::TopicPartition::destroy(offsets);
   return ok;
@@ -183,7 +208,7 @@ bool tracked_consumer::commit_points(const std::vector<commit_point>& points,
 void tracked_consumer::offset_commit_cb(
   RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) {
   if (err != RdKafka::ERR_NO_ERROR && err != RdKafka::ERR__NO_OFFSET) {
-    log::warn("source", "commit failed: " + RdKafka::err2str(err));
+    log::warn(name_, "commit failed: " + RdKafka::err2str(err));
     return;
   }
   for (auto* p : offsets)
@@ -218,7 +243,7 @@ void tracked_consumer::rebalance_cb(
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     for (auto* p : parts)
       tracker_.assign(p->topic(), p->partition());
-    log::info("source", "assigned " + describe(parts));
+    log::info(name_, "assigned " + describe(parts));
     if (cooperative)
       consumer->incremental_assign(parts);
     else
@@ -249,7 +274,7 @@ void tracked_consumer::rebalance_cb(
     for (auto tp : handles)
       abandoned += tracker_.revoke(tp);
     last_tp_ = 0;
-    log::info("source", "revoked " + describe(parts) + " with "
+    log::info(name_, "revoked " + describe(parts) + " with "
                           + std::to_string(abandoned)
                           + " records in flight left to the next owner");
     if (cooperative)

@@ -36,6 +36,39 @@ public:
   /// first; each one is tracked and handed to `fn`. Also serves rebalances.
   size_t poll(int timeout_ms, size_t max, const record_fn& fn);
 
+  /// Names this consumer in its log lines (default "source").
+  void set_name(std::string name) {
+    name_ = std::move(name);
+  }
+
+  /// The handle of an assigned partition, 0 when it is not assigned.
+  uint32_t handle(const std::string& topic, int32_t partition) const {
+    return tracker_.handle(topic, partition);
+  }
+
+  /// The offset after the newest record handed out on handle `tp`, -1
+  /// before any.
+  int64_t next(uint32_t tp) const {
+    return tracker_.next(tp);
+  }
+
+  /// Records of one assigned partition not yet taken by the consumer: the
+  /// high watermark librdkafka last saw minus the consume position.
+  struct partition_lag {
+    std::string topic;
+    int32_t partition;
+    int64_t lag;
+  };
+
+  /// Lag of every assigned partition whose position and watermark are
+  /// known (local data only: no broker round trip).
+  std::vector<partition_lag> lag() const;
+
+  /// Handles of the assigned partitions.
+  std::vector<uint32_t> assigned() const {
+    return tracker_.handles();
+  }
+
   /// Serves rebalances and errors without taking records (used while
   /// paused or draining; anything returned is left uncommitted).
   void idle(int timeout_ms);
@@ -89,6 +122,7 @@ private:
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   offset_tracker tracker_;
   dest_mask all_ = 1;
+  std::string name_ = "source";
   bool paused_ = false;
   bool closed_ = false;
   std::shared_ptr<stats> stats_;

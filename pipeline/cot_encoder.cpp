@@ -195,7 +195,8 @@ int64_t cot_encoder::ttl_s(const std::string& type) const {
 
 encode_outcome cot_encoder::encode(const detection& d, int64_t now,
                                    std::string& xml,
-                                   std::string* type_out) const {
+                                   std::string* type_out,
+                                   int64_t* stale_out) const {
   xml.clear();
   if (d.time_ms < now - cfg_.max_age_s * 1000)
     return encode_outcome::dropped_too_old;
@@ -215,6 +216,8 @@ encode_outcome cot_encoder::encode(const detection& d, int64_t now,
     stale = std::max(now, d.time_ms) + ttl * 1000;
   }
   auto start = d.start_ms != 0 ? d.start_ms : d.time_ms;
+  if (stale_out)
+    *stale_out = d.ended ? 0 : stale;
   if (d.ended) {
     // TAK's delete convention: a t-x-d-d event linking the track's uid.
     xml += "<event version=\"2.0\" uid=\"";

@@ -42,9 +42,11 @@ public:
   void uid(const detection& d, std::string& out) const;
 
   /// Encodes one event into `xml` (cleared first) at time `now_ms`; its
-  /// CoT type goes into `type` when given.
+  /// CoT type goes into `type` and its stale time (ms; 0 for a delete
+  /// event, which never goes stale in transit) into `stale_ms` when given.
   encode_outcome encode(const detection& d, int64_t now_ms, std::string& xml,
-                        std::string* type = nullptr) const;
+                        std::string* type = nullptr,
+                        int64_t* stale_ms = nullptr) const;
 
 private:
   int64_t ttl_s(const std::string& type) const;

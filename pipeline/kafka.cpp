@@ -156,12 +156,12 @@ tracked_producer::~tracked_producer() {
 uint32_t tracked_producer::take_slot(uint32_t tp, int64_t offset,
                                      int64_t timestamp_ms) {
   if (free_.empty()) {
-    slots_.push_back({tp, offset, timestamp_ms, 0});
+    slots_.push_back({tp, offset, timestamp_ms, 0, -1, -1});
     return static_cast<uint32_t>(slots_.size() - 1);
   }
   auto slot = free_.back();
   free_.pop_back();
-  slots_[slot] = {tp, offset, timestamp_ms, 0};
+  slots_[slot] = {tp, offset, timestamp_ms, 0, -1, -1};
   return slot;
 }
 
@@ -260,6 +260,8 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
   --outstanding_;
   delivered_.push_back(slots_[slot]);
   delivered_.back().bytes = msg.len();
+  delivered_.back().partition = msg.partition();
+  delivered_.back().message_offset = msg.offset();
   free_.push_back(slot);
 }
 

@@ -23,6 +23,9 @@ struct delivered_ref {
   int64_t timestamp_ms;
   /// Payload bytes.
   size_t bytes;
+  /// Where the message itself landed.
+  int32_t partition = -1;
+  int64_t message_offset = -1;
 };
 
 /// Which client a configuration is for.

@@ -92,6 +92,28 @@ public:
           "Events sent again after a lost connection", c, d->replayed, l);
       add("cotflow_destination_queue_events",
           "Events waiting in the destination's queue", g, d->queue, l);
+      if (d->kind == "kafka" || d->kind == "file")
+        continue;
+      add("cotflow_breaker_state",
+          "Circuit breaker of the destination: 0 closed, 1 open, "
+          "2 half-open",
+          g, d->breaker, l);
+      add("cotflow_breaker_trips_total", "Times the circuit breaker opened",
+          c, d->breaker_trips, l);
+      add("cotflow_parking_active",
+          "1 while new events of the destination go to its parking topic", g,
+          d->parking ? 1 : 0, l);
+      add("cotflow_parked_total",
+          "Events parked for the destination (confirmed by Kafka)", c,
+          d->parked, l);
+      add("cotflow_unparked_total",
+          "Parked events replayed to the destination", c, d->unparked, l);
+      add("cotflow_parked_dropped_stale_total",
+          "Parked events dropped because their stale time passed", c,
+          d->parked_stale, l);
+      add("cotflow_parking_backlog_records",
+          "Parked events the replayer has not taken yet", g,
+          d->parking_backlog, l);
     }
     return out;
   }

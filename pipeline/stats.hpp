@@ -51,6 +51,21 @@ struct destination_stats {
   std::atomic<uint64_t> skipped{0};
   std::atomic<uint64_t> replayed{0};
   std::atomic<int64_t> queue{0};
+  /// Circuit breaker (TAK destinations): 0 closed, 1 open, 2 half-open.
+  std::atomic<int> breaker{0};
+  std::atomic<uint64_t> breaker_trips{0};
+  /// Parking: 1 while new events go to the parking topic.
+  std::atomic<bool> parking{false};
+  /// Events parked and confirmed by Kafka.
+  std::atomic<uint64_t> parked{0};
+  /// Parked events replayed to the destination.
+  std::atomic<uint64_t> unparked{0};
+  /// Parked events dropped because their stale time passed.
+  std::atomic<uint64_t> parked_stale{0};
+  /// Parked events the replayer has not taken yet (its partitions).
+  std::atomic<int64_t> parking_backlog{0};
+  /// The parking topic, empty without parking.
+  std::string parking_topic;
   /// End-to-end latency (Kafka timestamp to delivery), seconds; owned by
   /// the metrics registry.
   prometheus::Histogram* latency = nullptr;
@@ -67,9 +82,21 @@ struct destination_stats {
     return last_error_;
   }
 
+  /// Why the breaker opened last.
+  void trip_reason(std::string text) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    trip_reason_ = std::move(text);
+  }
+
+  std::string trip_reason() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return trip_reason_;
+  }
+
 private:
   mutable std::mutex mtx_;
   std::string last_error_;
+  std::string trip_reason_;
 };
 
 /// Counters shared by the actors of one pipeline; read by the live summary

@@ -5,6 +5,7 @@
 #include "pipeline/json.hpp"
 #include "pipeline/top.hpp"
 #include "tests/support/broker_fixture.hpp"
+#include "tests/support/child_log.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/kafka_client.hpp"
 #include "tests/support/tak_receiver.hpp"
@@ -15,28 +16,6 @@
 using namespace cotflow::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-/// Reads the child's log lines available now into `log`.
-void read_log(child& c, std::string& log) {
-  while (auto line = c.read_line(1ms))
-    log += *line + "\n";
-}
-
-/// Waits for the child to log its HTTP address; returns the port.
-int wait_for_http_port(child& c, std::string& log) {
-  int port = 0;
-  BOOST_REQUIRE(eventually(
-    [&] {
-      read_log(c, log);
-      return (port = http_port_in(log)) != 0;
-    },
-    30s));
-  return port;
-}
-
-} // namespace
-
 BOOST_FIXTURE_TEST_SUITE(operations, broker_fixture)
 
 BOOST_AUTO_TEST_CASE(metrics_add_up_and_readiness_follows_the_lifecycle) {
@@ -46,6 +25,9 @@ BOOST_AUTO_TEST_CASE(metrics_add_up_and_readiness_follows_the_lifecycle) {
                        {{"COTFLOW_TAK_DESTINATIONS",
                          "late=tcp://127.0.0.1:" + std::to_string(late.port())},
                         {"COTFLOW_PIPELINE_DRAIN_TIMEOUT_MS", "3000"},
+                        // The drain must stay open on the dead destination:
+                        // no parking to hand its records to.
+                        {"COTFLOW_KAFKA_PARKING_TOPIC", ""},
                         {"COTFLOW_HTTP_TOKEN", "t0ken"}},
                        true);
   std::string log;

@@ -52,6 +52,11 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_holds_commits_but_not_the_live_one) {
   auto env = fast_retry;
   env.push_back({"COTFLOW_TAK_DESTINATIONS",
                  "live=" + tcp(live.port()) + ",late=" + tcp(late.port())});
+  // Without parking (see parking.cpp for the default), a dead destination
+  // keeps its records in memory and their offsets uncommitted.
+  env.push_back({"COTFLOW_KAFKA_PARKING_TOPIC", ""});
+  env.push_back({"COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "200"});
+  env.push_back({"COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "500"});
   auto run = this->run("tak-two", env);
   auto inputs = publish_generated(bootstrap, input_topic, 5000, 0.02);
   BOOST_REQUIRE_MESSAGE(

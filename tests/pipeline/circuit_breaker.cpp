@@ -33,7 +33,7 @@ struct step {
   int64_t at;
   char op;
   bool allowed;
-  breaker_state state;
+  circuit_state state;
 };
 
 void play(circuit_breaker& b, const std::vector<step>& steps) {
@@ -55,9 +55,9 @@ void play(circuit_breaker& b, const std::vector<step>& steps) {
   }
 }
 
-constexpr auto C = breaker_state::closed;
-constexpr auto O = breaker_state::open;
-constexpr auto H = breaker_state::half_open;
+constexpr auto C = circuit_state::closed;
+constexpr auto O = circuit_state::open;
+constexpr auto H = circuit_state::half_open;
 
 } // namespace
 

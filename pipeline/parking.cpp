@@ -1,0 +1,176 @@
+#include "pipeline/parking.hpp"
+
+#include "pipeline/log.hpp"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <cstdlib>
+
+namespace cotflow {
+
+namespace {
+
+std::optional<int64_t> header_int(const RdKafka::Headers* headers,
+                                  const std::string& key) {
+  if (!headers)
+    return std::nullopt;
+  auto h = headers->get_last(key);
+  if (h.err() != RdKafka::ERR_NO_ERROR || !h.value())
+    return std::nullopt;
+  std::string text{static_cast<const char*>(h.value()), h.value_size()};
+  char* end = nullptr;
+  auto v = std::strtoll(text.c_str(), &end, 10);
+  if (end == text.c_str() || *end != '\0')
+    return std::nullopt;
+  return v;
+}
+
+std::string header_str(const RdKafka::Headers* headers,
+                       const std::string& key) {
+  if (!headers)
+    return {};
+  auto h = headers->get_last(key);
+  if (h.err() != RdKafka::ERR_NO_ERROR || !h.value())
+    return {};
+  return {static_cast<const char*>(h.value()), h.value_size()};
+}
+
+} // namespace
+
+std::unique_ptr<parking_lot> parking_lot::make(const config& cfg,
+                                               const std::string& destination,
+                                               std::string& err) {
+  std::unique_ptr<parking_lot> self{new parking_lot};
+  self->topic_ = cfg.kafka.parking_topic + "." + destination;
+  self->producer_ = tracked_producer::make(cfg, err);
+  if (!self->producer_)
+    return nullptr;
+  // The replayer: its own group, so that every instance that serves this
+  // destination shares the parked backlog, and its own stats, so that its
+  // records are not counted as input.
+  auto rcfg = cfg;
+  rcfg.kafka.group_id = cfg.kafka.group_id + ".parking." + destination;
+  rcfg.kafka.input_topics = {self->topic_};
+  self->replayer_stats_ = std::make_shared<stats>();
+  self->replayer_ = tracked_consumer::make(rcfg, 1, self->replayer_stats_,
+                                           err);
+  if (!self->replayer_) {
+    err = "parking replayer for " + destination + ": " + err;
+    return nullptr;
+  }
+  self->replayer_->set_name("replayer-" + destination);
+  return self;
+}
+
+parking_lot::~parking_lot() {
+  // Parked events still in the producer are flushed by its destructor;
+  // the replayer commits what the destination took.
+  if (replayer_)
+    replayer_->close();
+}
+
+void parking_lot::park(const cot_event& ev) {
+  auto* h = RdKafka::Headers::create();
+  h->add("cotflow.stale", std::to_string(ev.stale_ms));
+  h->add("cotflow.timestamp", std::to_string(ev.timestamp_ms));
+  h->add("cotflow.type", ev.type);
+  h->add("cotflow.source", ev.source);
+  producer_->produce(topic_, ev.uid, ev.xml, ev.ref.tp, ev.ref.offset,
+                     ev.timestamp_ms, h);
+}
+
+void parking_lot::serve(std::vector<record_ref>& durable) {
+  delivered_.clear();
+  producer_->poll(0, delivered_);
+  for (auto& d : delivered_) {
+    durable.push_back({d.tp, d.offset});
+    auto& last = last_parked_[d.partition];
+    last = std::max(last, d.message_offset);
+  }
+}
+
+size_t parking_lot::replay(size_t max, int64_t now_ms,
+                           std::deque<cot_event>& out, uint64_t& stale) {
+  holding_ = false;
+  if (paused_) {
+    replayer_->pause(false);
+    paused_ = false;
+  }
+  size_t taken = 0;
+  replayer_->poll(0, max, [&](uint32_t tp, RdKafka::Message& msg) {
+    auto* headers = msg.headers();
+    auto stale_ms = header_int(headers, "cotflow.stale").value_or(0);
+    record_ref ref{tp | replay_flag, msg.offset()};
+    if (stale_ms != 0 && stale_ms <= now_ms) {
+      ++stale;
+      replayer_->ack(tp, msg.offset(), 1);
+      return;
+    }
+    cot_event ev;
+    ev.ref = ref;
+    ev.timestamp_ms = header_int(headers, "cotflow.timestamp").value_or(-1);
+    if (msg.key())
+      ev.uid = *msg.key();
+    ev.type = header_str(headers, "cotflow.type");
+    ev.source = header_str(headers, "cotflow.source");
+    ev.stale_ms = stale_ms;
+    ev.xml.assign(static_cast<const char*>(msg.payload()), msg.len());
+    out.push_back(std::move(ev));
+    ++taken;
+  });
+  return taken;
+}
+
+void parking_lot::hold() {
+  auto now = std::chrono::steady_clock::now();
+  if (!holding_) {
+    holding_ = true;
+    holding_since_ = now;
+  }
+  // A short gap between replays keeps fetching; a longer one pauses, so
+  // that what is fetched meanwhile is not thrown away and fetched again.
+  if (!paused_ && now - holding_since_ > std::chrono::milliseconds{500}) {
+    replayer_->pause(true);
+    paused_ = true;
+  }
+  if (paused_)
+    replayer_->idle(0);
+}
+
+void parking_lot::done(const record_ref& ref) {
+  replayer_->ack(ref.tp & ~replay_flag, ref.offset, 1);
+}
+
+bool parking_lot::caught_up() {
+  if (producer_->outstanding() > 0)
+    return false;
+  for (auto it = last_parked_.begin(); it != last_parked_.end();) {
+    auto tp = replayer_->handle(topic_, it->first);
+    if (tp == 0) {
+      // Not (yet) ours: before our replayer joined its group nothing can
+      // be judged; after that, another instance replays this partition.
+      if (replayer_stats_->ever_assigned) {
+        it = last_parked_.erase(it);
+        continue;
+      }
+      return false;
+    }
+    if (replayer_->next(tp) <= it->second)
+      return false;
+    it = last_parked_.erase(it);
+  }
+  return true;
+}
+
+void parking_lot::commit() {
+  replayer_->commit();
+}
+
+int64_t parking_lot::backlog() const {
+  int64_t total = 0;
+  for (auto& p : replayer_->lag())
+    total += p.lag;
+  return total;
+}
+
+} // namespace cotflow

@@ -1,0 +1,238 @@
+// Circuit breaker and parking end to end: a TAK destination that is down
+// opens its breaker, its events are parked in Kafka (and the input offsets
+// committed), and when it comes back the backlog is replayed: every record
+// delivered, none after its stale time, the parking offsets committed.
+#include <boost/test/unit_test.hpp>
+
+#include "pipeline/top.hpp"
+#include "tests/support/broker_fixture.hpp"
+#include "tests/support/child_log.hpp"
+#include "tests/support/http_get.hpp"
+#include "tests/support/kafka_client.hpp"
+#include "tests/support/tak_receiver.hpp"
+
+#include <rapidjson/document.h>
+
+#include <chrono>
+#include <csignal>
+#include <map>
+
+using namespace cotflow::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::map<std::string, double> scrape(int port) {
+  auto r = http_get(port, "/metrics");
+  BOOST_REQUIRE(r);
+  return cotflow::parse_prometheus(r->body);
+}
+
+/// Flat detections that go stale `stale_s` seconds after now, seq from
+/// `first`.
+std::vector<std::string> short_lived(uint64_t first, int n, int stale_s) {
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back("{\"id\":\"short-" + std::to_string(i)
+                  + "\",\"time\":" + std::to_string(now)
+                  + ",\"lat\":10.5,\"lon\":20.5,\"stale_s\":"
+                  + std::to_string(stale_s) + ",\"remarks\":\"seq="
+                  + std::to_string(first + i) + "\"}");
+  return out;
+}
+
+const std::string dest = "tak";
+const std::string labels = "{destination=\"tak\",kind=\"tcp\"}";
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(parking, broker_fixture)
+
+BOOST_AUTO_TEST_CASE(a_dead_destination_parks_and_replays_everything) {
+  tak_receiver rx;
+  rx.stop();
+  auto run = this->run(
+    "park",
+    {{"COTFLOW_TAK_DESTINATIONS",
+      dest + "=tcp://127.0.0.1:" + std::to_string(rx.port())},
+     {"COTFLOW_TAK_RECONNECT_MIN_MS", "50"},
+     {"COTFLOW_TAK_RECONNECT_MAX_MS", "200"},
+     {"COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "500"},
+     {"COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "2000"}},
+    true);
+  std::string log;
+  auto port = wait_for_http_port(*run, log);
+  // The breaker opens on the refused connects.
+  BOOST_REQUIRE(eventually(
+    [&] {
+      read_log(*run, log);
+      return scrape(port)["cotflow_breaker_trips_total" + labels] >= 1;
+    },
+    60s));
+  auto inputs = publish_generated(bootstrap, input_topic, 8000, 0.01);
+  const uint64_t short_first = 1000000;
+  const int shorts = 50;
+  publish_raw(bootstrap, input_topic, short_lived(short_first, shorts, 3));
+  // Parked counts as acknowledged: the input is committed although the
+  // destination has nothing, and the consumer never stalled.
+  BOOST_REQUIRE(eventually(
+    [&] {
+      read_log(*run, log);
+      return all_committed("park");
+    },
+    120s));
+  auto m = scrape(port);
+  BOOST_CHECK_EQUAL(m["cotflow_parking_active" + labels], 1);
+  BOOST_CHECK_GE(m["cotflow_parked_total" + labels], 7000);
+  BOOST_CHECK_EQUAL(rx.events(), 0u);
+  // Let the short-lived ones go stale while parked, then bring the
+  // destination back.
+  auto stale_at = std::chrono::steady_clock::now() + 4s;
+  BOOST_REQUIRE(eventually(
+    [&] {
+      read_log(*run, log);
+      return std::chrono::steady_clock::now() > stale_at;
+    },
+    10s));
+  rx.start();
+  // The replay starts when the open breaker next probes; time it from the
+  // first event that arrives.
+  BOOST_REQUIRE(eventually([&] { return rx.events() > 0; }, 30s));
+  auto came_back = std::chrono::steady_clock::now();
+  auto has_all = [&] {
+    auto got = rx.seqs();
+    for (auto& p : inputs)
+      if (p.valid && got.count(p.seq) == 0)
+        return false;
+    return true;
+  };
+  BOOST_REQUIRE_MESSAGE(eventually(
+                          [&] {
+                            read_log(*run, log);
+                            return has_all();
+                          },
+                          120s),
+                        "missing at the receiver after the replay");
+  auto took = std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                            - came_back)
+                .count();
+  BOOST_TEST_MESSAGE("replayed " << rx.events() << " events in " << took
+                                 << " s from the first one");
+  auto got = rx.seqs();
+  for (uint64_t s = short_first; s < short_first + shorts; ++s)
+    BOOST_CHECK_MESSAGE(got.count(s) == 0,
+                        "seq " << s << " arrived after its stale time");
+  // Back to direct delivery, the stale ones counted, the parking offsets
+  // committed after redelivery.
+  BOOST_REQUIRE(eventually(
+    [&] {
+      read_log(*run, log);
+      auto m = scrape(port);
+      return m["cotflow_parking_active" + labels] == 0
+             && m["cotflow_parked_dropped_stale_total" + labels] == shorts;
+    },
+    60s));
+  auto parking_topic = "cotflow.parking." + dest;
+  BOOST_REQUIRE(eventually(
+    [&] {
+      auto highs = high_watermarks(bootstrap, parking_topic);
+      auto done = committed(bootstrap, "park.parking." + dest, parking_topic);
+      for (auto& [p, hi] : highs)
+        if (hi > 0 && done[p] < hi)
+          return false;
+      return !highs.empty();
+    },
+    60s));
+  // Live traffic now goes straight to the destination.
+  auto more = publish_generated(bootstrap, input_topic, 500, 0.0, 11, 500000);
+  BOOST_REQUIRE(eventually(
+    [&] {
+      auto got = rx.seqs();
+      for (auto& p : more)
+        if (got.count(p.seq) == 0)
+          return false;
+      return true;
+    },
+    60s));
+  auto status = http_get(port, "/status");
+  BOOST_REQUIRE(status);
+  rapidjson::Document doc;
+  doc.Parse(status->body.c_str());
+  BOOST_REQUIRE(!doc.HasParseError());
+  auto& d = doc["destinations"][1];
+  BOOST_CHECK_EQUAL(std::string{d["name"].GetString()}, dest);
+  BOOST_CHECK_EQUAL(std::string{d["breaker"]["state"].GetString()}, "closed");
+  BOOST_CHECK_GE(d["breaker"]["trips"].GetUint64(), 1u);
+  BOOST_CHECK(std::string{d["breaker"]["last_trip_reason"].GetString()}
+                .find("Connection refused")
+              != std::string::npos);
+  BOOST_CHECK_EQUAL(d["parking"]["dropped_stale"].GetUint64(),
+                    static_cast<uint64_t>(shorts));
+  run->signal(SIGTERM);
+  auto rc = run->wait(60s);
+  BOOST_REQUIRE(rc);
+  BOOST_CHECK_EQUAL(*rc, 0);
+  read_log(*run, log);
+  BOOST_CHECK(log.find("circuit breaker open") != std::string::npos);
+  BOOST_CHECK(log.find("delivering directly again") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_injected_outage_is_parked_and_replayed) {
+  // The destination itself stays up; cotflow's fault injection fails its
+  // connects and writes for a period mid-stream.
+  tak_receiver rx;
+  auto run = this->run(
+    "park-fault",
+    {{"COTFLOW_TAK_DESTINATIONS",
+      dest + "=tcp://127.0.0.1:" + std::to_string(rx.port())},
+     {"COTFLOW_TAK_RECONNECT_MIN_MS", "50"},
+     {"COTFLOW_TAK_RECONNECT_MAX_MS", "200"},
+     {"COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "300"},
+     {"COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "1000"},
+     {"COTFLOW_FAULTS_DESTINATION_DOWN", dest},
+     {"COTFLOW_FAULTS_DESTINATION_DOWN_AFTER_MS", "6000"},
+     {"COTFLOW_FAULTS_DESTINATION_DOWN_FOR_MS", "4000"}},
+    true);
+  std::string log;
+  auto port = wait_for_http_port(*run, log);
+  std::vector<produced> inputs;
+  // A steady trickle across the outage.
+  for (int i = 0; i < 20; ++i) {
+    auto part = publish_generated(bootstrap, input_topic, 500, 0.0, 100 + i,
+                                  static_cast<uint64_t>(i) * 1000);
+    inputs.insert(inputs.end(), part.begin(), part.end());
+    auto next = std::chrono::steady_clock::now() + 500ms;
+    eventually(
+      [&] {
+        read_log(*run, log);
+        return std::chrono::steady_clock::now() >= next;
+      },
+      2s);
+  }
+  BOOST_REQUIRE_MESSAGE(eventually(
+                          [&] {
+                            read_log(*run, log);
+                            auto got = rx.seqs();
+                            for (auto& p : inputs)
+                              if (got.count(p.seq) == 0)
+                                return false;
+                            return all_committed("park-fault");
+                          },
+                          120s),
+                        "missing at the receiver");
+  auto m = scrape(port);
+  BOOST_CHECK_GE(m["cotflow_breaker_trips_total" + labels], 1);
+  BOOST_CHECK_GT(m["cotflow_parked_total" + labels], 0);
+  BOOST_CHECK_GT(m["cotflow_unparked_total" + labels], 0);
+  read_log(*run, log);
+  BOOST_CHECK(log.find("injected fault") != std::string::npos);
+  run->signal(SIGTERM);
+  auto rc = run->wait(60s);
+  BOOST_REQUIRE(rc);
+  BOOST_CHECK_EQUAL(*rc, 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
