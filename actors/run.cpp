@@ -11,6 +11,7 @@
 #include "pipeline/log.hpp"
 #include "pipeline/circuit_breaker.hpp"
 #include "pipeline/metrics.hpp"
+#include "pipeline/restart_policy.hpp"
 #include "pipeline/time.hpp"
 
 #include <caf/all.hpp>
@@ -189,6 +190,62 @@ void add_routes(http_server& http, const metrics& probe, const config& cfg,
 
 } // namespace
 
+namespace {
+
+/// The clients of the pipeline, created before the actors so that a bad
+/// setting fails the start, not a running actor. The consumers (input and
+/// parking replayers) outlive a restart in place, so that it costs no
+/// rebalance; the producers are made afresh for each incarnation.
+struct clients {
+  std::shared_ptr<tracked_producer> cot;
+  std::shared_ptr<tracked_producer> dead_letters;
+  std::vector<std::shared_ptr<parking_lot>> lots;
+  std::shared_ptr<tracked_consumer> consumer;
+};
+
+bool make_producers(const config& cfg, clients& c) {
+  std::string err;
+  c.cot.reset();
+  if (cfg.sinks.kafka && !(c.cot = tracked_producer::make(cfg, err))) {
+    log::error("pipeline", err);
+    return false;
+  }
+  if (!(c.dead_letters = tracked_producer::make(cfg, err))) {
+    log::error("pipeline", err);
+    return false;
+  }
+  return true;
+}
+
+bool make_consumers(const config& cfg, dest_mask all,
+                    std::shared_ptr<stats> st, clients& c) {
+  std::string err;
+  // Each TAK destination's parking topic, with its replayer.
+  c.lots.clear();
+  for (auto& [name, url] : cfg.tak.destinations) {
+    std::shared_ptr<parking_lot> lot;
+    if (!cfg.kafka.parking_topic.empty()
+        && !(lot = parking_lot::make(cfg, name, err))) {
+      log::error("pipeline", err);
+      return false;
+    }
+    c.lots.push_back(std::move(lot));
+  }
+  if (!(c.consumer = tracked_consumer::make(cfg, all, st, err))) {
+    log::error("pipeline", err);
+    return false;
+  }
+  return true;
+}
+
+/// The supervision tree's nodes, as /supervision shows them.
+struct tree {
+  std::shared_ptr<actor_info> root, source, batcher, breaker, dead_letters;
+  std::vector<std::shared_ptr<actor_info>> encoders, sinks;
+};
+
+} // namespace
+
 int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
                  const run_hooks& hooks) {
   auto shared_cfg = std::make_shared<const config>(cfg);
@@ -198,20 +255,6 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
                                       + cfg.tak.destinations.size());
   auto all = all_destinations(n_dest);
   std::string err;
-  std::shared_ptr<tracked_producer> cot_producer;
-  if (cfg.sinks.kafka) {
-    cot_producer = tracked_producer::make(cfg, err);
-    if (!cot_producer) {
-      log::error("pipeline", err);
-      return 1;
-    }
-  }
-  std::shared_ptr<tracked_producer> dl_producer = tracked_producer::make(cfg,
-                                                                         err);
-  if (!dl_producer) {
-    log::error("pipeline", err);
-    return 1;
-  }
   if (!cfg.sinks.file.empty()) {
     if (auto f = std::fopen(cfg.sinks.file.c_str(), "a")) {
       std::fclose(f);
@@ -241,7 +284,9 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
       add_dest(name, url.substr(0, url.find(':')), url.substr(0, url.find('?'))));
   st->ready_timeout_ms = cfg.http.ready_timeout_ms;
   // The supervision tree, as data for /supervision: the run loop is the
-  // root supervisor; the breaker supervises the encoder pool.
+  // root supervisor (one-for-all: the stages restart together, from the
+  // committed offsets); the breaker supervises the encoder pool
+  // (one-for-one).
   auto add_actor = [&](std::string name, std::string parent) {
     auto a = std::make_shared<actor_info>();
     a->name = std::move(name);
@@ -249,18 +294,16 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     st->actors.push_back(a);
     return a;
   };
-  auto root = add_actor("cotflow", "");
-  auto source_info = add_actor("source", "cotflow");
-  auto batcher_info = add_actor("batcher", "cotflow");
-  auto breaker_info = add_actor("breaker", "cotflow");
-  std::vector<std::shared_ptr<actor_info>> encoder_infos;
+  tree t;
+  t.root = add_actor("cotflow", "");
+  t.source = add_actor("source", "cotflow");
+  t.batcher = add_actor("batcher", "cotflow");
+  t.breaker = add_actor("breaker", "cotflow");
   for (int64_t i = 0; i < encoder_count(cfg.pipeline); ++i)
-    encoder_infos.push_back(
-      add_actor("encoder-" + std::to_string(i), "breaker"));
-  std::vector<std::shared_ptr<actor_info>> sink_infos;
+    t.encoders.push_back(add_actor("encoder-" + std::to_string(i), "breaker"));
   for (auto& d : st->destinations)
-    sink_infos.push_back(add_actor("sink-" + d->name, "cotflow"));
-  auto dls_info = add_actor("dead-letter-sink", "cotflow");
+    t.sinks.push_back(add_actor("sink-" + d->name, "cotflow"));
+  t.dead_letters = add_actor("dead-letter-sink", "cotflow");
   metrics probe{st};
   probe.attach();
   std::unique_ptr<http_server> http;
@@ -274,40 +317,30 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     log::info("http", "operations endpoints on http://" + http->address()
                         + " (/metrics /health/live /health/ready /status)");
   }
-  // Each TAK destination's parking topic, with its replayer.
-  std::vector<std::shared_ptr<parking_lot>> lots;
-  for (auto& [name, url] : cfg.tak.destinations) {
-    std::shared_ptr<parking_lot> lot;
-    if (!cfg.kafka.parking_topic.empty()) {
-      lot = parking_lot::make(cfg, name, err);
-      if (!lot) {
-        log::error("pipeline", err);
-        return 1;
-      }
-    }
-    lots.push_back(std::move(lot));
-  }
-  std::shared_ptr<tracked_consumer> consumer = tracked_consumer::make(cfg, all,
-                                                                      st, err);
-  if (!consumer) {
-    log::error("pipeline", err);
+  clients c;
+  if (!make_producers(cfg, c) || !make_consumers(cfg, all, st, c))
     return 1;
-  }
   auto threads = static_cast<size_t>(
     std::max(2u, std::thread::hardware_concurrency()));
   system_config sys_cfg{threads};
   caf::actor_system sys{sys_cfg};
+  restart_policy policy{static_cast<int>(cfg.supervision.max_restarts),
+                        std::chrono::milliseconds{cfg.supervision.window_ms},
+                        std::chrono::milliseconds{
+                          cfg.supervision.backoff_min_ms},
+                        std::chrono::milliseconds{
+                          cfg.supervision.backoff_max_ms}};
   int exit_code = 0;
-  {
-    caf::scoped_actor self{sys};
-    auto src = sys.spawn<caf::detached>(source, consumer, cfg.pipeline, st);
-    consumer.reset();
+  caf::scoped_actor self{sys};
+  for (;;) {
+    auto src = sys.spawn<caf::detached>(source, c.consumer, cfg.pipeline, st);
     std::vector<cot_sink_actor> sinks;
     dest_mask bit = 1;
     if (cfg.sinks.kafka) {
-      sinks.push_back(sys.spawn<caf::detached>(kafka_cot_sink, cot_producer,
+      sinks.push_back(sys.spawn<caf::detached>(kafka_cot_sink, c.cot,
                                                cfg.kafka.output_topic, bit,
-                                               src, st, kafka_dest));
+                                               src, st, kafka_dest,
+                                               cfg.faults.sink_throw_rate));
       bit <<= 1;
     }
     if (!cfg.sinks.file.empty()) {
@@ -321,44 +354,44 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     for (auto& [name, url] : cfg.tak.destinations) {
       sinks.push_back(sys.spawn<caf::detached>(tak_sink, name, url,
                                                shared_cfg, bit, src, st,
-                                               tak_dests[i], lots[i]));
+                                               tak_dests[i], c.lots[i]));
       ++i;
       bit <<= 1;
     }
-    lots.clear();
-    cot_producer.reset();
-    auto dls = sys.spawn<caf::detached>(dead_letter_sink, dl_producer,
+    auto dls = sys.spawn<caf::detached>(dead_letter_sink, c.dead_letters,
                                         cfg.kafka.dead_letter_topic, all, src,
                                         st,
                                         static_cast<size_t>(
                                           cfg.pipeline.max_record_bytes));
-    dl_producer.reset();
+    // The actors own the producers now.
+    c.cot.reset();
+    c.dead_letters.reset();
     auto brk = sys.spawn(breaker,
                          encoder_args{shared_cfg, sinks, dls, src, st},
-                         encoder_infos);
+                         t.encoders);
     auto bat = sys.spawn(batcher, cfg.pipeline, brk, st);
     std::vector<std::pair<caf::actor, std::shared_ptr<actor_info>>> everyone;
-    everyone.emplace_back(caf::actor_cast<caf::actor>(src), source_info);
-    everyone.emplace_back(caf::actor_cast<caf::actor>(bat), batcher_info);
-    everyone.emplace_back(caf::actor_cast<caf::actor>(brk), breaker_info);
+    everyone.emplace_back(caf::actor_cast<caf::actor>(src), t.source);
+    everyone.emplace_back(caf::actor_cast<caf::actor>(bat), t.batcher);
+    everyone.emplace_back(caf::actor_cast<caf::actor>(brk), t.breaker);
     for (size_t i = 0; i < sinks.size(); ++i)
       everyone.emplace_back(caf::actor_cast<caf::actor>(sinks[i]),
-                            sink_infos[i]);
-    everyone.emplace_back(caf::actor_cast<caf::actor>(dls), dls_info);
-    for (auto& [a, info] : everyone)
+                            t.sinks[i]);
+    everyone.emplace_back(caf::actor_cast<caf::actor>(dls), t.dead_letters);
+    for (auto& [a, info] : everyone) {
+      info->up = true;
       self->monitor(a);
+    }
+    sinks.clear();
     self->send(src, atom::start::value, bat);
     st->running = true;
-    log::info("pipeline", "running: " + std::to_string(encoder_infos.size())
-                            + " encoders, " + std::to_string(sinks.size())
+    log::info("pipeline", "running: " + std::to_string(t.encoders.size())
+                            + " encoders, " + std::to_string(everyone.size() - 4)
                             + " destinations");
-    bool failed = false;
-    while (!hooks.stop->load() && !failed) {
+    std::string failed;
+    while (!hooks.stop->load() && failed.empty()) {
       self->receive(
         [&](caf::down_msg& dm) {
-          // The root escalates: a failed stage (or a breaker whose workers
-          // exceeded the restart intensity) ends the process non-zero, and
-          // its orchestrator restarts it from the committed offsets.
           std::string name = caf::to_string(dm.source);
           for (auto& [a, info] : everyone)
             if (a.address() == dm.source) {
@@ -366,11 +399,9 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
               info->up = false;
               info->failed(caf::to_string(dm.reason));
             }
-          root->failed(name + " failed");
           log::error("pipeline", name + " failed: "
-                                   + caf::to_string(dm.reason)
-                                   + "; stopping the process");
-          failed = true;
+                                   + caf::to_string(dm.reason));
+          failed = name;
         },
         caf::after(std::chrono::milliseconds{100}) >>
           [&] {
@@ -378,8 +409,9 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
               hooks.tick();
           });
     }
-    st->draining = true;
-    if (!failed) {
+    if (failed.empty()) {
+      // Stop requested: drain, commit, stop everything.
+      st->draining = true;
       auto grace = std::chrono::milliseconds{cfg.pipeline.drain_timeout_ms
                                              + 5000};
       self->request(src, grace, atom::stop::value)
@@ -392,15 +424,68 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
             log::error("pipeline", "drain failed: " + caf::to_string(e));
             exit_code = 1;
           });
-    } else {
-      exit_code = 1;
     }
+    // Stop this incarnation and wait until every actor is gone, so that its
+    // consumer has left the group and its clients are flushed before the
+    // next one starts (or the process ends).
+    size_t alive = 0;
     for (auto& [a, info] : everyone) {
-      self->demonitor(a);
       self->send_exit(a, caf::exit_reason::user_shutdown);
+      alive += info->up ? 1 : 0;
+    }
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+    while (alive > 0 && std::chrono::steady_clock::now() < until) {
+      self->receive(
+        [&](caf::down_msg& dm) {
+          for (auto& [a, info] : everyone)
+            if (a.address() == dm.source && info->up) {
+              info->up = false;
+              --alive;
+            }
+        },
+        caf::after(std::chrono::milliseconds{100}) >> [&] {});
     }
     if (hooks.tick)
       hooks.tick();
+    if (failed.empty())
+      break;
+    // One-for-all: the stages restart together from the committed offsets
+    // (what the failed incarnation had in flight is consumed again: at
+    // least once, nothing lost) unless failures come too fast.
+    st->running = false;
+    auto delay = policy.failed(std::chrono::steady_clock::now());
+    if (!delay) {
+      t.root->failed(failed + " failed; restart intensity exceeded");
+      log::error("pipeline", failed + " failed and the pipeline restarted "
+                               + std::to_string(policy.restarts())
+                               + " times within "
+                               + std::to_string(cfg.supervision.window_ms)
+                               + " ms: escalating, exiting");
+      return 1;
+    }
+    t.root->restarts += 1;
+    t.root->failed(failed + " failed");
+    log::warn("pipeline", failed + " failed; restarting the pipeline from "
+                            "the committed offsets in "
+                            + std::to_string(delay->count()) + " ms");
+    auto resume = std::chrono::steady_clock::now() + *delay;
+    while (std::chrono::steady_clock::now() < resume && !hooks.stop->load())
+      self->receive(caf::after(std::chrono::milliseconds{10}) >> [&] {});
+    if (hooks.stop->load())
+      break;
+    // Same group members, rewound: no rebalance. A consumer that cannot
+    // rewind is replaced (it leaves the group; its successor joins).
+    bool rewound = c.consumer->rewind(5000);
+    for (auto& lot : c.lots)
+      rewound = rewound && (!lot || lot->rewind(5000));
+    if (!rewound) {
+      c.consumer.reset();
+      c.lots.clear();
+      if (!make_consumers(cfg, all, st, c))
+        return 1;
+    }
+    if (!make_producers(cfg, c))
+      return 1;
   }
   return exit_code;
 }

@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include <cerrno>
+#include <stdexcept>
 #include <cstring>
 
 namespace cotflow {
@@ -80,14 +81,19 @@ cot_sink_actor::behavior_type
 kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
                std::shared_ptr<tracked_producer> producer, std::string topic,
                dest_mask bit, source_actor source, std::shared_ptr<stats> st,
-               std::shared_ptr<destination_stats> dest) {
+               std::shared_ptr<destination_stats> dest, double throw_rate) {
   init(self, std::move(producer), std::move(topic), bit, std::move(source),
        std::move(st));
   self->state.dest = std::move(dest);
+  self->state.throw_rate = throw_rate;
   self->state.dest->connected = true;
   return {
     [=](cot_batch& b) {
       auto& s = self->state;
+      if (s.throw_rate > 0
+          && std::uniform_real_distribution<double>{0, 1}(s.rng)
+               < s.throw_rate)
+        throw std::runtime_error("injected fault");
       for (auto& ev : b.events)
         s.producer->produce(s.topic, ev.uid, ev.xml, ev.ref.tp,
                             ev.ref.offset, ev.timestamp_ms);

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct kafka_sink_state {
   std::shared_ptr<destination_stats> dest;
   /// Dead letters: payloads beyond this are truncated (and say so).
   size_t max_payload = 0;
+  /// Fault injection: share of batches on which the sink throws.
+  double throw_rate = 0;
+  std::minstd_rand rng{std::random_device{}()};
 };
 
 /// Publishes CoT events to a Kafka topic (key = uid); acknowledges each one
@@ -35,7 +39,8 @@ cot_sink_actor::behavior_type
 kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
                std::shared_ptr<tracked_producer> producer, std::string topic,
                dest_mask bit, source_actor source, std::shared_ptr<stats> st,
-               std::shared_ptr<destination_stats> dest);
+               std::shared_ptr<destination_stats> dest,
+               double throw_rate = 0);
 
 /// Publishes dead letters with their original bytes and key, and headers
 /// naming the reason and the source topic/partition/offset. Spawn detached.

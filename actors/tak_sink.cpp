@@ -9,6 +9,7 @@
 
 #include <caf/all.hpp>
 
+#include <stdexcept>
 #include <unordered_map>
 
 namespace cotflow {
@@ -414,6 +415,7 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
   s.queue_max = static_cast<size_t>(cfg.queue_events);
   s.commit_interval = milliseconds{cfg_ptr->pipeline.commit_interval_ms};
   auto& faults = cfg_ptr->faults;
+  s.throw_rate = faults.sink_throw_rate;
   if (faults.destination_down == s.dest) {
     s.down_from = clock::now()
                   + milliseconds{faults.destination_down_after_ms};
@@ -431,6 +433,10 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
   return {
     [=](cot_batch& b) {
       auto& s = self->state;
+      if (s.throw_rate > 0
+          && std::uniform_real_distribution<double>{0, 1}(s.rng)
+               < s.throw_rate)
+        throw std::runtime_error("injected fault");
       // Events this destination does not take (filter, or superseded by a
       // later position of the same uid in this batch) are done for it.
       ack skipped{s.bit, {}};

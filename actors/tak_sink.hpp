@@ -14,6 +14,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 
 namespace cotflow {
@@ -45,6 +46,9 @@ struct tak_sink_state {
   /// Timer: generation of the one tick that counts, and when it is due.
   uint64_t tick = 0;
   std::chrono::steady_clock::time_point tick_due{};
+  /// Fault injection: share of batches on which the actor throws.
+  double throw_rate = 0;
+  std::minstd_rand rng{std::random_device{}()};
   std::deque<cot_event> queue;
   /// Events written on the current connection, latest `replay_bytes`.
   std::deque<cot_event> recent;

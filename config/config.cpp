@@ -156,6 +156,10 @@ const std::vector<key_desc>& keys() {
     COTFLOW_KEY(faults, encoder_throw_rate, dbl_ref,
                 "fault injection: share of records on which an encoder "
                 "worker throws (tests and demos; 0 = off)"),
+    COTFLOW_KEY(faults, sink_throw_rate, dbl_ref,
+                "fault injection: share of CoT batches on which a destination "
+                "actor throws, so the pipeline restarts from the committed "
+                "offsets (0 = off)"),
     COTFLOW_KEY(faults, destination_down, str_ref,
                 "fault injection: the TAK destination of this name fails "
                 "every connect and write for a period (empty = off)"),
@@ -693,6 +697,8 @@ std::vector<std::string> validate(const config& c) {
                            + "' is the parking topic of destination " + name);
     }
   }
+  need(c.faults.sink_throw_rate >= 0 && c.faults.sink_throw_rate <= 1,
+       "faults.sink_throw_rate: must be within [0, 1]");
   if (!c.faults.destination_down.empty())
     need(c.tak.destinations.count(c.faults.destination_down) == 1,
          "faults.destination_down: '" + c.faults.destination_down

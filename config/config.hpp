@@ -148,6 +148,9 @@ struct supervision_config {
 struct faults_config {
   /// Share of records on which an encoder worker throws (0..1).
   double encoder_throw_rate = 0;
+  /// Share of CoT batches on which a destination actor (Kafka or TAK sink)
+  /// throws: the root supervisor restarts the pipeline.
+  double sink_throw_rate = 0;
   /// The TAK destination of this name fails every connect and write from
   /// `destination_down_after_ms` after start for `destination_down_for_ms`.
   std::string destination_down;

@@ -145,6 +145,45 @@ std::vector<tracked_consumer::partition_lag> tracked_consumer::lag() const {
   return out;
 }
 
+bool tracked_consumer::rewind(int timeout_ms) {
+  if (closed_)
+    return false;
+  std::vector<RdKafka::TopicPartition*> parts;
+  auto rc = consumer_->assignment(parts);
+  if (rc == RdKafka::ERR_NO_ERROR && !parts.empty())
+    rc = consumer_->committed(parts, timeout_ms);
+  bool ok = rc == RdKafka::ERR_NO_ERROR;
+  if (!ok)
+    log::warn(name_, "cannot read the committed offsets to rewind: "
+                       + RdKafka::err2str(rc));
+  for (auto* p : parts) {
+    if (!ok)
+      break;
+    // Nothing committed yet: where a fresh member would start.
+    auto offset = p->offset() >= 0 ? p->offset()
+                                   : int64_t{RdKafka::Topic::OFFSET_BEGINNING};
+    std::unique_ptr<RdKafka::TopicPartition> at{
+      RdKafka::TopicPartition::create(p->topic(), p->partition(), offset)};
+    auto src = consumer_->seek(*at, timeout_ms);
+    if (src != RdKafka::ERR_NO_ERROR) {
+      log::warn(name_, "rewind of " + p->topic() + "["
+                         + std::to_string(p->partition())
+                         + "] failed: " + RdKafka::err2str(src));
+      ok = false;
+      break;
+    }
+    if (auto tp = tracker_.handle(p->topic(), p->partition()))
+      tracker_.reset(tp);
+  }
+  RdKafka::TopicPartition::destroy(parts);
+  last_tp_ = 0;
+  pause(false);
+  stats_->in_flight = static_cast<int64_t>(tracker_.in_flight());
+  if (ok)
+    log::info(name_, "rewound to the committed offsets");
+  return ok;
+}
+
 bool tracked_consumer::ack(uint32_t tp, int64_t offset, dest_mask bits) {
   return tracker_.ack(tp, offset, bits);
 }

@@ -36,6 +36,14 @@ public:
   /// first; each one is tracked and handed to `fn`. Also serves rebalances.
   size_t poll(int timeout_ms, size_t max, const record_fn& fn);
 
+  /// Starts the assigned partitions over from their committed offsets,
+  /// keeping the group membership (no rebalance): what was handed out and
+  /// not committed is consumed again, and acknowledgements of what was
+  /// handed out before are ignored. Resumes paused partitions. Used when
+  /// the pipeline restarts in place after a failure. False when the
+  /// committed offsets could not be read (the caller then starts afresh).
+  bool rewind(int timeout_ms);
+
   /// Names this consumer in its log lines (default "source").
   void set_name(std::string name) {
     name_ = std::move(name);

@@ -69,10 +69,9 @@ public:
     add("cotflow_ready", "1 while /health/ready answers 200", g,
         s.ready() ? 1 : 0);
     for (auto& a : s.actors)
-      if (!a->parent.empty())
-        add("cotflow_actor_restarts_total",
-            "Restarts of an actor by its supervisor", c, a->restarts,
-            {{"actor", a->name}});
+      add("cotflow_actor_restarts_total",
+          "Restarts of an actor by its supervisor", c, a->restarts,
+          {{"actor", a->name}});
     for (auto& d : s.destinations) {
       std::vector<ClientMetric::Label> l{{"destination", d->name},
                                          {"kind", d->kind}};

@@ -74,6 +74,14 @@ public:
   /// another instance replays) and nothing is left unconfirmed.
   bool caught_up();
 
+  /// After a restart in place: the replayer starts over from its committed
+  /// offsets (see tracked_consumer::rewind).
+  bool rewind(int timeout_ms) {
+    holding_ = false;
+    paused_ = false;
+    return replayer_->rewind(timeout_ms);
+  }
+
   /// Commits the replayer's finished offsets (asynchronously).
   void commit();
 
