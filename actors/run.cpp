@@ -8,6 +8,7 @@
 #include "actors/tak_sink.hpp"
 #include "pipeline/http_server.hpp"
 #include "pipeline/json.hpp"
+#include "pipeline/kafka_stats.hpp"
 #include "pipeline/log.hpp"
 #include "pipeline/circuit_breaker.hpp"
 #include "pipeline/metrics.hpp"
@@ -118,6 +119,22 @@ void add_routes(http_server& http, const metrics& probe, const config& cfg,
     w.Int64(st->assigned_partitions);
     w.Key("paused");
     w.Bool(st->paused);
+    // Lag per partition from librdkafka's statistics (input and parking
+    // topics), as of its last report.
+    w.Key("lag");
+    w.StartArray();
+    for (auto& [client, k] : kafka_stats::instance().snapshot())
+      for (auto& [tp, lag] : k.lag) {
+        w.StartObject();
+        w.Key("topic");
+        w.String(tp.first.c_str());
+        w.Key("partition");
+        w.Int(tp.second);
+        w.Key("records");
+        w.Int64(lag);
+        w.EndObject();
+      }
+    w.EndArray();
     w.EndObject();
     w.Key("records");
     w.StartObject();

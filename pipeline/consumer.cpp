@@ -1,6 +1,7 @@
 #include "pipeline/consumer.hpp"
 
 #include "pipeline/kafka.hpp"
+#include "pipeline/kafka_stats.hpp"
 #include "pipeline/log.hpp"
 
 #include <librdkafka/rdkafka.h>
@@ -272,6 +273,7 @@ bool tracked_consumer::close() {
   auto ok = commit_sync();
   closed_ = true;
   consumer_->close();
+  kafka_stats::instance().forget(consumer_->name());
   return ok;
 }
 

@@ -1,5 +1,6 @@
 #include "pipeline/kafka.hpp"
 
+#include "pipeline/kafka_stats.hpp"
 #include "pipeline/log.hpp"
 
 #include <librdkafka/rdkafka.h>
@@ -53,6 +54,9 @@ public:
           log::write(lvl, "kafka", e.fac() + ": " + e.str());
         break;
       }
+      case RdKafka::Event::EVENT_STATS:
+        kafka_stats::instance().update(e.str());
+        break;
       default:
         break;
     }
@@ -79,6 +83,10 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
   std::vector<std::pair<std::string, std::string>> props = {
     {"bootstrap.servers", cfg.kafka.brokers},
     {"client.id", cfg.kafka.client_id},
+    // librdkafka's statistics become gauges in /metrics (consumer lag per
+    // partition, queues, broker round trips); kafka.properties may change
+    // the interval.
+    {"statistics.interval.ms", "5000"},
   };
   if (role == client_role::consumer) {
     props.insert(props.end(),
@@ -148,6 +156,7 @@ tracked_producer::~tracked_producer() {
   if (producer_) {
     std::vector<delivered_ref> ignored;
     flush(10000, ignored);
+    kafka_stats::instance().forget(producer_->name());
   }
   for (auto& r : retries_pending_)
     delete r.headers;

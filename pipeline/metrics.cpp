@@ -1,5 +1,7 @@
 #include "pipeline/metrics.hpp"
 
+#include "pipeline/kafka_stats.hpp"
+
 #include <prometheus/collectable.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
@@ -113,6 +115,33 @@ public:
       add("cotflow_parking_backlog_records",
           "Parked events the replayer has not taken yet", g,
           d->parking_backlog, l);
+    }
+    // librdkafka's own statistics, as of its last report.
+    for (auto& [client, k] : kafka_stats::instance().snapshot()) {
+      for (auto& [tp, lag] : k.lag)
+        add("cotflow_kafka_consumer_lag_records",
+            "Records behind the partition's high watermark (librdkafka "
+            "statistics; input and parking topics)",
+            g, static_cast<double>(lag),
+            {{"topic", tp.first}, {"partition", std::to_string(tp.second)}});
+      std::vector<ClientMetric::Label> l{{"client", client},
+                                         {"type", k.type}};
+      add("cotflow_kafka_client_queue_messages",
+          "Messages in a Kafka client's queues (librdkafka msg_cnt)", g,
+          static_cast<double>(k.queue_messages), l);
+      add("cotflow_kafka_client_queue_bytes",
+          "Bytes in a Kafka client's queues (librdkafka msg_size)", g,
+          static_cast<double>(k.queue_bytes), l);
+      for (auto& [broker, n] : k.waiting_requests)
+        add("cotflow_kafka_broker_waiting_requests",
+            "Requests sent to a broker and awaiting its reply", g,
+            static_cast<double>(n),
+            {{"client", client}, {"broker", broker}});
+      for (auto& [broker, rtt] : k.rtt_seconds)
+        add("cotflow_kafka_broker_rtt_seconds",
+            "Average broker round-trip time over the last statistics "
+            "interval",
+            g, rtt, {{"client", client}, {"broker", broker}});
     }
     return out;
   }

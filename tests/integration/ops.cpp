@@ -60,6 +60,15 @@ BOOST_AUTO_TEST_CASE(metrics_add_up_and_readiness_follows_the_lifecycle) {
   BOOST_CHECK_GT(
     m["cotflow_end_to_end_latency_seconds_count{destination=\"kafka\"}"], 0);
   BOOST_CHECK_GT(m["cotflow_batch_size_records_count"], 0);
+  // librdkafka's statistics (every 5 s) give the lag of each partition.
+  BOOST_CHECK(eventually(
+    [&] {
+      auto m = cotflow::parse_prometheus(http_get(port, "/metrics")->body);
+      return m.count("cotflow_kafka_consumer_lag_records{topic=\"detections\""
+                     ",partition=\"0\"}")
+             == 1;
+    },
+    20s));
   // /status is JSON and needs the token; the metrics and health do not.
   BOOST_CHECK_EQUAL(http_get(port, "/status")->status, 401);
   auto status = http_get(port, "/status", "t0ken");
