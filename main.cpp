@@ -120,9 +120,8 @@ public:
       int count = 0;
       while (sigwait(&set_, &sig) == 0) {
         if (sig == SIGHUP) {
-          log::warn("main", "SIGHUP: hot reload is not available yet; the "
-                            "running configuration stays (restart to apply "
-                            "a new one)");
+          log::info("main", "received SIGHUP; reloading the configuration");
+          reload = true;
           continue;
         }
         if (++count == 1) {
@@ -149,6 +148,8 @@ public:
   }
 
   std::atomic<bool> stop{false};
+  /// Set on SIGHUP; the pipeline reloads its configuration and clears it.
+  std::atomic<bool> reload{false};
 
   /// How long after the first signal the process exits regardless.
   void grace(std::chrono::milliseconds g) {
@@ -475,7 +476,29 @@ int cmd_top(const config& cfg, const std::map<std::string, std::string>& opts,
   return 0;
 }
 
-int cmd_run(config cfg, int partitions, signal_waiter& sig) {
+/// Reloads as at start; what the process itself rewrote at start (the
+/// embedded broker's address, the demo's output file) stays as running
+/// unless the file now says something else.
+std::function<load_result()>
+reloader(const std::map<std::string, std::string>& opts, const config& orig,
+         const config& running) {
+  return [opts, orig, running] {
+    auto r = load(opts);
+    if (r.ok()) {
+      if (r.cfg.kafka.brokers == orig.kafka.brokers) {
+        r.cfg.kafka.brokers = running.kafka.brokers;
+        r.cfg.kafka.embedded = running.kafka.embedded;
+      }
+      if (r.cfg.sinks.file == orig.sinks.file)
+        r.cfg.sinks.file = running.sinks.file;
+    }
+    return r;
+  };
+}
+
+int cmd_run(config cfg, const std::map<std::string, std::string>& opts,
+            int partitions, signal_waiter& sig) {
+  auto orig = cfg;
   std::unique_ptr<embedded_broker> broker;
   if (cfg.kafka.brokers == "embedded") {
     broker = start_broker(cfg, partitions);
@@ -488,6 +511,8 @@ int cmd_run(config cfg, int partitions, signal_waiter& sig) {
   sig.start();
   run_hooks hooks;
   hooks.stop = &sig.stop;
+  hooks.reload = &sig.reload;
+  hooks.load = reloader(opts, orig, cfg);
   return run_pipeline(cfg, st, hooks);
 }
 
@@ -498,6 +523,7 @@ int cmd_demo(config cfg, const std::map<std::string, std::string>& opts,
   auto count = int_option(opts, "count", 0, ok);
   if (!ok)
     return exit_config;
+  auto orig = cfg;
   auto out = opts.count("output") ? opts.at("output")
                                   : std::string{"cotflow-demo.cot"};
   cfg.sinks.file = std::filesystem::absolute(out).string();
@@ -534,6 +560,8 @@ int cmd_demo(config cfg, const std::map<std::string, std::string>& opts,
   run_hooks hooks;
   hooks.stop = &sig.stop;
   hooks.tick = [&] { sum.tick(); };
+  hooks.reload = &sig.reload;
+  hooks.load = reloader(opts, orig, cfg);
   auto rc = run_pipeline(cfg, st, hooks);
   pub.stop();
   sum.done();
@@ -599,7 +627,7 @@ int main(int argc, char** argv) {
   if (!ok || partitions < 1)
     return exit_config;
   if (cmd == "run")
-    return cmd_run(res.cfg, partitions, sig);
+    return cmd_run(res.cfg, opts, partitions, sig);
   if (cmd == "demo")
     return cmd_demo(res.cfg, opts, partitions, sig);
   if (cmd == "broker")

@@ -18,6 +18,7 @@
 #include <caf/all.hpp>
 
 #include <cstdio>
+#include <sys/stat.h>
 #include <thread>
 
 namespace cotflow {
@@ -35,6 +36,7 @@ struct system_config : caf::actor_system_config {
     add_message_type<dead_letter>("dead_letter");
     add_message_type<dead_letter_batch>("dead_letter_batch");
     add_message_type<ack>("ack");
+    add_message_type<tunables>("tunables");
     add_message_type<batcher_actor>("batcher_actor");
     set("scheduler.max-threads", threads);
   }
@@ -105,6 +107,28 @@ void add_routes(http_server& http, const metrics& probe, const config& cfg,
     w.Double(static_cast<double>(now_ms() - started) / 1000.0);
     w.Key("config");
     w.String(file.empty() ? "defaults and environment" : file.c_str());
+    {
+      auto r = st->last_reload();
+      auto list = [&](const char* key, const std::vector<std::string>& v) {
+        w.Key(key);
+        w.StartArray();
+        for (auto& x : v)
+          w.String(x.c_str());
+        w.EndArray();
+      };
+      w.Key("reload");
+      w.StartObject();
+      w.Key("reloads");
+      w.Uint64(r.reloads);
+      w.Key("at");
+      w.String(r.at.c_str());
+      w.Key("result");
+      w.String(r.result.c_str());
+      list("applied", r.applied);
+      list("restart_required", r.restart_required);
+      list("errors", r.errors);
+      w.EndObject();
+    }
     w.Key("ready");
     w.Bool(st->ready());
     w.Key("draining");
@@ -255,6 +279,137 @@ bool make_consumers(const config& cfg, dest_mask all,
   return true;
 }
 
+tunables tunables_of(const config& c) {
+  tunables t;
+  t.batch_size = c.pipeline.batch_size;
+  t.batch_age_ms = c.pipeline.batch_age_ms;
+  t.max_in_flight = c.pipeline.max_in_flight;
+  t.commit_interval_ms = c.pipeline.commit_interval_ms;
+  t.queue_events = c.tak.queue_events;
+  t.breaker_failures = c.tak.breaker_failures;
+  t.breaker_failure_rate = c.tak.breaker_failure_rate;
+  t.breaker_window = c.tak.breaker_window;
+  t.breaker_open_min_ms = c.tak.breaker_open_min_ms;
+  t.breaker_open_max_ms = c.tak.breaker_open_max_ms;
+  t.breaker_probes = c.tak.breaker_probes;
+  return t;
+}
+
+/// Modification time of `path` (0 when it cannot be read).
+int64_t mtime_of(const std::string& path) {
+  struct stat sb;
+  if (path.empty() || ::stat(path.c_str(), &sb) != 0)
+    return 0;
+  return static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000
+         + sb.st_mtim.tv_nsec;
+}
+
+/// Loads the configuration again and works out what changed: the hot keys
+/// are copied into `current` (and returned true, for the actors to apply);
+/// keys that need a restart, or a configuration that does not validate,
+/// are reported in the log and /status and change nothing.
+bool reload(const run_hooks& hooks, config& current, stats& st,
+            const char* why) {
+  reload_info info = st.last_reload();
+  info.reloads += 1;
+  info.at = rfc3339(now_ms());
+  info.applied.clear();
+  info.restart_required.clear();
+  info.errors.clear();
+  auto res = hooks.load();
+  if (!res.ok()) {
+    info.result = "refused";
+    info.errors = res.errors;
+    log::error("config", std::string{why} + ": the new configuration is "
+                           "invalid; keeping the running one ("
+                           + std::to_string(res.errors.size())
+                           + " problems)");
+    for (auto& e : res.errors)
+      log::error("config", e);
+    st.reloaded(std::move(info));
+    return false;
+  }
+  auto next = current;
+  for (auto& key : changed_keys(current, res.cfg)) {
+    if (!hot_reloadable(key)) {
+      info.restart_required.push_back(key);
+      continue;
+    }
+    info.applied.push_back(key);
+  }
+  // Copy the hot sections' values key by key through the table (only the
+  // hot keys changed above are taken).
+  for (auto& key : info.applied) {
+    auto& n = res.cfg;
+    if (key == "log.level")
+      next.log.level = n.log.level;
+    else if (key == "log.format")
+      next.log.format = n.log.format;
+    else if (key == "pipeline.batch_size")
+      next.pipeline.batch_size = n.pipeline.batch_size;
+    else if (key == "pipeline.batch_age_ms")
+      next.pipeline.batch_age_ms = n.pipeline.batch_age_ms;
+    else if (key == "pipeline.max_in_flight")
+      next.pipeline.max_in_flight = n.pipeline.max_in_flight;
+    else if (key == "pipeline.commit_interval_ms")
+      next.pipeline.commit_interval_ms = n.pipeline.commit_interval_ms;
+    else if (key == "tak.queue_events")
+      next.tak.queue_events = n.tak.queue_events;
+    else if (key == "tak.breaker_failures")
+      next.tak.breaker_failures = n.tak.breaker_failures;
+    else if (key == "tak.breaker_failure_rate")
+      next.tak.breaker_failure_rate = n.tak.breaker_failure_rate;
+    else if (key == "tak.breaker_window")
+      next.tak.breaker_window = n.tak.breaker_window;
+    else if (key == "tak.breaker_open_min_ms")
+      next.tak.breaker_open_min_ms = n.tak.breaker_open_min_ms;
+    else if (key == "tak.breaker_open_max_ms")
+      next.tak.breaker_open_max_ms = n.tak.breaker_open_max_ms;
+    else if (key == "tak.breaker_probes")
+      next.tak.breaker_probes = n.tak.breaker_probes;
+    next.sources[key] = n.sources[key];
+  }
+  // The combination must still hold together (max_in_flight >= batch_size
+  // was checked on the new file as a whole; a mix of old restart keys and
+  // new hot keys is checked here).
+  if (auto errs = validate(next); !errs.empty()) {
+    info.result = "refused";
+    info.errors = errs;
+    info.applied.clear();
+    for (auto& e : errs)
+      log::error("config", std::string{why} + ": " + e);
+    st.reloaded(std::move(info));
+    return false;
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (auto& x : v)
+      out += (out.empty() ? "" : ", ") + x;
+    return out;
+  };
+  if (info.applied.empty() && info.restart_required.empty()) {
+    info.result = "unchanged";
+    log::info("config", std::string{why} + ": configuration unchanged");
+  } else {
+    info.result = info.applied.empty() ? "unchanged" : "applied";
+    if (!info.applied.empty())
+      log::info("config", std::string{why} + ": applied "
+                            + join(info.applied));
+    if (!info.restart_required.empty())
+      log::warn("config", std::string{why} + ": "
+                            + join(info.restart_required)
+                            + " changed but take effect only after a "
+                              "restart; the running values stay");
+  }
+  bool changed = !info.applied.empty();
+  st.reloaded(std::move(info));
+  if (changed) {
+    current = std::move(next);
+    log::configure(current.log.level, current.log.format);
+  }
+  return changed;
+}
+
 /// The supervision tree's nodes, as /supervision shows them.
 struct tree {
   std::shared_ptr<actor_info> root, source, batcher, breaker, dead_letters;
@@ -332,7 +487,8 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     }
     add_routes(*http, probe, cfg, st);
     log::info("http", "operations endpoints on http://" + http->address()
-                        + " (/metrics /health/live /health/ready /status)");
+                        + " (/ /metrics /health/live /health/ready /status"
+                          " /supervision)");
   }
   clients c;
   if (!make_producers(cfg, c) || !make_consumers(cfg, all, st, c))
@@ -349,8 +505,14 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
                           cfg.supervision.backoff_max_ms}};
   int exit_code = 0;
   caf::scoped_actor self{sys};
+  // The running configuration: the start one plus what reloads applied.
+  config current = cfg;
+  auto file_mtime = mtime_of(cfg.file);
+  auto next_file_check = std::chrono::steady_clock::now();
   for (;;) {
-    auto src = sys.spawn<caf::detached>(source, c.consumer, cfg.pipeline, st);
+    shared_cfg = std::make_shared<const config>(current);
+    auto src = sys.spawn<caf::detached>(source, c.consumer, current.pipeline,
+                                        st);
     std::vector<cot_sink_actor> sinks;
     dest_mask bit = 1;
     if (cfg.sinks.kafka) {
@@ -386,7 +548,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     auto brk = sys.spawn(breaker,
                          encoder_args{shared_cfg, sinks, dls, src, st},
                          t.encoders);
-    auto bat = sys.spawn(batcher, cfg.pipeline, brk, st);
+    auto bat = sys.spawn(batcher, current.pipeline, brk, st);
     std::vector<std::pair<caf::actor, std::shared_ptr<actor_info>>> everyone;
     everyone.emplace_back(caf::actor_cast<caf::actor>(src), t.source);
     everyone.emplace_back(caf::actor_cast<caf::actor>(bat), t.batcher);
@@ -399,7 +561,6 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
       info->up = true;
       self->monitor(a);
     }
-    sinks.clear();
     self->send(src, atom::start::value, bat);
     st->running = true;
     log::info("pipeline", "running: " + std::to_string(t.encoders.size())
@@ -425,11 +586,35 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
             if (hooks.tick)
               hooks.tick();
           });
+      // Reload on SIGHUP or when the config file changed (checked once a
+      // second): the actors take the new tunables between two messages, so
+      // no record is lost or sent twice.
+      const char* why = nullptr;
+      if (hooks.reload && hooks.reload->exchange(false))
+        why = "SIGHUP";
+      auto now = std::chrono::steady_clock::now();
+      if (!cfg.file.empty() && now >= next_file_check) {
+        next_file_check = now + std::chrono::seconds{1};
+        auto m = mtime_of(cfg.file);
+        if (m != file_mtime) {
+          file_mtime = m;
+          if (!why)
+            why = "config file changed";
+        }
+      }
+      if (why && hooks.load && reload(hooks, current, *st, why)) {
+        auto t = tunables_of(current);
+        self->send(src, t);
+        self->send(bat, t);
+        for (auto& sink : sinks)
+          self->send(sink, t);
+      }
     }
+    sinks.clear();
     if (failed.empty()) {
       // Stop requested: drain, commit, stop everything.
       st->draining = true;
-      auto grace = std::chrono::milliseconds{cfg.pipeline.drain_timeout_ms
+      auto grace = std::chrono::milliseconds{current.pipeline.drain_timeout_ms
                                              + 5000};
       self->request(src, grace, atom::stop::value)
         .receive(

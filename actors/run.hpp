@@ -15,6 +15,12 @@ struct run_hooks {
   const std::atomic<bool>* stop = nullptr;
   /// Called about every 100 ms while running (live summary).
   std::function<void()> tick;
+  /// Set (by the signal thread, on SIGHUP) to reload the configuration;
+  /// run_pipeline clears it.
+  std::atomic<bool>* reload = nullptr;
+  /// Loads the configuration again as at start (file and environment);
+  /// without it there is no reload.
+  std::function<load_result()> load;
 };
 
 /// Assembles source -> batcher -> breaker -> encoders -> sinks, runs until

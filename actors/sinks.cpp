@@ -101,6 +101,7 @@ kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
     },
     [=](atom::poll) { serve(self, 1, false); },
     [=](atom::poll, uint64_t) {},
+    [=](tunables&) {},
   };
 }
 
@@ -161,7 +162,8 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
     log::error("file-sink", "cannot open " + path + ": "
                               + std::strerror(errno));
     self->quit(caf::sec::runtime_error);
-    return {[](cot_batch&) {}, [](atom::poll) {}, [](atom::poll, uint64_t) {}};
+    return {[](cot_batch&) {}, [](atom::poll) {}, [](atom::poll, uint64_t) {},
+            [](tunables&) {}};
   }
   s.dest->connected = true;
   return {
@@ -195,6 +197,7 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
     },
     [=](atom::poll) {},
     [=](atom::poll, uint64_t) {},
+    [=](tunables&) {},
   };
 }
 

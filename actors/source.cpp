@@ -142,6 +142,11 @@ source(source_actor::stateful_pointer<source_state> self,
       if (self->state.started)
         round(self);
     },
+    [=](tunables& t) {
+      auto& s = self->state;
+      s.cfg.max_in_flight = t.max_in_flight;
+      s.cfg.commit_interval_ms = t.commit_interval_ms;
+    },
     [=](atom::stop) -> caf::typed_response_promise<uint64_t> {
       auto& s = self->state;
       auto rp = self->make_response_promise<uint64_t>();

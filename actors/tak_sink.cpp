@@ -21,6 +21,19 @@ using std::chrono::milliseconds;
 
 using self_ptr = cot_sink_actor::stateful_pointer<tak_sink_state>;
 
+breaker_settings breaker_of(int64_t failures, double rate, int64_t window,
+                            int64_t open_min_ms, int64_t open_max_ms,
+                            int64_t probes) {
+  breaker_settings b;
+  b.consecutive_failures = static_cast<int>(failures);
+  b.failure_rate = rate;
+  b.window = static_cast<int>(window);
+  b.open_min = milliseconds{open_min_ms};
+  b.open_max = milliseconds{open_max_ms};
+  b.probes = static_cast<int>(probes);
+  return b;
+}
+
 bool from_parking(const record_ref& ref) {
   return (ref.tp & parking_lot::replay_flag) != 0;
 }
@@ -401,14 +414,9 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
                  milliseconds{cfg.write_timeout_ms});
   s.retry.emplace(milliseconds{cfg.reconnect_min_ms},
                   milliseconds{cfg.reconnect_max_ms});
-  breaker_settings b;
-  b.consecutive_failures = static_cast<int>(cfg.breaker_failures);
-  b.failure_rate = cfg.breaker_failure_rate;
-  b.window = static_cast<int>(cfg.breaker_window);
-  b.open_min = milliseconds{cfg.breaker_open_min_ms};
-  b.open_max = milliseconds{cfg.breaker_open_max_ms};
-  b.probes = static_cast<int>(cfg.breaker_probes);
-  s.breaker.emplace(b);
+  s.breaker.emplace(breaker_of(cfg.breaker_failures, cfg.breaker_failure_rate,
+                               cfg.breaker_window, cfg.breaker_open_min_ms,
+                               cfg.breaker_open_max_ms, cfg.breaker_probes));
   s.lot = std::move(lot);
   if (s.lot)
     s.dstats->parking_topic = s.lot->topic();
@@ -468,6 +476,16 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
       pump(self);
     },
     [=](atom::poll) { pump(self); },
+    [=](tunables& t) {
+      auto& s = self->state;
+      s.breaker->reconfigure(breaker_of(t.breaker_failures,
+                                        t.breaker_failure_rate,
+                                        t.breaker_window,
+                                        t.breaker_open_min_ms,
+                                        t.breaker_open_max_ms,
+                                        t.breaker_probes));
+      s.queue_max = static_cast<size_t>(t.queue_events);
+    },
     [=](atom::poll, uint64_t tick) {
       auto& s = self->state;
       if (tick != s.tick)

@@ -760,6 +760,30 @@ std::string show_config(const config& cfg) {
   return out.str();
 }
 
+std::vector<std::string> changed_keys(const config& a, const config& b) {
+  std::vector<std::string> out;
+  for (auto& k : keys())
+    if (render(a, k) != render(b, k))
+      out.push_back(path_of(k));
+  return out;
+}
+
+bool hot_reloadable(const std::string& key) {
+  static const char* hot[] = {
+    "log.level",           "log.format",
+    "pipeline.batch_size", "pipeline.batch_age_ms",
+    "pipeline.max_in_flight", "pipeline.commit_interval_ms",
+    "tak.queue_events",    "tak.breaker_failures",
+    "tak.breaker_failure_rate", "tak.breaker_window",
+    "tak.breaker_open_min_ms", "tak.breaker_open_max_ms",
+    "tak.breaker_probes",
+  };
+  for (auto h : hot)
+    if (key == h)
+      return true;
+  return false;
+}
+
 std::optional<tak_url> parse_tak_url(const std::string& url,
                                      std::string& err) {
   tak_url out;

@@ -228,6 +228,12 @@ std::vector<std::string> validate(const config& cfg);
 /// Renders the effective config as YAML, each key commented with its source.
 std::string show_config(const config& cfg);
 
+/// The keys (section.key) whose values differ between `a` and `b`.
+std::vector<std::string> changed_keys(const config& a, const config& b);
+
+/// Keys a running pipeline applies on a reload; the others need a restart.
+bool hot_reloadable(const std::string& key);
+
 /// Number of encoder workers to run (resolves 0 to the core count).
 int64_t encoder_count(const pipeline_config& cfg);
 

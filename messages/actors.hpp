@@ -19,7 +19,9 @@ using cot_sink_actor = caf::typed_actor<
   caf::reacts_to<atom::poll>,
   // Timer tick N of a sink that schedules its own work (stale ticks are
   // ignored).
-  caf::reacts_to<atom::poll, uint64_t>>;
+  caf::reacts_to<atom::poll, uint64_t>,
+  // New settings (hot reload).
+  caf::reacts_to<tunables>>;
 
 /// Receives dead letters and acknowledges them once the dead-letter topic
 /// has them.
@@ -51,7 +53,9 @@ using batcher_actor = caf::typed_actor<
   // Age timer of batch generation N.
   caf::reacts_to<atom::flush, uint64_t>,
   // Flush the open batch now (shutdown).
-  caf::reacts_to<atom::flush>>;
+  caf::reacts_to<atom::flush>,
+  // New batch limits (hot reload).
+  caf::reacts_to<tunables>>;
 
 /// The Kafka consumer: hands out records against credit, commits what is
 /// acknowledged.
@@ -62,6 +66,8 @@ using source_actor = caf::typed_actor<
   caf::reacts_to<ack>,
   // Next round of the consume loop.
   caf::reacts_to<atom::poll>,
+  // New credit bound and commit interval (hot reload).
+  caf::reacts_to<tunables>,
   // Stop consuming, drain in-flight work, commit; replies with the number of
   // records abandoned (0 when everything drained).
   caf::replies_to<atom::stop>::with<uint64_t>>;

@@ -99,6 +99,19 @@ private:
   std::string trip_reason_;
 };
 
+/// The outcome of the last configuration reload, for /status.
+struct reload_info {
+  uint64_t reloads = 0;
+  /// RFC 3339 time of the last attempt, empty before any.
+  std::string at;
+  /// applied, unchanged or refused.
+  std::string result;
+  std::vector<std::string> applied;
+  /// Changed keys that take effect only after a restart (not applied).
+  std::vector<std::string> restart_required;
+  std::vector<std::string> errors;
+};
+
 /// Counters shared by the actors of one pipeline; read by the live summary
 /// and the tests. Every input record ends in exactly one of delivered,
 /// dead_lettered or dropped_* once it is acknowledged.
@@ -143,6 +156,16 @@ struct stats {
     return now - unassigned_since_ms < ready_timeout_ms;
   }
 
+  void reloaded(reload_info r) {
+    std::lock_guard<std::mutex> guard{reload_mtx_};
+    reload_ = std::move(r);
+  }
+
+  reload_info last_reload() const {
+    std::lock_guard<std::mutex> guard{reload_mtx_};
+    return reload_;
+  }
+
   uint64_t dropped() const {
     return dropped_stale + dropped_too_old + dropped_low_confidence;
   }
@@ -153,6 +176,10 @@ struct stats {
     auto done = completed.load();
     return done > other ? done - other : 0;
   }
+
+private:
+  mutable std::mutex reload_mtx_;
+  reload_info reload_;
 };
 
 } // namespace cotflow
