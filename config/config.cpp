@@ -59,7 +59,11 @@ const std::vector<key_desc>& keys() {
                 "or slow its events go to <prefix>.X and are replayed when "
                 "it is back; empty = hold them in memory"),
     COTFLOW_KEY(kafka, properties, smap_ref,
-                "librdkafka properties passed to every client"),
+                "librdkafka properties passed to every client (security, "
+                "SASL, SSL, timeouts, compression); a value ${env:NAME} or "
+                "${file:PATH} is read from there (secrets); from the "
+                "environment: k=v pairs separated by commas (\\, for a "
+                "comma) added to the file's"),
     COTFLOW_KEY(pipeline, batch_size, int_ref, "records per batch (max)"),
     COTFLOW_KEY(pipeline, batch_age_ms, int_ref,
                 "a batch leaves at this age even when not full"),
@@ -225,6 +229,59 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
+/// Splits at `sep` except where it is escaped with a backslash ("\,"
+/// stays a comma, "\\" a backslash); empty parts are dropped.
+std::vector<std::string> split_escaped(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()
+        && (s[i + 1] == sep || s[i + 1] == '\\')) {
+      cur += s[++i];
+    } else if (s[i] == sep) {
+      if (!cur.empty())
+        out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += s[i];
+    }
+  }
+  if (!cur.empty())
+    out.push_back(cur);
+  return out;
+}
+
+/// Resolves a value of the form ${env:NAME} or ${file:PATH} (secrets kept
+/// out of config files and process listings); other values stay. Sets
+/// `err` when the variable is unset or the file unreadable.
+std::string resolve_secret(const std::string& v, const env_lookup& env,
+                           std::string& err) {
+  if (v.size() < 4 || v.compare(0, 2, "${") != 0 || v.back() != '}')
+    return v;
+  auto inner = v.substr(2, v.size() - 3);
+  if (inner.rfind("env:", 0) == 0) {
+    auto name = inner.substr(4);
+    if (auto value = env(name))
+      return *value;
+    err = "environment variable " + name + " is not set";
+    return {};
+  }
+  if (inner.rfind("file:", 0) == 0) {
+    auto path = inner.substr(5);
+    std::ifstream in{path, std::ios::binary};
+    if (!in) {
+      err = "cannot read " + path;
+      return {};
+    }
+    std::string text{std::istreambuf_iterator<char>{in},
+                     std::istreambuf_iterator<char>{}};
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+      text.pop_back();
+    return text;
+  }
+  return v;
+}
+
 /// Applies a scalar text (from YAML or the environment) to a key.
 std::optional<std::string> apply_text(config& cfg, const key_desc& k,
                                       const std::string& text) {
@@ -252,8 +309,11 @@ std::optional<std::string> apply_text(config& cfg, const key_desc& k,
         get(cfg) = split(text, ',');
       } else if constexpr (std::is_same_v<T, smap_ref>) {
         auto& m = get(cfg);
-        m.clear();
-        for (auto& kv : split(text, ',')) {
+        // Kafka properties from the environment add to (and override)
+        // those of the file; the other maps are replaced as a whole.
+        if (std::string{k.section} != "kafka")
+          m.clear();
+        for (auto& kv : split_escaped(text, ',')) {
           auto eq = kv.find('=');
           if (eq == std::string::npos || eq == 0)
             return "expected key=value pairs separated by commas, got '" + kv
@@ -548,6 +608,19 @@ load_result load_config_text(const std::string& yaml, const std::string& file,
       else
         res.cfg.sources[path_of(k)] = "env " + name;
     }
+  }
+  // Secrets by reference: ${env:NAME} or ${file:PATH}.
+  for (auto& [key, value] : res.cfg.kafka.properties) {
+    std::string err;
+    value = resolve_secret(value, env, err);
+    if (!err.empty())
+      res.errors.push_back("kafka.properties." + key + ": " + err);
+  }
+  {
+    std::string err;
+    res.cfg.http.token = resolve_secret(res.cfg.http.token, env, err);
+    if (!err.empty())
+      res.errors.push_back("http.token: " + err);
   }
   for (auto& e : validate(res.cfg))
     res.errors.push_back(e);

@@ -4,6 +4,9 @@
 #include "config/defaults.hpp"
 
 #include <cctype>
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
 #include <functional>
 #include <map>
 #include <optional>
@@ -698,3 +701,48 @@ BOOST_AUTO_TEST_CASE(a_bad_destination_is_reported_with_its_name) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(kafka_properties_from_the_environment_add_to_the_file) {
+  auto r = load("kafka:\n  properties:\n    compression.type: lz4\n"
+                "    security.protocol: SSL\n",
+                {{"COTFLOW_KAFKA_PROPERTIES",
+                  "security.protocol=SASL_SSL,sasl.jaas.x=a=b\\,c=d"}});
+  BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
+  auto& p = r.cfg.kafka.properties;
+  BOOST_TEST(p.at("compression.type") == "lz4");
+  BOOST_TEST(p.at("security.protocol") == "SASL_SSL");
+  // '=' after the first belongs to the value; "\," is a comma.
+  BOOST_TEST(p.at("sasl.jaas.x") == "a=b,c=d");
+}
+
+BOOST_AUTO_TEST_CASE(secrets_come_from_the_environment_or_a_file) {
+  auto path = "/tmp/cotflow-config-test-secret-" + std::to_string(getpid());
+  std::ofstream{path} << "from-a-file\n";
+  auto r = load("kafka:\n  properties:\n"
+                "    sasl.password: ${env:KAFKA_PASSWORD}\n"
+                "    ssl.key.password: ${file:" + path + "}\n"
+                "http:\n  token: ${env:HTTP_TOKEN}\n",
+                {{"KAFKA_PASSWORD", "from-the-env"}, {"HTTP_TOKEN", "t0k"}});
+  std::remove(path.c_str());
+  BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
+  BOOST_TEST(r.cfg.kafka.properties.at("sasl.password") == "from-the-env");
+  BOOST_TEST(r.cfg.kafka.properties.at("ssl.key.password") == "from-a-file");
+  BOOST_TEST(r.cfg.http.token == "t0k");
+  auto shown = cotflow::show_config(r.cfg);
+  BOOST_TEST(shown.find("from-the-env") == std::string::npos);
+  BOOST_TEST(shown.find("from-a-file") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(missing_secret_sources_are_reported_by_key) {
+  auto r = load("kafka:\n  properties:\n"
+                "    sasl.password: ${env:NOT_SET_ANYWHERE}\n"
+                "    ssl.key.password: ${file:/nonexistent/secret}\n");
+  BOOST_TEST(!r.ok());
+  auto all = joined(r.errors);
+  BOOST_TEST(all.find("kafka.properties.sasl.password: environment variable "
+                      "NOT_SET_ANYWHERE is not set")
+             != std::string::npos, all);
+  BOOST_TEST(all.find("kafka.properties.ssl.key.password: cannot read "
+                      "/nonexistent/secret")
+             != std::string::npos, all);
+}
