@@ -11,6 +11,7 @@
 #include "pipeline/kafka_stats.hpp"
 #include "pipeline/log.hpp"
 #include "pipeline/circuit_breaker.hpp"
+#include "pipeline/dashboard.hpp"
 #include "pipeline/metrics.hpp"
 #include "pipeline/restart_policy.hpp"
 #include "pipeline/time.hpp"
@@ -486,6 +487,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
       return 1;
     }
     add_routes(*http, probe, cfg, st);
+    add_dashboard(*http);
     log::info("http", "operations endpoints on http://" + http->address()
                         + " (/ /metrics /health/live /health/ready /status"
                           " /supervision)");
