@@ -213,7 +213,18 @@ http_get() { # http_get PATH -> writes "$tmp/resp.code" and "$tmp/resp.body"
   sed '1,/^\r\{0,1\}$/d' "$tmp/resp" >"$tmp/resp.body"
 }
 
-COTFLOW_HTTP_ADDRESS=127.0.0.1:0 "$BIN" demo --rate 200 --output "$tmp/demo.cot" \
+# One TAK destination on a port where nothing listens: the breaker and
+# parking series exist only for TAK destinations. Its breaker opens and its
+# events park, which the drain below must cope with as well.
+closed_port=1
+for p in 1 9 19 47 61 89; do
+  if ! timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$p" 2>/dev/null; then
+    closed_port=$p
+    break
+  fi
+done
+COTFLOW_HTTP_ADDRESS=127.0.0.1:0 COTFLOW_TAK_DESTINATIONS=probe=tcp://127.0.0.1:$closed_port \
+  "$BIN" demo --rate 200 --output "$tmp/demo.cot" \
   </dev/null >"$tmp/demo.out" 2>"$tmp/demo.err" &
 demo_pid=$!
 port=""
