@@ -514,7 +514,8 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   for (;;) {
     shared_cfg = std::make_shared<const config>(current);
     auto src = sys.spawn<caf::detached>(source, c.consumer, current.pipeline,
-                                        st);
+                                        st,
+                                        current.faults.rebalance_interval_ms);
     std::vector<cot_sink_actor> sinks;
     dest_mask bit = 1;
     if (cfg.sinks.kafka) {

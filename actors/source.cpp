@@ -106,6 +106,10 @@ void round(source_actor::stateful_pointer<source_state> self) {
     s.kafka->commit();
     s.next_commit = now + std::chrono::milliseconds{s.cfg.commit_interval_ms};
   }
+  if (s.rebalance_every.count() > 0 && now >= s.next_rebalance) {
+    s.kafka->simulate_rebalance();
+    s.next_rebalance = now + s.rebalance_every;
+  }
   self->send(self, atom::poll::value);
 }
 
@@ -114,7 +118,8 @@ void round(source_actor::stateful_pointer<source_state> self) {
 source_actor::behavior_type
 source(source_actor::stateful_pointer<source_state> self,
        std::shared_ptr<tracked_consumer> kafka, pipeline_config cfg,
-       std::shared_ptr<stats> st) {
+       std::shared_ptr<stats> st, int64_t rebalance_every_ms) {
+  self->state.rebalance_every = std::chrono::milliseconds{rebalance_every_ms};
   self->state.kafka = std::move(kafka);
   self->state.cfg = cfg;
   self->state.st = std::move(st);
@@ -127,6 +132,7 @@ source(source_actor::stateful_pointer<source_state> self,
       s.started = true;
       s.next_commit = clock::now()
                       + std::chrono::milliseconds{s.cfg.commit_interval_ms};
+      s.next_rebalance = clock::now() + s.rebalance_every;
       self->send(self, atom::poll::value);
     },
     [=](ack& a) {

@@ -25,6 +25,9 @@ struct source_state {
   caf::typed_response_promise<uint64_t> drained;
   std::chrono::steady_clock::time_point deadline;
   std::chrono::steady_clock::time_point next_commit;
+  /// Fault injection: a rebalance this often (0 = never).
+  std::chrono::milliseconds rebalance_every{0};
+  std::chrono::steady_clock::time_point next_rebalance;
   /// Since when the credit bound holds, if it does.
   std::optional<std::chrono::steady_clock::time_point> full_since;
 };
@@ -33,6 +36,6 @@ struct source_state {
 source_actor::behavior_type
 source(source_actor::stateful_pointer<source_state> self,
        std::shared_ptr<tracked_consumer> kafka, pipeline_config cfg,
-       std::shared_ptr<stats> st);
+       std::shared_ptr<stats> st, int64_t rebalance_every_ms = 0);
 
 } // namespace cotflow

@@ -160,6 +160,10 @@ const std::vector<key_desc>& keys() {
     COTFLOW_KEY(faults, encoder_throw_rate, dbl_ref,
                 "fault injection: share of records on which an encoder "
                 "worker throws (tests and demos; 0 = off)"),
+    COTFLOW_KEY(faults, rebalance_interval_ms, int_ref,
+                "fault injection: this often the source goes through a "
+                "rebalance of its whole assignment (revoke, then assign "
+                "from the committed offsets) (0 = off)"),
     COTFLOW_KEY(faults, sink_throw_rate, dbl_ref,
                 "fault injection: share of CoT batches on which a destination "
                 "actor throws, so the pipeline restarts from the committed "
@@ -770,6 +774,8 @@ std::vector<std::string> validate(const config& c) {
                            + "' is the parking topic of destination " + name);
     }
   }
+  range("faults.rebalance_interval_ms", c.faults.rebalance_interval_ms, 0,
+        86400000);
   need(c.faults.sink_throw_rate >= 0 && c.faults.sink_throw_rate <= 1,
        "faults.sink_throw_rate: must be within [0, 1]");
   if (!c.faults.destination_down.empty())

@@ -148,6 +148,9 @@ struct supervision_config {
 struct faults_config {
   /// Share of records on which an encoder worker throws (0..1).
   double encoder_throw_rate = 0;
+  /// The source goes through a rebalance of its whole assignment this
+  /// often (0 = never).
+  int64_t rebalance_interval_ms = 0;
   /// Share of CoT batches on which a destination actor (Kafka or TAK sink)
   /// throws: the root supervisor restarts the pipeline.
   double sink_throw_rate = 0;

@@ -146,6 +146,27 @@ std::vector<tracked_consumer::partition_lag> tracked_consumer::lag() const {
   return out;
 }
 
+void tracked_consumer::simulate_rebalance() {
+  if (closed_)
+    return;
+  std::vector<RdKafka::TopicPartition*> parts;
+  if (consumer_->assignment(parts) != RdKafka::ERR_NO_ERROR || parts.empty()) {
+    RdKafka::TopicPartition::destroy(parts);
+    return;
+  }
+  log::info(name_, "fault injection: rebalance of " + describe(parts));
+  // What the coordinator hands back: the partitions, offsets unset (so the
+  // committed ones apply).
+  std::vector<RdKafka::TopicPartition*> again;
+  for (auto* p : parts)
+    again.push_back(RdKafka::TopicPartition::create(p->topic(),
+                                                    p->partition()));
+  rebalance_cb(consumer_.get(), RdKafka::ERR__REVOKE_PARTITIONS, parts);
+  rebalance_cb(consumer_.get(), RdKafka::ERR__ASSIGN_PARTITIONS, again);
+  RdKafka::TopicPartition::destroy(parts);
+  RdKafka::TopicPartition::destroy(again);
+}
+
 bool tracked_consumer::rewind(int timeout_ms) {
   if (closed_)
     return false;

@@ -44,6 +44,12 @@ public:
   /// committed offsets could not be read (the caller then starts afresh).
   bool rewind(int timeout_ms);
 
+  /// Fault injection: runs this member's side of a rebalance on its whole
+  /// assignment, as the group coordinator would (revoke: commit what is
+  /// safe, forget in-flight work; assign: fetch again from the committed
+  /// offsets). The group itself is untouched.
+  void simulate_rebalance();
+
   /// Names this consumer in its log lines (default "source").
   void set_name(std::string name) {
     name_ = std::move(name);

@@ -227,6 +227,53 @@ BOOST_AUTO_TEST_CASE(exceeding_the_restart_intensity_exits_non_zero) {
   BOOST_CHECK_EQUAL(*again->wait(60s), 0);
 }
 
+// The source goes through rebalances of its whole assignment mid-stream:
+// in-flight work for the revoked partitions is abandoned (late
+// acknowledgements ignored) and consumed again from the committed offsets:
+// nothing lost, the process never exits.
+BOOST_AUTO_TEST_CASE(rebalances_mid_stream_lose_nothing) {
+  auto run = this->run("sup-rebalance",
+                       {{"COTFLOW_FAULTS_REBALANCE_INTERVAL_MS", "300"},
+                        {"COTFLOW_PIPELINE_COMMIT_INTERVAL_MS", "100"}},
+                       true);
+  auto inputs = publish_generated(bootstrap, input_topic, 20000, 0.01);
+  std::string log;
+  std::optional<int> exited;
+  BOOST_REQUIRE(eventually(
+    [&] {
+      read_log(*run, log);
+      return (exited = run->wait(1ms)) || all_committed("sup-rebalance");
+    },
+    100s));
+  BOOST_REQUIRE_MESSAGE(!exited, "cotflow exited with "
+                                   << exited.value_or(-1) << ":\n"
+                                   << log);
+  run->signal(SIGTERM);
+  auto rc = run->wait(60s);
+  BOOST_REQUIRE(rc);
+  BOOST_CHECK_EQUAL(*rc, 0);
+  log += run->read_all(5s);
+  auto rebalances = count(log, "fault injection: rebalance");
+  BOOST_TEST_MESSAGE("rebalances: " << rebalances);
+  BOOST_CHECK_GE(rebalances, 2u);
+  std::map<uint64_t, int> cot, dead;
+  for (auto& r : read_topic(bootstrap, "cot"))
+    cot[*seq_of(r.payload)] += 1;
+  for (auto& r : read_topic(bootstrap, "cot-dead-letter"))
+    dead[*seq_of(r.payload)] += 1;
+  size_t missing = 0, duplicates = 0;
+  for (auto& p : inputs) {
+    auto& where = p.valid ? cot : dead;
+    auto it = where.find(p.seq);
+    if (it == where.end())
+      ++missing;
+    else
+      duplicates += static_cast<size_t>(it->second - 1);
+  }
+  BOOST_TEST_MESSAGE("duplicates: " << duplicates);
+  BOOST_CHECK_EQUAL(missing, 0u);
+}
+
 // SIGKILL gives no drain and no final commit: the next process in the group
 // redelivers everything past the last commit, so nothing is lost (records
 // may come out twice).
