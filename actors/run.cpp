@@ -169,6 +169,8 @@ void add_routes(http_server& http, const metrics& probe, const config& cfg,
     w.Uint64(st->delivered());
     w.Key("dead_lettered");
     w.Uint64(st->dead_lettered);
+    w.Key("parked");
+    w.Uint64(st->parked);
     w.Key("dropped");
     w.Uint64(st->dropped());
     w.Key("in_flight");

@@ -137,10 +137,17 @@ source(source_actor::stateful_pointer<source_state> self,
     },
     [=](ack& a) {
       auto& s = self->state;
-      uint64_t done = 0;
-      for (auto& ref : a.refs)
-        if (s.kafka->ack(ref.tp, ref.offset, a.bits))
+      uint64_t done = 0, parked = 0;
+      for (auto& ref : a.refs) {
+        bool was_parked = false;
+        if (s.kafka->ack(ref.tp, ref.offset, a.bits, &was_parked)) {
           ++done;
+          parked += was_parked ? 1 : 0;
+        }
+      }
+      // Parked first, so that a reader never sees a parked record counted
+      // as delivered.
+      s.st->parked += parked;
       s.st->completed += done;
       s.st->in_flight = static_cast<int64_t>(s.kafka->in_flight());
     },

@@ -61,7 +61,8 @@ void publish_breaker(self_ptr self) {
 void finish(self_ptr self, const std::vector<record_ref>& refs,
             bool delivered) {
   auto& s = self->state;
-  ack a{s.bit, {}};
+  // Parked rather than delivered: the source counts the record as parked.
+  ack a{delivered ? s.bit : s.bit | parked_bit, {}};
   a.refs.reserve(refs.size());
   uint64_t replayed = 0;
   for (auto& r : refs) {

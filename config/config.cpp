@@ -727,8 +727,10 @@ std::vector<std::string> validate(const config& c) {
     if (!parse_tak_url(url, err))
       errs.push_back("tak.destinations." + name + ": " + err);
   }
-  need(c.tak.destinations.size() <= 30,
-       "tak.destinations: at most 30 destinations");
+  // One acknowledgement bit per destination (Kafka, file, TAK) and one
+  // marking parked records: at most 31 destinations in all.
+  need(c.tak.destinations.size() <= 29,
+       "tak.destinations: at most 29 destinations");
   range("tak.connect_timeout_ms", c.tak.connect_timeout_ms, 1, 600000);
   range("tak.write_timeout_ms", c.tak.write_timeout_ms, 1, 600000);
   range("tak.reconnect_min_ms", c.tak.reconnect_min_ms, 1, 3600000);

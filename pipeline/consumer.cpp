@@ -206,8 +206,9 @@ bool tracked_consumer::rewind(int timeout_ms) {
   return ok;
 }
 
-bool tracked_consumer::ack(uint32_t tp, int64_t offset, dest_mask bits) {
-  return tracker_.ack(tp, offset, bits);
+bool tracked_consumer::ack(uint32_t tp, int64_t offset, dest_mask bits,
+                           bool* parked) {
+  return tracker_.ack(tp, offset, bits, parked);
 }
 
 void tracked_consumer::pause(bool on) {

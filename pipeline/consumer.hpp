@@ -88,7 +88,8 @@ public:
   void idle(int timeout_ms);
 
   /// Applies an acknowledgement; true when it completed a record.
-  bool ack(uint32_t tp, int64_t offset, dest_mask bits);
+  bool ack(uint32_t tp, int64_t offset, dest_mask bits,
+           bool* parked = nullptr);
 
   /// Pauses or resumes every assigned partition.
   void pause(bool on);

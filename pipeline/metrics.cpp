@@ -46,6 +46,10 @@ public:
         "Records delivered to every destination", c, s.delivered());
     add("cotflow_records_dead_lettered_total",
         "Records sent to the dead-letter topic", c, s.dead_lettered);
+    add("cotflow_records_parked_total",
+        "Records acknowledged with at least one destination holding them in "
+        "its parking topic (replayed later)",
+        c, s.parked);
     add("cotflow_records_dropped_total",
         "Records dropped and counted, by reason", c, s.dropped_stale,
         {{"reason", "stale"}});

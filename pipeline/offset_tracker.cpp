@@ -14,15 +14,19 @@ void partition_offsets::dispatched(int64_t offset, dest_mask mask) {
   ++in_flight_;
 }
 
-bool partition_offsets::ack(int64_t offset, dest_mask bits) {
+bool partition_offsets::ack(int64_t offset, dest_mask bits, bool* parked) {
   auto it = std::lower_bound(
     pending_.begin(), pending_.end(), offset,
     [](const auto& p, int64_t o) { return p.first < o; });
   if (it == pending_.end() || it->first != offset || it->second == 0)
     return false;
-  it->second &= ~bits;
-  if (it->second != 0)
+  // Clear the destinations' bits; remember a parking.
+  it->second = (it->second & ~bits) | (bits & parked_bit);
+  if ((it->second & ~parked_bit) != 0)
     return false;
+  if (parked)
+    *parked = (it->second & parked_bit) != 0;
+  it->second = 0;
   --in_flight_;
   while (!pending_.empty() && pending_.front().second == 0)
     pending_.pop_front();
@@ -64,11 +68,12 @@ bool offset_tracker::dispatched(uint32_t tp, int64_t offset, dest_mask mask) {
   return true;
 }
 
-bool offset_tracker::ack(uint32_t tp, int64_t offset, dest_mask bits) {
+bool offset_tracker::ack(uint32_t tp, int64_t offset, dest_mask bits,
+                         bool* parked) {
   auto it = parts_.find(tp);
   if (it == parts_.end())
     return false;
-  return it->second.offsets.ack(offset, bits);
+  return it->second.offsets.ack(offset, bits, parked);
 }
 
 std::vector<commit_point> offset_tracker::due() const {

@@ -13,6 +13,11 @@ namespace cotflow {
 /// per destination.
 using dest_mask = uint32_t;
 
+/// Not a destination: set in an acknowledgement whose destination parked
+/// the record (see parking_lot) rather than delivered it. A record that
+/// completes with it is counted as parked. At most 31 destinations.
+inline constexpr dest_mask parked_bit = dest_mask{1} << 31;
+
 /// All bits of a record that waits for `n` destinations.
 inline dest_mask all_destinations(unsigned n) {
   return n >= 32 ? ~dest_mask{0} : (dest_mask{1} << n) - 1;
@@ -26,9 +31,10 @@ public:
   /// Records `offset` as handed out, owed by the destinations in `mask`.
   void dispatched(int64_t offset, dest_mask mask);
 
-  /// Clears `bits` of `offset`; returns true when this completed the record.
+  /// Clears `bits` of `offset`; returns true when this completed the record
+  /// and then sets `*parked` when any destination parked it (parked_bit).
   /// Unknown or already completed offsets are ignored (duplicate acks).
-  bool ack(int64_t offset, dest_mask bits);
+  bool ack(int64_t offset, dest_mask bits, bool* parked = nullptr);
 
   /// The offset to commit (next to consume), or -1 before any dispatch.
   int64_t commit_position() const;
@@ -82,7 +88,8 @@ public:
 
   /// Applies an acknowledgement; returns true when it completed a record of
   /// a partition still assigned.
-  bool ack(uint32_t tp, int64_t offset, dest_mask bits);
+  bool ack(uint32_t tp, int64_t offset, dest_mask bits,
+           bool* parked = nullptr);
 
   /// Commit points that moved since they were last marked committed.
   std::vector<commit_point> due() const;

@@ -120,6 +120,9 @@ struct stats {
   /// Records acknowledged by every destination (or dead-lettered or dropped).
   std::atomic<uint64_t> completed{0};
   std::atomic<uint64_t> dead_lettered{0};
+  /// Records complete with at least one destination holding them in its
+  /// parking topic (not delivered there yet).
+  std::atomic<uint64_t> parked{0};
   std::atomic<uint64_t> dropped_stale{0};
   std::atomic<uint64_t> dropped_too_old{0};
   std::atomic<uint64_t> dropped_low_confidence{0};
@@ -172,7 +175,7 @@ struct stats {
 
   /// Records that reached every destination.
   uint64_t delivered() const {
-    auto other = dead_lettered + dropped();
+    auto other = dead_lettered + dropped() + parked;
     auto done = completed.load();
     return done > other ? done - other : 0;
   }

@@ -132,11 +132,12 @@ std::string render_top(const std::string& url, const top_sample& before,
                                       "\"low_confidence\"}"));
   out += line;
   std::snprintf(line, sizeof(line),
-                "totals     in %-9.0f out %-9.0f dead %-7.0f in flight %-6.0f "
-                "%s\n",
+                "totals     in %-9.0f out %-9.0f dead %-7.0f parked %-7.0f "
+                "in flight %-6.0f %s\n",
                 get("cotflow_records_in_total"),
                 get("cotflow_records_out_total"),
                 get("cotflow_records_dead_lettered_total"),
+                get("cotflow_records_parked_total"),
                 get("cotflow_in_flight_records"),
                 get("cotflow_consumer_paused") > 0 ? "PAUSED" : "");
   out += line;
@@ -160,6 +161,22 @@ std::string render_top(const std::string& url, const top_sample& before,
         ms(histogram_quantile(before.metrics, m, lat, l, 0.95)).c_str(),
         ms(histogram_quantile(before.metrics, m, lat, l, 0.99)).c_str());
       out += line;
+      if (d.HasMember("breaker") && d.HasMember("parking")) {
+        auto& b = d["breaker"];
+        auto& p = d["parking"];
+        std::string state = b["state"].GetString();
+        std::snprintf(
+          line, sizeof(line),
+          "  breaker %-9s trips %-4llu parking %-3s parked %-8llu "
+          "replayed %-8llu backlog %lld\n",
+          state == "closed" ? "closed" : state == "open" ? "OPEN" : "HALF-OPEN",
+          static_cast<unsigned long long>(b["trips"].GetUint64()),
+          p["active"].GetBool() ? "ON" : "off",
+          static_cast<unsigned long long>(p["parked"].GetUint64()),
+          static_cast<unsigned long long>(p["replayed"].GetUint64()),
+          static_cast<long long>(p["backlog"].GetInt64()));
+        out += line;
+      }
       std::string err = d["last_error"].GetString();
       if (!err.empty() && !d["connected"].GetBool())
         out += "  last error: " + err.substr(0, 70) + "\n";

@@ -88,6 +88,17 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_parks_and_replays_everything) {
   BOOST_CHECK_EQUAL(m["cotflow_parking_active" + labels], 1);
   BOOST_CHECK_GE(m["cotflow_parked_total" + labels], 7000);
   BOOST_CHECK_EQUAL(rx.events(), 0u);
+  // Every record is accounted for once: parked ones are not "out".
+  BOOST_CHECK_EQUAL(m["cotflow_records_in_total"],
+                    m["cotflow_records_out_total"]
+                      + m["cotflow_records_dead_lettered_total"]
+                      + m["cotflow_records_parked_total"]
+                      + m["cotflow_records_dropped_total{reason=\"stale\"}"]
+                      + m["cotflow_records_dropped_total{reason="
+                          "\"too_old\"}"]
+                      + m["cotflow_records_dropped_total{reason="
+                          "\"low_confidence\"}"]);
+  BOOST_CHECK_GE(m["cotflow_records_parked_total"], 7000);
   // Let the short-lived ones go stale while parked, then bring the
   // destination back.
   auto stale_at = std::chrono::steady_clock::now() + 4s;
@@ -98,10 +109,6 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_parks_and_replays_everything) {
     },
     10s));
   rx.start();
-  // The replay starts when the open breaker next probes; time it from the
-  // first event that arrives.
-  BOOST_REQUIRE(eventually([&] { return rx.events() > 0; }, 30s));
-  auto came_back = std::chrono::steady_clock::now();
   auto has_all = [&] {
     auto got = rx.seqs();
     for (auto& p : inputs)
@@ -109,6 +116,8 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_parks_and_replays_everything) {
         return false;
     return true;
   };
+  // The replay starts when the open breaker next probes (its speed is
+  // measured in bench/, not here).
   BOOST_REQUIRE_MESSAGE(eventually(
                           [&] {
                             read_log(*run, log);
@@ -116,11 +125,6 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_parks_and_replays_everything) {
                           },
                           120s),
                         "missing at the receiver after the replay");
-  auto took = std::chrono::duration<double>(std::chrono::steady_clock::now()
-                                            - came_back)
-                .count();
-  BOOST_TEST_MESSAGE("replayed " << rx.events() << " events in " << took
-                                 << " s from the first one");
   auto got = rx.seqs();
   for (uint64_t s = short_first; s < short_first + shorts; ++s)
     BOOST_CHECK_MESSAGE(got.count(s) == 0,

@@ -421,3 +421,25 @@ BOOST_AUTO_TEST_CASE(a_reset_partition_starts_over_and_ignores_old_acks) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(a_record_a_destination_parked_completes_as_parked) {
+  cotflow::partition_offsets p;
+  auto all = cotflow::all_destinations(2);
+  p.dispatched(0, all);
+  p.dispatched(1, all);
+  bool parked = true;
+  // Offset 0: delivered by both.
+  BOOST_TEST(!p.ack(0, 1, &parked));
+  BOOST_TEST(p.ack(0, 2, &parked));
+  BOOST_TEST(!parked);
+  // Offset 1: destination 2 parked it, then destination 1 delivered it.
+  BOOST_TEST(!p.ack(1, 2 | cotflow::parked_bit, &parked));
+  BOOST_TEST(p.in_flight() == 1u);
+  BOOST_TEST(p.commit_position() == 1);
+  BOOST_TEST(p.ack(1, 1, &parked));
+  BOOST_TEST(parked);
+  BOOST_TEST(p.commit_position() == 2);
+  // A late duplicate changes nothing.
+  BOOST_TEST(!p.ack(1, 2 | cotflow::parked_bit, &parked));
+  BOOST_TEST(p.in_flight() == 0u);
+}

@@ -27,3 +27,29 @@ BOOST_AUTO_TEST_CASE(quantiles_come_from_the_interval_between_scrapes) {
   BOOST_TEST(histogram_quantile(before, now, "h", "d=\"a\"", 0.05) <= 0.01);
   BOOST_TEST(histogram_quantile(now, now, "h", "d=\"a\"", 0.5) < 0);
 }
+
+BOOST_AUTO_TEST_CASE(a_tak_destination_shows_its_breaker_and_parking) {
+  top_sample before, now;
+  before.at = 0;
+  now.at = 1;
+  before.metrics["cotflow_records_in_total"] = 100;
+  now.metrics["cotflow_records_in_total"] = 300;
+  now.metrics["cotflow_records_parked_total"] = 42;
+  now.status_json = R"({"destinations": [{
+    "name": "tak1", "kind": "tcp", "endpoint": "tcp://h:8087",
+    "connected": false, "events": 0, "queue": 0, "reconnects": 2,
+    "last_error": "connect: Connection refused",
+    "breaker": {"state": "open", "trips": 3, "last_trip_reason": "x"},
+    "parking": {"topic": "cotflow.parking.tak1", "active": true,
+                "parked": 42, "replayed": 7, "dropped_stale": 0,
+                "backlog": 35}}]})";
+  auto screen = render_top("http://127.0.0.1:9180", before, now);
+  BOOST_TEST(screen.find("parked 42") != std::string::npos, screen);
+  BOOST_TEST(screen.find("breaker OPEN") != std::string::npos, screen);
+  BOOST_TEST(screen.find("trips 3") != std::string::npos, screen);
+  BOOST_TEST(screen.find("parking ON") != std::string::npos, screen);
+  BOOST_TEST(screen.find("backlog 35") != std::string::npos, screen);
+  BOOST_TEST(screen.find("last error: connect: Connection refused")
+               != std::string::npos,
+             screen);
+}
