@@ -191,6 +191,13 @@ std::unique_ptr<embedded_broker> start_broker(const config& cfg,
     ok = ok && broker->create_topic(t, partitions, err);
   ok = ok && broker->create_topic(cfg.kafka.output_topic, partitions, err);
   ok = ok && broker->create_topic(cfg.kafka.dead_letter_topic, 1, err);
+  // Parking topics with room to spare: the embedded broker keeps only about
+  // 5 MB per partition (it drops the oldest), where auto-creation would
+  // give four partitions.
+  if (!cfg.kafka.parking_topic.empty())
+    for (auto& [name, url] : cfg.tak.destinations)
+      ok = ok && broker->create_topic(cfg.kafka.parking_topic + "." + name,
+                                      std::max(partitions, 12), err);
   if (!ok) {
     log::error("broker", err);
     return nullptr;
