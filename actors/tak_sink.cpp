@@ -122,6 +122,9 @@ void lost(self_ptr self, const std::string& why) {
     s.recent.pop_back();
   }
   s.recent_bytes = 0;
+  // A write cut short: its events are still queued and go again whole.
+  s.in_write = 0;
+  s.written = 0;
   auto delay = s.retry->next();
   s.next_attempt = clock::now() + delay;
   log::warn("tak-sink", s.dest + " (" + s.url + "): " + why + "; "
@@ -215,8 +218,10 @@ void start_parking(self_ptr self, const std::string& why) {
   s.dstats->parking = true;
   std::deque<cot_event> keep;
   size_t moved = 0;
+  size_t i = 0;
   for (auto& ev : s.queue) {
-    if (from_parking(ev.ref)) {
+    // Events of the write in progress are partly on the wire already.
+    if (i++ < s.in_write || from_parking(ev.ref)) {
       keep.push_back(std::move(ev));
     } else {
       s.lot->park(ev);
@@ -257,7 +262,7 @@ int tend_parking(self_ptr self, clock::time_point now) {
     else if (s.st->draining && !s.conn->connected() && !s.queue.empty())
       start_parking(self, "draining while disconnected");
   } else if (state == circuit_state::closed && s.conn->connected()
-             && s.lot->caught_up()) {
+             && s.queue.size() < s.queue_max / 2 && s.lot->caught_up()) {
     s.parking = false;
     s.dstats->parking = false;
     log::info("tak-sink", s.dest + ": parked backlog replayed; delivering "
@@ -333,7 +338,7 @@ void pump(self_ptr self) {
       schedule(self, milliseconds{1});
       return;
     }
-    if (!s.ping_sent && now >= s.next_ping) {
+    if (!s.ping_sent && now >= s.next_ping && s.in_write == 0) {
       if (!s.conn->write(ping_event("cotflow-" + s.dest, now_ms()), err)) {
         lost(self, err);
         schedule(self, milliseconds{1});
@@ -343,31 +348,47 @@ void pump(self_ptr self) {
       s.next_ping = now + s.ping_interval;
     }
   }
-  while (!s.queue.empty()) {
-    if (s.breaker->state() != circuit_state::closed && !s.probe_out) {
-      if (!s.breaker->allow(clock::now()))
-        break; // the half-open breaker's probes are out
-      s.probe_out = true;
+  while (s.in_write > 0 || !s.queue.empty()) {
+    if (s.in_write == 0) {
+      if (s.breaker->state() != circuit_state::closed && !s.probe_out) {
+        if (!s.breaker->allow(clock::now()))
+          break; // the half-open breaker's probes are out
+        s.probe_out = true;
+      }
+      size_t k = 0;
+      s.buffer.clear();
+      if (s.conn->is_udp()) {
+        s.buffer = s.queue.front().xml;
+        k = 1;
+      } else {
+        while (k < s.queue.size()
+               && (k == 0
+                   || s.buffer.size() + s.queue[k].xml.size()
+                        <= s.write_bytes))
+          s.buffer += s.queue[k++].xml;
+      }
+      s.in_write = k;
+      s.written = 0;
+      s.write_since = clock::now();
     }
-    size_t k = 0;
-    s.buffer.clear();
-    if (s.conn->is_udp()) {
-      s.buffer = s.queue.front().xml;
-      k = 1;
-    } else {
-      while (k < s.queue.size()
-             && (k == 0
-                 || s.buffer.size() + s.queue[k].xml.size() <= s.write_bytes))
-        s.buffer += s.queue[k++].xml;
-    }
-    auto started = clock::now();
-    if (!s.conn->write(s.buffer, err)) {
+    // Never blocks: a server that does not read leaves the write partial,
+    // and this actor goes on taking batches (and spilling them to parking)
+    // until the write timeout declares the connection dead.
+    auto r = s.conn->write_some(s.buffer, s.written, s.write_since, err);
+    if (r == tak_connection::progress::failed) {
       lost(self, err);
       schedule(self, milliseconds{1});
       return;
     }
+    if (r == tak_connection::progress::partial) {
+      s.dstats->queue = static_cast<int64_t>(s.queue.size());
+      schedule(self, milliseconds{5});
+      return;
+    }
+    auto k = s.in_write;
+    s.in_write = 0;
     s.dstats->write_latency->Observe(
-      std::chrono::duration<double>(clock::now() - started).count());
+      std::chrono::duration<double>(clock::now() - s.write_since).count());
     s.scratch.clear();
     auto wall = now_ms();
     for (size_t i = 0; i < k; ++i) {

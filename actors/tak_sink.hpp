@@ -55,6 +55,11 @@ struct tak_sink_state {
   size_t recent_bytes = 0;
   size_t replay_bytes = 0;
   std::string buffer;
+  /// The write in progress: the first `in_write` queued events are in
+  /// `buffer`, of which `written` bytes went out; begun at `write_since`.
+  size_t in_write = 0;
+  size_t written = 0;
+  std::chrono::steady_clock::time_point write_since{};
   size_t write_bytes = 0;
   std::chrono::milliseconds healthy_after{0};
   std::chrono::steady_clock::time_point next_attempt{};

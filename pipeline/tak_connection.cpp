@@ -392,6 +392,65 @@ bool tak_connection::write(std::string_view bytes, std::string& err) {
   return true;
 }
 
+tak_connection::progress
+tak_connection::write_some(std::string_view bytes, size_t& done,
+                           std::chrono::steady_clock::time_point since,
+                           std::string& err) {
+  if (fd_ < 0) {
+    err = "not connected";
+    return progress::failed;
+  }
+  if (is_udp()) {
+    if (!write(bytes, err))
+      return progress::failed;
+    done = bytes.size();
+    return progress::complete;
+  }
+  while (done < bytes.size()) {
+    if (ssl_) {
+      ERR_clear_error();
+      int n = SSL_write(ssl_, bytes.data() + done,
+                        static_cast<int>(bytes.size() - done));
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      int e = SSL_get_error(ssl_, n);
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        err = "TLS write failed: " + ssl_errors();
+        close();
+        return progress::failed;
+      }
+    } else {
+      auto n = ::send(fd_, bytes.data() + done, bytes.size() - done,
+                      MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        err = errno_text("send");
+        close();
+        return progress::failed;
+      }
+    }
+    // The server is not reading now. Keep reading what it sends (it may be
+    // blocked writing to us); give up on it past the write timeout.
+    if (!drain(err))
+      return progress::failed;
+    if (std::chrono::steady_clock::now() - since >= write_timeout_) {
+      err = "write blocked for " + std::to_string(write_timeout_.count())
+            + " ms: server not reading";
+      close();
+      return progress::failed;
+    }
+    return progress::partial;
+  }
+  return progress::complete;
+}
+
 bool tak_connection::drain(std::string& err) {
   if (fd_ < 0 || is_udp())
     return fd_ >= 0;

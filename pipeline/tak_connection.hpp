@@ -49,6 +49,18 @@ public:
   /// (the connection is closed then).
   bool write(std::string_view bytes, std::string& err);
 
+  /// What write_some achieved.
+  enum class progress { complete, partial, failed };
+
+  /// Writes `bytes` from `done` on without waiting: as much as the kernel
+  /// takes now (advancing `done`); `partial` when the rest must wait for
+  /// the server to read. `failed` (connection closed, `err` set) on an
+  /// error, or when the write, begun at `since`, has been blocked longer
+  /// than the write timeout. UDP sends the whole datagram at once.
+  progress write_some(std::string_view bytes, size_t& done,
+                      std::chrono::steady_clock::time_point since,
+                      std::string& err);
+
   /// Reads and discards what the server sent, so its send buffer never
   /// fills; false with `err` when the server closed the connection.
   bool drain(std::string& err);

@@ -17,6 +17,11 @@
 #include <csignal>
 #include <map>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 using namespace cotflow::test;
 using namespace std::chrono_literals;
 
@@ -237,6 +242,64 @@ BOOST_AUTO_TEST_CASE(an_injected_outage_is_parked_and_replayed) {
   auto rc = run->wait(60s);
   BOOST_REQUIRE(rc);
   BOOST_CHECK_EQUAL(*rc, 0);
+}
+
+// A hung server accepts the connection and never reads: writes stall
+// without failing. It must not hold up the other destinations or the
+// consumer: its events spill into its parking topic.
+BOOST_AUTO_TEST_CASE(a_server_that_never_reads_stalls_nobody_else) {
+  // The black hole: a listening socket whose connections are accepted by
+  // the kernel (backlog) and never read.
+  int hole = ::socket(AF_INET, SOCK_STREAM, 0);
+  BOOST_REQUIRE(hole >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::bind(hole, reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+                == 0);
+  BOOST_REQUIRE(::listen(hole, 16) == 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(hole, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto hole_port = ntohs(addr.sin_port);
+  tak_receiver live;
+  auto run = this->run(
+    "park-hole",
+    {{"COTFLOW_TAK_DESTINATIONS",
+      "live=tcp://127.0.0.1:" + std::to_string(live.port())
+        + ",hole=tcp://127.0.0.1:" + std::to_string(hole_port)},
+     // Long enough that waiting it out would show: the live destination
+     // must not wait for it.
+     {"COTFLOW_TAK_WRITE_TIMEOUT_MS", "60000"},
+     {"COTFLOW_TAK_RECONNECT_MIN_MS", "50"},
+     {"COTFLOW_TAK_RECONNECT_MAX_MS", "200"},
+     {"COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "60000"},
+     {"COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "60000"}},
+    true);
+  std::string log;
+  auto port = wait_for_http_port(*run, log);
+  auto inputs = publish_generated(bootstrap, input_topic, 15000, 0.0);
+  // Well inside the hung write's 60 s timeout (a bound that only a stall
+  // behind the hung destination can reach, not a speed requirement).
+  BOOST_REQUIRE_MESSAGE(eventually(
+                          [&] {
+                            read_log(*run, log);
+                            auto got = live.seqs();
+                            for (auto& p : inputs)
+                              if (got.count(p.seq) == 0)
+                                return false;
+                            return all_committed("park-hole");
+                          },
+                          30s),
+                        "the live destination or the commits were held up "
+                        "by the hung one");
+  auto m = scrape(port);
+  BOOST_CHECK_GT(m["cotflow_parked_total{destination=\"hole\",kind=\"tcp\"}"],
+                 0);
+  run->signal(SIGTERM);
+  auto rc = run->wait(60s);
+  BOOST_REQUIRE(rc);
+  BOOST_CHECK_EQUAL(*rc, 0);
+  ::close(hole);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
