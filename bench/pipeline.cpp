@@ -28,6 +28,8 @@
 #include "pipeline/kafka.hpp"
 #include "pipeline/time.hpp"
 
+#include "bench/harness.hpp"
+
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
@@ -56,290 +58,9 @@
 
 namespace {
 
-using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
+using namespace bench;
 
 const int partitions = 6;
-
-int64_t wall_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
-double secs_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-void sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds{ms});
-}
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench_pipeline: %s\n", what.c_str());
-  std::exit(1);
-}
-
-void progress(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-void progress(const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  std::fprintf(stderr, "bench_pipeline: ");
-  std::vfprintf(stderr, fmt, ap);
-  std::fprintf(stderr, "\n");
-  va_end(ap);
-}
-
-// ---- child processes --------------------------------------------------------
-
-class child {
-public:
-  child(const std::vector<std::string>& argv,
-        const std::vector<std::pair<std::string, std::string>>& env,
-        const std::string& log_path) {
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-      die("cannot open " + log_path);
-    pid_ = ::fork();
-    if (pid_ < 0)
-      die("fork failed");
-    if (pid_ == 0) {
-      for (auto& [k, v] : env)
-        ::setenv(k.c_str(), v.c_str(), 1);
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-      ::close(fd);
-      std::vector<char*> args;
-      for (auto& a : argv)
-        args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      std::perror("execv");
-      ::_exit(127);
-    }
-    ::close(fd);
-  }
-
-  ~child() {
-    if (!reaped_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  pid_t pid() const {
-    return pid_;
-  }
-
-  /// True while the process has not exited.
-  bool alive() {
-    if (reaped_)
-      return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      reaped_ = true;
-      code_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                : 128 + WTERMSIG(status);
-      return false;
-    }
-    return true;
-  }
-
-  /// Exit code (128+signal when killed), or nothing on timeout.
-  std::optional<int> wait(std::chrono::milliseconds timeout) {
-    auto deadline = clock_type::now() + timeout;
-    while (alive()) {
-      if (clock_type::now() > deadline)
-        return std::nullopt;
-      sleep_ms(10);
-    }
-    return code_;
-  }
-
-  void signal(int sig) {
-    if (!reaped_)
-      ::kill(pid_, sig);
-  }
-
-private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  int code_ = -1;
-};
-
-/// Peak resident set since start or the last reset, in kB (VmHWM).
-long vm_kb(pid_t pid, const char* field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  auto len = std::strlen(field);
-  while (std::getline(in, line))
-    if (line.compare(0, len, field) == 0 && line.size() > len
-        && line[len] == ':')
-      return std::strtol(line.c_str() + len + 1, nullptr, 10);
-  return -1;
-}
-
-/// Resets VmHWM to the current RSS (Linux ≥ 4.0); false if not permitted.
-bool reset_peak_rss(pid_t pid) {
-  std::ofstream out("/proc/" + std::to_string(pid) + "/clear_refs");
-  if (!out)
-    return false;
-  out << "5";
-  out.flush();
-  return static_cast<bool>(out);
-}
-
-/// utime + stime of a process in seconds.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(in)),
-                std::istreambuf_iterator<char>());
-  auto close = s.rfind(')');
-  if (close == std::string::npos)
-    return -1;
-  std::istringstream rest(s.substr(close + 2));
-  std::string f;
-  // Fields after the command: state(3) ... utime(14) stime(15).
-  std::vector<std::string> fields;
-  while (rest >> f && fields.size() < 13)
-    fields.push_back(f);
-  if (fields.size() < 13)
-    return -1;
-  double tck = static_cast<double>(sysconf(_SC_CLK_TCK));
-  return (std::stod(fields[11]) + std::stod(fields[12])) / tck;
-}
-
-// ---- Kafka helpers ----------------------------------------------------------
-
-std::unique_ptr<RdKafka::Conf> conf_of(
-  const std::vector<std::pair<std::string, std::string>>& props) {
-  std::unique_ptr<RdKafka::Conf> conf{
-    RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
-  std::string err;
-  for (auto& [k, v] : props)
-    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK)
-      die("property " + k + ": " + err);
-  return conf;
-}
-
-/// Queries watermarks and a group's committed offsets. Its consumer never
-/// subscribes, so it never joins the group it asks about.
-class observer {
-public:
-  observer(const std::string& bootstrap, const std::string& group) {
-    auto conf = conf_of({{"bootstrap.servers", bootstrap},
-                         {"group.id", group},
-                         {"client.id", "bench-observer"},
-                         {"enable.auto.commit", "false"}});
-    std::string err;
-    consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-    if (!consumer_)
-      die("observer: " + err);
-  }
-
-  ~observer() {
-    consumer_->close();
-  }
-
-  /// Sum of the high watermarks of `topic` (`n` partitions), -1 on error.
-  int64_t high_sum(const std::string& topic, int n) {
-    int64_t sum = 0;
-    for (int p = 0; p < n; ++p) {
-      int64_t lo = 0, hi = 0;
-      if (consumer_->query_watermark_offsets(topic, p, &lo, &hi, 5000)
-          != RdKafka::ERR_NO_ERROR)
-        return -1;
-      sum += hi;
-    }
-    return sum;
-  }
-
-  std::vector<int64_t> highs(const std::string& topic, int n) {
-    std::vector<int64_t> out;
-    for (int p = 0; p < n; ++p) {
-      int64_t lo = 0, hi = 0;
-      consumer_->query_watermark_offsets(topic, p, &lo, &hi, 5000);
-      out.push_back(hi);
-    }
-    return out;
-  }
-
-  /// True when the group's committed offsets reached `ends`.
-  bool committed_reached(const std::string& topic,
-                         const std::vector<int64_t>& ends) {
-    std::vector<RdKafka::TopicPartition*> parts;
-    for (size_t p = 0; p < ends.size(); ++p)
-      parts.push_back(
-        RdKafka::TopicPartition::create(topic, static_cast<int>(p)));
-    bool ok = consumer_->committed(parts, 5000) == RdKafka::ERR_NO_ERROR;
-    for (size_t p = 0; ok && p < ends.size(); ++p)
-      ok = parts[p]->offset() >= ends[p];
-    RdKafka::TopicPartition::destroy(parts);
-    return ok;
-  }
-
-private:
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-};
-
-/// The publisher of input records (plain producer, like a sensor gateway).
-class publisher {
-public:
-  publisher(const std::string& bootstrap, const std::string& linger_ms) {
-    auto conf = conf_of({{"bootstrap.servers", bootstrap},
-                         {"client.id", "bench-publisher"},
-                         {"linger.ms", linger_ms},
-                         {"queue.buffering.max.messages", "200000"}});
-    std::string err;
-    producer_.reset(RdKafka::Producer::create(conf.get(), err));
-    if (!producer_)
-      die("publisher: " + err);
-  }
-
-  ~publisher() {
-    producer_->flush(10000);
-  }
-
-  void send(const std::string& topic, const std::string& key,
-            const std::string& payload, int64_t timestamp_ms = 0) {
-    for (;;) {
-      auto rc = producer_->produce(
-        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<char*>(payload.data()), payload.size(), key.data(),
-        key.size(), timestamp_ms, nullptr);
-      if (rc == RdKafka::ERR_NO_ERROR)
-        return;
-      if (rc != RdKafka::ERR__QUEUE_FULL)
-        die("publish: " + RdKafka::err2str(rc));
-      producer_->poll(5);
-    }
-  }
-
-  void poll() {
-    producer_->poll(0);
-  }
-
-  void flush() {
-    producer_->flush(30000);
-  }
-
-private:
-  std::unique_ptr<RdKafka::Producer> producer_;
-};
-
-std::optional<uint64_t> seq_of(const char* p, size_t n) {
-  std::string_view s{p, n};
-  auto at = s.find("seq=");
-  if (at == std::string_view::npos)
-    return std::nullopt;
-  uint64_t v = 0;
-  size_t i = at + 4;
-  if (i >= s.size() || s[i] < '0' || s[i] > '9')
-    return std::nullopt;
-  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i)
-    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
-  return v;
-}
 
 // ---- the passthrough baseline (child mode) ----------------------------------
 
@@ -848,6 +569,8 @@ struct target_result {
   long rss_at_stop_kb = -1;
   std::vector<std::string> log_problems;
   size_t log_lines = 0;
+  /// CPU of other processes on the machine during the measurements, cores.
+  double other_cores = 0;
 };
 
 std::vector<std::string> scan_log(const std::string& path, size_t& lines) {
@@ -890,6 +613,7 @@ target_result measure(const std::string& bootstrap, target& t,
            t.proc->pid());
   if (!warm_up(bootstrap, obs, t, 200, 60s))
     die(t.name + " produced no output within 60 s (log: " + log_path + ")");
+  load_meter load{t.proc->pid()};
   for (auto rate : rates) {
     res.latency.push_back(
       latency_phase(bootstrap, obs, t, rate, lat_seconds, seq_base));
@@ -903,6 +627,7 @@ target_result measure(const std::string& bootstrap, target& t,
   res.tput = throughput_phase(bootstrap, obs, group_obs, t, pool, n, window,
                               max_seconds);
   res.rss_at_stop_kb = vm_kb(t.proc->pid(), "VmRSS");
+  res.other_cores = load.other_cores();
   auto t0 = clock_type::now();
   t.proc->signal(SIGTERM);
   res.exit_code = t.proc->wait(30s);
@@ -1005,9 +730,10 @@ void report(const scenario& sc, uint64_t n) {
                   mb(l.peak_rss_kb).c_str());
   std::printf("\n### Shutdown and logs\n\n");
   for (auto* p : {&base, &cot}) {
-    std::printf("- %s: SIGTERM -> exit code %s after %.2f s (RSS before "
+    std::printf("- %s: other load on the machine during its phases %.2f "
+                "cores; SIGTERM -> exit code %s after %.2f s (RSS before "
                 "stop %s MB); %zu log lines, %zu distinct warnings/errors%s\n",
-                p == &base ? "baseline" : "cotflow",
+                p == &base ? "baseline" : "cotflow", p->other_cores,
                 p->exit_code ? std::to_string(*p->exit_code).c_str()
                              : "none (killed after 30 s)",
                 p->stop_seconds, mb(p->rss_at_stop_kb).c_str(), p->log_lines,
@@ -1038,6 +764,8 @@ void write_summary(std::ofstream& out, const scenario& sc) {
   k("cotflow_cpu_us_max") << sc.cot.tput.cpu_us_per_record << "\n";
   k("cotflow_exit") << (sc.cot.exit_code ? *sc.cot.exit_code : -1) << "\n";
   k("cotflow_log_problems") << sc.cot.log_problems.size() << "\n";
+  k("cotflow_other_cores") << sc.cot.other_cores << "\n";
+  k("baseline_other_cores") << sc.base.other_cores << "\n";
   for (auto& l : sc.cot.latency) {
     auto r = "lat" + std::to_string(l.rate) + "_";
     k(r + "p50") << l.p50 << "\n";
@@ -1057,6 +785,7 @@ void write_summary(std::ofstream& out, const scenario& sc) {
 } // namespace
 
 int main(int argc, char** argv) {
+  bench::program_name = "bench_pipeline";
   if (argc >= 2 && std::string{argv[1]} == "passthrough") {
     if (argc < 6) {
       std::fprintf(stderr, "usage: bench_pipeline passthrough BROKERS IN OUT "
@@ -1241,7 +970,11 @@ int main(int argc, char** argv) {
               "~1%% malformed inputs go to the dead-letter topic. Peak RSS per "
               "phase is VmHWM after resetting it through /proc/PID/clear_refs "
               "at the phase start; CPU is utime+stime of the child over the "
-              "phase divided by the records published in it.\n\n");
+              "phase divided by the records published in it. 'Other load' "
+              "is the CPU of every process on the machine that is neither "
+              "this benchmark nor the pipeline under test (from /proc/stat), "
+              "averaged over the pipeline's phases: other work that competed "
+              "for the 2 cores.\n\n");
   for (auto& sc : scenarios)
     report(sc, n);
   std::printf("Benchmark process (broker, publisher, observers): %.1f s CPU, "

@@ -1,0 +1,1352 @@
+// bench_parking: a TAK destination that is down, its parking topic and the
+// replay, measured end to end (issue 6).
+//
+//   bench_parking COTFLOW_BIN [--scenarios replay,stall-refused,stall-blackhole]
+//                 [--replay-records N] [--parking-partitions P] [--window W]
+//                 [--stall-rate R] [--stall-seconds S] [--fetch-wait MS]
+//                 [--cotflow-env KEY=VALUE]... [--log-dir DIR] [--summary FILE]
+//
+// Each scenario gets a fresh embedded broker (librdkafka mock cluster) in
+// this process, topics with 6 partitions, and a `cotflow run --config
+// /dev/null` child. TAK receivers are local TCP listeners in this process
+// that count `</event>` in the byte stream (and the "seq=N" of each event).
+//
+//   replay          one TAK destination, down (its port bound but not
+//                   listening: connects are refused). N detections are
+//                   published and parked; then the receiver starts listening
+//                   and the replay is timed from the first event to the
+//                   last. Baseline: a plain consumer with cotflow's consumer
+//                   settings reads the same parking topic in this process.
+//                   The parking topic is created beforehand with P
+//                   partitions (0 = let cotflow's producer auto-create it,
+//                   4 partitions on the mock): the mock keeps only ~5 MB per
+//                   partition, so P * 5 MB must hold the backlog.
+//   stall-refused   two TAK destinations, `down` (connects refused) and
+//                   `up` (a reading receiver), plus the Kafka output; R
+//                   records/s for S seconds. Peak RSS of cotflow, whether
+//                   the Kafka output and `up` kept the offered rate, whether
+//                   the source ever paused. All settings as shipped.
+//   stall-blackhole the same, but `down` accepts connections and never
+//                   reads (a hung server: writes block until
+//                   tak.write_timeout_ms).
+//
+// Prints Markdown on stdout, progress on stderr, key=value lines to
+// --summary (keys prefixed with the scenario name).
+#include "config/config.hpp"
+#include "pipeline/generator.hpp"
+#include "pipeline/http_client.hpp"
+#include "pipeline/kafka.hpp"
+#include "pipeline/time.hpp"
+#include "pipeline/top.hpp"
+
+#include "bench/harness.hpp"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+
+using namespace bench;
+
+const int partitions = 6;
+
+// ---- a TAK receiver ---------------------------------------------------------
+
+/// A local TCP "TAK server". Constructed bound but not listening, so that
+/// connects to its port are refused (the server is down) while the port
+/// stays reserved; `listen_now` brings it up. In `hold` mode it accepts
+/// connections and never reads from them (a hung server). In `read` mode it
+/// counts `</event>` in each connection's byte stream and the distinct
+/// "seq=N" in [first_seq, first_seq + n_seq).
+class cot_receiver {
+public:
+  enum class mode { read, hold };
+
+  cot_receiver(mode m, uint64_t first_seq, uint64_t n_seq)
+    : mode_(m), first_seq_(first_seq), seen_(n_seq, 0) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0)
+      die(std::string{"receiver bind: "} + std::strerror(errno));
+    socklen_t len = sizeof(a);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+
+  ~cot_receiver() {
+    running_ = false;
+    if (thread_.joinable())
+      thread_.join();
+    for (auto& c : clients_)
+      ::close(c.fd);
+    ::close(fd_);
+  }
+
+  uint16_t port() const {
+    return port_;
+  }
+
+  /// Starts listening (and reading, in `read` mode).
+  void listen_now() {
+    if (::listen(fd_, 64) != 0)
+      die(std::string{"receiver listen: "} + std::strerror(errno));
+    up_at_ = clock_type::now();
+    running_ = true;
+    thread_ = std::thread{[this] { loop(); }};
+  }
+
+  clock_type::time_point up_at() const {
+    return up_at_;
+  }
+
+  uint64_t events() const {
+    return events_;
+  }
+
+  uint64_t distinct() const {
+    return distinct_;
+  }
+
+  uint64_t duplicates() const {
+    return dups_;
+  }
+
+  /// Events without a seq in the range (other runs, warm-up).
+  uint64_t other() const {
+    return other_;
+  }
+
+  size_t connections() const {
+    return accepted_;
+  }
+
+  /// Seconds from listen_now() to the first and to the latest event; -1
+  /// before the first.
+  double first_s() const {
+    auto ns = first_ns_.load();
+    return ns < 0 ? -1 : static_cast<double>(ns) / 1e9;
+  }
+  double last_s() const {
+    auto ns = last_ns_.load();
+    return ns < 0 ? -1 : static_cast<double>(ns) / 1e9;
+  }
+
+  /// (seconds since listen_now(), events) after each read, at most one per
+  /// millisecond.
+  std::vector<std::pair<double, uint64_t>> samples() const {
+    std::lock_guard<std::mutex> g{mtx_};
+    return samples_;
+  }
+
+private:
+  struct client {
+    int fd;
+    std::string buf;
+  };
+
+  void loop() {
+    std::vector<char> tmp(1 << 18);
+    int64_t last_sample_ns = -1;
+    while (running_) {
+      std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+      if (mode_ == mode::read)
+        for (auto& c : clients_)
+          fds.push_back({c.fd, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), 20) <= 0)
+        continue;
+      if (fds[0].revents & POLLIN) {
+        int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd >= 0) {
+          ++accepted_;
+          clients_.push_back({fd, {}});
+        }
+      }
+      for (size_t i = 1; i < fds.size(); ++i) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+          continue;
+        auto& c = clients_[i - 1];
+        auto n = ::recv(c.fd, tmp.data(), tmp.size(), 0);
+        if (n <= 0) {
+          ::close(c.fd);
+          c.fd = -1; // a partial event of a closed connection is dropped
+          continue;
+        }
+        c.buf.append(tmp.data(), static_cast<size_t>(n));
+        uint64_t k = 0;
+        size_t from = 0;
+        size_t pos;
+        std::string_view all{c.buf};
+        while ((pos = all.find("</event>", from)) != std::string_view::npos) {
+          auto ev = all.substr(from, pos - from);
+          from = pos + 8;
+          ++k;
+          auto seq = seq_of(ev.data(), ev.size());
+          if (!seq || *seq < first_seq_ || *seq - first_seq_ >= seen_.size()) {
+            ++other_;
+            continue;
+          }
+          auto& s = seen_[*seq - first_seq_];
+          if (s++ == 0)
+            ++distinct_;
+          else
+            ++dups_;
+        }
+        c.buf.erase(0, from);
+        if (k == 0)
+          continue;
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    clock_type::now() - up_at_)
+                    .count();
+        if (first_ns_ < 0)
+          first_ns_ = ns;
+        last_ns_ = ns;
+        events_ += k;
+        if (ns - last_sample_ns >= 1000000) {
+          last_sample_ns = ns;
+          std::lock_guard<std::mutex> g{mtx_};
+          samples_.emplace_back(static_cast<double>(ns) / 1e9, events_.load());
+        }
+      }
+      clients_.erase(std::remove_if(clients_.begin(), clients_.end(),
+                                    [](const client& c) { return c.fd < 0; }),
+                     clients_.end());
+    }
+  }
+
+  mode mode_;
+  uint64_t first_seq_;
+  std::vector<uint8_t> seen_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+  std::vector<client> clients_;
+  clock_type::time_point up_at_{};
+  std::atomic<uint64_t> events_{0};
+  std::atomic<uint64_t> distinct_{0};
+  std::atomic<uint64_t> dups_{0};
+  std::atomic<uint64_t> other_{0};
+  std::atomic<size_t> accepted_{0};
+  std::atomic<int64_t> first_ns_{-1};
+  std::atomic<int64_t> last_ns_{-1};
+  mutable std::mutex mtx_;
+  std::vector<std::pair<double, uint64_t>> samples_;
+};
+
+// ---- cotflow child and its log ---------------------------------------------
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// Waits until the log contains `text`; seconds waited, or -1.
+double wait_log(const std::string& path, const std::string& text,
+                double timeout_s, child* proc = nullptr) {
+  auto t0 = clock_type::now();
+  while (secs_since(t0) < timeout_s) {
+    if (read_file(path).find(text) != std::string::npos)
+      return secs_since(t0);
+    if (proc && !proc->alive())
+      return -1;
+    sleep_ms(20);
+  }
+  return -1;
+}
+
+int http_port(const std::string& log_path, child& proc) {
+  auto t0 = clock_type::now();
+  while (secs_since(t0) < 30 && proc.alive()) {
+    auto log = read_file(log_path);
+    auto pos = log.find("http://127.0.0.1:");
+    if (pos != std::string::npos)
+      return std::atoi(log.c_str() + pos + 17);
+    sleep_ms(20);
+  }
+  return 0;
+}
+
+/// One /metrics scrape: name{labels} -> value (empty on failure).
+std::map<std::string, double> scrape(int port) {
+  if (port <= 0)
+    return {};
+  auto r = cotflow::http_get("127.0.0.1", port, "/metrics", "", 2000);
+  if (!r || r->status != 200)
+    return {};
+  return cotflow::parse_prometheus(r->body);
+}
+
+/// The value of metric `name` whose labels contain `label` (or the
+/// unlabelled one when `label` is empty); -1 when absent.
+double metric(const std::map<std::string, double>& m, const std::string& name,
+              const std::string& label = "") {
+  for (auto& [k, v] : m) {
+    if (k.compare(0, name.size(), name) != 0)
+      continue;
+    auto rest = std::string_view{k}.substr(name.size());
+    if (label.empty() ? rest.empty()
+                      : (!rest.empty() && rest[0] == '{'
+                         && rest.find(label) != std::string_view::npos))
+      return v;
+  }
+  return -1;
+}
+
+std::vector<std::string> log_problems(const std::string& path,
+                                      size_t& lines) {
+  std::ifstream in(path);
+  std::string line;
+  std::map<std::string, int> seen;
+  std::vector<std::string> order;
+  lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    bool bad = line.find("\"level\":\"warn\"") != std::string::npos
+               || line.find("\"level\":\"error\"") != std::string::npos
+               || line.find("%3|") != std::string::npos
+               || line.find("%4|") != std::string::npos;
+    if (!bad)
+      continue;
+    auto key = line;
+    auto m = line.find("\"level\"");
+    if (m != std::string::npos)
+      key = line.substr(m);
+    // Group messages that differ only in numbers (queue sizes, delays).
+    std::string norm;
+    for (char ch : key)
+      if (!(ch >= '0' && ch <= '9'))
+        norm += ch;
+      else if (norm.empty() || norm.back() != '#')
+        norm += '#';
+    if (seen[norm]++ == 0)
+      order.push_back(norm);
+  }
+  std::vector<std::string> out;
+  for (auto& k : order)
+    out.push_back(std::to_string(seen[k]) + " x " + k.substr(0, 240));
+  return out;
+}
+
+std::string mb(long kb) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f", static_cast<double>(kb) / 1024.0);
+  return buf;
+}
+
+struct options {
+  std::string cotflow_bin;
+  std::string log_dir = ".";
+  std::string fetch_wait; // empty: librdkafka's default
+  std::vector<std::pair<std::string, std::string>> cot_env;
+  uint64_t replay_records = 200000;
+  int parking_partitions = 64;
+  int64_t window = 30000;
+  /// Partitions of the input topic (the mock keeps ~5 MB of each).
+  int input_partitions = partitions;
+  int64_t stall_rate = 10000;
+  double stall_seconds = 60;
+};
+
+std::vector<std::pair<std::string, std::string>>
+cotflow_env(const options& o, const std::string& bootstrap) {
+  auto env = o.cot_env;
+  env.emplace_back("COTFLOW_KAFKA_BROKERS", bootstrap);
+  env.emplace_back("COTFLOW_HTTP_ADDRESS", "127.0.0.1:0");
+  if (!o.fetch_wait.empty()) {
+    bool merged = false;
+    for (auto& [k, v] : env)
+      if (k == "COTFLOW_KAFKA_PROPERTIES") {
+        v += ",fetch.wait.max.ms=" + o.fetch_wait;
+        merged = true;
+      }
+    if (!merged)
+      env.emplace_back("COTFLOW_KAFKA_PROPERTIES",
+                       "fetch.wait.max.ms=" + o.fetch_wait);
+  }
+  return env;
+}
+
+std::unique_ptr<cotflow::embedded_broker>
+fresh_broker(const std::vector<std::pair<std::string, int>>& topics) {
+  std::string err;
+  auto broker = cotflow::embedded_broker::start(1, err);
+  if (!broker)
+    die(err);
+  for (auto& [topic, parts] : topics)
+    if (!broker->create_topic(topic, parts, err))
+      die(err);
+  return broker;
+}
+
+/// cot + cot-dead-letter records so far (one per processed input).
+int64_t kafka_outputs(observer& obs) {
+  auto a = obs.high_sum("cot", partitions);
+  auto b = obs.high_sum("cot-dead-letter", 1);
+  return a < 0 || b < 0 ? -1 : a + b;
+}
+
+// ---- scenario replay --------------------------------------------------------
+
+struct replay_result {
+  uint64_t records = 0;
+  uint64_t valid = 0;
+  int parking_partitions = 0;
+  double breaker_open_s = -1; // from start until the log says so
+  double park_out_s = 0;      // publish start -> every Kafka output
+  double park_commit_s = -1;  // publish start -> input offsets committed
+  int64_t parked = 0;         // records in the parking topic
+  double park_cpu_us = 0;
+  long park_rss_kb = -1;
+  double first_s = -1; // receiver up -> first replayed event
+  double last_s = -1;  // receiver up -> last replayed event
+  uint64_t events = 0, distinct = 0, dups = 0, other = 0;
+  double rps = 0, steady_rps = 0;
+  double longest_gap_s = 0;
+  double replay_cpu_us = 0;
+  long replay_rss_kb = -1;
+  double direct_s = -1;         // receiver up -> "delivering directly again"
+  double parking_commit_s = -1; // receiver up -> parking offsets committed
+  double park_other_cores = 0, replay_other_cores = 0;
+  double raw_rps = 0;           // baseline: plain consumer of the topic
+  std::vector<double> raw_runs;
+  uint64_t raw_records = 0;
+  std::optional<int> exit_code;
+  double stop_s = 0;
+  size_t log_lines = 0;
+  std::vector<std::string> problems;
+  std::map<std::string, double> metrics_end;
+};
+
+/// Baseline: a plain consumer with cotflow's consumer settings (and the
+/// scenario's fetch.wait.max.ms) reads the whole parking topic. Records/s
+/// from the first message to the last.
+double raw_read(const options& o, const std::string& bootstrap,
+                const std::string& topic, int parts, int64_t expect,
+                uint64_t& got) {
+  auto cfg = cotflow::default_config();
+  cfg.kafka.brokers = bootstrap;
+  cfg.kafka.group_id = "bench-raw-replay";
+  cfg.kafka.client_id = "bench-raw-replay";
+  if (!o.fetch_wait.empty())
+    cfg.kafka.properties["fetch.wait.max.ms"] = o.fetch_wait;
+  std::string err;
+  auto conf = cotflow::make_client_conf(cfg, cotflow::client_role::consumer,
+                                        err);
+  if (!conf)
+    die("raw reader: " + err);
+  std::unique_ptr<RdKafka::KafkaConsumer> c{
+    RdKafka::KafkaConsumer::create(conf.get(), err)};
+  if (!c)
+    die("raw reader: " + err);
+  std::vector<RdKafka::TopicPartition*> tps;
+  for (int p = 0; p < parts; ++p)
+    tps.push_back(RdKafka::TopicPartition::create(
+      topic, p, RdKafka::Topic::OFFSET_BEGINNING));
+  c->assign(tps);
+  RdKafka::TopicPartition::destroy(tps);
+  got = 0;
+  clock_type::time_point first{}, last{};
+  auto t0 = clock_type::now();
+  auto idle_since = clock_type::now();
+  while (static_cast<int64_t>(got) < expect && secs_since(t0) < 120
+         && secs_since(idle_since) < 10) {
+    std::unique_ptr<RdKafka::Message> m{c->consume(100)};
+    if (m->err() != RdKafka::ERR_NO_ERROR)
+      continue;
+    auto now = clock_type::now();
+    if (got == 0)
+      first = now;
+    last = now;
+    idle_since = now;
+    ++got;
+  }
+  c->close();
+  auto s = std::chrono::duration<double>(last - first).count();
+  return s > 0 ? static_cast<double>(got) / s : 0;
+}
+
+replay_result run_replay(const options& o, uint64_t seq_base) {
+  replay_result r;
+  r.records = o.replay_records;
+  const std::string dest = "tak";
+  const std::string parking_topic = "cotflow.parking." + dest;
+  std::vector<std::pair<std::string, int>> topics{
+    {"detections", o.input_partitions}, {"cot", partitions}, {"cot-dead-letter", 1}};
+  if (o.parking_partitions > 0)
+    topics.emplace_back(parking_topic, o.parking_partitions);
+  r.parking_partitions = o.parking_partitions > 0 ? o.parking_partitions : 4;
+  auto broker = fresh_broker(topics);
+  auto bootstrap = broker->bootstraps();
+  cot_receiver rx{cot_receiver::mode::read, seq_base, o.replay_records};
+  progress("replay: broker %s, TAK receiver port %u (down: refusing)",
+           bootstrap.c_str(), rx.port());
+
+  auto env = cotflow_env(o, bootstrap);
+  env.emplace_back("COTFLOW_TAK_DESTINATIONS",
+                   dest + "=tcp://127.0.0.1:" + std::to_string(rx.port()));
+  // Fast breaker and reconnects (as in the parking integration test) so
+  // that the replay starts soon after the receiver is up; the replay rate
+  // itself is timed from the first replayed event.
+  env.emplace_back("COTFLOW_TAK_RECONNECT_MIN_MS", "50");
+  env.emplace_back("COTFLOW_TAK_RECONNECT_MAX_MS", "200");
+  env.emplace_back("COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "500");
+  env.emplace_back("COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "2000");
+  auto log_path = o.log_dir + "/cotflow-parking-replay.log";
+  child proc{{o.cotflow_bin, "run", "--config", "/dev/null"}, env, log_path};
+  auto port = http_port(log_path, proc);
+  if (port == 0)
+    die("replay: cotflow did not start (log: " + log_path + ")");
+  r.breaker_open_s = wait_log(log_path, "circuit breaker open", 60, &proc);
+  if (r.breaker_open_s < 0)
+    die("replay: the breaker of the dead destination did not open (log: "
+        + log_path + ")");
+  progress("replay: breaker open; publishing %llu records",
+           static_cast<unsigned long long>(o.replay_records));
+
+  // Park: publish as fast as the window allows (the input topic also keeps
+  // only ~5 MB per partition), paced by the Kafka output.
+  observer obs{bootstrap, "bench-observer"};
+  observer group_obs{bootstrap, "cotflow"};
+  auto before = kafka_outputs(obs);
+  std::atomic<int64_t> done{0};
+  std::atomic<bool> stop_mon{false};
+  std::thread mon{[&] {
+    observer m{bootstrap, "bench-monitor"};
+    while (!stop_mon) {
+      auto v = kafka_outputs(m);
+      if (v >= 0)
+        done = v - before;
+      sleep_ms(5);
+    }
+  }};
+  reset_peak_rss(proc.pid());
+  auto cpu0 = cpu_seconds(proc.pid());
+  load_meter park_load{proc.pid()};
+  cotflow::detection_generator::options go;
+  go.seed = 7;
+  go.tracks = 2000; // many uids: the parking topic is keyed by uid
+  go.first_seq = seq_base;
+  cotflow::detection_generator gen{go};
+  cotflow::generated_record rec;
+  auto t0 = clock_type::now();
+  {
+    publisher pub{bootstrap, "5"};
+    uint64_t sent = 0;
+    while (sent < o.replay_records) {
+      if (!proc.alive())
+        die("replay: cotflow exited while parking (log: " + log_path + ")");
+      if (static_cast<int64_t>(sent) - done.load() >= o.window) {
+        pub.poll();
+        std::this_thread::sleep_for(200us);
+        continue;
+      }
+      auto chunk = std::min<uint64_t>(o.replay_records - sent, 1000);
+      auto now = cotflow::now_ms();
+      for (uint64_t i = 0; i < chunk; ++i, ++sent) {
+        gen.next(rec, now);
+        r.valid += rec.valid;
+        pub.send("detections", rec.key, rec.payload);
+      }
+      pub.poll();
+    }
+    pub.flush();
+  }
+  auto deadline = clock_type::now() + 120s;
+  while (done.load() < static_cast<int64_t>(o.replay_records)
+         && clock_type::now() < deadline && proc.alive())
+    sleep_ms(5);
+  r.park_out_s = secs_since(t0);
+  stop_mon = true;
+  mon.join();
+  // Parked = acknowledged: the input offsets get committed although the
+  // destination has nothing.
+  auto ends = obs.highs("detections", o.input_partitions);
+  deadline = clock_type::now() + 120s;
+  while (clock_type::now() < deadline) {
+    if (group_obs.committed_reached("detections", ends)) {
+      r.park_commit_s = secs_since(t0);
+      break;
+    }
+    sleep_ms(20);
+  }
+  r.park_other_cores = park_load.other_cores();
+  r.park_cpu_us = (cpu_seconds(proc.pid()) - cpu0) * 1e6
+                  / static_cast<double>(o.replay_records);
+  r.park_rss_kb = vm_kb(proc.pid(), "VmHWM");
+  deadline = clock_type::now() + 30s;
+  while (clock_type::now() < deadline) {
+    r.parked = obs.high_sum(parking_topic, r.parking_partitions);
+    if (r.parked >= static_cast<int64_t>(r.valid))
+      break;
+    sleep_ms(50);
+  }
+  progress("replay: %llu records processed after %.2f s, committed after "
+           "%.2f s, %lld parked (%llu valid)",
+           static_cast<unsigned long long>(o.replay_records), r.park_out_s,
+           r.park_commit_s, static_cast<long long>(r.parked),
+           static_cast<unsigned long long>(r.valid));
+  if (rx.events() != 0)
+    die("replay: the receiver got events while down");
+
+  // Replay: bring the destination up.
+  reset_peak_rss(proc.pid());
+  cpu0 = cpu_seconds(proc.pid());
+  load_meter replay_load{proc.pid()};
+  rx.listen_now();
+  auto expect = static_cast<uint64_t>(std::max<int64_t>(r.parked, 0));
+  auto t_up = clock_type::now();
+  uint64_t last_count = 0;
+  auto last_move = clock_type::now();
+  auto last_report = clock_type::now();
+  while (rx.distinct() < r.valid && secs_since(t_up) < 300) {
+    auto n = rx.events();
+    if (n != last_count) {
+      last_count = n;
+      last_move = clock_type::now();
+    } else if (n > 0 && secs_since(last_move) > 20) {
+      progress("replay: no progress for 20 s at %llu events",
+               static_cast<unsigned long long>(n));
+      break;
+    }
+    if (!proc.alive())
+      die("replay: cotflow exited during the replay (log: " + log_path
+          + ")");
+    if (secs_since(last_report) > 2) {
+      last_report = clock_type::now();
+      progress("replay: %llu events received (%.1f s since up)",
+               static_cast<unsigned long long>(n), secs_since(t_up));
+    }
+    sleep_ms(2);
+  }
+  r.replay_cpu_us = (cpu_seconds(proc.pid()) - cpu0) * 1e6
+                    / static_cast<double>(std::max<uint64_t>(expect, 1));
+  r.replay_rss_kb = vm_kb(proc.pid(), "VmHWM");
+  r.replay_other_cores = replay_load.other_cores();
+  r.events = rx.events();
+  r.distinct = rx.distinct();
+  r.dups = rx.duplicates();
+  r.other = rx.other();
+  r.first_s = rx.first_s();
+  r.last_s = rx.last_s();
+  if (r.last_s > r.first_s)
+    r.rps = static_cast<double>(r.events) / (r.last_s - r.first_s);
+  auto samples = rx.samples();
+  if (auto* f = std::fopen((o.log_dir + "/replay-receiver.csv").c_str(), "w")) {
+    std::fprintf(f, "seconds_since_up,events\n");
+    for (auto& [s, n] : samples)
+      std::fprintf(f, "%.4f,%llu\n", s, static_cast<unsigned long long>(n));
+    std::fclose(f);
+  }
+  double t10 = -1, t90 = -1, prev = r.first_s;
+  for (auto& [s, n] : samples) {
+    if (t10 < 0 && n >= r.events / 10)
+      t10 = s;
+    if (t90 < 0 && n >= r.events * 9 / 10)
+      t90 = s;
+    r.longest_gap_s = std::max(r.longest_gap_s, s - prev);
+    prev = s;
+  }
+  if (t90 > t10 && t10 >= 0)
+    r.steady_rps = static_cast<double>(r.events * 8 / 10) / (t90 - t10);
+  progress("replay: %llu events (%llu distinct, %llu duplicates) from %.2f "
+           "s to %.2f s after up: %.0f/s",
+           static_cast<unsigned long long>(r.events),
+           static_cast<unsigned long long>(r.distinct),
+           static_cast<unsigned long long>(r.dups), r.first_s, r.last_s,
+           r.rps);
+  auto d = wait_log(log_path, "delivering directly again", 30, &proc);
+  if (d >= 0)
+    r.direct_s = secs_since(t_up);
+  observer park_obs{bootstrap, "cotflow.parking." + dest};
+  auto pends = obs.highs(parking_topic, r.parking_partitions);
+  deadline = clock_type::now() + 30s;
+  while (clock_type::now() < deadline) {
+    if (park_obs.committed_reached(parking_topic, pends)) {
+      r.parking_commit_s = secs_since(t_up);
+      break;
+    }
+    sleep_ms(50);
+  }
+  r.metrics_end = scrape(port);
+
+  auto s0 = clock_type::now();
+  proc.signal(SIGTERM);
+  r.exit_code = proc.wait(30s);
+  r.stop_s = secs_since(s0);
+  r.problems = log_problems(log_path, r.log_lines);
+
+  // Baseline on the same topic, cotflow gone: best of three reads (it
+  // varies a lot with what else runs in this process and on the machine).
+  for (int i = 0; i < 3; ++i) {
+    uint64_t got = 0;
+    auto rps = raw_read(o, bootstrap, parking_topic, r.parking_partitions,
+                        r.parked, got);
+    r.raw_runs.push_back(rps);
+    if (rps > r.raw_rps) {
+      r.raw_rps = rps;
+      r.raw_records = got;
+    }
+    progress("replay: baseline plain consumer read %llu records at %.0f/s",
+             static_cast<unsigned long long>(got), rps);
+  }
+  return r;
+}
+
+// ---- scenario stall ---------------------------------------------------------
+
+struct stall_second {
+  double t = 0;
+  int64_t published = 0;
+  int64_t outputs = 0; // Kafka: cot + dead letter
+  uint64_t up = 0;     // events at the `up` receiver
+  int64_t parked = -1;
+  long rss_kb = -1;
+  double paused = -1, in_flight = -1, queue_down = -1, breaker_down = -1,
+         parking_down = -1;
+};
+
+struct stall_result {
+  std::string mode;
+  int64_t rate = 0;
+  double seconds = 0;
+  uint64_t published = 0, valid = 0;
+  long peak_rss_kb = -1;       // VmHWM over the stall (reset at its start)
+  long rss_start_kb = -1, rss_end_kb = -1;
+  int64_t outputs = 0;
+  uint64_t up_events = 0, up_distinct = 0;
+  double kafka_min_rps = 0, kafka_median_rps = 0;
+  double up_min_rps = 0, up_median_rps = 0;
+  int64_t max_lag = 0; // published - Kafka outputs, at the 1 s samples
+  double paused_max = -1;
+  double in_flight_max = -1;
+  double queue_down_max = -1;
+  double parked_total = -1, trips = -1, parking_active = -1;
+  double drain_s = -1; // after publishing stopped until Kafka caught up
+  double commit_s = -1;
+  double cpu_us = 0;
+  double other_cores = 0;
+  /// "Offset out of range" resets of the input consumer in cotflow's log:
+  /// it fell further behind than the mock keeps (~5 MB per partition).
+  size_t offset_resets = 0;
+  double kafka_min5_rps = 0, up_min5_rps = 0; // over 5 s windows
+  size_t down_connections = 0;
+  std::optional<int> exit_code;
+  double stop_s = 0;
+  size_t log_lines = 0;
+  std::vector<std::string> problems;
+  std::vector<stall_second> timeline;
+  bool flowing = false;
+};
+
+double median(std::vector<double> v) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+stall_result run_stall(const options& o, bool blackhole, uint64_t seq_base) {
+  stall_result r;
+  r.mode = blackhole ? "blackhole" : "refused";
+  r.rate = o.stall_rate;
+  auto name = "stall-" + r.mode;
+  auto broker = fresh_broker(
+    {{"detections", o.input_partitions}, {"cot", partitions}, {"cot-dead-letter", 1}});
+  auto bootstrap = broker->bootstraps();
+  auto total = static_cast<uint64_t>(static_cast<double>(o.stall_rate)
+                                     * o.stall_seconds);
+  const uint64_t warm = 200;
+  cot_receiver up{cot_receiver::mode::read, seq_base, total};
+  up.listen_now();
+  cot_receiver down{cot_receiver::mode::hold, 0, 0};
+  if (blackhole)
+    down.listen_now();
+  progress("%s: broker %s, up port %u, down port %u (%s)", name.c_str(),
+           bootstrap.c_str(), up.port(), down.port(),
+           blackhole ? "accepts, never reads" : "refusing");
+  auto env = cotflow_env(o, bootstrap);
+  env.emplace_back("COTFLOW_TAK_DESTINATIONS",
+                   "down=tcp://127.0.0.1:" + std::to_string(down.port())
+                     + ",up=tcp://127.0.0.1:" + std::to_string(up.port()));
+  auto log_path = o.log_dir + "/cotflow-parking-" + name + ".log";
+  child proc{{o.cotflow_bin, "run", "--config", "/dev/null"}, env, log_path};
+  auto port = http_port(log_path, proc);
+  if (port == 0)
+    die(name + ": cotflow did not start (log: " + log_path + ")");
+  observer obs{bootstrap, "bench-observer"};
+  observer group_obs{bootstrap, "cotflow"};
+  cotflow::detection_generator::options go;
+  go.seed = 11;
+  go.tracks = 2000;
+  go.first_seq = seq_base + total; // the warm-up records come after
+  cotflow::detection_generator wgen{go};
+  cotflow::generated_record rec;
+  publisher pub{bootstrap, "5"};
+  for (uint64_t i = 0; i < warm; ++i) {
+    wgen.next(rec, cotflow::now_ms());
+    pub.send("detections", rec.key, rec.payload);
+  }
+  pub.flush();
+  auto deadline = clock_type::now() + 60s;
+  while (clock_type::now() < deadline
+         && (kafka_outputs(obs) < static_cast<int64_t>(warm)
+             || up.events() < warm * 9 / 10))
+    sleep_ms(20);
+  if (kafka_outputs(obs) < static_cast<int64_t>(warm))
+    die(name + ": no output within 60 s (log: " + log_path + ")");
+  auto before = kafka_outputs(obs);
+  auto up_before = up.events();
+  progress("%s: warm; offering %lld records/s for %.0f s", name.c_str(),
+           static_cast<long long>(o.stall_rate), o.stall_seconds);
+
+  // A sampler once per second: outputs, receiver, parking, RSS, metrics.
+  std::atomic<int64_t> published{0};
+  std::atomic<bool> stop_sampler{false};
+  std::mutex tl_mtx;
+  auto t0 = clock_type::now();
+  const std::string parking_topic = "cotflow.parking.down";
+  std::thread sampler{[&] {
+    observer m{bootstrap, "bench-monitor"};
+    int k = 0;
+    while (!stop_sampler) {
+      stall_second s;
+      s.t = secs_since(t0);
+      s.published = published.load();
+      auto o2 = kafka_outputs(m);
+      s.outputs = o2 < 0 ? -1 : o2 - before;
+      s.up = up.events() - up_before;
+      s.parked = m.high_sum(parking_topic, 4); // auto-created: 4 partitions
+      s.rss_kb = vm_kb(proc.pid(), "VmRSS");
+      auto mm = scrape(port);
+      s.paused = metric(mm, "cotflow_consumer_paused");
+      s.in_flight = metric(mm, "cotflow_in_flight_records");
+      s.queue_down = metric(mm, "cotflow_destination_queue_events",
+                            "destination=\"down\"");
+      s.breaker_down = metric(mm, "cotflow_breaker_state",
+                              "destination=\"down\"");
+      s.parking_down = metric(mm, "cotflow_parking_active",
+                              "destination=\"down\"");
+      {
+        std::lock_guard<std::mutex> g{tl_mtx};
+        r.timeline.push_back(s);
+      }
+      ++k;
+      auto next = t0 + std::chrono::milliseconds{1000 * k};
+      while (!stop_sampler && clock_type::now() < next)
+        sleep_ms(5);
+    }
+  }};
+  reset_peak_rss(proc.pid());
+  r.rss_start_kb = vm_kb(proc.pid(), "VmRSS");
+  auto cpu0 = cpu_seconds(proc.pid());
+  load_meter load{proc.pid()};
+  go.first_seq = seq_base;
+  cotflow::detection_generator gen{go};
+  uint64_t sent = 0;
+  while (sent < total) {
+    auto due = static_cast<uint64_t>(secs_since(t0)
+                                     * static_cast<double>(o.stall_rate));
+    if (sent >= due) {
+      pub.poll();
+      std::this_thread::sleep_for(200us);
+      continue;
+    }
+    if (!proc.alive())
+      die(name + ": cotflow exited (log: " + log_path + ")");
+    auto now = cotflow::now_ms();
+    while (sent < std::min(due, total)) {
+      gen.next(rec, now);
+      r.valid += rec.valid;
+      pub.send("detections", rec.key, rec.payload, now);
+      ++sent;
+    }
+    published = static_cast<int64_t>(sent);
+    pub.poll();
+  }
+  r.seconds = secs_since(t0);
+  r.other_cores = load.other_cores();
+  pub.flush();
+  r.published = sent;
+  auto t_end = clock_type::now();
+  deadline = t_end + 30s;
+  while (clock_type::now() < deadline && proc.alive()) {
+    auto v = kafka_outputs(obs);
+    if (v - before >= static_cast<int64_t>(sent)) {
+      r.drain_s = secs_since(t_end);
+      break;
+    }
+    sleep_ms(10);
+  }
+  auto ends = obs.highs("detections", o.input_partitions);
+  deadline = clock_type::now() + 30s;
+  while (clock_type::now() < deadline) {
+    if (group_obs.committed_reached("detections", ends)) {
+      r.commit_s = secs_since(t_end);
+      break;
+    }
+    sleep_ms(20);
+  }
+  stop_sampler = true;
+  sampler.join();
+  r.cpu_us = (cpu_seconds(proc.pid()) - cpu0) * 1e6
+             / static_cast<double>(std::max<uint64_t>(sent, 1));
+  r.peak_rss_kb = vm_kb(proc.pid(), "VmHWM");
+  r.rss_end_kb = vm_kb(proc.pid(), "VmRSS");
+  r.outputs = kafka_outputs(obs) - before;
+  r.up_events = up.events() - up_before;
+  r.up_distinct = up.distinct();
+  r.down_connections = down.connections();
+  auto mm = scrape(port);
+  r.parked_total = metric(mm, "cotflow_parked_total", "destination=\"down\"");
+  r.trips = metric(mm, "cotflow_breaker_trips_total", "destination=\"down\"");
+  r.parking_active = metric(mm, "cotflow_parking_active",
+                            "destination=\"down\"");
+  if (auto* f = std::fopen((o.log_dir + "/" + name + "-timeline.csv").c_str(),
+                          "w")) {
+    std::fprintf(f, "s,published,kafka_outputs,up_events,parked,rss_kb,"
+                    "paused,in_flight,down_queue,down_breaker,down_parking\n");
+    for (auto& s : r.timeline)
+      std::fprintf(f, "%.2f,%lld,%lld,%llu,%lld,%ld,%.0f,%.0f,%.0f,%.0f,%.0f\n",
+                   s.t, static_cast<long long>(s.published),
+                   static_cast<long long>(s.outputs),
+                   static_cast<unsigned long long>(s.up),
+                   static_cast<long long>(s.parked), s.rss_kb, s.paused,
+                   s.in_flight, s.queue_down, s.breaker_down, s.parking_down);
+    std::fclose(f);
+  }
+  // Per-second rates over the offered period, without its first and last
+  // second (start-up of the pacing and the cut at the end).
+  std::vector<double> kafka_rps, up_rps;
+  for (size_t i = 1; i < r.timeline.size(); ++i) {
+    auto& a = r.timeline[i - 1];
+    auto& b = r.timeline[i];
+    r.max_lag = std::max(r.max_lag, b.published - b.outputs);
+    r.paused_max = std::max(r.paused_max, b.paused);
+    r.in_flight_max = std::max(r.in_flight_max, b.in_flight);
+    r.queue_down_max = std::max(r.queue_down_max, b.queue_down);
+    if (a.t < 1.5 || b.t > r.seconds - 0.5)
+      continue;
+    auto dt = b.t - a.t;
+    kafka_rps.push_back(static_cast<double>(b.outputs - a.outputs) / dt);
+    up_rps.push_back(static_cast<double>(b.up - a.up) / dt);
+  }
+  if (!kafka_rps.empty()) {
+    r.kafka_min_rps = *std::min_element(kafka_rps.begin(), kafka_rps.end());
+    r.up_min_rps = *std::min_element(up_rps.begin(), up_rps.end());
+  }
+  r.kafka_median_rps = median(kafka_rps);
+  r.up_median_rps = median(up_rps);
+  // The same over 5 s windows: the mock holds an empty fetch for
+  // fetch.wait.max.ms (500 ms by default), so single seconds see one or two
+  // bursts of output.
+  r.kafka_min5_rps = r.up_min5_rps = -1;
+  for (size_t i = 0; i + 5 < r.timeline.size(); ++i) {
+    auto& a = r.timeline[i];
+    auto& b = r.timeline[i + 5];
+    if (a.t < 0.5 || b.t > r.seconds + 0.5)
+      continue;
+    auto dt = b.t - a.t;
+    auto k = static_cast<double>(b.outputs - a.outputs) / dt;
+    auto u = static_cast<double>(b.up - a.up) / dt;
+    r.kafka_min5_rps = r.kafka_min5_rps < 0 ? k : std::min(r.kafka_min5_rps, k);
+    r.up_min5_rps = r.up_min5_rps < 0 ? u : std::min(r.up_min5_rps, u);
+  }
+  // "Kept flowing": the source never held its partitions paused, every 5 s
+  // window moved at least 90% of the offered rate to Kafka and to the live
+  // TAK destination (which gets the ~99% valid records), and the Kafka
+  // output never lagged the input by more than 2 s of it.
+  auto rate = static_cast<double>(o.stall_rate);
+  r.flowing = r.kafka_min5_rps >= 0.9 * rate
+              && r.up_min5_rps >= 0.9 * 0.99 * rate
+              && static_cast<double>(r.max_lag) <= 2 * rate
+              && r.paused_max <= 0;
+  progress("%s: peak RSS %s MB, Kafka min %.0f/s, up min %.0f/s, paused max "
+           "%.0f, parked %.0f",
+           name.c_str(), mb(r.peak_rss_kb).c_str(), r.kafka_min_rps,
+           r.up_min_rps, r.paused_max, r.parked_total);
+  auto s0 = clock_type::now();
+  proc.signal(SIGTERM);
+  r.exit_code = proc.wait(60s);
+  r.stop_s = secs_since(s0);
+  r.problems = log_problems(log_path, r.log_lines);
+  {
+    std::ifstream in(log_path);
+    std::string line;
+    while (std::getline(in, line))
+      if (line.find("Offset out of range") != std::string::npos
+          && line.find("detections") != std::string::npos)
+        ++r.offset_resets;
+  }
+  return r;
+}
+
+// ---- report -----------------------------------------------------------------
+
+std::string exit_text(const std::optional<int>& c) {
+  return c ? std::to_string(*c) : std::string{"none (killed)"};
+}
+
+void report_replay(const options& o, const replay_result& r) {
+  std::printf("### Parking replay (`replay`)\n\n");
+  std::printf(
+    "One TAK destination `tak`, down (its port bound but not listening: "
+    "connects refused); tak.reconnect_min/max_ms=50/200 and "
+    "tak.breaker_open_min/max_ms=500/2000 so that the replay starts soon "
+    "after the receiver is up (as in tests/integration/parking.cpp); "
+    "everything else as shipped%s. %llu detections (tracks=2000, 1%% "
+    "malformed) published while it was down, as fast as a window of %lld "
+    "records ahead of the Kafka output allows. Parking topic `%s` %s with "
+    "%d partitions (the mock keeps ~5 MB per partition). Then the receiver "
+    "(in the benchmark process, counting `</event>`) starts listening; the "
+    "replay is timed from its first event to its last.\n\n",
+    o.fetch_wait.empty()
+      ? ""
+      : (", fetch.wait.max.ms=" + o.fetch_wait + " on every client").c_str(),
+    static_cast<unsigned long long>(r.records),
+    static_cast<long long>(o.window), "cotflow.parking.tak",
+    o.parking_partitions > 0 ? "created by the benchmark"
+                             : "auto-created by cotflow's producer",
+    r.parking_partitions);
+  std::printf("| phase | records | s | records/s | CPU µs/record | peak RSS MB "
+              "|\n|---|---:|---:|---:|---:|---:|\n");
+  std::printf("| park (publish start → every Kafka output) | %llu | %.2f | "
+              "%.0f | %.1f | %s |\n",
+              static_cast<unsigned long long>(r.records), r.park_out_s,
+              static_cast<double>(r.records) / r.park_out_s, r.park_cpu_us,
+              mb(r.park_rss_kb).c_str());
+  std::printf("| replay (first → last event at the receiver) | %llu | %.2f | "
+              "**%.0f** | %.1f | %s |\n",
+              static_cast<unsigned long long>(r.events),
+              r.last_s - r.first_s, r.rps, r.replay_cpu_us,
+              mb(r.replay_rss_kb).c_str());
+  std::string runs;
+  for (auto v : r.raw_runs)
+    runs += (runs.empty() ? "" : ", ") + std::to_string(static_cast<long>(v));
+  std::printf("| baseline: plain consumer of the parking topic (cotflow's "
+              "consumer settings, no socket; best of 3: %s) | %llu | %.2f | "
+              "%.0f | — | — |\n\n",
+              runs.c_str(),
+              static_cast<unsigned long long>(r.raw_records),
+              r.raw_rps > 0 ? static_cast<double>(r.raw_records) / r.raw_rps
+                            : 0.0,
+              r.raw_rps);
+  std::printf("**Ratio replay/baseline: %.2f**; steady replay rate "
+              "(10%%-90%% of the events): %.0f/s; longest gap between reads "
+              "at the receiver: %.3f s. Other load on the machine (CPU of "
+              "processes that are neither this benchmark nor cotflow): %.2f "
+              "cores while parking, %.2f while replaying.\n\n",
+              r.raw_rps > 0 ? r.rps / r.raw_rps : 0.0, r.steady_rps,
+              r.longest_gap_s, r.park_other_cores, r.replay_other_cores);
+  std::printf("- Breaker open %.2f s after start-up; input offsets committed "
+              "%.2f s after the publish started (parked counts as "
+              "acknowledged); %lld records in the parking topic for %llu "
+              "valid inputs.\n",
+              r.breaker_open_s, r.park_commit_s,
+              static_cast<long long>(r.parked),
+              static_cast<unsigned long long>(r.valid));
+  std::printf("- Receiver up → first replayed event %.2f s (the open "
+              "breaker's wait), → last %.2f s, → \"delivering directly "
+              "again\" %s, → parking offsets committed %s.\n",
+              r.first_s, r.last_s,
+              r.direct_s >= 0 ? (std::to_string(r.direct_s).substr(0, 5)
+                                 + " s")
+                                  .c_str()
+                              : "not within 30 s",
+              r.parking_commit_s >= 0
+                ? (std::to_string(r.parking_commit_s).substr(0, 5) + " s")
+                    .c_str()
+                : "not within 30 s");
+  std::printf("- Received %llu events: %llu distinct of %llu valid inputs, "
+              "%llu duplicates, %llu without a known seq; %llu missing.\n",
+              static_cast<unsigned long long>(r.events),
+              static_cast<unsigned long long>(r.distinct),
+              static_cast<unsigned long long>(r.valid),
+              static_cast<unsigned long long>(r.dups),
+              static_cast<unsigned long long>(r.other),
+              static_cast<unsigned long long>(
+                r.valid > r.distinct ? r.valid - r.distinct : 0));
+  auto lbl = std::string{"destination=\"tak\""};
+  std::printf("- cotflow metrics at the end: parked_total %.0f, "
+              "unparked_total %.0f, parked_dropped_stale_total %.0f, "
+              "breaker_trips_total %.0f, parking_active %.0f.\n",
+              metric(r.metrics_end, "cotflow_parked_total", lbl),
+              metric(r.metrics_end, "cotflow_unparked_total", lbl),
+              metric(r.metrics_end, "cotflow_parked_dropped_stale_total", lbl),
+              metric(r.metrics_end, "cotflow_breaker_trips_total", lbl),
+              metric(r.metrics_end, "cotflow_parking_active", lbl));
+  std::printf("- SIGTERM → exit code %s after %.2f s; %zu log lines, %zu "
+              "distinct warnings/errors (digits folded to #)%s\n",
+              exit_text(r.exit_code).c_str(), r.stop_s, r.log_lines,
+              r.problems.size(), r.problems.empty() ? "." : ":");
+  for (size_t i = 0; i < r.problems.size() && i < 10; ++i)
+    std::printf("  - `%s`\n", r.problems[i].c_str());
+  std::printf("\n");
+}
+
+void report_stall(const options& o, const stall_result& r) {
+  std::printf("### Stalled destination (`stall-%s`)\n\n", r.mode.c_str());
+  std::printf(
+    "Two TAK destinations: `down` (%s) and `up` (a receiver in the "
+    "benchmark process that reads everything), plus the Kafka output; all "
+    "settings as shipped%s (breaker opens after 5 failures, first open wait "
+    "30 s, tak.queue_events 2000, parking topic auto-created with 4 "
+    "partitions). %lld records/s offered for %.0f s (%llu records, 1%% "
+    "malformed). Peak RSS is VmHWM reset at the start of the offered "
+    "period.\n\n",
+    r.mode == "refused" ? "port bound, not listening: connects refused"
+                        : "accepts connections and never reads: writes "
+                          "block until tak.write_timeout_ms (10 s)",
+    o.fetch_wait.empty()
+      ? ""
+      : (", fetch.wait.max.ms=" + o.fetch_wait + " on every client").c_str(),
+    static_cast<long long>(r.rate), o.stall_seconds,
+    static_cast<unsigned long long>(r.published));
+  std::printf("| peak RSS MB | RSS MB start → end | Kafka out/s: min 5 s "
+              "window, min 1 s (median 1 s) | `up` events/s: min 5 s, min 1 s "
+              "(median 1 s) | max lag records | "
+              "source paused | in flight max | `down` queue max | parked "
+              "| CPU µs/record |\n");
+  std::printf("|---:|---|---:|---:|---:|---|---:|---:|---:|---:|\n");
+  std::printf("| **%s** | %s → %s | %.0f, %.0f (%.0f) | %.0f, %.0f (%.0f) | "
+              "%lld | %s | %.0f | %.0f | %.0f | %.1f |\n\n",
+              mb(r.peak_rss_kb).c_str(), mb(r.rss_start_kb).c_str(),
+              mb(r.rss_end_kb).c_str(), r.kafka_min5_rps, r.kafka_min_rps,
+              r.kafka_median_rps, r.up_min5_rps, r.up_min_rps,
+              r.up_median_rps,
+              static_cast<long long>(r.max_lag),
+              r.paused_max > 0 ? "**yes**"
+                               : (r.paused_max < 0 ? "unknown" : "never"),
+              r.in_flight_max, r.queue_down_max, r.parked_total, r.cpu_us);
+  std::printf("Every 10 s (cumulative counts since the offered period "
+              "started):\n\n");
+  std::printf("| s | published | Kafka outputs | `up` events | parked "
+              "(topic) | RSS MB | in flight | `down` queue | `down` breaker "
+              "(0 closed, 1 open, 2 half-open) | parking |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (size_t i = 0; i < r.timeline.size(); ++i) {
+    auto& s = r.timeline[i];
+    if (i % 10 != 0 && i + 1 != r.timeline.size())
+      continue;
+    std::printf("| %.0f | %lld | %lld | %llu | %lld | %s | %.0f | %.0f | %.0f "
+                "| %.0f |\n",
+                s.t, static_cast<long long>(s.published),
+                static_cast<long long>(s.outputs),
+                static_cast<unsigned long long>(s.up),
+                static_cast<long long>(s.parked), mb(s.rss_kb).c_str(),
+                s.in_flight, s.queue_down, s.breaker_down, s.parking_down);
+  }
+  std::printf("\n- Kafka output and `up` %s (criterion: the source never "
+              "paused, every 5 s window moved ≥ 90%% of the offered rate to "
+              "Kafka and to `up`, Kafka never more than 2 s of input behind): "
+              "Kafka min %.0f/s, `up` min %.0f/s over 5 s; max lag %lld "
+              "records; source paused: %s. Other load on the machine: %.2f "
+              "cores.\n",
+              r.flowing ? "**kept flowing**" : "**did not keep flowing**",
+              r.kafka_min5_rps, r.up_min5_rps,
+              static_cast<long long>(r.max_lag),
+              r.paused_max > 0 ? "yes" : "never", r.other_cores);
+  std::printf("- After the last publish: Kafka output complete %s, input "
+              "offsets committed %s; `up` got %llu events (%llu "
+              "distinct) for %llu valid inputs; `down` accepted %zu "
+              "connections; breaker trips %.0f, parking active at the end "
+              "%.0f.\n",
+              r.drain_s >= 0
+                ? ("after " + std::to_string(r.drain_s).substr(0, 5) + " s")
+                    .c_str()
+                : "— not within 30 s",
+              r.commit_s >= 0
+                ? ("after " + std::to_string(r.commit_s).substr(0, 5)
+                   + " s (from the last publish)")
+                    .c_str()
+                : "— not within 30 s",
+              static_cast<unsigned long long>(r.up_events),
+              static_cast<unsigned long long>(r.up_distinct),
+              static_cast<unsigned long long>(r.valid), r.down_connections,
+              r.trips, r.parking_active);
+  if (r.offset_resets > 0 || r.outputs < static_cast<int64_t>(r.published))
+    std::printf("- **%lld of %llu inputs never reached the Kafka output**; "
+                "the input consumer logged %zu \"Offset out of range\" "
+                "resets: it fell more than the mock's ~5 MB per partition "
+                "behind, and the mock had deleted those records (a real "
+                "broker's retention would have kept them; the stall that "
+                "caused the lag is cotflow's).\n",
+                static_cast<long long>(static_cast<int64_t>(r.published)
+                                       - r.outputs),
+                static_cast<unsigned long long>(r.published),
+                r.offset_resets);
+  std::printf("- SIGTERM → exit code %s after %.2f s; %zu log lines, %zu "
+              "distinct warnings/errors (digits folded to #)%s\n",
+              exit_text(r.exit_code).c_str(), r.stop_s, r.log_lines,
+              r.problems.size(), r.problems.empty() ? "." : ":");
+  for (size_t i = 0; i < r.problems.size() && i < 10; ++i)
+    std::printf("  - `%s`\n", r.problems[i].c_str());
+  std::printf("\n");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  bench::program_name = "bench_parking";
+  if (argc < 2 || argv[1][0] == '-') {
+    std::fprintf(
+      stderr,
+      "usage: bench_parking COTFLOW_BIN [--scenarios "
+      "replay,stall-refused,stall-blackhole] [--replay-records N]"
+      " [--parking-partitions P] [--input-partitions N] [--window W]"
+      " [--stall-rate R]"
+      " [--stall-seconds S] [--fetch-wait MS] [--cotflow-env KEY=VALUE]..."
+      " [--log-dir DIR] [--summary FILE]\n");
+    return 2;
+  }
+  options o;
+  o.cotflow_bin = argv[1];
+  std::string scenarios = "replay,stall-refused,stall-blackhole";
+  std::string summary;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc)
+        die("missing value of " + a);
+      return argv[++i];
+    };
+    if (a == "--scenarios")
+      scenarios = next();
+    else if (a == "--replay-records")
+      o.replay_records = std::stoull(next());
+    else if (a == "--parking-partitions")
+      o.parking_partitions = std::stoi(next());
+    else if (a == "--input-partitions")
+      o.input_partitions = std::stoi(next());
+    else if (a == "--window")
+      o.window = std::stoll(next());
+    else if (a == "--stall-rate")
+      o.stall_rate = std::stoll(next());
+    else if (a == "--stall-seconds")
+      o.stall_seconds = std::stod(next());
+    else if (a == "--fetch-wait")
+      o.fetch_wait = next() == "default" ? "" : argv[i];
+    else if (a == "--cotflow-env") {
+      auto kv = next();
+      auto eq = kv.find('=');
+      if (eq == std::string::npos)
+        die("--cotflow-env wants KEY=VALUE");
+      o.cot_env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    } else if (a == "--log-dir")
+      o.log_dir = next();
+    else if (a == "--summary")
+      summary = next();
+    else
+      die("unknown argument " + a);
+  }
+  if (::access(o.cotflow_bin.c_str(), X_OK) != 0)
+    die("not executable: " + o.cotflow_bin);
+  std::signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> list;
+  {
+    std::stringstream in(scenarios);
+    std::string item;
+    while (std::getline(in, item, ','))
+      if (!item.empty())
+        list.push_back(item);
+  }
+  std::optional<replay_result> replay;
+  std::vector<stall_result> stalls;
+  uint64_t seq_base = 3000000000ULL;
+  for (auto& s : list) {
+    if (s == "replay")
+      replay = run_replay(o, seq_base);
+    else if (s == "stall-refused")
+      stalls.push_back(run_stall(o, false, seq_base));
+    else if (s == "stall-blackhole")
+      stalls.push_back(run_stall(o, true, seq_base));
+    else
+      die("unknown scenario " + s);
+    seq_base += 100000000ULL;
+  }
+
+  struct rusage self_usage {};
+  getrusage(RUSAGE_SELF, &self_usage);
+  if (replay)
+    report_replay(o, *replay);
+  for (auto& s : stalls)
+    report_stall(o, s);
+  std::printf("Benchmark process (broker, publisher, receivers): %.1f s CPU, "
+              "peak RSS %s MB.\n\n",
+              static_cast<double>(self_usage.ru_utime.tv_sec)
+                + static_cast<double>(self_usage.ru_stime.tv_sec)
+                + static_cast<double>(self_usage.ru_utime.tv_usec
+                                      + self_usage.ru_stime.tv_usec)
+                    / 1e6,
+              mb(self_usage.ru_maxrss).c_str());
+
+  bool ok = true;
+  std::ofstream out;
+  if (!summary.empty())
+    out.open(summary, std::ios::app);
+  if (replay) {
+    auto& r = *replay;
+    if (out) {
+      out << "replay.records=" << r.records << "\n"
+          << "replay.valid=" << r.valid << "\n"
+          << "replay.parked=" << r.parked << "\n"
+          << "replay.events=" << r.events << "\n"
+          << "replay.missing=" << (r.valid > r.distinct ? r.valid - r.distinct : 0) << "\n"
+          << "replay.dups=" << r.dups << "\n"
+          << "replay.rps=" << r.rps << "\n"
+          << "replay.steady_rps=" << r.steady_rps << "\n"
+          << "replay.raw_rps=" << r.raw_rps << "\n"
+          << "replay.ratio=" << (r.raw_rps > 0 ? r.rps / r.raw_rps : 0) << "\n"
+          << "replay.park_rps=" << static_cast<double>(r.records) / r.park_out_s << "\n"
+          << "replay.rss_mb=" << static_cast<double>(r.replay_rss_kb) / 1024.0 << "\n"
+          << "replay.partitions=" << r.parking_partitions << "\n"
+          << "replay.other_cores=" << r.replay_other_cores << "\n"
+          << "replay.exit=" << (r.exit_code ? *r.exit_code : -1) << "\n";
+    }
+    ok = ok && r.exit_code && *r.exit_code == 0;
+  }
+  for (auto& s : stalls) {
+    auto k = "stall-" + s.mode + ".";
+    if (out) {
+      out << k << "rss_peak_mb=" << static_cast<double>(s.peak_rss_kb) / 1024.0 << "\n"
+          << k << "kafka_min_rps=" << s.kafka_min_rps << "\n"
+          << k << "up_min_rps=" << s.up_min_rps << "\n"
+          << k << "kafka_min5_rps=" << s.kafka_min5_rps << "\n"
+          << k << "up_min5_rps=" << s.up_min5_rps << "\n"
+          << k << "other_cores=" << s.other_cores << "\n"
+          << k << "paused_max=" << s.paused_max << "\n"
+          << k << "flowing=" << (s.flowing ? 1 : 0) << "\n"
+          << k << "max_lag=" << s.max_lag << "\n"
+          << k << "parked=" << s.parked_total << "\n"
+          << k << "lost=" << (static_cast<int64_t>(s.published) - s.outputs) << "\n"
+          << k << "offset_resets=" << s.offset_resets << "\n"
+          << k << "exit=" << (s.exit_code ? *s.exit_code : -1) << "\n";
+    }
+    ok = ok && s.exit_code && *s.exit_code == 0;
+  }
+  return ok ? 0 : 3;
+}
