@@ -125,6 +125,7 @@ void lost(self_ptr self, const std::string& why) {
   // A write cut short: its events are still queued and go again whole.
   s.in_write = 0;
   s.written = 0;
+  s.requeued = true;
   auto delay = s.retry->next();
   s.next_attempt = clock::now() + delay;
   log::warn("tak-sink", s.dest + " (" + s.url + "): " + why + "; "
@@ -209,27 +210,36 @@ bool ensure_connected(self_ptr self) {
   return true;
 }
 
-// From now on new events go to the parking topic; the input records queued
-// here go there too, so that their offsets can be committed. Replayed
-// events stay queued: they are older than anything parked after them.
-void start_parking(self_ptr self, const std::string& why) {
+// Moves the queued input records into the parking topic, so that their
+// offsets can be committed. Replayed events stay queued: they are older
+// than anything parked after them. The events of a write in progress stay
+// too (part of them is on the wire) but are parked as well: a server that
+// never reads must not hold their offsets; should the write complete after
+// all, they arrive twice, never not at all. Returns the events parked.
+size_t park_queued(self_ptr self) {
   auto& s = self->state;
-  s.parking = true;
-  s.dstats->parking = true;
   std::deque<cot_event> keep;
   size_t moved = 0;
   size_t i = 0;
   for (auto& ev : s.queue) {
-    // Events of the write in progress are partly on the wire already.
-    if (i++ < s.in_write || from_parking(ev.ref)) {
+    bool writing = i++ < s.in_write;
+    if (!from_parking(ev.ref))
+      s.lot->park(ev), ++moved;
+    if (writing || from_parking(ev.ref))
       keep.push_back(std::move(ev));
-    } else {
-      s.lot->park(ev);
-      ++moved;
-    }
   }
   s.queue = std::move(keep);
   s.dstats->queue = static_cast<int64_t>(s.queue.size());
+  return moved;
+}
+
+// From now on new events go to the parking topic, and so do the queued
+// ones (see park_queued).
+void start_parking(self_ptr self, const std::string& why) {
+  auto& s = self->state;
+  s.parking = true;
+  s.dstats->parking = true;
+  auto moved = park_queued(self);
   log::warn("tak-sink", s.dest + ": " + why + "; parking new events to "
                           + s.lot->topic() + " (" + std::to_string(moved)
                           + " queued events moved there)");
@@ -253,6 +263,11 @@ int tend_parking(self_ptr self, clock::time_point now) {
     return -1;
   }
   auto state = s.breaker->state();
+  // While parking, what a lost connection put back in the queue is parked
+  // too rather than waiting for the next connection.
+  if (s.parking && s.requeued)
+    park_queued(self);
+  s.requeued = false;
   if (!s.parking) {
     if (state == circuit_state::open)
       start_parking(self, "circuit breaker open");

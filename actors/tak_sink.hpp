@@ -58,6 +58,8 @@ struct tak_sink_state {
   /// The write in progress: the first `in_write` queued events are in
   /// `buffer`, of which `written` bytes went out; begun at `write_since`.
   size_t in_write = 0;
+  /// A lost connection put written events back in the queue.
+  bool requeued = false;
   size_t written = 0;
   std::chrono::steady_clock::time_point write_since{};
   size_t write_bytes = 0;
