@@ -3,7 +3,8 @@
 //
 //   bench_pipeline COTFLOW_BIN [--records N] [--window W] [--rates 100,1000,10000]
 //                  [--latency-seconds S] [--max-seconds S] [--log-dir DIR]
-//                  [--summary FILE]
+//                  [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]
+//                  [--perf PERF_BIN]
 //
 // This process hosts the embedded broker (librdkafka mock cluster, 6
 // partitions per topic), publishes the generated detections and observes the
@@ -35,6 +36,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdarg>
 #include <csignal>
 #include <cstdio>
@@ -286,6 +288,8 @@ bool warm_up(const std::string& bootstrap, observer& obs, const target& t,
 
 std::string dump_dir; // --dump-latency: per-record CSVs go here
 std::string dump_scenario; // the scenario being measured, for file names
+std::string perf_bin; // --perf: perf(1) records the throughput phases
+std::string perf_dir; // where perf-<scenario>.data goes (--log-dir)
 
 latency_result latency_phase(const std::string& bootstrap, observer& obs,
                              const target& t, int64_t rate, double seconds,
@@ -624,8 +628,24 @@ target_result measure(const std::string& bootstrap, target& t,
   progress("%s: throughput, %llu records, window %lld", t.name.c_str(),
            static_cast<unsigned long long>(n),
            static_cast<long long>(window));
+  // The profile of the throughput phase (cotflow only): where its CPU goes
+  // at full speed.
+  std::optional<child> perf;
+  if (!perf_bin.empty() && t.name == "cotflow") {
+    auto data = perf_dir + "/perf-" + dump_scenario + ".data";
+    perf.emplace(std::vector<std::string>{perf_bin, "record", "-g", "-F",
+                                          "2999", "-o", data, "-p",
+                                          std::to_string(t.proc->pid())},
+                 std::vector<std::pair<std::string, std::string>>{},
+                 perf_dir + "/perf-" + dump_scenario + ".log");
+  }
   res.tput = throughput_phase(bootstrap, obs, group_obs, t, pool, n, window,
                               max_seconds);
+  if (perf) {
+    perf->signal(SIGINT);
+    if (!perf->wait(30s))
+      progress("perf record did not stop within 30 s");
+  }
   res.rss_at_stop_kb = vm_kb(t.proc->pid(), "VmRSS");
   res.other_cores = load.other_cores();
   auto t0 = clock_type::now();
@@ -782,6 +802,152 @@ void write_summary(std::ofstream& out, const scenario& sc) {
   }
 }
 
+/// An SVG chart of the latency percentiles against the offered rate: one
+/// panel per scenario, log-log, cotflow solid and the baseline dashed, the
+/// targets of issue 6 as crosses. Plain SVG, no plotting library.
+void write_plot(const std::string& path,
+                const std::vector<scenario>& scenarios) {
+  constexpr double panel_w = 460, panel_h = 340, ml = 60, mr = 30, mt = 40,
+                   mb = 50;
+  double width = std::max(800.0,
+                          panel_w * static_cast<double>(scenarios.size()));
+  double height = panel_h + 60;
+  double rmin = 1e18, rmax = 0, lmin = 1e18, lmax = 0;
+  for (auto& sc : scenarios)
+    for (auto* res : {&sc.base, &sc.cot})
+      for (auto& l : res->latency) {
+        rmin = std::min(rmin, static_cast<double>(l.rate));
+        rmax = std::max(rmax, static_cast<double>(l.rate));
+        for (double v : {l.p50, l.p95, l.p99})
+          if (v > 0) {
+            lmin = std::min(lmin, v);
+            lmax = std::max(lmax, v);
+          }
+      }
+  if (rmax <= 0 || lmax <= 0)
+    return;
+  // Whole decades around the data and the targets (10 ms .. 110 ms).
+  double x0 = std::floor(std::log10(rmin)), x1 = std::ceil(std::log10(rmax));
+  if (x1 <= x0)
+    x1 = x0 + 1;
+  double y0 = std::floor(std::log10(std::min(lmin, 10.0)));
+  double y1 = std::ceil(std::log10(std::max(lmax, 110.0)));
+  std::ofstream out(path);
+  char buf[512];
+  auto emit = [&](const char* fmt, auto... args) {
+    std::snprintf(buf, sizeof(buf), fmt, args...);
+    out << buf;
+  };
+  emit("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+       "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" "
+       "font-size=\"11\">\n",
+       width, height, width, height);
+  emit("<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+  struct series {
+    const char* label;
+    const char* color;
+    bool dashed;
+    bool cot;
+    double latency_result::*field;
+  };
+  const series all[] = {
+    {"cotflow p50", "#1f77b4", false, true, &latency_result::p50},
+    {"cotflow p95", "#ff7f0e", false, true, &latency_result::p95},
+    {"cotflow p99", "#d62728", false, true, &latency_result::p99},
+    {"baseline p50", "#1f77b4", true, false, &latency_result::p50},
+    {"baseline p99", "#d62728", true, false, &latency_result::p99},
+  };
+  for (size_t i = 0; i < scenarios.size(); ++i) {
+    auto& sc = scenarios[i];
+    double ox = panel_w * static_cast<double>(i);
+    double pw = panel_w - ml - mr, ph = panel_h - mt - mb;
+    auto px = [&](double rate) {
+      return ox + ml + (std::log10(rate) - x0) / (x1 - x0) * pw;
+    };
+    auto py = [&](double ms) {
+      return mt + ph - (std::log10(ms) - y0) / (y1 - y0) * ph;
+    };
+    emit("<text x=\"%.1f\" y=\"22\" font-size=\"13\" font-weight=\"bold\">"
+         "scenario %s</text>\n",
+         ox + ml, sc.name.c_str());
+    for (double d = x0; d <= x1; d += 1) {
+      for (int m = 1; m < 10; ++m) {
+        double r = std::pow(10.0, d) * m;
+        if (std::log10(r) > x1 + 1e-9)
+          break;
+        emit("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+             "stroke=\"%s\"/>\n",
+             px(r), mt, px(r), mt + ph, m == 1 ? "#bbb" : "#eee");
+      }
+      emit("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n",
+           px(std::pow(10.0, d)), mt + ph + 16, std::pow(10.0, d));
+    }
+    for (double d = y0; d <= y1; d += 1) {
+      for (int m = 1; m < 10; ++m) {
+        double v = std::pow(10.0, d) * m;
+        if (std::log10(v) > y1 + 1e-9)
+          break;
+        emit("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+             "stroke=\"%s\"/>\n",
+             ox + ml, py(v), ox + ml + pw, py(v), m == 1 ? "#bbb" : "#eee");
+      }
+      emit("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+           ox + ml - 6, py(std::pow(10.0, d)) + 4, std::pow(10.0, d));
+    }
+    emit("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">offered "
+         "records/s</text>\n",
+         ox + ml + pw / 2, mt + ph + 34);
+    emit("<text transform=\"translate(%.1f %.1f) rotate(-90)\" "
+         "text-anchor=\"middle\">end-to-end latency, ms</text>\n",
+         ox + 16, mt + ph / 2);
+    for (auto& s : all) {
+      auto& pts = s.cot ? sc.cot.latency : sc.base.latency;
+      std::string d;
+      for (auto& l : pts) {
+        double v = l.*(s.field);
+        if (v <= 0)
+          continue;
+        std::snprintf(buf, sizeof(buf), "%s%.1f,%.1f ", d.empty() ? "M" : "L",
+                      px(static_cast<double>(l.rate)), py(v));
+        d += buf;
+        emit("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n",
+             px(static_cast<double>(l.rate)), py(v), s.color);
+      }
+      if (!d.empty())
+        emit("<path d=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\"%s"
+             "/>\n",
+             d.c_str(), s.color, s.dashed ? "1.2" : "2",
+             s.dashed ? " stroke-dasharray=\"5,4\"" : "");
+    }
+    // The targets: p50 and p99 at 10,000/s, p99 at 100/s (batch age + 10).
+    const std::pair<double, double> targets[] = {
+      {10000, 10}, {10000, 25}, {100, 110}};
+    for (auto& [r, v] : targets) {
+      if (std::log10(r) < x0 || std::log10(r) > x1)
+        continue;
+      emit("<path d=\"M%.1f,%.1f l8,8 m0,-8 l-8,8\" stroke=\"black\" "
+           "stroke-width=\"1.5\"/>\n",
+           px(r) - 4, py(v) - 4);
+    }
+  }
+  // Legend under the panels.
+  double lx = ml, ly = panel_h + 30;
+  for (auto& s : all) {
+    emit("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+         "stroke-width=\"2\"%s/>\n",
+         lx, ly, lx + 24, ly, s.color,
+         s.dashed ? " stroke-dasharray=\"5,4\"" : "");
+    emit("<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", lx + 28, ly + 4, s.label);
+    lx += 115;
+  }
+  emit("<path d=\"M%.1f,%.1f l8,8 m0,-8 l-8,8\" stroke=\"black\" "
+       "stroke-width=\"1.5\"/>\n",
+       lx + 8, ly - 4);
+  emit("<text x=\"%.1f\" y=\"%.1f\">target of issue 6</text>\n", lx + 28,
+       ly + 4);
+  out << "</svg>\n";
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -807,7 +973,8 @@ int main(int argc, char** argv) {
       "usage: bench_pipeline COTFLOW_BIN [--records N] [--window W]"
       " [--rates 100,1000,10000] [--latency-seconds S] [--max-seconds S]"
       " [--fetch-wait default,5] [--cotflow-env KEY=VALUE]... [--log-dir DIR]"
-      " [--summary FILE] [--dump-latency DIR]\n");
+      " [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]"
+      " [--perf PERF_BIN]\n");
     return 2;
   }
   std::string cotflow_bin = argv[1];
@@ -819,6 +986,7 @@ int main(int argc, char** argv) {
   double max_seconds = 90;
   std::string log_dir = ".";
   std::string summary;
+  std::string plot;
   std::vector<std::pair<std::string, std::string>> cot_env;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
@@ -851,10 +1019,15 @@ int main(int argc, char** argv) {
       summary = next();
     else if (a == "--dump-latency")
       dump_dir = next();
+    else if (a == "--plot")
+      plot = next();
+    else if (a == "--perf")
+      perf_bin = next();
     else
       die("unknown argument " + a);
   }
   auto rates = parse_rates(rates_arg);
+  perf_dir = log_dir;
   if (::access(cotflow_bin.c_str(), X_OK) != 0)
     die("not executable: " + cotflow_bin);
   std::signal(SIGPIPE, SIG_IGN);
@@ -992,6 +1165,8 @@ int main(int argc, char** argv) {
     for (auto& sc : scenarios)
       write_summary(out, sc);
   }
+  if (!plot.empty())
+    write_plot(plot, scenarios);
   for (auto& sc : scenarios)
     ok = ok && sc.cot.exit_code && *sc.cot.exit_code == 0
          && sc.base.exit_code && *sc.base.exit_code == 0;

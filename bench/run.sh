@@ -40,12 +40,61 @@ echo "== bench_codec" >&2
   >"$out/codec.md"
 
 echo "== bench_pipeline" >&2
-pipeline_args=(--records 300000 --window 30000 --rates 100,1000,10000
+pipeline_args=(--records 300000 --window 30000 --rates 100,300,1000,3000,10000
   --latency-seconds 5 --fetch-wait default,5 --log-dir "$out"
-  --dump-latency "$out" --summary "$summary" "$@")
+  --dump-latency "$out" --summary "$summary" --plot "$out/latency.svg")
+# perf(1) profiles cotflow's throughput phases when it is installed and
+# allowed (kernel.perf_event_paranoid); otherwise the profile is skipped.
+perf_bin=$(command -v perf || true)
+if [ -n "$perf_bin" ] && "$perf_bin" record -q -o /dev/null -- true \
+  >/dev/null 2>&1; then
+  pipeline_args+=(--perf "$perf_bin")
+else
+  perf_bin=
+fi
+pipeline_args+=("$@")
 pipeline_rc=0
 "$out/bench_pipeline" "$out/cotflow" "${pipeline_args[@]}" \
   >"$out/pipeline.md" || pipeline_rc=$?
+
+# The plot goes next to RESULTS.md, which shows it.
+[ -f "$out/latency.svg" ] && cp "$out/latency.svg" "$root/bench/latency.svg"
+
+# The profile: self time by symbol and by library, cotflow at full speed.
+profile="$out/profile.md"
+: >"$profile"
+for s in fetch-wait-5 default; do
+  data="$out/perf-$s.data"
+  [ -n "$perf_bin" ] && [ -s "$data" ] || continue
+  samples=$("$perf_bin" report -i "$data" --stdio --no-children -g none \
+    --sort dso 2>/dev/null | awk '/^# Samples:/ { print $3; exit }')
+  {
+    echo "Scenario \`$s\`, throughput phase (300,000 records), \`perf record -g -F 2999\`"
+    echo "on the cotflow process: ${samples:-?} samples. Self time; symbols under 1% left out."
+    echo
+    echo "| % self | library | symbol |"
+    echo "|---:|---|---|"
+    # Template arguments folded to <> so that a symbol fits a table cell.
+    "$perf_bin" report -i "$data" --stdio --no-children -g none \
+      --fields overhead,dso,sym --percent-limit 1 2>/dev/null |
+      awk '/^#/ || NF < 3 { next }
+        { pct = $1; dso = $2; $1 = ""; $2 = ""; $3 = ""; sub(/^ +/, "")
+          while (gsub(/<[^<>]*>/, "\001")) {}
+          gsub(/\001/, "<>")
+          gsub(/\|/, "\\|"); if (length($0) > 100) $0 = substr($0, 1, 97) "..."
+          printf "| %s | %s | `%s` |\n", pct, dso, $0 }' | head -30
+    echo
+    echo "By library:"
+    echo
+    echo "| % self | library |"
+    echo "|---:|---|"
+    "$perf_bin" report -i "$data" --stdio --no-children -g none \
+      --sort dso --percent-limit 0.5 2>/dev/null |
+      awk '/^#/ || NF < 2 { next } { printf "| %s | %s |\n", $1, $2 }'
+    echo
+  } >>"$profile"
+  break
+done
 
 echo "== bench_parking" >&2
 # shellcheck disable=SC2206
@@ -145,8 +194,7 @@ f=fetch-wait-5
   echo "\`stall-refused\` is the destination of the issue (down: connects refused);"
   echo "\`stall-blackhole\` is a hung server that accepts connections and never reads."
   echo
-  echo "Not in this harness yet: the actor hop per batch, a perf profile, and the plot of"
-  echo "latency percentiles against offered rate."
+  echo "Not in this harness yet: the actor hop per batch."
   echo
   echo "## Codec, one core (\`bench_codec\`)"
   echo
@@ -154,6 +202,24 @@ f=fetch-wait-5
   echo "## End to end (\`bench_pipeline\`)"
   echo
   cat "$out/pipeline.md"
+  if [ -f "$out/latency.svg" ]; then
+    echo "### Latency percentiles against the offered rate"
+    echo
+    echo "![latency percentiles against offered rate, both scenarios](latency.svg)"
+    echo
+    echo "Solid: cotflow p50/p95/p99; dashed: the passthrough baseline p50/p99;"
+    echo "crosses: the targets of issue 6. Log scales on both axes."
+    echo
+  fi
+  echo "## Where cotflow's CPU goes (\`perf\`)"
+  echo
+  if [ -s "$profile" ]; then
+    cat "$profile"
+  else
+    echo "Not measured: \`perf\` is not installed or not allowed here"
+    echo "(\`kernel.perf_event_paranoid\`)."
+    echo
+  fi
   if [ "$pipeline_rc" != 0 ]; then
     echo "**bench_pipeline exited with code $pipeline_rc** (3 = a pipeline did not exit 0"
     echo "on SIGTERM; see the shutdown lines above and the logs in ${build}/bench/out/)."
