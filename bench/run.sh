@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark of issue 6 in one command: builds cotflow and the three
+# The benchmark of issue 6 in one command: builds cotflow and the four
 # benchmark programs, runs them on the embedded broker and writes
 # bench/RESULTS.md (command, machine, date, numbers, targets met or missed).
 #
@@ -23,13 +23,14 @@ t0=$(date +%s)
 echo "== build" >&2
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)" --target cotflow bench_codec \
-  bench_pipeline bench_parking >&2
+  bench_actor_hop bench_pipeline bench_parking >&2
 
 rm -rf "$out"
 mkdir -p "$out"
 # Run copies: the build directory is shared, and a rebuild during the run
 # must not swap the binary under test between scenarios.
-cp "$build/cotflow" "$build/bench/bench_codec" "$build/bench/bench_pipeline" \
+cp "$build/cotflow" "$build/bench/bench_codec" \
+  "$build/bench/bench_actor_hop" "$build/bench/bench_pipeline" \
   "$build/bench/bench_parking" "$out/"
 cotflow_sha=$(sha256sum "$out/cotflow" | cut -c1-12)
 summary="$out/summary.txt"
@@ -38,6 +39,12 @@ summary="$out/summary.txt"
 echo "== bench_codec" >&2
 "$out/bench_codec" --records 200000 --reps 7 --summary "$summary" \
   >"$out/codec.md"
+
+echo "== bench_actor_hop" >&2
+# About 10 s on 2 cores.
+hop_rc=0
+"$out/bench_actor_hop" --batches 100000 --reps 7 --summary "$summary" \
+  >"$out/actor_hop.md" || hop_rc=$?
 
 echo "== bench_pipeline" >&2
 pipeline_args=(--records 300000 --window 30000 --rates 100,300,1000,3000,10000
@@ -147,6 +154,7 @@ f=fetch-wait-5
   echo
   echo "- Command: \`bench/run.sh$( (($#)) && printf ' %q' "$@")\` (from the repository root;"
   echo "  builds, copies the binaries to ${build}/bench/out/ and runs \`bench_codec --records 200000 --reps 7\`,"
+  echo "  \`bench_actor_hop --batches 100000 --reps 7\`,"
   echo "  \`bench_pipeline cotflow ${pipeline_args[*]/#$out/${build}/bench/out}\`"
   echo "  and \`bench_parking cotflow ${parking_args[*]/#$out/${build}/bench/out}\`)"
   echo "- Date: $started, total run time ${runtime} s"
@@ -194,11 +202,17 @@ f=fetch-wait-5
   echo "\`stall-refused\` is the destination of the issue (down: connects refused);"
   echo "\`stall-blackhole\` is a hung server that accepts connections and never reads."
   echo
-  echo "Not in this harness yet: the actor hop per batch."
-  echo
   echo "## Codec, one core (\`bench_codec\`)"
   echo
   cat "$out/codec.md"
+  echo "## Actor hop per batch (\`bench_actor_hop\`)"
+  echo
+  cat "$out/actor_hop.md"
+  if [ "$hop_rc" != 0 ]; then
+    echo "**bench_actor_hop exited with code $hop_rc** (1 = a batch was lost,"
+    echo "duplicated or reordered; 2 = bad arguments)."
+    echo
+  fi
   echo "## End to end (\`bench_pipeline\`)"
   echo
   cat "$out/pipeline.md"
