@@ -40,6 +40,13 @@ struct system_config : caf::actor_system_config {
     add_message_type<tunables>("tunables");
     add_message_type<batcher_actor>("batcher_actor");
     set("scheduler.max-threads", threads);
+    // Workers wait on a condition variable instead of CAF's default
+    // work stealing, whose idle workers poll every 50 µs for as long as
+    // work keeps arriving within ~25 ms (always, for a live stream): at
+    // 100 records/s that polling was 0.2 cores of an otherwise idle
+    // process, at 10,000/s half of cotflow's CPU. Same throughput at full
+    // load (bench/ANALYSIS.md).
+    set("scheduler.policy", caf::atom("sharing"));
   }
 };
 

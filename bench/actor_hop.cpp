@@ -12,7 +12,8 @@
 //   scheduled-work  `work` (breaker -> encoder: shared_ptr<const batch>,
 //                   kept by the sender until done) to an event-based
 //                   encoder_actor
-// on an actor system with 2 scheduler threads (cotflow's own config class
+// on an actor system with 2 scheduler threads, once per scheduler policy
+// (--policies; cotflow runs sharing) (cotflow's own config class
 // is private to actors/run.cpp; this one registers the same types). Records
 // are recycled between sender and receiver, so the numbers hold the hop,
 // not building and freeing records: the vectors go round through a
@@ -258,16 +259,20 @@ sender(sender_ptr self, variant v, uint64_t batches, uint64_t window,
 }
 
 struct system_config : caf::actor_system_config {
-  system_config() {
+  explicit system_config(const std::string& policy) {
     // As actors/run.cpp registers them.
     add_message_type<record_ref>("record_ref");
     add_message_type<record>("record");
     add_message_type<batch>("batch");
     set("scheduler.max-threads", size_t{2});
+    // cotflow runs "sharing" (actors/run.cpp); CAF's default is
+    // "stealing".
+    set("scheduler.policy", caf::atom_from_string(policy));
   }
 };
 
 struct result {
+  std::string policy;
   variant v;
   size_t size = 0;
   uint64_t window = 0;
@@ -336,6 +341,7 @@ int main(int argc, char** argv) {
   int reps = 7;
   std::vector<size_t> sizes{1, 50, 500};
   std::string summary;
+  std::vector<std::string> policies{"sharing", "stealing"};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--batches" && i + 1 < argc)
@@ -351,11 +357,28 @@ int main(int argc, char** argv) {
       sizes = parse_sizes(argv[++i]);
     else if (a == "--summary" && i + 1 < argc)
       summary = argv[++i];
+    else if (a == "--policies" && i + 1 < argc) {
+      policies.clear();
+      std::string text = argv[++i];
+      size_t pos = 0;
+      while (pos <= text.size()) {
+        auto comma = std::min(text.find(',', pos), text.size());
+        auto p = text.substr(pos, comma - pos);
+        if (p != "sharing" && p != "stealing") {
+          std::fprintf(stderr, "bench_actor_hop: unknown policy '%s' "
+                               "(sharing, stealing)\n",
+                       p.c_str());
+          return 2;
+        }
+        policies.push_back(p);
+        pos = comma + 1;
+      }
+    }
     else {
       std::fprintf(stderr,
                    "usage: bench_actor_hop [--batches N] [--rtt-batches M] "
                    "[--sizes 1,50,500] [--window K] [--reps R] "
-                   "[--summary FILE]\n");
+                   "[--summary FILE] [--policies sharing,stealing]\n");
       return 2;
     }
   }
@@ -384,47 +407,51 @@ int main(int argc, char** argv) {
     }
   }
 
-  system_config cfg;
-  caf::actor_system sys{cfg};
   std::vector<result> results;
   bool sane = true;
-  for (auto v : {variant::scheduled, variant::detached,
-                 variant::scheduled_work}) {
-    for (auto size : sizes) {
-      // cotflow's credit bounds the records in flight, so bigger batches
-      // mean fewer of them outstanding.
-      auto k = std::min<uint64_t>(
-        window, static_cast<uint64_t>(std::max<int64_t>(
-                  1, defaults::max_in_flight / static_cast<int64_t>(size))));
-      auto pool = std::make_shared<recycler>();
-      for (uint64_t i = 0; i < k + 1; ++i) {
-        std::vector<record> recs;
-        recs.reserve(size);
-        for (size_t j = 0; j < size; ++j)
-          recs.push_back(proto[(i * size + j) % proto.size()]);
-        pool->free.push_back(std::move(recs));
+  for (auto& policy : policies) {
+    system_config cfg{policy};
+    caf::actor_system sys{cfg};
+    for (auto v : {variant::scheduled, variant::detached,
+                   variant::scheduled_work}) {
+      for (auto size : sizes) {
+        // cotflow's credit bounds the records in flight, so bigger batches
+        // mean fewer of them outstanding.
+        auto k = std::min<uint64_t>(
+          window, static_cast<uint64_t>(std::max<int64_t>(
+                    1, defaults::max_in_flight / static_cast<int64_t>(size))));
+        auto pool = std::make_shared<recycler>();
+        for (uint64_t i = 0; i < k + 1; ++i) {
+          std::vector<record> recs;
+          recs.reserve(size);
+          for (size_t j = 0; j < size; ++j)
+            recs.push_back(proto[(i * size + j) % proto.size()]);
+          pool->free.push_back(std::move(recs));
+        }
+        result r;
+        r.policy = policy;
+        r.v = v;
+        r.size = size;
+        r.window = k;
+        for (int rep = -1; rep < reps; ++rep) { // -1: warm-up, not kept
+          auto out = run_once(sys, v, size, batches, k, pool, sane);
+          if (rep < 0)
+            continue;
+          auto n = static_cast<double>(batches);
+          r.ns_per_batch.push_back(out->wall_ns / n);
+          r.cpu_ns_per_batch.push_back(out->cpu_ns / n);
+          r.allocs_per_batch = static_cast<double>(out->allocs) / n;
+        }
+        for (int rep = -1; rep < reps; ++rep) {
+          auto out = run_once(sys, v, size, rtt_batches, 1, pool, sane);
+          if (rep >= 0)
+            r.rtt_ns.push_back(out->wall_ns
+                               / static_cast<double>(rtt_batches));
+        }
+        std::fprintf(stderr, "  %-8s %-14s %4zu  done\n", policy.c_str(),
+                     to_string(v), size);
+        results.push_back(std::move(r));
       }
-      result r;
-      r.v = v;
-      r.size = size;
-      r.window = k;
-      for (int rep = -1; rep < reps; ++rep) { // -1: warm-up, not kept
-        auto out = run_once(sys, v, size, batches, k, pool, sane);
-        if (rep < 0)
-          continue;
-        auto n = static_cast<double>(batches);
-        r.ns_per_batch.push_back(out->wall_ns / n);
-        r.cpu_ns_per_batch.push_back(out->cpu_ns / n);
-        r.allocs_per_batch = static_cast<double>(out->allocs) / n;
-      }
-      for (int rep = -1; rep < reps; ++rep) {
-        auto out = run_once(sys, v, size, rtt_batches, 1, pool, sane);
-        if (rep >= 0)
-          r.rtt_ns.push_back(out->wall_ns
-                             / static_cast<double>(rtt_batches));
-      }
-      std::fprintf(stderr, "  %-14s %4zu  done\n", to_string(v), size);
-      results.push_back(std::move(r));
     }
   }
 
@@ -462,26 +489,32 @@ int main(int argc, char** argv) {
     static_cast<unsigned long long>(rtt_batches),
     static_cast<double>(bytes) / static_cast<double>(proto.size()), reps);
   std::printf(
-    "How to read it: CAF puts an actor that becomes runnable at the head of "
-    "the current worker's queue, so an event-based sender and receiver "
-    "mostly share one worker and a scheduled hop is a same-thread hand-off "
-    "(CPU ns/batch close to ns/batch). A detached receiver costs a thread "
-    "wake-up per idle period, and its ack comes to the event-based sender "
-    "from outside the scheduler: an idle worker only sees it at its next "
-    "poll, and CAF 0.17 polls every 50 µs once idle for a while (the "
-    "round trip). Each message is one allocation; a worker-queue node is "
-    "one more each time an idle actor is scheduled.\n\n");
-  std::printf("| receiver | records/batch | outstanding | batches/s best "
+    "How to read it: cotflow runs CAF's `sharing` scheduler (one queue, "
+    "workers block on a condition variable); `stealing` is CAF's default "
+    "and is shown for comparison. Under `stealing` an actor that becomes "
+    "runnable goes to the head of the current worker's queue, so a "
+    "scheduled hop is a same-thread hand-off (fastest here), but idle "
+    "workers poll every 50 µs for as long as work keeps arriving, which "
+    "costs a live stream at low rates far more CPU than these hops "
+    "(bench/ANALYSIS.md); and a message from a detached actor is only seen "
+    "at an idle worker's next poll (its round trip). Under `sharing` both "
+    "workers take from one locked queue: a scheduled hop costs more (lock "
+    "contention when saturated, as here) but an idle worker sleeps until "
+    "notified. Either way the hop per record at cotflow's batch size of 50 "
+    "is a few ns against ~1.7 µs of codec work. Each message is one "
+    "allocation; a worker-queue node is one more each time an idle actor "
+    "is scheduled.\n\n");
+  std::printf("| scheduler | receiver | records/batch | outstanding | batches/s best "
               "| batches/s median | ns/batch best | ns/batch median "
               "| ns/record median | CPU ns/batch median "
               "| heap allocations/batch | round trip µs median |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (auto& r : results) {
     auto b = best(r.ns_per_batch);
     auto m = median(r.ns_per_batch);
-    std::printf("| %s | %zu | %llu | %.0f | %.0f | %.0f | %.0f | %.1f | "
+    std::printf("| %s | %s | %zu | %llu | %.0f | %.0f | %.0f | %.0f | %.1f | "
                 "%.0f | %.2f | %.1f |\n",
-                to_string(r.v), r.size,
+                r.policy.c_str(), to_string(r.v), r.size,
                 static_cast<unsigned long long>(r.window), 1e9 / b, 1e9 / m,
                 b, m, m / static_cast<double>(r.size),
                 median(r.cpu_ns_per_batch), r.allocs_per_batch,
@@ -494,7 +527,7 @@ int main(int argc, char** argv) {
   if (!summary.empty()) {
     if (auto* f = std::fopen(summary.c_str(), "a")) {
       for (auto& r : results) {
-        auto key = std::string{"hop."} + to_string(r.v) + "."
+        auto key = "hop." + r.policy + "." + to_string(r.v) + "."
                    + std::to_string(r.size) + ".";
         auto m = median(r.ns_per_batch);
         std::fprintf(f, "%sns_per_batch=%.0f\n", key.c_str(), m);
