@@ -115,11 +115,13 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
     props.insert(props.end(),
                  {
                    {"enable.idempotence", "true"},
-                   // Records already wait in a batch (pipeline.batch_*);
-                   // a second 5 ms wait in the producer only adds latency.
-                   // Under load batches still fill while requests are in
-                   // flight (bench/RESULTS.md).
-                   {"linger.ms", "1"},
+                   // Records already wait in a batch (pipeline.batch_*),
+                   // so the producer's own wait is short: measured at
+                   // fetch-wait-5 (bench/ANALYSIS.md), 1 ms costs ~25% of
+                   // the maximum throughput (many small requests), 5 ms
+                   // adds ~4 ms to the p50 at 10,000/s and gains nothing
+                   // over 2-3 ms.
+                   {"linger.ms", "2"},
                    // Retry in order until delivered: what fails then is
                    // permanent, and a late re-produce would reorder a track.
                    {"message.timeout.ms", "0"},
