@@ -172,6 +172,23 @@ tracked_producer::~tracked_producer() {
     delete r.headers;
 }
 
+void tracked_producer::prepare(const std::string& topic, int timeout_ms) {
+  std::string err;
+  std::unique_ptr<RdKafka::Topic> handle{
+    RdKafka::Topic::create(producer_.get(), topic, nullptr, err)};
+  if (!handle) {
+    log::debug("producer", "cannot prepare " + topic + ": " + err);
+    return;
+  }
+  RdKafka::Metadata* md = nullptr;
+  auto rc = producer_->metadata(false, handle.get(), &md, timeout_ms);
+  delete md;
+  if (rc != RdKafka::ERR_NO_ERROR)
+    log::debug("producer", "no metadata for " + topic + " yet ("
+                             + RdKafka::err2str(rc) + ")");
+  topics_.push_back(std::move(handle));
+}
+
 uint32_t tracked_producer::take_slot(uint32_t tp, int64_t offset,
                                      int64_t timestamp_ms) {
   if (free_.empty()) {
