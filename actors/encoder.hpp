@@ -21,6 +21,9 @@ struct encoder_state {
   std::optional<decoder> dec;
   std::optional<cot_encoder> enc;
   detection det;
+  /// The XML of the event being encoded: reused, so that each event costs
+  /// one exact-size allocation instead of a string grown by doubling.
+  std::string xml;
   std::vector<cot_sink_actor> sinks;
   dead_letter_sink_actor dead_letters;
   source_actor source;

@@ -108,9 +108,9 @@ private:
 
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Conf> conf_;
-  // Handles of prepare()d topics, kept so that librdkafka keeps their
-  // metadata.
-  std::vector<std::unique_ptr<RdKafka::Topic>> topics_;
+  // Handles of prepare()d topics (C API), kept so that librdkafka keeps
+  // their metadata; released before the producer.
+  std::vector<struct rd_kafka_topic_s*> topics_;
   std::vector<delivered_ref> slots_;
   std::vector<uint32_t> free_;
   std::vector<delivered_ref> delivered_;

@@ -189,12 +189,15 @@ BOOST_FIXTURE_TEST_CASE(crashing_sinks_restart_the_pipeline_in_place,
   auto inputs = publish_all(bootstrap);
   std::string log;
   std::optional<int> exited;
-  BOOST_REQUIRE(eventually(
-    [&] {
-      read_log(*run, log);
-      return (exited = run->wait(1ms)) || all_committed("sup-sink");
-    },
-    100s));
+  BOOST_REQUIRE_MESSAGE(
+    eventually(
+      [&] {
+        read_log(*run, log);
+        return (exited = run->wait(1ms)) || all_committed("sup-sink");
+      },
+      100s),
+    "not everything committed within 100 s; the end of cotflow's log:\n"
+      << log.substr(log.size() > 6000 ? log.size() - 6000 : 0));
   BOOST_REQUIRE_MESSAGE(!exited, "cotflow exited with "
                                    << exited.value_or(-1) << ":\n"
                                    << log);
