@@ -98,10 +98,6 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
                    {"enable.auto.offset.store", "false"},
                    {"auto.offset.reset", "earliest"},
                    {"enable.partition.eof", "false"},
-                   // Incremental rebalancing: a member joining or leaving
-                   // moves only the partitions that change owner; the
-                   // others keep flowing (and keep their in-flight work).
-                   {"partition.assignment.strategy", "cooperative-sticky"},
                    // Prefetch stays small next to the in-flight bound.
                    {"queued.max.messages.kbytes", "16384"},
                  });
