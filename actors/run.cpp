@@ -265,16 +265,6 @@ bool make_producers(const config& cfg, clients& c) {
     log::error("pipeline", err);
     return false;
   }
-  // Learn the output topics now: otherwise the first dead letter waited
-  // ~1 s for librdkafka's scan of unknown topics, holding its partition's
-  // commit point and, under load, the source's credit (a 0.8 s stall at
-  // the start of every backlog in bench/). The parking topics are left
-  // to their first use: looking them up would auto-create them on
-  // clusters that allow it.
-  constexpr int lookup_ms = 2000;
-  if (c.cot)
-    c.cot->prepare(cfg.kafka.output_topic, lookup_ms);
-  c.dead_letters->prepare(cfg.kafka.dead_letter_topic, lookup_ms);
   return true;
 }
 
