@@ -164,8 +164,31 @@ tracked_producer::~tracked_producer() {
     flush(10000, ignored);
     kafka_stats::instance().forget(producer_->name());
   }
+  for (auto* rkt : topics_)
+    rd_kafka_topic_destroy(rkt);
   for (auto& r : retries_pending_)
     delete r.headers;
+}
+
+void tracked_producer::prepare(const std::string& topic, int timeout_ms) {
+  // The C API: a null configuration takes the producer's default topic
+  // settings (message.timeout.ms=0 among them), where the C++ API's
+  // Topic::create would give the topic librdkafka's defaults for good.
+  auto* rk = producer_->c_ptr();
+  auto* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  if (!rkt) {
+    log::debug("producer", "cannot prepare " + topic + ": "
+                             + rd_kafka_err2str(rd_kafka_last_error()));
+    return;
+  }
+  const struct rd_kafka_metadata* md = nullptr;
+  auto rc = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  if (md)
+    rd_kafka_metadata_destroy(md);
+  if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+    log::debug("producer", "no metadata for " + topic + " yet ("
+                             + rd_kafka_err2str(rc) + ")");
+  topics_.push_back(rkt);
 }
 
 uint32_t tracked_producer::take_slot(uint32_t tp, int64_t offset,

@@ -50,6 +50,12 @@ public:
 
   ~tracked_producer() override;
 
+  /// Looks up `topic` in the cluster's metadata now (waiting up to
+  /// `timeout_ms`), so that the first record produced to it does not wait
+  /// for librdkafka's once-a-second scan of unknown topics. A failure is
+  /// not an error: producing tries again.
+  void prepare(const std::string& topic, int timeout_ms);
+
   /// Queues one message carrying input record (`tp`, `offset`). Takes
   /// ownership of `headers` (may be null). Blocks briefly while the local
   /// queue is full.
@@ -102,6 +108,9 @@ private:
 
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Conf> conf_;
+  // Handles of prepare()d topics (C API), kept so that librdkafka keeps
+  // their metadata; released before the producer.
+  std::vector<struct rd_kafka_topic_s*> topics_;
   std::vector<delivered_ref> slots_;
   std::vector<uint32_t> free_;
   std::vector<delivered_ref> delivered_;
