@@ -217,6 +217,11 @@ void tracked_consumer::pause(bool on) {
   std::vector<RdKafka::TopicPartition*> parts;
   consumer_->assignment(parts);
   auto rc = on ? consumer_->pause(parts) : consumer_->resume(parts);
+  for (auto* p : parts)
+    if (on)
+      paused_parts_.emplace(p->topic(), p->partition());
+    else
+      paused_parts_.erase({p->topic(), p->partition()});
   if (rc != RdKafka::ERR_NO_ERROR)
     log::warn(name_, std::string{on ? "pause" : "resume"}
                           + " failed: " + RdKafka::err2str(rc));
@@ -307,16 +312,29 @@ void tracked_consumer::rebalance_cb(
     for (auto* p : parts)
       tracker_.assign(p->topic(), p->partition());
     log::info(name_, "assigned " + describe(parts));
-    if (cooperative)
-      consumer->incremental_assign(parts);
-    else
-      consumer->assign(parts);
+    std::string failed;
+    if (cooperative) {
+      if (std::unique_ptr<RdKafka::Error> e{consumer->incremental_assign(parts)})
+        failed = e->str();
+    } else if (auto rc = consumer->assign(parts); rc != RdKafka::ERR_NO_ERROR) {
+      failed = RdKafka::err2str(rc);
+    }
+    if (!failed.empty())
+      log::error(name_, "assigning " + describe(parts) + " failed: " + failed);
     // librdkafka keeps a partition's pause flag across assignments: one
     // paused before it was revoked comes back paused unless told.
+    std::vector<RdKafka::TopicPartition*> flagged;
+    for (auto* p : parts) {
+      auto key = std::make_pair(p->topic(), p->partition());
+      if (paused_)
+        paused_parts_.insert(key);
+      else if (paused_parts_.erase(key) > 0)
+        flagged.push_back(p);
+    }
     if (paused_)
       consumer->pause(parts);
-    else
-      consumer->resume(parts);
+    else if (!flagged.empty())
+      consumer->resume(flagged);
   } else {
     // Revoked: commit what is safe now; acknowledgements that arrive later
     // carry the old handles and are ignored.
@@ -340,10 +358,17 @@ void tracked_consumer::rebalance_cb(
     log::info(name_, "revoked " + describe(parts) + " with "
                           + std::to_string(abandoned)
                           + " records in flight left to the next owner");
-    if (cooperative)
-      consumer->incremental_unassign(parts);
-    else
-      consumer->unassign();
+    std::string failed;
+    if (cooperative) {
+      if (std::unique_ptr<RdKafka::Error> e{
+            consumer->incremental_unassign(parts)})
+        failed = e->str();
+    } else if (auto rc = consumer->unassign(); rc != RdKafka::ERR_NO_ERROR) {
+      failed = RdKafka::err2str(rc);
+    }
+    if (!failed.empty())
+      log::error(name_, "unassigning " + describe(parts) + " failed: "
+                          + failed);
   }
   auto assigned = static_cast<int64_t>(tracker_.handles().size());
   if (assigned > 0) {

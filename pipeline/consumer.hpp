@@ -8,7 +8,9 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cotflow {
@@ -139,6 +141,12 @@ private:
   dest_mask all_ = 1;
   std::string name_ = "source";
   bool paused_ = false;
+  // Partitions librdkafka holds paused: pause() marks what was assigned;
+  // the flag outlives a revoke, so a partition paused then comes back
+  // paused when it is assigned again. Only those are resumed on assignment
+  // (resuming a partition that is not paused is not a no-op in librdkafka:
+  // it bumps the fetch version, confluentinc/librdkafka#4686).
+  std::set<std::pair<std::string, int32_t>> paused_parts_;
   bool closed_ = false;
   std::shared_ptr<stats> stats_;
   // Handle cache for the partition of the previous record.

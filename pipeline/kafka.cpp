@@ -98,6 +98,10 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
                    {"enable.auto.offset.store", "false"},
                    {"auto.offset.reset", "earliest"},
                    {"enable.partition.eof", "false"},
+                   // Incremental rebalancing (KIP-429): a member joining or
+                   // leaving revokes only the partitions that change owner;
+                   // the others keep flowing with their in-flight work.
+                   {"partition.assignment.strategy", "cooperative-sticky"},
                    // Prefetch stays small next to the in-flight bound.
                    {"queued.max.messages.kbytes", "16384"},
                  });
