@@ -189,15 +189,18 @@ BOOST_FIXTURE_TEST_CASE(crashing_sinks_restart_the_pipeline_in_place,
   auto inputs = publish_all(bootstrap);
   std::string log;
   std::optional<int> exited;
+  // Decided before the message is built: the order in which a function's
+  // arguments are evaluated is unspecified, and GCC built the message (an
+  // empty log) before it ran the wait.
+  bool done = eventually(
+    [&] {
+      read_log(*run, log);
+      return (exited = run->wait(1ms)) || all_committed("sup-sink");
+    },
+    100s);
   BOOST_REQUIRE_MESSAGE(
-    eventually(
-      [&] {
-        read_log(*run, log);
-        return (exited = run->wait(1ms)) || all_committed("sup-sink");
-      },
-      100s),
-    "not everything committed within 100 s; the end of cotflow's log:\n"
-      << log.substr(log.size() > 6000 ? log.size() - 6000 : 0));
+    done, "not everything committed within 100 s; the end of cotflow's log:\n"
+            << log.substr(log.size() > 6000 ? log.size() - 6000 : 0));
   BOOST_REQUIRE_MESSAGE(!exited, "cotflow exited with "
                                    << exited.value_or(-1) << ":\n"
                                    << log);

@@ -59,9 +59,14 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_holds_commits_but_not_the_live_one) {
   env.push_back({"COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "500"});
   auto run = this->run("tak-two", env);
   auto inputs = publish_generated(bootstrap, input_topic, 5000, 0.02);
-  BOOST_REQUIRE_MESSAGE(
-    eventually([&] { return has_all_valid(inputs, live.seqs()); }, 120s),
-    "the live destination misses " << missing_valid(inputs, live.seqs()));
+  {
+    // Waited for before the message is built (argument order is
+    // unspecified): the count is then the one at the end of the wait.
+    bool ok = eventually(
+      [&] { return has_all_valid(inputs, live.seqs()); }, 120s);
+    BOOST_REQUIRE_MESSAGE(ok, "the live destination misses "
+                                << missing_valid(inputs, live.seqs()));
+  }
   // Nothing valid reached the dead one, so no commit may pass a valid
   // record.
   auto done = committed(bootstrap, "tak-two", input_topic);
@@ -73,9 +78,12 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_holds_commits_but_not_the_live_one) {
   for (auto& [partition, offset] : first_valid)
     BOOST_CHECK_LE(done[partition], offset);
   late.start();
-  BOOST_REQUIRE_MESSAGE(
-    eventually([&] { return has_all_valid(inputs, late.seqs()); }, 120s),
-    "the late destination misses " << missing_valid(inputs, late.seqs()));
+  {
+    bool ok = eventually(
+      [&] { return has_all_valid(inputs, late.seqs()); }, 120s);
+    BOOST_REQUIRE_MESSAGE(ok, "the late destination misses "
+                                << missing_valid(inputs, late.seqs()));
+  }
   BOOST_REQUIRE(eventually([&] { return all_committed("tak-two"); }, 60s));
   run->signal(SIGTERM);
   auto rc = run->wait(60s);
@@ -105,9 +113,12 @@ BOOST_AUTO_TEST_CASE(a_receiver_restarting_twice_misses_nothing) {
     rx.stop();
     rx.start();
   }
-  BOOST_REQUIRE_MESSAGE(
-    eventually([&] { return has_all_valid(inputs, rx.seqs()); }, 180s),
-    "the receiver misses " << missing_valid(inputs, rx.seqs()));
+  {
+    bool ok = eventually(
+      [&] { return has_all_valid(inputs, rx.seqs()); }, 180s);
+    BOOST_REQUIRE_MESSAGE(ok, "the receiver misses "
+                                << missing_valid(inputs, rx.seqs()));
+  }
   BOOST_REQUIRE(eventually([&] { return all_committed("tak-restart"); },
                            60s));
   BOOST_CHECK_GE(rx.connections(), 3u);
@@ -133,12 +144,18 @@ BOOST_AUTO_TEST_CASE(udp_unicast_and_multicast_on_loopback_deliver) {
        + "?ttl=0&interface=127.0.0.1"});
   auto run = this->run("tak-udp", env);
   auto inputs = publish_generated(bootstrap, input_topic, 500, 0.0);
-  BOOST_CHECK_MESSAGE(
-    eventually([&] { return has_all_valid(inputs, unicast.seqs()); }, 60s),
-    "unicast misses " << missing_valid(inputs, unicast.seqs()));
-  BOOST_CHECK_MESSAGE(
-    eventually([&] { return has_all_valid(inputs, multicast.seqs()); }, 60s),
-    "multicast misses " << missing_valid(inputs, multicast.seqs()));
+  {
+    bool ok = eventually(
+      [&] { return has_all_valid(inputs, unicast.seqs()); }, 60s);
+    BOOST_CHECK_MESSAGE(ok, "unicast misses "
+                                << missing_valid(inputs, unicast.seqs()));
+  }
+  {
+    bool ok = eventually(
+      [&] { return has_all_valid(inputs, multicast.seqs()); }, 60s);
+    BOOST_CHECK_MESSAGE(ok, "multicast misses "
+                                << missing_valid(inputs, multicast.seqs()));
+  }
   run->signal(SIGTERM);
   auto rc = run->wait(60s);
   BOOST_REQUIRE(rc);
