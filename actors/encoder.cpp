@@ -49,11 +49,12 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
           continue;
         }
         cot_event ev;
-        auto outcome = s.enc->encode(s.det, now, s.xml, &ev.type,
+        ev.xml.reserve(s.xml_reserve);
+        auto outcome = s.enc->encode(s.det, now, ev.xml, &ev.type,
                                      &ev.stale_ms);
         switch (outcome) {
           case encode_outcome::encoded:
-            ev.xml.assign(s.xml);
+            s.xml_reserve = ev.xml.size() + ev.xml.size() / 4;
             ev.ref = r.ref;
             ev.timestamp_ms = r.timestamp_ms;
             s.enc->uid(s.det, ev.uid);

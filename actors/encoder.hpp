@@ -21,9 +21,11 @@ struct encoder_state {
   std::optional<decoder> dec;
   std::optional<cot_encoder> enc;
   detection det;
-  /// The XML of the event being encoded: reused, so that each event costs
-  /// one exact-size allocation instead of a string grown by doubling.
-  std::string xml;
+  /// Capacity reserved for the next event's XML: the last event's size
+  /// plus a quarter, so that an event is written into its own string with
+  /// one allocation (not grown by doubling, and not copied from a scratch
+  /// buffer).
+  size_t xml_reserve = 1024;
   std::vector<cot_sink_actor> sinks;
   dead_letter_sink_actor dead_letters;
   source_actor source;
