@@ -522,8 +522,8 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   clients c;
   if (!make_producers(cfg, c, true) || !make_consumers(cfg, all, st, c))
     return 1;
-  auto threads = static_cast<size_t>(
-    std::max(2u, std::thread::hardware_concurrency()));
+  // The CPUs it may use (a container's CPU limit, not the node's cores).
+  auto threads = static_cast<size_t>(std::max(2u, usable_cpus()));
   system_config sys_cfg{threads};
   caf::actor_system sys{sys_cfg};
   restart_policy policy{static_cast<int>(cfg.supervision.max_restarts),
@@ -595,7 +595,10 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     st->running = true;
     log::info("pipeline", "running: " + std::to_string(t.encoders.size())
                             + " encoders, " + std::to_string(everyone.size() - 4)
-                            + " destinations");
+                            + " destinations, " + std::to_string(threads)
+                            + " scheduler threads ("
+                            + std::to_string(usable_cpus())
+                            + " usable CPUs)");
     std::string failed;
     while (!hooks.stop->load() && failed.empty()) {
       self->receive(

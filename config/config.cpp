@@ -14,6 +14,8 @@
 #include <thread>
 #include <variant>
 
+#include <sched.h>
+
 namespace cotflow {
 
 namespace {
@@ -71,7 +73,8 @@ const std::vector<key_desc>& keys() {
                 "records dispatched but not yet delivered; the consumer "
                 "pauses at this bound"),
     COTFLOW_KEY(pipeline, encoders, int_ref,
-                "encoder workers; 0 = one per core"),
+                "encoder workers; 0 = one per usable CPU (a container: its "
+                "CPU limit)"),
     COTFLOW_KEY(pipeline, commit_interval_ms, int_ref,
                 "how often delivered offsets are committed"),
     COTFLOW_KEY(pipeline, max_record_bytes, int_ref,
@@ -1011,7 +1014,78 @@ std::optional<tak_url> parse_tak_url(const std::string& url,
 int64_t encoder_count(const pipeline_config& cfg) {
   if (cfg.encoders > 0)
     return cfg.encoders;
-  auto n = static_cast<int64_t>(std::thread::hardware_concurrency());
+  return static_cast<int64_t>(usable_cpus());
+}
+
+unsigned cpus_of_quota(const std::string& cpu_max) {
+  std::istringstream in{cpu_max};
+  std::string quota;
+  long long period = 0;
+  if (!(in >> quota >> period) || period <= 0 || quota == "max")
+    return 0;
+  char* end = nullptr;
+  auto q = std::strtoll(quota.c_str(), &end, 10);
+  if (end == quota.c_str() || *end != '\0' || q <= 0)
+    return 0;
+  return static_cast<unsigned>((q + period - 1) / period);
+}
+
+namespace {
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in{path};
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+/// The tightest CFS quota on this process's cgroup and its ancestors; 0 for
+/// none found.
+unsigned quota_cpus() {
+  unsigned best = 0;
+  auto take = [&best](unsigned n) {
+    if (n > 0 && (best == 0 || n < best))
+      best = n;
+  };
+  // cgroup v2: "0::/path" in /proc/self/cgroup. Inside a container with its
+  // own cgroup namespace the path is "/" and the container's limit is at
+  // the mount's root.
+  std::ifstream cg{"/proc/self/cgroup"};
+  std::string line;
+  while (std::getline(cg, line)) {
+    if (line.rfind("0::", 0) != 0)
+      continue;
+    auto path = line.substr(3);
+    for (;;) {
+      auto dir = "/sys/fs/cgroup" + (path == "/" ? std::string{} : path);
+      take(cpus_of_quota(read_first_line(dir + "/cpu.max")));
+      if (path.empty() || path == "/")
+        break;
+      auto slash = path.rfind('/');
+      path = slash == 0 || slash == std::string::npos ? "/"
+                                                      : path.substr(0, slash);
+    }
+  }
+  // cgroup v1, as mounted in a container.
+  for (const char* dir : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"})
+    take(cpus_of_quota(
+      read_first_line(std::string{dir} + "/cpu.cfs_quota_us") + " "
+      + read_first_line(std::string{dir} + "/cpu.cfs_period_us")));
+  return best;
+}
+
+} // namespace
+
+unsigned usable_cpus() {
+  unsigned n = 0;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    n = static_cast<unsigned>(CPU_COUNT(&set));
+  if (n == 0)
+    n = std::thread::hardware_concurrency();
+  if (auto q = quota_cpus(); q > 0 && q < n)
+    n = q;
   return n > 0 ? n : 1;
 }
 

@@ -237,7 +237,19 @@ std::vector<std::string> changed_keys(const config& a, const config& b);
 /// Keys a running pipeline applies on a reload; the others need a restart.
 bool hot_reloadable(const std::string& key);
 
-/// Number of encoder workers to run (resolves 0 to the core count).
+/// Number of encoder workers to run (resolves 0 to usable_cpus()).
 int64_t encoder_count(const pipeline_config& cfg);
+
+/// The CPUs this process can use, at least 1: the CPUs in its affinity mask
+/// (taskset, cpusets), capped by a CFS quota (a container's CPU limit) on
+/// its cgroup or an ancestor, rounded up. hardware_concurrency() alone
+/// counts the node's CPUs, so a pod limited to 2 of 64 ran 64 encoders.
+unsigned usable_cpus();
+
+/// CPUs allowed by a CFS quota, rounded up; 0 for no limit or unreadable
+/// text. `cpu_max` is a cgroup v2 cpu.max ("max 100000", "150000 100000");
+/// for cgroup v1 pass "QUOTA PERIOD" from cpu.cfs_quota_us/cfs_period_us
+/// (a quota of -1 is no limit).
+unsigned cpus_of_quota(const std::string& cpu_max);
 
 } // namespace cotflow

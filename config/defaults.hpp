@@ -17,7 +17,7 @@ inline constexpr int64_t batch_size = 50;
 inline constexpr int64_t batch_age_ms = 100;
 /// Records dispatched but not yet acknowledged, across all partitions.
 inline constexpr int64_t max_in_flight = 10000;
-/// 0 means one encoder per core.
+/// 0 means one encoder per usable CPU (see usable_cpus()).
 inline constexpr int64_t encoders = 0;
 inline constexpr int64_t commit_interval_ms = 1000;
 inline constexpr int64_t max_record_bytes = 64 * 1024;

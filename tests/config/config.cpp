@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <functional>
 #include <map>
+#include <thread>
 #include <optional>
 #include <string>
 #include <utility>
@@ -745,4 +746,31 @@ BOOST_AUTO_TEST_CASE(missing_secret_sources_are_reported_by_key) {
   BOOST_TEST(all.find("kafka.properties.ssl.key.password: cannot read "
                       "/nonexistent/secret")
              != std::string::npos, all);
+}
+
+BOOST_AUTO_TEST_CASE(a_cpu_quota_caps_the_cpus_used) {
+  // cgroup v2 cpu.max: quota and period in µs, "max" for no limit.
+  BOOST_CHECK_EQUAL(cotflow::cpus_of_quota("max 100000"), 0u);
+  BOOST_CHECK_EQUAL(cotflow::cpus_of_quota("200000 100000"), 2u);
+  // A fractional limit (1.5 CPUs, "1500m") rounds up.
+  BOOST_CHECK_EQUAL(cotflow::cpus_of_quota("150000 100000"), 2u);
+  BOOST_CHECK_EQUAL(cotflow::cpus_of_quota("50000 100000"), 1u);
+  // cgroup v1 has -1 for no limit; unreadable files give empty text.
+  BOOST_CHECK_EQUAL(cotflow::cpus_of_quota("-1 100000"), 0u);
+  BOOST_CHECK_EQUAL(cotflow::cpus_of_quota(" "), 0u);
+  BOOST_CHECK_EQUAL(cotflow::cpus_of_quota("100000 0"), 0u);
+  BOOST_CHECK_EQUAL(cotflow::cpus_of_quota("abc 100000"), 0u);
+  // What this process may use is within what the machine has.
+  auto n = cotflow::usable_cpus();
+  BOOST_CHECK_GE(n, 1u);
+  BOOST_CHECK_LE(n, std::max(1u, std::thread::hardware_concurrency()));
+}
+
+BOOST_AUTO_TEST_CASE(encoders_default_to_the_usable_cpus) {
+  cotflow::pipeline_config p;
+  p.encoders = 0;
+  BOOST_CHECK_EQUAL(cotflow::encoder_count(p),
+                    static_cast<int64_t>(cotflow::usable_cpus()));
+  p.encoders = 3;
+  BOOST_CHECK_EQUAL(cotflow::encoder_count(p), 3);
 }
