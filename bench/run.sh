@@ -19,6 +19,9 @@ case "$out" in /*) ;; *) out="$root/$out" ;; esac
 results="$root/bench/RESULTS.md"
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 t0=$(date +%s)
+# Changes in the tree when the run starts (this run's own outputs, RESULTS.md
+# and latency.svg, would count otherwise).
+dirty=$(git status --porcelain 2>/dev/null | wc -l | tr -d ' ')
 
 echo "== build" >&2
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -142,7 +145,6 @@ yes_no() {
 runtime=$(( $(date +%s) - t0 ))
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain 2>/dev/null | wc -l | tr -d ' ')
 rdkafka=$(pkg-config --modversion rdkafka 2>/dev/null || echo unknown)
 
 d=default
