@@ -304,13 +304,85 @@ bool tracked_consumer::close() {
   return ok;
 }
 
+namespace {
+
+constexpr auto unconfirmed_ttl = std::chrono::minutes{5};
+
+} // namespace
+
+void tracked_consumer::remember_unconfirmed(
+  const std::vector<commit_point>& points) {
+  auto now = std::chrono::steady_clock::now();
+  for (auto& p : points)
+    unconfirmed_[{p.topic, p.partition}] = {p.offset, now};
+}
+
+std::map<std::pair<std::string, int32_t>, int64_t>
+tracked_consumer::resume_unconfirmed(
+  RdKafka::KafkaConsumer* consumer,
+  std::vector<RdKafka::TopicPartition*>& parts) {
+  std::map<std::pair<std::string, int32_t>, int64_t> starts;
+  auto now = std::chrono::steady_clock::now();
+  for (auto it = unconfirmed_.begin(); it != unconfirmed_.end();)
+    it = now - it->second.at > unconfirmed_ttl ? unconfirmed_.erase(it)
+                                               : std::next(it);
+  std::vector<RdKafka::TopicPartition*> ask;
+  for (auto* p : parts)
+    if (unconfirmed_.count({p->topic(), p->partition()}))
+      ask.push_back(
+        RdKafka::TopicPartition::create(p->topic(), p->partition()));
+  if (ask.empty())
+    return starts;
+  // Someone else may have owned the partition meanwhile and committed past
+  // this instance's point: the later of the two wins.
+  auto rc = consumer->committed(ask, 5000);
+  if (rc != RdKafka::ERR_NO_ERROR)
+    log::warn(name_, "cannot read the committed offsets of "
+                       + describe(ask) + " (" + RdKafka::err2str(rc)
+                       + "); starting them at the group's commits");
+  for (auto* a : ask) {
+    auto key = std::make_pair(a->topic(), a->partition());
+    auto mine = unconfirmed_[key].offset;
+    unconfirmed_.erase(key);
+    if (rc != RdKafka::ERR_NO_ERROR || a->err() != RdKafka::ERR_NO_ERROR
+        || mine <= a->offset())
+      continue;
+    for (auto* p : parts)
+      if (p->topic() == a->topic() && p->partition() == a->partition())
+        p->set_offset(mine);
+    starts[key] = mine;
+    log::info(name_, a->topic() + "[" + std::to_string(a->partition())
+                       + "] resumes at " + std::to_string(mine)
+                       + ", delivered up to there by this instance (the "
+                         "group's commit: "
+                       + (a->offset() >= 0 ? std::to_string(a->offset())
+                                           : std::string{"none"})
+                       + ")");
+  }
+  RdKafka::TopicPartition::destroy(ask);
+  return starts;
+}
+
 void tracked_consumer::rebalance_cb(
   RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
   std::vector<RdKafka::TopicPartition*>& parts) {
   bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-    for (auto* p : parts)
-      tracker_.assign(p->topic(), p->partition());
+    auto starts = resume_unconfirmed(consumer, parts);
+    for (auto* p : parts) {
+      auto it = starts.find({p->topic(), p->partition()});
+      if (it == starts.end()) {
+        tracker_.assign(p->topic(), p->partition());
+        continue;
+      }
+      // Not committed now: a commit right after an assignment tends to
+      // land in the next round of a cooperative rebalance and fail with
+      // ILLEGAL_GENERATION, which librdkafka 2.0 takes for a lost
+      // assignment (one more rebalance). The first record delivered past
+      // the start commits it.
+      auto tp = tracker_.assign(p->topic(), p->partition(), it->second);
+      tracker_.committed(tp, it->second);
+    }
     log::info(name_, "assigned " + describe(parts));
     std::string failed;
     if (cooperative) {
@@ -349,8 +421,11 @@ void tracked_consumer::rebalance_cb(
       handles.push_back(tp);
     }
     // A lost assignment (session timed out) is someone else's already.
+    bool done = false;
     if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost())
-      commit_points(points, true);
+      done = commit_points(points, true);
+    if (!done)
+      remember_unconfirmed(points);
     size_t abandoned = 0;
     for (auto tp : handles)
       abandoned += tracker_.revoke(tp);

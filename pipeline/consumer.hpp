@@ -6,7 +6,9 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -147,6 +149,23 @@ private:
   // (resuming a partition that is not paused is not a no-op in librdkafka:
   // it bumps the fetch version, confluentinc/librdkafka#4686).
   std::set<std::pair<std::string, int32_t>> paused_parts_;
+  // Commit points this instance reached but could not commit before its
+  // partitions were taken (a lost assignment: the session timed out; or the
+  // commit on revoke failed). When one comes back to this instance, it
+  // resumes there rather than at the group's older commit: the records in
+  // between were delivered by this instance, reading them again would only
+  // make duplicates. Forgotten after `unconfirmed_ttl`.
+  struct unconfirmed {
+    int64_t offset;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::pair<std::string, int32_t>, unconfirmed> unconfirmed_;
+  void remember_unconfirmed(const std::vector<commit_point>& points);
+  /// Sets the start offset of each partition in `parts` this instance has
+  /// an unconfirmed point for above the group's commit; returns the starts.
+  std::map<std::pair<std::string, int32_t>, int64_t>
+  resume_unconfirmed(RdKafka::KafkaConsumer* consumer,
+                     std::vector<RdKafka::TopicPartition*>& parts);
   bool closed_ = false;
   std::shared_ptr<stats> stats_;
   // Handle cache for the partition of the previous record.

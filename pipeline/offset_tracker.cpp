@@ -37,9 +37,12 @@ int64_t partition_offsets::commit_position() const {
   return pending_.empty() ? next_ : pending_.front().first;
 }
 
-uint32_t offset_tracker::assign(const std::string& topic, int32_t partition) {
+uint32_t offset_tracker::assign(const std::string& topic, int32_t partition,
+                                int64_t start) {
   auto tp = next_tp_++;
-  parts_.emplace(tp, entry{topic, partition, {}, -1});
+  auto& e = parts_.emplace(tp, entry{topic, partition, {}, -1}).first->second;
+  if (start >= 0)
+    e.offsets.start_at(start);
   return tp;
 }
 

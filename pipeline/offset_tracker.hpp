@@ -55,6 +55,14 @@ public:
     return next_;
   }
 
+  /// Before any dispatch: positions the partition at `offset`, as if
+  /// everything before it had been delivered, so that `offset` is its commit
+  /// position (see offset_tracker::assign).
+  void start_at(int64_t offset) {
+    if (pending_.empty() && offset > next_)
+      next_ = offset;
+  }
+
 private:
   std::deque<std::pair<int64_t, dest_mask>> pending_;
   int64_t next_ = -1;
@@ -74,8 +82,11 @@ struct commit_point {
 /// after the partition came back, are recognised and ignored.
 class offset_tracker {
 public:
-  /// Starts tracking a newly assigned partition; returns its handle.
-  uint32_t assign(const std::string& topic, int32_t partition);
+  /// Starts tracking a newly assigned partition; returns its handle. With
+  /// `start` >= 0 consumption starts there and `start` is due for a commit
+  /// (the records before it are known to be delivered).
+  uint32_t assign(const std::string& topic, int32_t partition,
+                  int64_t start = -1);
 
   /// Stops tracking; returns the records it still had in flight.
   size_t revoke(uint32_t tp);

@@ -112,7 +112,9 @@ private:
 /// members to join, commits meanwhile fail with ILLEGAL_GENERATION,
 /// librdkafka 2.0.2 takes that as a lost assignment and cotflow does not
 /// commit on a lost revoke, so the next owner re-reads from the last commit
-/// that went through. Reported, not asserted, until that is fixed.
+/// that went through. (When the next owner is the same instance, it resumes
+/// where it had delivered: tracked_consumer::resume_unconfirmed.) Reported,
+/// not asserted, until that is fixed.
 struct {
   bool done = false;
   size_t in_kafka = 0;

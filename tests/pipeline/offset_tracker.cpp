@@ -173,6 +173,29 @@ BOOST_AUTO_TEST_CASE(an_assigned_partition_has_a_handle) {
   BOOST_TEST(hs == expected, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(a_partition_assigned_at_a_start_offset_commits_it) {
+  // Re-assigned after a lost assignment: this instance knows offsets up to
+  // 120 were delivered, the group's commit did not get there.
+  offset_tracker t;
+  auto tp = t.assign("detections", 0, 120);
+  auto due = t.due();
+  BOOST_REQUIRE_EQUAL(due.size(), 1u);
+  BOOST_TEST(due[0].offset == 120);
+  BOOST_TEST(t.next(tp) == 120);
+  t.committed(tp, 120);
+  BOOST_TEST(t.due().empty());
+  // Records from there on are tracked as usual.
+  BOOST_TEST(t.dispatched(tp, 120, 1));
+  BOOST_TEST(t.due().empty());
+  BOOST_TEST(t.ack(tp, 120, 1));
+  BOOST_REQUIRE_EQUAL(t.due().size(), 1u);
+  BOOST_TEST(t.due()[0].offset == 121);
+  // Without a start nothing is due before a dispatch.
+  offset_tracker u;
+  u.assign("detections", 0);
+  BOOST_TEST(u.due().empty());
+}
+
 BOOST_AUTO_TEST_CASE(dispatch_on_an_unknown_handle_is_refused) {
   offset_tracker t;
   BOOST_TEST(!t.dispatched(42, 0, 1));
