@@ -363,6 +363,18 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_bytes_are_invalid_json) {
                  "");
 }
 
+BOOST_AUTO_TEST_CASE(an_invalid_byte_anywhere_in_mostly_ascii_text_is_found) {
+  // All-ASCII records skip RapidJSON's validation: the ASCII check reads
+  // 8 bytes at a time, so try every position within a word and the tail.
+  for (size_t pad = 0; pad < 17; ++pad) {
+    auto text = std::string(pad, 'a') + "\xff" + std::string(16 - pad, 'b');
+    BOOST_TEST_CONTEXT("invalid byte after " << pad << " ASCII bytes") {
+      expect_refusal(flat("\"remarks\":\"" + text + "\""),
+                     refusal_reason::invalid_json, "");
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(valid_utf8_text_is_kept) {
   expect_ok(flat("\"callsign\":\"\xc3\xa9quipe \xe2\x9c\x88\""));
   BOOST_TEST(d.callsign == "\xc3\xa9quipe \xe2\x9c\x88");
