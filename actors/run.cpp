@@ -499,7 +499,9 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   t.source = add_actor("source", "cotflow");
   t.batcher = add_actor("batcher", "cotflow");
   t.breaker = add_actor("breaker", "cotflow");
-  for (int64_t i = 0; i < encoder_count(cfg.pipeline); ++i)
+  const auto cpus = usable_cpus();
+  const auto encoders = encoder_count(cfg.pipeline);
+  for (int64_t i = 0; i < encoders; ++i)
     t.encoders.push_back(add_actor("encoder-" + std::to_string(i), "breaker"));
   for (auto& d : st->destinations)
     t.sinks.push_back(add_actor("sink-" + d->name, "cotflow"));
@@ -523,7 +525,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   if (!make_producers(cfg, c, true) || !make_consumers(cfg, all, st, c))
     return 1;
   // The CPUs it may use (a container's CPU limit, not the node's cores).
-  auto threads = static_cast<size_t>(std::max(2u, usable_cpus()));
+  auto threads = static_cast<size_t>(std::max(2u, cpus));
   system_config sys_cfg{threads};
   caf::actor_system sys{sys_cfg};
   restart_policy policy{static_cast<int>(cfg.supervision.max_restarts),
@@ -597,7 +599,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
                             + " encoders, " + std::to_string(everyone.size() - 4)
                             + " destinations, " + std::to_string(threads)
                             + " scheduler threads ("
-                            + std::to_string(usable_cpus())
+                            + std::to_string(cpus)
                             + " usable CPUs)");
     std::string failed;
     while (!hooks.stop->load() && failed.empty()) {

@@ -252,10 +252,12 @@ bool tracked_consumer::commit_points(const std::vector<commit_point>& points,
     ok = rc == RdKafka::ERR_NO_ERROR;
     if (ok) {
       for (size_t i = 0; i < points.size(); ++i)
-        if (offsets[i]->err() == RdKafka::ERR_NO_ERROR)
+        if (offsets[i]->err() == RdKafka::ERR_NO_ERROR) {
           tracker_.committed(points[i].tp, points[i].offset);
-        else
+          confirmed(points[i].topic, points[i].partition, points[i].offset);
+        } else {
           ok = false;
+        }
       stats_->commits += 1;
     } else {
       // Nothing is marked committed, so the next round tries again.
@@ -279,9 +281,11 @@ void tracked_consumer::offset_commit_cb(
     return;
   }
   for (auto* p : offsets)
-    if (p->err() == RdKafka::ERR_NO_ERROR && p->offset() >= 0)
+    if (p->err() == RdKafka::ERR_NO_ERROR && p->offset() >= 0) {
       if (auto tp = tracker_.handle(p->topic(), p->partition()))
         tracker_.committed(tp, p->offset());
+      confirmed(p->topic(), p->partition(), p->offset());
+    }
   stats_->commits += 1;
 }
 
@@ -309,6 +313,15 @@ namespace {
 constexpr auto unconfirmed_ttl = std::chrono::minutes{5};
 
 } // namespace
+
+void tracked_consumer::confirmed(const std::string& topic,
+                                 int32_t partition, int64_t offset) {
+  if (unconfirmed_.empty())
+    return;
+  auto it = unconfirmed_.find({topic, partition});
+  if (it != unconfirmed_.end() && it->second.offset <= offset)
+    unconfirmed_.erase(it);
+}
 
 void tracked_consumer::remember_unconfirmed(
   const std::vector<commit_point>& points) {
@@ -343,10 +356,15 @@ tracked_consumer::resume_unconfirmed(
   for (auto* a : ask) {
     auto key = std::make_pair(a->topic(), a->partition());
     auto mine = unconfirmed_[key].offset;
-    unconfirmed_.erase(key);
-    if (rc != RdKafka::ERR_NO_ERROR || a->err() != RdKafka::ERR_NO_ERROR
-        || mine <= a->offset())
+    if (rc != RdKafka::ERR_NO_ERROR || a->err() != RdKafka::ERR_NO_ERROR)
+      continue; // kept for the next time
+    // Only above a commit of the group: a partition without one may be a
+    // new log under an old name (topic recreated), where `mine` means
+    // nothing.
+    if (a->offset() < 0 || mine <= a->offset()) {
+      unconfirmed_.erase(key);
       continue;
+    }
     for (auto* p : parts)
       if (p->topic() == a->topic() && p->partition() == a->partition())
         p->set_offset(mine);
@@ -355,9 +373,7 @@ tracked_consumer::resume_unconfirmed(
                        + "] resumes at " + std::to_string(mine)
                        + ", delivered up to there by this instance (the "
                          "group's commit: "
-                       + (a->offset() >= 0 ? std::to_string(a->offset())
-                                           : std::string{"none"})
-                       + ")");
+                       + std::to_string(a->offset()) + ")");
   }
   RdKafka::TopicPartition::destroy(ask);
   return starts;
@@ -379,7 +395,8 @@ void tracked_consumer::rebalance_cb(
       // land in the next round of a cooperative rebalance and fail with
       // ILLEGAL_GENERATION, which librdkafka 2.0 takes for a lost
       // assignment (one more rebalance). The first record delivered past
-      // the start commits it.
+      // the start commits it; until a commit there is confirmed the point
+      // stays in unconfirmed_, for the next owner if that is this one.
       auto tp = tracker_.assign(p->topic(), p->partition(), it->second);
       tracker_.committed(tp, it->second);
     }
@@ -391,8 +408,13 @@ void tracked_consumer::rebalance_cb(
     } else if (auto rc = consumer->assign(parts); rc != RdKafka::ERR_NO_ERROR) {
       failed = RdKafka::err2str(rc);
     }
-    if (!failed.empty())
+    if (!failed.empty()) {
       log::error(name_, "assigning " + describe(parts) + " failed: " + failed);
+      // Not ours after all: no handles (a later assignment makes fresh ones).
+      for (auto* p : parts)
+        if (auto tp = tracker_.handle(p->topic(), p->partition()))
+          tracker_.revoke(tp);
+    }
     // librdkafka keeps a partition's pause flag across assignments: one
     // paused before it was revoked comes back paused unless told.
     std::vector<RdKafka::TopicPartition*> flagged;

@@ -161,6 +161,9 @@ private:
   };
   std::map<std::pair<std::string, int32_t>, unconfirmed> unconfirmed_;
   void remember_unconfirmed(const std::vector<commit_point>& points);
+  /// A commit of `offset` went through: a remembered point at or below it
+  /// is no longer needed.
+  void confirmed(const std::string& topic, int32_t partition, int64_t offset);
   /// Sets the start offset of each partition in `parts` this instance has
   /// an unconfirmed point for above the group's commit; returns the starts.
   std::map<std::pair<std::string, int32_t>, int64_t>
