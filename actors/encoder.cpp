@@ -49,12 +49,15 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
           continue;
         }
         cot_event ev;
-        ev.xml.reserve(s.xml_reserve);
-        auto outcome = s.enc->encode(s.det, now, ev.xml, &ev.type,
+        if (s.xml.capacity() < s.xml_reserve)
+          s.xml.reserve(s.xml_reserve);
+        auto outcome = s.enc->encode(s.det, now, s.xml, &ev.type,
                                      &ev.stale_ms);
         switch (outcome) {
           case encode_outcome::encoded:
-            s.xml_reserve = ev.xml.size() + ev.xml.size() / 4;
+            s.xml_reserve = s.xml.size() + s.xml.size() / 4;
+            ev.xml = std::move(s.xml);
+            s.xml = std::string{};
             ev.ref = r.ref;
             ev.timestamp_ms = r.timestamp_ms;
             s.enc->uid(s.det, ev.uid);

@@ -21,10 +21,11 @@ struct encoder_state {
   std::optional<decoder> dec;
   std::optional<cot_encoder> enc;
   detection det;
-  /// Capacity reserved for the next event's XML: the last event's size
-  /// plus a quarter, so that an event is written into its own string with
-  /// one allocation (not grown by doubling, and not copied from a scratch
-  /// buffer).
+  /// The next event's XML string, reserved at the last event's size plus a
+  /// quarter: an event is written into its own string with one allocation
+  /// (not grown by doubling, not copied from a scratch buffer), and a
+  /// record that is dropped (stale, too old) leaves it for the next one.
+  std::string xml;
   size_t xml_reserve = 1024;
   std::vector<cot_sink_actor> sinks;
   dead_letter_sink_actor dead_letters;
