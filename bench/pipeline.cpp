@@ -226,6 +226,11 @@ struct throughput_result {
   double cpu_us_per_record = 0;
   long peak_rss_kb = -1;
   int64_t outputs = 0;
+
+  /// Records/s to the last output: the throughput figure of a run.
+  double rps() const {
+    return static_cast<double>(records) / out_seconds;
+  }
 };
 
 double pct(std::vector<double>& v, double p) {
@@ -651,16 +656,13 @@ target_result measure(const std::string& bootstrap, target& t,
   for (int i = 0; i < std::max(tput_reps, 1); ++i) {
     runs.push_back(throughput_phase(bootstrap, obs, group_obs, t, pool, n,
                                     window, max_seconds));
-    res.tput_runs.push_back(static_cast<double>(runs.back().records)
-                            / runs.back().out_seconds);
+    res.tput_runs.push_back(runs.back().rps());
   }
   long peak_kb = 0;
   for (auto& r : runs)
     peak_kb = std::max(peak_kb, r.peak_rss_kb);
-  std::sort(runs.begin(), runs.end(), [](auto& a, auto& b) {
-    return static_cast<double>(a.records) / a.out_seconds
-           < static_cast<double>(b.records) / b.out_seconds;
-  });
+  std::sort(runs.begin(), runs.end(),
+            [](auto& a, auto& b) { return a.rps() < b.rps(); });
   res.tput = runs[runs.size() / 2];
   res.tput.peak_rss_kb = peak_kb;
   if (perf) {
@@ -711,15 +713,12 @@ struct scenario {
 void report(const scenario& sc, uint64_t n) {
   auto& base = sc.base;
   auto& cot = sc.cot;
-  auto rps = [](const throughput_result& r) {
-    return static_cast<double>(r.records) / r.out_seconds;
-  };
   auto crps = [](const throughput_result& r) {
     return r.commit_seconds > 0
              ? static_cast<double>(r.records) / r.commit_seconds
              : 0.0;
   };
-  double ratio = rps(cot.tput) / rps(base.tput);
+  double ratio = cot.tput.rps() / base.tput.rps();
   double ratio_steady = base.tput.steady_rps > 0
                           ? cot.tput.steady_rps / base.tput.steady_rps
                           : 0;
@@ -744,7 +743,7 @@ void report(const scenario& sc, uint64_t n) {
     std::printf("| %s | %llu | %.0f | %.0f | %.0f | %.2f | %lld | %.1f | %s "
                 "|\n",
                 p == &base ? "baseline passthrough" : "cotflow",
-                static_cast<unsigned long long>(r.records), rps(r),
+                static_cast<unsigned long long>(r.records), r.rps(),
                 r.steady_rps, crps(r), r.longest_stall_s,
                 static_cast<long long>(r.outputs), r.cpu_us_per_record,
                 mb(r.peak_rss_kb).c_str());
@@ -805,14 +804,11 @@ void write_summary(std::ofstream& out, const scenario& sc) {
     out << sc.name << "." << key << "=";
     return out;
   };
-  auto rps = [](const throughput_result& r) {
-    return static_cast<double>(r.records) / r.out_seconds;
-  };
-  k("baseline_rps") << rps(sc.base.tput) << "\n";
+  k("baseline_rps") << sc.base.tput.rps() << "\n";
   k("baseline_steady_rps") << sc.base.tput.steady_rps << "\n";
-  k("cotflow_rps") << rps(sc.cot.tput) << "\n";
+  k("cotflow_rps") << sc.cot.tput.rps() << "\n";
   k("cotflow_steady_rps") << sc.cot.tput.steady_rps << "\n";
-  k("ratio") << rps(sc.cot.tput) / rps(sc.base.tput) << "\n";
+  k("ratio") << sc.cot.tput.rps() / sc.base.tput.rps() << "\n";
   k("cotflow_outputs") << sc.cot.tput.outputs << "\n";
   k("cotflow_records") << sc.cot.tput.records << "\n";
   k("cotflow_rss_max_mb") << sc.cot.tput.peak_rss_kb / 1024.0 << "\n";

@@ -330,22 +330,24 @@ void tracked_consumer::remember_unconfirmed(
     unconfirmed_[{p.topic, p.partition}] = {p.offset, now};
 }
 
-std::map<std::pair<std::string, int32_t>, int64_t>
-tracked_consumer::resume_unconfirmed(
+void tracked_consumer::resume_unconfirmed(
   RdKafka::KafkaConsumer* consumer,
   std::vector<RdKafka::TopicPartition*>& parts) {
-  std::map<std::pair<std::string, int32_t>, int64_t> starts;
   auto now = std::chrono::steady_clock::now();
   for (auto it = unconfirmed_.begin(); it != unconfirmed_.end();)
     it = now - it->second.at > unconfirmed_ttl ? unconfirmed_.erase(it)
                                                : std::next(it);
-  std::vector<RdKafka::TopicPartition*> ask;
+  // The group's commits of the partitions with a remembered point; `of[i]`
+  // is the assigned partition `ask[i]` stands for.
+  std::vector<RdKafka::TopicPartition*> ask, of;
   for (auto* p : parts)
-    if (unconfirmed_.count({p->topic(), p->partition()}))
+    if (unconfirmed_.count({p->topic(), p->partition()})) {
       ask.push_back(
         RdKafka::TopicPartition::create(p->topic(), p->partition()));
+      of.push_back(p);
+    }
   if (ask.empty())
-    return starts;
+    return;
   // Someone else may have owned the partition meanwhile and committed past
   // this instance's point: the later of the two wins.
   auto rc = consumer->committed(ask, 5000);
@@ -353,7 +355,8 @@ tracked_consumer::resume_unconfirmed(
     log::warn(name_, "cannot read the committed offsets of "
                        + describe(ask) + " (" + RdKafka::err2str(rc)
                        + "); starting them at the group's commits");
-  for (auto* a : ask) {
+  for (size_t i = 0; i < ask.size(); ++i) {
+    auto* a = ask[i];
     auto key = std::make_pair(a->topic(), a->partition());
     auto mine = unconfirmed_[key].offset;
     if (rc != RdKafka::ERR_NO_ERROR || a->err() != RdKafka::ERR_NO_ERROR)
@@ -365,10 +368,7 @@ tracked_consumer::resume_unconfirmed(
       unconfirmed_.erase(key);
       continue;
     }
-    for (auto* p : parts)
-      if (p->topic() == a->topic() && p->partition() == a->partition())
-        p->set_offset(mine);
-    starts[key] = mine;
+    of[i]->set_offset(mine);
     log::info(name_, a->topic() + "[" + std::to_string(a->partition())
                        + "] resumes at " + std::to_string(mine)
                        + ", delivered up to there by this instance (the "
@@ -376,7 +376,6 @@ tracked_consumer::resume_unconfirmed(
                        + std::to_string(a->offset()) + ")");
   }
   RdKafka::TopicPartition::destroy(ask);
-  return starts;
 }
 
 void tracked_consumer::rebalance_cb(
@@ -384,10 +383,12 @@ void tracked_consumer::rebalance_cb(
   std::vector<RdKafka::TopicPartition*>& parts) {
   bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-    auto starts = resume_unconfirmed(consumer, parts);
+    // An assignment carries no offsets (the group's commits apply) except
+    // where resume_unconfirmed set one.
+    resume_unconfirmed(consumer, parts);
     for (auto* p : parts) {
-      auto it = starts.find({p->topic(), p->partition()});
-      if (it == starts.end()) {
+      auto start = p->offset();
+      if (start < 0) {
         tracker_.assign(p->topic(), p->partition());
         continue;
       }
@@ -397,8 +398,8 @@ void tracked_consumer::rebalance_cb(
       // assignment (one more rebalance). The first record delivered past
       // the start commits it; until a commit there is confirmed the point
       // stays in unconfirmed_, for the next owner if that is this one.
-      auto tp = tracker_.assign(p->topic(), p->partition(), it->second);
-      tracker_.committed(tp, it->second);
+      auto tp = tracker_.assign(p->topic(), p->partition(), start);
+      tracker_.committed(tp, start);
     }
     log::info(name_, "assigned " + describe(parts));
     std::string failed;

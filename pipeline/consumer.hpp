@@ -164,10 +164,9 @@ private:
   /// A commit of `offset` went through: a remembered point at or below it
   /// is no longer needed.
   void confirmed(const std::string& topic, int32_t partition, int64_t offset);
-  /// Sets the start offset of each partition in `parts` this instance has
-  /// an unconfirmed point for above the group's commit; returns the starts.
-  std::map<std::pair<std::string, int32_t>, int64_t>
-  resume_unconfirmed(RdKafka::KafkaConsumer* consumer,
+  /// Sets the offset of each partition in `parts` this instance has an
+  /// unconfirmed point for above the group's commit to that point.
+  void resume_unconfirmed(RdKafka::KafkaConsumer* consumer,
                      std::vector<RdKafka::TopicPartition*>& parts);
   bool closed_ = false;
   std::shared_ptr<stats> stats_;
