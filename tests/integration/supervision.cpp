@@ -271,9 +271,30 @@ BOOST_AUTO_TEST_CASE(rebalances_mid_stream_lose_nothing) {
                        {{"COTFLOW_FAULTS_REBALANCE_INTERVAL_MS", "300"},
                         {"COTFLOW_PIPELINE_COMMIT_INTERVAL_MS", "100"}},
                        true);
-  auto inputs = publish_generated(bootstrap, input_topic, 20000, 0.01);
+  // The stream is published in parts, each after one more rebalance, so
+  // that rebalances fall between and among the records however fast the
+  // pipeline is (all 20,000 at once were sometimes committed before a
+  // second rebalance came).
+  std::vector<produced> inputs;
   std::string log;
   std::optional<int> exited;
+  constexpr uint64_t parts = 5, per_part = 4000;
+  for (uint64_t i = 0; i < parts; ++i) {
+    auto part = publish_generated(bootstrap, input_topic, per_part, 0.01,
+                                  7 + i, i * per_part);
+    inputs.insert(inputs.end(), part.begin(), part.end());
+    auto seen = count(log, "fault injection: rebalance");
+    BOOST_REQUIRE(eventually(
+      [&] {
+        read_log(*run, log);
+        return (exited = run->wait(1ms))
+               || count(log, "fault injection: rebalance") > seen;
+      },
+      60s));
+    BOOST_REQUIRE_MESSAGE(!exited, "cotflow exited with "
+                                     << exited.value_or(-1) << ":\n"
+                                     << log);
+  }
   BOOST_REQUIRE(eventually(
     [&] {
       read_log(*run, log);
