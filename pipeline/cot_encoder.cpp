@@ -11,11 +11,62 @@ namespace {
 
 constexpr double unknown = 9999999.0;
 
+constexpr double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+constexpr uint64_t ipow10[] = {1,          10,          100,
+                               1000,       10000,       100000,
+                               1000000,    10000000,    100000000,
+                               1000000000};
+
+/// `v` with `precision` decimals, exactly as printf's %.*f writes it, without
+/// printf (libstdc++'s to_chars with a precision goes through it; it was the
+/// largest part of encoding coordinates). False when `v` is out of the fast
+/// path's reach: too large, not finite, or too close to a rounding tie to be
+/// sure which way the exact binary value rounds.
+bool fixed_fast(double v, int precision, char* buf, char*& end) {
+  if (precision < 1 || precision > 9)
+    return false;
+  double a = std::fabs(v);
+  double scaled = a * pow10[precision];
+  if (!(scaled < 1e14)) // also NaN
+    return false;
+  // `scaled` is a*10^p rounded once, so within half an ulp (< 2^-52 of
+  // it) of the exact product. Away from a tie both round the same way.
+  double whole = std::floor(scaled);
+  double frac = scaled - whole; // exact
+  if (std::fabs(frac - 0.5) <= scaled * 0x1p-50 + 0x1p-60)
+    return false;
+  auto r = static_cast<uint64_t>(whole) + (frac > 0.5 ? 1 : 0);
+  auto int_part = r / ipow10[precision];
+  auto frac_part = r % ipow10[precision];
+  char* p = buf;
+  if (std::signbit(v))
+    *p++ = '-';
+  p = std::to_chars(p, p + 24, int_part).ptr;
+  *p++ = '.';
+  for (int i = precision - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + frac_part % 10);
+    frac_part /= 10;
+  }
+  end = p + precision;
+  return true;
+}
+
+} // namespace
+
+void append_fixed(std::string& out, double v, int precision) {
+  char buf[330]; // DBL_MAX has 309 digits before the point
+  char* end;
+  if (!fixed_fast(v, precision, buf, end))
+    end = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed,
+                        precision)
+            .ptr;
+  out.append(buf, end);
+}
+
+namespace {
+
 void append_number(std::string& out, double v, int precision) {
-  char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof(buf), v,
-                           std::chars_format::fixed, precision);
-  out.append(buf, res.ptr);
+  append_fixed(out, v, precision);
 }
 
 void append_time(std::string& out, int64_t ms) {
@@ -52,24 +103,17 @@ char lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i]))
-      return false;
-  return true;
-}
-
-template <class Map>
-const typename Map::mapped_type* ifind(const Map& m, std::string_view key) {
-  for (auto& [k, v] : m)
-    if (iequals(k, key))
-      return &v;
-  return nullptr;
-}
-
 } // namespace
+
+bool iless::operator()(std::string_view a, std::string_view b) const {
+  auto n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    auto x = lower(a[i]), y = lower(b[i]);
+    if (x != y)
+      return x < y;
+  }
+  return a.size() < b.size();
+}
 
 std::string_view to_string(encode_outcome o) {
   switch (o) {
@@ -85,51 +129,84 @@ std::string_view to_string(encode_outcome o) {
   return "unknown";
 }
 
+namespace {
+
+/// Bytes that xml_escape does not copy as they are: the five specials, the
+/// controls and 0xEF (which starts U+FFFE and U+FFFF).
+struct escape_table {
+  bool special[256] = {};
+  constexpr escape_table() {
+    for (int c = 0; c < 0x20; ++c)
+      special[c] = true;
+    for (unsigned char c : {'<', '>', '&', '"', '\''})
+      special[c] = true;
+    special[0xEF] = true;
+  }
+};
+constexpr escape_table escapes;
+
+} // namespace
+
 void xml_escape(std::string_view text, std::string& out) {
-  for (size_t i = 0; i < text.size(); ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
+  const char* run = text.data(); // bytes not yet appended, copied as they are
+  const char* end = text.data() + text.size();
+  for (const char* p = run; p != end; ++p) {
+    auto c = static_cast<unsigned char>(*p);
+    if (!escapes.special[c])
+      continue;
+    std::string_view rep;
+    const char* next = p + 1;
     switch (c) {
       case '<':
-        out += "&lt;";
+        rep = "&lt;";
         break;
       case '>':
-        out += "&gt;";
+        rep = "&gt;";
         break;
       case '&':
-        out += "&amp;";
+        rep = "&amp;";
         break;
       case '"':
-        out += "&quot;";
+        rep = "&quot;";
         break;
       case '\'':
-        out += "&apos;";
+        rep = "&apos;";
         break;
       case '\t':
-        out += "&#9;";
+        rep = "&#9;";
         break;
       case '\n':
-        out += "&#10;";
+        rep = "&#10;";
         break;
       case '\r':
-        out += "&#13;";
+        rep = "&#13;";
+        break;
+      case 0xEF:
+        // U+FFFE and U+FFFF (EF BF BE/BF) are not XML characters.
+        if (end - p < 3 || static_cast<unsigned char>(p[1]) != 0xBF
+            || (static_cast<unsigned char>(p[2]) & 0xFE) != 0xBE)
+          continue; // another character: part of the run
+        rep = "\xEF\xBF\xBD";
+        next = p + 3;
         break;
       default:
-        if (c < 0x20) {
-          out += "\xEF\xBF\xBD"; // XML 1.0 cannot carry these at all
-        } else if (c == 0xEF && i + 2 < text.size()
-                   && static_cast<unsigned char>(text[i + 1]) == 0xBF
-                   && (static_cast<unsigned char>(text[i + 2]) & 0xFE)
-                        == 0xBE) {
-          out += "\xEF\xBF\xBD"; // U+FFFE and U+FFFF: not XML characters
-          i += 2;
-        } else {
-          out += static_cast<char>(c);
-        }
+        rep = "\xEF\xBF\xBD"; // XML 1.0 cannot carry these controls at all
     }
+    out.append(run, p);
+    out.append(rep);
+    run = next;
+    p = next - 1;
   }
+  out.append(run, end);
 }
 
 cot_encoder::cot_encoder(const cot_config& cfg) : cfg_(cfg) {
+  // Names match without regard to case; where two configured names differ
+  // only in case, the first in the configuration's order counts.
+  for (auto& [name, code] : cfg_.affiliation_codes)
+    affiliations_.emplace(name, code.empty() ? 'u' : code[0]);
+  for (auto& [name, suffix] : cfg_.classification_types)
+    classifications_.emplace(name, suffix);
 }
 
 std::string ping_event(std::string_view uid, int64_t now) {
@@ -149,11 +226,20 @@ std::string cot_encoder::cot_type(const detection& d) const {
     return d.type;
   char aff = 'u';
   if (!d.affiliation.empty())
-    if (auto code = ifind(cfg_.affiliation_codes, d.affiliation))
-      aff = (*code)[0];
+    if (auto code = affiliations_.find(d.affiliation);
+        code != affiliations_.end())
+      aff = code->second;
   if (!d.classification.empty())
-    if (auto suffix = ifind(cfg_.classification_types, d.classification))
-      return std::string{"a-"} + aff + "-" + *suffix;
+    if (auto suffix = classifications_.find(d.classification);
+        suffix != classifications_.end()) {
+      std::string t;
+      t.reserve(4 + suffix->second.size());
+      t += "a-";
+      t += aff;
+      t += '-';
+      t += suffix->second;
+      return t;
+    }
   // Unknown classification: the default type, with the affiliation we know.
   auto t = cfg_.default_type;
   if (!d.affiliation.empty() && t.size() >= 3 && t[0] == 'a' && t[1] == '-'

@@ -4,6 +4,7 @@
 #include "pipeline/detection.hpp"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,15 @@ std::string_view to_string(encode_outcome o);
 /// Appends `text` to `out` with the five XML special characters escaped and
 /// control characters that XML 1.0 forbids replaced by U+FFFD.
 void xml_escape(std::string_view text, std::string& out);
+
+/// Appends `v` with `precision` decimals, as printf's %.*f writes it.
+void append_fixed(std::string& out, double v, int precision);
+
+/// Orders names without regard to ASCII case; transparent.
+struct iless {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const;
+};
 
 /// A TAK keepalive ping (type t-x-c-t) at `now_ms`, as TAK clients send it.
 std::string ping_event(std::string_view uid, int64_t now_ms);
@@ -55,6 +65,9 @@ private:
   void append_uid(const detection& d, std::string& xml) const;
 
   cot_config cfg_;
+  /// The configured mappings, looked up without regard to case.
+  std::map<std::string, char, iless> affiliations_;
+  std::map<std::string, std::string, iless> classifications_;
 };
 
 } // namespace cotflow

@@ -7,6 +7,7 @@
 #include "pipeline/time.hpp"
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -491,6 +492,45 @@ BOOST_AUTO_TEST_CASE(control_characters_never_reach_the_xml) {
 // U+FFFE and U+FFFF are valid UTF-8, so the decoder accepts them, but
 // XML 1.0 §2.2 forbids them: they are replaced like the other forbidden
 // characters (U+FFFD).
+BOOST_AUTO_TEST_CASE(xml_escape_matches_a_byte_by_byte_reference) {
+  // xml_escape appends runs of plain bytes at once; this is the rule byte
+  // by byte, on random text rich in what it must replace.
+  auto reference = [](const std::string& t) {
+    std::string out;
+    for (size_t i = 0; i < t.size(); ++i) {
+      auto c = static_cast<unsigned char>(t[i]);
+      if (c == '<') out += "&lt;";
+      else if (c == '>') out += "&gt;";
+      else if (c == '&') out += "&amp;";
+      else if (c == '"') out += "&quot;";
+      else if (c == '\'') out += "&apos;";
+      else if (c == '\t') out += "&#9;";
+      else if (c == '\n') out += "&#10;";
+      else if (c == '\r') out += "&#13;";
+      else if (c < 0x20) out += "\xEF\xBF\xBD";
+      else if (c == 0xEF && i + 2 < t.size()
+               && static_cast<unsigned char>(t[i + 1]) == 0xBF
+               && (static_cast<unsigned char>(t[i + 2]) & 0xFE) == 0xBE) {
+        out += "\xEF\xBF\xBD";
+        i += 2;
+      } else out += static_cast<char>(c);
+    }
+    return out;
+  };
+  const unsigned char alphabet[] = {'a', 'Z', ' ', '<', '>', '&', '"', '\'',
+                                    '\t', '\n', '\r', 0, 1, 0x1f, 0xEF, 0xBF,
+                                    0xBE, 0xBD, 0xC3, 0xA9};
+  std::srand(7);
+  for (int n = 0; n < 20000; ++n) {
+    std::string t(static_cast<size_t>(std::rand() % 12), ' ');
+    for (auto& c : t)
+      c = static_cast<char>(alphabet[std::rand() % sizeof(alphabet)]);
+    std::string out = "prefix";
+    cotflow::xml_escape(t, out);
+    BOOST_TEST_REQUIRE(out == "prefix" + reference(t));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(noncharacters_forbidden_by_xml_never_reach_the_xml) {
   cotflow::decoder dec{64 * 1024};
   detection d;
@@ -642,6 +682,47 @@ BOOST_AUTO_TEST_CASE(every_outcome_has_its_wire_name) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(numbers)
+
+BOOST_AUTO_TEST_CASE(fixed_decimals_are_exactly_printfs) {
+  // append_fixed avoids printf; it must write what %.*f writes, including
+  // exact ties of the binary value (0.125 -> "0.12"), values just beside
+  // them, negative zero and values too large for its fast path.
+  std::vector<double> values = {0.0,     -0.0,    0.125,    0.375,   2.5,
+                                -2.5,    1e-9,    -1e-9,    0.05,    0.15,
+                                0.25,    1.005,   48.5,     -3.25,   90.0,
+                                -180.0,  9999999, 1e13,     1e14,    1e15,
+                                1e300,   5e-324,  123456.7, 0.999999995};
+  std::srand(11);
+  for (int n = 0; n < 200000; ++n) {
+    double unit = static_cast<double>(std::rand()) / RAND_MAX;
+    switch (n % 5) {
+      case 0: values.push_back((unit - 0.5) * 360); break; // coordinates
+      case 1: values.push_back(unit * 1e7); break;         // ce, le, hae
+      case 2: values.push_back(unit); break;                // confidence
+      case 3: // multiples of 2^-k: exact ties at some precision
+        values.push_back(std::ldexp(std::rand() % 100000, -(n % 17)));
+        break;
+      case 4: // one ulp beside a tie
+        values.push_back(std::nextafter(std::ldexp(std::rand() % 1000, -3),
+                                        unit < 0.5 ? 0.0 : 1e9));
+        break;
+    }
+  }
+  for (double v : values)
+    for (int precision : {1, 2, 7}) {
+      char want[400];
+      std::snprintf(want, sizeof(want), "%.*f", precision, v);
+      std::string got;
+      cotflow::append_fixed(got, v, precision);
+      BOOST_TEST_REQUIRE(got == want, "%.*f of " << std::hexfloat << v
+                                                 << " precision "
+                                                 << precision);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(types_and_uids)
 
 BOOST_AUTO_TEST_CASE(classification_and_affiliation_map_to_a_cot_type) {
@@ -665,6 +746,19 @@ BOOST_AUTO_TEST_CASE(type_mapping_is_case_insensitive) {
   d.classification = "PERSON";
   d.affiliation = "Hostile";
   BOOST_TEST(enc.cot_type(d) == "a-h-G-U-C-I");
+}
+
+BOOST_AUTO_TEST_CASE(of_names_differing_only_in_case_the_first_counts) {
+  auto c = default_cot();
+  // The configuration's maps are ordered: "Car" comes before "car".
+  c.classification_types["Car"] = "G-E-V-C";
+  c.classification_types["car"] = "G-E-V";
+  c.affiliation_codes["Friend"] = "n";
+  cot_encoder enc{c};
+  auto d = sample();
+  d.classification = "CAR";
+  d.affiliation = "friend";
+  BOOST_TEST(enc.cot_type(d) == "a-n-G-E-V-C");
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_classification_uses_the_default_type) {
