@@ -95,8 +95,8 @@ kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
                < s.throw_rate)
         throw std::runtime_error("injected fault");
       for (auto& ev : b.events)
-        s.producer->produce(s.topic, ev.uid, ev.xml, ev.ref.tp,
-                            ev.ref.offset, ev.timestamp_ms);
+        s.producer->produce_owned(s.topic, ev.uid, std::move(ev.xml),
+                                  ev.ref.tp, ev.ref.offset, ev.timestamp_ms);
       serve(self, 0, false);
     },
     [=](atom::poll) { serve(self, 1, false); },

@@ -172,6 +172,8 @@ tracked_producer::~tracked_producer() {
     rd_kafka_topic_destroy(rkt);
   for (auto& r : retries_pending_)
     delete r.headers;
+  // Before the owned payloads go: undelivered messages may point into them.
+  producer_.reset();
 }
 
 void tracked_producer::prepare(const std::string& topic, int timeout_ms) {
@@ -199,6 +201,7 @@ uint32_t tracked_producer::take_slot(uint32_t tp, int64_t offset,
                                      int64_t timestamp_ms) {
   if (free_.empty()) {
     slots_.push_back({tp, offset, timestamp_ms, 0, -1, -1});
+    owned_.emplace_back();
     return static_cast<uint32_t>(slots_.size() - 1);
   }
   auto slot = free_.back();
@@ -216,14 +219,26 @@ void tracked_producer::produce(const std::string& topic, std::string_view key,
                take_slot(tp, offset, timestamp_ms));
 }
 
+void tracked_producer::produce_owned(const std::string& topic,
+                                     std::string_view key,
+                                     std::string&& payload, uint32_t tp,
+                                     int64_t offset, int64_t timestamp_ms) {
+  ++outstanding_;
+  auto slot = take_slot(tp, offset, timestamp_ms);
+  owned_[slot] = std::move(payload);
+  produce_slot(topic, key, owned_[slot], nullptr, slot);
+}
+
 void tracked_producer::produce_slot(const std::string& topic,
                                     std::string_view key,
                                     std::string_view payload,
                                     RdKafka::Headers* headers,
                                     uint32_t slot) {
+  bool own = owns(slot, payload.data());
   for (;;) {
     auto rc = producer_->produce(
-      topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+      topic, RdKafka::Topic::PARTITION_UA,
+      own ? 0 : RdKafka::Producer::RK_MSG_COPY,
       const_cast<char*>(payload.data()), payload.size(),
       key.empty() ? nullptr : key.data(), key.size(), 0, headers,
       reinterpret_cast<void*>(static_cast<uintptr_t>(slot)));
@@ -246,7 +261,8 @@ void tracked_producer::produce_slot(const std::string& topic,
     if (retries_pending_.empty())
       log::warn("producer", "produce to " + topic + " failed ("
                               + RdKafka::err2str(rc) + "); retrying");
-    retries_pending_.push_back({topic, std::string{key}, std::string{payload},
+    retries_pending_.push_back({topic, std::string{key},
+                                own ? std::string{} : std::string{payload},
                                 headers, slot});
     next_retry_ = std::chrono::steady_clock::now()
                   + std::chrono::milliseconds{500};
@@ -264,7 +280,10 @@ void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
     retries_pending_.clear();
     for (auto& r : pending) {
       ++retries_;
-      produce_slot(r.topic, r.key, r.payload, r.headers, r.slot);
+      produce_slot(r.topic, r.key,
+                   owned_[r.slot].empty() ? std::string_view{r.payload}
+                                          : owned_[r.slot],
+                   r.headers, r.slot);
     }
   }
 }
@@ -293,13 +312,15 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
     if (auto h = msg.headers())
       headers = RdKafka::Headers::create(h->get_all());
     retries_pending_.push_back(
-      {msg.topic_name(),
-       msg.key() ? *msg.key() : std::string{},
-       std::string{static_cast<const char*>(msg.payload()), msg.len()},
+      {msg.topic_name(), msg.key() ? *msg.key() : std::string{},
+       owns(slot, msg.payload())
+         ? std::string{}
+         : std::string{static_cast<const char*>(msg.payload()), msg.len()},
        headers, slot});
     return;
   }
   --outstanding_;
+  owned_[slot] = std::string{};
   delivered_.push_back(slots_[slot]);
   delivered_.back().bytes = msg.len();
   delivered_.back().partition = msg.partition();

@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,6 +64,12 @@ public:
                std::string_view payload, uint32_t tp, int64_t offset,
                int64_t timestamp_ms, RdKafka::Headers* headers = nullptr);
 
+  /// As produce(), with the payload moved in: librdkafka reads it where it
+  /// is until its delivery report instead of copying it.
+  void produce_owned(const std::string& topic, std::string_view key,
+                     std::string&& payload, uint32_t tp, int64_t offset,
+                     int64_t timestamp_ms);
+
   /// Serves delivery reports for up to `timeout_ms`; appends the records
   /// that are now durable in Kafka to `out`.
   void poll(int timeout_ms, std::vector<delivered_ref>& out);
@@ -97,14 +104,20 @@ private:
   struct retry {
     std::string topic;
     std::string key;
-    std::string payload;
+    std::string payload; // empty when the slot owns it
     RdKafka::Headers* headers;
     uint32_t slot;
   };
 
+  /// `payload` is copied by librdkafka unless it is the slot's own.
   void produce_slot(const std::string& topic, std::string_view key,
                     std::string_view payload, RdKafka::Headers* headers,
                     uint32_t slot);
+
+  /// True when the slot's message is its owned payload.
+  bool owns(uint32_t slot, const void* payload) const {
+    return !owned_[slot].empty() && payload == owned_[slot].data();
+  }
 
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Conf> conf_;
@@ -112,6 +125,9 @@ private:
   // their metadata; released before the producer.
   std::vector<struct rd_kafka_topic_s*> topics_;
   std::vector<delivered_ref> slots_;
+  // The payloads of produce_owned, by slot, until delivered. A deque: its
+  // strings never move, librdkafka points into them.
+  std::deque<std::string> owned_;
   std::vector<uint32_t> free_;
   std::vector<delivered_ref> delivered_;
   std::vector<retry> retries_pending_;
