@@ -38,6 +38,12 @@ batcher(batcher_actor::stateful_pointer<batcher_state> self,
         if (s.builder->full())
           emit(self);
       }
+      // Nothing more is ready at the source: waiting would only add
+      // latency. Batches fill up under load, when records queue up at the
+      // source faster than they leave; the age bounds the wait otherwise
+      // (a source held back by credit).
+      if (chunk.drained)
+        emit(self);
       auto gen = s.builder->generation();
       if (!s.builder->empty() && s.timer_for != gen) {
         s.timer_for = gen;

@@ -98,6 +98,7 @@ void round(source_actor::stateful_pointer<source_state> self) {
         r.payload.assign(static_cast<const char*>(m.payload()), m.len());
         chunk.records.push_back(std::move(r));
       });
+      chunk.drained = s.kafka->drained();
       if (!chunk.records.empty())
         self->send(s.next, std::move(chunk));
     }

@@ -68,7 +68,8 @@ const std::vector<key_desc>& keys() {
                 "comma) added to the file's"),
     COTFLOW_KEY(pipeline, batch_size, int_ref, "records per batch (max)"),
     COTFLOW_KEY(pipeline, batch_age_ms, int_ref,
-                "a batch leaves at this age even when not full"),
+                "a batch leaves at this age at the latest; at once when "
+                "the source has nothing more ready"),
     COTFLOW_KEY(pipeline, max_in_flight, int_ref,
                 "records dispatched but not yet delivered; the consumer "
                 "pauses at this bound"),

@@ -47,11 +47,14 @@ typename Inspector::result_type inspect(Inspector& f, record& x) {
 /// Records handed from the source to the batcher in one message.
 struct record_chunk {
   std::vector<record> records;
+  /// The source had nothing more ready after these: a batch need not wait
+  /// for more records to fill up.
+  bool drained = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, record_chunk& x) {
-  return f(caf::meta::type_name("record_chunk"), x.records);
+  return f(caf::meta::type_name("record_chunk"), x.records, x.drained);
 }
 
 /// A batch of records, the unit of work of the breaker and the encoders.

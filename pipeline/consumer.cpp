@@ -63,16 +63,20 @@ tracked_consumer::~tracked_consumer() {
 size_t tracked_consumer::poll(int timeout_ms, size_t max,
                               const record_fn& fn) {
   size_t n = 0;
+  drained_ = false;
   while (n < max) {
     std::unique_ptr<RdKafka::Message> msg{
       consumer_->consume(n == 0 ? timeout_ms : 0)};
     auto err = msg->err();
-    if (err == RdKafka::ERR__TIMED_OUT)
+    if (err == RdKafka::ERR__TIMED_OUT) {
+      drained_ = true;
       break;
+    }
     if (err == RdKafka::ERR__PARTITION_EOF)
       continue;
     if (err != RdKafka::ERR_NO_ERROR) {
       log::warn(name_, "consume: " + msg->errstr());
+      drained_ = true;
       break;
     }
     // Records of one poll mostly come from one partition: cache the handle.

@@ -40,6 +40,12 @@ public:
   /// first; each one is tracked and handed to `fn`. Also serves rebalances.
   size_t poll(int timeout_ms, size_t max, const record_fn& fn);
 
+  /// True when the last poll() stopped because librdkafka had no record
+  /// ready (rather than at `max`): nothing more is there to wait for.
+  bool drained() const {
+    return drained_;
+  }
+
   /// Starts the assigned partitions over from their committed offsets,
   /// keeping the group membership (no rebalance): what was handed out and
   /// not committed is consumed again, and acknowledgements of what was
@@ -169,6 +175,7 @@ private:
   void resume_unconfirmed(RdKafka::KafkaConsumer* consumer,
                      std::vector<RdKafka::TopicPartition*>& parts);
   bool closed_ = false;
+  bool drained_ = false;
   std::shared_ptr<stats> stats_;
   // Handle cache for the partition of the previous record.
   const void* last_rkt_ = nullptr;
