@@ -2,6 +2,13 @@
 
 // The one place that includes RapidJSON, with the project's settings.
 #define RAPIDJSON_HAS_STDSTRING 1
+// RapidJSON's SIMD scans of whitespace and string bodies, for what the
+// compiler targets (SSE2 is part of every x86-64).
+#if defined(__SSE4_2__)
+#  define RAPIDJSON_SSE42 1
+#elif defined(__SSE2__)
+#  define RAPIDJSON_SSE2 1
+#endif
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>

@@ -1,6 +1,6 @@
 #include "pipeline/kafka_stats.hpp"
 
-#include <rapidjson/document.h>
+#include "pipeline/json.hpp"
 
 namespace cotflow {
 

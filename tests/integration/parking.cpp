@@ -11,7 +11,7 @@
 #include "tests/support/kafka_client.hpp"
 #include "tests/support/tak_receiver.hpp"
 
-#include <rapidjson/document.h>
+#include "pipeline/json.hpp"
 
 #include <chrono>
 #include <csignal>

@@ -10,7 +10,7 @@
 #include "tests/support/http_get.hpp"
 #include "tests/support/kafka_client.hpp"
 
-#include <rapidjson/document.h>
+#include "pipeline/json.hpp"
 
 #include <csignal>
 #include <fstream>

@@ -172,6 +172,43 @@ BOOST_AUTO_TEST_CASE(unknown_extra_fields_are_never_fatal) {
   BOOST_TEST(d.id == "f1");
 }
 
+BOOST_AUTO_TEST_CASE(escapes_are_unescaped_in_every_text_field) {
+  // Strings are unescaped in place; long ones cross the 16-byte blocks the
+  // SIMD scans read.
+  const std::string long_text(70, 'x');
+  expect_ok(flat(R"("callsign":"A\"1\\\/\u00e9\n","remarks":")" + long_text
+                 + R"(\t)" + long_text + R"(","source":"\ud83d\ude00")"));
+  BOOST_TEST(d.callsign == "A\"1\\/\xc3\xa9\n");
+  BOOST_TEST(d.remarks == long_text + "\t" + long_text);
+  BOOST_TEST(d.source == "\xf0\x9f\x98\x80");
+}
+
+BOOST_AUTO_TEST_CASE(the_first_of_duplicate_names_counts) {
+  expect_ok(flat(R"("callsign":"first","callsign":"second",)"
+                 R"("hae":1,"hae":"not a number")"));
+  BOOST_TEST(d.callsign == "first");
+  BOOST_TEST(d.hae == 1.0);
+  // Also when the first is null: it stands for the field being absent.
+  expect_ok(flat(R"("callsign":null,"callsign":"second")"));
+  BOOST_TEST(d.callsign.empty());
+}
+
+BOOST_AUTO_TEST_CASE(names_that_only_resemble_fields_are_extra) {
+  expect_ok(flat(R"("Callsign":"x","callsig":"x","callsignx":"x",)"
+                 R"("i":"x","ids":"x","lat ":"x","stale_ms":"x")"));
+  BOOST_TEST(d.callsign.empty());
+  BOOST_TEST(d.id == "t1");
+}
+
+BOOST_AUTO_TEST_CASE(a_record_after_a_larger_one_is_decoded_alone) {
+  // The decoder reuses its buffer: nothing of a longer record may remain.
+  expect_ok(flat(R"("remarks":")" + std::string(3000, 'r') + "\""));
+  expect_ok(object(R"("id":"b","time":1795696496789,"lat":1,"lon":2)"));
+  BOOST_TEST(d.id == "b");
+  BOOST_TEST(d.remarks.empty());
+  expect_refusal(R"({"id":"c")", refusal_reason::invalid_json, "");
+}
+
 BOOST_AUTO_TEST_CASE(a_point_feature_with_lon_lat_decodes) {
   expect_ok(feature());
   BOOST_TEST(d.id == "f1");
@@ -373,6 +410,45 @@ BOOST_AUTO_TEST_CASE(an_invalid_byte_anywhere_in_mostly_ascii_text_is_found) {
                      refusal_reason::invalid_json, "");
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(nul_bytes_are_refused_or_end_the_record) {
+  using namespace std::string_literals;
+  // Inside a string or before the object is complete: invalid JSON.
+  expect_refusal(flat("\"remarks\":\"a\0b\""s), refusal_reason::invalid_json,
+                 "");
+  expect_refusal("{\"id\":\0\"a\"}"s, refusal_reason::invalid_json, "");
+  // After a complete object a NUL ends the text, as for a C string.
+  expect_ok(flat() + "\0trailing"s);
+}
+
+BOOST_AUTO_TEST_CASE(raw_control_bytes_in_text_are_invalid_json_anywhere) {
+  // JSON forbids raw bytes below 0x20 in strings. RapidJSON's SIMD scan of
+  // long strings missed 0x1A..0x1F (found by a differential fuzz): try
+  // every such byte at every position of a string longer than two blocks.
+  for (int c = 0x01; c < 0x20; ++c)
+    for (size_t pad = 0; pad < 40; ++pad) {
+      auto text = std::string(pad, 'a') + static_cast<char>(c)
+                  + std::string(40 - pad, 'b');
+      BOOST_TEST_CONTEXT("byte " << c << " after " << pad << " bytes") {
+        expect_refusal(flat("\"remarks\":\"" + text + "\""),
+                       refusal_reason::invalid_json, "");
+        // And in a name.
+        expect_refusal(flat("\"" + text + "\":1"),
+                       refusal_reason::invalid_json, "");
+      }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_utf8_byte_order_mark_is_skipped) {
+  expect_ok("\xEF\xBB\xBF" + flat());
+  BOOST_TEST(d.id == "t1");
+  // Error offsets count it.
+  auto r = decode("\xEF\xBB\xBF{\"id\":}");
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->detail.find("at byte 9") != std::string::npos, r->detail);
+  // Only the whole mark: a stray byte of it is invalid JSON.
+  expect_refusal("\xBF" + flat(), refusal_reason::invalid_json, "");
 }
 
 BOOST_AUTO_TEST_CASE(valid_utf8_text_is_kept) {
