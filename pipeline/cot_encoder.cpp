@@ -4,6 +4,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
+#include <algorithm>
 
 namespace cotflow {
 
@@ -51,86 +53,6 @@ bool fixed_fast(double v, int precision, char* buf, char*& end) {
   return true;
 }
 
-} // namespace
-
-void append_fixed(std::string& out, double v, int precision) {
-  char buf[330]; // DBL_MAX has 309 digits before the point
-  char* end;
-  if (!fixed_fast(v, precision, buf, end))
-    end = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed,
-                        precision)
-            .ptr;
-  out.append(buf, end);
-}
-
-namespace {
-
-void append_number(std::string& out, double v, int precision) {
-  append_fixed(out, v, precision);
-}
-
-void append_time(std::string& out, int64_t ms) {
-  char buf[24];
-  format_rfc3339(ms, buf);
-  out.append(buf, 24);
-}
-
-void attr(std::string& out, const char* name, std::string_view value) {
-  out += ' ';
-  out += name;
-  out += "=\"";
-  xml_escape(value, out);
-  out += '"';
-}
-
-void num_attr(std::string& out, const char* name, double v, int precision) {
-  out += ' ';
-  out += name;
-  out += "=\"";
-  append_number(out, v, precision);
-  out += '"';
-}
-
-void time_attr(std::string& out, const char* name, int64_t ms) {
-  out += ' ';
-  out += name;
-  out += "=\"";
-  append_time(out, ms);
-  out += '"';
-}
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-} // namespace
-
-bool iless::operator()(std::string_view a, std::string_view b) const {
-  auto n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    auto x = lower(a[i]), y = lower(b[i]);
-    if (x != y)
-      return x < y;
-  }
-  return a.size() < b.size();
-}
-
-std::string_view to_string(encode_outcome o) {
-  switch (o) {
-    case encode_outcome::encoded:
-      return "encoded";
-    case encode_outcome::dropped_stale:
-      return "dropped_stale";
-    case encode_outcome::dropped_too_old:
-      return "dropped_too_old";
-    case encode_outcome::dropped_low_confidence:
-      return "dropped_low_confidence";
-  }
-  return "unknown";
-}
-
-namespace {
-
 /// Bytes that xml_escape does not copy as they are: the five specials, the
 /// controls and 0xEF (which starts U+FFFE and U+FFFF).
 struct escape_table {
@@ -145,11 +67,24 @@ struct escape_table {
 };
 constexpr escape_table escapes;
 
-} // namespace
+/// The length of `text` escaped.
+size_t escaped_size(std::string_view text) {
+  size_t n = text.size();
+  for (unsigned char c : text)
+    if (escapes.special[c])
+      n += 5; // at most: '"' becomes "&quot;"
+  return n;
+}
 
-void xml_escape(std::string_view text, std::string& out) {
-  const char* run = text.data(); // bytes not yet appended, copied as they are
+/// Writes `text` escaped at `out` (room for 6 bytes per byte); returns the
+/// end of what was written.
+char* escape_into(std::string_view text, char* out) {
+  const char* run = text.data(); // bytes not yet written, copied as they are
   const char* end = text.data() + text.size();
+  auto flush = [&](const char* upto) {
+    std::memcpy(out, run, static_cast<size_t>(upto - run));
+    out += upto - run;
+  };
   for (const char* p = run; p != end; ++p) {
     auto c = static_cast<unsigned char>(*p);
     if (!escapes.special[c])
@@ -192,12 +127,165 @@ void xml_escape(std::string_view text, std::string& out) {
       default:
         rep = "\xEF\xBF\xBD"; // XML 1.0 cannot carry these controls at all
     }
-    out.append(run, p);
-    out.append(rep);
+    flush(p);
+    std::memcpy(out, rep.data(), rep.size());
+    out += rep.size();
     run = next;
     p = next - 1;
   }
-  out.append(run, end);
+  flush(end);
+  return out;
+}
+
+/// Appends to a string through a cursor: the many short pieces of an event
+/// become fixed-size copies instead of calls into libstdc++'s append (which
+/// were a quarter of encoding). Room is made before each piece; finish()
+/// trims the string to what was written.
+class xml_out {
+public:
+  explicit xml_out(std::string& s) : s_(s) {
+    auto used = s_.size();
+    s_.resize(std::max(s_.capacity(), used + 256));
+    at(used);
+  }
+
+  xml_out(const xml_out&) = delete;
+  xml_out& operator=(const xml_out&) = delete;
+
+  void finish() {
+    s_.resize(static_cast<size_t>(p_ - s_.data()));
+  }
+
+  template <size_t N>
+  void lit(const char (&text)[N]) {
+    room(N - 1);
+    std::memcpy(p_, text, N - 1);
+    p_ += N - 1;
+  }
+
+  void put(char c) {
+    room(1);
+    *p_++ = c;
+  }
+
+  void raw(std::string_view text) {
+    room(text.size());
+    std::memcpy(p_, text.data(), text.size());
+    p_ += text.size();
+  }
+
+  void escaped(std::string_view text) {
+    // "&quot;" is the longest replacement; a long text is measured rather
+    // than given six times its size.
+    room(text.size() <= 64 ? 6 * text.size() : escaped_size(text));
+    p_ = escape_into(text, p_);
+  }
+
+  void time(int64_t ms) {
+    room(24);
+    format_rfc3339(ms, p_);
+    p_ += 24;
+  }
+
+  void fixed(double v, int precision) {
+    room(32); // the fast path's most: sign, 14 digits, point, 9 decimals
+    char* end;
+    if (fixed_fast(v, precision, p_, end)) {
+      p_ = end;
+      return;
+    }
+    room(330); // DBL_MAX has 309 digits before the point
+    p_ = std::to_chars(p_, p_ + 330, v, std::chars_format::fixed, precision)
+           .ptr;
+  }
+
+  /// ` name="escaped value"`
+  template <size_t N>
+  void attr(const char (&name)[N], std::string_view value) {
+    put(' ');
+    lit(name);
+    lit("=\"");
+    escaped(value);
+    put('"');
+  }
+
+  template <size_t N>
+  void num_attr(const char (&name)[N], double v, int precision) {
+    put(' ');
+    lit(name);
+    lit("=\"");
+    fixed(v, precision);
+    put('"');
+  }
+
+  template <size_t N>
+  void time_attr(const char (&name)[N], int64_t ms) {
+    put(' ');
+    lit(name);
+    lit("=\"");
+    time(ms);
+    put('"');
+  }
+
+private:
+  void at(size_t used) {
+    p_ = s_.data() + used;
+    end_ = s_.data() + s_.size();
+  }
+
+  void room(size_t n) {
+    if (static_cast<size_t>(end_ - p_) >= n)
+      return;
+    auto used = static_cast<size_t>(p_ - s_.data());
+    s_.resize(std::max(2 * s_.size(), used + n));
+    at(used);
+  }
+
+  std::string& s_;
+  char* p_;
+  char* end_;
+};
+
+char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+} // namespace
+
+bool iless::operator()(std::string_view a, std::string_view b) const {
+  auto n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    auto x = lower(a[i]), y = lower(b[i]);
+    if (x != y)
+      return x < y;
+  }
+  return a.size() < b.size();
+}
+
+std::string_view to_string(encode_outcome o) {
+  switch (o) {
+    case encode_outcome::encoded:
+      return "encoded";
+    case encode_outcome::dropped_stale:
+      return "dropped_stale";
+    case encode_outcome::dropped_too_old:
+      return "dropped_too_old";
+    case encode_outcome::dropped_low_confidence:
+      return "dropped_low_confidence";
+  }
+  return "unknown";
+}
+
+void xml_escape(std::string_view text, std::string& out) {
+  xml_out w{out};
+  w.escaped(text);
+  w.finish();
+}
+
+void append_fixed(std::string& out, double v, int precision) {
+  xml_out w{out};
+  w.fixed(v, precision);
+  w.finish();
 }
 
 cot_encoder::cot_encoder(const cot_config& cfg) : cfg_(cfg) {
@@ -210,14 +298,17 @@ cot_encoder::cot_encoder(const cot_config& cfg) : cfg_(cfg) {
 }
 
 std::string ping_event(std::string_view uid, int64_t now) {
-  std::string xml = "<event version=\"2.0\"";
-  attr(xml, "uid", uid);
-  xml += " type=\"t-x-c-t\" how=\"h-g-i-g-o\"";
-  time_attr(xml, "time", now);
-  time_attr(xml, "start", now);
-  time_attr(xml, "stale", now + 20000);
-  xml += "><point lat=\"0.0\" lon=\"0.0\" hae=\"0.0\" ce=\"9999999.0\" "
-         "le=\"9999999.0\"/><detail/></event>";
+  std::string xml;
+  xml_out w{xml};
+  w.lit("<event version=\"2.0\"");
+  w.attr("uid", uid);
+  w.lit(" type=\"t-x-c-t\" how=\"h-g-i-g-o\"");
+  w.time_attr("time", now);
+  w.time_attr("start", now);
+  w.time_attr("stale", now + 20000);
+  w.lit("><point lat=\"0.0\" lon=\"0.0\" hae=\"0.0\" ce=\"9999999.0\" "
+        "le=\"9999999.0\"/><detail/></event>");
+  w.finish();
   return xml;
 }
 
@@ -257,15 +348,6 @@ void cot_encoder::uid(const detection& d, std::string& out) const {
   out += d.id;
 }
 
-void cot_encoder::append_uid(const detection& d, std::string& xml) const {
-  xml_escape(cfg_.uid_prefix, xml);
-  if (!d.source.empty()) {
-    xml_escape(d.source, xml);
-    xml += '-';
-  }
-  xml_escape(d.id, xml);
-}
-
 int64_t cot_encoder::ttl_s(const std::string& type) const {
   size_t best = 0;
   int64_t ttl = cfg_.stale_s;
@@ -278,6 +360,20 @@ int64_t cot_encoder::ttl_s(const std::string& type) const {
   }
   return ttl;
 }
+
+namespace {
+
+/// The escaped uid, as cot_encoder::uid() builds it.
+void uid_into(xml_out& w, const cot_config& cfg, const detection& d) {
+  w.escaped(cfg.uid_prefix);
+  if (!d.source.empty()) {
+    w.escaped(d.source);
+    w.put('-');
+  }
+  w.escaped(d.id);
+}
+
+} // namespace
 
 encode_outcome cot_encoder::encode(const detection& d, int64_t now,
                                    std::string& xml,
@@ -304,99 +400,103 @@ encode_outcome cot_encoder::encode(const detection& d, int64_t now,
   auto start = d.start_ms != 0 ? d.start_ms : d.time_ms;
   if (stale_out)
     *stale_out = d.ended ? 0 : stale;
+  xml_out w{xml};
   if (d.ended) {
     // TAK's delete convention: a t-x-d-d event linking the track's uid.
-    xml += "<event version=\"2.0\" uid=\"";
-    append_uid(d, xml);
-    xml += "-delete\" type=\"t-x-d-d\" how=\"h-g-i-g-o\"";
-    time_attr(xml, "time", now);
-    time_attr(xml, "start", now);
-    time_attr(xml, "stale", now + 20000);
-    xml += "><point lat=\"0.0\" lon=\"0.0\" hae=\"9999999.0\" "
-           "ce=\"9999999.0\" le=\"9999999.0\"/><detail><link uid=\"";
-    append_uid(d, xml);
-    xml += "\" relation=\"none\"";
-    attr(xml, "type", type);
-    xml += "/><__forcedelete/><_flow-tags_";
-    time_attr(xml, "cotflow", now);
-    xml += "/></detail></event>";
+    w.lit("<event version=\"2.0\" uid=\"");
+    uid_into(w, cfg_, d);
+    w.lit("-delete\" type=\"t-x-d-d\" how=\"h-g-i-g-o\"");
+    w.time_attr("time", now);
+    w.time_attr("start", now);
+    w.time_attr("stale", now + 20000);
+    w.lit("><point lat=\"0.0\" lon=\"0.0\" hae=\"9999999.0\" "
+          "ce=\"9999999.0\" le=\"9999999.0\"/><detail><link uid=\"");
+    uid_into(w, cfg_, d);
+    w.lit("\" relation=\"none\"");
+    w.attr("type", type);
+    w.lit("/><__forcedelete/><_flow-tags_");
+    w.time_attr("cotflow", now);
+    w.lit("/></detail></event>");
+    w.finish();
     return encode_outcome::encoded;
   }
-  xml += "<event version=\"2.0\"";
-  xml += " uid=\"";
-  append_uid(d, xml);
-  xml += '"';
-  attr(xml, "type", type);
-  attr(xml, "how", d.how.empty() ? std::string_view{cfg_.how} : d.how);
-  time_attr(xml, "time", d.time_ms);
-  time_attr(xml, "start", start);
-  time_attr(xml, "stale", stale);
-  xml += "><point";
-  num_attr(xml, "lat", d.lat, 7);
-  num_attr(xml, "lon", d.lon, 7);
-  num_attr(xml, "hae", std::isnan(d.hae) ? unknown : d.hae, 1);
-  num_attr(xml, "ce", std::isnan(d.ce) ? unknown : d.ce, 1);
-  num_attr(xml, "le", std::isnan(d.le) ? unknown : d.le, 1);
-  xml += "/><detail>";
+  w.lit("<event version=\"2.0\" uid=\"");
+  uid_into(w, cfg_, d);
+  w.put('"');
+  w.attr("type", type);
+  w.attr("how", d.how.empty() ? std::string_view{cfg_.how} : d.how);
+  w.time_attr("time", d.time_ms);
+  w.time_attr("start", start);
+  w.time_attr("stale", stale);
+  w.lit("><point");
+  w.num_attr("lat", d.lat, 7);
+  w.num_attr("lon", d.lon, 7);
+  w.num_attr("hae", std::isnan(d.hae) ? unknown : d.hae, 1);
+  w.num_attr("ce", std::isnan(d.ce) ? unknown : d.ce, 1);
+  w.num_attr("le", std::isnan(d.le) ? unknown : d.le, 1);
+  w.lit("/><detail>");
   if (!d.callsign.empty() || !d.id.empty()) {
-    xml += "<contact";
-    attr(xml, "callsign", d.callsign.empty() ? d.id : d.callsign);
-    xml += "/>";
+    w.lit("<contact");
+    w.attr("callsign", d.callsign.empty() ? d.id : d.callsign);
+    w.lit("/>");
   }
   if (!std::isnan(d.course) || !std::isnan(d.speed)) {
-    xml += "<track";
-    num_attr(xml, "course", std::isnan(d.course) ? 0.0 : d.course, 1);
-    num_attr(xml, "speed", std::isnan(d.speed) ? 0.0 : d.speed, 2);
-    xml += "/>";
+    w.lit("<track");
+    w.num_attr("course", std::isnan(d.course) ? 0.0 : d.course, 1);
+    w.num_attr("speed", std::isnan(d.speed) ? 0.0 : d.speed, 2);
+    w.lit("/>");
   }
   if (!d.geopointsrc.empty() || !d.altsrc.empty()) {
-    xml += "<precisionlocation";
+    w.lit("<precisionlocation");
     if (!d.geopointsrc.empty())
-      attr(xml, "geopointsrc", d.geopointsrc);
+      w.attr("geopointsrc", d.geopointsrc);
     if (!d.altsrc.empty())
-      attr(xml, "altsrc", d.altsrc);
-    xml += "/>";
+      w.attr("altsrc", d.altsrc);
+    w.lit("/>");
   }
   bool any_remark = !d.classification.empty() || !std::isnan(d.confidence)
                     || !d.source.empty() || !d.remarks.empty()
                     || low_confidence;
   if (any_remark) {
-    xml += "<remarks";
+    w.lit("<remarks");
     if (!d.source.empty())
-      attr(xml, "source", d.source);
-    xml += '>';
-    const char* sep = "";
+      w.attr("source", d.source);
+    w.put('>');
+    bool first = true;
+    auto next = [&] {
+      if (!first)
+        w.lit("; ");
+      first = false;
+    };
     if (!d.classification.empty()) {
-      xml += "classification: ";
-      xml_escape(d.classification, xml);
-      sep = "; ";
+      next();
+      w.lit("classification: ");
+      w.escaped(d.classification);
     }
     if (!std::isnan(d.confidence)) {
-      xml += sep;
-      xml += "confidence: ";
-      append_number(xml, d.confidence, 2);
-      sep = "; ";
+      next();
+      w.lit("confidence: ");
+      w.fixed(d.confidence, 2);
     }
     if (low_confidence) {
-      xml += sep;
-      xml += "LOW CONFIDENCE";
-      sep = "; ";
+      next();
+      w.lit("LOW CONFIDENCE");
     }
     if (!d.source.empty()) {
-      xml += sep;
-      xml += "source: ";
-      xml_escape(d.source, xml);
-      sep = "; ";
+      next();
+      w.lit("source: ");
+      w.escaped(d.source);
     }
     if (!d.remarks.empty()) {
-      xml += sep;
-      xml_escape(d.remarks, xml);
+      next();
+      w.escaped(d.remarks);
     }
-    xml += "</remarks>";
+    w.lit("</remarks>");
   }
-  xml += "<_flow-tags_";
-  time_attr(xml, "cotflow", now);
-  xml += "/></detail></event>";
+  w.lit("<_flow-tags_");
+  w.time_attr("cotflow", now);
+  w.lit("/></detail></event>");
+  w.finish();
   return encode_outcome::encoded;
 }
 

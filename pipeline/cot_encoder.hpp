@@ -61,9 +61,6 @@ public:
 private:
   int64_t ttl_s(const std::string& type) const;
 
-  /// Appends the escaped uid (as uid() builds it) to `xml`.
-  void append_uid(const detection& d, std::string& xml) const;
-
   cot_config cfg_;
   /// The configured mappings, looked up without regard to case.
   std::map<std::string, char, iless> affiliations_;
