@@ -14,7 +14,8 @@
 //             producer built from cotflow's own make_client_conf(), copying
 //             every record to another topic (no decode, no encode);
 //   cotflow   `COTFLOW_BIN run --config /dev/null` with
-//             COTFLOW_KAFKA_BROKERS=<bootstrap> (all defaults).
+//             COTFLOW_KAFKA_BROKERS=<bootstrap> and the scenario's topics
+//             (everything else at its default).
 // For each: latency at fixed offered rates, then maximum throughput (the
 // median of --tput-reps runs), peak
 // RSS (VmHWM, reset per phase through /proc/PID/clear_refs) and CPU per
@@ -25,6 +26,13 @@
 // the oldest, so the throughput publisher never runs more than --window
 // records ahead of what the pipeline has delivered (outputs observed through
 // the high watermarks of the output topics).
+//
+// The mock broker also finds the data of every fetch by walking the
+// partition's message sets from the oldest (rdkafka_mock.c,
+// rd_kafka_mock_msgset_find: "FIXME: Maintain an index"), so a fetch costs
+// more the more message sets a partition holds, and low rates leave many
+// tiny ones. Each scenario gets fresh topics, so that one scenario does not
+// run on what the one before left behind.
 #include "config/config.hpp"
 #include "pipeline/generator.hpp"
 #include "pipeline/kafka.hpp"
@@ -725,7 +733,8 @@ void report(const scenario& sc, uint64_t n) {
   std::printf("## Scenario `%s`: %s\n\n", sc.name.c_str(),
               sc.fetch_wait_ms.empty()
                 ? "every client setting at its default (cotflow: "
-                  "--config /dev/null, only COTFLOW_KAFKA_BROKERS set)"
+                  "--config /dev/null, only the brokers and the scenario's "
+                  "topics set)"
                 : ("both pipelines' clients with fetch.wait.max.ms="
                    + sc.fetch_wait_ms
                    + " (cotflow: COTFLOW_KAFKA_PROPERTIES), everything "
@@ -1081,14 +1090,16 @@ int main(int argc, char** argv) {
   auto broker = cotflow::embedded_broker::start(1, err);
   if (!broker)
     die(err);
-  for (auto& [topic, parts] :
-       std::vector<std::pair<std::string, int>>{{"detections", partitions},
-                                                {"cot", partitions},
-                                                {"cot-dead-letter", 1},
-                                                {"bench-in", partitions},
-                                                {"bench-out", partitions}})
-    if (!broker->create_topic(topic, parts, err))
-      die(err);
+  // Fresh topics per scenario (see top).
+  for (auto& sc : scenarios)
+    for (auto& [topic, parts] : std::vector<std::pair<std::string, int>>{
+           {"detections-" + sc.name, partitions},
+           {"cot-" + sc.name, partitions},
+           {"cot-dead-letter-" + sc.name, 1},
+           {"bench-in-" + sc.name, partitions},
+           {"bench-out-" + sc.name, partitions}})
+      if (!broker->create_topic(topic, parts, err))
+        die(err);
   auto bootstrap = broker->bootstraps();
   progress("embedded broker at %s", bootstrap.c_str());
 
@@ -1118,13 +1129,13 @@ int main(int argc, char** argv) {
     {
       auto group = "bench-baseline-" + sc.name;
       auto log = log_dir + "/baseline-" + sc.name + ".log";
-      std::vector<std::string> argv{self, "passthrough", bootstrap,
-                                    "bench-in", "bench-out", group};
+      auto in = "bench-in-" + sc.name, out = "bench-out-" + sc.name;
+      std::vector<std::string> argv{self, "passthrough", bootstrap, in, out,
+                                    group};
       if (!sc.fetch_wait_ms.empty())
         argv.push_back("fetch.wait.max.ms=" + sc.fetch_wait_ms);
       child proc{argv, {}, log};
-      target t{"baseline", group, "bench-in", {{"bench-out", partitions}},
-               "bench-out", &proc};
+      target t{"baseline", group, in, {{out, partitions}}, out, &proc};
       sc.base = measure(bootstrap, t, rates, lat_seconds, pool, n, window,
                         max_seconds, log, seq_base);
     }
@@ -1132,8 +1143,13 @@ int main(int argc, char** argv) {
     {
       auto log = log_dir + "/cotflow-" + sc.name + ".log";
       auto env = cot_env;
+      auto in = "detections-" + sc.name, out = "cot-" + sc.name,
+           dead = "cot-dead-letter-" + sc.name;
       env.emplace_back("COTFLOW_KAFKA_BROKERS", bootstrap);
       env.emplace_back("COTFLOW_HTTP_ADDRESS", "127.0.0.1:0");
+      env.emplace_back("COTFLOW_KAFKA_INPUT_TOPICS", in);
+      env.emplace_back("COTFLOW_KAFKA_OUTPUT_TOPIC", out);
+      env.emplace_back("COTFLOW_KAFKA_DEAD_LETTER_TOPIC", dead);
       if (!sc.fetch_wait_ms.empty()) {
         bool merged = false;
         for (auto& [k, v] : env)
@@ -1146,8 +1162,8 @@ int main(int argc, char** argv) {
                            "fetch.wait.max.ms=" + sc.fetch_wait_ms);
       }
       child proc{{cotflow_bin, "run", "--config", "/dev/null"}, env, log};
-      target t{"cotflow", "cotflow", "detections",
-               {{"cot", partitions}, {"cot-dead-letter", 1}}, "cot", &proc};
+      target t{"cotflow", "cotflow", in,
+               {{out, partitions}, {dead, 1}}, out, &proc};
       sc.cot = measure(bootstrap, t, rates, lat_seconds, pool, n, window,
                        max_seconds, log, seq_base);
     }
@@ -1161,7 +1177,9 @@ int main(int argc, char** argv) {
               "per throughput run (pool of %zu generated detections, %.0f "
               "bytes average, 1%% malformed, 25%% GeoJSON), publisher at most "
               "%lld records ahead of the outputs (the mock broker keeps only "
-              "~5 MB per partition). Latency phases: %.0f s per offered rate."
+              "~5 MB per partition). Latency phases: %.0f s per offered rate. "
+              "Each scenario on fresh topics (the mock broker's fetch walks "
+              "every message set a partition holds)."
               "\n\n",
               partitions, static_cast<unsigned long long>(n), pool.size(),
               static_cast<double>(pool_bytes)
