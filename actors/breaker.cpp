@@ -90,6 +90,11 @@ breaker(breaker_actor::stateful_pointer<breaker_state> self,
       if (n == 1) {
         parts[0] = std::move(b);
       } else {
+        std::vector<size_t> sizes(n);
+        for (auto& r : b.records)
+          ++sizes[static_cast<size_t>(r.partition) % n];
+        for (size_t i = 0; i < n; ++i)
+          parts[i].records.reserve(sizes[i]);
         for (auto& r : b.records)
           parts[static_cast<size_t>(r.partition) % n].records.push_back(
             std::move(r));
@@ -99,7 +104,17 @@ breaker(breaker_actor::stateful_pointer<breaker_state> self,
           continue;
         auto& slot = s.slots[i];
         auto id = slot.next_id++;
-        auto ptr = std::make_shared<const batch>(std::move(parts[i]));
+        // Whoever lets go of the batch last (this actor once its worker is
+        // done, or the worker's message) hands its payload buffers back
+        // to the source.
+        std::shared_ptr<const batch> ptr{
+          new batch(std::move(parts[i])),
+          [pool = s.args.payloads](const batch* done) {
+            if (pool)
+              pool->give(const_cast<batch*>(done)->records,
+                         [](record& r) -> std::string& { return r.payload; });
+            delete done;
+          }};
         slot.outstanding.emplace(id, ptr);
         if (slot.up)
           self->send(slot.worker, work{id, std::move(ptr)});

@@ -4,6 +4,7 @@
 #include "messages/actors.hpp"
 #include "pipeline/restart_policy.hpp"
 #include "pipeline/stats.hpp"
+#include "pipeline/string_pool.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 
@@ -21,6 +22,8 @@ struct encoder_args {
   dead_letter_sink_actor dead_letters;
   source_actor source;
   std::shared_ptr<stats> st;
+  /// Where the payload buffers of finished batches go (may be null).
+  std::shared_ptr<string_pool> payloads;
 };
 
 /// One worker of the encoder pool and the batches it has not finished.

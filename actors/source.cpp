@@ -95,6 +95,13 @@ void round(source_actor::stateful_pointer<source_state> self) {
                            : ts.timestamp;
         if (auto k = m.key_pointer())
           r.key.assign(static_cast<const char*>(k), m.key_len());
+        // A buffer a finished record gave back, when there is one.
+        if (s.spares.empty() && s.payloads)
+          s.payloads->take(s.spares, 512);
+        if (!s.spares.empty()) {
+          r.payload = std::move(s.spares.back());
+          s.spares.pop_back();
+        }
         r.payload.assign(static_cast<const char*>(m.payload()), m.len());
         chunk.records.push_back(std::move(r));
       });
@@ -119,8 +126,10 @@ void round(source_actor::stateful_pointer<source_state> self) {
 source_actor::behavior_type
 source(source_actor::stateful_pointer<source_state> self,
        std::shared_ptr<tracked_consumer> kafka, pipeline_config cfg,
-       std::shared_ptr<stats> st, int64_t rebalance_every_ms) {
+       std::shared_ptr<stats> st, int64_t rebalance_every_ms,
+       std::shared_ptr<string_pool> payloads) {
   self->state.rebalance_every = std::chrono::milliseconds{rebalance_every_ms};
+  self->state.payloads = std::move(payloads);
   self->state.kafka = std::move(kafka);
   self->state.cfg = cfg;
   self->state.st = std::move(st);

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cotflow {
+
+/// String buffers handed back across threads for reuse: the payload of every
+/// record goes round from the stage that drops it to the source that fills
+/// the next one, instead of a malloc and a free per record (the free on
+/// another thread than the malloc). Bounded by the bytes it holds; a string
+/// that does not fit, or whose buffer is larger than `max_capacity`, is
+/// simply freed.
+class string_pool {
+public:
+  string_pool(size_t max_bytes, size_t max_capacity)
+    : max_bytes_(max_bytes), max_capacity_(max_capacity) {
+  }
+
+  string_pool(const string_pool&) = delete;
+  string_pool& operator=(const string_pool&) = delete;
+
+  /// Takes the buffers of the strings `get(item)` names for each item of
+  /// `items` (they are left empty or freed). One lock for all of them.
+  template <class Items, class Get>
+  void give(Items& items, Get get) {
+    std::lock_guard<std::mutex> guard{mu_};
+    for (auto& item : items) {
+      std::string& s = get(item);
+      auto cap = s.capacity();
+      // An inline (short) string has no buffer worth keeping.
+      if (cap < min_capacity || cap > max_capacity_
+          || bytes_ + cap > max_bytes_)
+        continue;
+      bytes_ += cap;
+      s.clear();
+      spares_.push_back(std::move(s));
+    }
+  }
+
+  /// Moves up to `n` spare strings to the end of `out`.
+  void take(std::vector<std::string>& out, size_t n) {
+    std::lock_guard<std::mutex> guard{mu_};
+    while (n-- > 0 && !spares_.empty()) {
+      bytes_ -= spares_.back().capacity();
+      out.push_back(std::move(spares_.back()));
+      spares_.pop_back();
+    }
+  }
+
+  /// Bytes held in spare buffers.
+  size_t bytes() const {
+    std::lock_guard<std::mutex> guard{mu_};
+    return bytes_;
+  }
+
+private:
+  static constexpr size_t min_capacity = 32;
+
+  mutable std::mutex mu_;
+  std::vector<std::string> spares_;
+  size_t bytes_ = 0;
+  size_t max_bytes_;
+  size_t max_capacity_;
+};
+
+} // namespace cotflow
