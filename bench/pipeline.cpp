@@ -31,8 +31,9 @@
 // partition's message sets from the oldest (rdkafka_mock.c,
 // rd_kafka_mock_msgset_find: "FIXME: Maintain an index"), so a fetch costs
 // more the more message sets a partition holds, and low rates leave many
-// tiny ones. Each scenario gets fresh topics, so that one scenario does not
-// run on what the one before left behind.
+// tiny ones: a 10,000/s phase after the lower rates stalled both pipelines
+// for up to 2 s in most full runs. So every latency phase and the
+// throughput runs start a fresh instance of the pipeline on fresh topics.
 #include "config/config.hpp"
 #include "pipeline/generator.hpp"
 #include "pipeline/kafka.hpp"
@@ -53,6 +54,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -626,26 +628,78 @@ std::vector<std::string> scan_log(const std::string& path, size_t& lines) {
   return out;
 }
 
-target_result measure(const std::string& bootstrap, target& t,
+/// One running pipeline under test: its process, how to see it, its log.
+struct instance {
+  std::unique_ptr<child> proc;
+  target t;
+  std::string log;
+};
+
+/// Starts a pipeline on fresh topics whose names end in `suffix`.
+using launcher = std::function<instance(const std::string& suffix)>;
+
+/// Starts an instance and waits until it delivers.
+instance start_warm(const std::string& bootstrap, observer& obs,
+                    const launcher& launch, const std::string& suffix) {
+  auto inst = launch(suffix);
+  progress("%s: started on %s (pid %d), warming up", inst.t.name.c_str(),
+           inst.t.in_topic.c_str(), inst.proc->pid());
+  if (!warm_up(bootstrap, obs, inst.t, 200, 60s))
+    die(inst.t.name + " produced no output within 60 s (log: " + inst.log
+        + ")");
+  return inst;
+}
+
+/// Stops an instance with SIGTERM and adds how it ended to `res`: the first
+/// exit code that is not 0 (or the last one), the longest stop, the
+/// problems of its log.
+void stop(instance& inst, target_result& res) {
+  auto t0 = clock_type::now();
+  inst.proc->signal(SIGTERM);
+  auto code = inst.proc->wait(30s);
+  auto took = secs_since(t0);
+  progress("%s: SIGTERM -> exit %s after %.2f s", inst.t.name.c_str(),
+           code ? std::to_string(*code).c_str() : "none (killed)", took);
+  if (!res.exit_code || *res.exit_code == 0 || !code)
+    res.exit_code = code;
+  res.stop_seconds = std::max(res.stop_seconds, took);
+  size_t lines = 0;
+  for (auto& p : scan_log(inst.log, lines))
+    res.log_problems.push_back(p);
+  res.log_lines += lines;
+}
+
+/// Each latency phase and the throughput runs get their own instance on
+/// their own fresh topics: the mock broker's fetch walks every message set
+/// a partition holds, and the thousands of tiny ones the low rates leave
+/// behind made a 10,000/s phase after them stall both pipelines for up to
+/// 2 s (see the top of this file).
+target_result measure(const std::string& bootstrap, const launcher& launch,
                       const std::vector<int64_t>& rates, double lat_seconds,
                       const std::vector<cotflow::generated_record>& pool,
                       uint64_t n, int64_t window, double max_seconds,
-                      const std::string& log_path, uint64_t& seq_base) {
+                      uint64_t& seq_base) {
   target_result res;
   observer obs{bootstrap, "bench-observer"};
-  observer group_obs{bootstrap, t.group};
-  progress("%s: started (pid %d), warming up", t.name.c_str(),
-           t.proc->pid());
-  if (!warm_up(bootstrap, obs, t, 200, 60s))
-    die(t.name + " produced no output within 60 s (log: " + log_path + ")");
-  load_meter load{t.proc->pid()};
+  double other = 0;
+  int instances = 0;
   for (auto rate : rates) {
+    auto inst = start_warm(bootstrap, obs, launch, "r" + std::to_string(rate));
+    load_meter load{inst.proc->pid()};
     res.latency.push_back(
-      latency_phase(bootstrap, obs, t, rate, lat_seconds, seq_base));
+      latency_phase(bootstrap, obs, inst.t, rate, lat_seconds, seq_base));
     seq_base += 100000000ULL;
-    if (!t.proc->alive())
-      die(t.name + " exited during the latency phases");
+    if (!inst.proc->alive())
+      die(inst.t.name + " exited during a latency phase (log: " + inst.log
+          + ")");
+    other += load.other_cores();
+    ++instances;
+    stop(inst, res);
   }
+  auto inst = start_warm(bootstrap, obs, launch, "tput");
+  auto& t = inst.t;
+  observer group_obs{bootstrap, t.group};
+  load_meter load{inst.proc->pid()};
   progress("%s: throughput, %llu records, window %lld", t.name.c_str(),
            static_cast<unsigned long long>(n),
            static_cast<long long>(window));
@@ -679,16 +733,10 @@ target_result measure(const std::string& bootstrap, target& t,
       progress("perf record did not stop within 30 s");
   }
   res.rss_at_stop_kb = vm_kb(t.proc->pid(), "VmRSS");
-  res.other_cores = load.other_cores();
-  auto t0 = clock_type::now();
-  t.proc->signal(SIGTERM);
-  res.exit_code = t.proc->wait(30s);
-  res.stop_seconds = secs_since(t0);
-  progress("%s: SIGTERM -> exit %s after %.2f s", t.name.c_str(),
-           res.exit_code ? std::to_string(*res.exit_code).c_str()
-                         : "none (killed)",
-           res.stop_seconds);
-  res.log_problems = scan_log(log_path, res.log_lines);
+  other += load.other_cores();
+  ++instances;
+  res.other_cores = other / instances;
+  stop(inst, res);
   return res;
 }
 
@@ -733,8 +781,8 @@ void report(const scenario& sc, uint64_t n) {
   std::printf("## Scenario `%s`: %s\n\n", sc.name.c_str(),
               sc.fetch_wait_ms.empty()
                 ? "every client setting at its default (cotflow: "
-                  "--config /dev/null, only the brokers and the scenario's "
-                  "topics set)"
+                  "--config /dev/null, only the brokers, topics and group "
+                  "set)"
                 : ("both pipelines' clients with fetch.wait.max.ms="
                    + sc.fetch_wait_ms
                    + " (cotflow: COTFLOW_KAFKA_PROPERTIES), everything "
@@ -1090,16 +1138,6 @@ int main(int argc, char** argv) {
   auto broker = cotflow::embedded_broker::start(1, err);
   if (!broker)
     die(err);
-  // Fresh topics per scenario (see top).
-  for (auto& sc : scenarios)
-    for (auto& [topic, parts] : std::vector<std::pair<std::string, int>>{
-           {"detections-" + sc.name, partitions},
-           {"cot-" + sc.name, partitions},
-           {"cot-dead-letter-" + sc.name, 1},
-           {"bench-in-" + sc.name, partitions},
-           {"bench-out-" + sc.name, partitions}})
-      if (!broker->create_topic(topic, parts, err))
-        die(err);
   auto bootstrap = broker->bootstraps();
   progress("embedded broker at %s", bootstrap.c_str());
 
@@ -1125,31 +1163,47 @@ int main(int argc, char** argv) {
   for (auto& sc : scenarios) {
     progress("scenario %s", sc.name.c_str());
     dump_scenario = sc.name;
-    // (a) baseline: a fresh consumer group per scenario.
-    {
-      auto group = "bench-baseline-" + sc.name;
-      auto log = log_dir + "/baseline-" + sc.name + ".log";
-      auto in = "bench-in-" + sc.name, out = "bench-out-" + sc.name;
+    auto topics = [&](const std::vector<std::pair<std::string, int>>& list) {
+      for (auto& [topic, parts] : list)
+        if (!broker->create_topic(topic, parts, err))
+          die(err);
+    };
+    // (a) baseline. Every instance has a group of its own: one that took
+    // over the group of the instance before it would wait for that one's
+    // session to time out on the mock broker.
+    launcher baseline = [&](const std::string& suffix) {
+      auto tag = sc.name + "-" + suffix;
+      auto group = "bench-baseline-" + tag;
+      auto in = "bench-in-" + tag, out = "bench-out-" + tag;
+      topics({{in, partitions}, {out, partitions}});
       std::vector<std::string> argv{self, "passthrough", bootstrap, in, out,
                                     group};
       if (!sc.fetch_wait_ms.empty())
         argv.push_back("fetch.wait.max.ms=" + sc.fetch_wait_ms);
-      child proc{argv, {}, log};
-      target t{"baseline", group, in, {{out, partitions}}, out, &proc};
-      sc.base = measure(bootstrap, t, rates, lat_seconds, pool, n, window,
-                        max_seconds, log, seq_base);
-    }
-    // (b) cotflow, group 'cotflow' (its default).
-    {
-      auto log = log_dir + "/cotflow-" + sc.name + ".log";
+      instance inst;
+      inst.log = log_dir + "/baseline-" + tag + ".log";
+      inst.proc = std::make_unique<child>(
+        argv, std::vector<std::pair<std::string, std::string>>{}, inst.log);
+      inst.t = {"baseline", group, in, {{out, partitions}}, out,
+                inst.proc.get()};
+      return inst;
+    };
+    sc.base = measure(bootstrap, baseline, rates, lat_seconds, pool, n,
+                      window, max_seconds, seq_base);
+    // (b) cotflow, in a group of its own per instance, as the baseline.
+    launcher cot = [&](const std::string& suffix) {
+      auto tag = sc.name + "-" + suffix;
+      auto group = "cotflow-" + tag;
+      auto in = "detections-" + tag, out = "cot-" + tag,
+           dead = "cot-dead-letter-" + tag;
+      topics({{in, partitions}, {out, partitions}, {dead, 1}});
       auto env = cot_env;
-      auto in = "detections-" + sc.name, out = "cot-" + sc.name,
-           dead = "cot-dead-letter-" + sc.name;
       env.emplace_back("COTFLOW_KAFKA_BROKERS", bootstrap);
       env.emplace_back("COTFLOW_HTTP_ADDRESS", "127.0.0.1:0");
       env.emplace_back("COTFLOW_KAFKA_INPUT_TOPICS", in);
       env.emplace_back("COTFLOW_KAFKA_OUTPUT_TOPIC", out);
       env.emplace_back("COTFLOW_KAFKA_DEAD_LETTER_TOPIC", dead);
+      env.emplace_back("COTFLOW_KAFKA_GROUP_ID", group);
       if (!sc.fetch_wait_ms.empty()) {
         bool merged = false;
         for (auto& [k, v] : env)
@@ -1161,12 +1215,17 @@ int main(int argc, char** argv) {
           env.emplace_back("COTFLOW_KAFKA_PROPERTIES",
                            "fetch.wait.max.ms=" + sc.fetch_wait_ms);
       }
-      child proc{{cotflow_bin, "run", "--config", "/dev/null"}, env, log};
-      target t{"cotflow", "cotflow", in,
-               {{out, partitions}, {dead, 1}}, out, &proc};
-      sc.cot = measure(bootstrap, t, rates, lat_seconds, pool, n, window,
-                       max_seconds, log, seq_base);
-    }
+      instance inst;
+      inst.log = log_dir + "/cotflow-" + tag + ".log";
+      inst.proc = std::make_unique<child>(
+        std::vector<std::string>{cotflow_bin, "run", "--config", "/dev/null"},
+        env, inst.log);
+      inst.t = {"cotflow", group, in, {{out, partitions}, {dead, 1}}, out,
+                inst.proc.get()};
+      return inst;
+    };
+    sc.cot = measure(bootstrap, cot, rates, lat_seconds, pool, n, window,
+                     max_seconds, seq_base);
   }
 
   struct rusage self_usage {};
@@ -1178,8 +1237,9 @@ int main(int argc, char** argv) {
               "bytes average, 1%% malformed, 25%% GeoJSON), publisher at most "
               "%lld records ahead of the outputs (the mock broker keeps only "
               "~5 MB per partition). Latency phases: %.0f s per offered rate. "
-              "Each scenario on fresh topics (the mock broker's fetch walks "
-              "every message set a partition holds)."
+              "Each latency phase and the throughput runs with a fresh "
+              "instance of the pipeline on fresh topics (the mock broker's "
+              "fetch walks every message set a partition holds)."
               "\n\n",
               partitions, static_cast<unsigned long long>(n), pool.size(),
               static_cast<double>(pool_bytes)
