@@ -1,6 +1,8 @@
 #include "pipeline/time.hpp"
 
 #include <chrono>
+#include <cstring>
+#include <limits>
 
 namespace cotflow {
 
@@ -106,20 +108,35 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
 }
 
 void format_rfc3339(int64_t ms, char* p) {
+  // An event carries four timestamps, two of them often equal, and nearly
+  // all of them on the same day as the one before: the date is worked out
+  // once per day (per thread), the whole text once per distinct value.
+  thread_local int64_t last_ms = std::numeric_limits<int64_t>::min();
+  thread_local char last[24];
+  thread_local int64_t last_day = std::numeric_limits<int64_t>::min();
+  thread_local char ymd[10];
+  if (ms == last_ms) {
+    std::memcpy(p, last, 24);
+    return;
+  }
   int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
   auto milli = static_cast<unsigned>(ms - secs * 1000);
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
   auto sod = static_cast<unsigned>(secs - days * 86400);
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(days, y, m, d);
-  auto yy = static_cast<unsigned>(y < 0 ? 0 : (y > 9999 ? 9999 : y));
-  put2(p, yy / 100);
-  put2(p + 2, yy % 100);
-  p[4] = '-';
-  put2(p + 5, m);
-  p[7] = '-';
-  put2(p + 8, d);
+  if (days != last_day) {
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, y, m, d);
+    auto yy = static_cast<unsigned>(y < 0 ? 0 : (y > 9999 ? 9999 : y));
+    put2(ymd, yy / 100);
+    put2(ymd + 2, yy % 100);
+    ymd[4] = '-';
+    put2(ymd + 5, m);
+    ymd[7] = '-';
+    put2(ymd + 8, d);
+    last_day = days;
+  }
+  std::memcpy(p, ymd, 10);
   p[10] = 'T';
   put2(p + 11, sod / 3600);
   p[13] = ':';
@@ -130,6 +147,8 @@ void format_rfc3339(int64_t ms, char* p) {
   p[20] = static_cast<char>('0' + milli / 100);
   put2(p + 21, milli % 100);
   p[23] = 'Z';
+  std::memcpy(last, p, 24);
+  last_ms = ms;
 }
 
 std::string rfc3339(int64_t ms) {

@@ -197,6 +197,26 @@ BOOST_AUTO_TEST_CASE(formatting_then_parsing_round_trips) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(the_date_and_value_caches_never_mix_days) {
+  // format_rfc3339 keeps the last date and the last text per thread: go
+  // back and forth over midnight, repeat values, step by a millisecond.
+  const int64_t midnight = 1795737600000; // 2026-11-27T00:00:00.000Z
+  const int64_t sequence[] = {midnight - 1, midnight, midnight, midnight - 1,
+                              midnight + 86399999, midnight + 86400000,
+                              midnight - 86400000, midnight + 1, 0, -1,
+                              midnight};
+  for (auto ms : sequence) {
+    BOOST_TEST_CONTEXT(ms) {
+      auto text = rfc3339(ms);
+      BOOST_TEST(parse_rfc3339(text).value_or(-2) == ms);
+    }
+  }
+  BOOST_TEST(rfc3339(midnight - 1) == "2026-11-26T23:59:59.999Z");
+  BOOST_TEST(rfc3339(midnight) == "2026-11-27T00:00:00.000Z");
+  BOOST_TEST(rfc3339(midnight - 1) == "2026-11-26T23:59:59.999Z");
+  BOOST_TEST(rfc3339(-1) == "1969-12-31T23:59:59.999Z");
+}
+
 BOOST_AUTO_TEST_CASE(now_ms_formats_and_parses_back) {
   auto now = cotflow::now_ms();
   BOOST_TEST(now > y2k_ms);
