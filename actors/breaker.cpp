@@ -16,7 +16,8 @@ void start_worker(self_ptr self, uint64_t i) {
   auto& slot = s.slots[i];
   auto& a = s.args;
   slot.worker = self->spawn(encoder, a.cfg, a.sinks, a.dead_letters,
-                            a.source, a.st, breaker_actor{self}, i);
+                            a.source, a.st, breaker_actor{self}, i,
+                            a.xml_buffers);
   slot.addr = slot.worker.address();
   self->monitor(slot.worker);
   slot.up = true;

@@ -24,6 +24,8 @@ struct encoder_args {
   std::shared_ptr<stats> st;
   /// Where the payload buffers of finished batches go (may be null).
   std::shared_ptr<string_pool> payloads;
+  /// Where encoders find buffers for their events' XML (may be null).
+  std::shared_ptr<string_pool> xml_buffers;
 };
 
 /// One worker of the encoder pool and the batches it has not finished.

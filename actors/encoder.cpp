@@ -12,7 +12,8 @@ encoder_actor::behavior_type
 encoder(encoder_actor::stateful_pointer<encoder_state> self,
         std::shared_ptr<const config> cfg, std::vector<cot_sink_actor> sinks,
         dead_letter_sink_actor dead_letters, source_actor source,
-        std::shared_ptr<stats> st, breaker_actor breaker, uint64_t slot) {
+        std::shared_ptr<stats> st, breaker_actor breaker, uint64_t slot,
+        std::shared_ptr<string_pool> xml_buffers) {
   auto& s = self->state;
   s.dec.emplace(static_cast<size_t>(cfg->pipeline.max_record_bytes));
   s.enc.emplace(cfg->cot);
@@ -23,6 +24,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
   s.st = std::move(st);
   s.breaker = std::move(breaker);
   s.slot = slot;
+  s.xml_buffers = std::move(xml_buffers);
   s.throw_rate = cfg->faults.encoder_throw_rate;
   return {
     [=](work& w) {
@@ -49,8 +51,16 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
           continue;
         }
         cot_event ev;
-        if (s.xml.capacity() < s.xml_reserve)
-          s.xml.reserve(s.xml_reserve);
+        if (s.xml.capacity() < s.xml_reserve) {
+          if (s.xml_spares.empty() && s.xml_buffers)
+            s.xml_buffers->take(s.xml_spares, 64);
+          if (!s.xml_spares.empty()) {
+            s.xml = std::move(s.xml_spares.back());
+            s.xml_spares.pop_back();
+          }
+          if (s.xml.capacity() < s.xml_reserve)
+            s.xml.reserve(s.xml_reserve);
+        }
         auto outcome = s.enc->encode(s.det, now, s.xml, &ev.type,
                                      &ev.stale_ms);
         switch (outcome) {

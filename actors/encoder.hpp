@@ -5,12 +5,14 @@
 #include "pipeline/cot_encoder.hpp"
 #include "pipeline/decoder.hpp"
 #include "pipeline/stats.hpp"
+#include "pipeline/string_pool.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 
 #include <memory>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace cotflow {
@@ -27,6 +29,10 @@ struct encoder_state {
   /// record that is dropped (stale, too old) leaves it for the next one.
   std::string xml;
   size_t xml_reserve = 1024;
+  /// Buffers of delivered events (from the Kafka sink's producer) to
+  /// write the next events into; taken from `xml_buffers` in bulk.
+  std::shared_ptr<string_pool> xml_buffers;
+  std::vector<std::string> xml_spares;
   std::vector<cot_sink_actor> sinks;
   dead_letter_sink_actor dead_letters;
   source_actor source;
@@ -45,6 +51,7 @@ encoder_actor::behavior_type
 encoder(encoder_actor::stateful_pointer<encoder_state> self,
         std::shared_ptr<const config> cfg, std::vector<cot_sink_actor> sinks,
         dead_letter_sink_actor dead_letters, source_actor source,
-        std::shared_ptr<stats> st, breaker_actor breaker, uint64_t slot);
+        std::shared_ptr<stats> st, breaker_actor breaker, uint64_t slot,
+        std::shared_ptr<string_pool> xml_buffers);
 
 } // namespace cotflow

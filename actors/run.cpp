@@ -539,6 +539,9 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   // Payload buffers going round from finished batches to the source: at
   // most 8 MB of them, none above 4 KB (a larger record gets its own).
   auto payloads = std::make_shared<string_pool>(8 << 20, 4096);
+  // The XML buffers of events the Kafka sink delivered, back to the
+  // encoders the same way.
+  auto xml_buffers = std::make_shared<string_pool>(8 << 20, 16384);
   // The running configuration: the start one plus what reloads applied.
   config current = cfg;
   auto file_mtime = mtime_of(cfg.file);
@@ -552,6 +555,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     std::vector<cot_sink_actor> sinks;
     dest_mask bit = 1;
     if (cfg.sinks.kafka) {
+      c.cot->recycle_into(xml_buffers);
       sinks.push_back(sys.spawn<caf::detached>(kafka_cot_sink, c.cot,
                                                cfg.kafka.output_topic, bit,
                                                src, st, kafka_dest,
@@ -583,7 +587,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     c.dead_letters.reset();
     auto brk = sys.spawn(breaker,
                          encoder_args{shared_cfg, sinks, dls, src, st,
-                                      payloads},
+                                      payloads, xml_buffers},
                          t.encoders);
     auto bat = sys.spawn(batcher, current.pipeline, brk, st);
     std::vector<std::pair<caf::actor, std::shared_ptr<actor_info>>> everyone;

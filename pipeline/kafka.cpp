@@ -272,6 +272,11 @@ void tracked_producer::produce_slot(const std::string& topic,
 
 void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
   producer_->poll(timeout_ms);
+  if (!done_.empty()) {
+    if (recycle_)
+      recycle_->give(done_, [](std::string& s) -> std::string& { return s; });
+    done_.clear();
+  }
   out.insert(out.end(), delivered_.begin(), delivered_.end());
   delivered_.clear();
   if (!retries_pending_.empty() && failure_.empty()
@@ -306,8 +311,11 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
         failure_ = "delivery to " + msg.topic_name() + ": " + msg.errstr();
       return;
     }
-    log::warn("producer", "delivery to " + msg.topic_name() + " failed ("
-                            + msg.errstr() + "); producing it again");
+    // Once per round of retries, not once per message: a broker outage
+    // fails every message in flight.
+    if (retries_pending_.empty())
+      log::warn("producer", "delivery to " + msg.topic_name() + " failed ("
+                              + msg.errstr() + "); producing it again");
     RdKafka::Headers* headers = nullptr;
     if (auto h = msg.headers())
       headers = RdKafka::Headers::create(h->get_all());
@@ -320,7 +328,9 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
     return;
   }
   --outstanding_;
-  owned_[slot] = std::string{};
+  if (!owned_[slot].empty())
+    done_.push_back(std::move(owned_[slot]));
+  owned_[slot].clear(); // a moved-from string is valid but unspecified
   delivered_.push_back(slots_[slot]);
   delivered_.back().bytes = msg.len();
   delivered_.back().partition = msg.partition();

@@ -2,6 +2,7 @@
 
 #include "config/config.hpp"
 #include "pipeline/offset_tracker.hpp"
+#include "pipeline/string_pool.hpp"
 
 #include <librdkafka/rdkafkacpp.h>
 
@@ -70,6 +71,12 @@ public:
                      std::string&& payload, uint32_t tp, int64_t offset,
                      int64_t timestamp_ms);
 
+  /// Hands the buffers of delivered produce_owned payloads to `pool`
+  /// instead of freeing them.
+  void recycle_into(std::shared_ptr<string_pool> pool) {
+    recycle_ = std::move(pool);
+  }
+
   /// Serves delivery reports for up to `timeout_ms`; appends the records
   /// that are now durable in Kafka to `out`.
   void poll(int timeout_ms, std::vector<delivered_ref>& out);
@@ -128,6 +135,9 @@ private:
   // The payloads of produce_owned, by slot, until delivered. A deque: its
   // strings never move, librdkafka points into them.
   std::deque<std::string> owned_;
+  // Delivered owned payloads, handed to recycle_ after each poll.
+  std::vector<std::string> done_;
+  std::shared_ptr<string_pool> recycle_;
   std::vector<uint32_t> free_;
   std::vector<delivered_ref> delivered_;
   std::vector<retry> retries_pending_;

@@ -90,6 +90,8 @@ BOOST_AUTO_TEST_CASE(owned_and_copied_payloads_arrive_as_they_were) {
   std::string err;
   auto p = cotflow::tracked_producer::make(cfg, err);
   BOOST_TEST_REQUIRE(bool(p), err);
+  auto pool = std::make_shared<cotflow::string_pool>(1 << 20, 4096);
+  p->recycle_into(pool);
   constexpr size_t n = 3000;
   std::map<std::string, std::string> sent;
   for (size_t i = 0; i < n; ++i) {
@@ -112,6 +114,9 @@ BOOST_AUTO_TEST_CASE(owned_and_copied_payloads_arrive_as_they_were) {
   BOOST_TEST_REQUIRE(p->outstanding() == 0u);
   BOOST_TEST(p->failure() == "");
   BOOST_TEST((read_back(c.bootstraps(), false) == sent));
+  // The delivered owned payloads' buffers went to the pool (the copied
+  // ones belong to librdkafka).
+  BOOST_TEST(pool->bytes() > 0u);
 }
 
 BOOST_AUTO_TEST_CASE(an_owned_payload_is_produced_again_after_a_failure) {
