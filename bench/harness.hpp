@@ -5,6 +5,7 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdarg>
@@ -52,8 +53,18 @@ inline void sleep_ms(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds{ms});
 }
 
+/// Child processes not reaped yet: die() kills them (std::exit runs no
+/// destructors), so that a failed run leaves no pipeline polling a broker
+/// that is gone.
+inline std::vector<pid_t>& live_children() {
+  static std::vector<pid_t> pids;
+  return pids;
+}
+
 [[noreturn]] inline void die(const std::string& what) {
   std::fprintf(stderr, "%s: %s\n", program_name, what.c_str());
+  for (auto pid : live_children())
+    ::kill(pid, SIGKILL);
   std::exit(1);
 }
 
@@ -95,13 +106,21 @@ public:
       ::_exit(127);
     }
     ::close(fd);
+    live_children().push_back(pid_);
   }
 
   ~child() {
     if (!reaped_) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
+      forget();
     }
+  }
+
+  /// No longer to be killed by die().
+  void forget() {
+    auto& pids = live_children();
+    pids.erase(std::remove(pids.begin(), pids.end(), pid_), pids.end());
   }
 
   pid_t pid() const {
@@ -115,6 +134,7 @@ public:
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       reaped_ = true;
+      forget();
       code_ = WIFEXITED(status) ? WEXITSTATUS(status)
                                 : 128 + WTERMSIG(status);
       return false;

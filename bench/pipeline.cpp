@@ -592,6 +592,8 @@ struct target_result {
   /// Records/s to the last output of each run, in order.
   std::vector<double> tput_runs;
   std::optional<int> exit_code;
+  /// Instances stopped (each latency phase and the throughput runs).
+  int stopped = 0;
   double stop_seconds = 0;
   long rss_at_stop_kb = -1;
   std::vector<std::string> log_problems;
@@ -660,7 +662,8 @@ void stop(instance& inst, target_result& res) {
   auto took = secs_since(t0);
   progress("%s: SIGTERM -> exit %s after %.2f s", inst.t.name.c_str(),
            code ? std::to_string(*code).c_str() : "none (killed)", took);
-  if (!res.exit_code || *res.exit_code == 0 || !code)
+  // The first instance that did not exit 0 (or was killed) stands for all.
+  if (res.stopped++ == 0 || (res.exit_code && *res.exit_code == 0))
     res.exit_code = code;
   res.stop_seconds = std::max(res.stop_seconds, took);
   size_t lines = 0;

@@ -188,6 +188,7 @@ public:
   }
 
   void fixed(double v, int precision) {
+    precision = std::clamp(precision, 0, 17); // what 330 bytes always hold
     room(32); // the fast path's most: sign, 14 digits, point, 9 decimals
     char* end;
     if (fixed_fast(v, precision, p_, end)) {

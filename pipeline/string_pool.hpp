@@ -12,8 +12,8 @@ namespace cotflow {
 /// record goes round from the stage that drops it to the source that fills
 /// the next one, instead of a malloc and a free per record (the free on
 /// another thread than the malloc). Bounded by the bytes it holds; a string
-/// that does not fit, or whose buffer is larger than `max_capacity`, is
-/// simply freed.
+/// that does not fit, whose buffer is larger than `max_capacity`, or more
+/// than twice what it holds, is simply freed.
 class string_pool {
 public:
   string_pool(size_t max_bytes, size_t max_capacity)
@@ -31,9 +31,11 @@ public:
     for (auto& item : items) {
       std::string& s = get(item);
       auto cap = s.capacity();
-      // An inline (short) string has no buffer worth keeping.
+      // An inline (short) string has no buffer worth keeping; one that
+      // grew for a large record and now holds a small one is let go, so
+      // that buffers do not stay at the size of the largest record seen.
       if (cap < min_capacity || cap > max_capacity_
-          || bytes_ + cap > max_bytes_)
+          || cap > 2 * s.size() + min_capacity || bytes_ + cap > max_bytes_)
         continue;
       bytes_ += cap;
       s.clear();

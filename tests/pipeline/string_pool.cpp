@@ -63,6 +63,20 @@ BOOST_AUTO_TEST_CASE(the_pool_is_bounded_by_bytes_and_buffer_size) {
     BOOST_TEST(s.capacity() < 4096u);
 }
 
+BOOST_AUTO_TEST_CASE(a_buffer_much_larger_than_its_content_is_let_go) {
+  // A buffer that grew for one large record must not go round at that
+  // size for every small record after it.
+  string_pool pool{1 << 20, 4096};
+  std::vector<std::string> done(1);
+  done[0].reserve(3000);
+  done[0] = "small";
+  pool.give(done, self);
+  BOOST_TEST(pool.bytes() == 0u);
+  done[0].assign(2000, 'x');
+  pool.give(done, self);
+  BOOST_TEST(pool.bytes() >= 2000u);
+}
+
 BOOST_AUTO_TEST_CASE(threads_give_and_take_at_once) {
   // One thread gives back what another takes, as the breaker and the
   // source do; run under a sanitizer this also checks the locking.
