@@ -4,7 +4,8 @@
 //   bench_pipeline COTFLOW_BIN [--records N] [--window W] [--rates 100,1000,10000]
 //                  [--latency-seconds S] [--max-seconds S] [--log-dir DIR]
 //                  [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]
-//                  [--perf PERF_BIN] [--tput-reps N]
+//                  [--perf PERF_BIN] [--tput-reps N] [--malformed SHARE]
+//                  [--baseline-cmd CMD]
 //
 // This process hosts the embedded broker (librdkafka mock cluster, 6
 // partitions per topic), publishes the generated detections and observes the
@@ -309,6 +310,14 @@ std::string perf_bin; // --perf: perf(1) records the throughput phases
 // One run's rate swings by a third on this machine (the baseline's too).
 int tput_reps = 1;
 std::string perf_dir; // where perf-<scenario>.data goes (--log-dir)
+// --baseline-cmd: another pipeline in the passthrough's place (see usage).
+std::string baseline_cmd;
+// --malformed: share of malformed records in every generated stream.
+double malformed_share = 0.01;
+
+const char* baseline_label() {
+  return baseline_cmd.empty() ? "baseline passthrough" : "baseline (command)";
+}
 
 latency_result latency_phase(const std::string& bootstrap, observer& obs,
                              const target& t, int64_t rate, double seconds,
@@ -408,6 +417,7 @@ latency_result latency_phase(const std::string& bootstrap, observer& obs,
   cotflow::detection_generator::options o;
   o.seed = static_cast<uint64_t>(rate);
   o.first_seq = first_seq;
+  o.malformed = malformed_share;
   cotflow::detection_generator gen{o};
   cotflow::generated_record rec;
   uint64_t valid = 0;
@@ -802,7 +812,7 @@ void report(const scenario& sc, uint64_t n) {
     auto& r = p->tput;
     std::printf("| %s | %llu | %.0f | %.0f | %.0f | %.2f | %lld | %.1f | %s "
                 "|\n",
-                p == &base ? "baseline passthrough" : "cotflow",
+                p == &base ? baseline_label() : "cotflow",
                 static_cast<unsigned long long>(r.records), r.rps(),
                 r.steady_rps, crps(r), r.longest_stall_s,
                 static_cast<long long>(r.outputs), r.cpu_us_per_record,
@@ -1065,7 +1075,16 @@ int main(int argc, char** argv) {
       " [--rates 100,1000,10000] [--latency-seconds S] [--max-seconds S]"
       " [--fetch-wait default,5] [--cotflow-env KEY=VALUE]... [--log-dir DIR]"
       " [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]"
-      " [--perf PERF_BIN] [--tput-reps N]\n");
+      " [--perf PERF_BIN] [--tput-reps N] [--malformed SHARE]"
+      " [--baseline-cmd CMD]\n"
+      "--baseline-cmd runs CMD with /bin/sh in the passthrough's place, once"
+      " per phase, with BENCH_BOOTSTRAP, BENCH_INPUT_TOPIC,"
+      " BENCH_OUTPUT_TOPIC, BENCH_GROUP and BENCH_FETCH_WAIT_MS (empty: the"
+      " client's default) in its environment: it must write one record to"
+      " BENCH_OUTPUT_TOPIC per input record, keeping the input's 'seq=N'"
+      " (in 'remarks') in it; with --malformed 0 no input is malformed."
+      " Start it with exec: CPU and RSS are read from the process /bin/sh"
+      " started.\n");
     return 2;
   }
   std::string cotflow_bin = argv[1];
@@ -1116,6 +1135,10 @@ int main(int argc, char** argv) {
       tput_reps = std::stoi(next());
     else if (a == "--perf")
       perf_bin = next();
+    else if (a == "--baseline-cmd")
+      baseline_cmd = next();
+    else if (a == "--malformed")
+      malformed_share = std::stod(next());
     else
       die("unknown argument " + a);
   }
@@ -1147,7 +1170,9 @@ int main(int argc, char** argv) {
   // The records of the throughput phases: one pool, reused in a cycle.
   std::vector<cotflow::generated_record> pool(std::min<uint64_t>(n, 100000));
   {
-    cotflow::detection_generator gen{{}};
+    cotflow::detection_generator::options o;
+    o.malformed = malformed_share;
+    cotflow::detection_generator gen{o};
     auto now = cotflow::now_ms();
     for (auto& r : pool)
       gen.next(r, now);
@@ -1183,10 +1208,20 @@ int main(int argc, char** argv) {
                                     group};
       if (!sc.fetch_wait_ms.empty())
         argv.push_back("fetch.wait.max.ms=" + sc.fetch_wait_ms);
+      std::vector<std::pair<std::string, std::string>> env;
+      if (!baseline_cmd.empty()) {
+        // Another pipeline, e.g. a Python or Node.js bridge, on the same
+        // records and broker.
+        argv = {"/bin/sh", "-c", baseline_cmd};
+        env = {{"BENCH_BOOTSTRAP", bootstrap},
+               {"BENCH_INPUT_TOPIC", in},
+               {"BENCH_OUTPUT_TOPIC", out},
+               {"BENCH_GROUP", group},
+               {"BENCH_FETCH_WAIT_MS", sc.fetch_wait_ms}};
+      }
       instance inst;
       inst.log = log_dir + "/baseline-" + tag + ".log";
-      inst.proc = std::make_unique<child>(
-        argv, std::vector<std::pair<std::string, std::string>>{}, inst.log);
+      inst.proc = std::make_unique<child>(argv, env, inst.log);
       inst.t = {"baseline", group, in, {{out, partitions}}, out,
                 inst.proc.get()};
       return inst;
@@ -1237,7 +1272,7 @@ int main(int argc, char** argv) {
   std::printf("Embedded broker (librdkafka mock cluster, 1 broker) in the "
               "benchmark process; topics with %d partitions; %llu records "
               "per throughput run (pool of %zu generated detections, %.0f "
-              "bytes average, 1%% malformed, 25%% GeoJSON), publisher at most "
+              "bytes average, %.0f%% malformed, 25%% GeoJSON), publisher at most "
               "%lld records ahead of the outputs (the mock broker keeps only "
               "~5 MB per partition). Latency phases: %.0f s per offered rate. "
               "Each latency phase and the throughput runs with a fresh "
@@ -1247,14 +1282,19 @@ int main(int argc, char** argv) {
               partitions, static_cast<unsigned long long>(n), pool.size(),
               static_cast<double>(pool_bytes)
                 / static_cast<double>(pool.size()),
-              static_cast<long long>(window), lat_seconds);
+              100 * malformed_share, static_cast<long long>(window),
+              lat_seconds);
+  if (!baseline_cmd.empty())
+    std::printf("**The baseline is not the passthrough** but `%s` "
+                "(--baseline-cmd), run by /bin/sh.\n\n",
+                baseline_cmd.c_str());
   std::printf("Latency = time the benchmark's reader of the output topic got "
               "the record (reader fetch.wait.max.ms=2) minus the wall time "
               "the input was published (also its Kafka timestamp). "
               "'produced' = the output record's CreateTime (set when "
               "cotflow/passthrough handed it to its producer) minus the "
               "input's. 'matched' counts only CoT outputs for cotflow: the "
-              "~1%% malformed inputs go to the dead-letter topic. Peak RSS per "
+              "malformed inputs go to the dead-letter topic. Peak RSS per "
               "phase is VmHWM after resetting it through /proc/PID/clear_refs "
               "at the phase start; CPU is utime+stime of the child over the "
               "phase divided by the records published in it. 'Other load' "
