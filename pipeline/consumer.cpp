@@ -294,12 +294,21 @@ void tracked_consumer::offset_commit_cb(
 }
 
 void tracked_consumer::commit() {
-  if (!closed_)
-    commit_points(tracker_.due(), false);
+  if (closed_)
+    return;
+  auto points = tracker_.due();
+  for (auto& p : resumed_due())
+    points.push_back(p);
+  commit_points(points, false);
 }
 
 bool tracked_consumer::commit_sync() {
-  return closed_ || commit_points(tracker_.due(), true);
+  if (closed_)
+    return true;
+  auto points = tracker_.due();
+  for (auto& p : resumed_due())
+    points.push_back(p);
+  return commit_points(points, true);
 }
 
 bool tracked_consumer::close() {
@@ -315,6 +324,11 @@ bool tracked_consumer::close() {
 namespace {
 
 constexpr auto unconfirmed_ttl = std::chrono::minutes{5};
+// How long a resume point waits for a record past it before it is
+// committed by itself: past the rebalance rounds that follow an assignment
+// (a commit inside them fails with ILLEGAL_GENERATION, which librdkafka 2.0
+// takes for a lost assignment).
+constexpr auto resume_commit_after = std::chrono::seconds{10};
 
 } // namespace
 
@@ -325,6 +339,25 @@ void tracked_consumer::confirmed(const std::string& topic,
   auto it = unconfirmed_.find({topic, partition});
   if (it != unconfirmed_.end() && it->second.offset <= offset)
     unconfirmed_.erase(it);
+}
+
+std::vector<commit_point> tracked_consumer::resumed_due() {
+  std::vector<commit_point> out;
+  if (unconfirmed_.empty())
+    return out;
+  auto now = std::chrono::steady_clock::now();
+  for (auto& [key, u] : unconfirmed_) {
+    if (u.resumed == std::chrono::steady_clock::time_point{}
+        || now - u.resumed < resume_commit_after)
+      continue;
+    auto tp = tracker_.handle(key.first, key.second);
+    // A record delivered past the point commits the partition anyway.
+    if (tp == 0 || !tracker_.due(tp).empty())
+      continue;
+    out.push_back({tp, key.first, key.second, u.offset});
+    u.resumed = now; // again in a while if this one fails
+  }
+  return out;
 }
 
 void tracked_consumer::remember_unconfirmed(
@@ -373,6 +406,7 @@ void tracked_consumer::resume_unconfirmed(
       continue;
     }
     of[i]->set_offset(mine);
+    unconfirmed_[key].resumed = std::chrono::steady_clock::now();
     log::info(name_, a->topic() + "[" + std::to_string(a->partition())
                        + "] resumes at " + std::to_string(mine)
                        + ", delivered up to there by this instance (the "
@@ -400,8 +434,9 @@ void tracked_consumer::rebalance_cb(
       // land in the next round of a cooperative rebalance and fail with
       // ILLEGAL_GENERATION, which librdkafka 2.0 takes for a lost
       // assignment (one more rebalance). The first record delivered past
-      // the start commits it; until a commit there is confirmed the point
-      // stays in unconfirmed_, for the next owner if that is this one.
+      // the start commits it, or resumed_due() after a while if none comes;
+      // until a commit there is confirmed the point stays in unconfirmed_,
+      // for the next owner if that is this one.
       auto tp = tracker_.assign(p->topic(), p->partition(), start);
       tracker_.committed(tp, start);
     }

@@ -164,7 +164,13 @@ private:
   struct unconfirmed {
     int64_t offset;
     std::chrono::steady_clock::time_point at;
+    /// When this instance resumed the partition there (not yet: epoch).
+    std::chrono::steady_clock::time_point resumed{};
   };
+  /// Resume points not committed yet some time after their assignment
+  /// (no record came past them): committed now, so that the group's
+  /// commit does not stay behind while the partition is quiet.
+  std::vector<commit_point> resumed_due();
   std::map<std::pair<std::string, int32_t>, unconfirmed> unconfirmed_;
   void remember_unconfirmed(const std::vector<commit_point>& points);
   /// A commit of `offset` went through: a remembered point at or below it
