@@ -52,12 +52,8 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
         }
         cot_event ev;
         if (s.xml.capacity() < s.xml_reserve) {
-          if (s.xml_spares.empty() && s.xml_buffers)
-            s.xml_buffers->take(s.xml_spares, 64);
-          if (!s.xml_spares.empty()) {
-            s.xml = std::move(s.xml_spares.back());
-            s.xml_spares.pop_back();
-          }
+          if (s.xml_buffers)
+            s.xml = s.xml_buffers->next(s.xml_spares, 64);
           if (s.xml.capacity() < s.xml_reserve)
             s.xml.reserve(s.xml_reserve);
         }

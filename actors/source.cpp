@@ -96,12 +96,8 @@ void round(source_actor::stateful_pointer<source_state> self) {
         if (auto k = m.key_pointer())
           r.key.assign(static_cast<const char*>(k), m.key_len());
         // A buffer a finished record gave back, when there is one.
-        if (s.spares.empty() && s.payloads)
-          s.payloads->take(s.spares, 512);
-        if (!s.spares.empty()) {
-          r.payload = std::move(s.spares.back());
-          s.spares.pop_back();
-        }
+        if (s.payloads)
+          r.payload = s.payloads->next(s.spares, 512);
         r.payload.assign(static_cast<const char*>(m.payload()), m.len());
         chunk.records.push_back(std::move(r));
       });

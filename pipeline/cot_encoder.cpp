@@ -228,6 +228,14 @@ public:
     put('"');
   }
 
+  /// The times of an event about `now` itself (a ping, a delete): time and
+  /// start now, stale 20 s later.
+  void instant_times(int64_t now) {
+    time_attr("time", now);
+    time_attr("start", now);
+    time_attr("stale", now + 20000);
+  }
+
 private:
   void at(size_t used) {
     p_ = s_.data() + used;
@@ -304,9 +312,7 @@ std::string ping_event(std::string_view uid, int64_t now) {
   w.lit("<event version=\"2.0\"");
   w.attr("uid", uid);
   w.lit(" type=\"t-x-c-t\" how=\"h-g-i-g-o\"");
-  w.time_attr("time", now);
-  w.time_attr("start", now);
-  w.time_attr("stale", now + 20000);
+  w.instant_times(now);
   w.lit("><point lat=\"0.0\" lon=\"0.0\" hae=\"0.0\" ce=\"9999999.0\" "
         "le=\"9999999.0\"/><detail/></event>");
   w.finish();
@@ -407,9 +413,7 @@ encode_outcome cot_encoder::encode(const detection& d, int64_t now,
     w.lit("<event version=\"2.0\" uid=\"");
     uid_into(w, cfg_, d);
     w.lit("-delete\" type=\"t-x-d-d\" how=\"h-g-i-g-o\"");
-    w.time_attr("time", now);
-    w.time_attr("start", now);
-    w.time_attr("stale", now + 20000);
+    w.instant_times(now);
     w.lit("><point lat=\"0.0\" lon=\"0.0\" hae=\"9999999.0\" "
           "ce=\"9999999.0\" le=\"9999999.0\"/><detail><link uid=\"");
     uid_into(w, cfg_, d);

@@ -274,7 +274,7 @@ void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
   producer_->poll(timeout_ms);
   if (!done_.empty()) {
     if (recycle_)
-      recycle_->give(done_, [](std::string& s) -> std::string& { return s; });
+      recycle_->give(done_);
     done_.clear();
   }
   out.insert(out.end(), delivered_.begin(), delivered_.end());

@@ -43,6 +43,24 @@ public:
     }
   }
 
+  /// Takes the buffers of `strings` (one lock for all of them).
+  void give(std::vector<std::string>& strings) {
+    give(strings, [](std::string& s) -> std::string& { return s; });
+  }
+
+  /// The next string to fill: a spare from `cache`, which is refilled from
+  /// the pool `batch` at a time (one lock per refill); an empty string when
+  /// the pool has none.
+  std::string next(std::vector<std::string>& cache, size_t batch) {
+    if (cache.empty())
+      take(cache, batch);
+    if (cache.empty())
+      return {};
+    auto s = std::move(cache.back());
+    cache.pop_back();
+    return s;
+  }
+
   /// Moves up to `n` spare strings to the end of `out`.
   void take(std::vector<std::string>& out, size_t n) {
     std::lock_guard<std::mutex> guard{mu_};
