@@ -312,7 +312,6 @@ tunables tunables_of(const config& c) {
   t.batch_size = c.pipeline.batch_size;
   t.batch_age_ms = c.pipeline.batch_age_ms;
   t.max_in_flight = c.pipeline.max_in_flight;
-  t.commit_interval_ms = c.pipeline.commit_interval_ms;
   t.queue_events = c.tak.queue_events;
   t.breaker_failures = c.tak.breaker_failures;
   t.breaker_failure_rate = c.tak.breaker_failure_rate;
@@ -379,8 +378,6 @@ bool reload(const run_hooks& hooks, config& current, stats& st,
       next.pipeline.batch_age_ms = n.pipeline.batch_age_ms;
     else if (key == "pipeline.max_in_flight")
       next.pipeline.max_in_flight = n.pipeline.max_in_flight;
-    else if (key == "pipeline.commit_interval_ms")
-      next.pipeline.commit_interval_ms = n.pipeline.commit_interval_ms;
     else if (key == "tak.queue_events")
       next.tak.queue_events = n.tak.queue_events;
     else if (key == "tak.breaker_failures")

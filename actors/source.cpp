@@ -62,11 +62,7 @@ void round(source_actor::stateful_pointer<source_state> self) {
       if (!s.kafka->paused() && now - *s.full_since >= pause_after) {
         s.kafka->pause(true);
       } else if (!s.kafka->paused()) {
-        if (now >= s.next_commit) {
-          s.kafka->commit();
-          s.next_commit = now + std::chrono::milliseconds{
-                                  s.cfg.commit_interval_ms};
-        }
+        s.kafka->commit();
         self->delayed_send(self, std::chrono::milliseconds{1},
                            atom::poll::value);
         return;
@@ -106,10 +102,9 @@ void round(source_actor::stateful_pointer<source_state> self) {
         self->send(s.next, std::move(chunk));
     }
   }
-  if (now >= s.next_commit) {
-    s.kafka->commit();
-    s.next_commit = now + std::chrono::milliseconds{s.cfg.commit_interval_ms};
-  }
+  // Delivered positions go to librdkafka's committer as they move; it
+  // commits them every pipeline.commit_interval_ms.
+  s.kafka->commit();
   if (s.rebalance_every.count() > 0 && now >= s.next_rebalance) {
     s.kafka->simulate_rebalance();
     s.next_rebalance = now + s.rebalance_every;
@@ -136,8 +131,6 @@ source(source_actor::stateful_pointer<source_state> self,
         return;
       s.next = std::move(next);
       s.started = true;
-      s.next_commit = clock::now()
-                      + std::chrono::milliseconds{s.cfg.commit_interval_ms};
       s.next_rebalance = clock::now() + s.rebalance_every;
       self->send(self, atom::poll::value);
     },
@@ -164,7 +157,6 @@ source(source_actor::stateful_pointer<source_state> self,
     [=](tunables& t) {
       auto& s = self->state;
       s.cfg.max_in_flight = t.max_in_flight;
-      s.cfg.commit_interval_ms = t.commit_interval_ms;
     },
     [=](atom::stop) -> caf::typed_response_promise<uint64_t> {
       auto& s = self->state;

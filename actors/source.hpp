@@ -27,7 +27,6 @@ struct source_state {
   bool stopping = false;
   caf::typed_response_promise<uint64_t> drained;
   std::chrono::steady_clock::time_point deadline;
-  std::chrono::steady_clock::time_point next_commit;
   /// Fault injection: a rebalance this often (0 = never).
   std::chrono::milliseconds rebalance_every{0};
   std::chrono::steady_clock::time_point next_rebalance;

@@ -301,10 +301,8 @@ int tend_parking(self_ptr self, clock::time_point now) {
   } else {
     s.lot->hold();
   }
-  if (now >= s.next_commit) {
-    s.lot->commit();
-    s.next_commit = now + s.commit_interval;
-  }
+  // Replayed positions go to the replayer's committer as they move.
+  s.lot->commit();
   if (now >= s.next_report) {
     s.dstats->parking_backlog = s.lot->backlog();
     s.next_report = now + milliseconds{1000};
@@ -458,7 +456,6 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
   if (s.lot)
     s.dstats->parking_topic = s.lot->topic();
   s.queue_max = static_cast<size_t>(cfg.queue_events);
-  s.commit_interval = milliseconds{cfg_ptr->pipeline.commit_interval_ms};
   auto& faults = cfg_ptr->faults;
   s.throw_rate = faults.sink_throw_rate;
   if (faults.destination_down == s.dest) {

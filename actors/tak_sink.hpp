@@ -37,8 +37,6 @@ struct tak_sink_state {
   /// Events held in memory before the destination spills to parking.
   size_t queue_max = 0;
   std::vector<record_ref> scratch;
-  std::chrono::milliseconds commit_interval{1000};
-  std::chrono::steady_clock::time_point next_commit{};
   std::chrono::steady_clock::time_point next_report{};
   /// Fault injection: every connect and write fails within this window.
   std::chrono::steady_clock::time_point down_from{};

@@ -77,7 +77,8 @@ const std::vector<key_desc>& keys() {
                 "encoder workers; 0 = one per usable CPU (a container: its "
                 "CPU limit)"),
     COTFLOW_KEY(pipeline, commit_interval_ms, int_ref,
-                "how often delivered offsets are committed"),
+                "how often delivered offsets are committed (librdkafka's "
+                "auto.commit.interval.ms; applied at start)"),
     COTFLOW_KEY(pipeline, max_record_bytes, int_ref,
                 "larger records are dead-lettered"),
     COTFLOW_KEY(pipeline, drain_timeout_ms, int_ref,
@@ -672,11 +673,15 @@ std::vector<std::string> validate(const config& c) {
   for (auto& [k, v] : c.kafka.properties) {
     static const char* owned[] = {"enable.auto.commit", "group.id",
                                   "bootstrap.servers",
-                                  "enable.auto.offset.store"};
+                                  "enable.auto.offset.store",
+                                  "auto.commit.interval.ms"};
     for (auto o : owned)
       need(k != o, "kafka.properties." + k
                      + ": set by cotflow itself (offsets are committed only "
-                       "after delivery)");
+                       "after delivery"
+                     + (k == "auto.commit.interval.ms"
+                          ? "; pipeline.commit_interval_ms sets it)"
+                          : ")"));
   }
   auto range = [&](const char* path, int64_t v, int64_t lo, int64_t hi) {
     need(v >= lo && v <= hi, std::string{path} + ": " + std::to_string(v)
@@ -857,8 +862,8 @@ bool hot_reloadable(const std::string& key) {
   static const char* hot[] = {
     "log.level",           "log.format",
     "pipeline.batch_size", "pipeline.batch_age_ms",
-    "pipeline.max_in_flight", "pipeline.commit_interval_ms",
-    "tak.queue_events",    "tak.breaker_failures",
+    "pipeline.max_in_flight", "tak.queue_events",
+    "tak.breaker_failures",
     "tak.breaker_failure_rate", "tak.breaker_window",
     "tak.breaker_open_min_ms", "tak.breaker_open_max_ms",
     "tak.breaker_probes",

@@ -148,7 +148,6 @@ struct tunables {
   int64_t batch_size = 0;
   int64_t batch_age_ms = 0;
   int64_t max_in_flight = 0;
-  int64_t commit_interval_ms = 0;
   int64_t queue_events = 0;
   int64_t breaker_failures = 0;
   double breaker_failure_rate = 0;
@@ -161,7 +160,7 @@ struct tunables {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tunables& x) {
   return f(caf::meta::type_name("tunables"), x.batch_size, x.batch_age_ms,
-           x.max_in_flight, x.commit_interval_ms, x.queue_events,
+           x.max_in_flight, x.queue_events,
            x.breaker_failures, x.breaker_failure_rate, x.breaker_window,
            x.breaker_open_min_ms, x.breaker_open_max_ms, x.breaker_probes);
 }

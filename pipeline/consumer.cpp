@@ -212,7 +212,9 @@ bool tracked_consumer::rewind(int timeout_ms) {
 
 bool tracked_consumer::ack(uint32_t tp, int64_t offset, dest_mask bits,
                            bool* parked) {
-  return tracker_.ack(tp, offset, bits, parked);
+  bool done = tracker_.ack(tp, offset, bits, parked);
+  moved_ = moved_ || done;
+  return done;
 }
 
 void tracked_consumer::pause(bool on) {
@@ -268,11 +270,11 @@ bool tracked_consumer::commit_points(const std::vector<commit_point>& points,
       log::warn(name_, "commit failed: " + RdKafka::err2str(rc));
     }
   } else {
-    // The consume loop never blocks on the coordinator; the result arrives
-    // in offset_commit_cb.
-    auto rc = consumer_->commitAsync(offsets);
-    if (rc != RdKafka::ERR_NO_ERROR)
-      log::warn(name_, "commit failed: " + RdKafka::err2str(rc));
+    // Stored for librdkafka's committer (enable.auto.commit), which
+    // commits only between rebalances; the result arrives in
+    // offset_commit_cb. A partition no longer assigned is refused here
+    // (its new owner commits it).
+    consumer_->offsets_store(offsets);
   }
   RdKafka::TopicPartition::destroy(offsets);
   return ok;
@@ -290,15 +292,25 @@ void tracked_consumer::offset_commit_cb(
         tracker_.committed(tp, p->offset());
       confirmed(p->topic(), p->partition(), p->offset());
     }
-  stats_->commits += 1;
+  // librdkafka's timer reports "nothing to commit" too: not a commit.
+  if (err == RdKafka::ERR_NO_ERROR)
+    stats_->commits += 1;
 }
 
 void tracked_consumer::commit() {
   if (closed_)
     return;
-  auto points = tracker_.due();
-  for (auto& p : resumed_due())
-    points.push_back(p);
+  std::vector<commit_point> points;
+  if (moved_) {
+    points = tracker_.due();
+    moved_ = false;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (now >= next_resume_check_) {
+    for (auto& p : resumed_due())
+      points.push_back(p);
+    next_resume_check_ = now + std::chrono::seconds{1};
+  }
   commit_points(points, false);
 }
 
@@ -482,12 +494,14 @@ void tracked_consumer::rebalance_cb(
       points.insert(points.end(), due.begin(), due.end());
       handles.push_back(tp);
     }
-    // A lost assignment (session timed out) is someone else's already.
-    bool done = false;
+    // Stored: librdkafka commits the stored offsets of the partitions it
+    // unassigns, as part of the rebalance (a commit of our own here could
+    // meet the next generation: see make_client_conf). A lost assignment
+    // (session timed out) is someone else's already. Until a commit is
+    // confirmed the points are kept, for the next owner if that is this one.
     if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost())
-      done = commit_points(points, true);
-    if (!done)
-      remember_unconfirmed(points);
+      commit_points(points, false);
+    remember_unconfirmed(points);
     size_t abandoned = 0;
     for (auto tp : handles)
       abandoned += tracker_.revoke(tp);

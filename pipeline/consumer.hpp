@@ -108,8 +108,12 @@ public:
     return paused_;
   }
 
-  /// Commits every partition whose safe position moved, asynchronously;
-  /// positions count as committed once the broker confirmed them.
+  /// Hands every partition's safe position that moved since the last call
+  /// to librdkafka's committer (offsets_store), which commits what is
+  /// stored every `pipeline.commit_interval_ms` and when partitions are
+  /// revoked, never in the middle of a rebalance. Cheap when nothing moved:
+  /// meant for every round of the consume loop. Positions count as
+  /// committed once the broker confirmed them (offset_commit_cb).
   void commit();
 
   /// Commits synchronously (shutdown); false when the broker refused.
@@ -182,6 +186,9 @@ private:
                      std::vector<RdKafka::TopicPartition*>& parts);
   bool closed_ = false;
   bool drained_ = false;
+  // A record completed since the last commit(): a position may have moved.
+  bool moved_ = false;
+  std::chrono::steady_clock::time_point next_resume_check_{};
   std::shared_ptr<stats> stats_;
   // Handle cache for the partition of the previous record.
   const void* last_rkt_ = nullptr;

@@ -92,9 +92,17 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
     props.insert(props.end(),
                  {
                    {"group.id", cfg.kafka.group_id},
-                   // Offsets are committed by the source, only after
-                   // delivery (SPEC §5).
-                   {"enable.auto.commit", "false"},
+                   // At least once (SPEC §5): the source stores a
+                   // partition's offset only once everything before it is
+                   // delivered; librdkafka commits what is stored, on its
+                   // timer and when partitions are revoked. Its timer
+                   // commits only while no rebalance is under way: a commit
+                   // that meets a new generation fails ILLEGAL_GENERATION,
+                   // which librdkafka before 2.10 takes for a lost
+                   // assignment (confluentinc/librdkafka#4059).
+                   {"enable.auto.commit", "true"},
+                   {"auto.commit.interval.ms",
+                    std::to_string(cfg.pipeline.commit_interval_ms)},
                    {"enable.auto.offset.store", "false"},
                    {"auto.offset.reset", "earliest"},
                    {"enable.partition.eof", "false"},

@@ -3,9 +3,7 @@
 #include "config/config.hpp"
 #include "pipeline/kafka.hpp"
 #include "tests/support/kafka_client.hpp"
-
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
+#include "tests/support/mock_cluster.hpp"
 
 #include <chrono>
 #include <map>
@@ -21,33 +19,6 @@
 namespace {
 
 using namespace std::chrono_literals;
-
-/// A mock cluster of one broker whose faults the test controls.
-struct cluster {
-  rd_kafka_t* rk = nullptr;
-  rd_kafka_mock_cluster_t* mc = nullptr;
-
-  cluster() {
-    char err[256];
-    auto conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", nullptr, 0);
-    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    BOOST_TEST_REQUIRE(rk != nullptr);
-    mc = rd_kafka_mock_cluster_new(rk, 1);
-    BOOST_TEST_REQUIRE(mc != nullptr);
-    BOOST_TEST_REQUIRE(rd_kafka_mock_topic_create(mc, "cot", 1, 1)
-                       == RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
-
-  ~cluster() {
-    rd_kafka_mock_cluster_destroy(mc);
-    rd_kafka_destroy(rk);
-  }
-
-  std::string bootstraps() const {
-    return rd_kafka_mock_cluster_bootstraps(mc);
-  }
-};
 
 /// Payloads of every size class: short enough for std::string's inline
 /// buffer (its bytes live inside the slot itself) and heap-allocated ones.
@@ -84,7 +55,7 @@ std::map<std::string, std::string> read_back(const std::string& bootstrap,
 } // namespace
 
 BOOST_AUTO_TEST_CASE(owned_and_copied_payloads_arrive_as_they_were) {
-  cluster c;
+  cotflow::test::mock_cluster c{"cot"};
   auto cfg = cotflow::default_config();
   cfg.kafka.brokers = c.bootstraps();
   std::string err;
@@ -120,7 +91,7 @@ BOOST_AUTO_TEST_CASE(owned_and_copied_payloads_arrive_as_they_were) {
 }
 
 BOOST_AUTO_TEST_CASE(an_owned_payload_is_produced_again_after_a_failure) {
-  cluster c;
+  cotflow::test::mock_cluster c{"cot"};
   auto cfg = cotflow::default_config();
   cfg.kafka.brokers = c.bootstraps();
   // Deliveries time out while the broker is down: each comes back as a

@@ -1,0 +1,127 @@
+#include <boost/test/unit_test.hpp>
+
+#include "config/config.hpp"
+#include "pipeline/consumer.hpp"
+#include "tests/support/kafka_client.hpp"
+#include "tests/support/mock_cluster.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+// tracked_consumer against librdkafka's mock cluster in this process: the
+// group's commit never passes a record that is not done, moves up as soon
+// as it is, and a revoke hands over what was done (librdkafka commits the
+// stored offsets as it unassigns).
+
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string topic = "detections";
+const std::string group = "consumer-test";
+
+struct fixture {
+  cotflow::test::mock_cluster c{topic};
+  std::unique_ptr<cotflow::tracked_consumer> consumer;
+  // offset -> handle it was handed out with
+  std::map<int64_t, uint32_t> handed;
+
+  explicit fixture(size_t records) {
+    std::vector<std::string> payloads;
+    for (size_t i = 0; i < records; ++i)
+      payloads.push_back("{\"n\":" + std::to_string(i) + "}");
+    cotflow::test::publish_raw(c.bootstraps(), topic, payloads);
+    auto cfg = cotflow::default_config();
+    cfg.kafka.brokers = c.bootstraps();
+    cfg.kafka.group_id = group;
+    cfg.kafka.input_topics = {topic};
+    cfg.pipeline.commit_interval_ms = 100;
+    std::string err;
+    consumer = cotflow::tracked_consumer::make(
+      cfg, 1, std::make_shared<cotflow::stats>(), err);
+    BOOST_TEST_REQUIRE(bool(consumer), err);
+  }
+
+  /// Polls (committing each round, as the source does) until `n` more
+  /// records were handed out.
+  void take(size_t n) {
+    auto want = handed.size() + n;
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (handed.size() < want && std::chrono::steady_clock::now() < deadline) {
+      consumer->poll(100, want - handed.size(),
+                     [&](uint32_t tp, RdKafka::Message& m) {
+                       handed[m.offset()] = tp;
+                     });
+      consumer->commit();
+    }
+    BOOST_TEST_REQUIRE(handed.size() == want);
+  }
+
+  int64_t group_commit() {
+    return cotflow::test::committed(c.bootstraps(), group, topic)[0];
+  }
+
+  /// Serves the consumer (commit rounds, callbacks) until `done` holds or
+  /// `limit` passes; whether it held.
+  bool serve_until(const std::function<bool()>& done,
+                   std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      consumer->commit();
+      consumer->idle(50);
+      if (done())
+        return true;
+    }
+    return false;
+  }
+
+  void ack(int64_t offset) {
+    consumer->ack(handed.at(offset), offset, 1);
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_group_commit_stops_at_the_first_record_not_done) {
+  fixture f{20};
+  f.take(20);
+  for (int64_t o = 0; o < 20; ++o)
+    if (o != 7)
+      f.ack(o);
+  BOOST_TEST_REQUIRE(f.serve_until([&] { return f.group_commit() == 7; }, 20s));
+  // Twenty commit intervals later it is still there: nothing past the
+  // record in flight is committed.
+  BOOST_TEST(!f.serve_until([&] { return f.group_commit() != 7; }, 2s));
+  f.ack(7);
+  BOOST_TEST(f.serve_until([&] { return f.group_commit() == 20; }, 20s));
+  BOOST_TEST(f.consumer->close());
+  BOOST_TEST(f.group_commit() == 20);
+}
+
+BOOST_AUTO_TEST_CASE(a_revoke_commits_what_is_done_and_forgets_the_rest) {
+  fixture f{20};
+  f.take(20);
+  for (int64_t o = 0; o < 12; ++o)
+    f.ack(o);
+  // No commit round between the acks and the revoke: the revoke itself
+  // must carry offset 12 to the group.
+  f.consumer->simulate_rebalance();
+  BOOST_TEST_REQUIRE(f.serve_until([&] { return f.group_commit() == 12; }, 20s));
+  // Late acknowledgements of the old assignment are ignored...
+  auto old = f.handed;
+  for (int64_t o = 12; o < 20; ++o)
+    BOOST_TEST(!f.consumer->ack(old.at(o), o, 1));
+  // ...and the records from the commit on are handed out again.
+  f.handed.clear();
+  f.take(8);
+  BOOST_TEST(f.handed.begin()->first == 12);
+  BOOST_TEST(f.handed.rbegin()->first == 19);
+  for (int64_t o = 12; o < 20; ++o)
+    f.ack(o);
+  BOOST_TEST(f.serve_until([&] { return f.group_commit() == 20; }, 20s));
+  BOOST_TEST(f.consumer->close());
+}
