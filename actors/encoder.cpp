@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace cotflow {
@@ -61,7 +62,11 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
                                      &ev.stale_ms);
         switch (outcome) {
           case encode_outcome::encoded:
-            s.xml_reserve = s.xml.size() + s.xml.size() / 4;
+            // Only up (to xml_room): every buffer going round is then
+            // reserved alike and fits the next event.
+            s.xml_reserve = std::max(
+              s.xml_reserve,
+              std::min(s.xml.size() + s.xml.size() / 4, xml_room));
             ev.xml = std::move(s.xml);
             s.xml = std::string{};
             ev.ref = r.ref;

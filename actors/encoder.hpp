@@ -23,10 +23,11 @@ struct encoder_state {
   std::optional<decoder> dec;
   std::optional<cot_encoder> enc;
   detection det;
-  /// The next event's XML string, reserved at the last event's size plus a
-  /// quarter: an event is written into its own string with one allocation
-  /// (not grown by doubling, not copied from a scratch buffer), and a
-  /// record that is dropped (stale, too old) leaves it for the next one.
+  /// The next event's XML string, reserved at the largest event's size so
+  /// far plus a quarter (at most xml_room): an event is written into its
+  /// own string, a buffer from the pool when there is one (not grown by
+  /// doubling, not copied from a scratch buffer), and a record that is
+  /// dropped (stale, too old) leaves it for the next one.
   std::string xml;
   size_t xml_reserve = 1024;
   /// Buffers of delivered events (from the Kafka sink's producer) to

@@ -535,10 +535,10 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   caf::scoped_actor self{sys};
   // Payload buffers going round from finished batches to the source: at
   // most 8 MB of them, none above 4 KB (a larger record gets its own).
-  auto payloads = std::make_shared<string_pool>(8 << 20, 4096);
+  auto payloads = std::make_shared<string_pool>(8 << 20, 4096, payload_room);
   // The XML buffers of events the Kafka sink delivered, back to the
   // encoders the same way.
-  auto xml_buffers = std::make_shared<string_pool>(8 << 20, 16384);
+  auto xml_buffers = std::make_shared<string_pool>(8 << 20, 16384, xml_room);
   // The running configuration: the start one plus what reloads applied.
   config current = cfg;
   auto file_mtime = mtime_of(cfg.file);

@@ -4,6 +4,8 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+
 namespace cotflow {
 
 namespace {
@@ -94,6 +96,8 @@ void round(source_actor::stateful_pointer<source_state> self) {
         // A buffer a finished record gave back, when there is one.
         if (s.payloads)
           r.payload = s.payloads->next(s.spares, 512);
+        if (r.payload.capacity() < m.len())
+          r.payload.reserve(std::max(m.len(), payload_room));
         r.payload.assign(static_cast<const char*>(m.payload()), m.len());
         chunk.records.push_back(std::move(r));
       });

@@ -176,8 +176,8 @@ tracked_producer::~tracked_producer() {
     flush(10000, ignored);
     kafka_stats::instance().forget(producer_->name());
   }
-  for (auto* rkt : topics_)
-    rd_kafka_topic_destroy(rkt);
+  for (auto& t : topics_)
+    rd_kafka_topic_destroy(t.second);
   for (auto& r : retries_pending_)
     delete r.headers;
   // Before the owned payloads go: undelivered messages may point into them.
@@ -189,7 +189,7 @@ void tracked_producer::prepare(const std::string& topic, int timeout_ms) {
   // settings (message.timeout.ms=0 among them), where the C++ API's
   // Topic::create would give the topic librdkafka's defaults for good.
   auto* rk = producer_->c_ptr();
-  auto* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  auto* rkt = topic_handle(topic);
   if (!rkt) {
     log::debug("producer", "cannot prepare " + topic + ": "
                              + rd_kafka_err2str(rd_kafka_last_error()));
@@ -202,7 +202,16 @@ void tracked_producer::prepare(const std::string& topic, int timeout_ms) {
   if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
     log::debug("producer", "no metadata for " + topic + " yet ("
                              + rd_kafka_err2str(rc) + ")");
-  topics_.push_back(rkt);
+}
+
+rd_kafka_topic_t* tracked_producer::topic_handle(const std::string& topic) {
+  for (auto& [name, rkt] : topics_)
+    if (name == topic)
+      return rkt;
+  auto* rkt = rd_kafka_topic_new(producer_->c_ptr(), topic.c_str(), nullptr);
+  if (rkt)
+    topics_.emplace_back(topic, rkt);
+  return rkt;
 }
 
 uint32_t tracked_producer::take_slot(uint32_t tp, int64_t offset,
@@ -243,13 +252,27 @@ void tracked_producer::produce_slot(const std::string& topic,
                                     RdKafka::Headers* headers,
                                     uint32_t slot) {
   bool own = owns(slot, payload.data());
+  // Records without headers (the CoT output) go through the C API by topic
+  // handle; the C++ produce() copies the topic name and looks it up by
+  // name for every message.
+  auto* rkt = headers ? nullptr : topic_handle(topic);
   for (;;) {
-    auto rc = producer_->produce(
-      topic, RdKafka::Topic::PARTITION_UA,
-      own ? 0 : RdKafka::Producer::RK_MSG_COPY,
-      const_cast<char*>(payload.data()), payload.size(),
-      key.empty() ? nullptr : key.data(), key.size(), 0, headers,
-      reinterpret_cast<void*>(static_cast<uintptr_t>(slot)));
+    auto* opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(slot));
+    auto rc = rkt ? static_cast<RdKafka::ErrorCode>(rd_kafka_producev(
+                producer_->c_ptr(), RD_KAFKA_V_RKT(rkt),
+                RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                RD_KAFKA_V_MSGFLAGS(own ? 0 : RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()),
+                                 payload.size()),
+                RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(),
+                               key.size()),
+                RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END))
+                  : producer_->produce(
+                    topic, RdKafka::Topic::PARTITION_UA,
+                    own ? 0 : RdKafka::Producer::RK_MSG_COPY,
+                    const_cast<char*>(payload.data()), payload.size(),
+                    key.empty() ? nullptr : key.data(), key.size(), 0,
+                    headers, opaque);
     if (rc == RdKafka::ERR_NO_ERROR)
       return;
     if (rc == RdKafka::ERR__QUEUE_FULL) {

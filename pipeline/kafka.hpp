@@ -128,9 +128,12 @@ private:
 
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Conf> conf_;
-  // Handles of prepare()d topics (C API), kept so that librdkafka keeps
-  // their metadata; released before the producer.
-  std::vector<struct rd_kafka_topic_s*> topics_;
+  /// Topic handles by name (C API; prepare() and the first produce to a
+  /// topic): a produce names its topic by handle, with no lookup by name
+  /// inside librdkafka and no copy of the name; kept so that librdkafka
+  /// keeps their metadata; released before the producer.
+  std::vector<std::pair<std::string, struct rd_kafka_topic_s*>> topics_;
+  struct rd_kafka_topic_s* topic_handle(const std::string& topic);
   std::vector<delivered_ref> slots_;
   // The payloads of produce_owned, by slot, until delivered. A deque: its
   // strings never move, librdkafka points into them.

@@ -8,16 +8,25 @@
 
 namespace cotflow {
 
+/// What the source reserves for a record's payload at least, and the most an
+/// encoder reserves for an event's XML ahead of writing it: buffers of that
+/// size or less fit the next record or event whatever they held last, so
+/// the pools keep them (see `room` below).
+inline constexpr size_t payload_room = 1024;
+inline constexpr size_t xml_room = 2048;
+
 /// String buffers handed back across threads for reuse: the payload of every
 /// record goes round from the stage that drops it to the source that fills
 /// the next one, instead of a malloc and a free per record (the free on
 /// another thread than the malloc). Bounded by the bytes it holds; a string
 /// that does not fit, whose buffer is larger than `max_capacity`, or more
-/// than twice what it holds, is simply freed.
+/// than twice what it holds and larger than `room`, is simply freed. `room`
+/// is the size the users reserve for an ordinary item: such a buffer is
+/// kept whatever it held last (it fits the next one).
 class string_pool {
 public:
-  string_pool(size_t max_bytes, size_t max_capacity)
-    : max_bytes_(max_bytes), max_capacity_(max_capacity) {
+  string_pool(size_t max_bytes, size_t max_capacity, size_t room = 0)
+    : max_bytes_(max_bytes), max_capacity_(max_capacity), room_(room) {
   }
 
   string_pool(const string_pool&) = delete;
@@ -35,7 +44,8 @@ public:
       // grew for a large record and now holds a small one is let go, so
       // that buffers do not stay at the size of the largest record seen.
       if (cap < min_capacity || cap > max_capacity_
-          || cap > 2 * s.size() + min_capacity || bytes_ + cap > max_bytes_)
+          || (cap > room_ && cap > 2 * s.size() + min_capacity)
+          || bytes_ + cap > max_bytes_)
         continue;
       bytes_ += cap;
       s.clear();
@@ -85,6 +95,7 @@ private:
   size_t bytes_ = 0;
   size_t max_bytes_;
   size_t max_capacity_;
+  size_t room_;
 };
 
 } // namespace cotflow

@@ -102,3 +102,20 @@ BOOST_AUTO_TEST_CASE(threads_give_and_take_at_once) {
   BOOST_TEST(taken <= 16000u);
   BOOST_TEST(pool.bytes() == 0u);
 }
+
+BOOST_AUTO_TEST_CASE(a_buffer_of_the_usual_room_is_kept_whatever_it_held) {
+  // Reserved at the room the users ask for, it fits the next item even if
+  // the last one was small; larger buffers still go when half empty.
+  string_pool pool{1 << 20, 4096, 1024};
+  std::vector<std::string> done(2);
+  done[0].reserve(1024);
+  done[0].assign(100, 'x');
+  done[1].reserve(3000);
+  done[1].assign(100, 'y');
+  pool.give(done, self);
+  std::vector<std::string> kept;
+  pool.take(kept, 10);
+  BOOST_TEST_REQUIRE(kept.size() == 1u);
+  BOOST_TEST(kept[0].capacity() >= 1024u);
+  BOOST_TEST(kept[0].capacity() < 3000u);
+}
