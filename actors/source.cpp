@@ -81,24 +81,23 @@ void round(source_actor::stateful_pointer<source_state> self) {
       auto room = static_cast<size_t>(std::min<int64_t>(max - in_flight,
                                                         4096));
       chunk.records.reserve(std::min<size_t>(room, 512));
-      s.kafka->poll(timeout, room, [&](uint32_t tp, RdKafka::Message& m) {
+      s.kafka->poll(timeout, room,
+                    [&](uint32_t tp, const rd_kafka_message_t& m) {
         record r;
-        r.ref = {tp, m.offset()};
-        r.topic = m.topic_name();
-        r.partition = m.partition();
-        auto ts = m.timestamp();
-        r.timestamp_ms = ts.type == RdKafka::MessageTimestamp::
-                                      MSG_TIMESTAMP_NOT_AVAILABLE
-                           ? -1
-                           : ts.timestamp;
-        if (auto k = m.key_pointer())
-          r.key.assign(static_cast<const char*>(k), m.key_len());
+        r.ref = {tp, m.offset};
+        r.topic = rd_kafka_topic_name(m.rkt);
+        r.partition = m.partition;
+        rd_kafka_timestamp_type_t ts_type;
+        auto ts = rd_kafka_message_timestamp(&m, &ts_type);
+        r.timestamp_ms = ts_type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
+        if (m.key)
+          r.key.assign(static_cast<const char*>(m.key), m.key_len);
         // A buffer a finished record gave back, when there is one.
         if (s.payloads)
           r.payload = s.payloads->next(s.spares, 512);
-        if (r.payload.capacity() < m.len())
-          r.payload.reserve(std::max(m.len(), payload_room));
-        r.payload.assign(static_cast<const char*>(m.payload()), m.len());
+        if (r.payload.capacity() < m.len)
+          r.payload.reserve(std::max(m.len, payload_room));
+        r.payload.assign(static_cast<const char*>(m.payload), m.len);
         chunk.records.push_back(std::move(r));
       });
       chunk.drained = s.kafka->drained();

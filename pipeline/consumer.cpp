@@ -64,43 +64,45 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
                               const record_fn& fn) {
   size_t n = 0;
   drained_ = false;
+  auto* rk = consumer_->c_ptr();
   while (n < max) {
-    std::unique_ptr<RdKafka::Message> msg{
-      consumer_->consume(n == 0 ? timeout_ms : 0)};
-    auto err = msg->err();
-    if (err == RdKafka::ERR__TIMED_OUT) {
+    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg{
+      rd_kafka_consumer_poll(rk, n == 0 ? timeout_ms : 0),
+      rd_kafka_message_destroy};
+    if (!msg) {
       drained_ = true;
       break;
     }
-    if (err == RdKafka::ERR__PARTITION_EOF)
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
       continue;
-    if (err != RdKafka::ERR_NO_ERROR) {
-      log::warn(name_, "consume: " + msg->errstr());
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      log::warn(name_, std::string{"consume: "}
+                         + rd_kafka_message_errstr(msg.get()));
       drained_ = true;
       break;
     }
     // Records of one poll mostly come from one partition: cache the handle.
-    auto rkt = static_cast<const void*>(msg->c_ptr()->rkt);
-    if (rkt != last_rkt_ || msg->partition() != last_partition_
+    if (msg->rkt != last_rkt_ || msg->partition != last_partition_
         || last_tp_ == 0) {
-      last_tp_ = tracker_.handle(msg->topic_name(), msg->partition());
-      last_rkt_ = rkt;
-      last_partition_ = msg->partition();
+      last_tp_ = tracker_.handle(rd_kafka_topic_name(msg->rkt),
+                                 msg->partition);
+      last_rkt_ = msg->rkt;
+      last_partition_ = msg->partition;
     }
     if (last_tp_ == 0)
       continue; // not ours (any more): left uncommitted for its owner
-    if (msg->offset() < tracker_.next(last_tp_)) {
+    if (msg->offset < tracker_.next(last_tp_)) {
       // The partition went backwards (truncated log, recreated topic): what
       // was tracked no longer describes it. Start over for it; late acks of
       // the old handle are ignored.
-      log::warn(name_, msg->topic_name() + "["
-                            + std::to_string(msg->partition())
+      log::warn(name_, std::string{rd_kafka_topic_name(msg->rkt)} + "["
+                            + std::to_string(msg->partition)
                             + "] moved back to offset "
-                            + std::to_string(msg->offset())
+                            + std::to_string(msg->offset)
                             + "; tracking it afresh");
       last_tp_ = tracker_.reset(last_tp_);
     }
-    tracker_.dispatched(last_tp_, msg->offset(), all_);
+    tracker_.dispatched(last_tp_, msg->offset, all_);
     fn(last_tp_, *msg);
     ++n;
   }

@@ -4,6 +4,7 @@
 #include "pipeline/offset_tracker.hpp"
 #include "pipeline/stats.hpp"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <chrono>
@@ -25,8 +26,10 @@ namespace cotflow {
 class tracked_consumer : public RdKafka::RebalanceCb,
                          public RdKafka::OffsetCommitCb {
 public:
-  /// Called for each consumed record with its partition handle.
-  using record_fn = std::function<void(uint32_t tp, RdKafka::Message& msg)>;
+  /// Called for each consumed record with its partition handle (the C
+  /// API's message: the C++ API allocates a wrapper per record).
+  using record_fn =
+    std::function<void(uint32_t tp, const rd_kafka_message_t& msg)>;
 
   /// Creates the consumer and subscribes to the input topics; every record
   /// waits for the destinations in `all`. Null with `err` set on failure.

@@ -2,22 +2,35 @@
 
 #include "pipeline/log.hpp"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <cstdlib>
+#include <string_view>
 
 namespace cotflow {
 
 namespace {
 
-std::optional<int64_t> header_int(const RdKafka::Headers* headers,
-                                  const std::string& key) {
-  if (!headers)
+/// The last value of header `key`, if there is one.
+std::optional<std::string_view> header(rd_kafka_headers_t* headers,
+                                       const char* key) {
+  const void* value = nullptr;
+  size_t size = 0;
+  if (!headers
+      || rd_kafka_header_get_last(headers, key, &value, &size)
+           != RD_KAFKA_RESP_ERR_NO_ERROR
+      || !value)
     return std::nullopt;
-  auto h = headers->get_last(key);
-  if (h.err() != RdKafka::ERR_NO_ERROR || !h.value())
+  return std::string_view{static_cast<const char*>(value), size};
+}
+
+std::optional<int64_t> header_int(rd_kafka_headers_t* headers,
+                                  const char* key) {
+  auto h = header(headers, key);
+  if (!h)
     return std::nullopt;
-  std::string text{static_cast<const char*>(h.value()), h.value_size()};
+  std::string text{*h};
   char* end = nullptr;
   auto v = std::strtoll(text.c_str(), &end, 10);
   if (end == text.c_str() || *end != '\0')
@@ -25,14 +38,9 @@ std::optional<int64_t> header_int(const RdKafka::Headers* headers,
   return v;
 }
 
-std::string header_str(const RdKafka::Headers* headers,
-                       const std::string& key) {
-  if (!headers)
-    return {};
-  auto h = headers->get_last(key);
-  if (h.err() != RdKafka::ERR_NO_ERROR || !h.value())
-    return {};
-  return {static_cast<const char*>(h.value()), h.value_size()};
+std::string header_str(rd_kafka_headers_t* headers, const char* key) {
+  auto h = header(headers, key);
+  return h ? std::string{*h} : std::string{};
 }
 
 } // namespace
@@ -102,24 +110,27 @@ size_t parking_lot::replay(size_t max, int64_t now_ms,
     paused_ = false;
   }
   size_t taken = 0;
-  replayer_->poll(0, max, [&](uint32_t tp, RdKafka::Message& msg) {
-    auto* headers = msg.headers();
+  replayer_->poll(0, max, [&](uint32_t tp, const rd_kafka_message_t& msg) {
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(&msg, &headers)
+        != RD_KAFKA_RESP_ERR_NO_ERROR)
+      headers = nullptr;
     auto stale_ms = header_int(headers, "cotflow.stale").value_or(0);
-    record_ref ref{tp | replay_flag, msg.offset()};
+    record_ref ref{tp | replay_flag, msg.offset};
     if (stale_ms != 0 && stale_ms <= now_ms) {
       ++stale;
-      replayer_->ack(tp, msg.offset(), 1);
+      replayer_->ack(tp, msg.offset, 1);
       return;
     }
     cot_event ev;
     ev.ref = ref;
     ev.timestamp_ms = header_int(headers, "cotflow.timestamp").value_or(-1);
-    if (msg.key())
-      ev.uid = *msg.key();
+    if (msg.key)
+      ev.uid.assign(static_cast<const char*>(msg.key), msg.key_len);
     ev.type = header_str(headers, "cotflow.type");
     ev.source = header_str(headers, "cotflow.source");
     ev.stale_ms = stale_ms;
-    ev.xml.assign(static_cast<const char*>(msg.payload()), msg.len());
+    ev.xml.assign(static_cast<const char*>(msg.payload), msg.len);
     out.push_back(std::move(ev));
     ++taken;
   });

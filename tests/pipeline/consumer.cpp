@@ -53,8 +53,8 @@ struct fixture {
     auto deadline = std::chrono::steady_clock::now() + 30s;
     while (handed.size() < want && std::chrono::steady_clock::now() < deadline) {
       consumer->poll(100, want - handed.size(),
-                     [&](uint32_t tp, RdKafka::Message& m) {
-                       handed[m.offset()] = tp;
+                     [&](uint32_t tp, const rd_kafka_message_t& m) {
+                       handed[m.offset] = tp;
                      });
       consumer->commit();
     }
