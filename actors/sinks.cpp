@@ -2,6 +2,7 @@
 
 #include "pipeline/log.hpp"
 #include "pipeline/time.hpp"
+#include "pipeline/topic_names.hpp"
 
 #include <prometheus/histogram.h>
 
@@ -122,7 +123,8 @@ dead_letter_sink(dead_letter_sink_actor::stateful_pointer<kafka_sink_state>
         auto* h = RdKafka::Headers::create();
         h->add("cotflow.reason", d.reason);
         h->add("cotflow.detail", d.detail);
-        h->add("cotflow.source.topic", r.topic);
+        auto topic = topic_names::name(r.topic);
+        h->add("cotflow.source.topic", topic);
         h->add("cotflow.source.partition", std::to_string(r.partition));
         h->add("cotflow.source.offset", std::to_string(r.ref.offset));
         h->add("cotflow.source.timestamp", std::to_string(r.timestamp_ms));
@@ -136,7 +138,7 @@ dead_letter_sink(dead_letter_sink_actor::stateful_pointer<kafka_sink_state>
         if (log::enabled(log::level::debug))
           log::write(log::level::debug, "dead-letter-sink",
                      "dead letter: " + d.reason + ": " + d.detail,
-                     r.topic + "/" + std::to_string(r.partition) + "/"
+                     topic + "/" + std::to_string(r.partition) + "/"
                        + std::to_string(r.ref.offset));
         s.producer->produce(s.topic, r.key, payload, r.ref.tp, r.ref.offset,
                             r.timestamp_ms, h);

@@ -1,6 +1,7 @@
 #include "actors/source.hpp"
 
 #include "pipeline/log.hpp"
+#include "pipeline/topic_names.hpp"
 
 #include <caf/all.hpp>
 
@@ -85,7 +86,11 @@ void round(source_actor::stateful_pointer<source_state> self) {
                     [&](uint32_t tp, const rd_kafka_message_t& m) {
         record r;
         r.ref = {tp, m.offset};
-        r.topic = rd_kafka_topic_name(m.rkt);
+        if (m.rkt != s.last_rkt) {
+          s.last_rkt = m.rkt;
+          s.topic = topic_names::id(rd_kafka_topic_name(m.rkt));
+        }
+        r.topic = s.topic;
         r.partition = m.partition;
         rd_kafka_timestamp_type_t ts_type;
         auto ts = rd_kafka_message_timestamp(&m, &ts_type);

@@ -29,6 +29,7 @@
 #include "messages/actors.hpp"
 #include "pipeline/generator.hpp"
 #include "pipeline/time.hpp"
+#include "pipeline/topic_names.hpp"
 
 #include <caf/all.hpp>
 
@@ -368,7 +369,7 @@ int main(int argc, char** argv) {
       gen.next(g, now);
       auto& r = proto[i];
       r.ref = {static_cast<uint32_t>(i % 4), static_cast<int64_t>(i)};
-      r.topic = defaults::input_topic;
+      r.topic = topic_names::id(defaults::input_topic);
       r.partition = static_cast<int32_t>(i % 4);
       r.timestamp_ms = now;
       r.key = g.key;

@@ -30,7 +30,8 @@ typename Inspector::result_type inspect(Inspector& f, record_ref& x) {
 /// One Kafka input record: bytes plus where it came from.
 struct record {
   record_ref ref;
-  std::string topic;
+  /// The topic's number in topic_names.
+  uint32_t topic = 0;
   int32_t partition = 0;
   /// Kafka timestamp (ms since epoch), -1 when the broker gave none.
   int64_t timestamp_ms = -1;
