@@ -86,9 +86,11 @@ void round(source_actor::stateful_pointer<source_state> self) {
                     [&](uint32_t tp, const rd_kafka_message_t& m) {
         record r;
         r.ref = {tp, m.offset};
-        if (m.rkt != s.last_rkt) {
-          s.last_rkt = m.rkt;
-          s.topic = topic_names::id(rd_kafka_topic_name(m.rkt));
+        // By name: a topic handle's address may be reused by another.
+        auto* name = rd_kafka_topic_name(m.rkt);
+        if (s.topic == 0 || s.topic_name != name) {
+          s.topic_name = name;
+          s.topic = topic_names::id(name);
         }
         r.topic = s.topic;
         r.partition = m.partition;

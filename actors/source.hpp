@@ -36,7 +36,7 @@ struct source_state {
   std::shared_ptr<string_pool> payloads;
   std::vector<std::string> spares;
   /// The topic of the last record and its number in topic_names.
-  const void* last_rkt = nullptr;
+  std::string topic_name;
   uint32_t topic = 0;
 };
 

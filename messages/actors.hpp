@@ -66,7 +66,7 @@ using source_actor = caf::typed_actor<
   caf::reacts_to<ack>,
   // Next round of the consume loop.
   caf::reacts_to<atom::poll>,
-  // New credit bound and commit interval (hot reload).
+  // New credit bound (hot reload).
   caf::reacts_to<tunables>,
   // Stop consuming, drain in-flight work, commit; replies with the number of
   // records abandoned (0 when everything drained).

@@ -101,6 +101,17 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
                             + std::to_string(msg->offset)
                             + "; tracking it afresh");
       last_tp_ = tracker_.reset(last_tp_);
+      // librdkafka's committer sends only offsets above the commit it
+      // knows, so the lower start is committed here, once: otherwise the
+      // group's commit would stay above records not yet done.
+      std::vector<RdKafka::TopicPartition*> start{
+        RdKafka::TopicPartition::create(rd_kafka_topic_name(msg->rkt),
+                                        msg->partition, msg->offset)};
+      consumer_->offsets_store(start);
+      if (auto rc = consumer_->commitAsync(start); rc != RdKafka::ERR_NO_ERROR)
+        log::warn(name_, "commit of the new start failed: "
+                           + RdKafka::err2str(rc));
+      RdKafka::TopicPartition::destroy(start);
     }
     tracker_.dispatched(last_tp_, msg->offset, all_);
     fn(last_tp_, *msg);
@@ -255,6 +266,19 @@ bool tracked_consumer::commit_points(const std::vector<commit_point>& points,
     offsets.push_back(
       RdKafka::TopicPartition::create(p.topic, p.partition, p.offset));
   bool ok = true;
+  // Stored in every case: librdkafka commits what is stored when it
+  // unassigns (a revoke, close()), so a stored offset older than a commit
+  // made here would move the group's commit back.
+  auto stored = consumer_->offsets_store(offsets);
+  for (auto* o : offsets)
+    if (stored == RdKafka::ERR_NO_ERROR && o->err() != RdKafka::ERR_NO_ERROR)
+      stored = o->err();
+  if (stored != RdKafka::ERR_NO_ERROR && !sync) {
+    // Not assigned in librdkafka at this moment (a rebalance under way); a
+    // later round stores again what is still tracked.
+    log::debug(name_, "storing offsets failed: " + RdKafka::err2str(stored));
+    moved_ = true;
+  }
   if (sync) {
     auto rc = consumer_->commitSync(offsets);
     ok = rc == RdKafka::ERR_NO_ERROR;
@@ -271,13 +295,10 @@ bool tracked_consumer::commit_points(const std::vector<commit_point>& points,
       // Nothing is marked committed, so the next round tries again.
       log::warn(name_, "commit failed: " + RdKafka::err2str(rc));
     }
-  } else {
-    // Stored for librdkafka's committer (enable.auto.commit), which
-    // commits only between rebalances; the result arrives in
-    // offset_commit_cb. A partition no longer assigned is refused here
-    // (its new owner commits it).
-    consumer_->offsets_store(offsets);
   }
+  // Otherwise librdkafka's committer (enable.auto.commit) commits what was
+  // stored, on its timer between rebalances and as it unassigns; the result
+  // arrives in offset_commit_cb.
   RdKafka::TopicPartition::destroy(offsets);
   return ok;
 }
@@ -501,8 +522,19 @@ void tracked_consumer::rebalance_cb(
     // meet the next generation: see make_client_conf). A lost assignment
     // (session timed out) is someone else's already. Until a commit is
     // confirmed the points are kept, for the next owner if that is this one.
-    if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost())
+    if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost()) {
       commit_points(points, false);
+    } else {
+      // librdkafka would still commit what was stored before, with a
+      // generation that is gone (and take the refusal for one more lost
+      // assignment): store nothing instead.
+      std::vector<RdKafka::TopicPartition*> none;
+      for (auto* p : parts)
+        none.push_back(RdKafka::TopicPartition::create(
+          p->topic(), p->partition(), RdKafka::Topic::OFFSET_INVALID));
+      consumer->offsets_store(none);
+      RdKafka::TopicPartition::destroy(none);
+    }
     remember_unconfirmed(points);
     size_t abandoned = 0;
     for (auto tp : handles)

@@ -113,13 +113,14 @@ public:
 
   /// Hands every partition's safe position that moved since the last call
   /// to librdkafka's committer (offsets_store), which commits what is
-  /// stored every `pipeline.commit_interval_ms` and when partitions are
-  /// revoked, never in the middle of a rebalance. Cheap when nothing moved:
-  /// meant for every round of the consume loop. Positions count as
-  /// committed once the broker confirmed them (offset_commit_cb).
+  /// stored every `pipeline.commit_interval_ms` while no rebalance is under
+  /// way, and for the partitions it unassigns (a revoke). Cheap when
+  /// nothing moved: meant for every round of the consume loop. Positions
+  /// count as committed once the broker confirmed them (offset_commit_cb).
   void commit();
 
-  /// Commits synchronously (shutdown); false when the broker refused.
+  /// Stores and commits synchronously (shutdown); false when the broker
+  /// refused.
   bool commit_sync();
 
   /// Records handed out and not yet acknowledged.

@@ -82,7 +82,8 @@ public:
     return replayer_->rewind(timeout_ms);
   }
 
-  /// Commits the replayer's finished offsets (asynchronously).
+  /// Hands the replayer's finished offsets to its committer (see
+  /// tracked_consumer::commit).
   void commit();
 
   /// Parked records the replayer has not finished yet on its partitions
