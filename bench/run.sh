@@ -79,7 +79,7 @@ for s in fetch-wait-5 default; do
   samples=$("$perf_bin" report -i "$data" --stdio --no-children -g none \
     --sort dso 2>/dev/null | awk '/^# Samples:/ { print $3; exit }')
   {
-    echo "Scenario \`$s\`, throughput phase (300,000 records), \`perf record -g -F 2999\`"
+    echo "Scenario \`$s\`, one extra throughput run (300,000 records, not counted in the tables above), \`perf record -g -F 2999\`"
     echo "on the cotflow process: ${samples:-?} samples. Self time; symbols under 1% left out."
     echo
     echo "| % self | library | symbol |"
