@@ -52,12 +52,9 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
           continue;
         }
         cot_event ev;
-        if (s.xml.capacity() < s.xml_reserve) {
-          if (s.xml_buffers)
-            s.xml = s.xml_buffers->next(s.xml_spares, 64);
-          if (s.xml.capacity() < s.xml_reserve)
-            s.xml.reserve(s.xml_reserve);
-        }
+        if (s.xml.capacity() < s.xml_reserve)
+          s.xml = buffer_for(s.xml_buffers.get(), s.xml_spares, 64,
+                             s.xml_reserve, s.xml_reserve);
         auto outcome = s.enc->encode(s.det, now, s.xml, &ev.type,
                                      &ev.stale_ms);
         switch (outcome) {

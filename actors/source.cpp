@@ -1,7 +1,6 @@
 #include "actors/source.hpp"
 
 #include "pipeline/log.hpp"
-#include "pipeline/topic_names.hpp"
 
 #include <caf/all.hpp>
 
@@ -86,13 +85,7 @@ void round(source_actor::stateful_pointer<source_state> self) {
                     [&](uint32_t tp, const rd_kafka_message_t& m) {
         record r;
         r.ref = {tp, m.offset};
-        // By name: a topic handle's address may be reused by another.
-        auto* name = rd_kafka_topic_name(m.rkt);
-        if (s.topic == 0 || s.topic_name != name) {
-          s.topic_name = name;
-          s.topic = topic_names::id(name);
-        }
-        r.topic = s.topic;
+        r.topic = s.kafka->topic_id();
         r.partition = m.partition;
         rd_kafka_timestamp_type_t ts_type;
         auto ts = rd_kafka_message_timestamp(&m, &ts_type);
@@ -100,10 +93,8 @@ void round(source_actor::stateful_pointer<source_state> self) {
         if (m.key)
           r.key.assign(static_cast<const char*>(m.key), m.key_len);
         // A buffer a finished record gave back, when there is one.
-        if (s.payloads)
-          r.payload = s.payloads->next(s.spares, 512);
-        if (r.payload.capacity() < m.len)
-          r.payload.reserve(std::max(m.len, payload_room));
+        r.payload = buffer_for(s.payloads.get(), s.spares, 512, m.len,
+                               payload_room);
         r.payload.assign(static_cast<const char*>(m.payload), m.len);
         chunk.records.push_back(std::move(r));
       });

@@ -35,9 +35,6 @@ struct source_state {
   /// Buffers for the payloads of the next records (from `payloads`).
   std::shared_ptr<string_pool> payloads;
   std::vector<std::string> spares;
-  /// The topic of the last record and its number in topic_names.
-  std::string topic_name;
-  uint32_t topic = 0;
 };
 
 /// The Kafka source; spawn detached (it blocks in librdkafka's poll).

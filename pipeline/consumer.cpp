@@ -3,6 +3,7 @@
 #include "pipeline/kafka.hpp"
 #include "pipeline/kafka_stats.hpp"
 #include "pipeline/log.hpp"
+#include "pipeline/topic_names.hpp"
 
 #include <librdkafka/rdkafka.h>
 
@@ -84,8 +85,9 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
     // Records of one poll mostly come from one partition: cache the handle.
     if (msg->rkt != last_rkt_ || msg->partition != last_partition_
         || last_tp_ == 0) {
-      last_tp_ = tracker_.handle(rd_kafka_topic_name(msg->rkt),
-                                 msg->partition);
+      auto* name = rd_kafka_topic_name(msg->rkt);
+      last_tp_ = tracker_.handle(name, msg->partition);
+      last_topic_ = topic_names::id(name);
       last_rkt_ = msg->rkt;
       last_partition_ = msg->partition;
     }

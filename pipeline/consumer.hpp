@@ -43,6 +43,12 @@ public:
   /// first; each one is tracked and handed to `fn`. Also serves rebalances.
   size_t poll(int timeout_ms, size_t max, const record_fn& fn);
 
+  /// The number (topic_names) of the topic of the record poll() is handing
+  /// to its record_fn.
+  uint32_t topic_id() const {
+    return last_topic_;
+  }
+
   /// True when the last poll() stopped because librdkafka had no record
   /// ready (rather than at `max`): nothing more is there to wait for.
   bool drained() const {
@@ -198,6 +204,7 @@ private:
   const void* last_rkt_ = nullptr;
   int32_t last_partition_ = -1;
   uint32_t last_tp_ = 0;
+  uint32_t last_topic_ = 0;
 };
 
 } // namespace cotflow

@@ -98,4 +98,18 @@ private:
   size_t room_;
 };
 
+/// A string with room for `need` bytes to fill: a spare from `pool` (through
+/// `cache`, refilled `batch` at a time) when it has one, reserved at
+/// max(need, room) when it holds less than `need`. `pool` may be null.
+inline std::string buffer_for(string_pool* pool,
+                              std::vector<std::string>& cache, size_t batch,
+                              size_t need, size_t room) {
+  std::string s;
+  if (pool)
+    s = pool->next(cache, batch);
+  if (s.capacity() < need)
+    s.reserve(need > room ? need : room);
+  return s;
+}
+
 } // namespace cotflow
