@@ -15,8 +15,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -26,6 +28,10 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <poll.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -337,6 +343,210 @@ inline std::optional<uint64_t> seq_of(const char* p, size_t n) {
     v = v * 10 + static_cast<uint64_t>(s[i] - '0');
   return v;
 }
+
+// ---- a TAK receiver ---------------------------------------------------------
+
+/// A local TCP "TAK server". Constructed bound but not listening, so that
+/// connects to its port are refused (the server is down) while the port
+/// stays reserved; `listen_now` brings it up. In `hold` mode it accepts
+/// connections and never reads from them (a hung server). In `read` mode it
+/// counts `</event>` in each connection's byte stream and the distinct
+/// "seq=N" in [first_seq, first_seq + n_seq) (with n_seq 0 it only counts).
+class cot_receiver {
+public:
+  enum class mode { read, hold };
+
+  cot_receiver(mode m, uint64_t first_seq, uint64_t n_seq)
+    : mode_(m), first_seq_(first_seq), seen_(n_seq, 0) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0)
+      die(std::string{"receiver bind: "} + std::strerror(errno));
+    socklen_t len = sizeof(a);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+
+  ~cot_receiver() {
+    running_ = false;
+    if (thread_.joinable())
+      thread_.join();
+    for (auto& c : clients_)
+      ::close(c.fd);
+    ::close(fd_);
+  }
+
+  uint16_t port() const {
+    return port_;
+  }
+
+  /// Starts listening (and reading, in `read` mode).
+  void listen_now() {
+    if (::listen(fd_, 64) != 0)
+      die(std::string{"receiver listen: "} + std::strerror(errno));
+    up_at_ = clock_type::now();
+    running_ = true;
+    thread_ = std::thread{[this] { loop(); }};
+  }
+
+  clock_type::time_point up_at() const {
+    return up_at_;
+  }
+
+  uint64_t events() const {
+    return events_;
+  }
+
+  uint64_t distinct() const {
+    return distinct_;
+  }
+
+  uint64_t duplicates() const {
+    return dups_;
+  }
+
+  /// Events without a seq in the range (other runs, warm-up).
+  uint64_t other() const {
+    return other_;
+  }
+
+  size_t connections() const {
+    return accepted_;
+  }
+
+  /// Seconds from listen_now() to the first and to the latest event; -1
+  /// before the first.
+  double first_s() const {
+    auto ns = first_ns_.load();
+    return ns < 0 ? -1 : static_cast<double>(ns) / 1e9;
+  }
+  double last_s() const {
+    auto ns = last_ns_.load();
+    return ns < 0 ? -1 : static_cast<double>(ns) / 1e9;
+  }
+
+  /// Calls `fn` (in the receiver's thread) with the seq of every event read
+  /// from now on; an empty `fn` stops that.
+  void on_event(std::function<void(uint64_t seq)> fn) {
+    std::lock_guard<std::mutex> g{hook_mtx_};
+    hook_ = std::move(fn);
+  }
+
+  /// (seconds since listen_now(), events) after each read, at most one per
+  /// millisecond.
+  std::vector<std::pair<double, uint64_t>> samples() const {
+    std::lock_guard<std::mutex> g{mtx_};
+    return samples_;
+  }
+
+private:
+  struct client {
+    int fd;
+    std::string buf;
+  };
+
+  void loop() {
+    std::vector<char> tmp(1 << 18);
+    int64_t last_sample_ns = -1;
+    while (running_) {
+      std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+      if (mode_ == mode::read)
+        for (auto& c : clients_)
+          fds.push_back({c.fd, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), 20) <= 0)
+        continue;
+      if (fds[0].revents & POLLIN) {
+        int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd >= 0) {
+          ++accepted_;
+          clients_.push_back({fd, {}});
+        }
+      }
+      for (size_t i = 1; i < fds.size(); ++i) {
+        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+          continue;
+        auto& c = clients_[i - 1];
+        auto n = ::recv(c.fd, tmp.data(), tmp.size(), 0);
+        if (n <= 0) {
+          ::close(c.fd);
+          c.fd = -1; // a partial event of a closed connection is dropped
+          continue;
+        }
+        c.buf.append(tmp.data(), static_cast<size_t>(n));
+        uint64_t k = 0;
+        size_t from = 0;
+        size_t pos;
+        std::string_view all{c.buf};
+        std::lock_guard<std::mutex> hook_guard{hook_mtx_};
+        while ((pos = all.find("</event>", from)) != std::string_view::npos) {
+          auto ev = all.substr(from, pos - from);
+          from = pos + 8;
+          ++k;
+          if (seen_.empty() && !hook_)
+            continue; // counting only
+          auto seq = seq_of(ev.data(), ev.size());
+          if (seq && hook_)
+            hook_(*seq);
+          if (seen_.empty())
+            continue;
+          if (!seq || *seq < first_seq_ || *seq - first_seq_ >= seen_.size()) {
+            ++other_;
+            continue;
+          }
+          auto& s = seen_[*seq - first_seq_];
+          if (s++ == 0)
+            ++distinct_;
+          else
+            ++dups_;
+        }
+        c.buf.erase(0, from);
+        if (k == 0)
+          continue;
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    clock_type::now() - up_at_)
+                    .count();
+        if (first_ns_ < 0)
+          first_ns_ = ns;
+        last_ns_ = ns;
+        events_ += k;
+        if (ns - last_sample_ns >= 1000000) {
+          last_sample_ns = ns;
+          std::lock_guard<std::mutex> g{mtx_};
+          samples_.emplace_back(static_cast<double>(ns) / 1e9, events_.load());
+        }
+      }
+      clients_.erase(std::remove_if(clients_.begin(), clients_.end(),
+                                    [](const client& c) { return c.fd < 0; }),
+                     clients_.end());
+    }
+  }
+
+  mode mode_;
+  uint64_t first_seq_;
+  std::vector<uint8_t> seen_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+  std::vector<client> clients_;
+  clock_type::time_point up_at_{};
+  std::atomic<uint64_t> events_{0};
+  std::atomic<uint64_t> distinct_{0};
+  std::atomic<uint64_t> dups_{0};
+  std::atomic<uint64_t> other_{0};
+  std::atomic<size_t> accepted_{0};
+  std::atomic<int64_t> first_ns_{-1};
+  std::atomic<int64_t> last_ns_{-1};
+  mutable std::mutex mtx_;
+  std::vector<std::pair<double, uint64_t>> samples_;
+  std::mutex hook_mtx_;
+  std::function<void(uint64_t)> hook_;
+};
 
 
 // ---- other load on the machine ----------------------------------------------

@@ -5,7 +5,7 @@
 //                  [--latency-seconds S] [--max-seconds S] [--log-dir DIR]
 //                  [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]
 //                  [--perf PERF_BIN] [--tput-reps N] [--malformed SHARE]
-//                  [--baseline-cmd CMD]
+//                  [--baseline-cmd CMD] [--no-tak]
 //
 // This process hosts the embedded broker (librdkafka mock cluster, 6
 // partitions per topic), publishes the generated detections and observes the
@@ -16,7 +16,10 @@
 //             every record to another topic (no decode, no encode);
 //   cotflow   `COTFLOW_BIN run --config /dev/null` with
 //             COTFLOW_KAFKA_BROKERS=<bootstrap> and the scenario's topics
-//             (everything else at its default).
+//             (everything else at its default), and one TAK destination:
+//             a TCP receiver in this process that reads every event
+//             (--no-tak: Kafka output only). A record counts as done when
+//             it is on the output topic and, as an event, at the receiver.
 // For each: latency at fixed offered rates, then maximum throughput (the
 // median of --tput-reps runs), peak
 // RSS (VmHWM, reset per phase through /proc/PID/clear_refs) and CPU per
@@ -224,6 +227,9 @@ struct latency_result {
   // output topic sees), and output record CreateTime minus input timestamp.
   double p50 = 0, p95 = 0, p99 = 0, max = 0;
   double c50 = 0, c99 = 0;
+  // cotflow's local TCP (TAK) receiver: read time minus publish time.
+  uint64_t tcp_matched = 0;
+  double tcp50 = -1, tcp99 = -1;
   double cpu_us_per_record = 0;
   long peak_rss_kb = -1;
 };
@@ -237,6 +243,8 @@ struct throughput_result {
   double cpu_us_per_record = 0;
   long peak_rss_kb = -1;
   int64_t outputs = 0;
+  /// Events cotflow's local TCP (TAK) receiver got in the run; -1 without.
+  int64_t tcp_events = -1;
 
   /// Records/s to the last output: the throughput figure of a run.
   double rps() const {
@@ -262,16 +270,25 @@ struct target {
   /// The topic whose records carry the latency (payload has "seq=N").
   std::string latency_topic;
   child* proc = nullptr;
+  /// cotflow's TAK destination, a local TCP receiver (null: none). Every
+  /// record on `latency_topic` is also an event here.
+  cot_receiver* tcp = nullptr;
 };
 
+/// Input records done: outputs on every topic, and with a TCP receiver at
+/// most as many as it got events (plus the records that are no event).
 int64_t outputs_now(observer& obs, const target& t) {
-  int64_t sum = 0;
+  int64_t sum = 0, no_event = 0;
   for (auto& [topic, n] : t.outputs) {
     auto s = obs.high_sum(topic, n);
     if (s < 0)
       return -1;
     sum += s;
+    if (topic != t.latency_topic)
+      no_event += s;
   }
+  if (t.tcp)
+    sum = std::min(sum, static_cast<int64_t>(t.tcp->events()) + no_event);
   return sum;
 }
 
@@ -312,6 +329,8 @@ int tput_reps = 1;
 std::string perf_dir; // where perf-<scenario>.data goes (--log-dir)
 // --baseline-cmd: another pipeline in the passthrough's place (see usage).
 std::string baseline_cmd;
+// --no-tak: cotflow without its TAK destination (Kafka output only).
+bool with_tak = true;
 // --malformed: share of malformed records in every generated stream.
 double malformed_share = 0.01;
 
@@ -364,6 +383,18 @@ latency_result latency_phase(const std::string& bootstrap, observer& obs,
       std::fprintf(dump, "index,published_s,latency_ms\n");
   }
   int64_t start_us = 0;
+  std::vector<double> tcp_ms;
+  std::atomic<uint64_t> tcp_matched{0};
+  if (t.tcp)
+    t.tcp->on_event([&](uint64_t seq) {
+      if (seq < first_seq || seq - first_seq >= total)
+        return;
+      auto sent = sent_us[seq - first_seq].load();
+      if (sent == 0)
+        return;
+      tcp_ms.push_back(static_cast<double>(wall_us() - sent) / 1000.0);
+      ++tcp_matched;
+    });
   std::thread reader_thread{[&] {
     while (!stop_reader) {
       std::unique_ptr<RdKafka::Message> msg{reader->consume(5)};
@@ -455,6 +486,15 @@ latency_result latency_phase(const std::string& bootstrap, observer& obs,
   auto deadline = clock_type::now() + 5s;
   while (matched < expect && clock_type::now() < deadline)
     sleep_ms(10);
+  if (t.tcp) {
+    while (tcp_matched < expect && clock_type::now() < deadline)
+      sleep_ms(10);
+    t.tcp->on_event({}); // waits for a call in progress
+    std::sort(tcp_ms.begin(), tcp_ms.end());
+    r.tcp_matched = tcp_matched.load();
+    r.tcp50 = pct(tcp_ms, 50);
+    r.tcp99 = pct(tcp_ms, 99);
+  }
   auto cpu1 = cpu_seconds(t.proc->pid());
   r.peak_rss_kb = vm_kb(t.proc->pid(), "VmHWM");
   stop_reader = true;
@@ -491,6 +531,7 @@ throughput_result throughput_phase(const std::string& bootstrap,
                                    double max_seconds) {
   throughput_result r;
   auto before = outputs_now(obs, t);
+  auto tcp_before = t.tcp ? static_cast<int64_t>(t.tcp->events()) : 0;
   auto in_before = obs.high_sum(t.in_topic, partitions);
   std::atomic<int64_t> done{0};
   std::atomic<bool> stop_monitor{false};
@@ -551,6 +592,8 @@ throughput_result throughput_phase(const std::string& bootstrap,
     sleep_ms(2);
   r.out_seconds = secs_since(t0);
   r.outputs = done.load();
+  if (t.tcp)
+    r.tcp_events = static_cast<int64_t>(t.tcp->events()) - tcp_before;
   stop_monitor = true;
   monitor.join();
   // Commits complete: the group's committed offsets reach the input's end.
@@ -642,6 +685,8 @@ std::vector<std::string> scan_log(const std::string& path, size_t& lines) {
 
 /// One running pipeline under test: its process, how to see it, its log.
 struct instance {
+  /// cotflow's TAK destination (null for the baseline); outlives `proc`.
+  std::unique_ptr<cot_receiver> rx;
   std::unique_ptr<child> proc;
   target t;
   std::string log;
@@ -837,6 +882,13 @@ void report(const scenario& sc, uint64_t n) {
                 base.tput_runs.size(), list(base.tput_runs).c_str(),
                 list(cot.tput_runs).c_str());
   }
+  if (cot.tput.tcp_events >= 0)
+    std::printf("\ncotflow delivers every CoT event twice: to its Kafka "
+                "output topic and to a TAK destination, a TCP receiver in "
+                "the benchmark process that reads everything (%lld events "
+                "in the median run); a record is done when both have it. "
+                "The passthrough has only its Kafka output.\n",
+                static_cast<long long>(cot.tput.tcp_events));
   std::printf("\n**Ratio cotflow/baseline: %.2f** (to last output; steady "
               "10%%-90%%: %.2f; to last commit: %.2f)\n\n",
               ratio, ratio_steady,
@@ -845,18 +897,26 @@ void report(const scenario& sc, uint64_t n) {
   std::printf("### Latency at fixed offered rates\n\n");
   std::printf("| pipeline | offered/s | achieved/s | s | matched | p50 ms | "
               "p95 ms | p99 ms | max ms | produced p50 ms | produced p99 ms "
-              "| CPU µs/record | peak RSS MB |\n");
+              "| TAK p50 ms | TAK p99 ms | CPU µs/record | peak RSS MB |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-              "---:|\n");
+              "---:|---:|---:|\n");
+  auto ms = [](double v) {
+    char buf[32];
+    if (v < 0)
+      return std::string{"—"};
+    std::snprintf(buf, sizeof(buf), "%.1f", v);
+    return std::string{buf};
+  };
   for (auto* p : {&base, &cot})
     for (auto& l : p->latency)
       std::printf("| %s | %lld | %.0f | %.1f | %llu/%llu | %.1f | %.1f | "
-                  "%.1f | %.1f | %.1f | %.1f | %.1f | %s |\n",
+                  "%.1f | %.1f | %.1f | %.1f | %s | %s | %.1f | %s |\n",
                   p == &base ? "baseline" : "cotflow",
                   static_cast<long long>(l.rate), l.offered_achieved,
                   l.seconds, static_cast<unsigned long long>(l.matched),
                   static_cast<unsigned long long>(l.published), l.p50, l.p95,
-                  l.p99, l.max, l.c50, l.c99, l.cpu_us_per_record,
+                  l.p99, l.max, l.c50, l.c99, ms(l.tcp50).c_str(),
+                  ms(l.tcp99).c_str(), l.cpu_us_per_record,
                   mb(l.peak_rss_kb).c_str());
   std::printf("\n### Shutdown and logs\n\n");
   for (auto* p : {&base, &cot}) {
@@ -886,6 +946,7 @@ void write_summary(std::ofstream& out, const scenario& sc) {
   k("cotflow_steady_rps") << sc.cot.tput.steady_rps << "\n";
   k("ratio") << sc.cot.tput.rps() / sc.base.tput.rps() << "\n";
   k("cotflow_outputs") << sc.cot.tput.outputs << "\n";
+  k("cotflow_tak_events") << sc.cot.tput.tcp_events << "\n";
   k("cotflow_records") << sc.cot.tput.records << "\n";
   k("cotflow_rss_max_mb") << sc.cot.tput.peak_rss_kb / 1024.0 << "\n";
   k("cotflow_cpu_us_max") << sc.cot.tput.cpu_us_per_record << "\n";
@@ -899,6 +960,8 @@ void write_summary(std::ofstream& out, const scenario& sc) {
     k(r + "p95") << l.p95 << "\n";
     k(r + "p99") << l.p99 << "\n";
     k(r + "max") << l.max << "\n";
+    k(r + "tak_p50") << l.tcp50 << "\n";
+    k(r + "tak_p99") << l.tcp99 << "\n";
     k(r + "rss_mb") << l.peak_rss_kb / 1024.0 << "\n";
     k(r + "cpu_us") << l.cpu_us_per_record << "\n";
   }
@@ -1082,7 +1145,9 @@ int main(int argc, char** argv) {
       " [--fetch-wait default,5] [--cotflow-env KEY=VALUE]... [--log-dir DIR]"
       " [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]"
       " [--perf PERF_BIN] [--tput-reps N] [--malformed SHARE]"
-      " [--baseline-cmd CMD]\n"
+      " [--baseline-cmd CMD] [--no-tak]\n"
+      "--no-tak leaves cotflow's TAK destination (a TCP receiver in this"
+      " process) out: Kafka output only.\n"
       "--baseline-cmd runs CMD with /bin/sh in the passthrough's place, once"
       " per phase, with BENCH_BOOTSTRAP, BENCH_INPUT_TOPIC,"
       " BENCH_OUTPUT_TOPIC, BENCH_GROUP and BENCH_FETCH_WAIT_MS (empty: the"
@@ -1113,6 +1178,8 @@ int main(int argc, char** argv) {
     };
     if (a == "--records")
       n = std::stoull(next());
+    else if (a == "--no-tak")
+      with_tak = false;
     else if (a == "--window")
       window = std::stoll(next());
     else if (a == "--rates")
@@ -1242,6 +1309,18 @@ int main(int argc, char** argv) {
            dead = "cot-dead-letter-" + tag;
       topics({{in, partitions}, {out, partitions}, {dead, 1}});
       auto env = cot_env;
+      instance inst;
+      if (with_tak) {
+        // The TAK destination: a local TCP receiver in this process that
+        // reads every event (counting them, and timing them in the
+        // latency phases).
+        inst.rx = std::make_unique<cot_receiver>(cot_receiver::mode::read,
+                                                 0, 0);
+        inst.rx->listen_now();
+        env.emplace_back("COTFLOW_TAK_DESTINATIONS",
+                         "bench=tcp://127.0.0.1:"
+                           + std::to_string(inst.rx->port()));
+      }
       env.emplace_back("COTFLOW_KAFKA_BROKERS", bootstrap);
       env.emplace_back("COTFLOW_HTTP_ADDRESS", "127.0.0.1:0");
       env.emplace_back("COTFLOW_KAFKA_INPUT_TOPICS", in);
@@ -1259,13 +1338,12 @@ int main(int argc, char** argv) {
           env.emplace_back("COTFLOW_KAFKA_PROPERTIES",
                            "fetch.wait.max.ms=" + sc.fetch_wait_ms);
       }
-      instance inst;
       inst.log = log_dir + "/cotflow-" + tag + ".log";
       inst.proc = std::make_unique<child>(
         std::vector<std::string>{cotflow_bin, "run", "--config", "/dev/null"},
         env, inst.log);
       inst.t = {"cotflow", group, in, {{out, partitions}, {dead, 1}}, out,
-                inst.proc.get()};
+                inst.proc.get(), inst.rx.get()};
       return inst;
     };
     sc.cot = measure(bootstrap, cot, rates, lat_seconds, pool, n, window,
@@ -1297,6 +1375,8 @@ int main(int argc, char** argv) {
   std::printf("Latency = time the benchmark's reader of the output topic got "
               "the record (reader fetch.wait.max.ms=2) minus the wall time "
               "the input was published (also its Kafka timestamp). "
+              "'TAK' = time cotflow's TAK destination (a TCP receiver in "
+              "this process) read the event minus the same publish time. "
               "'produced' = the output record's CreateTime (set when "
               "cotflow/passthrough handed it to its producer) minus the "
               "input's. 'matched' counts only CoT outputs for cotflow: the "
