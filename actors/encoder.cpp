@@ -9,6 +9,23 @@
 
 namespace cotflow {
 
+namespace {
+
+/// Deletes a batch of events once no destination holds it any more, and
+/// gives their XML buffers to the encoders' pool (in whichever thread let
+/// go of the batch last).
+struct give_back_xml {
+  std::shared_ptr<string_pool> pool;
+
+  void operator()(cot_events* events) const {
+    if (pool)
+      pool->give(*events, [](cot_event& ev) -> std::string& { return ev.xml; });
+    delete events;
+  }
+};
+
+} // namespace
+
 encoder_actor::behavior_type
 encoder(encoder_actor::stateful_pointer<encoder_state> self,
         std::shared_ptr<const config> cfg, std::vector<cot_sink_actor> sinks,
@@ -40,8 +57,9 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
             throw std::runtime_error("injected fault");
       }
       auto now = now_ms();
-      cot_batch out;
-      out.events.reserve(b.records.size());
+      std::shared_ptr<cot_events> events{new cot_events,
+                                         give_back_xml{s.xml_buffers}};
+      events->reserve(b.records.size());
       dead_letter_batch dead;
       ack dropped{s.all, {}};
       for (auto& r : b.records) {
@@ -70,7 +88,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
             ev.timestamp_ms = r.timestamp_ms;
             s.enc->uid(s.det, ev.uid);
             ev.source = s.det.source;
-            out.events.push_back(std::move(ev));
+            events->push_back(std::move(ev));
             continue;
           case encode_outcome::dropped_stale:
             s.st->dropped_stale += 1;
@@ -84,10 +102,11 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
         }
         dropped.refs.push_back(r.ref);
       }
-      if (!out.events.empty()) {
-        for (size_t i = 0; i + 1 < s.sinks.size(); ++i)
-          self->send(s.sinks[i], out);
-        self->send(s.sinks.back(), std::move(out));
+      if (!events->empty()) {
+        // Every destination reads the same events: no copy per destination.
+        cot_batch out{std::move(events)};
+        for (auto& sink : s.sinks)
+          self->send(sink, out);
       }
       if (!dead.letters.empty())
         self->send(s.dead_letters, std::move(dead));

@@ -33,7 +33,6 @@ struct system_config : caf::actor_system_config {
     add_message_type<record_chunk>("record_chunk");
     add_message_type<batch>("batch");
     add_message_type<cot_event>("cot_event");
-    add_message_type<cot_batch>("cot_batch");
     add_message_type<dead_letter>("dead_letter");
     add_message_type<dead_letter_batch>("dead_letter_batch");
     add_message_type<ack>("ack");
@@ -536,8 +535,8 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   // Payload buffers going round from finished batches to the source: at
   // most 8 MB of them, none above 4 KB (a larger record gets its own).
   auto payloads = std::make_shared<string_pool>(8 << 20, 4096, payload_room);
-  // The XML buffers of events the Kafka sink delivered, back to the
-  // encoders the same way.
+  // The XML buffers of batches of events no destination holds any more,
+  // back to the encoders the same way.
   auto xml_buffers = std::make_shared<string_pool>(8 << 20, 16384, xml_room);
   // The running configuration: the start one plus what reloads applied.
   config current = cfg;
@@ -552,7 +551,6 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     std::vector<cot_sink_actor> sinks;
     dest_mask bit = 1;
     if (cfg.sinks.kafka) {
-      c.cot->recycle_into(xml_buffers);
       sinks.push_back(sys.spawn<caf::detached>(kafka_cot_sink, c.cot,
                                                cfg.kafka.output_topic, bit,
                                                src, st, kafka_dest,

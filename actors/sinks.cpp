@@ -95,9 +95,14 @@ kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
           && std::uniform_real_distribution<double>{0, 1}(s.rng)
                < s.throw_rate)
         throw std::runtime_error("injected fault");
-      for (auto& ev : b.events)
-        s.producer->produce_owned(s.topic, ev.uid, std::move(ev.xml),
-                                  ev.ref.tp, ev.ref.offset, ev.timestamp_ms);
+      // librdkafka reads each event's XML where it is, in the batch the
+      // destinations share, which the producer keeps until the last of
+      // them is delivered.
+      auto hold = s.producer->hold(b.events);
+      for (auto& ev : *b.events)
+        s.producer->produce_held(s.topic, ev.uid, ev.xml, ev.ref.tp,
+                                 ev.ref.offset, ev.timestamp_ms, hold);
+      s.producer->release(hold);
       serve(self, 0, false);
     },
     [=](atom::poll) { serve(self, 1, false); },
@@ -171,7 +176,8 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
   return {
     [=](cot_batch& b) {
       auto& s = self->state;
-      for (auto& ev : b.events) {
+      auto& events = *b.events;
+      for (auto& ev : events) {
         std::fwrite(ev.xml.data(), 1, ev.xml.size(), s.file);
         std::fputc('\n', s.file);
       }
@@ -183,17 +189,17 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
         return;
       }
       ack a{s.bit, {}};
-      a.refs.reserve(b.events.size());
+      a.refs.reserve(events.size());
       auto now = now_ms();
       size_t bytes = 0;
-      for (auto& ev : b.events) {
+      for (auto& ev : events) {
         a.refs.push_back(ev.ref);
         bytes += ev.xml.size() + 1;
         if (ev.timestamp_ms > 0)
           s.dest->latency->Observe(
             static_cast<double>(now - ev.timestamp_ms) / 1000.0);
       }
-      s.dest->events += b.events.size();
+      s.dest->events += events.size();
       s.dest->bytes += bytes;
       self->send(s.source, std::move(a));
     },

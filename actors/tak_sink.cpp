@@ -218,14 +218,14 @@ bool ensure_connected(self_ptr self) {
 // all, they arrive twice, never not at all. Returns the events parked.
 size_t park_queued(self_ptr self) {
   auto& s = self->state;
-  std::deque<cot_event> keep;
+  std::deque<event_ref> keep;
   size_t moved = 0;
   size_t i = 0;
   for (auto& ev : s.queue) {
     bool writing = i++ < s.in_write;
-    if (!from_parking(ev.ref))
-      s.lot->park(ev), ++moved;
-    if (writing || from_parking(ev.ref))
+    if (!from_parking(ev->ref))
+      s.lot->park(*ev), ++moved;
+    if (writing || from_parking(ev->ref))
       keep.push_back(std::move(ev));
   }
   s.queue = std::move(keep);
@@ -371,14 +371,14 @@ void pump(self_ptr self) {
       size_t k = 0;
       s.buffer.clear();
       if (s.conn->is_udp()) {
-        s.buffer = s.queue.front().xml;
+        s.buffer = s.queue.front()->xml;
         k = 1;
       } else {
         while (k < s.queue.size()
                && (k == 0
-                   || s.buffer.size() + s.queue[k].xml.size()
+                   || s.buffer.size() + s.queue[k]->xml.size()
                         <= s.write_bytes))
-          s.buffer += s.queue[k++].xml;
+          s.buffer += s.queue[k++]->xml;
       }
       s.in_write = k;
       s.written = 0;
@@ -405,15 +405,15 @@ void pump(self_ptr self) {
     s.scratch.clear();
     auto wall = now_ms();
     for (size_t i = 0; i < k; ++i) {
-      s.scratch.push_back(s.queue.front().ref);
-      if (auto ts = s.queue.front().timestamp_ms; ts > 0)
+      s.scratch.push_back(s.queue.front()->ref);
+      if (auto ts = s.queue.front()->timestamp_ms; ts > 0)
         s.dstats->latency->Observe(static_cast<double>(wall - ts) / 1000.0);
-      s.recent_bytes += s.queue.front().xml.size();
+      s.recent_bytes += s.queue.front()->xml.size();
       s.recent.push_back(std::move(s.queue.front()));
       s.queue.pop_front();
     }
     while (!s.recent.empty() && s.recent_bytes > s.replay_bytes) {
-      s.recent_bytes -= s.recent.front().xml.size();
+      s.recent_bytes -= s.recent.front()->xml.size();
       s.recent.pop_front();
     }
     s.dstats->events += k;
@@ -482,17 +482,18 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
       // Events this destination does not take (filter, or superseded by a
       // later position of the same uid in this batch) are done for it.
       ack skipped{s.bit, {}};
-      std::vector<bool> keep(b.events.size(), true);
+      auto& events = *b.events;
+      std::vector<bool> keep(events.size(), true);
       if (s.target.coalesce) {
         std::unordered_map<std::string_view, size_t> latest;
-        for (size_t i = 0; i < b.events.size(); ++i)
-          latest[b.events[i].uid] = i;
-        for (size_t i = 0; i < b.events.size(); ++i)
-          keep[i] = latest[b.events[i].uid] == i
-                    || b.events[i].type == "t-x-d-d";
+        for (size_t i = 0; i < events.size(); ++i)
+          latest[events[i].uid] = i;
+        for (size_t i = 0; i < events.size(); ++i)
+          keep[i] = latest[events[i].uid] == i
+                    || events[i].type == "t-x-d-d";
       }
-      for (size_t i = 0; i < b.events.size(); ++i) {
-        auto& ev = b.events[i];
+      for (size_t i = 0; i < events.size(); ++i) {
+        auto& ev = events[i];
         if (!keep[i] || !destination_accepts(s.target, ev.type, ev.source)) {
           skipped.refs.push_back(ev.ref);
           continue;
@@ -500,7 +501,7 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
         if (s.parking)
           s.lot->park(ev);
         else
-          s.queue.push_back(std::move(ev));
+          s.queue.emplace_back(b.events, i); // the batch, not a copy
       }
       s.dstats->queue = static_cast<int64_t>(s.queue.size());
       if (!skipped.refs.empty()) {

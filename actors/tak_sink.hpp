@@ -47,9 +47,9 @@ struct tak_sink_state {
   /// Fault injection: share of batches on which the actor throws.
   double throw_rate = 0;
   std::minstd_rand rng{std::random_device{}()};
-  std::deque<cot_event> queue;
+  std::deque<event_ref> queue;
   /// Events written on the current connection, latest `replay_bytes`.
-  std::deque<cot_event> recent;
+  std::deque<event_ref> recent;
   size_t recent_bytes = 0;
   size_t replay_bytes = 0;
   std::string buffer;

@@ -99,15 +99,36 @@ typename Inspector::result_type inspect(Inspector& f, cot_event& x) {
            x.type, x.source, x.stale_ms, x.xml);
 }
 
-/// The CoT events of one batch, sent to every destination.
+using cot_events = std::vector<cot_event>;
+
+/// The CoT events of one batch, sent to every destination. Shared and
+/// immutable: each destination reads the same events (no copy per
+/// destination) and keeps the batch alive for as long as it holds any of
+/// them (the Kafka producer until the delivery report, a TAK destination
+/// while the event is queued or kept for a replay after a reconnect).
 struct cot_batch {
-  std::vector<cot_event> events;
+  std::shared_ptr<const cot_events> events;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, cot_batch& x) {
-  return f(caf::meta::type_name("cot_batch"), x.events);
-}
+/// One event of a shared batch; keeps the batch alive.
+class event_ref {
+public:
+  event_ref(std::shared_ptr<const cot_events> batch, size_t i)
+    : batch_(std::move(batch)), ev_(&(*batch_)[i]) {
+  }
+
+  const cot_event& operator*() const {
+    return *ev_;
+  }
+
+  const cot_event* operator->() const {
+    return ev_;
+  }
+
+private:
+  std::shared_ptr<const cot_events> batch_;
+  const cot_event* ev_;
+};
 
 /// A record that cannot become CoT, with the reason (wire name) and detail.
 struct dead_letter {
@@ -168,5 +189,6 @@ typename Inspector::result_type inspect(Inspector& f, tunables& x) {
 
 } // namespace cotflow
 
-// Local only: work never leaves the process.
+// Local only: work and CoT batches never leave the process.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cotflow::work)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cotflow::cot_batch)

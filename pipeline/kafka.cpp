@@ -180,7 +180,7 @@ tracked_producer::~tracked_producer() {
     rd_kafka_topic_destroy(t.second);
   for (auto& r : retries_pending_)
     delete r.headers;
-  // Before the owned payloads go: undelivered messages may point into them.
+  // Before the held payloads go: undelivered messages may point into them.
   producer_.reset();
 }
 
@@ -215,16 +215,42 @@ rd_kafka_topic_t* tracked_producer::topic_handle(const std::string& topic) {
 }
 
 uint32_t tracked_producer::take_slot(uint32_t tp, int64_t offset,
-                                     int64_t timestamp_ms) {
+                                     int64_t timestamp_ms, uint32_t hold) {
+  slot s{{tp, offset, timestamp_ms, 0, -1, -1}, hold};
   if (free_.empty()) {
-    slots_.push_back({tp, offset, timestamp_ms, 0, -1, -1});
-    owned_.emplace_back();
+    slots_.push_back(s);
     return static_cast<uint32_t>(slots_.size() - 1);
   }
-  auto slot = free_.back();
+  auto i = free_.back();
   free_.pop_back();
-  slots_[slot] = {tp, offset, timestamp_ms, 0, -1, -1};
-  return slot;
+  slots_[i] = s;
+  return i;
+}
+
+uint32_t tracked_producer::hold(std::shared_ptr<const void> owner) {
+  uint32_t h;
+  if (free_holds_.empty()) {
+    h = static_cast<uint32_t>(holds_.size());
+    holds_.emplace_back();
+  } else {
+    h = free_holds_.back();
+    free_holds_.pop_back();
+  }
+  holds_[h].owner = std::move(owner);
+  holds_[h].uses = 1; // the caller's, until release()
+  return h;
+}
+
+void tracked_producer::release(uint32_t hold) {
+  drop(hold);
+}
+
+void tracked_producer::drop(uint32_t hold) {
+  auto& h = holds_[hold];
+  if (--h.uses > 0)
+    return;
+  h.owner.reset();
+  free_holds_.push_back(hold);
 }
 
 void tracked_producer::produce(const std::string& topic, std::string_view key,
@@ -236,14 +262,15 @@ void tracked_producer::produce(const std::string& topic, std::string_view key,
                take_slot(tp, offset, timestamp_ms));
 }
 
-void tracked_producer::produce_owned(const std::string& topic,
-                                     std::string_view key,
-                                     std::string&& payload, uint32_t tp,
-                                     int64_t offset, int64_t timestamp_ms) {
+void tracked_producer::produce_held(const std::string& topic,
+                                    std::string_view key,
+                                    std::string_view payload, uint32_t tp,
+                                    int64_t offset, int64_t timestamp_ms,
+                                    uint32_t hold) {
   ++outstanding_;
-  auto slot = take_slot(tp, offset, timestamp_ms);
-  owned_[slot] = std::move(payload);
-  produce_slot(topic, key, owned_[slot], nullptr, slot);
+  ++holds_[hold].uses;
+  produce_slot(topic, key, payload, nullptr,
+               take_slot(tp, offset, timestamp_ms, hold));
 }
 
 void tracked_producer::produce_slot(const std::string& topic,
@@ -251,7 +278,7 @@ void tracked_producer::produce_slot(const std::string& topic,
                                     std::string_view payload,
                                     RdKafka::Headers* headers,
                                     uint32_t slot) {
-  bool own = owns(slot, payload.data());
+  bool own = slots_[slot].hold != no_hold;
   // Records without headers (the CoT output) go through the C API by topic
   // handle; the C++ produce() copies the topic name and looks it up by
   // name for every message.
@@ -292,9 +319,9 @@ void tracked_producer::produce_slot(const std::string& topic,
     if (retries_pending_.empty())
       log::warn("producer", "produce to " + topic + " failed ("
                               + RdKafka::err2str(rc) + "); retrying");
-    retries_pending_.push_back({topic, std::string{key},
-                                own ? std::string{} : std::string{payload},
-                                headers, slot});
+    retries_pending_.push_back(
+      {topic, std::string{key}, own ? std::string{} : std::string{payload},
+       own ? payload : std::string_view{}, headers, slot});
     next_retry_ = std::chrono::steady_clock::now()
                   + std::chrono::milliseconds{500};
     return;
@@ -303,11 +330,6 @@ void tracked_producer::produce_slot(const std::string& topic,
 
 void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
   producer_->poll(timeout_ms);
-  if (!done_.empty()) {
-    if (recycle_)
-      recycle_->give(done_);
-    done_.clear();
-  }
   out.insert(out.end(), delivered_.begin(), delivered_.end());
   delivered_.clear();
   if (!retries_pending_.empty() && failure_.empty()
@@ -317,8 +339,9 @@ void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
     for (auto& r : pending) {
       ++retries_;
       produce_slot(r.topic, r.key,
-                   owned_[r.slot].empty() ? std::string_view{r.payload}
-                                          : owned_[r.slot],
+                   slots_[r.slot].hold != no_hold
+                     ? r.held
+                     : std::string_view{r.payload},
                    r.headers, r.slot);
     }
   }
@@ -350,19 +373,19 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
     RdKafka::Headers* headers = nullptr;
     if (auto h = msg.headers())
       headers = RdKafka::Headers::create(h->get_all());
+    bool own = slots_[slot].hold != no_hold;
+    std::string_view bytes{static_cast<const char*>(msg.payload()),
+                           msg.len()};
     retries_pending_.push_back(
       {msg.topic_name(), msg.key() ? *msg.key() : std::string{},
-       owns(slot, msg.payload())
-         ? std::string{}
-         : std::string{static_cast<const char*>(msg.payload()), msg.len()},
-       headers, slot});
+       own ? std::string{} : std::string{bytes},
+       own ? bytes : std::string_view{}, headers, slot});
     return;
   }
   --outstanding_;
-  if (!owned_[slot].empty())
-    done_.push_back(std::move(owned_[slot]));
-  owned_[slot].clear(); // a moved-from string is valid but unspecified
-  delivered_.push_back(slots_[slot]);
+  if (slots_[slot].hold != no_hold)
+    drop(slots_[slot].hold);
+  delivered_.push_back(slots_[slot].ref);
   delivered_.back().bytes = msg.len();
   delivered_.back().partition = msg.partition();
   delivered_.back().message_offset = msg.offset();

@@ -2,12 +2,10 @@
 
 #include "config/config.hpp"
 #include "pipeline/offset_tracker.hpp"
-#include "pipeline/string_pool.hpp"
 
 #include <librdkafka/rdkafkacpp.h>
 
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -65,17 +63,20 @@ public:
                std::string_view payload, uint32_t tp, int64_t offset,
                int64_t timestamp_ms, RdKafka::Headers* headers = nullptr);
 
-  /// As produce(), with the payload moved in: librdkafka reads it where it
-  /// is until its delivery report instead of copying it.
-  void produce_owned(const std::string& topic, std::string_view key,
-                     std::string&& payload, uint32_t tp, int64_t offset,
-                     int64_t timestamp_ms);
+  /// Keeps `owner` (what the payloads of produce_held() live in, e.g. a
+  /// batch of events) alive until every message produced with the returned
+  /// hold is delivered and release() was called for it.
+  uint32_t hold(std::shared_ptr<const void> owner);
 
-  /// Hands the buffers of delivered produce_owned payloads to `pool`
-  /// instead of freeing them.
-  void recycle_into(std::shared_ptr<string_pool> pool) {
-    recycle_ = std::move(pool);
-  }
+  /// As produce(), without a copy: librdkafka reads `payload` where it is
+  /// until its delivery report; the owner kept by `hold` owns its bytes.
+  void produce_held(const std::string& topic, std::string_view key,
+                    std::string_view payload, uint32_t tp, int64_t offset,
+                    int64_t timestamp_ms, uint32_t hold);
+
+  /// The caller is done producing with `hold`: the owner goes when its
+  /// last message is delivered (at once when it has none outstanding).
+  void release(uint32_t hold);
 
   /// Serves delivery reports for up to `timeout_ms`; appends the records
   /// that are now durable in Kafka to `out`.
@@ -106,25 +107,27 @@ public:
 private:
   tracked_producer() = default;
 
-  uint32_t take_slot(uint32_t tp, int64_t offset, int64_t timestamp_ms);
+  static constexpr uint32_t no_hold = UINT32_MAX;
+
+  uint32_t take_slot(uint32_t tp, int64_t offset, int64_t timestamp_ms,
+                     uint32_t hold = no_hold);
 
   struct retry {
     std::string topic;
     std::string key;
-    std::string payload; // empty when the slot owns it
+    std::string payload; // empty when held: read from where it was
+    std::string_view held;
     RdKafka::Headers* headers;
     uint32_t slot;
   };
 
-  /// `payload` is copied by librdkafka unless it is the slot's own.
+  /// `payload` is copied by librdkafka unless the slot has a hold.
   void produce_slot(const std::string& topic, std::string_view key,
                     std::string_view payload, RdKafka::Headers* headers,
                     uint32_t slot);
 
-  /// True when the slot's message is its owned payload.
-  bool owns(uint32_t slot, const void* payload) const {
-    return !owned_[slot].empty() && payload == owned_[slot].data();
-  }
+  /// One use of `hold` is over.
+  void drop(uint32_t hold);
 
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Conf> conf_;
@@ -134,14 +137,20 @@ private:
   /// keeps their metadata; released before the producer.
   std::vector<std::pair<std::string, struct rd_kafka_topic_s*>> topics_;
   struct rd_kafka_topic_s* topic_handle(const std::string& topic);
-  std::vector<delivered_ref> slots_;
-  // The payloads of produce_owned, by slot, until delivered. A deque: its
-  // strings never move, librdkafka points into them.
-  std::deque<std::string> owned_;
-  // Delivered owned payloads, handed to recycle_ after each poll.
-  std::vector<std::string> done_;
-  std::shared_ptr<string_pool> recycle_;
+  struct slot {
+    delivered_ref ref;
+    uint32_t hold;
+  };
+  std::vector<slot> slots_;
   std::vector<uint32_t> free_;
+  // Owners of held payloads, with the uses not over yet (the messages not
+  // delivered, plus one until release()).
+  struct held {
+    std::shared_ptr<const void> owner;
+    uint32_t uses = 0;
+  };
+  std::vector<held> holds_;
+  std::vector<uint32_t> free_holds_;
   std::vector<delivered_ref> delivered_;
   std::vector<retry> retries_pending_;
   size_t outstanding_ = 0;

@@ -103,13 +103,13 @@ void parking_lot::serve(std::vector<record_ref>& durable) {
 }
 
 size_t parking_lot::replay(size_t max, int64_t now_ms,
-                           std::deque<cot_event>& out, uint64_t& stale) {
+                           std::deque<event_ref>& out, uint64_t& stale) {
   holding_ = false;
   if (paused_) {
     replayer_->pause(false);
     paused_ = false;
   }
-  size_t taken = 0;
+  auto events = std::make_shared<cot_events>();
   replayer_->poll(0, max, [&](uint32_t tp, const rd_kafka_message_t& msg) {
     rd_kafka_headers_t* headers = nullptr;
     if (rd_kafka_message_headers(&msg, &headers)
@@ -131,10 +131,11 @@ size_t parking_lot::replay(size_t max, int64_t now_ms,
     ev.source = header_str(headers, "cotflow.source");
     ev.stale_ms = stale_ms;
     ev.xml.assign(static_cast<const char*>(msg.payload), msg.len);
-    out.push_back(std::move(ev));
-    ++taken;
+    events->push_back(std::move(ev));
   });
-  return taken;
+  for (size_t i = 0; i < events->size(); ++i)
+    out.emplace_back(events, i);
+  return events->size();
 }
 
 void parking_lot::hold() {

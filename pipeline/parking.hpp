@@ -58,7 +58,7 @@ public:
   /// Takes up to `max` parked events into `out` (refs with replay_flag);
   /// events whose stale time passed are dropped, acknowledged and counted
   /// in `stale`. Returns the events taken.
-  size_t replay(size_t max, int64_t now_ms, std::deque<cot_event>& out,
+  size_t replay(size_t max, int64_t now_ms, std::deque<event_ref>& out,
                 uint64_t& stale);
 
   /// Not replaying now: keeps the replayer in its group (serves rebalances)

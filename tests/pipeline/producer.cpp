@@ -13,8 +13,9 @@
 
 // tracked_producer against librdkafka's mock cluster in this process: what
 // it produced arrives as it was, whether librdkafka copied the payload or
-// read it from the producer's own slot (produce_owned), also when a
-// delivery fails and the producer produces it again.
+// read it where its owner keeps it (produce_held), also when a delivery
+// fails and the producer produces it again; and an owner is let go once
+// all of its messages are delivered, not before.
 
 namespace {
 
@@ -54,29 +55,57 @@ std::map<std::string, std::string> read_back(const std::string& bootstrap,
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(owned_and_copied_payloads_arrive_as_they_were) {
-  cotflow::test::mock_cluster c{"cot"};
+namespace {
+
+/// Payloads produced by reference, owned by a batch as the destinations'
+/// shared batch of events owns their XML.
+using owner = std::vector<std::string>;
+
+/// A producer of cotflow's default settings on the mock cluster `c`, with
+/// `properties` on top.
+std::unique_ptr<cotflow::tracked_producer>
+producer_on(const cotflow::test::mock_cluster& c,
+            std::map<std::string, std::string> properties = {}) {
   auto cfg = cotflow::default_config();
   cfg.kafka.brokers = c.bootstraps();
+  for (auto& [k, v] : properties)
+    cfg.kafka.properties[k] = v;
   std::string err;
   auto p = cotflow::tracked_producer::make(cfg, err);
   BOOST_TEST_REQUIRE(bool(p), err);
-  auto pool = std::make_shared<cotflow::string_pool>(1 << 20, 4096);
-  p->recycle_into(pool);
+  return p;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(held_and_copied_payloads_arrive_as_they_were) {
+  cotflow::test::mock_cluster c{"cot"};
+  auto p = producer_on(c);
   constexpr size_t n = 3000;
+  constexpr size_t per_owner = 25;
   std::map<std::string, std::string> sent;
-  for (size_t i = 0; i < n; ++i) {
-    auto key = "k" + std::to_string(i);
-    sent[key] = payload(i);
-    if (i % 4 == 0) {
-      p->produce("cot", key, sent[key], 0, static_cast<int64_t>(i), -1);
-    } else {
-      auto moved = payload(i);
-      p->produce_owned("cot", key, std::move(moved), 0,
-                       static_cast<int64_t>(i), -1);
+  std::vector<std::weak_ptr<owner>> owners;
+  for (size_t i = 0; i < n; i += per_owner) {
+    auto batch = std::make_shared<owner>();
+    for (size_t j = i; j < i + per_owner; ++j)
+      batch->push_back(payload(j));
+    owners.push_back(batch);
+    auto hold = p->hold(batch);
+    for (size_t j = i; j < i + per_owner; ++j) {
+      auto key = "k" + std::to_string(j);
+      sent[key] = payload(j);
+      if (j % 4 == 0)
+        p->produce("cot", key, sent[key], 0, static_cast<int64_t>(j), -1);
+      else
+        p->produce_held("cot", key, (*batch)[j - i], 0,
+                        static_cast<int64_t>(j), -1, hold);
     }
-    // Serve reports now and then, so that slots are reused meanwhile.
-    if (i % 500 == 499) {
+    p->release(hold);
+    // Only the producer keeps the batch now.
+    batch.reset();
+    // Serve reports now and then, so that slots and holds are reused
+    // meanwhile.
+    if (i % 500 == 475) {
       std::vector<cotflow::delivered_ref> ignored;
       p->poll(0, ignored);
     }
@@ -85,31 +114,59 @@ BOOST_AUTO_TEST_CASE(owned_and_copied_payloads_arrive_as_they_were) {
   BOOST_TEST_REQUIRE(p->outstanding() == 0u);
   BOOST_TEST(p->failure() == "");
   BOOST_TEST((read_back(c.bootstraps(), false) == sent));
-  // The delivered owned payloads' buffers went to the pool (the copied
-  // ones belong to librdkafka).
-  BOOST_TEST(pool->bytes() > 0u);
+  // Every owner was let go once its messages were delivered.
+  for (auto& o : owners)
+    BOOST_TEST(o.expired());
 }
 
-BOOST_AUTO_TEST_CASE(an_owned_payload_is_produced_again_after_a_failure) {
+BOOST_AUTO_TEST_CASE(an_owner_stays_until_its_last_message_is_delivered) {
   cotflow::test::mock_cluster c{"cot"};
-  auto cfg = cotflow::default_config();
-  cfg.kafka.brokers = c.bootstraps();
+  auto p = producer_on(c);
+  // No message at all: release() lets it go at once.
+  auto empty = std::make_shared<owner>();
+  std::weak_ptr<owner> empty_seen = empty;
+  p->release(p->hold(std::move(empty)));
+  BOOST_TEST(empty_seen.expired());
+  // Messages outstanding: kept until their delivery reports, even after
+  // release().
+  rd_kafka_mock_broker_set_down(c.mc, 1);
+  auto batch = std::make_shared<owner>(owner{payload(1), payload(2)});
+  std::weak_ptr<owner> seen = batch;
+  auto hold = p->hold(batch);
+  p->produce_held("cot", "a", (*batch)[0], 0, 0, -1, hold);
+  p->produce_held("cot", "b", (*batch)[1], 0, 1, -1, hold);
+  p->release(hold);
+  batch.reset();
+  std::vector<cotflow::delivered_ref> out;
+  p->poll(100, out);
+  BOOST_TEST(!seen.expired());
+  rd_kafka_mock_broker_set_up(c.mc, 1);
+  auto delivered = drain(*p, 30s);
+  BOOST_TEST(delivered.size() == 2u);
+  BOOST_TEST(seen.expired());
+}
+
+BOOST_AUTO_TEST_CASE(a_held_payload_is_produced_again_after_a_failure) {
+  cotflow::test::mock_cluster c{"cot"};
   // Deliveries time out while the broker is down: each comes back as a
   // failed delivery report, which the producer answers by producing the
-  // message again, from the slot that still owns it.
-  cfg.kafka.properties["message.timeout.ms"] = "300";
-  std::string err;
-  auto p = cotflow::tracked_producer::make(cfg, err);
-  BOOST_TEST_REQUIRE(bool(p), err);
+  // message again, from where its owner (still held) keeps it.
+  auto p = producer_on(c, {{"message.timeout.ms", "300"}});
   rd_kafka_mock_broker_set_down(c.mc, 1);
   std::map<std::string, std::string> sent;
+  auto batch = std::make_shared<owner>();
+  for (size_t i = 0; i < 200; ++i)
+    batch->push_back(payload(i));
+  std::weak_ptr<owner> seen = batch;
+  auto hold = p->hold(batch);
   for (size_t i = 0; i < 200; ++i) {
     auto key = "k" + std::to_string(i);
     sent[key] = payload(i);
-    auto moved = payload(i);
-    p->produce_owned("cot", key, std::move(moved), 0,
-                     static_cast<int64_t>(i), -1);
+    p->produce_held("cot", key, (*batch)[i], 0, static_cast<int64_t>(i), -1,
+                    hold);
   }
+  p->release(hold);
+  batch.reset();
   std::vector<cotflow::delivered_ref> out;
   auto deadline = std::chrono::steady_clock::now() + 20s;
   while (p->retries() < 200 && std::chrono::steady_clock::now() < deadline)
@@ -121,6 +178,7 @@ BOOST_AUTO_TEST_CASE(an_owned_payload_is_produced_again_after_a_failure) {
   BOOST_TEST_REQUIRE(p->outstanding() == 0u);
   BOOST_TEST(p->failure() == "");
   BOOST_TEST(delivered.size() == sent.size());
+  BOOST_TEST(seen.expired());
   // Producing again may write a message twice (at least once).
   BOOST_TEST((read_back(c.bootstraps(), true) == sent));
 }
