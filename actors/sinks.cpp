@@ -36,9 +36,9 @@ void serve(Self* self, int timeout_ms, bool count_dead_letters) {
       for (auto& d : s.done) {
         bytes += d.bytes;
         if (d.timestamp_ms > 0)
-          s.dest->latency->Observe(
-            static_cast<double>(now - d.timestamp_ms) / 1000.0);
+          s.latencies.add(static_cast<double>(now - d.timestamp_ms) / 1000.0);
       }
+      s.latencies.flush_into(s.dest->latency);
       s.dest->events += a.refs.size();
       s.dest->bytes += bytes;
     }
@@ -196,9 +196,9 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
         a.refs.push_back(ev.ref);
         bytes += ev.xml.size() + 1;
         if (ev.timestamp_ms > 0)
-          s.dest->latency->Observe(
-            static_cast<double>(now - ev.timestamp_ms) / 1000.0);
+          s.latencies.add(static_cast<double>(now - ev.timestamp_ms) / 1000.0);
       }
+      s.latencies.flush_into(s.dest->latency);
       s.dest->events += events.size();
       s.dest->bytes += bytes;
       self->send(s.source, std::move(a));

@@ -19,6 +19,7 @@ struct kafka_sink_state {
   static inline const char* name = "kafka-sink";
   std::shared_ptr<tracked_producer> producer;
   std::string topic;
+  latency_tally latencies;
   /// The acknowledgement bits this sink sets.
   dest_mask bits = 0;
   source_actor source;
@@ -56,6 +57,7 @@ struct file_sink_state {
   static inline const char* name = "file-sink";
   std::FILE* file = nullptr;
   std::string path;
+  latency_tally latencies;
   dest_mask bit = 0;
   source_actor source;
   std::shared_ptr<stats> st;

@@ -407,11 +407,12 @@ void pump(self_ptr self) {
     for (size_t i = 0; i < k; ++i) {
       s.scratch.push_back(s.queue.front()->ref);
       if (auto ts = s.queue.front()->timestamp_ms; ts > 0)
-        s.dstats->latency->Observe(static_cast<double>(wall - ts) / 1000.0);
+        s.latencies.add(static_cast<double>(wall - ts) / 1000.0);
       s.recent_bytes += s.queue.front()->xml.size();
       s.recent.push_back(std::move(s.queue.front()));
       s.queue.pop_front();
     }
+    s.latencies.flush_into(s.dstats->latency);
     while (!s.recent.empty() && s.recent_bytes > s.replay_bytes) {
       s.recent_bytes -= s.recent.front()->xml.size();
       s.recent.pop_front();

@@ -37,6 +37,7 @@ struct tak_sink_state {
   /// Events held in memory before the destination spills to parking.
   size_t queue_max = 0;
   std::vector<record_ref> scratch;
+  latency_tally latencies;
   std::chrono::steady_clock::time_point next_report{};
   /// Fault injection: every connect and write fails within this window.
   std::chrono::steady_clock::time_point down_from{};

@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace cotflow {
@@ -181,6 +182,16 @@ metrics::metrics(std::shared_ptr<stats> st) : impl_(new impl) {
 
 metrics::~metrics() = default;
 
+void latency_tally::flush_into(prometheus::Histogram* h) {
+  if (!any_)
+    return;
+  if (h)
+    h->ObserveMultiple(counts_, sum_);
+  std::fill(counts_.begin(), counts_.end(), 0.0);
+  sum_ = 0;
+  any_ = false;
+}
+
 void metrics::attach() {
   auto& st = *impl_->st;
   auto& batch = prometheus::BuildHistogram()
@@ -198,8 +209,7 @@ void metrics::attach() {
                    .Name("cotflow_destination_write_seconds")
                    .Help("Duration of one socket write to a TAK server")
                    .Register(*impl_->registry);
-  prometheus::Histogram::BucketBoundaries secs{
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  prometheus::Histogram::BucketBoundaries secs = latency_buckets();
   for (auto& d : st.destinations) {
     d->latency = &latency.Add({{"destination", d->name}}, secs);
     d->write_latency = &writes.Add({{"destination", d->name}}, secs);

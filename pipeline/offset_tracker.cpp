@@ -15,9 +15,17 @@ void partition_offsets::dispatched(int64_t offset, dest_mask mask) {
 }
 
 bool partition_offsets::ack(int64_t offset, dest_mask bits, bool* parked) {
-  auto it = std::lower_bound(
-    pending_.begin(), pending_.end(), offset,
-    [](const auto& p, int64_t o) { return p.first < o; });
+  if (pending_.empty() || offset < pending_.front().first)
+    return false;
+  // Offsets are mostly consecutive: the offset's distance from the oldest
+  // pending one is then its index. Gaps (compacted or transactional
+  // topics, records owed to nobody) fall back to a binary search.
+  auto guess = static_cast<uint64_t>(offset - pending_.front().first);
+  auto it = guess < pending_.size() && pending_[guess].first == offset
+              ? pending_.begin() + static_cast<std::ptrdiff_t>(guess)
+              : std::lower_bound(
+                pending_.begin(), pending_.end(), offset,
+                [](const auto& p, int64_t o) { return p.first < o; });
   if (it == pending_.end() || it->first != offset || it->second == 0)
     return false;
   // Clear the destinations' bits; remember a parking.

@@ -14,6 +14,41 @@ class Histogram;
 
 namespace cotflow {
 
+/// Bucket bounds (seconds) of the latency histograms.
+inline const std::vector<double>& latency_buckets() {
+  static const std::vector<double> bounds{0.001, 0.0025, 0.005, 0.01, 0.025,
+                                          0.05,  0.1,    0.25,  0.5,  1,
+                                          2.5,   5,      10};
+  return bounds;
+}
+
+/// The latencies of one batch of deliveries, added to a histogram at once:
+/// one update (one lock) of the histogram per batch instead of one per
+/// event. The histogram must have latency_buckets().
+class latency_tally {
+public:
+  latency_tally() : counts_(latency_buckets().size() + 1, 0.0) {
+  }
+
+  void add(double seconds) {
+    auto& b = latency_buckets();
+    size_t i = 0;
+    while (i < b.size() && b[i] < seconds)
+      ++i; // the first bucket whose bound is >= seconds, as Observe does
+    counts_[i] += 1;
+    sum_ += seconds;
+    any_ = true;
+  }
+
+  /// Adds what was tallied to `h` (if any) and starts over.
+  void flush_into(prometheus::Histogram* h);
+
+private:
+  std::vector<double> counts_;
+  double sum_ = 0;
+  bool any_ = false;
+};
+
 /// One node of the supervision tree, as /supervision shows it.
 struct actor_info {
   std::string name;
