@@ -109,10 +109,13 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
 
 void format_rfc3339(int64_t ms, char* p) {
   // An event carries four timestamps, two of them often equal, and nearly
-  // all of them on the same day as the one before: the date is worked out
-  // once per day (per thread), the whole text once per distinct value.
+  // all of them in the same second as the one before (the events of a
+  // batch), let alone the same day: the date is worked out once per day
+  // (per thread), the time of day once per second, the whole text once per
+  // distinct value.
   thread_local int64_t last_ms = std::numeric_limits<int64_t>::min();
   thread_local char last[24];
+  thread_local int64_t last_secs = std::numeric_limits<int64_t>::min();
   thread_local int64_t last_day = std::numeric_limits<int64_t>::min();
   thread_local char ymd[10];
   if (ms == last_ms) {
@@ -121,6 +124,16 @@ void format_rfc3339(int64_t ms, char* p) {
   }
   int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
   auto milli = static_cast<unsigned>(ms - secs * 1000);
+  if (secs == last_secs) {
+    // `last` holds this second: only the milliseconds change.
+    std::memcpy(p, last, 20);
+    p[20] = static_cast<char>('0' + milli / 100);
+    put2(p + 21, milli % 100);
+    p[23] = 'Z';
+    std::memcpy(last, p, 24);
+    last_ms = ms;
+    return;
+  }
   int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
   auto sod = static_cast<unsigned>(secs - days * 86400);
   if (days != last_day) {
@@ -149,6 +162,7 @@ void format_rfc3339(int64_t ms, char* p) {
   p[23] = 'Z';
   std::memcpy(last, p, 24);
   last_ms = ms;
+  last_secs = secs;
 }
 
 std::string rfc3339(int64_t ms) {

@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <iterator>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -215,6 +218,32 @@ BOOST_AUTO_TEST_CASE(the_date_and_value_caches_never_mix_days) {
   BOOST_TEST(rfc3339(midnight) == "2026-11-27T00:00:00.000Z");
   BOOST_TEST(rfc3339(midnight - 1) == "2026-11-26T23:59:59.999Z");
   BOOST_TEST(rfc3339(-1) == "1969-12-31T23:59:59.999Z");
+}
+
+BOOST_AUTO_TEST_CASE(formatting_matches_gmtime_over_a_random_walk) {
+  // Small steps (mostly within one second, the per-second cache), jumps
+  // over seconds, days and back, and times before the epoch.
+  std::mt19937_64 rng{42};
+  int64_t ms = 1795737600000 - 5000;
+  for (int i = 0; i < 200000; ++i) {
+    switch (rng() % 8) {
+      case 0: ms += static_cast<int64_t>(rng() % 3000) - 1500; break;
+      case 1: ms += static_cast<int64_t>(rng() % 200000000) - 100000000; break;
+      case 2: ms = static_cast<int64_t>(rng() % 4000) - 2000; break;
+      default: ms += static_cast<int64_t>(rng() % 7); break;
+    }
+    int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    auto t = static_cast<time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char want[32];
+    std::snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                  tm.tm_min, tm.tm_sec, static_cast<int>(ms - secs * 1000));
+    auto got = rfc3339(ms);
+    if (got != want)
+      BOOST_TEST_REQUIRE(got == std::string{want}, "at " << ms);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(now_ms_formats_and_parses_back) {
