@@ -960,8 +960,10 @@ void write_summary(std::ofstream& out, const scenario& sc) {
     k(r + "p95") << l.p95 << "\n";
     k(r + "p99") << l.p99 << "\n";
     k(r + "max") << l.max << "\n";
-    k(r + "tak_p50") << l.tcp50 << "\n";
-    k(r + "tak_p99") << l.tcp99 << "\n";
+    if (l.tcp50 >= 0) {
+      k(r + "tak_p50") << l.tcp50 << "\n";
+      k(r + "tak_p99") << l.tcp99 << "\n";
+    }
     k(r + "rss_mb") << l.peak_rss_kb / 1024.0 << "\n";
     k(r + "cpu_us") << l.cpu_us_per_record << "\n";
   }
