@@ -255,21 +255,7 @@ private:
   char* end_;
 };
 
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
 } // namespace
-
-bool iless::operator()(std::string_view a, std::string_view b) const {
-  auto n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    auto x = lower(a[i]), y = lower(b[i]);
-    if (x != y)
-      return x < y;
-  }
-  return a.size() < b.size();
-}
 
 std::string_view to_string(encode_outcome o) {
   switch (o) {
@@ -301,9 +287,9 @@ cot_encoder::cot_encoder(const cot_config& cfg) : cfg_(cfg) {
   // Names match without regard to case; where two configured names differ
   // only in case, the first in the configuration's order counts.
   for (auto& [name, code] : cfg_.affiliation_codes)
-    affiliations_.emplace(name, code.empty() ? 'u' : code[0]);
+    affiliations_.add(name, code.empty() ? 'u' : code[0]);
   for (auto& [name, suffix] : cfg_.classification_types)
-    classifications_.emplace(name, suffix);
+    classifications_.add(name, suffix);
 }
 
 std::string ping_event(std::string_view uid, int64_t now) {
@@ -324,18 +310,16 @@ std::string cot_encoder::cot_type(const detection& d) const {
     return d.type;
   char aff = 'u';
   if (!d.affiliation.empty())
-    if (auto code = affiliations_.find(d.affiliation);
-        code != affiliations_.end())
-      aff = code->second;
+    if (auto code = affiliations_.find(d.affiliation))
+      aff = *code;
   if (!d.classification.empty())
-    if (auto suffix = classifications_.find(d.classification);
-        suffix != classifications_.end()) {
+    if (auto suffix = classifications_.find(d.classification)) {
       std::string t;
-      t.reserve(4 + suffix->second.size());
+      t.reserve(4 + suffix->size());
       t += "a-";
       t += aff;
       t += '-';
-      t += suffix->second;
+      t += *suffix;
       return t;
     }
   // Unknown classification: the default type, with the affiliation we know.

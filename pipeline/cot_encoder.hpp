@@ -4,9 +4,9 @@
 #include "pipeline/detection.hpp"
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cotflow {
 
@@ -31,10 +31,47 @@ void xml_escape(std::string_view text, std::string& out);
 /// Appends `v` with `precision` decimals, as printf's %.*f writes it.
 void append_fixed(std::string& out, double v, int precision);
 
-/// Orders names without regard to ASCII case; transparent.
-struct iless {
-  using is_transparent = void;
-  bool operator()(std::string_view a, std::string_view b) const;
+/// Names looked up without regard to ASCII case (the type mappings). Where
+/// two names differ only in case, the first added counts. A lookup compares
+/// only with the names of the same length.
+template <class V>
+class iname_table {
+public:
+  void add(std::string_view name, V value) {
+    if (find(name))
+      return;
+    if (by_length_.size() <= name.size())
+      by_length_.resize(name.size() + 1);
+    by_length_[name.size()].push_back({std::string{name}, std::move(value)});
+  }
+
+  /// The value of `name`, or null.
+  const V* find(std::string_view name) const {
+    if (name.size() >= by_length_.size())
+      return nullptr;
+    for (auto& e : by_length_[name.size()])
+      if (same(e.name, name))
+        return &e.value;
+    return nullptr;
+  }
+
+private:
+  static bool same(std::string_view a, std::string_view b) {
+    for (size_t i = 0; i < a.size(); ++i)
+      if (a[i] != b[i] && lower(a[i]) != lower(b[i]))
+        return false;
+    return true;
+  }
+
+  static char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+
+  struct entry {
+    std::string name;
+    V value;
+  };
+  std::vector<std::vector<entry>> by_length_;
 };
 
 /// A TAK keepalive ping (type t-x-c-t) at `now_ms`, as TAK clients send it.
@@ -63,8 +100,8 @@ private:
 
   cot_config cfg_;
   /// The configured mappings, looked up without regard to case.
-  std::map<std::string, char, iless> affiliations_;
-  std::map<std::string, std::string, iless> classifications_;
+  iname_table<char> affiliations_;
+  iname_table<std::string> classifications_;
 };
 
 } // namespace cotflow
