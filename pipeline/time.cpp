@@ -107,62 +107,65 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
   return (secs - offset_min * 60) * 1000 + frac_ms;
 }
 
+namespace {
+
+/// The text up to the milliseconds ("YYYY-MM-DDTHH:MM:SS.") of a second.
+struct second_text {
+  int64_t secs = std::numeric_limits<int64_t>::min();
+  char text[20];
+};
+
+} // namespace
+
 void format_rfc3339(int64_t ms, char* p) {
-  // An event carries four timestamps, two of them often equal, and nearly
-  // all of them in the same second as the one before (the events of a
-  // batch), let alone the same day: the date is worked out once per day
-  // (per thread), the time of day once per second, the whole text once per
-  // distinct value.
-  thread_local int64_t last_ms = std::numeric_limits<int64_t>::min();
-  thread_local char last[24];
-  thread_local int64_t last_secs = std::numeric_limits<int64_t>::min();
+  // An event carries four timestamps: its time and start (often equal),
+  // its stale time (a minute or so later) and the time cotflow saw it; the
+  // next event's are mostly in the same seconds. So the text of the last
+  // few seconds is kept (per thread) and only the milliseconds are
+  // written; the date is worked out once per day.
+  constexpr size_t kept = 4;
+  thread_local second_text recent[kept];
+  thread_local size_t next = 0;
   thread_local int64_t last_day = std::numeric_limits<int64_t>::min();
   thread_local char ymd[10];
-  if (ms == last_ms) {
-    std::memcpy(p, last, 24);
-    return;
-  }
   int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
   auto milli = static_cast<unsigned>(ms - secs * 1000);
-  if (secs == last_secs) {
-    // `last` holds this second: only the milliseconds change.
-    std::memcpy(p, last, 20);
-    p[20] = static_cast<char>('0' + milli / 100);
-    put2(p + 21, milli % 100);
-    p[23] = 'Z';
-    std::memcpy(last, p, 24);
-    last_ms = ms;
-    return;
+  second_text* hit = nullptr;
+  for (auto& r : recent)
+    if (r.secs == secs)
+      hit = &r;
+  if (!hit) {
+    hit = &recent[next++ % kept];
+    int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+    auto sod = static_cast<unsigned>(secs - days * 86400);
+    if (days != last_day) {
+      int64_t y;
+      unsigned m, d;
+      civil_from_days(days, y, m, d);
+      auto yy = static_cast<unsigned>(y < 0 ? 0 : (y > 9999 ? 9999 : y));
+      put2(ymd, yy / 100);
+      put2(ymd + 2, yy % 100);
+      ymd[4] = '-';
+      put2(ymd + 5, m);
+      ymd[7] = '-';
+      put2(ymd + 8, d);
+      last_day = days;
+    }
+    auto* t = hit->text;
+    std::memcpy(t, ymd, 10);
+    t[10] = 'T';
+    put2(t + 11, sod / 3600);
+    t[13] = ':';
+    put2(t + 14, sod / 60 % 60);
+    t[16] = ':';
+    put2(t + 17, sod % 60);
+    t[19] = '.';
+    hit->secs = secs;
   }
-  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-  auto sod = static_cast<unsigned>(secs - days * 86400);
-  if (days != last_day) {
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(days, y, m, d);
-    auto yy = static_cast<unsigned>(y < 0 ? 0 : (y > 9999 ? 9999 : y));
-    put2(ymd, yy / 100);
-    put2(ymd + 2, yy % 100);
-    ymd[4] = '-';
-    put2(ymd + 5, m);
-    ymd[7] = '-';
-    put2(ymd + 8, d);
-    last_day = days;
-  }
-  std::memcpy(p, ymd, 10);
-  p[10] = 'T';
-  put2(p + 11, sod / 3600);
-  p[13] = ':';
-  put2(p + 14, sod / 60 % 60);
-  p[16] = ':';
-  put2(p + 17, sod % 60);
-  p[19] = '.';
+  std::memcpy(p, hit->text, 20);
   p[20] = static_cast<char>('0' + milli / 100);
   put2(p + 21, milli % 100);
   p[23] = 'Z';
-  std::memcpy(last, p, 24);
-  last_ms = ms;
-  last_secs = secs;
 }
 
 std::string rfc3339(int64_t ms) {

@@ -201,7 +201,7 @@ BOOST_AUTO_TEST_CASE(formatting_then_parsing_round_trips) {
 }
 
 BOOST_AUTO_TEST_CASE(the_date_and_value_caches_never_mix_days) {
-  // format_rfc3339 keeps the last date and the last text per thread: go
+  // format_rfc3339 keeps the date and the last seconds per thread: go
   // back and forth over midnight, repeat values, step by a millisecond.
   const int64_t midnight = 1795737600000; // 2026-11-27T00:00:00.000Z
   const int64_t sequence[] = {midnight - 1, midnight, midnight, midnight - 1,
