@@ -236,7 +236,7 @@ BOOST_AUTO_TEST_CASE(formatting_matches_gmtime_over_a_random_walk) {
     auto t = static_cast<time_t>(secs);
     std::tm tm{};
     gmtime_r(&t, &tm);
-    char want[32];
+    char want[96];
     std::snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                   tm.tm_min, tm.tm_sec, static_cast<int>(ms - secs * 1000));
