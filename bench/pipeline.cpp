@@ -629,11 +629,11 @@ throughput_result throughput_phase(const std::string& bootstrap,
   if (t10 >= 0 && t90 > t10)
     r.steady_rps = static_cast<double>(sent * 8 / 10) / (t90 - t10);
   progress("  %s: %llu records, outputs %lld after %.2f s (%.0f/s), "
-           "commits after %.2f s%s",
+           "commits after %.2f s, longest stall %.2f s%s",
            t.name.c_str(), static_cast<unsigned long long>(sent),
            static_cast<long long>(r.outputs), r.out_seconds,
            static_cast<double>(sent) / r.out_seconds, r.commit_seconds,
-           timed_out ? " (stopped at --max-seconds)" : "");
+           r.longest_stall_s, timed_out ? " (stopped at --max-seconds)" : "");
   return r;
 }
 
@@ -653,7 +653,20 @@ struct target_result {
   size_t log_lines = 0;
   /// CPU of other processes on the machine during the measurements, cores.
   double other_cores = 0;
+  /// Times cotflow started parking during the throughput runs (its TAK
+  /// destination's queue passed tak.queue_events).
+  int tput_parkings = 0;
 };
+
+/// Lines of the log at `path` that contain `what`.
+int count_lines(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line))
+    n += line.find(what) != std::string::npos ? 1 : 0;
+  return n;
+}
 
 std::vector<std::string> scan_log(const std::string& path, size_t& lines) {
   std::ifstream in(path);
@@ -797,6 +810,7 @@ target_result measure(const std::string& bootstrap, const launcher& launch,
       progress("perf record did not stop within 30 s");
   }
   res.rss_at_stop_kb = vm_kb(t.proc->pid(), "VmRSS");
+  res.tput_parkings = count_lines(inst.log, "parking new events");
   other += load.other_cores();
   ++instances;
   res.other_cores = other / instances;
@@ -889,6 +903,14 @@ void report(const scenario& sc, uint64_t n) {
                 "in the median run); a record is done when both have it. "
                 "The passthrough has only its Kafka output.\n",
                 static_cast<long long>(cot.tput.tcp_events));
+  if (cot.tput_parkings > 0)
+    std::printf("\ncotflow started parking %d time(s) during the "
+                "throughput runs (a profiled run included): its TAK "
+                "destination's queue passed tak.queue_events (2,000 events, "
+                "~5 ms at these rates) while the receiver did not read, and "
+                "new events went to the parking topic until it caught up. A "
+                "run with parking is slower.\n",
+                cot.tput_parkings);
   std::printf("\n**Ratio cotflow/baseline: %.2f** (to last output; steady "
               "10%%-90%%: %.2f; to last commit: %.2f)\n\n",
               ratio, ratio_steady,
