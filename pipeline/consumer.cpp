@@ -66,21 +66,10 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
   size_t n = 0;
   drained_ = false;
   auto* rk = consumer_->c_ptr();
-  // Messages are destroyed together after the round: each destroy drops a
-  // reference that librdkafka's fetcher thread also counts, and one after
-  // the other they find that cache line here rather than there.
-  struct destroy_all {
-    std::vector<rd_kafka_message_t*>& done;
-    ~destroy_all() {
-      for (auto* m : done)
-        rd_kafka_message_destroy(m);
-      done.clear();
-    }
-  } at_end{consumed_};
   while (n < max) {
-    auto* msg = rd_kafka_consumer_poll(rk, n == 0 ? timeout_ms : 0);
-    if (msg)
-      consumed_.push_back(msg);
+    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg{
+      rd_kafka_consumer_poll(rk, n == 0 ? timeout_ms : 0),
+      rd_kafka_message_destroy};
     if (!msg) {
       drained_ = true;
       break;
@@ -89,7 +78,7 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
       continue;
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       log::warn(name_, std::string{"consume: "}
-                         + rd_kafka_message_errstr(msg));
+                         + rd_kafka_message_errstr(msg.get()));
       drained_ = true;
       break;
     }

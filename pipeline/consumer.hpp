@@ -202,8 +202,6 @@ private:
   std::shared_ptr<stats> stats_;
   // Handle cache for the partition of the previous record.
   const void* last_rkt_ = nullptr;
-  /// The messages of the current poll round, destroyed at its end.
-  std::vector<rd_kafka_message_t*> consumed_;
   int32_t last_partition_ = -1;
   uint32_t last_tp_ = 0;
   uint32_t last_topic_ = 0;
