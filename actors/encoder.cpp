@@ -9,23 +9,6 @@
 
 namespace cotflow {
 
-namespace {
-
-/// Deletes a batch of events once no destination holds it any more, and
-/// gives their XML buffers to the encoders' pool (in whichever thread let
-/// go of the batch last).
-struct give_back_xml {
-  std::shared_ptr<string_pool> pool;
-
-  void operator()(cot_events* events) const {
-    if (pool)
-      pool->give(*events, [](cot_event& ev) -> std::string& { return ev.xml; });
-    delete events;
-  }
-};
-
-} // namespace
-
 encoder_actor::behavior_type
 encoder(encoder_actor::stateful_pointer<encoder_state> self,
         std::shared_ptr<const config> cfg, std::vector<cot_sink_actor> sinks,
@@ -57,8 +40,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
             throw std::runtime_error("injected fault");
       }
       auto now = now_ms();
-      std::shared_ptr<cot_events> events{new cot_events,
-                                         give_back_xml{s.xml_buffers}};
+      auto events = make_cot_events(s.xml_buffers);
       events->reserve(b.records.size());
       dead_letter_batch dead;
       ack dropped{s.all, {}};

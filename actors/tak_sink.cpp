@@ -493,16 +493,32 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
           keep[i] = latest[events[i].uid] == i
                     || events[i].type == "t-x-d-d";
       }
+      size_t taken = 0;
       for (size_t i = 0; i < events.size(); ++i) {
         auto& ev = events[i];
-        if (!keep[i] || !destination_accepts(s.target, ev.type, ev.source)) {
+        keep[i] = keep[i] && destination_accepts(s.target, ev.type, ev.source);
+        if (!keep[i])
           skipped.refs.push_back(ev.ref);
-          continue;
-        }
-        if (s.parking)
+        else if (s.parking)
           s.lot->park(ev);
         else
-          s.queue.emplace_back(b.events, i); // the batch, not a copy
+          ++taken;
+      }
+      if (taken == events.size()) {
+        // All of it: the queue refers to the batch the destinations share.
+        for (size_t i = 0; i < events.size(); ++i)
+          s.queue.emplace_back(b.events, i);
+      } else if (taken > 0) {
+        // A share of it (filters, coalescing): the queue and the replay
+        // window count what they hold by these events, so they get a batch
+        // of their own rather than keep the whole shared one alive.
+        auto mine = std::make_shared<cot_events>();
+        mine->reserve(taken);
+        for (size_t i = 0; i < events.size(); ++i)
+          if (keep[i])
+            mine->push_back(events[i]);
+        for (size_t i = 0; i < mine->size(); ++i)
+          s.queue.emplace_back(mine, i);
       }
       s.dstats->queue = static_cast<int64_t>(s.queue.size());
       if (!skipped.refs.empty()) {

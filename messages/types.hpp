@@ -1,6 +1,7 @@
 #pragma once
 
 #include "pipeline/offset_tracker.hpp"
+#include "pipeline/string_pool.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>
@@ -109,6 +110,23 @@ using cot_events = std::vector<cot_event>;
 struct cot_batch {
   std::shared_ptr<const cot_events> events;
 };
+
+/// An empty batch of events to fill and then share. When the last holder
+/// lets it go (in whichever thread), the XML buffers of its events go back
+/// to `xml_pool` (may be null) for the encoders to fill again.
+inline std::shared_ptr<cot_events>
+make_cot_events(std::shared_ptr<string_pool> xml_pool) {
+  struct give_back_xml {
+    std::shared_ptr<string_pool> pool;
+    void operator()(cot_events* events) const {
+      if (pool)
+        pool->give(*events,
+                   [](cot_event& ev) -> std::string& { return ev.xml; });
+      delete events;
+    }
+  };
+  return {new cot_events, give_back_xml{std::move(xml_pool)}};
+}
 
 /// One event of a shared batch; keeps the batch alive.
 class event_ref {

@@ -307,6 +307,9 @@ void tracked_producer::produce_slot(const std::string& topic,
       producer_->poll(10);
       continue;
     }
+    // On a permanent failure the slot (and its hold on a payload's owner)
+    // stays taken: the owner of this producer stops, and the destructor
+    // lets go of everything.
     if (permanent(rc) || producer_->fatal_error(failure_)
                             != RdKafka::ERR_NO_ERROR) {
       if (failure_.empty())

@@ -109,7 +109,7 @@ size_t parking_lot::replay(size_t max, int64_t now_ms,
     replayer_->pause(false);
     paused_ = false;
   }
-  auto events = std::make_shared<cot_events>();
+  std::shared_ptr<cot_events> events; // made for the first event
   replayer_->poll(0, max, [&](uint32_t tp, const rd_kafka_message_t& msg) {
     rd_kafka_headers_t* headers = nullptr;
     if (rd_kafka_message_headers(&msg, &headers)
@@ -131,8 +131,12 @@ size_t parking_lot::replay(size_t max, int64_t now_ms,
     ev.source = header_str(headers, "cotflow.source");
     ev.stale_ms = stale_ms;
     ev.xml.assign(static_cast<const char*>(msg.payload), msg.len);
+    if (!events)
+      events = std::make_shared<cot_events>();
     events->push_back(std::move(ev));
   });
+  if (!events)
+    return 0;
   for (size_t i = 0; i < events->size(); ++i)
     out.emplace_back(events, i);
   return events->size();

@@ -24,7 +24,8 @@ BOOST_AUTO_TEST_CASE(a_tally_counts_as_observing_one_by_one) {
   cotflow::latency_tally tally;
   std::mt19937 rng{7};
   std::uniform_real_distribution<double> u{0, 12};
-  std::vector<double> values{0, 0.001, 0.0010001, 0.0025, 10, 10.5};
+  // Negative: a record timestamp ahead of this host's clock.
+  std::vector<double> values{-0.5, 0, 0.001, 0.0010001, 0.0025, 10, 10.5};
   for (int i = 0; i < 1000; ++i)
     values.push_back(u(rng) * u(rng) / 12); // many small, a few large
   size_t n = 0;

@@ -1,7 +1,9 @@
 #include <boost/test/unit_test.hpp>
 
+#include "messages/types.hpp"
 #include "pipeline/string_pool.hpp"
 
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -118,4 +120,31 @@ BOOST_AUTO_TEST_CASE(a_buffer_of_the_usual_room_is_kept_whatever_it_held) {
   BOOST_TEST_REQUIRE(kept.size() == 1u);
   BOOST_TEST(kept[0].capacity() >= 1024u);
   BOOST_TEST(kept[0].capacity() < 3000u);
+}
+
+BOOST_AUTO_TEST_CASE(a_shared_batch_gives_its_xml_back_when_the_last_holder_goes) {
+  // As the destinations hold an encoder's batch: the Kafka producer keeps
+  // the batch, a TAK destination keeps references to some of its events;
+  // only when both let go do the XML buffers reach the encoders' pool, and
+  // on whichever thread that is.
+  auto pool = std::make_shared<string_pool>(1 << 20, 4096, 2048);
+  auto events = cotflow::make_cot_events(pool);
+  for (int i = 0; i < 3; ++i) {
+    cotflow::cot_event ev;
+    ev.xml.assign(600, static_cast<char>('a' + i));
+    events->push_back(std::move(ev));
+  }
+  std::weak_ptr<const cotflow::cot_events> seen = events;
+  cotflow::cot_batch batch{std::move(events)};
+  std::vector<cotflow::event_ref> queue;
+  queue.emplace_back(batch.events, 1);
+  queue.emplace_back(batch.events, 2);
+  BOOST_TEST(queue[1]->xml == std::string(600, 'c'));
+  batch.events.reset(); // the producer's delivery reports are in
+  BOOST_TEST(!seen.expired());
+  BOOST_TEST(pool->bytes() == 0u);
+  std::thread other{[&] { queue.clear(); }}; // the TAK destination wrote them
+  other.join();
+  BOOST_TEST(seen.expired());
+  BOOST_TEST(pool->bytes() >= 3 * 600u);
 }
