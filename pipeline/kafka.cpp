@@ -242,10 +242,6 @@ uint32_t tracked_producer::hold(std::shared_ptr<const void> owner) {
 }
 
 void tracked_producer::release(uint32_t hold) {
-  drop(hold);
-}
-
-void tracked_producer::drop(uint32_t hold) {
   auto& h = holds_[hold];
   if (--h.uses > 0)
     return;
@@ -387,7 +383,7 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
   }
   --outstanding_;
   if (slots_[slot].hold != no_hold)
-    drop(slots_[slot].hold);
+    release(slots_[slot].hold);
   delivered_.push_back(slots_[slot].ref);
   delivered_.back().bytes = msg.len();
   delivered_.back().partition = msg.partition();

@@ -76,6 +76,7 @@ public:
 
   /// The caller is done producing with `hold`: the owner goes when its
   /// last message is delivered (at once when it has none outstanding).
+  /// Each delivered message releases its use the same way.
   void release(uint32_t hold);
 
   /// Serves delivery reports for up to `timeout_ms`; appends the records
@@ -125,9 +126,6 @@ private:
   void produce_slot(const std::string& topic, std::string_view key,
                     std::string_view payload, RdKafka::Headers* headers,
                     uint32_t slot);
-
-  /// One use of `hold` is over.
-  void drop(uint32_t hold);
 
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Conf> conf_;
