@@ -3,6 +3,7 @@
 #include "pipeline/json.hpp"
 #include "pipeline/time.hpp"
 
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -52,20 +53,19 @@ std::string_view to_string(refusal_reason r) {
 
 namespace {
 
-using allocator = rapidjson::MemoryPoolAllocator<>;
-using document = rapidjson::GenericDocument<rapidjson::UTF8<>, allocator,
-                                            allocator>;
-using value = document::ValueType;
-
-// Iterative: a hostile, deeply nested record must not exhaust the stack.
-constexpr unsigned parse_flags = rapidjson::kParseIterativeFlag
-                                 | rapidjson::kParseValidateEncodingFlag
+// Recursive descent first: faster than RapidJSON's iterative parser. The
+// handler stops it past `max_depth` levels, and such a record (rare, often
+// hostile) is parsed again iteratively, which cannot exhaust the stack.
+constexpr unsigned parse_flags = rapidjson::kParseValidateEncodingFlag
                                  | rapidjson::kParseNanAndInfFlag;
+constexpr unsigned deep_parse_flags = parse_flags
+                                      | rapidjson::kParseIterativeFlag;
 // For input that is all ASCII, which is valid UTF-8 as it is: RapidJSON's
 // byte-by-byte validation was a tenth of decode + encode (bench_codec
 // profile). \u escapes are checked the same way with either flag set.
 constexpr unsigned ascii_parse_flags = parse_flags
                                        & ~rapidjson::kParseValidateEncodingFlag;
+constexpr unsigned max_depth = 64;
 
 /// True when `s` is all ASCII without the bytes 0x1A..0x1F. Without
 /// validation RapidJSON 1.1.0 scans string bodies with SIMD, and that scan
@@ -176,32 +176,257 @@ int field_of(const char* s, size_t n) {
   }
 }
 
-/// The members of one object that cotflow reads. As with FindMember, the
-/// first of duplicate names counts.
+/// One JSON value as the decoder keeps it: scalars whole, strings as views
+/// into the parse buffer, objects and arrays by kind only.
+struct value {
+  enum kind_t : uint8_t { absent, null, boolean, number, string, object, array };
+  kind_t kind = absent;
+  bool flag = false;     // a boolean's value
+  bool is_int64 = false; // a number that is an integer within int64
+  uint32_t len = 0;      // a string's length
+  const char* str = nullptr;
+  int64_t i = 0;
+  double d = 0;
+
+  bool IsNull() const { return kind == null; }
+  bool IsBool() const { return kind == boolean; }
+  bool IsNumber() const { return kind == number; }
+  bool IsInt64() const { return kind == number && is_int64; }
+  bool IsString() const { return kind == string; }
+  bool IsObject() const { return kind == object; }
+  bool GetBool() const { return flag; }
+  int64_t GetInt64() const { return i; }
+  double GetDouble() const { return d; }
+  const char* GetString() const { return str; }
+  uint32_t GetStringLength() const { return len; }
+};
+
+/// The members of one object that cotflow reads. As with RapidJSON's
+/// FindMember, the first of duplicate names counts.
 class members {
 public:
-  members() = default;
-
-  explicit members(const value& obj) {
-    for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
-      auto f = field_of(it->name.GetString(), it->name.GetStringLength());
-      if (f >= 0 && !v_[f])
-        v_[f] = &it->value;
-    }
+  void clear() {
+    for (auto& v : v_)
+      v.kind = value::absent;
   }
 
   /// The member's value; null when absent.
   const value* operator[](field f) const {
-    return v_[f];
+    return v_[f].kind != value::absent ? &v_[f] : nullptr;
   }
 
   /// The member's value when present and not JSON null.
   const value* given(field f) const {
-    return v_[f] && !v_[f]->IsNull() ? v_[f] : nullptr;
+    auto k = v_[f].kind;
+    return k != value::absent && k != value::null ? &v_[f] : nullptr;
+  }
+
+  /// Where the value of a member named `f` goes: null for a duplicate.
+  value* slot(field f) {
+    return v_[f].kind == value::absent ? &v_[f] : nullptr;
   }
 
 private:
-  const value* v_[field_count] = {};
+  value v_[field_count];
+};
+
+/// What the decoder keeps of a record: the members it reads at the top
+/// level and in `properties`, and the `geometry`'s type and coordinates.
+/// Filled by RapidJSON's SAX events, without building a DOM.
+struct record_view {
+  value top_kind; // the kind of the top-level value
+  members top;
+  members props;
+  value geo_type;
+  value coords;           // the coordinates member's kind, .i = its size
+  value coord[3];         // its first three elements
+  bool too_deep = false;  // the handler stopped the parse at max_depth
+
+  void clear() {
+    top_kind.kind = value::absent;
+    top.clear();
+    props.clear();
+    geo_type.kind = value::absent;
+    coords.kind = value::absent;
+    coords.i = 0;
+    for (auto& c : coord)
+      c.kind = value::absent;
+    too_deep = false;
+  }
+};
+
+/// RapidJSON SAX handler that fills a record_view. The objects and arrays
+/// it reads are at fixed places (top, top.properties, top.geometry,
+/// top.geometry.coordinates); everything else is skipped by depth.
+class view_handler {
+public:
+  view_handler(record_view& v, unsigned depth_limit)
+    : v_(v), depth_limit_(depth_limit) {
+  }
+
+  bool Null() {
+    if (auto s = target())
+      s->kind = value::null;
+    return true;
+  }
+  bool Bool(bool b) {
+    if (auto s = target()) {
+      s->kind = value::boolean;
+      s->flag = b;
+    }
+    return true;
+  }
+  bool Int(int i) {
+    return integer(i);
+  }
+  bool Uint(unsigned u) {
+    return integer(u);
+  }
+  bool Int64(int64_t i) {
+    return integer(i);
+  }
+  bool Uint64(uint64_t u) {
+    if (u > static_cast<uint64_t>(INT64_MAX))
+      return number(static_cast<double>(u), false, 0);
+    return integer(static_cast<int64_t>(u));
+  }
+  bool Double(double d) {
+    return number(d, false, 0);
+  }
+  bool RawNumber(const char*, rapidjson::SizeType, bool) {
+    return true; // not requested (no kParseNumbersAsStringsFlag)
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (auto t = target()) {
+      t->kind = value::string;
+      t->str = s;
+      t->len = n;
+    }
+    return true;
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    key_ = nullptr;
+    next_ = ignored;
+    switch (ctx()) {
+      case top: {
+        auto f = field_of(s, n);
+        if (f < 0)
+          break;
+        key_ = v_.top.slot(static_cast<field>(f));
+        if (key_ && f == f_geometry)
+          next_ = geometry;
+        else if (key_ && f == f_properties)
+          next_ = properties;
+        break;
+      }
+      case properties: {
+        auto f = field_of(s, n);
+        if (f >= 0)
+          key_ = v_.props.slot(static_cast<field>(f));
+        break;
+      }
+      case geometry:
+        if (n == 4 && std::memcmp(s, "type", 4) == 0) {
+          if (v_.geo_type.kind == value::absent)
+            key_ = &v_.geo_type;
+        } else if (n == 11 && std::memcmp(s, "coordinates", 11) == 0) {
+          if (v_.coords.kind == value::absent) {
+            key_ = &v_.coords;
+            next_ = coordinates;
+          }
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+  bool StartObject() {
+    return open(value::object);
+  }
+  bool EndObject(rapidjson::SizeType) {
+    --depth_;
+    return true;
+  }
+  bool StartArray() {
+    return open(value::array);
+  }
+  bool EndArray(rapidjson::SizeType) {
+    --depth_;
+    return true;
+  }
+
+private:
+  enum context : uint8_t { ignored, top, properties, geometry, coordinates };
+  static constexpr unsigned kept_depth = 4; // contexts exist down to here
+
+  context ctx() const {
+    return depth_ <= kept_depth ? ctx_[depth_] : ignored;
+  }
+
+  /// Where the value that comes next goes; null when it is not kept.
+  value* target() {
+    switch (ctx()) {
+      case top:
+      case properties:
+      case geometry: {
+        auto t = key_;
+        key_ = nullptr;
+        return t;
+      }
+      case coordinates: {
+        auto n = v_.coords.i++;
+        return n < 3 ? &v_.coord[n] : nullptr;
+      }
+      default:
+        return depth_ == 0 ? &v_.top_kind : nullptr;
+    }
+  }
+
+  bool integer(int64_t i) {
+    return number(static_cast<double>(i), true, i);
+  }
+
+  bool number(double d, bool is_int64, int64_t i) {
+    if (auto s = target()) {
+      s->kind = value::number;
+      s->d = d;
+      s->is_int64 = is_int64;
+      s->i = i;
+    }
+    return true;
+  }
+
+  bool open(value::kind_t kind) {
+    bool at_top = depth_ == 0;
+    bool in_coordinates = ctx() == coordinates;
+    auto wanted = next_; // what the last key's container value would be
+    next_ = ignored;
+    auto next = ignored;
+    if (auto s = target()) {
+      s->kind = kind;
+      if (at_top)
+        next = kind == value::object ? top : ignored;
+      else if (!in_coordinates
+               && (wanted == coordinates) == (kind == value::array))
+        next = wanted; // an object for geometry/properties, an array for
+                       // coordinates
+    }
+    if (++depth_ > depth_limit_) {
+      v_.too_deep = true;
+      return false;
+    }
+    if (depth_ <= kept_depth)
+      ctx_[depth_] = next;
+    return true;
+  }
+
+  record_view& v_;
+  unsigned depth_limit_;
+  unsigned depth_ = 0;
+  value* key_ = nullptr;   // the slot of the last key read, if kept
+  context next_ = ignored; // the context a container value there opens
+  context ctx_[kept_depth + 1] = {};
 };
 
 /// Reads an optional string field (a number is accepted and printed).
@@ -368,83 +593,83 @@ result decode_flat(const members& o, detection& d) {
   return read_common(o, d);
 }
 
-result decode_feature(const members& o, detection& d) {
+result decode_feature(const record_view& r, detection& d) {
+  const members& o = r.top;
   auto geo = o.given(f_geometry);
   if (!geo)
     return refuse(refusal_reason::missing_field, "geometry");
   if (!geo->IsObject())
     return refuse(refusal_reason::wrong_type, "geometry must be an object");
-  auto gtype = geo->FindMember("type");
-  if (gtype == geo->MemberEnd() || !gtype->value.IsString())
+  if (!r.geo_type.IsString())
     return refuse(refusal_reason::missing_field, "geometry.type");
-  std::string_view gt{gtype->value.GetString(),
-                      gtype->value.GetStringLength()};
+  std::string_view gt{r.geo_type.GetString(), r.geo_type.GetStringLength()};
   if (gt != "Point")
     return refuse(refusal_reason::unsupported_geometry,
                   std::string{gt.substr(0, 64)} + " (only Point)");
-  auto coords = geo->FindMember("coordinates");
-  if (coords == geo->MemberEnd())
+  if (r.coords.kind == value::absent)
     return refuse(refusal_reason::missing_field, "geometry.coordinates");
-  const auto& c = coords->value;
-  if (!c.IsArray() || c.Size() < 2 || c.Size() > 3)
+  auto size = r.coords.i;
+  if (r.coords.kind != value::array || size < 2 || size > 3)
     return refuse(refusal_reason::wrong_type,
                   "geometry.coordinates must be [lon, lat, hae?]");
-  if (auto r = number_value("lon", c[0], d.lon, -180, 180))
-    return r;
-  if (auto r = number_value("lat", c[1], d.lat, -90, 90))
-    return r;
-  if (c.Size() == 3)
-    if (auto r = number_value("hae", c[2], d.hae, -20000, 9999999))
-      return r;
-  members props; // no properties: as an empty object
+  if (auto e = number_value("lon", r.coord[0], d.lon, -180, 180))
+    return e;
+  if (auto e = number_value("lat", r.coord[1], d.lat, -90, 90))
+    return e;
+  if (size == 3)
+    if (auto e = number_value("hae", r.coord[2], d.hae, -20000, 9999999))
+      return e;
+  static const members no_properties; // absent: as an empty object
+  const members* props_of = &no_properties;
   if (auto given = o.given(f_properties)) {
     if (!given->IsObject())
       return refuse(refusal_reason::wrong_type,
                     "properties must be an object");
-    props = members{*given};
+    props_of = &r.props;
   }
+  const members& props = *props_of;
   // The id: the Feature's own id, else properties.uid or properties.id.
-  if (auto r = read_string(o, f_id, d.id, false, max_id))
-    return r;
+  if (auto e = read_string(o, f_id, d.id, false, max_id))
+    return e;
   if (d.id.empty())
-    if (auto r = read_string(props, f_uid, d.id, false, max_id))
-      return r;
+    if (auto e = read_string(props, f_uid, d.id, false, max_id))
+      return e;
   if (d.id.empty())
-    if (auto r = read_string(props, f_id, d.id, true, max_id))
-      return refuse(r->reason, "id (Feature id, properties.uid or "
+    if (auto e = read_string(props, f_id, d.id, true, max_id))
+      return refuse(e->reason, "id (Feature id, properties.uid or "
                                "properties.id)");
-  if (auto r = read_time(props, f_time, d.time_ms, false))
-    return r;
-  if (auto r = read_time(props, f_start, d.start_ms, false))
-    return r;
-  if (auto r = read_time(props, f_stale, d.stale_ms, false))
-    return r;
+  if (auto e = read_time(props, f_time, d.time_ms, false))
+    return e;
+  if (auto e = read_time(props, f_start, d.start_ms, false))
+    return e;
+  if (auto e = read_time(props, f_stale, d.stale_ms, false))
+    return e;
   if (d.time_ms == 0)
     d.time_ms = d.start_ms;
   if (d.time_ms == 0)
     return refuse(refusal_reason::missing_field, "properties.time");
-  if (auto r = read_string(props, f_type, d.type, false, 64))
-    return r;
+  if (auto e = read_string(props, f_type, d.type, false, 64))
+    return e;
   if (!d.type.empty() && !is_cot_type(d.type))
     return refuse(refusal_reason::wrong_type,
                   "properties.type is not a CoT type");
   if (std::isnan(d.hae))
-    if (auto r = read_number(props, f_hae, d.hae, -20000, 9999999))
-      return r;
+    if (auto e = read_number(props, f_hae, d.hae, -20000, 9999999))
+      return e;
   return read_common(props, d);
 }
 
 } // namespace
 
 struct decoder::impl {
-  // Parse memory reused across records; larger documents spill to the heap
-  // and give it back when the document goes.
-  alignas(8) char values[32 * 1024];
+  // Parse memory reused across records: the SAX parser's stack (strings
+  // and object nesting when parsing iteratively).
   alignas(8) char stack[8 * 1024];
   // The record's bytes, parsed in place: strings are unescaped where they
-  // are instead of copied into `values`, and RapidJSON's SIMD scans apply.
-  // Zero padding past the end: the scans read whole 16-byte blocks.
+  // are, and RapidJSON's SIMD scans apply. Zero padding past the end: the
+  // scans read whole 16-byte blocks.
   std::vector<char> text;
+  record_view view;
 };
 
 decoder::decoder(size_t max_bytes) : impl_(new impl), max_bytes_(max_bytes) {
@@ -454,6 +679,32 @@ decoder::~decoder() {
   delete impl_;
 }
 
+namespace {
+
+/// Copies `bytes` into `text` (zero padded) and parses it in place into
+/// `view`, stopping past `depth_limit` levels of nesting.
+template <unsigned Flags>
+rapidjson::ParseResult parse_into(std::string_view bytes,
+                                  std::vector<char>& text, char* stack,
+                                  size_t stack_size, record_view& view,
+                                  unsigned depth_limit) {
+  constexpr size_t padding = 16;
+  if (text.size() < bytes.size() + padding)
+    text.resize(bytes.size() + padding);
+  std::memcpy(text.data(), bytes.data(), bytes.size());
+  std::memset(text.data() + bytes.size(), 0, padding);
+  view.clear();
+  rapidjson::MemoryPoolAllocator<> stack_alloc{stack, stack_size};
+  rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>,
+                           rapidjson::MemoryPoolAllocator<>>
+    reader{&stack_alloc, stack_size / 2};
+  rapidjson::InsituStringStream in{text.data()};
+  view_handler handler{view, depth_limit};
+  return reader.Parse<Flags | rapidjson::kParseInsituFlag>(in, handler);
+}
+
+} // namespace
+
 std::optional<refusal> decoder::decode(std::string_view bytes,
                                        detection& out) {
   out.clear();
@@ -461,46 +712,45 @@ std::optional<refusal> decoder::decode(std::string_view bytes,
     return refuse(refusal_reason::too_large,
                   std::to_string(bytes.size()) + " bytes > "
                     + std::to_string(max_bytes_));
-  allocator values{impl_->values, sizeof(impl_->values)};
-  allocator stack{impl_->stack, sizeof(impl_->stack)};
-  document doc{&values, sizeof(impl_->stack) / 2, &stack};
   // A UTF-8 byte order mark is not part of the JSON text; error offsets
   // still count it.
   size_t bom = bytes.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
   bytes.remove_prefix(bom);
-  auto& text = impl_->text;
-  constexpr size_t padding = 16;
-  if (text.size() < bytes.size() + padding)
-    text.resize(bytes.size() + padding);
-  std::memcpy(text.data(), bytes.data(), bytes.size());
-  std::memset(text.data() + bytes.size(), 0, padding);
+  auto& view = impl_->view;
+  auto& stack = impl_->stack;
   // A NUL byte ends the text here as the end of `bytes` did before: both
   // streams read it as the end (JSON has no raw NUL anywhere).
-  if (plain_ascii(bytes))
-    doc.ParseInsitu<ascii_parse_flags>(text.data());
-  else
-    doc.ParseInsitu<parse_flags>(text.data());
-  if (doc.HasParseError()) {
-    auto code = doc.GetParseError();
+  bool ascii = plain_ascii(bytes);
+  auto res = ascii ? parse_into<ascii_parse_flags>(bytes, impl_->text, stack,
+                                                   sizeof(stack), view,
+                                                   max_depth)
+                   : parse_into<parse_flags>(bytes, impl_->text, stack,
+                                             sizeof(stack), view, max_depth);
+  if (view.too_deep) // again from the start, with no limit
+    res = ascii ? parse_into<ascii_parse_flags | rapidjson::kParseIterativeFlag>(
+            bytes, impl_->text, stack, sizeof(stack), view, UINT_MAX)
+                : parse_into<deep_parse_flags>(bytes, impl_->text, stack,
+                                               sizeof(stack), view, UINT_MAX);
+  if (res.IsError()) {
+    auto code = res.Code();
     if (code == rapidjson::kParseErrorNumberTooBig)
       return refuse(refusal_reason::non_finite, "number too big");
     return refuse(refusal_reason::invalid_json,
                   std::string{rapidjson::GetParseError_En(code)} + " at byte "
-                    + std::to_string(doc.GetErrorOffset() + bom));
+                    + std::to_string(res.Offset() + bom));
   }
-  if (!doc.IsObject())
+  if (!view.top_kind.IsObject())
     return refuse(refusal_reason::not_an_object, "top level is not an object");
-  members top{doc};
-  auto type = top[f_type];
+  auto type = view.top[f_type];
   if (type && type->IsString()) {
     std::string_view t{type->GetString(), type->GetStringLength()};
     if (t == "Feature")
-      return decode_feature(top, out);
+      return decode_feature(view, out);
     if (t == "FeatureCollection")
       return refuse(refusal_reason::unsupported_geometry,
                     "FeatureCollection (send one Feature per record)");
   }
-  return decode_flat(top, out);
+  return decode_flat(view.top, out);
 }
 
 } // namespace cotflow

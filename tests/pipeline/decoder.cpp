@@ -193,6 +193,79 @@ BOOST_AUTO_TEST_CASE(the_first_of_duplicate_names_counts) {
   BOOST_TEST(d.callsign.empty());
 }
 
+BOOST_AUTO_TEST_CASE(only_members_at_their_own_place_count) {
+  // A field's name inside another object is not that field.
+  // (flat() leaves out its own member of a name that `extra` has.)
+  expect_ok(flat(R"("extra":{"callsign":"inner","hae":1},)"
+                 R"("list":[{"callsign":"inner"}])"));
+  BOOST_TEST(d.callsign.empty());
+  BOOST_TEST(std::isnan(d.hae));
+  expect_refusal(feature("[1,2]", R"("x":{"uid":"inner","time":1795696496789})"),
+                 refusal_reason::missing_field, "id");
+  // properties inside properties, geometry inside properties: extra.
+  expect_ok(feature("[1,2]", R"("uid":"f","time":1795696496789,)"
+                             R"("properties":{"callsign":"inner"},)"
+                             R"("geometry":{"type":"Line"})"));
+  BOOST_TEST(d.callsign.empty());
+  BOOST_TEST(d.lon == 1.0);
+  // A geometry's other members, nested or not, are extra.
+  expect_ok(R"({"type":"Feature","geometry":{"bbox":[[0,0],[5,5]],)"
+            R"("crs":{"type":"Polygon","coordinates":[9,9]},"type":"Point",)"
+            R"("coordinates":[1,2]},"properties":{"uid":"f",)"
+            R"("time":1795696496789}})");
+  BOOST_TEST(d.lon == 1.0);
+  BOOST_TEST(d.lat == 2.0);
+}
+
+BOOST_AUTO_TEST_CASE(the_first_geometry_properties_and_coordinates_count) {
+  expect_ok(R"({"type":"Feature","geometry":{"type":"Point","coordinates":)"
+            R"([1,2],"coordinates":[3,4],"type":"Line"},"geometry":null,)"
+            R"("properties":{"uid":"a","time":1795696496789},)"
+            R"("properties":{"uid":"b"}})");
+  BOOST_TEST(d.lon == 1.0);
+  BOOST_TEST(d.id == "a");
+  expect_refusal(R"({"type":"Feature","geometry":"none","geometry":)"
+                 R"({"type":"Point","coordinates":[1,2]}})",
+                 refusal_reason::wrong_type, "geometry");
+}
+
+BOOST_AUTO_TEST_CASE(coordinates_are_numbers_at_their_top_level) {
+  expect_refusal(feature("[[1,2],3]"), refusal_reason::wrong_type, "lon");
+  expect_refusal(feature(R"([1,{"lat":2}])"), refusal_reason::wrong_type,
+                 "lat");
+  expect_refusal(feature("[1,2,[3]]"), refusal_reason::wrong_type, "hae");
+  expect_refusal(feature("[1,2,null]"), refusal_reason::wrong_type, "hae");
+  expect_refusal(feature("[[1,2,3],[4,5,6],[7,8,9],[1,2,3]]"),
+                 refusal_reason::wrong_type, "geometry.coordinates");
+  expect_ok(feature("[1.5,-2.25,-10]"));
+  BOOST_TEST(d.hae == -10.0);
+}
+
+BOOST_AUTO_TEST_CASE(nesting_around_the_fast_parsers_limit_decodes_the_same) {
+  // Up to 64 levels one parser reads the record; deeper, another parses
+  // it again from the start. Both give the same detection.
+  for (int levels : {1, 62, 63, 64, 65, 66, 200}) {
+    BOOST_TEST_CONTEXT(levels << " levels") {
+      auto nest = std::string(levels, '[') + std::string(levels, ']');
+      expect_ok(flat(R"("callsign":"c","extra":)" + nest
+                     + R"(,"remarks":"after")"));
+      BOOST_TEST(d.callsign == "c");
+      BOOST_TEST(d.remarks == "after");
+      expect_ok(feature("[1,2]", R"("uid":"f","x":)" + nest
+                                   + R"(,"time":1795696496789,"remarks":"r")"));
+      BOOST_TEST(d.id == "f");
+      BOOST_TEST(d.remarks == "r");
+      expect_refusal(flat(R"("extra":)" + nest + R"(,"lat":"x")"),
+                     refusal_reason::wrong_type, "lat");
+      // An error past the nesting is at the same offset either way.
+      auto bad = flat(R"("extra":)" + nest + ",");
+      auto r = decode(bad);
+      BOOST_TEST_REQUIRE(r.has_value());
+      BOOST_TEST(to_string(r->reason) == "invalid_json");
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(names_that_only_resemble_fields_are_extra) {
   expect_ok(flat(R"("Callsign":"x","callsig":"x","callsignx":"x",)"
                  R"("i":"x","ids":"x","lat ":"x","stale_ms":"x")"));
