@@ -653,6 +653,8 @@ struct target_result {
   size_t log_lines = 0;
   /// CPU of other processes on the machine during the measurements, cores.
   double other_cores = 0;
+  double other_sum = 0; // over the phases so far
+  int other_phases = 0;
   /// Times cotflow started parking during the throughput runs (its TAK
   /// destination's queue passed tak.queue_events).
   int tput_parkings = 0;
@@ -745,15 +747,10 @@ void stop(instance& inst, target_result& res) {
 /// a partition holds, and the thousands of tiny ones the low rates leave
 /// behind made a 10,000/s phase after them stall both pipelines for up to
 /// 2 s (see the top of this file).
-target_result measure(const std::string& bootstrap, const launcher& launch,
-                      const std::vector<int64_t>& rates, double lat_seconds,
-                      const std::vector<cotflow::generated_record>& pool,
-                      uint64_t n, int64_t window, double max_seconds,
-                      uint64_t& seq_base) {
-  target_result res;
+void measure_latency(const std::string& bootstrap, const launcher& launch,
+                     const std::vector<int64_t>& rates, double lat_seconds,
+                     uint64_t& seq_base, target_result& res) {
   observer obs{bootstrap, "bench-observer"};
-  double other = 0;
-  int instances = 0;
   for (auto rate : rates) {
     auto inst = start_warm(bootstrap, obs, launch, "r" + std::to_string(rate));
     load_meter load{inst.proc->pid()};
@@ -763,59 +760,98 @@ target_result measure(const std::string& bootstrap, const launcher& launch,
     if (!inst.proc->alive())
       die(inst.t.name + " exited during a latency phase (log: " + inst.log
           + ")");
-    other += load.other_cores();
-    ++instances;
+    res.other_sum += load.other_cores();
+    ++res.other_phases;
     stop(inst, res);
   }
-  auto inst = start_warm(bootstrap, obs, launch, "tput");
-  auto& t = inst.t;
-  observer group_obs{bootstrap, t.group};
-  load_meter load{inst.proc->pid()};
-  progress("%s: throughput, %llu records, window %lld", t.name.c_str(),
+}
+
+/// The throughput runs of both pipelines, taken in turns (baseline,
+/// cotflow, baseline, ...) so that a machine that gets slower or faster
+/// over the minutes of a run weighs on both alike. Each has one instance
+/// for all its runs; the one whose turn it is not is stopped with SIGSTOP,
+/// so that neither competes with the other's idle polling.
+void measure_throughput(const std::string& bootstrap,
+                        const launcher& base_launch,
+                        const launcher& cot_launch,
+                        const std::vector<cotflow::generated_record>& pool,
+                        uint64_t n, int64_t window, double max_seconds,
+                        target_result& base, target_result& cot) {
+  observer obs{bootstrap, "bench-observer"};
+  struct side {
+    instance inst;
+    target_result* res;
+    std::unique_ptr<observer> group_obs;
+    std::vector<throughput_result> runs;
+    double other = 0;
+  };
+  side sides[2];
+  sides[0].res = &base;
+  sides[1].res = &cot;
+  const launcher* launchers[2] = {&base_launch, &cot_launch};
+  for (int i = 0; i < 2; ++i) {
+    auto& s = sides[i];
+    s.inst = start_warm(bootstrap, obs, *launchers[i], "tput");
+    s.group_obs = std::make_unique<observer>(bootstrap, s.inst.t.group);
+    s.inst.proc->signal(SIGSTOP);
+  }
+  progress("throughput, %llu records, window %lld, %d runs each in turns",
            static_cast<unsigned long long>(n),
-           static_cast<long long>(window));
-  std::vector<throughput_result> runs;
-  for (int i = 0; i < std::max(tput_reps, 1); ++i) {
-    runs.push_back(throughput_phase(bootstrap, obs, group_obs, t, pool, n,
-                                    window, max_seconds));
-    res.tput_runs.push_back(runs.back().rps());
+           static_cast<long long>(window), std::max(tput_reps, 1));
+  for (int rep = 0; rep < std::max(tput_reps, 1); ++rep) {
+    for (auto& s : sides) {
+      auto& t = s.inst.t;
+      s.inst.proc->signal(SIGCONT);
+      load_meter load{t.proc->pid()};
+      s.runs.push_back(throughput_phase(bootstrap, obs, *s.group_obs, t, pool,
+                                        n, window, max_seconds));
+      s.res->tput_runs.push_back(s.runs.back().rps());
+      s.other += load.other_cores();
+      s.inst.proc->signal(SIGSTOP);
+    }
   }
-  // The profile of the throughput phase (cotflow only): where its CPU goes
-  // at full speed. One more run, not counted: perf's sampling and its own
-  // process take CPU from the 2 cores, which the passthrough's runs do not
-  // pay.
-  std::optional<child> perf;
-  if (!perf_bin.empty() && t.name == "cotflow") {
-    auto data = perf_dir + "/perf-" + dump_scenario + ".data";
-    perf.emplace(std::vector<std::string>{perf_bin, "record", "-g", "-F",
-                                          "2999", "-o", data, "-p",
-                                          std::to_string(t.proc->pid())},
-                 std::vector<std::pair<std::string, std::string>>{},
-                 perf_dir + "/perf-" + dump_scenario + ".log");
-    auto profiled = throughput_phase(bootstrap, obs, group_obs, t, pool, n,
-                                     window, max_seconds);
-    progress("%s: profiled run (not counted): %.0f records/s",
-             t.name.c_str(), profiled.rps());
+  for (auto& s : sides) {
+    auto& t = s.inst.t;
+    auto& res = *s.res;
+    s.inst.proc->signal(SIGCONT);
+    // The profile of the throughput phase (cotflow only): where its CPU
+    // goes at full speed. One more run, not counted: perf's sampling and
+    // its own process take CPU from the 2 cores, which the passthrough's
+    // runs do not pay.
+    std::optional<child> perf;
+    if (!perf_bin.empty() && t.name == "cotflow") {
+      auto data = perf_dir + "/perf-" + dump_scenario + ".data";
+      perf.emplace(std::vector<std::string>{perf_bin, "record", "-g", "-F",
+                                            "2999", "-o", data, "-p",
+                                            std::to_string(t.proc->pid())},
+                   std::vector<std::pair<std::string, std::string>>{},
+                   perf_dir + "/perf-" + dump_scenario + ".log");
+      auto profiled = throughput_phase(bootstrap, obs, *s.group_obs, t, pool,
+                                       n, window, max_seconds);
+      progress("%s: profiled run (not counted): %.0f records/s",
+               t.name.c_str(), profiled.rps());
+    }
+    long peak_kb = 0;
+    for (auto& r : s.runs)
+      peak_kb = std::max(peak_kb, r.peak_rss_kb);
+    auto runs = s.runs;
+    std::sort(runs.begin(), runs.end(),
+              [](auto& a, auto& b) { return a.rps() < b.rps(); });
+    res.tput = runs[runs.size() / 2];
+    res.tput.peak_rss_kb = peak_kb;
+    if (perf) {
+      perf->signal(SIGINT);
+      if (!perf->wait(30s))
+        progress("perf record did not stop within 30 s");
+    }
+    res.rss_at_stop_kb = vm_kb(t.proc->pid(), "VmRSS");
+    res.tput_parkings = count_lines(s.inst.log, "parking new events");
+    res.other_sum += s.other / static_cast<double>(s.runs.size());
+    ++res.other_phases;
+    stop(s.inst, res);
   }
-  long peak_kb = 0;
-  for (auto& r : runs)
-    peak_kb = std::max(peak_kb, r.peak_rss_kb);
-  std::sort(runs.begin(), runs.end(),
-            [](auto& a, auto& b) { return a.rps() < b.rps(); });
-  res.tput = runs[runs.size() / 2];
-  res.tput.peak_rss_kb = peak_kb;
-  if (perf) {
-    perf->signal(SIGINT);
-    if (!perf->wait(30s))
-      progress("perf record did not stop within 30 s");
-  }
-  res.rss_at_stop_kb = vm_kb(t.proc->pid(), "VmRSS");
-  res.tput_parkings = count_lines(inst.log, "parking new events");
-  other += load.other_cores();
-  ++instances;
-  res.other_cores = other / instances;
-  stop(inst, res);
-  return res;
+  base.other_cores = base.other_sum / std::max(base.other_phases, 1);
+  cot.other_cores = cot.other_sum / std::max(cot.other_phases, 1);
 }
 
 std::vector<int64_t> parse_rates(const std::string& s) {
@@ -890,11 +926,27 @@ void report(const scenario& sc, uint64_t n) {
         out += (out.empty() ? "" : ", ") + std::to_string(std::lround(x));
       return out;
     };
+    std::vector<double> paired;
+    for (size_t i = 0; i < base.tput_runs.size() && i < cot.tput_runs.size();
+         ++i)
+      paired.push_back(cot.tput_runs[i] / base.tput_runs[i]);
+    std::string ratios;
+    for (auto x : paired) {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%s%.2f", ratios.empty() ? "" : ", ", x);
+      ratios += buf;
+    }
+    auto sorted = paired;
+    std::sort(sorted.begin(), sorted.end());
     std::printf("\nThe median of %zu throughput runs per pipeline is shown "
-                "(peak RSS: the highest of them). Records/s to the last "
-                "output of each run, in order: baseline %s; cotflow %s.\n",
+                "(peak RSS: the highest of them); the runs were taken in "
+                "turns, baseline then cotflow, the idle pipeline stopped "
+                "(SIGSTOP). Records/s to the last output of each run, in "
+                "order: baseline %s; cotflow %s. Ratio of each pair: %s "
+                "(median %.2f).\n",
                 base.tput_runs.size(), list(base.tput_runs).c_str(),
-                list(cot.tput_runs).c_str());
+                list(cot.tput_runs).c_str(), ratios.c_str(),
+                pct(sorted, 50));
   }
   if (cot.tput.tcp_events >= 0)
     std::printf("\ncotflow delivers every CoT event twice: to its Kafka "
@@ -1323,8 +1375,8 @@ int main(int argc, char** argv) {
                 inst.proc.get()};
       return inst;
     };
-    sc.base = measure(bootstrap, baseline, rates, lat_seconds, pool, n,
-                      window, max_seconds, seq_base);
+    measure_latency(bootstrap, baseline, rates, lat_seconds, seq_base,
+                    sc.base);
     // (b) cotflow, in a group of its own per instance, as the baseline.
     launcher cot = [&](const std::string& suffix) {
       auto tag = sc.name + "-" + suffix;
@@ -1370,8 +1422,9 @@ int main(int argc, char** argv) {
                 inst.proc.get(), inst.rx.get()};
       return inst;
     };
-    sc.cot = measure(bootstrap, cot, rates, lat_seconds, pool, n, window,
-                     max_seconds, seq_base);
+    measure_latency(bootstrap, cot, rates, lat_seconds, seq_base, sc.cot);
+    measure_throughput(bootstrap, baseline, cot, pool, n, window, max_seconds,
+                       sc.base, sc.cot);
   }
 
   struct rusage self_usage {};
