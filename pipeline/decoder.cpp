@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__SSE2__)
+#  include <emmintrin.h>
+#endif
+
 namespace cotflow {
 
 void detection::clear() {
@@ -29,24 +33,24 @@ void detection::clear() {
 
 std::string_view to_string(refusal_reason r) {
   switch (r) {
-    case refusal_reason::too_large:
-      return "too_large";
-    case refusal_reason::invalid_json:
-      return "invalid_json";
-    case refusal_reason::not_an_object:
-      return "not_an_object";
-    case refusal_reason::missing_field:
-      return "missing_field";
-    case refusal_reason::wrong_type:
-      return "wrong_type";
-    case refusal_reason::out_of_range:
-      return "out_of_range";
-    case refusal_reason::non_finite:
-      return "non_finite";
-    case refusal_reason::bad_time:
-      return "bad_time";
-    case refusal_reason::unsupported_geometry:
-      return "unsupported_geometry";
+  case refusal_reason::too_large:
+    return "too_large";
+  case refusal_reason::invalid_json:
+    return "invalid_json";
+  case refusal_reason::not_an_object:
+    return "not_an_object";
+  case refusal_reason::missing_field:
+    return "missing_field";
+  case refusal_reason::wrong_type:
+    return "wrong_type";
+  case refusal_reason::out_of_range:
+    return "out_of_range";
+  case refusal_reason::non_finite:
+    return "non_finite";
+  case refusal_reason::bad_time:
+    return "bad_time";
+  case refusal_reason::unsupported_geometry:
+    return "unsupported_geometry";
   }
   return "unknown";
 }
@@ -56,15 +60,17 @@ namespace {
 // Recursive descent first: faster than RapidJSON's iterative parser. The
 // handler stops it past `max_depth` levels, and such a record (rare, often
 // hostile) is parsed again iteratively, which cannot exhaust the stack.
-constexpr unsigned parse_flags = rapidjson::kParseValidateEncodingFlag
-                                 | rapidjson::kParseNanAndInfFlag;
-constexpr unsigned deep_parse_flags = parse_flags
-                                      | rapidjson::kParseIterativeFlag;
+constexpr unsigned parse_flags =
+    rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNanAndInfFlag;
+constexpr unsigned deep_parse_flags =
+    parse_flags | rapidjson::kParseIterativeFlag;
 // For input that is all ASCII, which is valid UTF-8 as it is: RapidJSON's
 // byte-by-byte validation was a tenth of decode + encode (bench_codec
 // profile). \u escapes are checked the same way with either flag set.
-constexpr unsigned ascii_parse_flags = parse_flags
-                                       & ~rapidjson::kParseValidateEncodingFlag;
+constexpr unsigned ascii_parse_flags =
+    parse_flags & ~rapidjson::kParseValidateEncodingFlag;
+constexpr unsigned ascii_deep_parse_flags =
+    ascii_parse_flags | rapidjson::kParseIterativeFlag;
 constexpr unsigned max_depth = 64;
 
 /// True when `s` is all ASCII without the bytes 0x1A..0x1F. Without
@@ -86,7 +92,7 @@ bool plain_ascii(std::string_view s) {
     between |= (ones * (0x7F + 0x20) - low7) & ~w
                & (low7 + ones * (0x7F - 0x19)) & highs;
   };
-  const char* p = s.data();
+  const char *p = s.data();
   size_t n = s.size();
   for (; n >= 8; p += 8, n -= 8) {
     uint64_t w;
@@ -118,87 +124,149 @@ result refuse(refusal_reason r, std::string detail) {
 // against it in a single pass (`members`) instead of one linear FindMember
 // scan per field (~20 per record).
 enum field : uint8_t {
-  f_id, f_uid, f_time, f_start, f_stale, f_type, f_geometry, f_properties,
-  f_lat, f_lon, f_hae, f_ended, f_source, f_classification, f_affiliation,
-  f_callsign, f_remarks, f_how, f_geopointsrc, f_altsrc, f_ce, f_le,
-  f_confidence, f_course, f_speed, f_stale_s, field_count
+  f_id,
+  f_uid,
+  f_time,
+  f_start,
+  f_stale,
+  f_type,
+  f_geometry,
+  f_properties,
+  f_lat,
+  f_lon,
+  f_hae,
+  f_ended,
+  f_source,
+  f_classification,
+  f_affiliation,
+  f_callsign,
+  f_remarks,
+  f_how,
+  f_geopointsrc,
+  f_altsrc,
+  f_ce,
+  f_le,
+  f_confidence,
+  f_course,
+  f_speed,
+  f_stale_s,
+  field_count
 };
 
-constexpr const char* field_names[field_count] = {
-  "id", "uid", "time", "start", "stale", "type", "geometry", "properties",
-  "lat", "lon", "hae", "ended", "source", "classification", "affiliation",
-  "callsign", "remarks", "how", "geopointsrc", "altsrc", "ce", "le",
-  "confidence", "course", "speed", "stale_s",
+constexpr const char *field_names[field_count] = {
+    "id",          "uid",
+    "time",        "start",
+    "stale",       "type",
+    "geometry",    "properties",
+    "lat",         "lon",
+    "hae",         "ended",
+    "source",      "classification",
+    "affiliation", "callsign",
+    "remarks",     "how",
+    "geopointsrc", "altsrc",
+    "ce",          "le",
+    "confidence",  "course",
+    "speed",       "stale_s",
 };
 
-int field_of(const char* s, size_t n) {
+int field_of(const char *s, size_t n) {
   auto is = [&](field f) { return std::memcmp(s, field_names[f], n) == 0; };
   // By length first: one or two comparisons of the bytes at most.
   switch (n) {
-    case 2:
-      return is(f_id) ? f_id : is(f_ce) ? f_ce : is(f_le) ? f_le : -1;
-    case 3:
-      return is(f_uid)   ? f_uid
-             : is(f_lat) ? f_lat
-             : is(f_lon) ? f_lon
-             : is(f_hae) ? f_hae
-             : is(f_how) ? f_how
+  case 2:
+    return is(f_id) ? f_id : is(f_ce) ? f_ce : is(f_le) ? f_le : -1;
+  case 3:
+    return is(f_uid)   ? f_uid
+           : is(f_lat) ? f_lat
+           : is(f_lon) ? f_lon
+           : is(f_hae) ? f_hae
+           : is(f_how) ? f_how
+                       : -1;
+  case 4:
+    return is(f_time) ? f_time : is(f_type) ? f_type : -1;
+  case 5:
+    return is(f_start)   ? f_start
+           : is(f_stale) ? f_stale
+           : is(f_ended) ? f_ended
+           : is(f_speed) ? f_speed
                          : -1;
-    case 4:
-      return is(f_time) ? f_time : is(f_type) ? f_type : -1;
-    case 5:
-      return is(f_start)   ? f_start
-             : is(f_stale) ? f_stale
-             : is(f_ended) ? f_ended
-             : is(f_speed) ? f_speed
-                           : -1;
-    case 6:
-      return is(f_source)   ? f_source
-             : is(f_course) ? f_course
-             : is(f_altsrc) ? f_altsrc
-                            : -1;
-    case 7:
-      return is(f_remarks) ? f_remarks : is(f_stale_s) ? f_stale_s : -1;
-    case 8:
-      return is(f_geometry) ? f_geometry : is(f_callsign) ? f_callsign : -1;
-    case 10:
-      return is(f_properties)   ? f_properties
-             : is(f_confidence) ? f_confidence
-                                : -1;
-    case 11:
-      return is(f_affiliation)   ? f_affiliation
-             : is(f_geopointsrc) ? f_geopointsrc
-                                 : -1;
-    case 14:
-      return is(f_classification) ? f_classification : -1;
-    default:
-      return -1;
+  case 6:
+    return is(f_source)   ? f_source
+           : is(f_course) ? f_course
+           : is(f_altsrc) ? f_altsrc
+                          : -1;
+  case 7:
+    return is(f_remarks) ? f_remarks : is(f_stale_s) ? f_stale_s : -1;
+  case 8:
+    return is(f_geometry) ? f_geometry : is(f_callsign) ? f_callsign : -1;
+  case 10:
+    return is(f_properties)   ? f_properties
+           : is(f_confidence) ? f_confidence
+                              : -1;
+  case 11:
+    return is(f_affiliation)   ? f_affiliation
+           : is(f_geopointsrc) ? f_geopointsrc
+                               : -1;
+  case 14:
+    return is(f_classification) ? f_classification : -1;
+  default:
+    return -1;
   }
 }
 
 /// One JSON value as the decoder keeps it: scalars whole, strings as views
 /// into the parse buffer, objects and arrays by kind only.
 struct value {
-  enum kind_t : uint8_t { absent, null, boolean, number, string, object, array };
+  enum kind_t : uint8_t {
+    absent,
+    null,
+    boolean,
+    number,
+    string,
+    object,
+    array
+  };
   kind_t kind = absent;
   bool flag = false;     // a boolean's value
   bool is_int64 = false; // a number that is an integer within int64
   uint32_t len = 0;      // a string's length
-  const char* str = nullptr;
+  const char *str = nullptr;
   int64_t i = 0;
   double d = 0;
 
-  bool IsNull() const { return kind == null; }
-  bool IsBool() const { return kind == boolean; }
-  bool IsNumber() const { return kind == number; }
-  bool IsInt64() const { return kind == number && is_int64; }
-  bool IsString() const { return kind == string; }
-  bool IsObject() const { return kind == object; }
-  bool GetBool() const { return flag; }
-  int64_t GetInt64() const { return i; }
-  double GetDouble() const { return d; }
-  const char* GetString() const { return str; }
-  uint32_t GetStringLength() const { return len; }
+  bool IsNull() const {
+    return kind == null;
+  }
+  bool IsBool() const {
+    return kind == boolean;
+  }
+  bool IsNumber() const {
+    return kind == number;
+  }
+  bool IsInt64() const {
+    return kind == number && is_int64;
+  }
+  bool IsString() const {
+    return kind == string;
+  }
+  bool IsObject() const {
+    return kind == object;
+  }
+  bool GetBool() const {
+    return flag;
+  }
+  int64_t GetInt64() const {
+    return i;
+  }
+  double GetDouble() const {
+    return d;
+  }
+  const char *GetString() const {
+    return str;
+  }
+  uint32_t GetStringLength() const {
+    return len;
+  }
 };
 
 /// The members of one object that cotflow reads. As with RapidJSON's
@@ -206,23 +274,23 @@ struct value {
 class members {
 public:
   void clear() {
-    for (auto& v : v_)
+    for (auto &v : v_)
       v.kind = value::absent;
   }
 
   /// The member's value; null when absent.
-  const value* operator[](field f) const {
+  const value *operator[](field f) const {
     return v_[f].kind != value::absent ? &v_[f] : nullptr;
   }
 
   /// The member's value when present and not JSON null.
-  const value* given(field f) const {
+  const value *given(field f) const {
     auto k = v_[f].kind;
     return k != value::absent && k != value::null ? &v_[f] : nullptr;
   }
 
   /// Where the value of a member named `f` goes: null for a duplicate.
-  value* slot(field f) {
+  value *slot(field f) {
     return v_[f].kind == value::absent ? &v_[f] : nullptr;
   }
 
@@ -238,9 +306,9 @@ struct record_view {
   members top;
   members props;
   value geo_type;
-  value coords;           // the coordinates member's kind, .i = its size
-  value coord[3];         // its first three elements
-  bool too_deep = false;  // the handler stopped the parse at max_depth
+  value coords;          // the coordinates member's kind, .i = its size
+  value coord[3];        // its first three elements
+  bool too_deep = false; // the handler stopped the parse at max_depth
 
   void clear() {
     top_kind.kind = value::absent;
@@ -249,7 +317,7 @@ struct record_view {
     geo_type.kind = value::absent;
     coords.kind = value::absent;
     coords.i = 0;
-    for (auto& c : coord)
+    for (auto &c : coord)
       c.kind = value::absent;
     too_deep = false;
   }
@@ -260,9 +328,8 @@ struct record_view {
 /// top.geometry.coordinates); everything else is skipped by depth.
 class view_handler {
 public:
-  view_handler(record_view& v, unsigned depth_limit)
-    : v_(v), depth_limit_(depth_limit) {
-  }
+  view_handler(record_view &v, unsigned depth_limit)
+      : v_(v), depth_limit_(depth_limit) {}
 
   bool Null() {
     if (auto s = target())
@@ -293,10 +360,10 @@ public:
   bool Double(double d) {
     return number(d, false, 0);
   }
-  bool RawNumber(const char*, rapidjson::SizeType, bool) {
+  bool RawNumber(const char *, rapidjson::SizeType, bool) {
     return true; // not requested (no kParseNumbersAsStringsFlag)
   }
-  bool String(const char* s, rapidjson::SizeType n, bool) {
+  bool String(const char *s, rapidjson::SizeType n, bool) {
     if (auto t = target()) {
       t->kind = value::string;
       t->str = s;
@@ -304,40 +371,40 @@ public:
     }
     return true;
   }
-  bool Key(const char* s, rapidjson::SizeType n, bool) {
+  bool Key(const char *s, rapidjson::SizeType n, bool) {
     key_ = nullptr;
     next_ = ignored;
     switch (ctx()) {
-      case top: {
-        auto f = field_of(s, n);
-        if (f < 0)
-          break;
-        key_ = v_.top.slot(static_cast<field>(f));
-        if (key_ && f == f_geometry)
-          next_ = geometry;
-        else if (key_ && f == f_properties)
-          next_ = properties;
+    case top: {
+      auto f = field_of(s, n);
+      if (f < 0)
         break;
-      }
-      case properties: {
-        auto f = field_of(s, n);
-        if (f >= 0)
-          key_ = v_.props.slot(static_cast<field>(f));
-        break;
-      }
-      case geometry:
-        if (n == 4 && std::memcmp(s, "type", 4) == 0) {
-          if (v_.geo_type.kind == value::absent)
-            key_ = &v_.geo_type;
-        } else if (n == 11 && std::memcmp(s, "coordinates", 11) == 0) {
-          if (v_.coords.kind == value::absent) {
-            key_ = &v_.coords;
-            next_ = coordinates;
-          }
+      key_ = v_.top.slot(static_cast<field>(f));
+      if (key_ && f == f_geometry)
+        next_ = geometry;
+      else if (key_ && f == f_properties)
+        next_ = properties;
+      break;
+    }
+    case properties: {
+      auto f = field_of(s, n);
+      if (f >= 0)
+        key_ = v_.props.slot(static_cast<field>(f));
+      break;
+    }
+    case geometry:
+      if (n == 4 && std::memcmp(s, "type", 4) == 0) {
+        if (v_.geo_type.kind == value::absent)
+          key_ = &v_.geo_type;
+      } else if (n == 11 && std::memcmp(s, "coordinates", 11) == 0) {
+        if (v_.coords.kind == value::absent) {
+          key_ = &v_.coords;
+          next_ = coordinates;
         }
-        break;
-      default:
-        break;
+      }
+      break;
+    default:
+      break;
     }
     return true;
   }
@@ -365,21 +432,21 @@ private:
   }
 
   /// Where the value that comes next goes; null when it is not kept.
-  value* target() {
+  value *target() {
     switch (ctx()) {
-      case top:
-      case properties:
-      case geometry: {
-        auto t = key_;
-        key_ = nullptr;
-        return t;
-      }
-      case coordinates: {
-        auto n = v_.coords.i++;
-        return n < 3 ? &v_.coord[n] : nullptr;
-      }
-      default:
-        return depth_ == 0 ? &v_.top_kind : nullptr;
+    case top:
+    case properties:
+    case geometry: {
+      auto t = key_;
+      key_ = nullptr;
+      return t;
+    }
+    case coordinates: {
+      auto n = v_.coords.i++;
+      return n < 3 ? &v_.coord[n] : nullptr;
+    }
+    default:
+      return depth_ == 0 ? &v_.top_kind : nullptr;
     }
   }
 
@@ -421,30 +488,29 @@ private:
     return true;
   }
 
-  record_view& v_;
+  record_view &v_;
   unsigned depth_limit_;
   unsigned depth_ = 0;
-  value* key_ = nullptr;   // the slot of the last key read, if kept
+  value *key_ = nullptr;   // the slot of the last key read, if kept
   context next_ = ignored; // the context a container value there opens
   context ctx_[kept_depth + 1] = {};
 };
 
 /// Reads an optional string field (a number is accepted and printed).
-result read_string(const members& obj, field f, std::string& out,
+result read_string(const members &obj, field f, std::string &out,
                    bool required = false, size_t max = max_text) {
-  const char* name = field_names[f];
+  const char *name = field_names[f];
   auto given = obj.given(f);
   if (!given) {
     if (required)
       return refuse(refusal_reason::missing_field, name);
     return std::nullopt;
   }
-  const auto& v = *given;
+  const auto &v = *given;
   if (v.IsString()) {
     if (v.GetStringLength() > max)
       return refuse(refusal_reason::out_of_range,
-                    std::string{name} + " longer than "
-                      + std::to_string(max));
+                    std::string{name} + " longer than " + std::to_string(max));
     out.assign(v.GetString(), v.GetStringLength());
   } else if (v.IsInt64()) {
     out = std::to_string(v.GetInt64());
@@ -458,17 +524,17 @@ result read_string(const members& obj, field f, std::string& out,
   return std::nullopt;
 }
 
-result check_number(const char* name, double v, double lo, double hi) {
+result check_number(const char *name, double v, double lo, double hi) {
   if (!std::isfinite(v))
     return refuse(refusal_reason::non_finite, name);
   if (v < lo || v > hi)
-    return refuse(refusal_reason::out_of_range,
-                  std::string{name} + " outside [" + std::to_string(lo) + ", "
-                    + std::to_string(hi) + "]");
+    return refuse(refusal_reason::out_of_range, std::string{name} + " outside ["
+                                                    + std::to_string(lo) + ", "
+                                                    + std::to_string(hi) + "]");
   return std::nullopt;
 }
 
-result number_value(const char* name, const value& v, double& out, double lo,
+result number_value(const char *name, const value &v, double &out, double lo,
                     double hi) {
   if (!v.IsNumber())
     return refuse(refusal_reason::wrong_type,
@@ -478,9 +544,9 @@ result number_value(const char* name, const value& v, double& out, double lo,
 }
 
 /// Reads an optional (or required) number field within [lo, hi].
-result read_number(const members& obj, field f, double& out, double lo,
+result read_number(const members &obj, field f, double &out, double lo,
                    double hi, bool required = false) {
-  const char* name = field_names[f];
+  const char *name = field_names[f];
   auto given = obj.given(f);
   if (!given) {
     if (required)
@@ -491,15 +557,15 @@ result read_number(const members& obj, field f, double& out, double lo,
 }
 
 /// Reads a time: RFC 3339 text or epoch milliseconds.
-result read_time(const members& obj, field f, int64_t& out, bool required) {
-  const char* name = field_names[f];
+result read_time(const members &obj, field f, int64_t &out, bool required) {
+  const char *name = field_names[f];
   auto given = obj.given(f);
   if (!given) {
     if (required)
       return refuse(refusal_reason::missing_field, name);
     return std::nullopt;
   }
-  const auto& v = *given;
+  const auto &v = *given;
   if (v.IsString()) {
     auto t = parse_rfc3339({v.GetString(), v.GetStringLength()});
     if (!t)
@@ -518,11 +584,11 @@ result read_time(const members& obj, field f, int64_t& out, bool required) {
   if (out < min_epoch_ms || out > max_epoch_ms)
     return refuse(refusal_reason::bad_time,
                   std::string{name}
-                    + " outside 2000..2100 (epoch seconds instead of ms?)");
+                      + " outside 2000..2100 (epoch seconds instead of ms?)");
   return std::nullopt;
 }
 
-bool is_cot_type(const std::string& s) {
+bool is_cot_type(const std::string &s) {
   if (s.empty() || s.size() > 64 || s[0] == '-' || s.back() == '-')
     return false;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -537,7 +603,7 @@ bool is_cot_type(const std::string& s) {
 }
 
 /// The properties both shapes share.
-result read_common(const members& o, detection& d) {
+result read_common(const members &o, detection &d) {
   if (auto r = read_string(o, f_source, d.source))
     return r;
   if (auto r = read_string(o, f_classification, d.classification))
@@ -576,7 +642,7 @@ result read_common(const members& o, detection& d) {
   return std::nullopt;
 }
 
-result decode_flat(const members& o, detection& d) {
+result decode_flat(const members &o, detection &d) {
   if (auto r = read_string(o, f_id, d.id, true, max_id))
     return r;
   if (auto r = read_time(o, f_time, d.time_ms, true))
@@ -593,8 +659,8 @@ result decode_flat(const members& o, detection& d) {
   return read_common(o, d);
 }
 
-result decode_feature(const record_view& r, detection& d) {
-  const members& o = r.top;
+result decode_feature(const record_view &r, detection &d) {
+  const members &o = r.top;
   auto geo = o.given(f_geometry);
   if (!geo)
     return refuse(refusal_reason::missing_field, "geometry");
@@ -620,14 +686,13 @@ result decode_feature(const record_view& r, detection& d) {
     if (auto e = number_value("hae", r.coord[2], d.hae, -20000, 9999999))
       return e;
   static const members no_properties; // absent: as an empty object
-  const members* props_of = &no_properties;
+  const members *props_of = &no_properties;
   if (auto given = o.given(f_properties)) {
     if (!given->IsObject())
-      return refuse(refusal_reason::wrong_type,
-                    "properties must be an object");
+      return refuse(refusal_reason::wrong_type, "properties must be an object");
     props_of = &r.props;
   }
-  const members& props = *props_of;
+  const members &props = *props_of;
   // The id: the Feature's own id, else properties.uid or properties.id.
   if (auto e = read_string(o, f_id, d.id, false, max_id))
     return e;
@@ -659,6 +724,230 @@ result decode_feature(const record_view& r, detection& d) {
   return read_common(props, d);
 }
 
+/// A parser for the JSON that producers send nearly always: ASCII text
+/// without escapes, numbers of at most 15 digits without an exponent. It
+/// gives the handler the same events RapidJSON would, in the same order,
+/// without copying the record first. On anything else (an escape, a byte
+/// outside printable ASCII in a string, an exponent, a longer number,
+/// NaN, nesting past max_depth, or any error) it gives up, and RapidJSON
+/// parses the record from the start: refusals and their texts stay
+/// RapidJSON's.
+class fast_parser {
+public:
+  fast_parser(std::string_view text, view_handler &h)
+      : p_(text.data()), end_(text.data() + text.size()), h_(h) {}
+
+  /// True when the text was within the subset and is valid JSON.
+  bool parse() {
+    skip_ws();
+    if (!value(0))
+      return false;
+    skip_ws();
+    // The end of the text, or a NUL byte: RapidJSON's end of input too.
+    return p_ == end_ || *p_ == '\0';
+  }
+
+private:
+  char peek() const {
+    return p_ < end_ ? *p_ : '\0';
+  }
+
+  void skip_ws() {
+    while (p_ < end_
+           && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t'))
+      ++p_;
+  }
+
+  bool value(unsigned depth) {
+    switch (peek()) {
+    case '{':
+      return object(depth + 1);
+    case '[':
+      return array(depth + 1);
+    case '"': {
+      const char *s;
+      uint32_t n;
+      return string(s, n) && h_.String(s, n, false);
+    }
+    case 't':
+      return literal("true", 4) && h_.Bool(true);
+    case 'f':
+      return literal("false", 5) && h_.Bool(false);
+    case 'n':
+      return literal("null", 4) && h_.Null();
+    default:
+      return number();
+    }
+  }
+
+  bool literal(const char *word, size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0)
+      return false;
+    p_ += n;
+    return true;
+  }
+
+  /// A string of printable ASCII without escapes; p_ is at its quote.
+  bool string(const char*& s, uint32_t& n) {
+    s = ++p_;
+#if defined(__SSE2__)
+    // 16 bytes at a time while they are there: the first quote, backslash,
+    // control byte or byte >= 0x80 (negative as a signed byte, so below
+    // 0x20 too) ends the scan.
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i space = _mm_set1_epi8(0x20);
+    while (end_ - p_ >= 16) {
+      auto x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
+      auto stop = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+        _mm_cmplt_epi8(x, space));
+      auto mask = static_cast<unsigned>(_mm_movemask_epi8(stop));
+      if (mask == 0) {
+        p_ += 16;
+        continue;
+      }
+      p_ += __builtin_ctz(mask);
+      if (*p_ != '"')
+        return false;
+      n = static_cast<uint32_t>(p_ - s);
+      ++p_;
+      return true;
+    }
+#endif
+    for (; p_ < end_; ++p_) {
+      auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        n = static_cast<uint32_t>(p_ - s);
+        ++p_;
+        return true;
+      }
+      if (c < 0x20 || c >= 0x80 || c == '\\')
+        return false;
+    }
+    return false;
+  }
+
+  /// -?(0|[1-9][0-9]*)(.[0-9]+)? with at most 15 digits in all: the
+  /// integer is exact in an int64 and the decimal is one correctly rounded
+  /// division by an exact power of ten, as RapidJSON computes it.
+  bool number() {
+    static constexpr double pow10[] = {1e0,  1e1,  1e2,  1e3, 1e4,  1e5,
+                                       1e6,  1e7,  1e8,  1e9, 1e10, 1e11,
+                                       1e12, 1e13, 1e14, 1e15};
+    bool minus = peek() == '-';
+    if (minus)
+      ++p_;
+    auto digit = [&] { return p_ < end_ && *p_ >= '0' && *p_ <= '9'; };
+    if (!digit())
+      return false;
+    uint64_t sig = 0;
+    int digits = 0;
+    if (*p_ == '0') {
+      ++p_;
+      digits = 1;
+      if (digit())
+        return false; // a leading zero: RapidJSON refuses it
+    } else {
+      for (; digit(); ++p_, ++digits)
+        sig = sig * 10 + static_cast<uint64_t>(*p_ - '0');
+    }
+    int frac = 0;
+    if (p_ < end_ && *p_ == '.') {
+      ++p_;
+      if (!digit())
+        return false;
+      for (; digit(); ++p_, ++frac)
+        sig = sig * 10 + static_cast<uint64_t>(*p_ - '0');
+    }
+    if (digits + frac > 15 || (p_ < end_ && (*p_ == 'e' || *p_ == 'E')))
+      return false;
+    if (frac == 0) {
+      auto i = static_cast<int64_t>(sig);
+      return h_.Int64(minus ? -i : i);
+    }
+    double d = static_cast<double>(sig) / pow10[frac];
+    return h_.Double(minus ? -d : d);
+  }
+
+  bool object(unsigned depth) {
+    if (depth > max_depth || !h_.StartObject())
+      return false;
+    ++p_;
+    skip_ws();
+    if (peek() == '}') {
+      ++p_;
+      return h_.EndObject(0);
+    }
+    for (;;) {
+      if (peek() != '"')
+        return false;
+      const char *s;
+      uint32_t n;
+      if (!string(s, n) || !h_.Key(s, n, false))
+        return false;
+      skip_ws();
+      if (peek() != ':')
+        return false;
+      ++p_;
+      skip_ws();
+      if (!value(depth))
+        return false;
+      skip_ws();
+      auto c = peek();
+      ++p_;
+      if (c == '}')
+        return h_.EndObject(0);
+      if (c != ',')
+        return false;
+      skip_ws();
+    }
+  }
+
+  bool array(unsigned depth) {
+    if (depth > max_depth || !h_.StartArray())
+      return false;
+    ++p_;
+    skip_ws();
+    if (peek() == ']') {
+      ++p_;
+      return h_.EndArray(0);
+    }
+    for (;;) {
+      if (!value(depth))
+        return false;
+      skip_ws();
+      auto c = peek();
+      ++p_;
+      if (c == ']')
+        return h_.EndArray(0);
+      if (c != ',')
+        return false;
+      skip_ws();
+    }
+  }
+
+  const char *p_;
+  const char *end_;
+  view_handler &h_;
+};
+
+/// The detection (or the refusal) from a parsed record's view.
+result interpret(const record_view &view, detection &out) {
+  if (!view.top_kind.IsObject())
+    return refuse(refusal_reason::not_an_object, "top level is not an object");
+  auto type = view.top[f_type];
+  if (type && type->IsString()) {
+    std::string_view t{type->GetString(), type->GetStringLength()};
+    if (t == "Feature")
+      return decode_feature(view, out);
+    if (t == "FeatureCollection")
+      return refuse(refusal_reason::unsupported_geometry,
+                    "FeatureCollection (send one Feature per record)");
+  }
+  return decode_flat(view.top, out);
+}
+
 } // namespace
 
 struct decoder::impl {
@@ -672,8 +961,8 @@ struct decoder::impl {
   record_view view;
 };
 
-decoder::decoder(size_t max_bytes) : impl_(new impl), max_bytes_(max_bytes) {
-}
+decoder::decoder(size_t max_bytes, bool fast)
+    : impl_(new impl), max_bytes_(max_bytes), fast_(fast) {}
 
 decoder::~decoder() {
   delete impl_;
@@ -684,10 +973,9 @@ namespace {
 /// Copies `bytes` into `text` (zero padded) and parses it in place into
 /// `view`, stopping past `depth_limit` levels of nesting.
 template <unsigned Flags>
-rapidjson::ParseResult parse_into(std::string_view bytes,
-                                  std::vector<char>& text, char* stack,
-                                  size_t stack_size, record_view& view,
-                                  unsigned depth_limit) {
+rapidjson::ParseResult
+parse_into(std::string_view bytes, std::vector<char> &text, char *stack,
+           size_t stack_size, record_view &view, unsigned depth_limit) {
   constexpr size_t padding = 16;
   if (text.size() < bytes.size() + padding)
     text.resize(bytes.size() + padding);
@@ -697,7 +985,7 @@ rapidjson::ParseResult parse_into(std::string_view bytes,
   rapidjson::MemoryPoolAllocator<> stack_alloc{stack, stack_size};
   rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>,
                            rapidjson::MemoryPoolAllocator<>>
-    reader{&stack_alloc, stack_size / 2};
+      reader{&stack_alloc, stack_size / 2};
   rapidjson::InsituStringStream in{text.data()};
   view_handler handler{view, depth_limit};
   return reader.Parse<Flags | rapidjson::kParseInsituFlag>(in, handler);
@@ -705,52 +993,47 @@ rapidjson::ParseResult parse_into(std::string_view bytes,
 
 } // namespace
 
-std::optional<refusal> decoder::decode(std::string_view bytes,
-                                       detection& out) {
+std::optional<refusal> decoder::decode(std::string_view bytes, detection &out) {
   out.clear();
   if (bytes.size() > max_bytes_)
-    return refuse(refusal_reason::too_large,
-                  std::to_string(bytes.size()) + " bytes > "
-                    + std::to_string(max_bytes_));
+    return refuse(refusal_reason::too_large, std::to_string(bytes.size())
+                                                 + " bytes > "
+                                                 + std::to_string(max_bytes_));
   // A UTF-8 byte order mark is not part of the JSON text; error offsets
   // still count it.
   size_t bom = bytes.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
   bytes.remove_prefix(bom);
-  auto& view = impl_->view;
-  auto& stack = impl_->stack;
+  auto &view = impl_->view;
+  if (fast_) {
+    view.clear();
+    view_handler handler{view, max_depth};
+    if (fast_parser{bytes, handler}.parse())
+      return interpret(view, out);
+  }
   // A NUL byte ends the text here as the end of `bytes` did before: both
   // streams read it as the end (JSON has no raw NUL anywhere).
+  auto &text = impl_->text;
+  auto *stack = impl_->stack;
+  constexpr auto stack_size = sizeof(impl_->stack);
   bool ascii = plain_ascii(bytes);
-  auto res = ascii ? parse_into<ascii_parse_flags>(bytes, impl_->text, stack,
-                                                   sizeof(stack), view,
-                                                   max_depth)
-                   : parse_into<parse_flags>(bytes, impl_->text, stack,
-                                             sizeof(stack), view, max_depth);
+  auto res = ascii ? parse_into<ascii_parse_flags>(bytes, text, stack,
+                                                   stack_size, view, max_depth)
+                   : parse_into<parse_flags>(bytes, text, stack, stack_size,
+                                             view, max_depth);
   if (view.too_deep) // again from the start, with no limit
-    res = ascii ? parse_into<ascii_parse_flags | rapidjson::kParseIterativeFlag>(
-            bytes, impl_->text, stack, sizeof(stack), view, UINT_MAX)
-                : parse_into<deep_parse_flags>(bytes, impl_->text, stack,
-                                               sizeof(stack), view, UINT_MAX);
+    res = ascii ? parse_into<ascii_deep_parse_flags>(bytes, text, stack,
+                                                     stack_size, view, UINT_MAX)
+                : parse_into<deep_parse_flags>(bytes, text, stack, stack_size,
+                                               view, UINT_MAX);
   if (res.IsError()) {
     auto code = res.Code();
     if (code == rapidjson::kParseErrorNumberTooBig)
       return refuse(refusal_reason::non_finite, "number too big");
     return refuse(refusal_reason::invalid_json,
                   std::string{rapidjson::GetParseError_En(code)} + " at byte "
-                    + std::to_string(res.Offset() + bom));
+                      + std::to_string(res.Offset() + bom));
   }
-  if (!view.top_kind.IsObject())
-    return refuse(refusal_reason::not_an_object, "top level is not an object");
-  auto type = view.top[f_type];
-  if (type && type->IsString()) {
-    std::string_view t{type->GetString(), type->GetStringLength()};
-    if (t == "Feature")
-      return decode_feature(view, out);
-    if (t == "FeatureCollection")
-      return refuse(refusal_reason::unsupported_geometry,
-                    "FeatureCollection (send one Feature per record)");
-  }
-  return decode_flat(view.top, out);
+  return interpret(view, out);
 }
 
 } // namespace cotflow

@@ -12,19 +12,23 @@ namespace cotflow {
 /// warm.
 class decoder {
 public:
-  /// `max_bytes`: larger records are refused as too_large.
-  explicit decoder(size_t max_bytes);
+  /// `max_bytes`: larger records are refused as too_large. `fast`: the
+  /// common case (ASCII text without escapes, short numbers) is parsed by
+  /// cotflow's own parser, the rest by RapidJSON; false (for tests): all by
+  /// RapidJSON. Both decode every record alike.
+  explicit decoder(size_t max_bytes, bool fast = true);
   ~decoder();
-  decoder(const decoder&) = delete;
-  decoder& operator=(const decoder&) = delete;
+  decoder(const decoder &) = delete;
+  decoder &operator=(const decoder &) = delete;
 
   /// Decodes `bytes` into `out`; returns the refusal when it is not valid.
-  std::optional<refusal> decode(std::string_view bytes, detection& out);
+  std::optional<refusal> decode(std::string_view bytes, detection &out);
 
 private:
   struct impl;
-  impl* impl_;
+  impl *impl_;
   size_t max_bytes_;
+  bool fast_;
 };
 
 } // namespace cotflow

@@ -2,9 +2,11 @@
 
 #include "pipeline/decoder.hpp"
 #include "pipeline/detection.hpp"
+#include "pipeline/generator.hpp"
 
 #include <cmath>
 #include <optional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -741,6 +743,102 @@ BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_without_exhausting_the_stack) {
                             + std::string(20000, ']'));
   BOOST_TEST(!dec.decode(nested, d).has_value());
   BOOST_TEST(d.id == "t1");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(fast_parser)
+
+namespace {
+
+/// The same text field by field; NaN equals NaN.
+void expect_same(const cotflow::detection& a, const cotflow::detection& b) {
+  auto same = [](double x, double y) {
+    return (std::isnan(x) && std::isnan(y))
+           || (x == y && std::signbit(x) == std::signbit(y));
+  };
+  BOOST_TEST(a.id == b.id);
+  BOOST_TEST(a.source == b.source);
+  BOOST_TEST(a.classification == b.classification);
+  BOOST_TEST(a.affiliation == b.affiliation);
+  BOOST_TEST(a.callsign == b.callsign);
+  BOOST_TEST(a.remarks == b.remarks);
+  BOOST_TEST(a.type == b.type);
+  BOOST_TEST(a.how == b.how);
+  BOOST_TEST(a.geopointsrc == b.geopointsrc);
+  BOOST_TEST(a.altsrc == b.altsrc);
+  BOOST_TEST(a.time_ms == b.time_ms);
+  BOOST_TEST(a.start_ms == b.start_ms);
+  BOOST_TEST(a.stale_ms == b.stale_ms);
+  BOOST_TEST(a.ended == b.ended);
+  for (auto [x, y] : {std::pair{a.lat, b.lat}, {a.lon, b.lon}, {a.hae, b.hae},
+                      {a.ce, b.ce}, {a.le, b.le}, {a.confidence, b.confidence},
+                      {a.course, b.course}, {a.speed, b.speed},
+                      {a.stale_s, b.stale_s}})
+    BOOST_TEST(same(x, y), x << " vs " << y);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(it_decodes_every_record_as_rapidjson_does) {
+  // Generated records of both shapes with their malformed share, and
+  // mutations of them with the bytes where the two parsers could differ.
+  // A failure prints the record.
+  decoder fast{max_bytes, true};
+  decoder full{max_bytes, false};
+  cotflow::detection a, b;
+  cotflow::detection_generator gen{{7, 40, 5, 0.05, 0.5, 0}};
+  std::mt19937_64 rng{11};
+  const std::string alphabet = "\"\\{}[],:0123456789.-+eE \t\n\x01\x1f"
+                               "\x7f\x80\xc3\xa9\0tfnulaxNI";
+  cotflow::generated_record rec;
+  std::vector<std::string> inputs = {
+    "", " ", "{}", "[]", "0", "-0", "-0.0", "1.", ".5", "01", "1e5", "-",
+    "123456789012345", "1234567890123456", "0.000000000000001",
+    "999999999999999.9", R"({"a":-0,"b":-0.0})", "nul", "tru", "{\"a\"",
+    "{\"a\":}", "{\"a\" 1}", "[1,]", "{,}", "\"abc", "{\"x\":1}\0junk",
+    "{\"x\":1} x", "\xEF\xBB\xBF{\"id\":1}",
+  };
+  for (int i = 0; i < 4000; ++i) {
+    gen.next(rec, 1795696496789 + i);
+    inputs.push_back(rec.payload);
+    for (int m = 0; m < 4; ++m) {
+      auto t = rec.payload;
+      auto at = std::uniform_int_distribution<size_t>{0, t.size()}(rng);
+      auto c = alphabet[std::uniform_int_distribution<size_t>{
+        0, alphabet.size() - 1}(rng)];
+      switch (m) {
+        case 0:
+          t.insert(t.begin() + static_cast<long>(at), c);
+          break;
+        case 1:
+          if (at < t.size())
+            t[at] = c;
+          break;
+        case 2:
+          t.resize(at);
+          break;
+        default:
+          if (at < t.size())
+            t.erase(at, 1);
+          break;
+      }
+      inputs.push_back(std::move(t));
+    }
+  }
+  for (auto& in : inputs) {
+    BOOST_TEST_CONTEXT(in) {
+      auto ra = fast.decode(in, a);
+      auto rb = full.decode(in, b);
+      BOOST_TEST_REQUIRE(ra.has_value() == rb.has_value());
+      if (ra) {
+        BOOST_TEST(to_string(ra->reason) == to_string(rb->reason));
+        BOOST_TEST(ra->detail == rb->detail);
+      } else {
+        expect_same(a, b);
+      }
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
