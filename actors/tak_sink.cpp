@@ -368,26 +368,39 @@ void pump(self_ptr self) {
           break; // the half-open breaker's probes are out
         s.probe_out = true;
       }
+      // Up to write_bytes of events (at least one; one datagram on UDP).
+      // TLS gets them in one buffer, for full-size TLS records; plain TCP
+      // and UDP write the events where they are.
       size_t k = 0;
+      s.write_total = 0;
+      s.pieces.clear();
       s.buffer.clear();
-      if (s.conn->is_udp()) {
-        s.buffer = s.queue.front()->xml;
-        k = 1;
-      } else {
-        while (k < s.queue.size()
-               && (k == 0
-                   || s.buffer.size() + s.queue[k]->xml.size()
-                        <= s.write_bytes))
-          s.buffer += s.queue[k++]->xml;
+      bool tls = s.conn->is_tls();
+      while (k < s.queue.size()
+             && (k == 0
+                 || (!s.conn->is_udp()
+                     && s.write_total + s.queue[k]->xml.size()
+                          <= s.write_bytes))) {
+        const auto& xml = s.queue[k++]->xml;
+        s.write_total += xml.size();
+        if (tls)
+          s.buffer += xml;
+        else
+          s.pieces.emplace_back(xml);
       }
+      if (tls)
+        s.pieces.emplace_back(s.buffer);
       s.in_write = k;
       s.written = 0;
       s.write_since = clock::now();
     }
     // Never blocks: a server that does not read leaves the write partial,
     // and this actor goes on taking batches (and spilling them to parking)
-    // until the write timeout declares the connection dead.
-    auto r = s.conn->write_some(s.buffer, s.written, s.write_since, err);
+    // until the write timeout declares the connection dead. The pieces
+    // stay valid meanwhile: the events they show are the first `in_write`
+    // of the queue, which keeps them alive.
+    auto r = s.conn->write_some(s.pieces.data(), s.pieces.size(),
+                                s.write_total, s.written, s.write_since, err);
     if (r == tak_connection::progress::failed) {
       lost(self, err);
       schedule(self, milliseconds{1});
@@ -418,7 +431,7 @@ void pump(self_ptr self) {
       s.recent.pop_front();
     }
     s.dstats->events += k;
-    s.dstats->bytes += s.buffer.size();
+    s.dstats->bytes += s.write_total;
     finish(self, s.scratch, true);
     succeeded(self);
   }

@@ -53,9 +53,12 @@ struct tak_sink_state {
   std::deque<event_ref> recent;
   size_t recent_bytes = 0;
   size_t replay_bytes = 0;
+  /// The write in progress: the first `in_write` queued events, as
+  /// `pieces` (`write_total` bytes; on TLS one piece, `buffer`, holding
+  /// them all), of which `written` bytes went out; begun at `write_since`.
+  std::vector<std::string_view> pieces;
   std::string buffer;
-  /// The write in progress: the first `in_write` queued events are in
-  /// `buffer`, of which `written` bytes went out; begun at `write_since`.
+  size_t write_total = 0;
   size_t in_write = 0;
   /// A lost connection put written events back in the queue.
   bool requeued = false;

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/uio.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -393,7 +394,8 @@ bool tak_connection::write(std::string_view bytes, std::string& err) {
 }
 
 tak_connection::progress
-tak_connection::write_some(std::string_view bytes, size_t& done,
+tak_connection::write_some(const std::string_view* pieces, size_t n,
+                           size_t total, size_t& done,
                            std::chrono::steady_clock::time_point since,
                            std::string& err) {
   if (fd_ < 0) {
@@ -401,36 +403,60 @@ tak_connection::write_some(std::string_view bytes, size_t& done,
     return progress::failed;
   }
   if (is_udp()) {
-    if (!write(bytes, err))
-      return progress::failed;
-    done = bytes.size();
+    for (size_t i = 0; i < n; ++i)
+      if (!write(pieces[i], err))
+        return progress::failed;
+    done = total;
     return progress::complete;
   }
-  while (done < bytes.size()) {
+  // The piece and the offset in it where byte `done` is.
+  size_t first = 0;
+  size_t skip = done;
+  auto locate = [&] {
+    while (first < n && skip >= pieces[first].size()) {
+      skip -= pieces[first].size();
+      ++first;
+    }
+  };
+  while (done < total) {
+    locate();
     if (ssl_) {
       ERR_clear_error();
-      int n = SSL_write(ssl_, bytes.data() + done,
-                        static_cast<int>(bytes.size() - done));
-      if (n > 0) {
-        done += static_cast<size_t>(n);
+      const auto& piece = pieces[first];
+      int w = SSL_write(ssl_, piece.data() + skip,
+                        static_cast<int>(piece.size() - skip));
+      if (w > 0) {
+        done += static_cast<size_t>(w);
+        skip += static_cast<size_t>(w);
         continue;
       }
-      int e = SSL_get_error(ssl_, n);
+      int e = SSL_get_error(ssl_, w);
       if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
         err = "TLS write failed: " + ssl_errors();
         close();
         return progress::failed;
       }
     } else {
-      auto n = ::send(fd_, bytes.data() + done, bytes.size() - done,
-                      MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        done += static_cast<size_t>(n);
+      iovec iov[64];
+      size_t count = 0;
+      for (size_t i = first; i < n && count < std::size(iov); ++i) {
+        size_t off = i == first ? skip : 0;
+        iov[count].iov_base = const_cast<char*>(pieces[i].data() + off);
+        iov[count].iov_len = pieces[i].size() - off;
+        ++count;
+      }
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = count;
+      auto w = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) {
+        done += static_cast<size_t>(w);
+        skip += static_cast<size_t>(w);
         continue;
       }
-      if (n < 0 && errno == EINTR)
+      if (w < 0 && errno == EINTR)
         continue;
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
         err = errno_text("send");
         close();
         return progress::failed;

@@ -59,6 +59,16 @@ public:
   /// than the write timeout. UDP sends the whole datagram at once.
   progress write_some(std::string_view bytes, size_t& done,
                       std::chrono::steady_clock::time_point since,
+                      std::string& err) {
+    return write_some(&bytes, 1, bytes.size(), done, since, err);
+  }
+
+  /// As write_some, for the concatenation of `n` pieces (`total` bytes)
+  /// without copying them together first: one sendmsg over all of them on
+  /// plain TCP. UDP sends each piece as a datagram of its own.
+  progress write_some(const std::string_view* pieces, size_t n, size_t total,
+                      size_t& done,
+                      std::chrono::steady_clock::time_point since,
                       std::string& err);
 
   /// Reads and discards what the server sent, so its send buffer never
