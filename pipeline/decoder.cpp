@@ -576,7 +576,9 @@ result read_time(const members &obj, field f, int64_t &out, bool required) {
     double d = v.GetDouble();
     if (!std::isfinite(d))
       return refuse(refusal_reason::non_finite, name);
-    out = static_cast<int64_t>(d);
+    // Far outside the range either way; the cast of a double beyond
+    // int64 would be undefined.
+    out = std::fabs(d) < 1e18 ? static_cast<int64_t>(d) : 0;
   } else {
     return refuse(refusal_reason::wrong_type,
                   std::string{name} + " must be RFC 3339 text or epoch ms");

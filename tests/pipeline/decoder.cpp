@@ -696,6 +696,9 @@ BOOST_AUTO_TEST_CASE(epoch_seconds_are_a_bad_time) {
                  "time");
   expect_refusal(flat(R"("time":0)"), refusal_reason::bad_time, "time");
   expect_refusal(flat(R"("time":-5)"), refusal_reason::bad_time, "time");
+  // Beyond int64 (a cast there would be undefined behaviour).
+  expect_refusal(flat(R"("time":1e300)"), refusal_reason::bad_time, "time");
+  expect_refusal(flat(R"("time":-1e19)"), refusal_reason::bad_time, "time");
   expect_refusal(flat(R"("time":"1700000000")"), refusal_reason::bad_time,
                  "time");
 }
