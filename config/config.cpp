@@ -799,11 +799,12 @@ std::vector<std::string> validate(const config& c) {
         86400000);
   if (!c.http.address.empty()) {
     auto colon = c.http.address.rfind(':');
-    auto port = colon == std::string::npos
-                  ? std::nullopt
-                  : parse_int(c.http.address.substr(colon + 1));
-    need(colon != std::string::npos && colon > 0 && port && *port >= 0
-           && *port <= 65535,
+    int64_t port = -1; // (not an optional: GCC 12 saw it maybe unset)
+    if (colon != std::string::npos)
+      if (auto p = parse_int(c.http.address.substr(colon + 1)))
+        port = *p;
+    need(colon != std::string::npos && colon > 0 && port >= 0
+           && port <= 65535,
          "http.address: '" + c.http.address + "' must be host:port");
   }
   range("http.ready_timeout_ms", c.http.ready_timeout_ms, 0, 3600000);
