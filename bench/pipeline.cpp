@@ -766,6 +766,17 @@ void measure_latency(const std::string& bootstrap, const launcher& launch,
   }
 }
 
+/// Continues a pipeline stopped with SIGSTOP and waits until it delivers
+/// again: after seconds stopped, the first run after SIGCONT once stalled
+/// for a second (the passthrough's, after cotflow's warm-up), which is not
+/// what a throughput run is to measure.
+void resume(const std::string& bootstrap, observer& obs, instance& inst) {
+  inst.proc->signal(SIGCONT);
+  if (!warm_up(bootstrap, obs, inst.t, 200, 60s))
+    die(inst.t.name + " produced no output within 60 s after SIGCONT (log: "
+        + inst.log + ")");
+}
+
 /// The throughput runs of both pipelines, taken in turns (baseline,
 /// cotflow, baseline, ...) so that a machine that gets slower or faster
 /// over the minutes of a run weighs on both alike. Each has one instance
@@ -801,7 +812,7 @@ void measure_throughput(const std::string& bootstrap,
   for (int rep = 0; rep < std::max(tput_reps, 1); ++rep) {
     for (auto& s : sides) {
       auto& t = s.inst.t;
-      s.inst.proc->signal(SIGCONT);
+      resume(bootstrap, obs, s.inst);
       load_meter load{t.proc->pid()};
       s.runs.push_back(throughput_phase(bootstrap, obs, *s.group_obs, t, pool,
                                         n, window, max_seconds));
@@ -813,7 +824,7 @@ void measure_throughput(const std::string& bootstrap,
   for (auto& s : sides) {
     auto& t = s.inst.t;
     auto& res = *s.res;
-    s.inst.proc->signal(SIGCONT);
+    resume(bootstrap, obs, s.inst);
     // The profile of the throughput phase (cotflow only): where its CPU
     // goes at full speed. One more run, not counted: perf's sampling and
     // its own process take CPU from the 2 cores, which the passthrough's
