@@ -320,6 +320,8 @@ bool warm_up(const std::string& bootstrap, observer& obs, const target& t,
   return false;
 }
 
+// Partitions of each cotflow instance's parking topic (see the launcher).
+constexpr int parking_partitions = 64;
 std::string dump_dir; // --dump-latency: per-record CSVs go here
 std::string dump_scenario; // the scenario being measured, for file names
 std::string perf_bin; // --perf: perf(1) records the throughput phases
@@ -1393,8 +1395,17 @@ int main(int argc, char** argv) {
       auto tag = sc.name + "-" + suffix;
       auto group = "cotflow-" + tag;
       auto in = "detections-" + tag, out = "cot-" + tag,
-           dead = "cot-dead-letter-" + tag;
-      topics({{in, partitions}, {out, partitions}, {dead, 1}});
+           dead = "cot-dead-letter-" + tag, parking = "cotflow.parking-" + tag;
+      // A parking topic of its own, wide: the mock broker keeps only ~5 MB
+      // per partition, and a throughput run that parks for a few seconds
+      // at 300k/s puts far more there (on the 4 partitions of an
+      // auto-created topic, the oldest parked events were trimmed before
+      // their replay, and one run waited 60 s for 3,180 events that never
+      // came). A real cluster's retention is by time.
+      topics({{in, partitions},
+              {out, partitions},
+              {dead, 1},
+              {parking + ".bench", parking_partitions}});
       auto env = cot_env;
       instance inst;
       if (with_tak) {
@@ -1414,6 +1425,7 @@ int main(int argc, char** argv) {
       env.emplace_back("COTFLOW_KAFKA_OUTPUT_TOPIC", out);
       env.emplace_back("COTFLOW_KAFKA_DEAD_LETTER_TOPIC", dead);
       env.emplace_back("COTFLOW_KAFKA_GROUP_ID", group);
+      env.emplace_back("COTFLOW_KAFKA_PARKING_TOPIC", parking);
       if (!sc.fetch_wait_ms.empty()) {
         bool merged = false;
         for (auto& [k, v] : env)
