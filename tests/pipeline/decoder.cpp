@@ -12,6 +12,7 @@
 #include <vector>
 
 using cotflow::decoder;
+using namespace std::string_literals;
 using cotflow::detection;
 using cotflow::refusal;
 using cotflow::refusal_reason;
@@ -792,14 +793,16 @@ BOOST_AUTO_TEST_CASE(it_decodes_every_record_as_rapidjson_does) {
   cotflow::detection a, b;
   cotflow::detection_generator gen{{7, 40, 5, 0.05, 0.5, 0}};
   std::mt19937_64 rng{11};
+  // std::string literals ("..."s): the NUL bytes are part of them.
   const std::string alphabet = "\"\\{}[],:0123456789.-+eE \t\n\x01\x1f"
-                               "\x7f\x80\xc3\xa9\0tfnulaxNI";
+                               "\x7f\x80\xc3\xa9\0tfnulaxNI"s;
   cotflow::generated_record rec;
   std::vector<std::string> inputs = {
     "", " ", "{}", "[]", "0", "-0", "-0.0", "1.", ".5", "01", "1e5", "-",
     "123456789012345", "1234567890123456", "0.000000000000001",
     "999999999999999.9", R"({"a":-0,"b":-0.0})", "nul", "tru", "{\"a\"",
-    "{\"a\":}", "{\"a\" 1}", "[1,]", "{,}", "\"abc", "{\"x\":1}\0junk",
+    "{\"a\":}", "{\"a\" 1}", "[1,]", "{,}", "\"abc", "{\"x\":1}\0junk"s,
+    "\0{}"s, "[1,\0]"s,
     "{\"x\":1} x", "\xEF\xBB\xBF{\"id\":1}",
   };
   for (int i = 0; i < 4000; ++i) {
