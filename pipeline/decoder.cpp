@@ -33,24 +33,24 @@ void detection::clear() {
 
 std::string_view to_string(refusal_reason r) {
   switch (r) {
-  case refusal_reason::too_large:
-    return "too_large";
-  case refusal_reason::invalid_json:
-    return "invalid_json";
-  case refusal_reason::not_an_object:
-    return "not_an_object";
-  case refusal_reason::missing_field:
-    return "missing_field";
-  case refusal_reason::wrong_type:
-    return "wrong_type";
-  case refusal_reason::out_of_range:
-    return "out_of_range";
-  case refusal_reason::non_finite:
-    return "non_finite";
-  case refusal_reason::bad_time:
-    return "bad_time";
-  case refusal_reason::unsupported_geometry:
-    return "unsupported_geometry";
+    case refusal_reason::too_large:
+      return "too_large";
+    case refusal_reason::invalid_json:
+      return "invalid_json";
+    case refusal_reason::not_an_object:
+      return "not_an_object";
+    case refusal_reason::missing_field:
+      return "missing_field";
+    case refusal_reason::wrong_type:
+      return "wrong_type";
+    case refusal_reason::out_of_range:
+      return "out_of_range";
+    case refusal_reason::non_finite:
+      return "non_finite";
+    case refusal_reason::bad_time:
+      return "bad_time";
+    case refusal_reason::unsupported_geometry:
+      return "unsupported_geometry";
   }
   return "unknown";
 }
@@ -92,7 +92,7 @@ bool plain_ascii(std::string_view s) {
     between |= (ones * (0x7F + 0x20) - low7) & ~w
                & (low7 + ones * (0x7F - 0x19)) & highs;
   };
-  const char *p = s.data();
+  const char* p = s.data();
   size_t n = s.size();
   for (; n >= 8; p += 8, n -= 8) {
     uint64_t w;
@@ -124,93 +124,61 @@ result refuse(refusal_reason r, std::string detail) {
 // against it in a single pass (`members`) instead of one linear FindMember
 // scan per field (~20 per record).
 enum field : uint8_t {
-  f_id,
-  f_uid,
-  f_time,
-  f_start,
-  f_stale,
-  f_type,
-  f_geometry,
-  f_properties,
-  f_lat,
-  f_lon,
-  f_hae,
-  f_ended,
-  f_source,
-  f_classification,
-  f_affiliation,
-  f_callsign,
-  f_remarks,
-  f_how,
-  f_geopointsrc,
-  f_altsrc,
-  f_ce,
-  f_le,
-  f_confidence,
-  f_course,
-  f_speed,
-  f_stale_s,
-  field_count
+  f_id, f_uid, f_time, f_start, f_stale, f_type, f_geometry, f_properties,
+  f_lat, f_lon, f_hae, f_ended, f_source, f_classification, f_affiliation,
+  f_callsign, f_remarks, f_how, f_geopointsrc, f_altsrc, f_ce, f_le,
+  f_confidence, f_course, f_speed, f_stale_s, field_count
 };
 
-constexpr const char *field_names[field_count] = {
-    "id",          "uid",
-    "time",        "start",
-    "stale",       "type",
-    "geometry",    "properties",
-    "lat",         "lon",
-    "hae",         "ended",
-    "source",      "classification",
-    "affiliation", "callsign",
-    "remarks",     "how",
-    "geopointsrc", "altsrc",
-    "ce",          "le",
-    "confidence",  "course",
-    "speed",       "stale_s",
+constexpr const char* field_names[field_count] = {
+  "id", "uid", "time", "start", "stale", "type", "geometry", "properties",
+  "lat", "lon", "hae", "ended", "source", "classification", "affiliation",
+  "callsign", "remarks", "how", "geopointsrc", "altsrc", "ce", "le",
+  "confidence", "course", "speed", "stale_s",
 };
 
-int field_of(const char *s, size_t n) {
+int field_of(const char* s, size_t n) {
   auto is = [&](field f) { return std::memcmp(s, field_names[f], n) == 0; };
   // By length first: one or two comparisons of the bytes at most.
   switch (n) {
-  case 2:
-    return is(f_id) ? f_id : is(f_ce) ? f_ce : is(f_le) ? f_le : -1;
-  case 3:
-    return is(f_uid)   ? f_uid
-           : is(f_lat) ? f_lat
-           : is(f_lon) ? f_lon
-           : is(f_hae) ? f_hae
-           : is(f_how) ? f_how
-                       : -1;
-  case 4:
-    return is(f_time) ? f_time : is(f_type) ? f_type : -1;
-  case 5:
-    return is(f_start)   ? f_start
-           : is(f_stale) ? f_stale
-           : is(f_ended) ? f_ended
-           : is(f_speed) ? f_speed
+    case 2:
+      return is(f_id) ? f_id : is(f_ce) ? f_ce : is(f_le) ? f_le : -1;
+    case 3:
+      return is(f_uid)   ? f_uid
+             : is(f_lat) ? f_lat
+             : is(f_lon) ? f_lon
+             : is(f_hae) ? f_hae
+             : is(f_how) ? f_how
                          : -1;
-  case 6:
-    return is(f_source)   ? f_source
-           : is(f_course) ? f_course
-           : is(f_altsrc) ? f_altsrc
-                          : -1;
-  case 7:
-    return is(f_remarks) ? f_remarks : is(f_stale_s) ? f_stale_s : -1;
-  case 8:
-    return is(f_geometry) ? f_geometry : is(f_callsign) ? f_callsign : -1;
-  case 10:
-    return is(f_properties)   ? f_properties
-           : is(f_confidence) ? f_confidence
-                              : -1;
-  case 11:
-    return is(f_affiliation)   ? f_affiliation
-           : is(f_geopointsrc) ? f_geopointsrc
-                               : -1;
-  case 14:
-    return is(f_classification) ? f_classification : -1;
-  default:
-    return -1;
+    case 4:
+      return is(f_time) ? f_time : is(f_type) ? f_type : -1;
+    case 5:
+      return is(f_start)   ? f_start
+             : is(f_stale) ? f_stale
+             : is(f_ended) ? f_ended
+             : is(f_speed) ? f_speed
+                           : -1;
+    case 6:
+      return is(f_source)   ? f_source
+             : is(f_course) ? f_course
+             : is(f_altsrc) ? f_altsrc
+                            : -1;
+    case 7:
+      return is(f_remarks) ? f_remarks : is(f_stale_s) ? f_stale_s : -1;
+    case 8:
+      return is(f_geometry) ? f_geometry : is(f_callsign) ? f_callsign : -1;
+    case 10:
+      return is(f_properties)   ? f_properties
+             : is(f_confidence) ? f_confidence
+                                : -1;
+    case 11:
+      return is(f_affiliation)   ? f_affiliation
+             : is(f_geopointsrc) ? f_geopointsrc
+                                 : -1;
+    case 14:
+      return is(f_classification) ? f_classification : -1;
+    default:
+      return -1;
   }
 }
 
@@ -230,7 +198,7 @@ struct value {
   bool flag = false;     // a boolean's value
   bool is_int64 = false; // a number that is an integer within int64
   uint32_t len = 0;      // a string's length
-  const char *str = nullptr;
+  const char* str = nullptr;
   int64_t i = 0;
   double d = 0;
 
@@ -261,7 +229,7 @@ struct value {
   double GetDouble() const {
     return d;
   }
-  const char *GetString() const {
+  const char* GetString() const {
     return str;
   }
   uint32_t GetStringLength() const {
@@ -274,23 +242,23 @@ struct value {
 class members {
 public:
   void clear() {
-    for (auto &v : v_)
+    for (auto& v : v_)
       v.kind = value::absent;
   }
 
   /// The member's value; null when absent.
-  const value *operator[](field f) const {
+  const value* operator[](field f) const {
     return v_[f].kind != value::absent ? &v_[f] : nullptr;
   }
 
   /// The member's value when present and not JSON null.
-  const value *given(field f) const {
+  const value* given(field f) const {
     auto k = v_[f].kind;
     return k != value::absent && k != value::null ? &v_[f] : nullptr;
   }
 
   /// Where the value of a member named `f` goes: null for a duplicate.
-  value *slot(field f) {
+  value* slot(field f) {
     return v_[f].kind == value::absent ? &v_[f] : nullptr;
   }
 
@@ -317,7 +285,7 @@ struct record_view {
     geo_type.kind = value::absent;
     coords.kind = value::absent;
     coords.i = 0;
-    for (auto &c : coord)
+    for (auto& c : coord)
       c.kind = value::absent;
     too_deep = false;
   }
@@ -328,8 +296,9 @@ struct record_view {
 /// top.geometry.coordinates); everything else is skipped by depth.
 class view_handler {
 public:
-  view_handler(record_view &v, unsigned depth_limit)
-      : v_(v), depth_limit_(depth_limit) {}
+  view_handler(record_view& v, unsigned depth_limit)
+    : v_(v), depth_limit_(depth_limit) {
+  }
 
   bool Null() {
     if (auto s = target())
@@ -360,10 +329,10 @@ public:
   bool Double(double d) {
     return number(d, false, 0);
   }
-  bool RawNumber(const char *, rapidjson::SizeType, bool) {
+  bool RawNumber(const char*, rapidjson::SizeType, bool) {
     return true; // not requested (no kParseNumbersAsStringsFlag)
   }
-  bool String(const char *s, rapidjson::SizeType n, bool) {
+  bool String(const char* s, rapidjson::SizeType n, bool) {
     if (auto t = target()) {
       t->kind = value::string;
       t->str = s;
@@ -371,40 +340,40 @@ public:
     }
     return true;
   }
-  bool Key(const char *s, rapidjson::SizeType n, bool) {
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
     key_ = nullptr;
     next_ = ignored;
     switch (ctx()) {
-    case top: {
-      auto f = field_of(s, n);
-      if (f < 0)
+      case top: {
+        auto f = field_of(s, n);
+        if (f < 0)
+          break;
+        key_ = v_.top.slot(static_cast<field>(f));
+        if (key_ && f == f_geometry)
+          next_ = geometry;
+        else if (key_ && f == f_properties)
+          next_ = properties;
         break;
-      key_ = v_.top.slot(static_cast<field>(f));
-      if (key_ && f == f_geometry)
-        next_ = geometry;
-      else if (key_ && f == f_properties)
-        next_ = properties;
-      break;
-    }
-    case properties: {
-      auto f = field_of(s, n);
-      if (f >= 0)
-        key_ = v_.props.slot(static_cast<field>(f));
-      break;
-    }
-    case geometry:
-      if (n == 4 && std::memcmp(s, "type", 4) == 0) {
-        if (v_.geo_type.kind == value::absent)
-          key_ = &v_.geo_type;
-      } else if (n == 11 && std::memcmp(s, "coordinates", 11) == 0) {
-        if (v_.coords.kind == value::absent) {
-          key_ = &v_.coords;
-          next_ = coordinates;
-        }
       }
-      break;
-    default:
-      break;
+      case properties: {
+        auto f = field_of(s, n);
+        if (f >= 0)
+          key_ = v_.props.slot(static_cast<field>(f));
+        break;
+      }
+      case geometry:
+        if (n == 4 && std::memcmp(s, "type", 4) == 0) {
+          if (v_.geo_type.kind == value::absent)
+            key_ = &v_.geo_type;
+        } else if (n == 11 && std::memcmp(s, "coordinates", 11) == 0) {
+          if (v_.coords.kind == value::absent) {
+            key_ = &v_.coords;
+            next_ = coordinates;
+          }
+        }
+        break;
+      default:
+        break;
     }
     return true;
   }
@@ -432,21 +401,21 @@ private:
   }
 
   /// Where the value that comes next goes; null when it is not kept.
-  value *target() {
+  value* target() {
     switch (ctx()) {
-    case top:
-    case properties:
-    case geometry: {
-      auto t = key_;
-      key_ = nullptr;
-      return t;
-    }
-    case coordinates: {
-      auto n = v_.coords.i++;
-      return n < 3 ? &v_.coord[n] : nullptr;
-    }
-    default:
-      return depth_ == 0 ? &v_.top_kind : nullptr;
+      case top:
+      case properties:
+      case geometry: {
+        auto t = key_;
+        key_ = nullptr;
+        return t;
+      }
+      case coordinates: {
+        auto n = v_.coords.i++;
+        return n < 3 ? &v_.coord[n] : nullptr;
+      }
+      default:
+        return depth_ == 0 ? &v_.top_kind : nullptr;
     }
   }
 
@@ -488,29 +457,30 @@ private:
     return true;
   }
 
-  record_view &v_;
+  record_view& v_;
   unsigned depth_limit_;
   unsigned depth_ = 0;
-  value *key_ = nullptr;   // the slot of the last key read, if kept
+  value* key_ = nullptr;   // the slot of the last key read, if kept
   context next_ = ignored; // the context a container value there opens
   context ctx_[kept_depth + 1] = {};
 };
 
 /// Reads an optional string field (a number is accepted and printed).
-result read_string(const members &obj, field f, std::string &out,
+result read_string(const members& obj, field f, std::string& out,
                    bool required = false, size_t max = max_text) {
-  const char *name = field_names[f];
+  const char* name = field_names[f];
   auto given = obj.given(f);
   if (!given) {
     if (required)
       return refuse(refusal_reason::missing_field, name);
     return std::nullopt;
   }
-  const auto &v = *given;
+  const auto& v = *given;
   if (v.IsString()) {
     if (v.GetStringLength() > max)
       return refuse(refusal_reason::out_of_range,
-                    std::string{name} + " longer than " + std::to_string(max));
+                    std::string{name} + " longer than "
+                      + std::to_string(max));
     out.assign(v.GetString(), v.GetStringLength());
   } else if (v.IsInt64()) {
     out = std::to_string(v.GetInt64());
@@ -524,17 +494,17 @@ result read_string(const members &obj, field f, std::string &out,
   return std::nullopt;
 }
 
-result check_number(const char *name, double v, double lo, double hi) {
+result check_number(const char* name, double v, double lo, double hi) {
   if (!std::isfinite(v))
     return refuse(refusal_reason::non_finite, name);
   if (v < lo || v > hi)
-    return refuse(refusal_reason::out_of_range, std::string{name} + " outside ["
-                                                    + std::to_string(lo) + ", "
-                                                    + std::to_string(hi) + "]");
+    return refuse(refusal_reason::out_of_range,
+                  std::string{name} + " outside [" + std::to_string(lo) + ", "
+                    + std::to_string(hi) + "]");
   return std::nullopt;
 }
 
-result number_value(const char *name, const value &v, double &out, double lo,
+result number_value(const char* name, const value& v, double& out, double lo,
                     double hi) {
   if (!v.IsNumber())
     return refuse(refusal_reason::wrong_type,
@@ -544,9 +514,9 @@ result number_value(const char *name, const value &v, double &out, double lo,
 }
 
 /// Reads an optional (or required) number field within [lo, hi].
-result read_number(const members &obj, field f, double &out, double lo,
+result read_number(const members& obj, field f, double& out, double lo,
                    double hi, bool required = false) {
-  const char *name = field_names[f];
+  const char* name = field_names[f];
   auto given = obj.given(f);
   if (!given) {
     if (required)
@@ -557,15 +527,15 @@ result read_number(const members &obj, field f, double &out, double lo,
 }
 
 /// Reads a time: RFC 3339 text or epoch milliseconds.
-result read_time(const members &obj, field f, int64_t &out, bool required) {
-  const char *name = field_names[f];
+result read_time(const members& obj, field f, int64_t& out, bool required) {
+  const char* name = field_names[f];
   auto given = obj.given(f);
   if (!given) {
     if (required)
       return refuse(refusal_reason::missing_field, name);
     return std::nullopt;
   }
-  const auto &v = *given;
+  const auto& v = *given;
   if (v.IsString()) {
     auto t = parse_rfc3339({v.GetString(), v.GetStringLength()});
     if (!t)
@@ -586,11 +556,11 @@ result read_time(const members &obj, field f, int64_t &out, bool required) {
   if (out < min_epoch_ms || out > max_epoch_ms)
     return refuse(refusal_reason::bad_time,
                   std::string{name}
-                      + " outside 2000..2100 (epoch seconds instead of ms?)");
+                    + " outside 2000..2100 (epoch seconds instead of ms?)");
   return std::nullopt;
 }
 
-bool is_cot_type(const std::string &s) {
+bool is_cot_type(const std::string& s) {
   if (s.empty() || s.size() > 64 || s[0] == '-' || s.back() == '-')
     return false;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -605,7 +575,7 @@ bool is_cot_type(const std::string &s) {
 }
 
 /// The properties both shapes share.
-result read_common(const members &o, detection &d) {
+result read_common(const members& o, detection& d) {
   if (auto r = read_string(o, f_source, d.source))
     return r;
   if (auto r = read_string(o, f_classification, d.classification))
@@ -644,7 +614,7 @@ result read_common(const members &o, detection &d) {
   return std::nullopt;
 }
 
-result decode_flat(const members &o, detection &d) {
+result decode_flat(const members& o, detection& d) {
   if (auto r = read_string(o, f_id, d.id, true, max_id))
     return r;
   if (auto r = read_time(o, f_time, d.time_ms, true))
@@ -661,68 +631,68 @@ result decode_flat(const members &o, detection &d) {
   return read_common(o, d);
 }
 
-result decode_feature(const record_view &r, detection &d) {
-  const members &o = r.top;
+result decode_feature(const record_view& view, detection& d) {
+  const members& o = view.top;
   auto geo = o.given(f_geometry);
   if (!geo)
     return refuse(refusal_reason::missing_field, "geometry");
   if (!geo->IsObject())
     return refuse(refusal_reason::wrong_type, "geometry must be an object");
-  if (!r.geo_type.IsString())
+  if (!view.geo_type.IsString())
     return refuse(refusal_reason::missing_field, "geometry.type");
-  std::string_view gt{r.geo_type.GetString(), r.geo_type.GetStringLength()};
+  std::string_view gt{view.geo_type.GetString(),
+                      view.geo_type.GetStringLength()};
   if (gt != "Point")
     return refuse(refusal_reason::unsupported_geometry,
                   std::string{gt.substr(0, 64)} + " (only Point)");
-  if (r.coords.kind == value::absent)
+  if (view.coords.kind == value::absent)
     return refuse(refusal_reason::missing_field, "geometry.coordinates");
-  auto size = r.coords.i;
-  if (r.coords.kind != value::array || size < 2 || size > 3)
+  auto size = view.coords.i;
+  if (view.coords.kind != value::array || size < 2 || size > 3)
     return refuse(refusal_reason::wrong_type,
                   "geometry.coordinates must be [lon, lat, hae?]");
-  if (auto e = number_value("lon", r.coord[0], d.lon, -180, 180))
-    return e;
-  if (auto e = number_value("lat", r.coord[1], d.lat, -90, 90))
-    return e;
+  if (auto r = number_value("lon", view.coord[0], d.lon, -180, 180))
+    return r;
+  if (auto r = number_value("lat", view.coord[1], d.lat, -90, 90))
+    return r;
   if (size == 3)
-    if (auto e = number_value("hae", r.coord[2], d.hae, -20000, 9999999))
-      return e;
-  static const members no_properties; // absent: as an empty object
-  const members *props_of = &no_properties;
-  if (auto given = o.given(f_properties)) {
+    if (auto r = number_value("hae", view.coord[2], d.hae, -20000, 9999999))
+      return r;
+  // No properties (absent or null): none of their members were kept, as
+  // for an empty object.
+  const members& props = view.props;
+  if (auto given = o.given(f_properties))
     if (!given->IsObject())
-      return refuse(refusal_reason::wrong_type, "properties must be an object");
-    props_of = &r.props;
-  }
-  const members &props = *props_of;
+      return refuse(refusal_reason::wrong_type,
+                    "properties must be an object");
   // The id: the Feature's own id, else properties.uid or properties.id.
-  if (auto e = read_string(o, f_id, d.id, false, max_id))
-    return e;
+  if (auto r = read_string(o, f_id, d.id, false, max_id))
+    return r;
   if (d.id.empty())
-    if (auto e = read_string(props, f_uid, d.id, false, max_id))
-      return e;
+    if (auto r = read_string(props, f_uid, d.id, false, max_id))
+      return r;
   if (d.id.empty())
-    if (auto e = read_string(props, f_id, d.id, true, max_id))
-      return refuse(e->reason, "id (Feature id, properties.uid or "
+    if (auto r = read_string(props, f_id, d.id, true, max_id))
+      return refuse(r->reason, "id (Feature id, properties.uid or "
                                "properties.id)");
-  if (auto e = read_time(props, f_time, d.time_ms, false))
-    return e;
-  if (auto e = read_time(props, f_start, d.start_ms, false))
-    return e;
-  if (auto e = read_time(props, f_stale, d.stale_ms, false))
-    return e;
+  if (auto r = read_time(props, f_time, d.time_ms, false))
+    return r;
+  if (auto r = read_time(props, f_start, d.start_ms, false))
+    return r;
+  if (auto r = read_time(props, f_stale, d.stale_ms, false))
+    return r;
   if (d.time_ms == 0)
     d.time_ms = d.start_ms;
   if (d.time_ms == 0)
     return refuse(refusal_reason::missing_field, "properties.time");
-  if (auto e = read_string(props, f_type, d.type, false, 64))
-    return e;
+  if (auto r = read_string(props, f_type, d.type, false, 64))
+    return r;
   if (!d.type.empty() && !is_cot_type(d.type))
     return refuse(refusal_reason::wrong_type,
                   "properties.type is not a CoT type");
   if (std::isnan(d.hae))
-    if (auto e = read_number(props, f_hae, d.hae, -20000, 9999999))
-      return e;
+    if (auto r = read_number(props, f_hae, d.hae, -20000, 9999999))
+      return r;
   return read_common(props, d);
 }
 
@@ -736,8 +706,9 @@ result decode_feature(const record_view &r, detection &d) {
 /// RapidJSON's.
 class fast_parser {
 public:
-  fast_parser(std::string_view text, view_handler &h)
-      : p_(text.data()), end_(text.data() + text.size()), h_(h) {}
+  fast_parser(std::string_view text, view_handler& h)
+    : p_(text.data()), end_(text.data() + text.size()), h_(h) {
+  }
 
   /// True when the text was within the subset and is valid JSON.
   bool parse() {
@@ -762,27 +733,27 @@ private:
 
   bool value(unsigned depth) {
     switch (peek()) {
-    case '{':
-      return object(depth + 1);
-    case '[':
-      return array(depth + 1);
-    case '"': {
-      const char *s;
-      uint32_t n;
-      return string(s, n) && h_.String(s, n, false);
-    }
-    case 't':
-      return literal("true", 4) && h_.Bool(true);
-    case 'f':
-      return literal("false", 5) && h_.Bool(false);
-    case 'n':
-      return literal("null", 4) && h_.Null();
-    default:
-      return number();
+      case '{':
+        return object(depth + 1);
+      case '[':
+        return array(depth + 1);
+      case '"': {
+        const char* s;
+        uint32_t n;
+        return string(s, n) && h_.String(s, n, false);
+      }
+      case 't':
+        return literal("true", 4) && h_.Bool(true);
+      case 'f':
+        return literal("false", 5) && h_.Bool(false);
+      case 'n':
+        return literal("null", 4) && h_.Null();
+      default:
+        return number();
     }
   }
 
-  bool literal(const char *word, size_t n) {
+  bool literal(const char* word, size_t n) {
     if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0)
       return false;
     p_ += n;
@@ -802,8 +773,8 @@ private:
     while (end_ - p_ >= 16) {
       auto x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
       auto stop = _mm_or_si128(
-        _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
-        _mm_cmplt_epi8(x, space));
+          _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+          _mm_cmplt_epi8(x, space));
       auto mask = static_cast<unsigned>(_mm_movemask_epi8(stop));
       if (mask == 0) {
         p_ += 16;
@@ -884,7 +855,7 @@ private:
     for (;;) {
       if (peek() != '"')
         return false;
-      const char *s;
+      const char* s;
       uint32_t n;
       if (!string(s, n) || !h_.Key(s, n, false))
         return false;
@@ -929,13 +900,13 @@ private:
     }
   }
 
-  const char *p_;
-  const char *end_;
-  view_handler &h_;
+  const char* p_;
+  const char* end_;
+  view_handler& h_;
 };
 
 /// The detection (or the refusal) from a parsed record's view.
-result interpret(const record_view &view, detection &out) {
+result interpret(const record_view& view, detection& out) {
   if (!view.top_kind.IsObject())
     return refuse(refusal_reason::not_an_object, "top level is not an object");
   auto type = view.top[f_type];
@@ -964,7 +935,8 @@ struct decoder::impl {
 };
 
 decoder::decoder(size_t max_bytes, bool fast)
-    : impl_(new impl), max_bytes_(max_bytes), fast_(fast) {}
+  : impl_(new impl), max_bytes_(max_bytes), fast_(fast) {
+}
 
 decoder::~decoder() {
   delete impl_;
@@ -976,8 +948,8 @@ namespace {
 /// `view`, stopping past `depth_limit` levels of nesting.
 template <unsigned Flags>
 rapidjson::ParseResult
-parse_into(std::string_view bytes, std::vector<char> &text, char *stack,
-           size_t stack_size, record_view &view, unsigned depth_limit) {
+parse_into(std::string_view bytes, std::vector<char>& text, char* stack,
+           size_t stack_size, record_view& view, unsigned depth_limit) {
   constexpr size_t padding = 16;
   if (text.size() < bytes.size() + padding)
     text.resize(bytes.size() + padding);
@@ -995,17 +967,18 @@ parse_into(std::string_view bytes, std::vector<char> &text, char *stack,
 
 } // namespace
 
-std::optional<refusal> decoder::decode(std::string_view bytes, detection &out) {
+std::optional<refusal> decoder::decode(std::string_view bytes,
+                                       detection& out) {
   out.clear();
   if (bytes.size() > max_bytes_)
-    return refuse(refusal_reason::too_large, std::to_string(bytes.size())
-                                                 + " bytes > "
-                                                 + std::to_string(max_bytes_));
+    return refuse(refusal_reason::too_large,
+                  std::to_string(bytes.size()) + " bytes > "
+                    + std::to_string(max_bytes_));
   // A UTF-8 byte order mark is not part of the JSON text; error offsets
   // still count it.
   size_t bom = bytes.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
   bytes.remove_prefix(bom);
-  auto &view = impl_->view;
+  auto& view = impl_->view;
   if (fast_) {
     view.clear();
     view_handler handler{view, max_depth};
@@ -1014,8 +987,8 @@ std::optional<refusal> decoder::decode(std::string_view bytes, detection &out) {
   }
   // A NUL byte ends the text here as the end of `bytes` did before: both
   // streams read it as the end (JSON has no raw NUL anywhere).
-  auto &text = impl_->text;
-  auto *stack = impl_->stack;
+  auto& text = impl_->text;
+  auto* stack = impl_->stack;
   constexpr auto stack_size = sizeof(impl_->stack);
   bool ascii = plain_ascii(bytes);
   auto res = ascii ? parse_into<ascii_parse_flags>(bytes, text, stack,
@@ -1033,7 +1006,7 @@ std::optional<refusal> decoder::decode(std::string_view bytes, detection &out) {
       return refuse(refusal_reason::non_finite, "number too big");
     return refuse(refusal_reason::invalid_json,
                   std::string{rapidjson::GetParseError_En(code)} + " at byte "
-                      + std::to_string(res.Offset() + bom));
+                    + std::to_string(res.Offset() + bom));
   }
   return interpret(view, out);
 }
