@@ -658,7 +658,9 @@ struct target_result {
   std::vector<std::string> log_problems;
   size_t log_lines = 0;
   /// CPU of other processes on the machine during the measurements, cores.
-  double other_cores = 0;
+  double other_cores() const {
+    return other_sum / std::max(other_phases, 1);
+  }
   double other_sum = 0; // over the phases so far
   int other_phases = 0;
   /// Times cotflow started parking during the throughput runs (its TAK
@@ -867,8 +869,6 @@ void measure_throughput(const std::string& bootstrap,
     ++res.other_phases;
     stop(s.inst, res);
   }
-  base.other_cores = base.other_sum / std::max(base.other_phases, 1);
-  cot.other_cores = cot.other_sum / std::max(cot.other_phases, 1);
 }
 
 std::vector<int64_t> parse_rates(const std::string& s) {
@@ -1014,7 +1014,7 @@ void report(const scenario& sc, uint64_t n) {
     std::printf("- %s: other load on the machine during its phases %.2f "
                 "cores; SIGTERM -> exit code %s after %.2f s (RSS before "
                 "stop %s MB); %zu log lines, %zu distinct warnings/errors%s\n",
-                p == &base ? "baseline" : "cotflow", p->other_cores,
+                p == &base ? "baseline" : "cotflow", p->other_cores(),
                 p->exit_code ? std::to_string(*p->exit_code).c_str()
                              : "none (killed after 30 s)",
                 p->stop_seconds, mb(p->rss_at_stop_kb).c_str(), p->log_lines,
@@ -1043,8 +1043,8 @@ void write_summary(std::ofstream& out, const scenario& sc) {
   k("cotflow_cpu_us_max") << sc.cot.tput.cpu_us_per_record << "\n";
   k("cotflow_exit") << (sc.cot.exit_code ? *sc.cot.exit_code : -1) << "\n";
   k("cotflow_log_problems") << sc.cot.log_problems.size() << "\n";
-  k("cotflow_other_cores") << sc.cot.other_cores << "\n";
-  k("baseline_other_cores") << sc.base.other_cores << "\n";
+  k("cotflow_other_cores") << sc.cot.other_cores() << "\n";
+  k("baseline_other_cores") << sc.base.other_cores() << "\n";
   for (auto& l : sc.cot.latency) {
     auto r = "lat" + std::to_string(l.rate) + "_";
     k(r + "p50") << l.p50 << "\n";
