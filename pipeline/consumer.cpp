@@ -65,63 +65,90 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
                               const record_fn& fn) {
   size_t n = 0;
   drained_ = false;
-  auto* rk = consumer_->c_ptr();
-  while (n < max) {
-    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg{
-      rd_kafka_consumer_poll(rk, n == 0 ? timeout_ms : 0),
-      rd_kafka_message_destroy};
-    if (!msg) {
-      drained_ = true;
-      break;
+  if (max == 0)
+    return 0;
+  // The first record is waited for alone: rd_kafka_consume_batch_queue
+  // would wait for a whole batch. What is ready after it comes in batches,
+  // without the per-call overhead of rd_kafka_consumer_poll (a clock read,
+  // the poll-interval bookkeeping) for every record.
+  auto* first = rd_kafka_consumer_poll(consumer_->c_ptr(), timeout_ms);
+  if (!first) {
+    drained_ = true;
+  } else if (!take(first, fn, n)) {
+    drained_ = true;
+  } else {
+    if (!queue_)
+      queue_.reset(rd_kafka_queue_get_consumer(consumer_->c_ptr()));
+    batch_.resize(256);
+    bool failed = false;
+    while (n < max && !failed) {
+      auto want = std::min(max - n, batch_.size());
+      auto got = rd_kafka_consume_batch_queue(queue_.get(), 0, batch_.data(),
+                                              want);
+      // Every message returned is taken, even after an error among them:
+      // one left out would leave a hole that a later commit passes.
+      for (ssize_t i = 0; i < got; ++i)
+        failed = !take(batch_[static_cast<size_t>(i)], fn, n) || failed;
+      if (got < static_cast<ssize_t>(want)) {
+        drained_ = true;
+        break;
+      }
     }
-    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-      continue;
-    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      log::warn(name_, std::string{"consume: "}
-                         + rd_kafka_message_errstr(msg.get()));
-      drained_ = true;
-      break;
-    }
-    // Records of one poll mostly come from one partition: cache the handle.
-    if (msg->rkt != last_rkt_ || msg->partition != last_partition_
-        || last_tp_ == 0) {
-      auto* name = rd_kafka_topic_name(msg->rkt);
-      last_tp_ = tracker_.handle(name, msg->partition);
-      last_topic_ = topic_names::id(name);
-      last_rkt_ = msg->rkt;
-      last_partition_ = msg->partition;
-    }
-    if (last_tp_ == 0)
-      continue; // not ours (any more): left uncommitted for its owner
-    if (msg->offset < tracker_.next(last_tp_)) {
-      // The partition went backwards (truncated log, recreated topic): what
-      // was tracked no longer describes it. Start over for it; late acks of
-      // the old handle are ignored.
-      log::warn(name_, std::string{rd_kafka_topic_name(msg->rkt)} + "["
-                            + std::to_string(msg->partition)
-                            + "] moved back to offset "
-                            + std::to_string(msg->offset)
-                            + "; tracking it afresh");
-      last_tp_ = tracker_.reset(last_tp_);
-      // librdkafka's committer sends only offsets above the commit it
-      // knows, so the lower start is committed here, once: otherwise the
-      // group's commit would stay above records not yet done.
-      std::vector<RdKafka::TopicPartition*> start{
-        RdKafka::TopicPartition::create(rd_kafka_topic_name(msg->rkt),
-                                        msg->partition, msg->offset)};
-      consumer_->offsets_store(start);
-      if (auto rc = consumer_->commitAsync(start); rc != RdKafka::ERR_NO_ERROR)
-        log::warn(name_, "commit of the new start failed: "
-                           + RdKafka::err2str(rc));
-      RdKafka::TopicPartition::destroy(start);
-    }
-    tracker_.dispatched(last_tp_, msg->offset, all_);
-    fn(last_tp_, *msg);
-    ++n;
+    drained_ = drained_ || failed;
   }
   stats_->consumed += n;
   stats_->in_flight = static_cast<int64_t>(tracker_.in_flight());
   return n;
+}
+
+bool tracked_consumer::take(rd_kafka_message_t* m, const record_fn& fn,
+                            size_t& n) {
+  std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg{
+    m, rd_kafka_message_destroy};
+  if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+    return true;
+  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    log::warn(name_, std::string{"consume: "}
+                       + rd_kafka_message_errstr(msg.get()));
+    return false;
+  }
+  // Records of one poll mostly come from one partition: cache the handle.
+  if (msg->rkt != last_rkt_ || msg->partition != last_partition_
+      || last_tp_ == 0) {
+    auto* name = rd_kafka_topic_name(msg->rkt);
+    last_tp_ = tracker_.handle(name, msg->partition);
+    last_topic_ = topic_names::id(name);
+    last_rkt_ = msg->rkt;
+    last_partition_ = msg->partition;
+  }
+  if (last_tp_ == 0)
+    return true; // not ours (any more): left uncommitted for its owner
+  if (msg->offset < tracker_.next(last_tp_)) {
+    // The partition went backwards (truncated log, recreated topic): what
+    // was tracked no longer describes it. Start over for it; late acks of
+    // the old handle are ignored.
+    log::warn(name_, std::string{rd_kafka_topic_name(msg->rkt)} + "["
+                          + std::to_string(msg->partition)
+                          + "] moved back to offset "
+                          + std::to_string(msg->offset)
+                          + "; tracking it afresh");
+    last_tp_ = tracker_.reset(last_tp_);
+    // librdkafka's committer sends only offsets above the commit it
+    // knows, so the lower start is committed here, once: otherwise the
+    // group's commit would stay above records not yet done.
+    std::vector<RdKafka::TopicPartition*> start{
+      RdKafka::TopicPartition::create(rd_kafka_topic_name(msg->rkt),
+                                      msg->partition, msg->offset)};
+    consumer_->offsets_store(start);
+    if (auto rc = consumer_->commitAsync(start); rc != RdKafka::ERR_NO_ERROR)
+      log::warn(name_, "commit of the new start failed: "
+                         + RdKafka::err2str(rc));
+    RdKafka::TopicPartition::destroy(start);
+  }
+  tracker_.dispatched(last_tp_, msg->offset, all_);
+  fn(last_tp_, *msg);
+  ++n;
+  return true;
 }
 
 void tracked_consumer::idle(int timeout_ms) {

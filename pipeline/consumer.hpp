@@ -157,8 +157,17 @@ private:
 
   bool commit_points(const std::vector<commit_point>& points, bool sync);
 
+  /// Tracks one consumed message and hands it to `fn`; destroys it. False
+  /// when it was an error (poll() stops after the messages it holds).
+  bool take(rd_kafka_message_t* msg, const record_fn& fn, size_t& n);
+
   std::unique_ptr<RdKafka::Conf> conf_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  /// The consumer's queue, for batch consumption; goes before consumer_.
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue_{
+    nullptr, rd_kafka_queue_destroy};
+  /// Messages of one batch (reused).
+  std::vector<rd_kafka_message_t*> batch_;
   offset_tracker tracker_;
   dest_mask all_ = 1;
   std::string name_ = "source";

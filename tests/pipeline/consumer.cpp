@@ -139,3 +139,37 @@ BOOST_AUTO_TEST_CASE(a_revoke_commits_what_is_done_and_forgets_the_rest) {
   BOOST_TEST(f.serve_until([&] { return f.group_commit() == 20; }, 20s));
   BOOST_TEST(f.consumer->close());
 }
+
+BOOST_AUTO_TEST_CASE(records_are_handed_out_once_in_order_and_never_past_max) {
+  // More records than one of poll()'s batches, taken with limits below,
+  // at and above the batch size: each record exactly once, in offset
+  // order, never more than asked for.
+  fixture f{1500};
+  const size_t limits[] = {1, 7, 256, 300, 1000};
+  std::vector<int64_t> order;
+  size_t round = 0, stopped_at_max = 0;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (order.size() < 1500 && std::chrono::steady_clock::now() < deadline) {
+    auto max = limits[round++ % std::size(limits)];
+    auto n = f.consumer->poll(100, max,
+                              [&](uint32_t tp, const rd_kafka_message_t& m) {
+                                f.handed[m.offset] = tp;
+                                order.push_back(m.offset);
+                              });
+    BOOST_TEST_REQUIRE(n <= max);
+    if (n == max) {
+      ++stopped_at_max;
+      BOOST_TEST(!f.consumer->drained());
+    }
+    f.consumer->commit();
+  }
+  BOOST_TEST_REQUIRE(order.size() == 1500u);
+  for (size_t i = 0; i < order.size(); ++i)
+    BOOST_TEST_REQUIRE(order[i] == static_cast<int64_t>(i));
+  // Some polls were cut at their limit (the rest stayed for the next).
+  BOOST_TEST(stopped_at_max > 0u);
+  for (int64_t o = 0; o < 1500; ++o)
+    f.ack(o);
+  BOOST_TEST(f.serve_until([&] { return f.group_commit() == 1500; }, 20s));
+  BOOST_TEST(f.consumer->close());
+}
