@@ -216,7 +216,7 @@ rd_kafka_topic_t* tracked_producer::topic_handle(const std::string& topic) {
 
 uint32_t tracked_producer::take_slot(uint32_t tp, int64_t offset,
                                      int64_t timestamp_ms, uint32_t hold) {
-  slot s{{tp, offset, timestamp_ms, 0, -1, -1}, hold};
+  slot s{offset, timestamp_ms, tp, hold};
   if (free_.empty()) {
     slots_.push_back(s);
     return static_cast<uint32_t>(slots_.size() - 1);
@@ -329,8 +329,7 @@ void tracked_producer::produce_slot(const std::string& topic,
 
 void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
   producer_->poll(timeout_ms);
-  out.insert(out.end(), delivered_.begin(), delivered_.end());
-  delivered_.clear();
+  settle(out);
   if (!retries_pending_.empty() && failure_.empty()
       && std::chrono::steady_clock::now() >= next_retry_) {
     auto pending = std::move(retries_pending_);
@@ -381,14 +380,27 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
        own ? bytes : std::string_view{}, headers, slot});
     return;
   }
-  --outstanding_;
-  if (slots_[slot].hold != no_hold)
-    release(slots_[slot].hold);
-  delivered_.push_back(slots_[slot].ref);
-  delivered_.back().bytes = msg.len();
-  delivered_.back().partition = msg.partition();
-  delivered_.back().message_offset = msg.offset();
-  free_.push_back(slot);
+  // Its slot is read later, with the others of this poll: it was written
+  // when the message was produced and is most likely out of the cache.
+  confirmed_.push_back({slot, msg.partition(), msg.offset(), msg.len()});
+}
+
+void tracked_producer::settle(std::vector<delivered_ref>& out) {
+  constexpr size_t ahead = 8;
+  auto n = confirmed_.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + ahead < n)
+      __builtin_prefetch(&slots_[confirmed_[i + ahead].slot]);
+    auto& c = confirmed_[i];
+    auto& s = slots_[c.slot];
+    --outstanding_;
+    if (s.hold != no_hold)
+      release(s.hold);
+    out.push_back({s.tp, s.offset, s.timestamp_ms, c.bytes, c.partition,
+                   c.offset});
+    free_.push_back(c.slot);
+  }
+  confirmed_.clear();
 }
 
 std::unique_ptr<embedded_broker> embedded_broker::start(int brokers,

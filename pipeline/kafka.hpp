@@ -135,8 +135,12 @@ private:
   /// keeps their metadata; released before the producer.
   std::vector<std::pair<std::string, struct rd_kafka_topic_s*>> topics_;
   struct rd_kafka_topic_s* topic_handle(const std::string& topic);
+  /// What a message in flight carries for its delivery report; small, as
+  /// most slots are cold by the time their report comes.
   struct slot {
-    delivered_ref ref;
+    int64_t offset;
+    int64_t timestamp_ms;
+    uint32_t tp;
     uint32_t hold;
   };
   std::vector<slot> slots_;
@@ -149,7 +153,17 @@ private:
   };
   std::vector<held> holds_;
   std::vector<uint32_t> free_holds_;
-  std::vector<delivered_ref> delivered_;
+  /// Confirmed deliveries, as dr_cb saw them, not yet settled: settle()
+  /// reads their slots in a batch, fetching each a few ahead.
+  struct confirmed {
+    uint32_t slot;
+    int32_t partition;
+    int64_t offset;
+    size_t bytes;
+  };
+  std::vector<confirmed> confirmed_;
+  /// Frees the slots of confirmed_ and appends their records to `out`.
+  void settle(std::vector<delivered_ref>& out);
   std::vector<retry> retries_pending_;
   size_t outstanding_ = 0;
   uint64_t retries_ = 0;
