@@ -65,6 +65,9 @@ struct tak_sink_state {
   size_t written = 0;
   std::chrono::steady_clock::time_point write_since{};
   size_t write_bytes = 0;
+  /// Bytes of events queued since the last pump (see the cot_batch
+  /// handler).
+  size_t deferred_bytes = 0;
   std::chrono::milliseconds healthy_after{0};
   std::chrono::steady_clock::time_point next_attempt{};
   std::chrono::steady_clock::time_point connected_since{};

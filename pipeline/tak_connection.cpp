@@ -437,7 +437,7 @@ tak_connection::write_some(const std::string_view* pieces, size_t n,
         return progress::failed;
       }
     } else {
-      iovec iov[64];
+      iovec iov[256]; // a write_bytes write of ordinary events in one call
       size_t count = 0;
       for (size_t i = first; i < n && count < std::size(iov); ++i) {
         size_t off = i == first ? skip : 0;
