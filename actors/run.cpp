@@ -228,6 +228,8 @@ void add_routes(http_server& http, const metrics& probe, const config& cfg,
         w.Uint64(d->parked_stale);
         w.Key("backlog");
         w.Int64(d->parking_backlog);
+        w.Key("lost");
+        w.Uint64(d->parked_lost);
         w.EndObject();
       }
       w.EndObject();

@@ -303,6 +303,8 @@ int tend_parking(self_ptr self, clock::time_point now) {
   }
   // Replayed positions go to the replayer's committer as they move.
   s.lot->commit();
+  // Every round: a loss found while replaying shows at once.
+  s.dstats->parked_lost += s.lot->take_lost();
   if (now >= s.next_report) {
     s.dstats->parking_backlog = s.lot->backlog();
     s.next_report = now + milliseconds{1000};

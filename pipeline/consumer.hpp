@@ -74,6 +74,23 @@ public:
     name_ = std::move(name);
   }
 
+  /// Reports records that are gone from a partition's log before this
+  /// consumer had them: the next record of a partition lies past the one
+  /// it expected (the commit it started from, or the record after the
+  /// last). Each gap is logged as an error and counted in `lost()`. For
+  /// topics where nothing may legitimately be skipped (the parking
+  /// topics: cotflow's own non-transactional producer, deleted only by
+  /// retention); off by default (transaction markers and compaction leave
+  /// such gaps in input topics).
+  void report_gaps(bool on) {
+    report_gaps_ = on;
+  }
+
+  /// Records found missing (see report_gaps).
+  uint64_t lost() const {
+    return lost_;
+  }
+
   /// The handle of an assigned partition, 0 when it is not assigned.
   uint32_t handle(const std::string& topic, int32_t partition) const {
     return tracker_.handle(topic, partition);
@@ -160,6 +177,14 @@ private:
   /// Tracks one consumed message and hands it to `fn`; destroys it. False
   /// when it was an error (poll() stops after the messages it holds).
   bool take(rd_kafka_message_t* msg, const record_fn& fn, size_t& n);
+
+  /// With report_gaps: logs and counts what lies between the offset
+  /// expected on handle `tp` and `offset`.
+  void check_gap(uint32_t tp, const rd_kafka_message_t& msg);
+  bool report_gaps_ = false;
+  uint64_t lost_ = 0;
+  /// Handles whose start was looked up (report_gaps).
+  std::set<uint32_t> start_checked_;
 
   std::unique_ptr<RdKafka::Conf> conf_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;

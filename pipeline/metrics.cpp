@@ -120,6 +120,10 @@ public:
       add("cotflow_parking_backlog_records",
           "Parked events the replayer has not taken yet", g,
           d->parking_backlog, l);
+      add("cotflow_parked_lost_total",
+          "Parked events deleted from the parking topic (retention) before "
+          "their replay: lost for the destination",
+          c, d->parked_lost, l);
     }
     // librdkafka's own statistics, as of its last report.
     for (auto& [client, k] : kafka_stats::instance().snapshot()) {

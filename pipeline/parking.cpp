@@ -72,6 +72,9 @@ std::unique_ptr<parking_lot> parking_lot::make(const config& cfg,
     return nullptr;
   }
   self->replayer_->set_name("replayer-" + destination);
+  // A parked event that retention deleted before its replay is lost for
+  // this destination: said and counted, never silently passed over.
+  self->replayer_->report_gaps(true);
   return self;
 }
 

@@ -90,6 +90,15 @@ public:
   /// (from the watermarks librdkafka last saw).
   int64_t backlog() const;
 
+  /// Parked events deleted from the parking topic (retention) before the
+  /// replayer read them (lost for this destination) since the last call.
+  uint64_t take_lost() {
+    auto lost = replayer_->lost();
+    auto fresh = lost - lost_taken_;
+    lost_taken_ = lost;
+    return fresh;
+  }
+
 private:
   parking_lot() = default;
 
@@ -101,6 +110,7 @@ private:
   /// Newest offset parked by this instance per parking partition, until
   /// the replayer passed it.
   std::map<int32_t, int64_t> last_parked_;
+  uint64_t lost_taken_ = 0;
   bool holding_ = false;
   bool paused_ = false;
   std::chrono::steady_clock::time_point holding_since_{};

@@ -99,6 +99,9 @@ struct destination_stats {
   std::atomic<uint64_t> parked_stale{0};
   /// Parked events the replayer has not taken yet (its partitions).
   std::atomic<int64_t> parking_backlog{0};
+  /// Parked events the parking topic's retention deleted before their
+  /// replay: lost for this destination.
+  std::atomic<uint64_t> parked_lost{0};
   /// The parking topic, empty without parking.
   std::string parking_topic;
   /// End-to-end latency (Kafka timestamp to delivery), seconds; owned by
