@@ -546,9 +546,12 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
       // Under load the next batch is often in the mailbox already: one
       // write then takes both (up to tak.write_bytes), so the kernel and
       // the server see fewer, larger writes. Nothing waits for it: the
-      // next message is handled at once, and every handler pumps.
-      if (!self->mailbox().empty() && s.in_write == 0
-          && s.deferred_bytes < s.write_bytes)
+      // next message is handled at once, and every handler pumps (a stale
+      // tick too, when events wait). Not while parking (its confirmations
+      // and replay go on in pump) nor on UDP (a datagram per event).
+      if (!self->mailbox().empty() && s.in_write == 0 && !s.parking
+          && !s.conn->is_udp() && s.deferred_bytes < s.write_bytes
+          && s.queue.size() < s.queue_max)
         return;
       pump(self);
     },
@@ -566,8 +569,11 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
     },
     [=](atom::poll, uint64_t tick) {
       auto& s = self->state;
-      if (tick != s.tick)
-        return; // replaced by an earlier tick
+      if (tick != s.tick) { // replaced by an earlier tick
+        if (s.deferred_bytes > 0)
+          pump(self); // events a batch left for the next handler
+        return;
+      }
       s.tick_pending = false;
       pump(self);
     },

@@ -85,10 +85,22 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
       auto want = std::min(max - n, batch_.size());
       auto got = rd_kafka_consume_batch_queue(queue_.get(), 0, batch_.data(),
                                               want);
+      if (got < 0)
+        log::warn(name_, std::string{"consume: "}
+                           + rd_kafka_err2str(rd_kafka_last_error()));
       // Every message returned is taken, even after an error among them:
       // one left out would leave a hole that a later commit passes.
-      for (ssize_t i = 0; i < got; ++i)
-        failed = !take(batch_[static_cast<size_t>(i)], fn, n) || failed;
+      ssize_t i = 0;
+      try {
+        for (; i < got; ++i)
+          failed = !take(batch_[static_cast<size_t>(i)], fn, n) || failed;
+      } catch (...) {
+        // take() destroyed message i; the rest are ours to destroy (the
+        // caller fails, and the records are consumed again after a rewind).
+        for (++i; i < got; ++i)
+          rd_kafka_message_destroy(batch_[static_cast<size_t>(i)]);
+        throw;
+      }
       if (got < static_cast<ssize_t>(want)) {
         drained_ = true;
         break;
@@ -133,6 +145,9 @@ bool tracked_consumer::take(rd_kafka_message_t* m, const record_fn& fn,
                           + std::to_string(msg->offset)
                           + "; tracking it afresh");
     last_tp_ = tracker_.reset(last_tp_);
+    // The group's commit and the gaps counted describe the old log.
+    start_checked_.insert(last_tp_);
+    gaps_counted_.erase({rd_kafka_topic_name(msg->rkt), msg->partition});
     // librdkafka's committer sends only offsets above the commit it
     // knows, so the lower start is committed here, once: otherwise the
     // group's commit would stay above records not yet done.
@@ -159,17 +174,38 @@ void tracked_consumer::check_gap(uint32_t tp, const rd_kafka_message_t& msg) {
     // The first record since the assignment: expected at the group's
     // commit (one look-up per assignment; librdkafka resets a commit that
     // retention passed to the log start, silently but for a log line).
+    if (start_checked_.size() > 256) { // handles of earlier assignments
+      auto live = tracker_.handles();
+      std::set<uint32_t> keep;
+      for (auto h : live)
+        if (start_checked_.count(h))
+          keep.insert(h);
+      start_checked_ = std::move(keep);
+    }
     if (!start_checked_.insert(tp).second)
       return;
+    // Blocks this consumer's owner for a coordinator round trip (bounded:
+    // without an answer no gap is reported for this assignment).
     std::vector<RdKafka::TopicPartition*> parts{RdKafka::TopicPartition::create(
       rd_kafka_topic_name(msg.rkt), msg.partition)};
-    if (consumer_->committed(parts, 2000) == RdKafka::ERR_NO_ERROR
+    if (consumer_->committed(parts, 500) == RdKafka::ERR_NO_ERROR
         && parts[0]->err() == RdKafka::ERR_NO_ERROR)
       expected = parts[0]->offset();
     RdKafka::TopicPartition::destroy(parts);
   }
   if (expected < 0 || msg.offset <= expected)
     return;
+  // Counted once per instance: the same gap is met again when the
+  // partition is read again from a commit below it (a restart in place, a
+  // partition that comes back) before the commit passed it.
+  auto key = std::make_pair(std::string{rd_kafka_topic_name(msg.rkt)},
+                            msg.partition);
+  if (auto it = gaps_counted_.find(key); it != gaps_counted_.end()) {
+    expected = std::max(expected, it->second);
+    if (msg.offset <= expected)
+      return;
+  }
+  gaps_counted_[key] = msg.offset;
   auto missing = msg.offset - expected;
   lost_ += static_cast<uint64_t>(missing);
   log::error(name_, std::string{rd_kafka_topic_name(msg.rkt)} + "["

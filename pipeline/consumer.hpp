@@ -185,6 +185,8 @@ private:
   uint64_t lost_ = 0;
   /// Handles whose start was looked up (report_gaps).
   std::set<uint32_t> start_checked_;
+  /// Per partition, the offset below which gaps were counted already.
+  std::map<std::pair<std::string, int32_t>, int64_t> gaps_counted_;
 
   std::unique_ptr<RdKafka::Conf> conf_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
