@@ -135,7 +135,8 @@ bool tracked_consumer::take(rd_kafka_message_t* m, const record_fn& fn,
   }
   if (last_tp_ == 0)
     return true; // not ours (any more): left uncommitted for its owner
-  if (msg->offset < tracker_.next(last_tp_)) {
+  bool moved_back = msg->offset < tracker_.next(last_tp_);
+  if (moved_back) {
     // The partition went backwards (truncated log, recreated topic): what
     // was tracked no longer describes it. Start over for it; late acks of
     // the old handle are ignored.
@@ -145,8 +146,8 @@ bool tracked_consumer::take(rd_kafka_message_t* m, const record_fn& fn,
                           + std::to_string(msg->offset)
                           + "; tracking it afresh");
     last_tp_ = tracker_.reset(last_tp_);
-    // The group's commit and the gaps counted describe the old log.
-    start_checked_.insert(last_tp_);
+    // The gaps counted describe the old log (as does the group's commit:
+    // no gap is looked for at this record).
     gaps_counted_.erase({rd_kafka_topic_name(msg->rkt), msg->partition});
     // librdkafka's committer sends only offsets above the commit it
     // knows, so the lower start is committed here, once: otherwise the
@@ -160,7 +161,7 @@ bool tracked_consumer::take(rd_kafka_message_t* m, const record_fn& fn,
                          + RdKafka::err2str(rc));
     RdKafka::TopicPartition::destroy(start);
   }
-  if (report_gaps_)
+  if (report_gaps_ && !moved_back)
     check_gap(last_tp_, *msg);
   tracker_.dispatched(last_tp_, msg->offset, all_);
   fn(last_tp_, *msg);
@@ -171,19 +172,10 @@ bool tracked_consumer::take(rd_kafka_message_t* m, const record_fn& fn,
 void tracked_consumer::check_gap(uint32_t tp, const rd_kafka_message_t& msg) {
   auto expected = tracker_.next(tp);
   if (expected < 0) {
-    // The first record since the assignment: expected at the group's
-    // commit (one look-up per assignment; librdkafka resets a commit that
-    // retention passed to the log start, silently but for a log line).
-    if (start_checked_.size() > 256) { // handles of earlier assignments
-      auto live = tracker_.handles();
-      std::set<uint32_t> keep;
-      for (auto h : live)
-        if (start_checked_.count(h))
-          keep.insert(h);
-      start_checked_ = std::move(keep);
-    }
-    if (!start_checked_.insert(tp).second)
-      return;
+    // The first record since the assignment (once per handle: after it the
+    // tracker knows the next offset): expected at the group's commit.
+    // librdkafka resets a commit that retention passed to the log start,
+    // silently but for a log line.
     // Blocks this consumer's owner for a coordinator round trip (bounded:
     // without an answer no gap is reported for this assignment).
     std::vector<RdKafka::TopicPartition*> parts{RdKafka::TopicPartition::create(

@@ -183,8 +183,6 @@ private:
   void check_gap(uint32_t tp, const rd_kafka_message_t& msg);
   bool report_gaps_ = false;
   uint64_t lost_ = 0;
-  /// Handles whose start was looked up (report_gaps).
-  std::set<uint32_t> start_checked_;
   /// Per partition, the offset below which gaps were counted already.
   std::map<std::pair<std::string, int32_t>, int64_t> gaps_counted_;
 
