@@ -5,7 +5,7 @@
 //                  [--latency-seconds S] [--max-seconds S] [--log-dir DIR]
 //                  [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]
 //                  [--perf PERF_BIN] [--tput-reps N] [--malformed SHARE]
-//                  [--baseline-cmd CMD] [--no-tak]
+//                  [--baseline-cmd CMD [--baseline-name NAME]] [--no-tak]
 //
 // This process hosts the embedded broker (librdkafka mock cluster, 6
 // partitions per topic), publishes the generated detections and observes the
@@ -335,13 +335,22 @@ int tput_reps = 1;
 std::string perf_dir; // where perf-<scenario>.data goes (--log-dir)
 // --baseline-cmd: another pipeline in the passthrough's place (see usage).
 std::string baseline_cmd;
+// --baseline-name: what the report calls it (default "baseline").
+std::string baseline_name;
 // --no-tak: cotflow without its TAK destination (Kafka output only).
 bool with_tak = true;
 // --malformed: share of malformed records in every generated stream.
 double malformed_share = 0.01;
 
 const char* baseline_label() {
+  if (!baseline_name.empty())
+    return baseline_name.c_str();
   return baseline_cmd.empty() ? "baseline passthrough" : "baseline (command)";
+}
+
+/// The baseline's name in the latency rows and the shutdown lines.
+const char* baseline_short() {
+  return baseline_name.empty() ? "baseline" : baseline_name.c_str();
 }
 
 latency_result latency_phase(const std::string& bootstrap, observer& obs,
@@ -970,8 +979,9 @@ void report(const scenario& sc, uint64_t n) {
                 "output topic and to a TAK destination, a TCP receiver in "
                 "the benchmark process that reads everything (%lld events "
                 "in the median run); a record is done when both have it. "
-                "The passthrough has only its Kafka output.\n",
-                static_cast<long long>(cot.tput.tcp_events));
+                "The %s has only its Kafka output.\n",
+                static_cast<long long>(cot.tput.tcp_events),
+                baseline_cmd.empty() ? "passthrough" : baseline_short());
   if (cot.tput_parkings > 0)
     std::printf("\ncotflow started parking %d time(s) during the "
                 "throughput runs (a profiled run included): its TAK "
@@ -1002,7 +1012,7 @@ void report(const scenario& sc, uint64_t n) {
     for (auto& l : p->latency)
       std::printf("| %s | %lld | %.0f | %.1f | %llu/%llu | %.1f | %.1f | "
                   "%.1f | %.1f | %.1f | %.1f | %s | %s | %.1f | %s |\n",
-                  p == &base ? "baseline" : "cotflow",
+                  p == &base ? baseline_short() : "cotflow",
                   static_cast<long long>(l.rate), l.offered_achieved,
                   l.seconds, static_cast<unsigned long long>(l.matched),
                   static_cast<unsigned long long>(l.published), l.p50, l.p95,
@@ -1014,7 +1024,7 @@ void report(const scenario& sc, uint64_t n) {
     std::printf("- %s: other load on the machine during its phases %.2f "
                 "cores; SIGTERM -> exit code %s after %.2f s (RSS before "
                 "stop %s MB); %zu log lines, %zu distinct warnings/errors%s\n",
-                p == &base ? "baseline" : "cotflow", p->other_cores(),
+                p == &base ? baseline_short() : "cotflow", p->other_cores(),
                 p->exit_code ? std::to_string(*p->exit_code).c_str()
                              : "none (killed after 30 s)",
                 p->stop_seconds, mb(p->rss_at_stop_kb).c_str(), p->log_lines,
@@ -1040,6 +1050,8 @@ void write_summary(std::ofstream& out, const scenario& sc) {
   k("cotflow_tak_events") << sc.cot.tput.tcp_events << "\n";
   k("cotflow_records") << sc.cot.tput.records << "\n";
   k("cotflow_rss_max_mb") << sc.cot.tput.peak_rss_kb / 1024.0 << "\n";
+  k("baseline_rss_max_mb") << sc.base.tput.peak_rss_kb / 1024.0 << "\n";
+  k("baseline_cpu_us") << sc.base.tput.cpu_us_per_record << "\n";
   k("cotflow_cpu_us_max") << sc.cot.tput.cpu_us_per_record << "\n";
   k("cotflow_exit") << (sc.cot.exit_code ? *sc.cot.exit_code : -1) << "\n";
   k("cotflow_log_problems") << sc.cot.log_problems.size() << "\n";
@@ -1057,11 +1069,17 @@ void write_summary(std::ofstream& out, const scenario& sc) {
     }
     k(r + "rss_mb") << l.peak_rss_kb / 1024.0 << "\n";
     k(r + "cpu_us") << l.cpu_us_per_record << "\n";
+    k(r + "matched") << l.matched << "\n";
+    k(r + "published") << l.published << "\n";
   }
   for (auto& l : sc.base.latency) {
     auto r = "base_lat" + std::to_string(l.rate) + "_";
     k(r + "p50") << l.p50 << "\n";
     k(r + "p99") << l.p99 << "\n";
+    k(r + "rss_mb") << l.peak_rss_kb / 1024.0 << "\n";
+    k(r + "cpu_us") << l.cpu_us_per_record << "\n";
+    k(r + "matched") << l.matched << "\n";
+    k(r + "published") << l.published << "\n";
   }
 }
 
@@ -1238,7 +1256,7 @@ int main(int argc, char** argv) {
       " [--fetch-wait default,5] [--cotflow-env KEY=VALUE]... [--log-dir DIR]"
       " [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]"
       " [--perf PERF_BIN] [--tput-reps N] [--malformed SHARE]"
-      " [--baseline-cmd CMD] [--no-tak]\n"
+      " [--baseline-cmd CMD [--baseline-name NAME]] [--no-tak]\n"
       "--no-tak leaves cotflow's TAK destination (a TCP receiver in this"
       " process) out: Kafka output only.\n"
       "--baseline-cmd runs CMD with /bin/sh in the passthrough's place, once"
@@ -1248,7 +1266,7 @@ int main(int argc, char** argv) {
       " BENCH_OUTPUT_TOPIC per input record, keeping the input's 'seq=N'"
       " (in 'remarks') in it; with --malformed 0 no input is malformed."
       " Start it with exec: CPU and RSS are read from the process /bin/sh"
-      " started.\n");
+      " started. --baseline-name names it in the report.\n");
     return 2;
   }
   std::string cotflow_bin = argv[1];
@@ -1303,6 +1321,8 @@ int main(int argc, char** argv) {
       perf_bin = next();
     else if (a == "--baseline-cmd")
       baseline_cmd = next();
+    else if (a == "--baseline-name")
+      baseline_name = next();
     else if (a == "--malformed")
       malformed_share = std::stod(next());
     else
