@@ -7,7 +7,8 @@
 #                                    (default: all three)
 #   bench/compare.sh --report-only   writes COMPARISON.md again from the
 #                                    last run's outputs (e.g. after editing
-#                                    bench/COMPARISON_NOTES.md)
+#                                    bench/COMPARISON_NOTES.md); a run keeps
+#                                    only its own bridges' outputs
 #
 #   python       bench/bridges/python_bridge.py with confluent-kafka
 #                (Debian python3-confluent-kafka: librdkafka underneath)
@@ -45,16 +46,47 @@ python=/usr/bin/python3
 node_modules="$build/bench/node/node_modules"
 summary="$out/summary.txt"
 
+for b in "${bridges[@]}"; do
+  case "$b" in
+    python | python-pure | node) ;;
+    *) echo "unknown bridge: $b (python, python-pure, node)" >&2; exit 2 ;;
+  esac
+done
+
+# What each bridge needs: installed when missing, or the script stops
+# before anything ran.
+prepare() { # prepare BRIDGE
+  case "$1" in
+    python)
+      "$python" -c 'import confluent_kafka' 2>/dev/null \
+        || install_missing python3 python3-confluent-kafka ;;
+    python-pure)
+      "$python" -c 'import kafka' 2>/dev/null \
+        || install_missing python3 python3-kafka ;;
+    node)
+      # NodeSource's nodejs brings its own npm and conflicts with Debian's.
+      command -v node >/dev/null && command -v npm >/dev/null \
+        || install_missing nodejs npm
+      if [ ! -d "$node_modules/kafkajs" ]; then
+        echo "== npm install kafkajs" >&2
+        mkdir -p "$build/bench/node"
+        npm install --prefix "$build/bench/node" --no-audit --no-fund \
+          --no-save kafkajs@2.2.4 >&2
+      fi ;;
+  esac
+}
+
+versions() { # one line per bridge: what it ran on
+  case "$1" in
+    python) "$python" -c 'import confluent_kafka as c, sys; print("Python %s, confluent-kafka %s (librdkafka %s)" % (sys.version.split()[0], c.version()[0], c.libversion()[0]))' ;;
+    python-pure) "$python" -c 'import kafka, sys; print("Python %s, kafka-python %s" % (sys.version.split()[0], kafka.__version__))' ;;
+    node) echo "Node.js $(node --version), KafkaJS $(node -p "require('$node_modules/kafkajs/package.json').version")" ;;
+  esac
+}
+
 run() {
   for b in "${bridges[@]}"; do
-    case "$b" in
-      python) install_missing python3 python3-confluent-kafka ;;
-      python-pure) install_missing python3 python3-kafka ;;
-      node) # NodeSource's nodejs brings its own npm and conflicts with Debian's.
-        command -v node >/dev/null && command -v npm >/dev/null \
-          || install_missing nodejs npm ;;
-      *) echo "unknown bridge: $b (python, python-pure, node)" >&2; exit 2 ;;
-    esac
+    prepare "$b"
   done
 
   echo "== build" >&2
@@ -63,71 +95,74 @@ run() {
   rm -rf "$out"
   mkdir -p "$out"
   cp "$build/cotflow" "$build/bench/bench_pipeline" "$out/"
-
-  for b in "${bridges[@]}"; do
-    if [ "$b" = node ] && [ ! -d "$node_modules/kafkajs" ]; then
-      echo "== npm install kafkajs" >&2
-      mkdir -p "$build/bench/node"
-      npm install --prefix "$build/bench/node" --no-audit --no-fund \
-        --no-save kafkajs@2.2.4 >&2
-    fi
-  done
-
-  versions() { # one line per bridge: what it ran on
-    case "$1" in
-      python) "$python" -c 'import confluent_kafka as c, sys; print("Python %s, confluent-kafka %s (librdkafka %s)" % (sys.version.split()[0], c.version()[0], c.libversion()[0]))' ;;
-      python-pure) "$python" -c 'import kafka, sys; print("Python %s, kafka-python %s" % (sys.version.split()[0], kafka.__version__))' ;;
-      node) echo "Node.js $(node --version), KafkaJS $(node -p "require('$node_modules/kafkajs/package.json').version")" ;;
-    esac
-  }
-
-  : >"$summary"
-  for b in "${bridges[@]}"; do
-    case "$b" in
-      python) cmd="exec $python $root/bench/bridges/python_bridge.py confluent-kafka"
-        name="Python (confluent-kafka)" ;;
-      python-pure) cmd="exec $python $root/bench/bridges/python_bridge.py kafka-python"
-        name="Python (kafka-python)" ;;
-      node) cmd="NODE_PATH=$node_modules exec node $root/bench/bridges/node_bridge.js"
-        name="Node.js (KafkaJS)" ;;
-    esac
-    echo "== $name" >&2
-    mkdir -p "$out/$b"
-    "$out/bench_pipeline" "$out/cotflow" --records "$records" --window 30000 \
-      --rates 100,1000,10000 --latency-seconds 5 --fetch-wait 5 --tput-reps 3 \
-      --malformed 0 --log-dir "$out/$b" --summary "$out/$b/summary.txt" \
-      --baseline-cmd "$cmd" --baseline-name "$name" >"$out/$b/report.md"
-    echo "bridge=$b" >>"$summary"
-    echo "name=$name" >>"$summary"
-    echo "versions=$(versions "$b")" >>"$summary"
-    cat "$out/$b/summary.txt" >>"$summary"
-  done
-  # What ran, for --report-only: the date, the commit, and whether the
-  # tree had changes then (COMPARISON.md itself aside).
+  # What ran, for the report (also with --report-only): the date, the
+  # commit, whether the tree had changes (COMPARISON.md itself aside), and
+  # the machine.
   {
     echo "$started"
     git rev-parse --short HEAD 2>/dev/null || echo unknown
     [ -n "$(git status --porcelain -- . ':!bench/COMPARISON.md' 2>/dev/null)" ] \
       && echo ", with uncommitted changes" || echo
+    echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME")"
   } >"$out/run-info"
+
+  : >"$summary"
+  local cmd name rc
+  for b in "${bridges[@]}"; do
+    case "$b" in
+      python)
+        printf -v cmd 'exec %q %q confluent-kafka' "$python" \
+          "$root/bench/bridges/python_bridge.py"
+        name="Python (confluent-kafka)" ;;
+      python-pure)
+        printf -v cmd 'exec %q %q kafka-python' "$python" \
+          "$root/bench/bridges/python_bridge.py"
+        name="Python (kafka-python)" ;;
+      node)
+        printf -v cmd 'NODE_PATH=%q exec node %q' "$node_modules" \
+          "$root/bench/bridges/node_bridge.js"
+        name="Node.js (KafkaJS)" ;;
+    esac
+    echo "== $name" >&2
+    mkdir -p "$out/$b"
+    # Exit 3: a pipeline did not stop cleanly; the report says which. The
+    # other bridges still run.
+    rc=0
+    "$out/bench_pipeline" "$out/cotflow" --records "$records" --window 30000 \
+      --rates 100,1000,10000 --latency-seconds 5 --fetch-wait 5 \
+      --tput-reps 3 --malformed 0 --log-dir "$out/$b" \
+      --summary "$out/$b/summary.txt" --baseline-cmd "$cmd" \
+      --baseline-name "$name" >"$out/$b/report.md" || rc=$?
+    if [ ! -s "$out/$b/summary.txt" ]; then
+      echo "bench_pipeline failed for $name (exit $rc); see $out/$b" >&2
+      continue
+    fi
+    [ "$rc" -eq 0 ] || echo "bench_pipeline exit $rc for $name" >&2
+    {
+      echo "bridge=$b"
+      echo "name=$name"
+      echo "versions=$(versions "$b")"
+      cat "$out/$b/summary.txt"
+    } >>"$summary"
+  done
 }
 
 if [ -n "$report_only" ]; then
-  [ -s "$summary" ] || { echo "no run in $out" >&2; exit 1; }
-  mapfile -t bridges < <(sed -n 's/^bridge=//p' "$summary")
+  [ -s "$summary" ] && [ -s "$out/run-info" ] \
+    || { echo "no complete run in $out" >&2; exit 1; }
 else
   run
 fi
+mapfile -t bridges < <(sed -n 's/^bridge=//p' "$summary")
+[ ${#bridges[@]} -gt 0 ] || { echo "no bridge ran" >&2; exit 1; }
 
 results="$root/bench/COMPARISON.md"
+mapfile -t info <"$out/run-info"
 {
   echo "# cotflow side by side with Python and Node.js bridges"
   echo
-  mapfile -t info <"$out/run-info"
   echo "Generated by \`bench/compare.sh ${bridges[*]}\` on ${info[0]}"
-  echo "(commit ${info[1]}${info[2]}),"
-  echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')),"
-  echo "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME")."
+  echo "(commit ${info[1]}${info[2]}), ${info[3]}."
   echo
   python3 "$root/bench/compare_table.py" "$summary"
   cat "$root/bench/COMPARISON_NOTES.md"
@@ -137,5 +172,6 @@ results="$root/bench/COMPARISON.md"
     echo
     sed 's/^\(#\{1,\}\) /#\1 /' "$out/$b/report.md"
   done
-} >"$results"
+} >"$results.tmp"
+mv "$results.tmp" "$results"
 echo "wrote $results" >&2

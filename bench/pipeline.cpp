@@ -335,7 +335,8 @@ int tput_reps = 1;
 std::string perf_dir; // where perf-<scenario>.data goes (--log-dir)
 // --baseline-cmd: another pipeline in the passthrough's place (see usage).
 std::string baseline_cmd;
-// --baseline-name: what the report calls it (default "baseline").
+// --baseline-name: what the report calls the --baseline-cmd pipeline
+// (default "baseline").
 std::string baseline_name;
 // --no-tak: cotflow without its TAK destination (Kafka output only).
 bool with_tak = true;
@@ -343,14 +344,15 @@ bool with_tak = true;
 double malformed_share = 0.01;
 
 const char* baseline_label() {
-  if (!baseline_name.empty())
+  if (!baseline_name.empty() && !baseline_cmd.empty())
     return baseline_name.c_str();
   return baseline_cmd.empty() ? "baseline passthrough" : "baseline (command)";
 }
 
 /// The baseline's name in the latency rows and the shutdown lines.
 const char* baseline_short() {
-  return baseline_name.empty() ? "baseline" : baseline_name.c_str();
+  return baseline_name.empty() || baseline_cmd.empty() ? "baseline"
+                                                       : baseline_name.c_str();
 }
 
 latency_result latency_phase(const std::string& bootstrap, observer& obs,

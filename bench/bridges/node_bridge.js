@@ -11,9 +11,10 @@
 //
 // It is given its best case, not a strawman: the XML is built from a
 // template with escaping (no DOM library), and each batch of a partition
-// is produced with one request, awaited before its offsets are resolved. KafkaJS commits them every 5 s. There
-// is no TAK destination, no dead-letter topic and no bound on memory other
-// than KafkaJS's own.
+// is produced with one request, awaited before its offsets are resolved;
+// KafkaJS commits them once the batch is done (its default). There is no
+// TAK destination, no dead-letter topic and no bound on memory other than
+// KafkaJS's own.
 //
 // Environment (set by bench_pipeline): BENCH_BOOTSTRAP, BENCH_INPUT_TOPIC,
 // BENCH_OUTPUT_TOPIC, BENCH_GROUP, BENCH_FETCH_WAIT_MS (empty: the default).
@@ -83,9 +84,17 @@ async function main() {
   await consumer.subscribe({ topics: [env.BENCH_INPUT_TOPIC],
                              fromBeginning: true });
   let bad = 0;
+  let stopping = false;
   const stop = async () => {
-    await consumer.disconnect();
-    await producer.disconnect();
+    if (stopping)
+      return;
+    stopping = true;
+    try {
+      await consumer.disconnect();
+      await producer.disconnect();
+    } catch (e) {
+      process.stderr.write(`node bridge: ${e}\n`);
+    }
     process.stderr.write(`node bridge: stopped; ${bad} records refused\n`);
     process.exit(0);
   };

@@ -154,7 +154,8 @@ def run_kafka_python(env, out, stop):
 def convert(value, now):
     try:
         return to_cot(json.loads(value), now)
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        # AttributeError: JSON that is not an object (null, [], 123).
         return None
 
 
