@@ -344,9 +344,9 @@ bool with_tak = true;
 double malformed_share = 0.01;
 
 const char* baseline_label() {
-  if (!baseline_name.empty() && !baseline_cmd.empty())
-    return baseline_name.c_str();
-  return baseline_cmd.empty() ? "baseline passthrough" : "baseline (command)";
+  if (baseline_cmd.empty())
+    return "baseline passthrough";
+  return baseline_name.empty() ? "baseline (command)" : baseline_name.c_str();
 }
 
 /// The baseline's name in the latency rows and the shutdown lines.

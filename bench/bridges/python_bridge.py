@@ -42,12 +42,13 @@ def cot_time(t):
 
 
 def to_cot(d, now):
-    """One detection (flat or GeoJSON Feature) as CoT XML bytes, or None."""
+    """One detection (flat or GeoJSON Feature) as (CoT XML bytes, uid), or
+    None when it is out of range."""
     if d.get("type") == "Feature":
         p = d.get("properties") or {}
-        lon, lat = d["geometry"]["coordinates"][:2]
-        hae = d["geometry"]["coordinates"][2:3] or [None]
-        hae = hae[0]
+        coords = d["geometry"]["coordinates"]
+        lon, lat = coords[:2]
+        hae = coords[2] if len(coords) > 2 else None
         ident = d.get("id") or p.get("id")
     else:
         p = d
