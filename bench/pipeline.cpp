@@ -1272,7 +1272,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string cotflow_bin = argv[1];
-  uint64_t n = 300000;
+  uint64_t n = 600000; // as bench/run.sh: see there
   int64_t window = 30000;
   std::string rates_arg = "100,1000,10000";
   std::string fetch_waits = "default";

@@ -8,7 +8,7 @@
 # Environment: BENCH_BUILD_DIR (default build) is the CMake build directory;
 # BENCH_PARKING_ARGS adds options to bench_parking (e.g. "--stall-seconds 20").
 #
-# About 6 minutes on a 2-core machine. Logs of the children and the raw
+# About 11 minutes on a 2-core machine. Logs of the children and the raw
 # key=value summary go to $BENCH_BUILD_DIR/bench/out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +50,12 @@ hop_rc=0
   >"$out/actor_hop.md" || hop_rc=$?
 
 echo "== bench_pipeline" >&2
-pipeline_args=(--records 300000 --window 30000 --rates 100,300,1000,3000,10000
+# 600,000 records per throughput run: at 300,000 the passthrough's runs
+# last under half a second, and what a run costs at its start and end (the
+# first fetch, the last observation) moved its rate by up to 10% from run
+# to run; at 600,000 its rate to the last output and its steady rate agree
+# (bench/ANALYSIS.md, eighth session).
+pipeline_args=(--records 600000 --window 30000 --rates 100,300,1000,3000,10000
   --latency-seconds 5 --fetch-wait default,5 --tput-reps 5 --log-dir "$out"
   --dump-latency "$out" --summary "$summary" --plot "$out/latency.svg")
 # perf(1) profiles cotflow's throughput phases when it is installed and
@@ -79,7 +84,7 @@ for s in fetch-wait-5 default; do
   samples=$("$perf_bin" report -i "$data" --stdio --no-children -g none \
     --sort dso 2>/dev/null | awk '/^# Samples:/ { print $3; exit }')
   {
-    echo "Scenario \`$s\`, one extra throughput run (300,000 records, not counted in the tables above), \`perf record -g -F 2999\`"
+    echo "Scenario \`$s\`, one extra throughput run of the same size, not counted in the tables above, \`perf record -g -F 2999\`"
     echo "on the cotflow process: ${samples:-?} samples. Self time; symbols under 1% left out."
     echo
     echo "| % self | library | symbol |"
