@@ -2,7 +2,8 @@
 // passthrough on the same embedded broker, in one process tree (issue 6).
 //
 //   bench_pipeline COTFLOW_BIN [--records N] [--window W] [--rates 100,1000,10000]
-//                  [--latency-seconds S] [--max-seconds S] [--log-dir DIR]
+//                  [--latency-seconds S] [--latency-segment-records N]
+//                  [--max-seconds S] [--log-dir DIR]
 //                  [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]
 //                  [--perf PERF_BIN] [--tput-reps N] [--malformed SHARE]
 //                  [--baseline-cmd CMD [--baseline-name NAME]] [--no-tak]
@@ -38,6 +39,11 @@
 // tiny ones: a 10,000/s phase after the lower rates stalled both pipelines
 // for up to 2 s in most full runs. So every latency phase and the
 // throughput runs start a fresh instance of the pipeline on fresh topics.
+// Within one phase the topics grow too: at 10,000/s the mock's fetches
+// stalled cotflow for 30-55 ms in the last second of half the 5 s phases.
+// So a phase of more than --latency-segment-records records runs as
+// segments, each with its own instance and topics, its percentiles taken
+// over all the segments' records.
 #include "config/config.hpp"
 #include "pipeline/generator.hpp"
 #include "pipeline/kafka.hpp"
@@ -355,11 +361,24 @@ const char* baseline_short() {
                                                        : baseline_name.c_str();
 }
 
-latency_result latency_phase(const std::string& bootstrap, observer& obs,
-                             const target& t, int64_t rate, double seconds,
-                             uint64_t first_seq) {
-  latency_result r;
-  r.rate = rate;
+/// The samples of the segments of one latency phase (see measure_latency),
+/// summed up by summarize().
+struct latency_samples {
+  std::vector<double> lat_ms, create_ms, tcp_ms;
+  uint64_t published = 0, matched = 0, expected = 0, tcp_matched = 0;
+  double seconds = 0, cpu_seconds = 0;
+  long peak_rss_kb = -1;
+  bool tcp = false;
+  /// --dump-latency: one file per phase; published_s counts from the
+  /// start of the phase's first segment (segments end to end).
+  std::FILE* dump = nullptr;
+};
+
+/// One segment of a latency phase: `seconds` at `rate` on `t`, its samples
+/// added to `acc`.
+void latency_phase(const std::string& bootstrap, observer& obs,
+                   const target& t, int64_t rate, double seconds,
+                   uint64_t first_seq, latency_samples& acc) {
   auto n_out = 0;
   for (auto& [topic, n] : t.outputs)
     if (topic == t.latency_topic)
@@ -391,14 +410,10 @@ latency_result latency_phase(const std::string& bootstrap, observer& obs,
   std::atomic<bool> stop_reader{false};
   std::atomic<uint64_t> matched{0};
   std::atomic<bool> warm_seen{false};
-  std::FILE* dump = nullptr;
-  if (!dump_dir.empty()) {
-    auto path = dump_dir + "/latency-" + dump_scenario + "-" + t.name + "-"
-                + std::to_string(rate) + ".csv";
-    dump = std::fopen(path.c_str(), "w");
-    if (dump)
-      std::fprintf(dump, "index,published_s,latency_ms\n");
-  }
+  auto* dump = acc.dump;
+  // Index and time in the dump continue from the segments before.
+  auto index_base = acc.published;
+  auto seconds_base = acc.seconds;
   int64_t start_us = 0;
   std::vector<double> tcp_ms;
   std::atomic<uint64_t> tcp_matched{0};
@@ -429,8 +444,10 @@ latency_result latency_phase(const std::string& bootstrap, observer& obs,
       lat_ms.push_back(static_cast<double>(now - sent) / 1000.0);
       if (dump)
         std::fprintf(dump, "%llu,%.3f,%.3f\n",
-                     static_cast<unsigned long long>(*seq - first_seq),
-                     static_cast<double>(sent - start_us) / 1e6,
+                     static_cast<unsigned long long>(*seq - first_seq
+                                                     + index_base),
+                     seconds_base
+                       + static_cast<double>(sent - start_us) / 1e6,
                      static_cast<double>(now - sent) / 1000.0);
       auto ts = msg->timestamp();
       if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE)
@@ -493,7 +510,7 @@ latency_result latency_phase(const std::string& bootstrap, observer& obs,
     }
     pub.poll();
   }
-  r.seconds = secs_since(t0);
+  auto seconds_taken = secs_since(t0);
   pub.flush();
   // Wait for the stragglers (at most 5 s).
   auto expect = t.latency_topic == t.outputs.front().first
@@ -507,36 +524,60 @@ latency_result latency_phase(const std::string& bootstrap, observer& obs,
     while (tcp_matched < expect && clock_type::now() < deadline)
       sleep_ms(10);
     t.tcp->on_event({}); // waits for a call in progress
-    std::sort(tcp_ms.begin(), tcp_ms.end());
-    r.tcp_matched = tcp_matched.load();
-    r.tcp50 = pct(tcp_ms, 50);
-    r.tcp99 = pct(tcp_ms, 99);
+    acc.tcp = true;
+    acc.tcp_matched += tcp_matched.load();
+    acc.tcp_ms.insert(acc.tcp_ms.end(), tcp_ms.begin(), tcp_ms.end());
   }
   auto cpu1 = cpu_seconds(t.proc->pid());
-  r.peak_rss_kb = vm_kb(t.proc->pid(), "VmHWM");
+  acc.peak_rss_kb = std::max(acc.peak_rss_kb, vm_kb(t.proc->pid(), "VmHWM"));
   stop_reader = true;
   reader_thread.join();
   reader->close();
-  if (dump)
-    std::fclose(dump);
-  r.published = sent;
-  r.matched = matched;
-  r.offered_achieved = static_cast<double>(sent) / r.seconds;
-  r.cpu_us_per_record = (cpu1 - cpu0) * 1e6 / static_cast<double>(sent);
+  acc.seconds += seconds_taken;
+  acc.cpu_seconds += cpu1 - cpu0;
+  acc.published += sent;
+  acc.matched += matched;
+  acc.expected += expect;
+  acc.lat_ms.insert(acc.lat_ms.end(), lat_ms.begin(), lat_ms.end());
+  acc.create_ms.insert(acc.create_ms.end(), create_ms.begin(),
+                       create_ms.end());
   std::sort(lat_ms.begin(), lat_ms.end());
-  std::sort(create_ms.begin(), create_ms.end());
-  r.p50 = pct(lat_ms, 50);
-  r.p95 = pct(lat_ms, 95);
-  r.p99 = pct(lat_ms, 99);
-  r.max = lat_ms.empty() ? 0 : lat_ms.back();
-  r.c50 = pct(create_ms, 50);
-  r.c99 = pct(create_ms, 99);
   progress("  %s @ %lld/s: %llu/%llu matched, p50 %.1f p95 %.1f p99 %.1f "
            "max %.1f ms",
            t.name.c_str(), static_cast<long long>(rate),
-           static_cast<unsigned long long>(r.matched),
-           static_cast<unsigned long long>(expect), r.p50, r.p95, r.p99,
-           r.max);
+           static_cast<unsigned long long>(matched.load()),
+           static_cast<unsigned long long>(expect), pct(lat_ms, 50),
+           pct(lat_ms, 95), pct(lat_ms, 99),
+           lat_ms.empty() ? 0 : lat_ms.back());
+}
+
+/// The percentiles and sums of a latency phase's segments.
+latency_result summarize(latency_samples& acc, int64_t rate) {
+  latency_result r;
+  r.rate = rate;
+  r.seconds = acc.seconds;
+  r.published = acc.published;
+  r.matched = acc.matched;
+  r.peak_rss_kb = acc.peak_rss_kb;
+  if (acc.seconds > 0)
+    r.offered_achieved = static_cast<double>(acc.published) / acc.seconds;
+  if (acc.published > 0)
+    r.cpu_us_per_record = acc.cpu_seconds * 1e6
+                          / static_cast<double>(acc.published);
+  std::sort(acc.lat_ms.begin(), acc.lat_ms.end());
+  std::sort(acc.create_ms.begin(), acc.create_ms.end());
+  r.p50 = pct(acc.lat_ms, 50);
+  r.p95 = pct(acc.lat_ms, 95);
+  r.p99 = pct(acc.lat_ms, 99);
+  r.max = acc.lat_ms.empty() ? 0 : acc.lat_ms.back();
+  r.c50 = pct(acc.create_ms, 50);
+  r.c99 = pct(acc.create_ms, 99);
+  if (acc.tcp) {
+    std::sort(acc.tcp_ms.begin(), acc.tcp_ms.end());
+    r.tcp_matched = acc.tcp_matched;
+    r.tcp50 = pct(acc.tcp_ms, 50);
+    r.tcp99 = pct(acc.tcp_ms, 99);
+  }
   return r;
 }
 
@@ -765,23 +806,61 @@ void stop(instance& inst, target_result& res) {
 /// their own fresh topics: the mock broker's fetch walks every message set
 /// a partition holds, and the thousands of tiny ones the low rates leave
 /// behind made a 10,000/s phase after them stall both pipelines for up to
-/// 2 s (see the top of this file).
+/// 2 s (see the top of this file). For the same reason a phase of more
+/// than `segment_records` records runs as segments of at most that many,
+/// end to end, each with its own instance on its own topics: within one
+/// 10,000/s phase the topics grew until, in its last second, the mock's
+/// fetches stalled cotflow for 30-55 ms in half the runs, and both
+/// pipelines for hundreds of ms in 9 s phases (bench/ANALYSIS.md). The
+/// percentiles are those of all the segments' records together.
 void measure_latency(const std::string& bootstrap, const launcher& launch,
                      const std::vector<int64_t>& rates, double lat_seconds,
-                     uint64_t& seq_base, target_result& res) {
+                     uint64_t segment_records, uint64_t& seq_base,
+                     target_result& res) {
   observer obs{bootstrap, "bench-observer"};
   for (auto rate : rates) {
-    auto inst = start_warm(bootstrap, obs, launch, "r" + std::to_string(rate));
-    load_meter load{inst.proc->pid()};
-    res.latency.push_back(
-      latency_phase(bootstrap, obs, inst.t, rate, lat_seconds, seq_base));
-    seq_base += 100000000ULL;
-    if (!inst.proc->alive())
-      die(inst.t.name + " exited during a latency phase (log: " + inst.log
-          + ")");
-    res.other_sum += load.other_cores();
-    ++res.other_phases;
-    stop(inst, res);
+    auto records = static_cast<double>(rate) * lat_seconds;
+    auto segments = std::max<uint64_t>(
+      1, static_cast<uint64_t>(std::ceil(
+           records / static_cast<double>(std::max<uint64_t>(segment_records,
+                                                            1))
+           - 1e-9)));
+    latency_samples acc;
+    std::string name;
+    for (uint64_t i = 0; i < segments; ++i) {
+      auto suffix = "r" + std::to_string(rate);
+      if (segments > 1)
+        suffix += "s" + std::to_string(i);
+      auto inst = start_warm(bootstrap, obs, launch, suffix);
+      if (i == 0 && !dump_dir.empty()) {
+        auto path = dump_dir + "/latency-" + dump_scenario + "-" + inst.t.name
+                    + "-" + std::to_string(rate) + ".csv";
+        acc.dump = std::fopen(path.c_str(), "w");
+        if (acc.dump)
+          std::fprintf(acc.dump, "index,published_s,latency_ms\n");
+      }
+      load_meter load{inst.proc->pid()};
+      latency_phase(bootstrap, obs, inst.t, rate,
+                    lat_seconds / static_cast<double>(segments), seq_base,
+                    acc);
+      seq_base += 100000000ULL;
+      if (!inst.proc->alive())
+        die(inst.t.name + " exited during a latency phase (log: " + inst.log
+            + ")");
+      res.other_sum += load.other_cores();
+      ++res.other_phases;
+      name = inst.t.name;
+      stop(inst, res);
+    }
+    if (acc.dump)
+      std::fclose(acc.dump);
+    auto r = summarize(acc, rate);
+    if (segments > 1)
+      progress("  %s @ %lld/s, %llu segments: p50 %.1f p99 %.1f max %.1f ms",
+               name.c_str(), static_cast<long long>(rate),
+               static_cast<unsigned long long>(segments), r.p50, r.p99,
+               r.max);
+    res.latency.push_back(r);
   }
 }
 
@@ -1254,7 +1333,8 @@ int main(int argc, char** argv) {
     std::fprintf(
       stderr,
       "usage: bench_pipeline COTFLOW_BIN [--records N] [--window W]"
-      " [--rates 100,1000,10000] [--latency-seconds S] [--max-seconds S]"
+      " [--rates 100,1000,10000] [--latency-seconds S]"
+      " [--latency-segment-records N] [--max-seconds S]"
       " [--fetch-wait default,5] [--cotflow-env KEY=VALUE]... [--log-dir DIR]"
       " [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]"
       " [--perf PERF_BIN] [--tput-reps N] [--malformed SHARE]"
@@ -1268,7 +1348,10 @@ int main(int argc, char** argv) {
       " BENCH_OUTPUT_TOPIC per input record, keeping the input's 'seq=N'"
       " (in 'remarks') in it; with --malformed 0 no input is malformed."
       " Start it with exec: CPU and RSS are read from the process /bin/sh"
-      " started. --baseline-name names it in the report.\n");
+      " started. --baseline-name names it in the report.\n"
+      "--latency-segment-records N (default 25000): a latency phase of more"
+      " records runs as segments of at most N, each with a fresh instance on"
+      " fresh topics (the mock broker slows as a phase's topics grow).\n");
     return 2;
   }
   std::string cotflow_bin = argv[1];
@@ -1277,6 +1360,7 @@ int main(int argc, char** argv) {
   std::string rates_arg = "100,1000,10000";
   std::string fetch_waits = "default";
   double lat_seconds = 6;
+  uint64_t segment_records = 25000;
   double max_seconds = 90;
   std::string log_dir = ".";
   std::string summary;
@@ -1299,6 +1383,8 @@ int main(int argc, char** argv) {
       rates_arg = next();
     else if (a == "--latency-seconds")
       lat_seconds = std::stod(next());
+    else if (a == "--latency-segment-records")
+      segment_records = std::stoull(next());
     else if (a == "--max-seconds")
       max_seconds = std::stod(next());
     else if (a == "--fetch-wait")
@@ -1414,8 +1500,8 @@ int main(int argc, char** argv) {
                 inst.proc.get()};
       return inst;
     };
-    measure_latency(bootstrap, baseline, rates, lat_seconds, seq_base,
-                    sc.base);
+    measure_latency(bootstrap, baseline, rates, lat_seconds, segment_records,
+                    seq_base, sc.base);
     // (b) cotflow, in a group of its own per instance, as the baseline.
     launcher cot = [&](const std::string& suffix) {
       auto tag = sc.name + "-" + suffix;
@@ -1471,7 +1557,8 @@ int main(int argc, char** argv) {
                 inst.proc.get(), inst.rx.get()};
       return inst;
     };
-    measure_latency(bootstrap, cot, rates, lat_seconds, seq_base, sc.cot);
+    measure_latency(bootstrap, cot, rates, lat_seconds, segment_records,
+                    seq_base, sc.cot);
     measure_throughput(bootstrap, baseline, cot, pool, n, window, max_seconds,
                        sc.base, sc.cot);
   }
@@ -1484,16 +1571,19 @@ int main(int argc, char** argv) {
               "per throughput run (pool of %zu generated detections, %.0f "
               "bytes average, %.0f%% malformed, 25%% GeoJSON), publisher at most "
               "%lld records ahead of the outputs (the mock broker keeps only "
-              "~5 MB per partition). Latency phases: %.0f s per offered rate. "
-              "Each latency phase and the throughput runs with a fresh "
+              "~5 MB per partition). Latency phases: %.0f s per offered rate, "
+              "run as segments of at most %llu records end to end. "
+              "Each latency segment and the throughput runs with a fresh "
               "instance of the pipeline on fresh topics (the mock broker's "
-              "fetch walks every message set a partition holds)."
+              "fetch walks every message set a partition holds, so it slows "
+              "as a phase's topics grow; percentiles are over all the "
+              "segments' records)."
               "\n\n",
               partitions, static_cast<unsigned long long>(n), pool.size(),
               static_cast<double>(pool_bytes)
                 / static_cast<double>(pool.size()),
               100 * malformed_share, static_cast<long long>(window),
-              lat_seconds);
+              lat_seconds, static_cast<unsigned long long>(segment_records));
   if (!baseline_cmd.empty())
     std::printf("**The baseline is not the passthrough** but `%s` "
                 "(--baseline-cmd), run by /bin/sh.\n\n",
