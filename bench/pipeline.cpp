@@ -369,16 +369,17 @@ struct latency_samples {
   double seconds = 0, cpu_seconds = 0;
   long peak_rss_kb = -1;
   bool tcp = false;
-  /// --dump-latency: one file per phase; published_s counts from the
-  /// start of the phase's first segment (segments end to end).
+  /// --dump-latency: one file per phase; index and published_s go on from
+  /// one segment to the next, leaving out the restart between them.
   std::FILE* dump = nullptr;
 };
 
-/// One segment of a latency phase: `seconds` at `rate` on `t`, its samples
-/// added to `acc`.
+/// One segment of a latency phase: `total` records at `rate` on `t`, its
+/// samples added to `acc`; `label` names it in the progress line.
 void latency_phase(const std::string& bootstrap, observer& obs,
-                   const target& t, int64_t rate, double seconds,
-                   uint64_t first_seq, latency_samples& acc) {
+                   const target& t, int64_t rate, uint64_t total,
+                   uint64_t first_seq, const std::string& label,
+                   latency_samples& acc) {
   auto n_out = 0;
   for (auto& [topic, n] : t.outputs)
     if (topic == t.latency_topic)
@@ -402,7 +403,6 @@ void latency_phase(const std::string& bootstrap, observer& obs,
   reader->assign(parts);
   RdKafka::TopicPartition::destroy(parts);
 
-  auto total = static_cast<uint64_t>(static_cast<double>(rate) * seconds);
   // Publish time (wall µs) by seq - first_seq; 0 = not published yet.
   std::vector<std::atomic<int64_t>> sent_us(total);
   std::vector<double> lat_ms;
@@ -542,9 +542,9 @@ void latency_phase(const std::string& bootstrap, observer& obs,
   acc.create_ms.insert(acc.create_ms.end(), create_ms.begin(),
                        create_ms.end());
   std::sort(lat_ms.begin(), lat_ms.end());
-  progress("  %s @ %lld/s: %llu/%llu matched, p50 %.1f p95 %.1f p99 %.1f "
+  progress("  %s @ %lld/s%s: %llu/%llu matched, p50 %.1f p95 %.1f p99 %.1f "
            "max %.1f ms",
-           t.name.c_str(), static_cast<long long>(rate),
+           t.name.c_str(), static_cast<long long>(rate), label.c_str(),
            static_cast<unsigned long long>(matched.load()),
            static_cast<unsigned long long>(expect), pct(lat_ms, 50),
            pct(lat_ms, 95), pct(lat_ms, 99),
@@ -703,7 +703,7 @@ struct target_result {
   /// Records/s to the last output of each run, in order.
   std::vector<double> tput_runs;
   std::optional<int> exit_code;
-  /// Instances stopped (each latency phase and the throughput runs).
+  /// Instances stopped (each latency segment and the throughput runs).
   int stopped = 0;
   double stop_seconds = 0;
   long rss_at_stop_kb = -1;
@@ -808,7 +808,7 @@ void stop(instance& inst, target_result& res) {
 /// behind made a 10,000/s phase after them stall both pipelines for up to
 /// 2 s (see the top of this file). For the same reason a phase of more
 /// than `segment_records` records runs as segments of at most that many,
-/// end to end, each with its own instance on its own topics: within one
+/// one after the other, each with its own instance on its own topics: within one
 /// 10,000/s phase the topics grew until, in its last second, the mock's
 /// fetches stalled cotflow for 30-55 ms in half the runs, and both
 /// pipelines for hundreds of ms in 9 s phases (bench/ANALYSIS.md). The
@@ -819,15 +819,15 @@ void measure_latency(const std::string& bootstrap, const launcher& launch,
                      target_result& res) {
   observer obs{bootstrap, "bench-observer"};
   for (auto rate : rates) {
-    auto records = static_cast<double>(rate) * lat_seconds;
+    auto records = static_cast<uint64_t>(static_cast<double>(rate)
+                                         * lat_seconds);
     auto segments = std::max<uint64_t>(
-      1, static_cast<uint64_t>(std::ceil(
-           records / static_cast<double>(std::max<uint64_t>(segment_records,
-                                                            1))
-           - 1e-9)));
+      1, (records + segment_records - 1) / segment_records);
     latency_samples acc;
     std::string name;
     for (uint64_t i = 0; i < segments; ++i) {
+      // The phase's records shared out evenly, none lost to rounding.
+      auto share = records * (i + 1) / segments - records * i / segments;
       auto suffix = "r" + std::to_string(rate);
       if (segments > 1)
         suffix += "s" + std::to_string(i);
@@ -840,8 +840,10 @@ void measure_latency(const std::string& bootstrap, const launcher& launch,
           std::fprintf(acc.dump, "index,published_s,latency_ms\n");
       }
       load_meter load{inst.proc->pid()};
-      latency_phase(bootstrap, obs, inst.t, rate,
-                    lat_seconds / static_cast<double>(segments), seq_base,
+      latency_phase(bootstrap, obs, inst.t, rate, share, seq_base,
+                    segments > 1 ? ", segment " + std::to_string(i + 1) + "/"
+                                     + std::to_string(segments)
+                                 : std::string{},
                     acc);
       seq_base += 100000000ULL;
       if (!inst.proc->alive())
@@ -856,10 +858,13 @@ void measure_latency(const std::string& bootstrap, const launcher& launch,
       std::fclose(acc.dump);
     auto r = summarize(acc, rate);
     if (segments > 1)
-      progress("  %s @ %lld/s, %llu segments: p50 %.1f p99 %.1f max %.1f ms",
+      progress("  %s @ %lld/s, %llu segments: %llu/%llu matched, p50 %.1f "
+               "p95 %.1f p99 %.1f max %.1f ms",
                name.c_str(), static_cast<long long>(rate),
-               static_cast<unsigned long long>(segments), r.p50, r.p99,
-               r.max);
+               static_cast<unsigned long long>(segments),
+               static_cast<unsigned long long>(r.matched),
+               static_cast<unsigned long long>(acc.expected), r.p50, r.p95,
+               r.p99, r.max);
     res.latency.push_back(r);
   }
 }
@@ -1342,16 +1347,17 @@ int main(int argc, char** argv) {
       "--no-tak leaves cotflow's TAK destination (a TCP receiver in this"
       " process) out: Kafka output only.\n"
       "--baseline-cmd runs CMD with /bin/sh in the passthrough's place, once"
-      " per phase, with BENCH_BOOTSTRAP, BENCH_INPUT_TOPIC,"
+      " per latency segment and once for the throughput runs, with BENCH_BOOTSTRAP, BENCH_INPUT_TOPIC,"
       " BENCH_OUTPUT_TOPIC, BENCH_GROUP and BENCH_FETCH_WAIT_MS (empty: the"
       " client's default) in its environment: it must write one record to"
       " BENCH_OUTPUT_TOPIC per input record, keeping the input's 'seq=N'"
       " (in 'remarks') in it; with --malformed 0 no input is malformed."
       " Start it with exec: CPU and RSS are read from the process /bin/sh"
       " started. --baseline-name names it in the report.\n"
-      "--latency-segment-records N (default 25000): a latency phase of more"
-      " records runs as segments of at most N, each with a fresh instance on"
-      " fresh topics (the mock broker slows as a phase's topics grow).\n");
+      "--latency-segment-records N (default 25000, at least 1000): a latency"
+      " phase of more records runs as segments of at most N, one after the"
+      " other, each with a fresh instance on fresh topics (the mock broker"
+      " slows as a phase's topics grow).\n");
     return 2;
   }
   std::string cotflow_bin = argv[1];
@@ -1383,8 +1389,12 @@ int main(int argc, char** argv) {
       rates_arg = next();
     else if (a == "--latency-seconds")
       lat_seconds = std::stod(next());
-    else if (a == "--latency-segment-records")
+    else if (a == "--latency-segment-records") {
       segment_records = std::stoull(next());
+      if (segment_records < 1000)
+        die("--latency-segment-records wants at least 1000 (each segment "
+            "starts a pipeline)");
+    }
     else if (a == "--max-seconds")
       max_seconds = std::stod(next());
     else if (a == "--fetch-wait")
@@ -1572,7 +1582,7 @@ int main(int argc, char** argv) {
               "bytes average, %.0f%% malformed, 25%% GeoJSON), publisher at most "
               "%lld records ahead of the outputs (the mock broker keeps only "
               "~5 MB per partition). Latency phases: %.0f s per offered rate, "
-              "run as segments of at most %llu records end to end. "
+              "run as segments of at most %llu records one after the other. "
               "Each latency segment and the throughput runs with a fresh "
               "instance of the pipeline on fresh topics (the mock broker's "
               "fetch walks every message set a partition holds, so it slows "

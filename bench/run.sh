@@ -52,8 +52,8 @@ hop_rc=0
 echo "== bench_pipeline" >&2
 # 600,000 records per throughput run: at 300,000 the passthrough's runs
 # last under half a second, and what a run costs at its start and end
-# moved the ratio of one run by up to 0.1; in four interleaved rounds the
-# ratio spread over 0.48-0.60 at 300,000 and 0.50-0.53 at 600,000
+# weighs on its rate: in four interleaved rounds the ratio (each a median
+# of 3 pairs) spread over 0.48-0.60 at 300,000 and 0.50-0.53 at 600,000
 # (bench/ANALYSIS.md, eighth session).
 pipeline_args=(--records 600000 --window 30000 --rates 100,300,1000,3000,10000
   --latency-seconds 5 --fetch-wait default,5 --tput-reps 5 --log-dir "$out"
