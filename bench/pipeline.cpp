@@ -808,9 +808,9 @@ void stop(instance& inst, target_result& res) {
 /// behind made a 10,000/s phase after them stall both pipelines for up to
 /// 2 s (see the top of this file). For the same reason a phase of more
 /// than `segment_records` records runs as segments of at most that many,
-/// one after the other, each with its own instance on its own topics: within one
-/// 10,000/s phase the topics grew until, in its last second, the mock's
-/// fetches stalled cotflow for 30-55 ms in half the runs, and both
+/// one after the other, each with its own instance on its own topics:
+/// within one 10,000/s phase the topics grew until, in its last second, the
+/// mock's fetches stalled cotflow for 30-55 ms in half the runs, and both
 /// pipelines for hundreds of ms in 9 s phases (bench/ANALYSIS.md). The
 /// percentiles are those of all the segments' records together.
 void measure_latency(const std::string& bootstrap, const launcher& launch,
@@ -1348,7 +1348,8 @@ int main(int argc, char** argv) {
       " process) out: Kafka output only.\n"
       "--baseline-cmd runs CMD with /bin/sh in the passthrough's place, once"
       " per latency segment and once for the throughput runs, with"
-      " BENCH_BOOTSTRAP, BENCH_INPUT_TOPIC, BENCH_OUTPUT_TOPIC, BENCH_GROUP and BENCH_FETCH_WAIT_MS (empty: the"
+      " BENCH_BOOTSTRAP, BENCH_INPUT_TOPIC, BENCH_OUTPUT_TOPIC, BENCH_GROUP"
+      " and BENCH_FETCH_WAIT_MS (empty: the"
       " client's default) in its environment: it must write one record to"
       " BENCH_OUTPUT_TOPIC per input record, keeping the input's 'seq=N'"
       " (in 'remarks') in it; with --malformed 0 no input is malformed."
