@@ -106,16 +106,9 @@ breaker(breaker_actor::stateful_pointer<breaker_state> self,
         auto& slot = s.slots[i];
         auto id = slot.next_id++;
         // Whoever lets go of the batch last (this actor once its worker is
-        // done, or the worker's message) hands its payload buffers back
-        // to the source.
-        std::shared_ptr<const batch> ptr{
-          new batch(std::move(parts[i])),
-          [pool = s.args.payloads](const batch* done) {
-            if (pool)
-              pool->give(const_cast<batch*>(done)->records,
-                         [](record& r) -> std::string& { return r.payload; });
-            delete done;
-          }};
+        // done, or the worker's message) lets go of its records' Kafka
+        // messages.
+        auto ptr = std::make_shared<const batch>(std::move(parts[i]));
         slot.outstanding.emplace(id, ptr);
         if (slot.up)
           self->send(slot.worker, work{id, std::move(ptr)});

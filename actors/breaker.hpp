@@ -22,8 +22,6 @@ struct encoder_args {
   dead_letter_sink_actor dead_letters;
   source_actor source;
   std::shared_ptr<stats> st;
-  /// Where the payload buffers of finished batches go (may be null).
-  std::shared_ptr<string_pool> payloads;
   /// Where encoders find buffers for their events' XML (may be null).
   std::shared_ptr<string_pool> xml_buffers;
 };

@@ -12,7 +12,7 @@ namespace cotflow {
 namespace {
 
 /// Asks the CPU to fetch the cache lines of `bytes` (up to 512 bytes).
-void prefetch_bytes(const std::string& bytes) {
+void prefetch_bytes(std::string_view bytes) {
   const char* p = bytes.data();
   auto n = std::min<size_t>(bytes.size(), 512);
   for (size_t at = 0; at < n; at += 64)
@@ -59,12 +59,12 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
       const auto& records = b.records;
       for (size_t i = 0; i < records.size(); ++i) {
         const auto& r = records[i];
-        // The source wrote each record's bytes on another core, each in
-        // an allocation of its own, where the hardware does not see what
-        // comes next: ask for the record after the next one now.
+        // librdkafka's thread wrote each record's bytes on another core,
+        // and records of other partitions sit between them: ask for the
+        // record after the next one now.
         if (i + 2 < records.size())
-          prefetch_bytes(records[i + 2].payload);
-        if (auto refused = s.dec->decode(r.payload, s.det)) {
+          prefetch_bytes(records[i + 2].bytes());
+        if (auto refused = s.dec->decode(r.bytes(), s.det)) {
           dead.letters.push_back(
             {r, std::string{to_string(refused->reason)},
              std::move(refused->detail)});

@@ -534,9 +534,6 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
                           cfg.supervision.backoff_max_ms}};
   int exit_code = 0;
   caf::scoped_actor self{sys};
-  // Payload buffers going round from finished batches to the source: at
-  // most 8 MB of them, none above 4 KB (a larger record gets its own).
-  auto payloads = std::make_shared<string_pool>(8 << 20, 4096, payload_room);
   // The XML buffers of batches of events no destination holds any more,
   // back to the encoders the same way.
   auto xml_buffers = std::make_shared<string_pool>(8 << 20, 16384, xml_room);
@@ -548,8 +545,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     shared_cfg = std::make_shared<const config>(current);
     auto src = sys.spawn<caf::detached>(source, c.consumer, current.pipeline,
                                         st,
-                                        current.faults.rebalance_interval_ms,
-                                        payloads);
+                                        current.faults.rebalance_interval_ms);
     std::vector<cot_sink_actor> sinks;
     dest_mask bit = 1;
     if (cfg.sinks.kafka) {
@@ -584,7 +580,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     c.dead_letters.reset();
     auto brk = sys.spawn(breaker,
                          encoder_args{shared_cfg, sinks, dls, src, st,
-                                      payloads, xml_buffers},
+                                      xml_buffers},
                          t.encoders);
     auto bat = sys.spawn(batcher, current.pipeline, brk, st);
     std::vector<std::pair<caf::actor, std::shared_ptr<actor_info>>> everyone;

@@ -135,7 +135,7 @@ dead_letter_sink(dead_letter_sink_actor::stateful_pointer<kafka_sink_state>
         h->add("cotflow.source.timestamp", std::to_string(r.timestamp_ms));
         // A record too large for the pipeline may be too large for the
         // dead-letter topic too: keep its head and say how long it was.
-        std::string_view payload = r.payload;
+        std::string_view payload = r.bytes();
         if (payload.size() > s.max_payload) {
           h->add("cotflow.truncated", std::to_string(payload.size()));
           payload = payload.substr(0, s.max_payload);

@@ -81,21 +81,20 @@ void round(source_actor::stateful_pointer<source_state> self) {
       auto room = static_cast<size_t>(std::min<int64_t>(max - in_flight,
                                                         4096));
       chunk.records.reserve(std::min<size_t>(room, 512));
-      s.kafka->poll(timeout, room,
-                    [&](uint32_t tp, const rd_kafka_message_t& m) {
+      s.kafka->poll_owned(timeout, room,
+                          [&](uint32_t tp, rd_kafka_message_t* m) {
+        // The record holds librdkafka's message: its bytes are read where
+        // the consumer put them, by the encoder, without a copy here.
         record r;
-        r.ref = {tp, m.offset};
+        r.hold(m);
+        r.ref = {tp, m->offset};
         r.topic = s.kafka->topic_id();
-        r.partition = m.partition;
+        r.partition = m->partition;
         rd_kafka_timestamp_type_t ts_type;
-        auto ts = rd_kafka_message_timestamp(&m, &ts_type);
+        auto ts = rd_kafka_message_timestamp(m, &ts_type);
         r.timestamp_ms = ts_type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
-        if (m.key)
-          r.key.assign(static_cast<const char*>(m.key), m.key_len);
-        // A buffer a finished record gave back, when there is one.
-        r.payload = buffer_for(s.payloads.get(), s.spares, 512, m.len,
-                               payload_room);
-        r.payload.assign(static_cast<const char*>(m.payload), m.len);
+        if (m->key)
+          r.key.assign(static_cast<const char*>(m->key), m->key_len);
         chunk.records.push_back(std::move(r));
       });
       chunk.drained = s.kafka->drained();
@@ -118,10 +117,8 @@ void round(source_actor::stateful_pointer<source_state> self) {
 source_actor::behavior_type
 source(source_actor::stateful_pointer<source_state> self,
        std::shared_ptr<tracked_consumer> kafka, pipeline_config cfg,
-       std::shared_ptr<stats> st, int64_t rebalance_every_ms,
-       std::shared_ptr<string_pool> payloads) {
+       std::shared_ptr<stats> st, int64_t rebalance_every_ms) {
   self->state.rebalance_every = std::chrono::milliseconds{rebalance_every_ms};
-  self->state.payloads = std::move(payloads);
   self->state.kafka = std::move(kafka);
   self->state.cfg = cfg;
   self->state.st = std::move(st);

@@ -4,7 +4,6 @@
 #include "messages/actors.hpp"
 #include "pipeline/consumer.hpp"
 #include "pipeline/stats.hpp"
-#include "pipeline/string_pool.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 
@@ -32,16 +31,12 @@ struct source_state {
   std::chrono::steady_clock::time_point next_rebalance;
   /// Since when the credit bound holds, if it does.
   std::optional<std::chrono::steady_clock::time_point> full_since;
-  /// Buffers for the payloads of the next records (from `payloads`).
-  std::shared_ptr<string_pool> payloads;
-  std::vector<std::string> spares;
 };
 
 /// The Kafka source; spawn detached (it blocks in librdkafka's poll).
 source_actor::behavior_type
 source(source_actor::stateful_pointer<source_state> self,
        std::shared_ptr<tracked_consumer> kafka, pipeline_config cfg,
-       std::shared_ptr<stats> st, int64_t rebalance_every_ms = 0,
-       std::shared_ptr<string_pool> payloads = nullptr);
+       std::shared_ptr<stats> st, int64_t rebalance_every_ms = 0);
 
 } // namespace cotflow

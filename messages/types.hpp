@@ -6,9 +6,12 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include <librdkafka/rdkafka.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 /// The payloads that actors exchange. Records and events carry a
@@ -28,8 +31,8 @@ typename Inspector::result_type inspect(Inspector& f, record_ref& x) {
   return f(caf::meta::type_name("record_ref"), x.tp, x.offset);
 }
 
-/// One Kafka input record: bytes plus where it came from.
-struct record {
+/// What one Kafka input record says and where it came from.
+struct record_fields {
   record_ref ref;
   /// The topic's number in topic_names.
   uint32_t topic = 0;
@@ -37,11 +40,86 @@ struct record {
   /// Kafka timestamp (ms since epoch), -1 when the broker gave none.
   int64_t timestamp_ms = -1;
   std::string key;
+  /// The bytes, unless the record holds its Kafka message (see bytes()).
   std::string payload;
+};
+
+/// One Kafka input record. From the source it holds librdkafka's message
+/// and reads its bytes where the consumer put them: no copy, and no buffer
+/// of its own to allocate and free per record. The message is destroyed
+/// with the record, in whichever thread (librdkafka allows that). A copy
+/// (a dead letter, a message sent to several actors) has the bytes in its
+/// own `payload`.
+struct record : record_fields {
+  record() = default;
+  record(const record& other) : record_fields(other) {
+    copy_bytes(other);
+  }
+  record(record&& other) noexcept : record_fields(std::move(other)) {
+    msg_ = other.msg_;
+    other.msg_ = nullptr;
+  }
+  record& operator=(const record& other) {
+    if (this != &other) {
+      release();
+      record_fields::operator=(other);
+      copy_bytes(other);
+    }
+    return *this;
+  }
+  record& operator=(record&& other) noexcept {
+    if (this != &other) {
+      release();
+      record_fields::operator=(std::move(other));
+      msg_ = other.msg_;
+      other.msg_ = nullptr;
+    }
+    return *this;
+  }
+  ~record() {
+    release();
+  }
+
+  /// The record's bytes: its message's payload, or `payload`.
+  std::string_view bytes() const {
+    if (!msg_)
+      return payload;
+    return {static_cast<const char*>(msg_->payload), msg_->len};
+  }
+
+  /// Takes `msg` (destroyed with the record) and reads its bytes from now.
+  void hold(rd_kafka_message_t* msg) {
+    release();
+    msg_ = msg;
+  }
+
+  /// Copies the bytes into `payload` and lets the message go.
+  void own_bytes() {
+    if (!msg_)
+      return;
+    payload.assign(bytes());
+    release();
+  }
+
+private:
+  void copy_bytes(const record& other) {
+    if (other.msg_)
+      payload.assign(other.bytes());
+  }
+
+  void release() {
+    if (msg_)
+      rd_kafka_message_destroy(msg_);
+    msg_ = nullptr;
+  }
+
+  rd_kafka_message_t* msg_ = nullptr;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, record& x) {
+  // Serialized, a record carries its bytes.
+  x.own_bytes();
   return f(caf::meta::type_name("record"), x.ref, x.topic, x.partition,
            x.timestamp_ms, x.key, x.payload);
 }

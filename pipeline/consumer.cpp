@@ -164,9 +164,32 @@ bool tracked_consumer::take(rd_kafka_message_t* m, const record_fn& fn,
   if (report_gaps_ && !moved_back)
     check_gap(last_tp_, *msg);
   tracker_.dispatched(last_tp_, msg->offset, all_);
-  fn(last_tp_, *msg);
   ++n;
+  if (hand_over_) {
+    // Let go first: the receiver owns it even if it throws.
+    auto* raw = msg.release();
+    fn(last_tp_, *raw);
+  } else {
+    fn(last_tp_, *msg);
+  }
   return true;
+}
+
+size_t tracked_consumer::poll_owned(int timeout_ms, size_t max,
+                                    const owning_record_fn& fn) {
+  struct handing_over {
+    bool& flag;
+    explicit handing_over(bool& f) : flag(f) {
+      flag = true;
+    }
+    ~handing_over() {
+      flag = false;
+    }
+  } guard{hand_over_};
+  return poll(timeout_ms, max,
+              [&fn](uint32_t tp, const rd_kafka_message_t& m) {
+                fn(tp, const_cast<rd_kafka_message_t*>(&m));
+              });
 }
 
 void tracked_consumer::check_gap(uint32_t tp, const rd_kafka_message_t& msg) {

@@ -43,6 +43,15 @@ public:
   /// first; each one is tracked and handed to `fn`. Also serves rebalances.
   size_t poll(int timeout_ms, size_t max, const record_fn& fn);
 
+  /// Called for each consumed record with its partition handle; it owns
+  /// `msg` from then on (rd_kafka_message_destroy), even if it throws.
+  using owning_record_fn =
+    std::function<void(uint32_t tp, rd_kafka_message_t* msg)>;
+
+  /// As poll(), but `fn` takes each message over instead of reading it
+  /// during the call: the bytes need no copy.
+  size_t poll_owned(int timeout_ms, size_t max, const owning_record_fn& fn);
+
   /// The number (topic_names) of the topic of the record poll() is handing
   /// to its record_fn.
   uint32_t topic_id() const {
@@ -177,6 +186,8 @@ private:
   /// Tracks one consumed message and hands it to `fn`; destroys it. False
   /// when it was an error (poll() stops after the messages it holds).
   bool take(rd_kafka_message_t* msg, const record_fn& fn, size_t& n);
+  /// During poll_owned(): take() hands each message over to its record_fn.
+  bool hand_over_ = false;
 
   /// With report_gaps: logs and counts what lies between the offset
   /// expected on handle `tp` and `offset`.

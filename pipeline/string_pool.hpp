@@ -8,17 +8,15 @@
 
 namespace cotflow {
 
-/// What the source reserves for a record's payload at least, and the most an
-/// encoder reserves for an event's XML ahead of writing it: buffers of that
-/// size or less fit the next record or event whatever they held last, so
-/// the pools keep them (see `room` below).
-inline constexpr size_t payload_room = 1024;
+/// The most an encoder reserves for an event's XML ahead of writing it:
+/// buffers of that size or less fit the next event whatever they held last,
+/// so the pool keeps them (see `room` below).
 inline constexpr size_t xml_room = 2048;
 
-/// String buffers handed back across threads for reuse: the payload of every
-/// record goes round from the stage that drops it to the source that fills
-/// the next one, instead of a malloc and a free per record (the free on
-/// another thread than the malloc). Bounded by the bytes it holds; a string
+/// String buffers handed back across threads for reuse: the XML of every
+/// event goes round from the destination that lets go of it last to the
+/// encoder that fills the next one, instead of a malloc and a free per
+/// event (the free on another thread than the malloc). Bounded by the bytes it holds; a string
 /// that does not fit, whose buffer is larger than `max_capacity`, or more
 /// than twice what it holds and larger than `room`, is simply freed. `room`
 /// is the size the users reserve for an ordinary item: such a buffer is

@@ -1,6 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "config/config.hpp"
+#include "messages/types.hpp"
 #include "pipeline/consumer.hpp"
 #include "tests/support/kafka_client.hpp"
 #include "tests/support/mock_cluster.hpp"
@@ -176,6 +177,59 @@ BOOST_AUTO_TEST_CASE(records_are_handed_out_once_in_order_and_never_past_max) {
   BOOST_TEST(f.serve_until([&] { return f.group_commit() == 1500; }, 20s));
   BOOST_TEST(f.consumer->lost() == 0u);
   BOOST_TEST(f.consumer->close());
+}
+
+BOOST_AUTO_TEST_CASE(records_hold_their_kafka_messages_and_copies_own_bytes) {
+  // poll_owned() hands each message over, as the source turns it into a
+  // record that reads its bytes in place: the same records as poll(), in
+  // order, each readable until the record goes; a copy, and a record that
+  // took its bytes, keep reading them after the message is gone.
+  fixture f{600};
+  std::vector<cotflow::record> recs;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (recs.size() < 600 && std::chrono::steady_clock::now() < deadline) {
+    f.consumer->poll_owned(100, 600 - recs.size(),
+                           [&](uint32_t tp, rd_kafka_message_t* m) {
+                             cotflow::record r;
+                             r.hold(m);
+                             r.ref = {tp, m->offset};
+                             f.handed[m->offset] = tp;
+                             recs.push_back(std::move(r));
+                           });
+    f.consumer->commit();
+  }
+  BOOST_TEST_REQUIRE(recs.size() == 600u);
+  auto text = [](size_t i) { return "{\"n\":" + std::to_string(i) + "}"; };
+  for (size_t i = 0; i < recs.size(); ++i) {
+    BOOST_TEST_REQUIRE(recs[i].ref.offset == static_cast<int64_t>(i));
+    BOOST_TEST_REQUIRE(recs[i].bytes() == text(i));
+    BOOST_TEST_REQUIRE(recs[i].payload.empty()); // read in place
+  }
+  cotflow::record copy = recs[5];
+  BOOST_TEST(copy.payload == text(5));
+  BOOST_TEST(recs[5].bytes() == text(5));
+  cotflow::record assigned;
+  assigned.payload = "replaced";
+  assigned = recs[6];
+  BOOST_TEST(assigned.bytes() == text(6));
+  auto moved = std::move(recs[7]);
+  BOOST_TEST(moved.bytes() == text(7));
+  BOOST_TEST(recs[7].bytes().empty());
+  recs[8].own_bytes();
+  BOOST_TEST(recs[8].payload == text(8));
+  BOOST_TEST(recs[8].bytes() == text(8));
+  // The messages go with the records; what was copied stays.
+  recs.clear();
+  BOOST_TEST(copy.bytes() == text(5));
+  BOOST_TEST(assigned.bytes() == text(6));
+  moved = cotflow::record{};
+  BOOST_TEST(moved.bytes().empty());
+  for (int64_t o = 0; o < 600; ++o)
+    f.ack(o);
+  BOOST_TEST(f.serve_until([&] { return f.group_commit() == 600; }, 20s));
+  BOOST_TEST(f.consumer->close());
+  // No message is left: the consumer is destroyed without waiting.
+  f.consumer.reset();
 }
 
 BOOST_AUTO_TEST_CASE(records_deleted_before_they_were_read_are_reported_lost) {
