@@ -73,6 +73,11 @@ breaker(breaker_actor::stateful_pointer<breaker_state> self,
         return;
       }
       slot.info->restarts += 1;
+      // The batches wait out the restart delay: with bytes of their own,
+      // so that their Kafka messages (each pinning the fetch response it
+      // came in) go now.
+      for (auto& [id, b] : slot.outstanding)
+        b = std::make_shared<const batch>(*b);
       log::warn("breaker", slot.info->name + " failed (" + why
                              + "); restarting in "
                              + std::to_string(delay->count()) + " ms with "
@@ -105,6 +110,11 @@ breaker(breaker_actor::stateful_pointer<breaker_state> self,
           continue;
         auto& slot = s.slots[i];
         auto id = slot.next_id++;
+        // For a worker being restarted, the batch waits: as above, with
+        // bytes of its own.
+        if (!slot.up)
+          for (auto& r : parts[i].records)
+            r.own_bytes();
         // Whoever lets go of the batch last (this actor once its worker is
         // done, or the worker's message) lets go of its records' Kafka
         // messages.

@@ -522,6 +522,11 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   clients c;
   if (!make_producers(cfg, c, true) || !make_consumers(cfg, all, st, c))
     return 1;
+  // Consumers replaced after a failed rewind, closed (out of the group) but
+  // destroyed only after the actor system: records still on their way
+  // (an old encoder's queue) hold their messages, and librdkafka's destroy
+  // waits for every message to go.
+  std::vector<std::shared_ptr<tracked_consumer>> retired;
   // The CPUs it may use (a container's CPU limit, not the node's cores).
   auto threads = static_cast<size_t>(std::max(2u, cpus));
   system_config sys_cfg{threads};
@@ -718,7 +723,11 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     for (auto& lot : c.lots)
       rewound = rewound && (!lot || lot->rewind(5000));
     if (!rewound) {
-      c.consumer.reset();
+      // Leaves the group now, unless an actor that did not stop still
+      // uses it (not thread-safe): then it leaves when destroyed.
+      if (c.consumer.use_count() == 1)
+        c.consumer->close();
+      retired.push_back(std::move(c.consumer));
       c.lots.clear();
       if (!make_consumers(cfg, all, st, c))
         return 1;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 /// The payloads that actors exchange. Records and events carry a
@@ -84,13 +85,18 @@ struct record : record_fields {
   std::string_view bytes() const {
     if (!msg_)
       return payload;
+    if (!msg_->payload) // a record without a value (a tombstone)
+      return {};
     return {static_cast<const char*>(msg_->payload), msg_->len};
   }
 
   /// Takes `msg` (destroyed with the record) and reads its bytes from now.
   void hold(rd_kafka_message_t* msg) {
+    if (msg == msg_)
+      return;
     release();
     msg_ = msg;
+    payload.clear();
   }
 
   /// Copies the bytes into `payload` and lets the message go.
@@ -116,10 +122,22 @@ private:
   rd_kafka_message_t* msg_ = nullptr;
 };
 
+/// Saved or printed, a record carries its bytes (and stays as it was);
+/// loaded, it has them in `payload`.
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, record& x) {
-  // Serialized, a record carries its bytes.
-  x.own_bytes();
+typename std::enable_if<Inspector::reads_state,
+                        typename Inspector::result_type>::type
+inspect(Inspector& f, record& x) {
+  std::string bytes{x.bytes()};
+  return f(caf::meta::type_name("record"), x.ref, x.topic, x.partition,
+           x.timestamp_ms, x.key, bytes);
+}
+
+template <class Inspector>
+typename std::enable_if<!Inspector::reads_state,
+                        typename Inspector::result_type>::type
+inspect(Inspector& f, record& x) {
+  x.hold(nullptr);
   return f(caf::meta::type_name("record"), x.ref, x.topic, x.partition,
            x.timestamp_ms, x.key, x.payload);
 }

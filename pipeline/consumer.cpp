@@ -179,11 +179,12 @@ size_t tracked_consumer::poll_owned(int timeout_ms, size_t max,
                                     const owning_record_fn& fn) {
   struct handing_over {
     bool& flag;
-    explicit handing_over(bool& f) : flag(f) {
+    bool before;
+    explicit handing_over(bool& f) : flag(f), before(f) {
       flag = true;
     }
     ~handing_over() {
-      flag = false;
+      flag = before;
     }
   } guard{hand_over_};
   return poll(timeout_ms, max,
