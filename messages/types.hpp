@@ -53,32 +53,18 @@ struct record_fields {
 /// own `payload`.
 struct record : record_fields {
   record() = default;
+  record(record&&) noexcept = default;
+  record& operator=(record&&) noexcept = default;
   record(const record& other) : record_fields(other) {
     copy_bytes(other);
   }
-  record(record&& other) noexcept : record_fields(std::move(other)) {
-    msg_ = other.msg_;
-    other.msg_ = nullptr;
-  }
   record& operator=(const record& other) {
     if (this != &other) {
-      release();
+      msg_.reset();
       record_fields::operator=(other);
       copy_bytes(other);
     }
     return *this;
-  }
-  record& operator=(record&& other) noexcept {
-    if (this != &other) {
-      release();
-      record_fields::operator=(std::move(other));
-      msg_ = other.msg_;
-      other.msg_ = nullptr;
-    }
-    return *this;
-  }
-  ~record() {
-    release();
   }
 
   /// The record's bytes: its message's payload, or `payload`.
@@ -92,10 +78,9 @@ struct record : record_fields {
 
   /// Takes `msg` (destroyed with the record) and reads its bytes from now.
   void hold(rd_kafka_message_t* msg) {
-    if (msg == msg_)
+    if (msg == msg_.get())
       return;
-    release();
-    msg_ = msg;
+    msg_.reset(msg);
     payload.clear();
   }
 
@@ -104,7 +89,7 @@ struct record : record_fields {
     if (!msg_)
       return;
     payload.assign(bytes());
-    release();
+    msg_.reset();
   }
 
 private:
@@ -113,13 +98,12 @@ private:
       payload.assign(other.bytes());
   }
 
-  void release() {
-    if (msg_)
-      rd_kafka_message_destroy(msg_);
-    msg_ = nullptr;
-  }
-
-  rd_kafka_message_t* msg_ = nullptr;
+  struct destroy_message {
+    void operator()(rd_kafka_message_t* msg) const {
+      rd_kafka_message_destroy(msg);
+    }
+  };
+  std::unique_ptr<rd_kafka_message_t, destroy_message> msg_;
 };
 
 /// Saved or printed, a record carries its bytes (and stays as it was);

@@ -63,6 +63,17 @@ tracked_consumer::~tracked_consumer() {
 
 size_t tracked_consumer::poll(int timeout_ms, size_t max,
                               const record_fn& fn) {
+  return poll_owned(timeout_ms, max,
+                    [&fn](uint32_t tp, rd_kafka_message_t* m) {
+                      std::unique_ptr<rd_kafka_message_t,
+                                      void (*)(rd_kafka_message_t*)>
+                        msg{m, rd_kafka_message_destroy};
+                      fn(tp, *msg);
+                    });
+}
+
+size_t tracked_consumer::poll_owned(int timeout_ms, size_t max,
+                                    const owning_record_fn& fn) {
   size_t n = 0;
   drained_ = false;
   if (max == 0)
@@ -95,8 +106,9 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
         for (; i < got; ++i)
           failed = !take(batch_[static_cast<size_t>(i)], fn, n) || failed;
       } catch (...) {
-        // take() destroyed message i; the rest are ours to destroy (the
-        // caller fails, and the records are consumed again after a rewind).
+        // Message i went to take() (and on to `fn`, or was destroyed);
+        // the rest are ours to destroy (the caller fails, and the records
+        // are consumed again after a rewind).
         for (++i; i < got; ++i)
           rd_kafka_message_destroy(batch_[static_cast<size_t>(i)]);
         throw;
@@ -113,8 +125,8 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max,
   return n;
 }
 
-bool tracked_consumer::take(rd_kafka_message_t* m, const record_fn& fn,
-                            size_t& n) {
+bool tracked_consumer::take(rd_kafka_message_t* m,
+                            const owning_record_fn& fn, size_t& n) {
   std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg{
     m, rd_kafka_message_destroy};
   if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -165,32 +177,9 @@ bool tracked_consumer::take(rd_kafka_message_t* m, const record_fn& fn,
     check_gap(last_tp_, *msg);
   tracker_.dispatched(last_tp_, msg->offset, all_);
   ++n;
-  if (hand_over_) {
-    // Let go first: the receiver owns it even if it throws.
-    auto* raw = msg.release();
-    fn(last_tp_, *raw);
-  } else {
-    fn(last_tp_, *msg);
-  }
+  // Let go first: the receiver owns it even if it throws.
+  fn(last_tp_, msg.release());
   return true;
-}
-
-size_t tracked_consumer::poll_owned(int timeout_ms, size_t max,
-                                    const owning_record_fn& fn) {
-  struct handing_over {
-    bool& flag;
-    bool before;
-    explicit handing_over(bool& f) : flag(f), before(f) {
-      flag = true;
-    }
-    ~handing_over() {
-      flag = before;
-    }
-  } guard{hand_over_};
-  return poll(timeout_ms, max,
-              [&fn](uint32_t tp, const rd_kafka_message_t& m) {
-                fn(tp, const_cast<rd_kafka_message_t*>(&m));
-              });
 }
 
 void tracked_consumer::check_gap(uint32_t tp, const rd_kafka_message_t& msg) {

@@ -183,11 +183,10 @@ private:
 
   bool commit_points(const std::vector<commit_point>& points, bool sync);
 
-  /// Tracks one consumed message and hands it to `fn`; destroys it. False
-  /// when it was an error (poll() stops after the messages it holds).
-  bool take(rd_kafka_message_t* msg, const record_fn& fn, size_t& n);
-  /// During poll_owned(): take() hands each message over to its record_fn.
-  bool hand_over_ = false;
+  /// Tracks one consumed message and hands it over to `fn` (destroys it
+  /// when it is not handed out). False when it was an error (poll() stops
+  /// after the messages it holds).
+  bool take(rd_kafka_message_t* msg, const owning_record_fn& fn, size_t& n);
 
   /// With report_gaps: logs and counts what lies between the offset
   /// expected on handle `tp` and `offset`.

@@ -16,11 +16,11 @@ inline constexpr size_t xml_room = 2048;
 /// String buffers handed back across threads for reuse: the XML of every
 /// event goes round from the destination that lets go of it last to the
 /// encoder that fills the next one, instead of a malloc and a free per
-/// event (the free on another thread than the malloc). Bounded by the bytes it holds; a string
-/// that does not fit, whose buffer is larger than `max_capacity`, or more
-/// than twice what it holds and larger than `room`, is simply freed. `room`
-/// is the size the users reserve for an ordinary item: such a buffer is
-/// kept whatever it held last (it fits the next one).
+/// event (the free on another thread than the malloc). Bounded by the bytes
+/// it holds; a string that does not fit, whose buffer is larger than
+/// `max_capacity`, or more than twice what it holds and larger than `room`,
+/// is simply freed. `room` is the size the users reserve for an ordinary
+/// item: such a buffer is kept whatever it held last (it fits the next one).
 class string_pool {
 public:
   string_pool(size_t max_bytes, size_t max_capacity, size_t room = 0)
