@@ -2,12 +2,12 @@
 // command line and wires signals; everything else lives in the libraries.
 #include "actors/run.hpp"
 #include "config/config.hpp"
-#include "pipeline/generator.hpp"
-#include "pipeline/http_client.hpp"
-#include "pipeline/kafka.hpp"
-#include "pipeline/log.hpp"
-#include "pipeline/time.hpp"
-#include "pipeline/top.hpp"
+#include "pipeline/codec/generator.hpp"
+#include "pipeline/ops/http_client.hpp"
+#include "pipeline/kafka/kafka.hpp"
+#include "pipeline/core/log.hpp"
+#include "pipeline/core/time.hpp"
+#include "pipeline/ops/top.hpp"
 
 #include <librdkafka/rdkafkacpp.h>
 

@@ -1,7 +1,7 @@
 #include "actors/breaker.hpp"
 
 #include "actors/encoder.hpp"
-#include "pipeline/log.hpp"
+#include "pipeline/core/log.hpp"
 
 #include <caf/all.hpp>
 

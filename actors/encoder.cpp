@@ -1,6 +1,6 @@
 #include "actors/encoder.hpp"
 
-#include "pipeline/time.hpp"
+#include "pipeline/core/time.hpp"
 
 #include <caf/all.hpp>
 

@@ -2,10 +2,10 @@
 
 #include "config/config.hpp"
 #include "messages/actors.hpp"
-#include "pipeline/cot_encoder.hpp"
-#include "pipeline/decoder.hpp"
-#include "pipeline/stats.hpp"
-#include "pipeline/string_pool.hpp"
+#include "pipeline/codec/cot_encoder.hpp"
+#include "pipeline/codec/decoder.hpp"
+#include "pipeline/core/stats.hpp"
+#include "pipeline/core/string_pool.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "config/config.hpp"
-#include "pipeline/stats.hpp"
+#include "pipeline/core/stats.hpp"
 
 #include <atomic>
 #include <functional>

@@ -1,8 +1,8 @@
 #include "actors/sinks.hpp"
 
-#include "pipeline/log.hpp"
-#include "pipeline/time.hpp"
-#include "pipeline/topic_names.hpp"
+#include "pipeline/core/log.hpp"
+#include "pipeline/core/time.hpp"
+#include "pipeline/delivery/topic_names.hpp"
 
 #include <prometheus/histogram.h>
 

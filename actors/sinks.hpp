@@ -1,8 +1,8 @@
 #pragma once
 
 #include "messages/actors.hpp"
-#include "pipeline/kafka.hpp"
-#include "pipeline/stats.hpp"
+#include "pipeline/kafka/kafka.hpp"
+#include "pipeline/core/stats.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 

@@ -1,6 +1,6 @@
 #include "actors/source.hpp"
 
-#include "pipeline/log.hpp"
+#include "pipeline/core/log.hpp"
 
 #include <caf/all.hpp>
 

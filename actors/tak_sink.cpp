@@ -1,9 +1,9 @@
 #include "actors/tak_sink.hpp"
 
-#include "pipeline/cot_encoder.hpp"
-#include "pipeline/log.hpp"
-#include "pipeline/tak_filter.hpp"
-#include "pipeline/time.hpp"
+#include "pipeline/codec/cot_encoder.hpp"
+#include "pipeline/core/log.hpp"
+#include "pipeline/tak/tak_filter.hpp"
+#include "pipeline/core/time.hpp"
 
 #include <prometheus/histogram.h>
 

@@ -2,11 +2,11 @@
 
 #include "config/config.hpp"
 #include "messages/actors.hpp"
-#include "pipeline/backoff.hpp"
-#include "pipeline/circuit_breaker.hpp"
-#include "pipeline/parking.hpp"
-#include "pipeline/stats.hpp"
-#include "pipeline/tak_connection.hpp"
+#include "pipeline/tak/backoff.hpp"
+#include "pipeline/tak/circuit_breaker.hpp"
+#include "pipeline/tak/parking.hpp"
+#include "pipeline/core/stats.hpp"
+#include "pipeline/tak/tak_connection.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 

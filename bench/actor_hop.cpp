@@ -27,9 +27,9 @@
 //                   [--window K] [--reps R] [--summary FILE]
 #include "config/defaults.hpp"
 #include "messages/actors.hpp"
-#include "pipeline/generator.hpp"
-#include "pipeline/time.hpp"
-#include "pipeline/topic_names.hpp"
+#include "pipeline/codec/generator.hpp"
+#include "pipeline/core/time.hpp"
+#include "pipeline/delivery/topic_names.hpp"
 
 #include <caf/all.hpp>
 

@@ -12,10 +12,10 @@
 //
 //   bench_codec [--records N] [--reps R] [--summary FILE]
 #include "config/config.hpp"
-#include "pipeline/cot_encoder.hpp"
-#include "pipeline/decoder.hpp"
-#include "pipeline/generator.hpp"
-#include "pipeline/time.hpp"
+#include "pipeline/codec/cot_encoder.hpp"
+#include "pipeline/codec/decoder.hpp"
+#include "pipeline/codec/generator.hpp"
+#include "pipeline/core/time.hpp"
 
 #include <algorithm>
 #include <atomic>

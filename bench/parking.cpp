@@ -33,11 +33,11 @@
 // Prints Markdown on stdout, progress on stderr, key=value lines to
 // --summary (keys prefixed with the scenario name).
 #include "config/config.hpp"
-#include "pipeline/generator.hpp"
-#include "pipeline/http_client.hpp"
-#include "pipeline/kafka.hpp"
-#include "pipeline/time.hpp"
-#include "pipeline/top.hpp"
+#include "pipeline/codec/generator.hpp"
+#include "pipeline/ops/http_client.hpp"
+#include "pipeline/kafka/kafka.hpp"
+#include "pipeline/core/time.hpp"
+#include "pipeline/ops/top.hpp"
 
 #include "bench/harness.hpp"
 

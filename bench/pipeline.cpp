@@ -45,9 +45,9 @@
 // segments, each with its own instance and topics, its percentiles taken
 // over all the segments' records.
 #include "config/config.hpp"
-#include "pipeline/generator.hpp"
-#include "pipeline/kafka.hpp"
-#include "pipeline/time.hpp"
+#include "pipeline/codec/generator.hpp"
+#include "pipeline/kafka/kafka.hpp"
+#include "pipeline/core/time.hpp"
 
 #include "bench/harness.hpp"
 

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "pipeline/offset_tracker.hpp"
-#include "pipeline/string_pool.hpp"
+#include "pipeline/delivery/offset_tracker.hpp"
+#include "pipeline/core/string_pool.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>

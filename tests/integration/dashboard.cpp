@@ -7,8 +7,8 @@
 // judge. A screenshot is left next to the cotflow binary as an artifact.
 #include <boost/test/unit_test.hpp>
 
-#include "pipeline/json.hpp"
-#include "pipeline/top.hpp"
+#include "pipeline/core/json.hpp"
+#include "pipeline/ops/top.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/child_log.hpp"
 #include "tests/support/http_get.hpp"

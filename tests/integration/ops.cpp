@@ -2,8 +2,8 @@
 // an orchestrator would.
 #include <boost/test/unit_test.hpp>
 
-#include "pipeline/json.hpp"
-#include "pipeline/top.hpp"
+#include "pipeline/core/json.hpp"
+#include "pipeline/ops/top.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/child_log.hpp"
 #include "tests/support/http_get.hpp"

@@ -4,14 +4,14 @@
 // delivered, none after its stale time, the parking offsets committed.
 #include <boost/test/unit_test.hpp>
 
-#include "pipeline/top.hpp"
+#include "pipeline/ops/top.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/child_log.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/kafka_client.hpp"
 #include "tests/support/tak_receiver.hpp"
 
-#include "pipeline/json.hpp"
+#include "pipeline/core/json.hpp"
 
 #include <chrono>
 #include <csignal>

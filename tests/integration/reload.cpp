@@ -4,13 +4,13 @@
 // running configuration stays.
 #include <boost/test/unit_test.hpp>
 
-#include "pipeline/top.hpp"
+#include "pipeline/ops/top.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/child_log.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/kafka_client.hpp"
 
-#include "pipeline/json.hpp"
+#include "pipeline/core/json.hpp"
 
 #include <csignal>
 #include <fstream>

@@ -9,7 +9,7 @@
 // processed by one instance at a time, and where every duplicate came from.
 #include <boost/test/unit_test.hpp>
 
-#include "pipeline/time.hpp"
+#include "pipeline/core/time.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/kafka_client.hpp"
 

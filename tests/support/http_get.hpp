@@ -1,6 +1,6 @@
 #pragma once
 
-#include "pipeline/http_client.hpp"
+#include "pipeline/ops/http_client.hpp"
 
 #include <optional>
 #include <string>

@@ -1,7 +1,7 @@
 #include "tests/support/kafka_client.hpp"
 
-#include "pipeline/generator.hpp"
-#include "pipeline/time.hpp"
+#include "pipeline/codec/generator.hpp"
+#include "pipeline/core/time.hpp"
 
 #include <librdkafka/rdkafkacpp.h>
 

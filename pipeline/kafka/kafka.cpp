@@ -1,0 +1,455 @@
+#include "pipeline/kafka/kafka.hpp"
+
+#include "pipeline/kafka/kafka_stats.hpp"
+#include "pipeline/core/log.hpp"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <algorithm>
+
+namespace cotflow {
+
+namespace {
+
+/// Errors that producing again cannot cure.
+bool permanent(RdKafka::ErrorCode rc) {
+  switch (rc) {
+    case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+    case RdKafka::ERR__INVALID_ARG:
+    case RdKafka::ERR__FATAL:
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RdKafka::ERR_INVALID_RECORD:
+    case RdKafka::ERR__UNKNOWN_PARTITION:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// librdkafka's own log lines and errors, as structured log lines.
+class kafka_events : public RdKafka::EventCb {
+public:
+  void event_cb(RdKafka::Event& e) override {
+    switch (e.type()) {
+      case RdKafka::Event::EVENT_ERROR:
+        log::write(e.fatal() ? log::level::error : log::level::warn, "kafka",
+                   RdKafka::err2str(e.err()) + ": " + e.str());
+        break;
+      case RdKafka::Event::EVENT_LOG: {
+        auto sev = e.severity();
+        // Pass-through properties go to every client; that a producer
+        // ignores a consumer property is expected, not a warning.
+        if (e.fac() == "CONFWARN")
+          sev = RdKafka::Event::EVENT_SEVERITY_DEBUG;
+        auto lvl = sev <= RdKafka::Event::EVENT_SEVERITY_ERROR
+                     ? log::level::error
+                   : sev <= RdKafka::Event::EVENT_SEVERITY_WARNING
+                     ? log::level::warn
+                   : sev <= RdKafka::Event::EVENT_SEVERITY_INFO
+                     ? log::level::info
+                     : log::level::debug;
+        if (log::enabled(lvl))
+          log::write(lvl, "kafka", e.fac() + ": " + e.str());
+        break;
+      }
+      case RdKafka::Event::EVENT_STATS:
+        kafka_stats::instance().update(e.str());
+        break;
+      default:
+        break;
+    }
+  }
+};
+
+bool set(RdKafka::Conf& conf, const std::string& key, const std::string& val,
+         std::string& err) {
+  std::string e;
+  if (conf.set(key, val, e) != RdKafka::Conf::CONF_OK) {
+    err = "kafka property " + key + ": " + e;
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
+                                                 client_role role,
+                                                 std::string& err) {
+  std::unique_ptr<RdKafka::Conf> conf{
+    RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
+  std::vector<std::pair<std::string, std::string>> props = {
+    {"bootstrap.servers", cfg.kafka.brokers},
+    {"client.id", cfg.kafka.client_id},
+    // librdkafka's statistics become gauges in /metrics (consumer lag per
+    // partition, queues, broker round trips); kafka.properties may change
+    // the interval.
+    {"statistics.interval.ms", "5000"},
+  };
+  if (role == client_role::consumer) {
+    props.insert(props.end(),
+                 {
+                   {"group.id", cfg.kafka.group_id},
+                   // At least once (SPEC §5): the source stores a
+                   // partition's offset only once everything before it is
+                   // delivered; librdkafka commits what is stored, on its
+                   // timer and when partitions are revoked. Its timer
+                   // commits only while no rebalance is under way: a commit
+                   // that meets a new generation fails ILLEGAL_GENERATION,
+                   // which librdkafka before 2.10 takes for a lost
+                   // assignment (confluentinc/librdkafka#4059).
+                   {"enable.auto.commit", "true"},
+                   {"auto.commit.interval.ms",
+                    std::to_string(cfg.pipeline.commit_interval_ms)},
+                   {"enable.auto.offset.store", "false"},
+                   {"auto.offset.reset", "earliest"},
+                   {"enable.partition.eof", "false"},
+                   // Incremental rebalancing (KIP-429): a member joining or
+                   // leaving revokes only the partitions that change owner;
+                   // the others keep flowing with their in-flight work.
+                   {"partition.assignment.strategy", "cooperative-sticky"},
+                   // Prefetch stays small next to the in-flight bound.
+                   {"queued.max.messages.kbytes", "16384"},
+                 });
+    // The embedded (mock) broker holds an empty fetch for the whole
+    // fetch.wait.max.ms even when data arrives meanwhile; a real broker
+    // answers at once. Keep the demo's latency what a real cluster gives.
+    if (cfg.kafka.embedded)
+      props.push_back({"fetch.wait.max.ms", "10"});
+  } else {
+    auto queue = std::max<int64_t>(100000, 4 * cfg.pipeline.max_in_flight);
+    props.insert(props.end(),
+                 {
+                   {"enable.idempotence", "true"},
+                   // Records already wait in a batch (pipeline.batch_*),
+                   // so the producer's own wait is short: measured at
+                   // fetch-wait-5 (bench/ANALYSIS.md), 1 ms costs ~25% of
+                   // the maximum throughput (many small requests), 5 ms
+                   // adds ~4 ms to the p50 at 10,000/s and gains nothing
+                   // over 2-3 ms.
+                   {"linger.ms", "2"},
+                   // Retry in order until delivered: what fails then is
+                   // permanent, and a late re-produce would reorder a track.
+                   {"message.timeout.ms", "0"},
+                   {"queue.buffering.max.messages", std::to_string(queue)},
+                 });
+  }
+  for (auto& [k, v] : props)
+    if (!set(*conf, k, v, err))
+      return nullptr;
+  static kafka_events events;
+  std::string e;
+  conf->set("event_cb", static_cast<RdKafka::EventCb*>(&events), e);
+  for (auto& [k, v] : cfg.kafka.properties)
+    if (!set(*conf, k, v, err))
+      return nullptr;
+  return conf;
+}
+
+std::unique_ptr<tracked_producer> tracked_producer::make(const config& cfg,
+                                                         std::string& err) {
+  std::unique_ptr<tracked_producer> self{new tracked_producer};
+  self->conf_ = make_client_conf(cfg, client_role::producer, err);
+  if (!self->conf_)
+    return nullptr;
+  std::string e;
+  if (self->conf_->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(
+                                  self.get()),
+                       e)
+      != RdKafka::Conf::CONF_OK) {
+    err = e;
+    return nullptr;
+  }
+  self->producer_.reset(RdKafka::Producer::create(self->conf_.get(), e));
+  if (!self->producer_) {
+    err = "cannot create Kafka producer: " + e;
+    return nullptr;
+  }
+  return self;
+}
+
+tracked_producer::~tracked_producer() {
+  if (producer_) {
+    std::vector<delivered_ref> ignored;
+    flush(10000, ignored);
+    kafka_stats::instance().forget(producer_->name());
+  }
+  for (auto& t : topics_)
+    rd_kafka_topic_destroy(t.second);
+  for (auto& r : retries_pending_)
+    delete r.headers;
+  // Before the held payloads go: undelivered messages may point into them.
+  producer_.reset();
+}
+
+void tracked_producer::prepare(const std::string& topic, int timeout_ms) {
+  // The C API: a null configuration takes the producer's default topic
+  // settings (message.timeout.ms=0 among them), where the C++ API's
+  // Topic::create would give the topic librdkafka's defaults for good.
+  auto* rk = producer_->c_ptr();
+  auto* rkt = topic_handle(topic);
+  if (!rkt) {
+    log::debug("producer", "cannot prepare " + topic + ": "
+                             + rd_kafka_err2str(rd_kafka_last_error()));
+    return;
+  }
+  const struct rd_kafka_metadata* md = nullptr;
+  auto rc = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  if (md)
+    rd_kafka_metadata_destroy(md);
+  if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
+    log::debug("producer", "no metadata for " + topic + " yet ("
+                             + rd_kafka_err2str(rc) + ")");
+}
+
+rd_kafka_topic_t* tracked_producer::topic_handle(const std::string& topic) {
+  for (auto& [name, rkt] : topics_)
+    if (name == topic)
+      return rkt;
+  auto* rkt = rd_kafka_topic_new(producer_->c_ptr(), topic.c_str(), nullptr);
+  if (rkt)
+    topics_.emplace_back(topic, rkt);
+  return rkt;
+}
+
+uint32_t tracked_producer::take_slot(uint32_t tp, int64_t offset,
+                                     int64_t timestamp_ms, uint32_t hold) {
+  slot s{offset, timestamp_ms, tp, hold};
+  if (free_.empty()) {
+    slots_.push_back(s);
+    return static_cast<uint32_t>(slots_.size() - 1);
+  }
+  auto i = free_.back();
+  free_.pop_back();
+  slots_[i] = s;
+  return i;
+}
+
+uint32_t tracked_producer::hold(std::shared_ptr<const void> owner) {
+  uint32_t h;
+  if (free_holds_.empty()) {
+    h = static_cast<uint32_t>(holds_.size());
+    holds_.emplace_back();
+  } else {
+    h = free_holds_.back();
+    free_holds_.pop_back();
+  }
+  holds_[h].owner = std::move(owner);
+  holds_[h].uses = 1; // the caller's, until release()
+  return h;
+}
+
+void tracked_producer::release(uint32_t hold) {
+  auto& h = holds_[hold];
+  if (--h.uses > 0)
+    return;
+  h.owner.reset();
+  free_holds_.push_back(hold);
+}
+
+void tracked_producer::produce(const std::string& topic, std::string_view key,
+                               std::string_view payload, uint32_t tp,
+                               int64_t offset, int64_t timestamp_ms,
+                               RdKafka::Headers* headers) {
+  ++outstanding_;
+  produce_slot(topic, key, payload, headers,
+               take_slot(tp, offset, timestamp_ms));
+}
+
+void tracked_producer::produce_held(const std::string& topic,
+                                    std::string_view key,
+                                    std::string_view payload, uint32_t tp,
+                                    int64_t offset, int64_t timestamp_ms,
+                                    uint32_t hold) {
+  ++outstanding_;
+  ++holds_[hold].uses;
+  produce_slot(topic, key, payload, nullptr,
+               take_slot(tp, offset, timestamp_ms, hold));
+}
+
+void tracked_producer::produce_slot(const std::string& topic,
+                                    std::string_view key,
+                                    std::string_view payload,
+                                    RdKafka::Headers* headers,
+                                    uint32_t slot) {
+  bool own = slots_[slot].hold != no_hold;
+  // Records without headers (the CoT output) go through the C API by topic
+  // handle; the C++ produce() copies the topic name and looks it up by
+  // name for every message.
+  auto* rkt = headers ? nullptr : topic_handle(topic);
+  for (;;) {
+    auto* opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(slot));
+    auto rc = rkt ? static_cast<RdKafka::ErrorCode>(rd_kafka_producev(
+                producer_->c_ptr(), RD_KAFKA_V_RKT(rkt),
+                RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                RD_KAFKA_V_MSGFLAGS(own ? 0 : RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()),
+                                 payload.size()),
+                RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(),
+                               key.size()),
+                RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END))
+                  : producer_->produce(
+                    topic, RdKafka::Topic::PARTITION_UA,
+                    own ? 0 : RdKafka::Producer::RK_MSG_COPY,
+                    const_cast<char*>(payload.data()), payload.size(),
+                    key.empty() ? nullptr : key.data(), key.size(), 0,
+                    headers, opaque);
+    if (rc == RdKafka::ERR_NO_ERROR)
+      return;
+    if (rc == RdKafka::ERR__QUEUE_FULL) {
+      // The local queue is bounded: wait for the broker to take some.
+      producer_->poll(10);
+      continue;
+    }
+    // On a permanent failure the slot (and its hold on a payload's owner)
+    // stays taken: the owner of this producer stops, and the destructor
+    // lets go of everything.
+    if (permanent(rc) || producer_->fatal_error(failure_)
+                            != RdKafka::ERR_NO_ERROR) {
+      if (failure_.empty())
+        failure_ = "produce to " + topic + ": " + RdKafka::err2str(rc);
+      delete headers;
+      return;
+    }
+    // Unknown topic and the like: the record stays unacknowledged, so its
+    // offset is not committed; try again after a pause.
+    if (retries_pending_.empty())
+      log::warn("producer", "produce to " + topic + " failed ("
+                              + RdKafka::err2str(rc) + "); retrying");
+    retries_pending_.push_back(
+      {topic, std::string{key}, own ? std::string{} : std::string{payload},
+       own ? payload : std::string_view{}, headers, slot});
+    next_retry_ = std::chrono::steady_clock::now()
+                  + std::chrono::milliseconds{500};
+    return;
+  }
+}
+
+void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
+  producer_->poll(timeout_ms);
+  settle(out);
+  if (!retries_pending_.empty() && failure_.empty()
+      && std::chrono::steady_clock::now() >= next_retry_) {
+    auto pending = std::move(retries_pending_);
+    retries_pending_.clear();
+    for (auto& r : pending) {
+      ++retries_;
+      produce_slot(r.topic, r.key,
+                   slots_[r.slot].hold != no_hold
+                     ? r.held
+                     : std::string_view{r.payload},
+                   r.headers, r.slot);
+    }
+  }
+}
+
+void tracked_producer::flush(int timeout_ms,
+                             std::vector<delivered_ref>& out) {
+  auto deadline = timeout_ms;
+  while (outstanding_ > 0 && deadline > 0 && failure_.empty()) {
+    poll(50, out);
+    deadline -= 50;
+  }
+}
+
+void tracked_producer::dr_cb(RdKafka::Message& msg) {
+  auto slot = static_cast<uint32_t>(
+    reinterpret_cast<uintptr_t>(msg.msg_opaque()));
+  if (msg.err() != RdKafka::ERR_NO_ERROR) {
+    if (permanent(msg.err())) {
+      if (failure_.empty())
+        failure_ = "delivery to " + msg.topic_name() + ": " + msg.errstr();
+      return;
+    }
+    // Once per round of retries, not once per message: a broker outage
+    // fails every message in flight.
+    if (retries_pending_.empty())
+      log::warn("producer", "delivery to " + msg.topic_name() + " failed ("
+                              + msg.errstr() + "); producing it again");
+    RdKafka::Headers* headers = nullptr;
+    if (auto h = msg.headers())
+      headers = RdKafka::Headers::create(h->get_all());
+    bool own = slots_[slot].hold != no_hold;
+    std::string_view bytes{static_cast<const char*>(msg.payload()),
+                           msg.len()};
+    retries_pending_.push_back(
+      {msg.topic_name(), msg.key() ? *msg.key() : std::string{},
+       own ? std::string{} : std::string{bytes},
+       own ? bytes : std::string_view{}, headers, slot});
+    return;
+  }
+  // Its slot is read later, with the others of this poll: it was written
+  // when the message was produced and is most likely out of the cache.
+  confirmed_.push_back({slot, msg.partition(), msg.offset(), msg.len()});
+}
+
+void tracked_producer::settle(std::vector<delivered_ref>& out) {
+  constexpr size_t ahead = 8;
+  auto n = confirmed_.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (i + ahead < n)
+      __builtin_prefetch(&slots_[confirmed_[i + ahead].slot]);
+    auto& c = confirmed_[i];
+    auto& s = slots_[c.slot];
+    --outstanding_;
+    if (s.hold != no_hold)
+      release(s.hold);
+    out.push_back({s.tp, s.offset, s.timestamp_ms, c.bytes, c.partition,
+                   c.offset});
+    free_.push_back(c.slot);
+  }
+  confirmed_.clear();
+}
+
+std::unique_ptr<embedded_broker> embedded_broker::start(int brokers,
+                                                        std::string& err) {
+  char errstr[512];
+  auto conf = rd_kafka_conf_new();
+  // The mock cluster needs a client handle to live in; it never connects.
+  rd_kafka_conf_set(conf, "log_level", "3", nullptr, 0);
+  auto rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  if (!rk) {
+    err = std::string{"cannot create the embedded broker's handle: "}
+          + errstr;
+    return nullptr;
+  }
+  auto mc = rd_kafka_mock_cluster_new(rk, brokers);
+  if (!mc) {
+    rd_kafka_destroy(rk);
+    err = "cannot start the embedded broker";
+    return nullptr;
+  }
+  std::unique_ptr<embedded_broker> self{new embedded_broker};
+  self->rk_ = rk;
+  self->cluster_ = mc;
+  return self;
+}
+
+embedded_broker::~embedded_broker() {
+  if (cluster_)
+    rd_kafka_mock_cluster_destroy(
+      static_cast<rd_kafka_mock_cluster_t*>(cluster_));
+  if (rk_)
+    rd_kafka_destroy(static_cast<rd_kafka_t*>(rk_));
+}
+
+bool embedded_broker::create_topic(const std::string& name, int partitions,
+                                   std::string& err) {
+  auto rc = rd_kafka_mock_topic_create(
+    static_cast<rd_kafka_mock_cluster_t*>(cluster_), name.c_str(),
+    partitions, 1);
+  if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    err = "cannot create topic " + name + ": " + rd_kafka_err2str(rc);
+    return false;
+  }
+  return true;
+}
+
+std::string embedded_broker::bootstraps() const {
+  return rd_kafka_mock_cluster_bootstraps(
+    static_cast<const rd_kafka_mock_cluster_t*>(cluster_));
+}
+
+} // namespace cotflow

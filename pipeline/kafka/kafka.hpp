@@ -1,0 +1,197 @@
+#pragma once
+
+#include "config/config.hpp"
+#include "pipeline/delivery/offset_tracker.hpp"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+/// RAII wrappers around librdkafka: client configuration, a producer that
+/// turns delivery reports into acknowledgements, and the embedded broker.
+namespace cotflow {
+
+/// A message the broker confirmed, and the input record it carries.
+struct delivered_ref {
+  uint32_t tp;
+  int64_t offset;
+  /// Kafka timestamp of the input record (ms), -1 if unknown.
+  int64_t timestamp_ms;
+  /// Payload bytes.
+  size_t bytes;
+  /// Where the message itself landed.
+  int32_t partition = -1;
+  int64_t message_offset = -1;
+};
+
+/// Which client a configuration is for.
+enum class client_role { consumer, producer };
+
+/// Builds a librdkafka configuration for `role` from cotflow's config:
+/// bootstrap servers, client id, cotflow's own settings, then the
+/// pass-through properties. Returns null and sets `err` on a bad property.
+std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
+                                                 client_role role,
+                                                 std::string& err);
+
+/// An idempotent producer that remembers, per message, which input record it
+/// carries, and reports the records whose delivery the broker confirmed.
+/// Failed deliveries are produced again, so a record is reported only once
+/// Kafka has it.
+class tracked_producer : public RdKafka::DeliveryReportCb {
+public:
+  /// Creates the producer; null with `err` set on failure.
+  static std::unique_ptr<tracked_producer>
+  make(const config& cfg, std::string& err);
+
+  ~tracked_producer() override;
+
+  /// Looks up `topic` in the cluster's metadata now (waiting up to
+  /// `timeout_ms`), so that the first record produced to it does not wait
+  /// for librdkafka's once-a-second scan of unknown topics. A failure is
+  /// not an error: producing tries again.
+  void prepare(const std::string& topic, int timeout_ms);
+
+  /// Queues one message carrying input record (`tp`, `offset`). Takes
+  /// ownership of `headers` (may be null). Blocks briefly while the local
+  /// queue is full.
+  void produce(const std::string& topic, std::string_view key,
+               std::string_view payload, uint32_t tp, int64_t offset,
+               int64_t timestamp_ms, RdKafka::Headers* headers = nullptr);
+
+  /// Keeps `owner` (what the payloads of produce_held() live in, e.g. a
+  /// batch of events) alive until every message produced with the returned
+  /// hold is delivered and release() was called for it.
+  uint32_t hold(std::shared_ptr<const void> owner);
+
+  /// As produce(), without a copy: librdkafka reads `payload` where it is
+  /// until its delivery report; the owner kept by `hold` owns its bytes.
+  void produce_held(const std::string& topic, std::string_view key,
+                    std::string_view payload, uint32_t tp, int64_t offset,
+                    int64_t timestamp_ms, uint32_t hold);
+
+  /// The caller is done producing with `hold`: the owner goes when its
+  /// last message is delivered (at once when it has none outstanding).
+  /// Each delivered message releases its use the same way.
+  void release(uint32_t hold);
+
+  /// Serves delivery reports for up to `timeout_ms`; appends the records
+  /// that are now durable in Kafka to `out`.
+  void poll(int timeout_ms, std::vector<delivered_ref>& out);
+
+  /// Messages produced and not yet confirmed.
+  size_t outstanding() const {
+    return outstanding_;
+  }
+
+  /// Deliveries that failed and were produced again.
+  uint64_t retries() const {
+    return retries_;
+  }
+
+  /// Why the producer cannot go on (a permanent error), or empty. Its
+  /// unconfirmed records stay uncommitted; the owner must stop.
+  const std::string& failure() const {
+    return failure_;
+  }
+
+  /// Waits up to `timeout_ms` for every outstanding message.
+  void flush(int timeout_ms, std::vector<delivered_ref>& out);
+
+  /// The librdkafka delivery report callback (called from poll()).
+  void dr_cb(RdKafka::Message& msg) override;
+
+private:
+  tracked_producer() = default;
+
+  static constexpr uint32_t no_hold = UINT32_MAX;
+
+  uint32_t take_slot(uint32_t tp, int64_t offset, int64_t timestamp_ms,
+                     uint32_t hold = no_hold);
+
+  struct retry {
+    std::string topic;
+    std::string key;
+    std::string payload; // empty when held: read from where it was
+    std::string_view held;
+    RdKafka::Headers* headers;
+    uint32_t slot;
+  };
+
+  /// `payload` is copied by librdkafka unless the slot has a hold.
+  void produce_slot(const std::string& topic, std::string_view key,
+                    std::string_view payload, RdKafka::Headers* headers,
+                    uint32_t slot);
+
+  std::unique_ptr<RdKafka::Producer> producer_;
+  std::unique_ptr<RdKafka::Conf> conf_;
+  /// Topic handles by name (C API; prepare() and the first produce to a
+  /// topic): a produce names its topic by handle, with no lookup by name
+  /// inside librdkafka and no copy of the name; kept so that librdkafka
+  /// keeps their metadata; released before the producer.
+  std::vector<std::pair<std::string, struct rd_kafka_topic_s*>> topics_;
+  struct rd_kafka_topic_s* topic_handle(const std::string& topic);
+  /// What a message in flight carries for its delivery report; small, as
+  /// most slots are cold by the time their report comes.
+  struct slot {
+    int64_t offset;
+    int64_t timestamp_ms;
+    uint32_t tp;
+    uint32_t hold;
+  };
+  std::vector<slot> slots_;
+  std::vector<uint32_t> free_;
+  // Owners of held payloads, with the uses not over yet (the messages not
+  // delivered, plus one until release()).
+  struct held {
+    std::shared_ptr<const void> owner;
+    uint32_t uses = 0;
+  };
+  std::vector<held> holds_;
+  std::vector<uint32_t> free_holds_;
+  /// Confirmed deliveries, as dr_cb saw them, not yet settled: settle()
+  /// reads their slots in a batch, fetching each a few ahead.
+  struct confirmed {
+    uint32_t slot;
+    int32_t partition;
+    int64_t offset;
+    size_t bytes;
+  };
+  std::vector<confirmed> confirmed_;
+  /// Frees the slots of confirmed_ and appends their records to `out`.
+  void settle(std::vector<delivered_ref>& out);
+  std::vector<retry> retries_pending_;
+  size_t outstanding_ = 0;
+  uint64_t retries_ = 0;
+  std::string failure_;
+  std::chrono::steady_clock::time_point next_retry_{};
+};
+
+/// librdkafka's mock cluster: a Kafka-protocol broker on loopback TCP that
+/// lives inside this process (SPEC §9).
+class embedded_broker {
+public:
+  /// Starts `brokers` mock brokers; null with `err` set on failure.
+  static std::unique_ptr<embedded_broker> start(int brokers,
+                                                std::string& err);
+
+  ~embedded_broker();
+
+  /// Creates a topic; false with `err` set on failure.
+  bool create_topic(const std::string& name, int partitions,
+                    std::string& err);
+
+  /// The bootstrap servers ("127.0.0.1:port,...").
+  std::string bootstraps() const;
+
+private:
+  embedded_broker() = default;
+  void* rk_ = nullptr;
+  void* cluster_ = nullptr;
+};
+
+} // namespace cotflow

@@ -1,0 +1,232 @@
+#include "pipeline/ops/metrics.hpp"
+
+#include "pipeline/kafka/kafka_stats.hpp"
+
+#include <prometheus/collectable.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace cotflow {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+/// Reads the shared counters at scrape time: the hot path only bumps
+/// atomics and never touches the registry.
+class stats_collector : public prometheus::Collectable {
+public:
+  explicit stats_collector(std::shared_ptr<stats> st) : st_(std::move(st)) {
+  }
+
+  std::vector<MetricFamily> Collect() const override {
+    std::vector<MetricFamily> out;
+    auto& s = *st_;
+    auto add = [&](const char* name, const char* help, MetricType type,
+                   double value,
+                   std::vector<ClientMetric::Label> labels = {}) {
+      for (auto& f : out)
+        if (f.name == name) {
+          f.metric.push_back(sample(type, value, std::move(labels)));
+          return;
+        }
+      out.push_back({name, help, type, {}});
+      out.back().metric.push_back(sample(type, value, std::move(labels)));
+    };
+    auto c = MetricType::Counter;
+    auto g = MetricType::Gauge;
+    add("cotflow_records_in_total", "Records consumed from the input topics",
+        c, s.consumed);
+    add("cotflow_records_out_total",
+        "Records delivered to every destination", c, s.delivered());
+    add("cotflow_records_dead_lettered_total",
+        "Records sent to the dead-letter topic", c, s.dead_lettered);
+    add("cotflow_records_parked_total",
+        "Records acknowledged with at least one destination holding them in "
+        "its parking topic (replayed later)",
+        c, s.parked);
+    add("cotflow_records_dropped_total",
+        "Records dropped and counted, by reason", c, s.dropped_stale,
+        {{"reason", "stale"}});
+    add("cotflow_records_dropped_total", "", c, s.dropped_too_old,
+        {{"reason", "too_old"}});
+    add("cotflow_records_dropped_total", "", c, s.dropped_low_confidence,
+        {{"reason", "low_confidence"}});
+    add("cotflow_batches_total", "Batches formed by the batcher", c,
+        s.batches);
+    add("cotflow_in_flight_records",
+        "Records handed out by the source and not yet acknowledged", g,
+        s.in_flight);
+    add("cotflow_consumer_paused",
+        "1 while the source holds its partitions paused (credit exhausted)",
+        g, s.paused ? 1 : 0);
+    add("cotflow_assigned_partitions", "Input partitions assigned", g,
+        s.assigned_partitions);
+    add("cotflow_offset_commits_total", "Offset commits confirmed", c,
+        s.commits);
+    add("cotflow_delivery_retries_total",
+        "Kafka deliveries that failed and were produced again", c,
+        s.delivery_retries);
+    add("cotflow_ready", "1 while /health/ready answers 200", g,
+        s.ready() ? 1 : 0);
+    for (auto& a : s.actors)
+      add("cotflow_actor_restarts_total",
+          "Restarts of an actor by its supervisor", c, a->restarts,
+          {{"actor", a->name}});
+    for (auto& d : s.destinations) {
+      std::vector<ClientMetric::Label> l{{"destination", d->name},
+                                         {"kind", d->kind}};
+      add("cotflow_destination_connected",
+          "1 while the destination is connected", g, d->connected ? 1 : 0,
+          l);
+      add("cotflow_destination_events_total",
+          "Events delivered to the destination", c, d->events, l);
+      add("cotflow_destination_bytes_total",
+          "Bytes written to the destination", c, d->bytes, l);
+      add("cotflow_destination_reconnects_total",
+          "Connections re-established after a loss", c, d->reconnects, l);
+      add("cotflow_destination_skipped_total",
+          "Events the destination's filter or coalescing left out", c,
+          d->skipped, l);
+      add("cotflow_destination_replayed_total",
+          "Events sent again after a lost connection", c, d->replayed, l);
+      add("cotflow_destination_queue_events",
+          "Events waiting in the destination's queue", g, d->queue, l);
+      if (d->kind == "kafka" || d->kind == "file")
+        continue;
+      add("cotflow_breaker_state",
+          "Circuit breaker of the destination: 0 closed, 1 open, "
+          "2 half-open",
+          g, d->breaker, l);
+      add("cotflow_breaker_trips_total", "Times the circuit breaker opened",
+          c, d->breaker_trips, l);
+      add("cotflow_parking_active",
+          "1 while new events of the destination go to its parking topic", g,
+          d->parking ? 1 : 0, l);
+      add("cotflow_parked_total",
+          "Events parked for the destination (confirmed by Kafka)", c,
+          d->parked, l);
+      add("cotflow_unparked_total",
+          "Parked events replayed to the destination", c, d->unparked, l);
+      add("cotflow_parked_dropped_stale_total",
+          "Parked events dropped because their stale time passed", c,
+          d->parked_stale, l);
+      add("cotflow_parking_backlog_records",
+          "Parked events the replayer has not taken yet", g,
+          d->parking_backlog, l);
+      add("cotflow_parked_lost_total",
+          "Parked events deleted from the parking topic (retention) before "
+          "their replay: lost for the destination",
+          c, d->parked_lost, l);
+    }
+    // librdkafka's own statistics, as of its last report.
+    for (auto& [client, k] : kafka_stats::instance().snapshot()) {
+      for (auto& [tp, lag] : k.lag)
+        add("cotflow_kafka_consumer_lag_records",
+            "Records behind the partition's high watermark (librdkafka "
+            "statistics; input and parking topics)",
+            g, static_cast<double>(lag),
+            {{"topic", tp.first}, {"partition", std::to_string(tp.second)}});
+      std::vector<ClientMetric::Label> l{{"client", client},
+                                         {"type", k.type}};
+      add("cotflow_kafka_client_queue_messages",
+          "Messages in a Kafka client's queues (librdkafka msg_cnt)", g,
+          static_cast<double>(k.queue_messages), l);
+      add("cotflow_kafka_client_queue_bytes",
+          "Bytes in a Kafka client's queues (librdkafka msg_size)", g,
+          static_cast<double>(k.queue_bytes), l);
+      for (auto& [broker, n] : k.waiting_requests)
+        add("cotflow_kafka_broker_waiting_requests",
+            "Requests sent to a broker and awaiting its reply", g,
+            static_cast<double>(n),
+            {{"client", client}, {"broker", broker}});
+      for (auto& [broker, rtt] : k.rtt_seconds)
+        add("cotflow_kafka_broker_rtt_seconds",
+            "Average broker round-trip time over the last statistics "
+            "interval",
+            g, rtt, {{"client", client}, {"broker", broker}});
+    }
+    return out;
+  }
+
+private:
+  static ClientMetric sample(MetricType type, double value,
+                             std::vector<ClientMetric::Label> labels) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    if (type == MetricType::Counter)
+      m.counter.value = value;
+    else
+      m.gauge.value = value;
+    return m;
+  }
+
+  std::shared_ptr<stats> st_;
+};
+
+} // namespace
+
+struct metrics::impl {
+  std::shared_ptr<stats> st;
+  std::shared_ptr<prometheus::Registry> registry
+    = std::make_shared<prometheus::Registry>();
+  std::shared_ptr<stats_collector> collector;
+};
+
+metrics::metrics(std::shared_ptr<stats> st) : impl_(new impl) {
+  impl_->st = st;
+  impl_->collector = std::make_shared<stats_collector>(std::move(st));
+}
+
+metrics::~metrics() = default;
+
+void latency_tally::flush_into(prometheus::Histogram* h) {
+  if (!any_)
+    return;
+  if (h)
+    h->ObserveMultiple(counts_, sum_);
+  std::fill(counts_.begin(), counts_.end(), 0.0);
+  sum_ = 0;
+  any_ = false;
+}
+
+void metrics::attach() {
+  auto& st = *impl_->st;
+  auto& batch = prometheus::BuildHistogram()
+                  .Name("cotflow_batch_size_records")
+                  .Help("Records per batch")
+                  .Register(*impl_->registry);
+  st.batch_size = &batch.Add({}, prometheus::Histogram::BucketBoundaries{
+                                   1, 2, 5, 10, 20, 50, 100, 200, 500, 1000});
+  auto& latency = prometheus::BuildHistogram()
+                    .Name("cotflow_end_to_end_latency_seconds")
+                    .Help("Kafka record timestamp to delivery, per "
+                          "destination")
+                    .Register(*impl_->registry);
+  auto& writes = prometheus::BuildHistogram()
+                   .Name("cotflow_destination_write_seconds")
+                   .Help("Duration of one socket write to a TAK server")
+                   .Register(*impl_->registry);
+  prometheus::Histogram::BucketBoundaries secs = latency_buckets();
+  for (auto& d : st.destinations) {
+    d->latency = &latency.Add({{"destination", d->name}}, secs);
+    d->write_latency = &writes.Add({{"destination", d->name}}, secs);
+  }
+}
+
+std::string metrics::text() const {
+  auto families = impl_->collector->Collect();
+  auto more = impl_->registry->Collect();
+  families.insert(families.end(), more.begin(), more.end());
+  std::ostringstream out;
+  prometheus::TextSerializer{}.Serialize(out, families);
+  return out.str();
+}
+
+} // namespace cotflow

@@ -1,0 +1,194 @@
+#include "pipeline/ops/top.hpp"
+
+#include "pipeline/core/json.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+#include <vector>
+
+namespace cotflow {
+
+std::map<std::string, double> parse_prometheus(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream in{text};
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    auto sp = line.rfind(' ');
+    if (sp == std::string::npos)
+      continue;
+    out[line.substr(0, sp)] = std::strtod(line.c_str() + sp + 1, nullptr);
+  }
+  return out;
+}
+
+double histogram_quantile(const std::map<std::string, double>& before,
+                          const std::map<std::string, double>& now,
+                          const std::string& name, const std::string& label,
+                          double q) {
+  // Buckets (upper bound, count in the interval), sorted by bound.
+  std::vector<std::pair<double, double>> buckets;
+  auto prefix = name + "_bucket{";
+  for (auto& [key, value] : now) {
+    if (key.compare(0, prefix.size(), prefix) != 0
+        || key.find(label) == std::string::npos)
+      continue;
+    auto le = key.find("le=\"");
+    if (le == std::string::npos)
+      continue;
+    auto bound_text = key.substr(le + 4, key.find('"', le + 4) - le - 4);
+    double bound = bound_text == "+Inf" ? 1e300 : std::stod(bound_text);
+    auto it = before.find(key);
+    buckets.emplace_back(bound, value - (it == before.end() ? 0 : it->second));
+  }
+  std::sort(buckets.begin(), buckets.end());
+  if (buckets.empty() || buckets.back().second <= 0)
+    return -1;
+  auto total = buckets.back().second;
+  double prev_bound = 0, prev_count = 0;
+  for (auto& [bound, count] : buckets) {
+    if (count >= q * total) {
+      if (bound >= 1e300)
+        return prev_bound;
+      // Linear inside the bucket, as Prometheus' histogram_quantile does.
+      auto in_bucket = count - prev_count;
+      auto frac = in_bucket > 0 ? (q * total - prev_count) / in_bucket : 1;
+      return prev_bound + (bound - prev_bound) * frac;
+    }
+    prev_bound = bound;
+    prev_count = count;
+  }
+  return prev_bound;
+}
+
+namespace {
+
+double rate(const top_sample& a, const top_sample& b, const std::string& k) {
+  auto dt = b.at - a.at;
+  if (dt <= 0)
+    return 0;
+  auto x = b.metrics.count(k) ? b.metrics.at(k) : 0;
+  auto y = a.metrics.count(k) ? a.metrics.at(k) : 0;
+  return (x - y) / dt;
+}
+
+std::string ms(double seconds) {
+  if (seconds < 0)
+    return "    -";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%5.1f", seconds * 1000);
+  return buf;
+}
+
+void tree(const rapidjson::Value& node, int depth, std::string& out) {
+  if (!node.IsObject() || !node.HasMember("name"))
+    return;
+  char line[160];
+  std::snprintf(line, sizeof(line), "  %*s%-20s %-8s restarts %-4llu %s\n",
+                depth * 2, "", node["name"].GetString(),
+                node["state"].GetString(),
+                static_cast<unsigned long long>(node["restarts"].GetUint64()),
+                node["last_failure"].GetString());
+  out += line;
+  if (node.HasMember("children"))
+    for (auto& c : node["children"].GetArray())
+      tree(c, depth + 1, out);
+}
+
+} // namespace
+
+std::string render_top(const std::string& url, const top_sample& before,
+                       const top_sample& now) {
+  std::string out;
+  char line[256];
+  rapidjson::Document st;
+  st.Parse(now.status_json.c_str());
+  bool have_status = !st.HasParseError() && st.IsObject();
+  std::snprintf(
+    line, sizeof(line), "cotflow top  %s  %s  up %.0f s  %s  partitions %lld\n",
+    url.c_str(), have_status ? st["version"].GetString() : "?",
+    have_status ? st["uptime_s"].GetDouble() : 0.0,
+    have_status ? (st["ready"].GetBool() ? "READY" : "NOT READY") : "?",
+    have_status ? static_cast<long long>(
+      st["kafka"]["assigned_partitions"].GetInt64())
+                : 0LL);
+  out += line;
+  auto& m = now.metrics;
+  auto get = [&](const std::string& k) {
+    return m.count(k) ? m.at(k) : 0.0;
+  };
+  std::snprintf(line, sizeof(line),
+                "records/s  in %-9.0f out %-9.0f dead %-7.0f dropped %-7.0f\n",
+                rate(before, now, "cotflow_records_in_total"),
+                rate(before, now, "cotflow_records_out_total"),
+                rate(before, now, "cotflow_records_dead_lettered_total"),
+                rate(before, now, "cotflow_records_dropped_total{reason="
+                                  "\"stale\"}")
+                  + rate(before, now,
+                         "cotflow_records_dropped_total{reason=\"too_old\"}")
+                  + rate(before, now, "cotflow_records_dropped_total{reason="
+                                      "\"low_confidence\"}"));
+  out += line;
+  std::snprintf(line, sizeof(line),
+                "totals     in %-9.0f out %-9.0f dead %-7.0f parked %-7.0f "
+                "in flight %-6.0f %s\n",
+                get("cotflow_records_in_total"),
+                get("cotflow_records_out_total"),
+                get("cotflow_records_dead_lettered_total"),
+                get("cotflow_records_parked_total"),
+                get("cotflow_in_flight_records"),
+                get("cotflow_consumer_paused") > 0 ? "PAUSED" : "");
+  out += line;
+  out += "\ndestination      kind   conn  events/s  queue  reconn  latency "
+         "ms p50   p95   p99\n";
+  if (have_status) {
+    for (auto& d : st["destinations"].GetArray()) {
+      std::string name = d["name"].GetString();
+      std::string l = "destination=\"" + name + "\"";
+      auto events_key = "cotflow_destination_events_total{destination=\""
+                        + name + "\",kind=\"" + d["kind"].GetString() + "\"}";
+      const char* lat = "cotflow_end_to_end_latency_seconds";
+      std::snprintf(
+        line, sizeof(line), "%-16s %-6s %-5s %-9.0f %-6lld %-7llu %s %s %s\n",
+        name.c_str(), d["kind"].GetString(),
+        d["connected"].GetBool() ? "yes" : "NO",
+        rate(before, now, events_key),
+        static_cast<long long>(d["queue"].GetInt64()),
+        static_cast<unsigned long long>(d["reconnects"].GetUint64()),
+        ms(histogram_quantile(before.metrics, m, lat, l, 0.5)).c_str(),
+        ms(histogram_quantile(before.metrics, m, lat, l, 0.95)).c_str(),
+        ms(histogram_quantile(before.metrics, m, lat, l, 0.99)).c_str());
+      out += line;
+      if (d.HasMember("breaker") && d.HasMember("parking")) {
+        auto& b = d["breaker"];
+        auto& p = d["parking"];
+        std::string state = b["state"].GetString();
+        std::snprintf(
+          line, sizeof(line),
+          "  breaker %-9s trips %-4llu parking %-3s parked %-8llu "
+          "replayed %-8llu backlog %lld\n",
+          state == "closed" ? "closed" : state == "open" ? "OPEN" : "HALF-OPEN",
+          static_cast<unsigned long long>(b["trips"].GetUint64()),
+          p["active"].GetBool() ? "ON" : "off",
+          static_cast<unsigned long long>(p["parked"].GetUint64()),
+          static_cast<unsigned long long>(p["replayed"].GetUint64()),
+          static_cast<long long>(p["backlog"].GetInt64()));
+        out += line;
+      }
+      std::string err = d["last_error"].GetString();
+      if (!err.empty() && !d["connected"].GetBool())
+        out += "  last error: " + err.substr(0, 70) + "\n";
+    }
+  }
+  rapidjson::Document sup;
+  sup.Parse(now.supervision_json.c_str());
+  if (!sup.HasParseError() && sup.IsObject()) {
+    out += "\nsupervision\n";
+    tree(sup, 0, out);
+  }
+  return out;
+}
+
+} // namespace cotflow

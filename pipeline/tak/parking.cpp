@@ -1,0 +1,200 @@
+#include "pipeline/tak/parking.hpp"
+
+#include "pipeline/core/log.hpp"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <cstdlib>
+#include <string_view>
+
+namespace cotflow {
+
+namespace {
+
+/// The last value of header `key`, if there is one.
+std::optional<std::string_view> header(rd_kafka_headers_t* headers,
+                                       const char* key) {
+  const void* value = nullptr;
+  size_t size = 0;
+  if (!headers
+      || rd_kafka_header_get_last(headers, key, &value, &size)
+           != RD_KAFKA_RESP_ERR_NO_ERROR
+      || !value)
+    return std::nullopt;
+  return std::string_view{static_cast<const char*>(value), size};
+}
+
+std::optional<int64_t> header_int(rd_kafka_headers_t* headers,
+                                  const char* key) {
+  auto h = header(headers, key);
+  if (!h)
+    return std::nullopt;
+  std::string text{*h};
+  char* end = nullptr;
+  auto v = std::strtoll(text.c_str(), &end, 10);
+  if (end == text.c_str() || *end != '\0')
+    return std::nullopt;
+  return v;
+}
+
+std::string header_str(rd_kafka_headers_t* headers, const char* key) {
+  auto h = header(headers, key);
+  return h ? std::string{*h} : std::string{};
+}
+
+} // namespace
+
+std::unique_ptr<parking_lot> parking_lot::make(const config& cfg,
+                                               const std::string& destination,
+                                               std::string& err) {
+  std::unique_ptr<parking_lot> self{new parking_lot};
+  self->topic_ = cfg.kafka.parking_topic + "." + destination;
+  self->producer_ = tracked_producer::make(cfg, err);
+  if (!self->producer_)
+    return nullptr;
+  // The replayer: its own group, so that every instance that serves this
+  // destination shares the parked backlog, and its own stats, so that its
+  // records are not counted as input.
+  auto rcfg = cfg;
+  rcfg.kafka.group_id = cfg.kafka.group_id + ".parking." + destination;
+  rcfg.kafka.input_topics = {self->topic_};
+  // librdkafka 2.0 looks at a partition again only a second after its
+  // prefetch queue hit queued.max.messages.kbytes: with the source's 16 MB
+  // a replay ran in bursts at ~40k events/s. 32 MB keeps it fetching
+  // (~100k/s measured in bench/, for some 20 MB more RSS while replaying).
+  rcfg.kafka.properties.emplace("queued.max.messages.kbytes", "32768");
+  self->replayer_stats_ = std::make_shared<stats>();
+  self->replayer_ = tracked_consumer::make(rcfg, 1, self->replayer_stats_,
+                                           err);
+  if (!self->replayer_) {
+    err = "parking replayer for " + destination + ": " + err;
+    return nullptr;
+  }
+  self->replayer_->set_name("replayer-" + destination);
+  // A parked event that retention deleted before its replay is lost for
+  // this destination: said and counted, never silently passed over.
+  self->replayer_->report_gaps(true);
+  return self;
+}
+
+parking_lot::~parking_lot() {
+  // Parked events still in the producer are flushed by its destructor;
+  // the replayer commits what the destination took.
+  if (replayer_)
+    replayer_->close();
+}
+
+void parking_lot::park(const cot_event& ev) {
+  auto* h = RdKafka::Headers::create();
+  h->add("cotflow.stale", std::to_string(ev.stale_ms));
+  h->add("cotflow.timestamp", std::to_string(ev.timestamp_ms));
+  h->add("cotflow.type", ev.type);
+  h->add("cotflow.source", ev.source);
+  producer_->produce(topic_, ev.uid, ev.xml, ev.ref.tp, ev.ref.offset,
+                     ev.timestamp_ms, h);
+}
+
+void parking_lot::serve(std::vector<record_ref>& durable) {
+  delivered_.clear();
+  producer_->poll(0, delivered_);
+  for (auto& d : delivered_) {
+    durable.push_back({d.tp, d.offset});
+    auto& last = last_parked_[d.partition];
+    last = std::max(last, d.message_offset);
+  }
+}
+
+size_t parking_lot::replay(size_t max, int64_t now_ms,
+                           std::deque<event_ref>& out, uint64_t& stale) {
+  holding_ = false;
+  if (paused_) {
+    replayer_->pause(false);
+    paused_ = false;
+  }
+  std::shared_ptr<cot_events> events; // made for the first event
+  replayer_->poll(0, max, [&](uint32_t tp, const rd_kafka_message_t& msg) {
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(&msg, &headers)
+        != RD_KAFKA_RESP_ERR_NO_ERROR)
+      headers = nullptr;
+    auto stale_ms = header_int(headers, "cotflow.stale").value_or(0);
+    record_ref ref{tp | replay_flag, msg.offset};
+    if (stale_ms != 0 && stale_ms <= now_ms) {
+      ++stale;
+      replayer_->ack(tp, msg.offset, 1);
+      return;
+    }
+    cot_event ev;
+    ev.ref = ref;
+    ev.timestamp_ms = header_int(headers, "cotflow.timestamp").value_or(-1);
+    if (msg.key)
+      ev.uid.assign(static_cast<const char*>(msg.key), msg.key_len);
+    ev.type = header_str(headers, "cotflow.type");
+    ev.source = header_str(headers, "cotflow.source");
+    ev.stale_ms = stale_ms;
+    ev.xml.assign(static_cast<const char*>(msg.payload), msg.len);
+    if (!events)
+      events = std::make_shared<cot_events>();
+    events->push_back(std::move(ev));
+  });
+  if (!events)
+    return 0;
+  for (size_t i = 0; i < events->size(); ++i)
+    out.emplace_back(events, i);
+  return events->size();
+}
+
+void parking_lot::hold() {
+  auto now = std::chrono::steady_clock::now();
+  if (!holding_) {
+    holding_ = true;
+    holding_since_ = now;
+  }
+  // A short gap between replays keeps fetching; a longer one pauses, so
+  // that what is fetched meanwhile is not thrown away and fetched again.
+  if (!paused_ && now - holding_since_ > std::chrono::milliseconds{500}) {
+    replayer_->pause(true);
+    paused_ = true;
+  }
+  if (paused_)
+    replayer_->idle(0);
+}
+
+void parking_lot::done(const record_ref& ref) {
+  replayer_->ack(ref.tp & ~replay_flag, ref.offset, 1);
+}
+
+bool parking_lot::caught_up() {
+  if (producer_->outstanding() > 0)
+    return false;
+  for (auto it = last_parked_.begin(); it != last_parked_.end();) {
+    auto tp = replayer_->handle(topic_, it->first);
+    if (tp == 0) {
+      // Not (yet) ours: before our replayer joined its group nothing can
+      // be judged; after that, another instance replays this partition.
+      if (replayer_stats_->ever_assigned) {
+        it = last_parked_.erase(it);
+        continue;
+      }
+      return false;
+    }
+    if (replayer_->next(tp) <= it->second)
+      return false;
+    it = last_parked_.erase(it);
+  }
+  return true;
+}
+
+void parking_lot::commit() {
+  replayer_->commit();
+}
+
+int64_t parking_lot::backlog() const {
+  int64_t total = 0;
+  for (auto& p : replayer_->lag())
+    total += p.lag;
+  return total;
+}
+
+} // namespace cotflow

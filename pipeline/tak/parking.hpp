@@ -1,0 +1,119 @@
+#pragma once
+
+#include "config/config.hpp"
+#include "messages/types.hpp"
+#include "pipeline/kafka/consumer.hpp"
+#include "pipeline/kafka/kafka.hpp"
+#include "pipeline/core/stats.hpp"
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cotflow {
+
+/// One destination's parking topic ("<kafka.parking_topic>.<destination>"):
+/// a producer that parks CoT events keyed by uid while the destination is
+/// down or slow, and a replayer, a consumer in its own group
+/// ("<group_id>.parking.<destination>"), that hands them back, oldest first
+/// per partition (so in order per uid), once it is up again. Parking offsets
+/// are committed only after the destination took the replayed event. Owned
+/// by the destination's actor; not thread-safe.
+class parking_lot {
+public:
+  /// Set in the `tp` of refs that belong to the replayer, not the source.
+  static constexpr uint32_t replay_flag = 1u << 31;
+
+  /// Creates both clients; null with `err` set on failure.
+  static std::unique_ptr<parking_lot> make(const config& cfg,
+                                           const std::string& destination,
+                                           std::string& err);
+
+  ~parking_lot();
+
+  const std::string& topic() const {
+    return topic_;
+  }
+
+  /// Parks `ev`; once Kafka confirms it, its ref comes out of `serve`.
+  void park(const cot_event& ev);
+
+  /// Serves delivery reports: appends the refs of parked events that are
+  /// now durable (refs with replay_flag were parked again after a replay;
+  /// pass them to `done`).
+  void serve(std::vector<record_ref>& durable);
+
+  /// Parked events not yet confirmed by Kafka.
+  size_t outstanding() const {
+    return producer_->outstanding();
+  }
+
+  /// Why the producer cannot go on (a permanent Kafka error), or empty.
+  const std::string& failure() const {
+    return producer_->failure();
+  }
+
+  /// Takes up to `max` parked events into `out` (refs with replay_flag);
+  /// events whose stale time passed are dropped, acknowledged and counted
+  /// in `stale`. Returns the events taken.
+  size_t replay(size_t max, int64_t now_ms, std::deque<event_ref>& out,
+                uint64_t& stale);
+
+  /// Not replaying now: keeps the replayer in its group (serves rebalances)
+  /// and pauses it after a while so it does not fetch for nothing.
+  void hold();
+
+  /// A replayed event (ref with replay_flag) is done: delivered, or parked
+  /// again.
+  void done(const record_ref& ref);
+
+  /// True when everything this instance parked since it last caught up has
+  /// been handed out by the replayer (or sits on a parking partition
+  /// another instance replays) and nothing is left unconfirmed.
+  bool caught_up();
+
+  /// After a restart in place: the replayer starts over from its committed
+  /// offsets (see tracked_consumer::rewind).
+  bool rewind(int timeout_ms) {
+    holding_ = false;
+    paused_ = false;
+    return replayer_->rewind(timeout_ms);
+  }
+
+  /// Hands the replayer's finished offsets to its committer (see
+  /// tracked_consumer::commit).
+  void commit();
+
+  /// Parked records the replayer has not finished yet on its partitions
+  /// (from the watermarks librdkafka last saw).
+  int64_t backlog() const;
+
+  /// Parked events deleted from the parking topic (retention) before the
+  /// replayer read them (lost for this destination) since the last call.
+  uint64_t take_lost() {
+    auto lost = replayer_->lost();
+    auto fresh = lost - lost_taken_;
+    lost_taken_ = lost;
+    return fresh;
+  }
+
+private:
+  parking_lot() = default;
+
+  std::string topic_;
+  std::unique_ptr<tracked_producer> producer_;
+  std::unique_ptr<tracked_consumer> replayer_;
+  std::shared_ptr<stats> replayer_stats_;
+  std::vector<delivered_ref> delivered_;
+  /// Newest offset parked by this instance per parking partition, until
+  /// the replayer passed it.
+  std::map<int32_t, int64_t> last_parked_;
+  uint64_t lost_taken_ = 0;
+  bool holding_ = false;
+  bool paused_ = false;
+  std::chrono::steady_clock::time_point holding_since_{};
+};
+
+} // namespace cotflow

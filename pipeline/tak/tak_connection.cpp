@@ -1,0 +1,522 @@
+#include "pipeline/tak/tak_connection.hpp"
+
+#include "config/defaults.hpp"
+
+#include <openssl/err.h>
+#include <openssl/pkcs12.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace cotflow {
+
+namespace {
+
+std::string errno_text(const char* what) {
+  return std::string{what} + ": " + std::strerror(errno);
+}
+
+bool is_multicast(const sockaddr* sa) {
+  if (sa->sa_family == AF_INET) {
+    auto a = ntohl(reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr);
+    return (a >> 28) == 0xE;
+  }
+  if (sa->sa_family == AF_INET6)
+    return reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr.s6_addr[0]
+           == 0xFF;
+  return false;
+}
+
+std::string ssl_errors() {
+  std::string out;
+  while (auto e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof(buf));
+    if (!out.empty())
+      out += "; ";
+    out += buf;
+  }
+  return out.empty() ? std::string{"unknown TLS error"} : out;
+}
+
+bool is_ip_literal(const std::string& host) {
+  in6_addr a6;
+  in_addr a4;
+  return inet_pton(AF_INET, host.c_str(), &a4) == 1
+         || inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+}
+
+/// The key password from the environment or a file; never logged.
+std::string key_password(const tak_url& url) {
+  if (!url.password_env.empty())
+    if (auto v = std::getenv(url.password_env.c_str()))
+      return v;
+  if (!url.password_file.empty()) {
+    std::ifstream in{url.password_file};
+    std::string line;
+    std::getline(in, line);
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n'))
+      line.pop_back();
+    return line;
+  }
+  return {};
+}
+
+int password_cb(char* buf, int size, int, void* userdata) {
+  auto* pw = static_cast<std::string*>(userdata);
+  auto n = std::min<int>(size, static_cast<int>(pw->size()));
+  std::memcpy(buf, pw->data(), static_cast<size_t>(n));
+  return n;
+}
+
+} // namespace
+
+tak_connection::tak_connection(tak_url url,
+                               std::chrono::milliseconds connect_timeout,
+                               std::chrono::milliseconds write_timeout)
+  : url_(std::move(url)),
+    connect_timeout_(connect_timeout),
+    write_timeout_(write_timeout) {
+  if (is_tls() && !setup_tls(ctx_error_) && ctx_) {
+    SSL_CTX_free(ctx_);
+    ctx_ = nullptr;
+  }
+}
+
+tak_connection::~tak_connection() {
+  close();
+  if (ctx_)
+    SSL_CTX_free(ctx_);
+}
+
+void tak_connection::close() {
+  if (ssl_) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
+  if (fd_ >= 0)
+    ::close(fd_);
+  fd_ = -1;
+}
+
+bool tak_connection::setup_tls(std::string& err) {
+  ctx_ = SSL_CTX_new(TLS_client_method());
+  if (!ctx_) {
+    err = ssl_errors();
+    return false;
+  }
+  SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE
+                           | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (url_.verify) {
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    bool ok = url_.ca.empty()
+                ? SSL_CTX_set_default_verify_paths(ctx_) == 1
+                : SSL_CTX_load_verify_locations(ctx_, url_.ca.c_str(),
+                                                nullptr)
+                    == 1;
+    if (!ok) {
+      err = "cannot load CA " + url_.ca + ": " + ssl_errors();
+      return false;
+    }
+  } else {
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);
+  }
+  auto password = key_password(url_);
+  if (!url_.cert.empty()) {
+    SSL_CTX_set_default_passwd_cb(ctx_, password_cb);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx_, &password);
+    bool ok = SSL_CTX_use_certificate_chain_file(ctx_, url_.cert.c_str()) == 1
+              && SSL_CTX_use_PrivateKey_file(ctx_, url_.key.c_str(),
+                                             SSL_FILETYPE_PEM)
+                   == 1
+              && SSL_CTX_check_private_key(ctx_) == 1;
+    SSL_CTX_set_default_passwd_cb_userdata(ctx_, nullptr);
+    if (!ok) {
+      err = "cannot use client certificate " + url_.cert + " / key "
+            + url_.key + ": " + ssl_errors();
+      return false;
+    }
+  } else if (!url_.p12.empty()) {
+    auto* f = std::fopen(url_.p12.c_str(), "rb");
+    PKCS12* p12 = f ? d2i_PKCS12_fp(f, nullptr) : nullptr;
+    if (f)
+      std::fclose(f);
+    EVP_PKEY* pkey = nullptr;
+    X509* cert = nullptr;
+    STACK_OF(X509)* chain = nullptr;
+    bool ok = p12
+              && PKCS12_parse(p12, password.c_str(), &pkey, &cert, &chain)
+                   == 1
+              && SSL_CTX_use_certificate(ctx_, cert) == 1
+              && SSL_CTX_use_PrivateKey(ctx_, pkey) == 1;
+    for (int i = 0; ok && chain && i < sk_X509_num(chain); ++i)
+      SSL_CTX_add_extra_chain_cert(ctx_, X509_dup(sk_X509_value(chain, i)));
+    if (p12)
+      PKCS12_free(p12);
+    EVP_PKEY_free(pkey);
+    X509_free(cert);
+    sk_X509_pop_free(chain, X509_free);
+    if (!ok) {
+      err = "cannot use PKCS#12 " + url_.p12
+            + " (wrong password?): " + ssl_errors();
+      return false;
+    }
+  }
+  return true;
+}
+
+bool tak_connection::wait(bool for_read,
+                          std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    deadline - std::chrono::steady_clock::now());
+  if (left.count() <= 0)
+    return false;
+  pollfd p{fd_, static_cast<short>(for_read ? POLLIN : POLLOUT), 0};
+  ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
+  return true;
+}
+
+bool tak_connection::handshake(std::string& err, bool& config_error) {
+  ssl_ = SSL_new(ctx_);
+  SSL_set_fd(ssl_, fd_);
+  auto& name = url_.server_name;
+  if (!is_ip_literal(name))
+    SSL_set_tlsext_host_name(ssl_, name.c_str());
+  if (url_.verify) {
+    auto* param = SSL_get0_param(ssl_);
+    if (is_ip_literal(name))
+      X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+    else
+      SSL_set1_host(ssl_, name.c_str());
+  }
+  auto deadline = std::chrono::steady_clock::now() + connect_timeout_;
+  for (;;) {
+    ERR_clear_error();
+    int rc = SSL_connect(ssl_);
+    if (rc == 1)
+      return true;
+    int e = SSL_get_error(ssl_, rc);
+    if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+        && wait(e == SSL_ERROR_WANT_READ, deadline))
+      continue;
+    auto verify = SSL_get_verify_result(ssl_);
+    if (verify != X509_V_OK) {
+      // A wrong CA or server name does not heal by retrying soon.
+      err = "TLS handshake refused: certificate verify failed: "
+            + std::string{X509_verify_cert_error_string(verify)}
+            + " (server name '" + name + "')";
+      config_error = true;
+    } else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      err = "TLS handshake timed out";
+    } else {
+      err = "TLS handshake failed: " + ssl_errors();
+    }
+    close();
+    return false;
+  }
+}
+
+bool tak_connection::connect(std::string& err, bool& config_error) {
+  close();
+  config_error = false;
+  if (is_tls() && !ctx_) {
+    err = ctx_error_;
+    config_error = true;
+    return false;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = is_udp() ? SOCK_DGRAM : SOCK_STREAM;
+  addrinfo* res = nullptr;
+  auto port = std::to_string(url_.port);
+  int rc = getaddrinfo(url_.host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0) {
+    err = "cannot resolve " + url_.host + ": " + gai_strerror(rc);
+    config_error = rc == EAI_NONAME || rc == EAI_SERVICE
+                   || rc == EAI_FAMILY;
+    return false;
+  }
+  err.clear();
+  for (auto* ai = res; ai != nullptr; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                      ai->ai_protocol);
+    if (fd < 0) {
+      err = errno_text("socket");
+      continue;
+    }
+    if (is_udp()) {
+      if (is_multicast(ai->ai_addr) && ai->ai_family == AF_INET) {
+        unsigned char ttl = static_cast<unsigned char>(url_.ttl);
+        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl));
+        unsigned char loop = 1;
+        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop));
+        if (!url_.interface.empty()) {
+          in_addr iface{};
+          if (inet_pton(AF_INET, url_.interface.c_str(), &iface) != 1
+              || setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &iface,
+                            sizeof(iface))
+                   != 0) {
+            err = "multicast interface " + url_.interface + " unusable";
+            config_error = true;
+            ::close(fd);
+            continue;
+          }
+        }
+      }
+      std::memcpy(addr_, ai->ai_addr, ai->ai_addrlen);
+      addr_len_ = static_cast<unsigned>(ai->ai_addrlen);
+      fd_ = fd;
+      break;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    // A bounded send buffer bounds what a dying connection can swallow,
+    // which the replay window must cover.
+    int sndbuf = defaults::tak_send_buffer_bytes;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0
+        && errno != EINPROGRESS) {
+      err = errno_text("connect");
+      ::close(fd);
+      continue;
+    }
+    pollfd p{fd, POLLOUT, 0};
+    int n = ::poll(&p, 1, static_cast<int>(connect_timeout_.count()));
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    if (n <= 0) {
+      err = "connect: timed out";
+      ::close(fd);
+      continue;
+    }
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+    if (soerr != 0) {
+      err = std::string{"connect: "} + std::strerror(soerr);
+      ::close(fd);
+      continue;
+    }
+    fd_ = fd;
+    break;
+  }
+  freeaddrinfo(res);
+  if (fd_ >= 0 && is_tls() && !handshake(err, config_error))
+    return false;
+  last_read_ = std::chrono::steady_clock::now();
+  return fd_ >= 0;
+}
+
+bool tak_connection::write(std::string_view bytes, std::string& err) {
+  if (fd_ < 0) {
+    err = "not connected";
+    return false;
+  }
+  if (is_udp()) {
+    auto n = ::sendto(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL,
+                      reinterpret_cast<const sockaddr*>(addr_), addr_len_);
+    if (n < 0) {
+      err = errno_text("sendto");
+      close();
+      return false;
+    }
+    return true;
+  }
+  auto deadline = std::chrono::steady_clock::now() + write_timeout_;
+  size_t done = 0;
+  while (ssl_ && done < bytes.size()) {
+    ERR_clear_error();
+    int n = SSL_write(ssl_, bytes.data() + done,
+                      static_cast<int>(bytes.size() - done));
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    int e = SSL_get_error(ssl_, n);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      err = "TLS write failed: " + ssl_errors();
+      close();
+      return false;
+    }
+    if (!wait(e == SSL_ERROR_WANT_READ, deadline)) {
+      err = "write blocked for " + std::to_string(write_timeout_.count())
+            + " ms: server not reading";
+      close();
+      return false;
+    }
+  }
+  while (!ssl_ && done < bytes.size()) {
+    auto n = ::send(fd_, bytes.data() + done, bytes.size() - done,
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      err = errno_text("send");
+      close();
+      return false;
+    }
+    // The kernel buffer is full: the server is slow. Keep reading what it
+    // sends (it may be blocked writing to us) while we wait.
+    if (!drain(err))
+      return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      err = "write blocked for "
+            + std::to_string(write_timeout_.count())
+            + " ms: server not reading";
+      close();
+      return false;
+    }
+    pollfd p{fd_, POLLOUT, 0};
+    ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
+  }
+  return true;
+}
+
+tak_connection::progress
+tak_connection::write_some(const std::string_view* pieces, size_t n,
+                           size_t total, size_t& done,
+                           std::chrono::steady_clock::time_point since,
+                           std::string& err) {
+  if (fd_ < 0) {
+    err = "not connected";
+    return progress::failed;
+  }
+  if (is_udp()) {
+    for (size_t i = 0; i < n; ++i)
+      if (!write(pieces[i], err))
+        return progress::failed;
+    done = total;
+    return progress::complete;
+  }
+  // The piece and the offset in it where byte `done` is.
+  size_t first = 0;
+  size_t skip = done;
+  auto locate = [&] {
+    while (first < n && skip >= pieces[first].size()) {
+      skip -= pieces[first].size();
+      ++first;
+    }
+  };
+  while (done < total) {
+    locate();
+    if (ssl_) {
+      ERR_clear_error();
+      const auto& piece = pieces[first];
+      int w = SSL_write(ssl_, piece.data() + skip,
+                        static_cast<int>(piece.size() - skip));
+      if (w > 0) {
+        done += static_cast<size_t>(w);
+        skip += static_cast<size_t>(w);
+        continue;
+      }
+      int e = SSL_get_error(ssl_, w);
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        err = "TLS write failed: " + ssl_errors();
+        close();
+        return progress::failed;
+      }
+    } else {
+      iovec iov[256]; // a write_bytes write of ordinary events in one call
+      size_t count = 0;
+      for (size_t i = first; i < n && count < std::size(iov); ++i) {
+        size_t off = i == first ? skip : 0;
+        iov[count].iov_base = const_cast<char*>(pieces[i].data() + off);
+        iov[count].iov_len = pieces[i].size() - off;
+        ++count;
+      }
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = count;
+      auto w = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) {
+        done += static_cast<size_t>(w);
+        skip += static_cast<size_t>(w);
+        continue;
+      }
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        err = errno_text("send");
+        close();
+        return progress::failed;
+      }
+    }
+    // The server is not reading now. Keep reading what it sends (it may be
+    // blocked writing to us); give up on it past the write timeout.
+    if (!drain(err))
+      return progress::failed;
+    if (std::chrono::steady_clock::now() - since >= write_timeout_) {
+      err = "write blocked for " + std::to_string(write_timeout_.count())
+            + " ms: server not reading";
+      close();
+      return progress::failed;
+    }
+    return progress::partial;
+  }
+  return progress::complete;
+}
+
+bool tak_connection::drain(std::string& err) {
+  if (fd_ < 0 || is_udp())
+    return fd_ >= 0;
+  char buf[4096];
+  while (ssl_) {
+    ERR_clear_error();
+    int n = SSL_read(ssl_, buf, sizeof(buf));
+    if (n > 0) {
+      bytes_read_ += static_cast<uint64_t>(n);
+      last_read_ = std::chrono::steady_clock::now();
+      continue;
+    }
+    int e = SSL_get_error(ssl_, n);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+      return true;
+    err = e == SSL_ERROR_ZERO_RETURN ? "server closed the connection"
+                                      : "TLS read failed: " + ssl_errors();
+    if (e == SSL_ERROR_SYSCALL && n == 0)
+      err = "server closed the connection";
+    close();
+    return false;
+  }
+  for (;;) {
+    auto n = ::recv(fd_, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) {
+      bytes_read_ += static_cast<uint64_t>(n);
+      last_read_ = std::chrono::steady_clock::now();
+      continue;
+    }
+    if (n == 0) {
+      err = "server closed the connection";
+      close();
+      return false;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+      return true;
+    err = errno_text("recv");
+    close();
+    return false;
+  }
+}
+
+} // namespace cotflow

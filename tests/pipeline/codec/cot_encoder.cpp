@@ -1,0 +1,852 @@
+#include <boost/test/unit_test.hpp>
+
+#include "config/config.hpp"
+#include "pipeline/codec/cot_encoder.hpp"
+#include "pipeline/codec/decoder.hpp"
+#include "pipeline/core/detection.hpp"
+#include "pipeline/core/time.hpp"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+using cotflow::cot_config;
+using cotflow::cot_encoder;
+using cotflow::detection;
+using cotflow::encode_outcome;
+
+namespace {
+
+// 2026-11-26T12:34:56.789Z, computed with `date -u -d ... +%s`.
+constexpr int64_t now = 1795696496789;
+const char* const xsd = "/work/shared/reference/cot/cot-event-2.0.xsd";
+const char* const xmllint = "/usr/bin/xmllint";
+
+/// The characters that must never appear raw in any attribute or text.
+const std::string nasty = "<x a=\"1\" b='2'>&amp;</x>";
+
+/// One element of a parsed event: its name, attributes and text.
+struct element {
+  std::string name;
+  std::map<std::string, std::string> attrs;
+  std::string text;
+};
+
+/// Resolves the five named entities and decimal character references;
+/// returns nullopt for anything else after '&'.
+std::optional<std::string> unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '&') {
+      out += s[i];
+      continue;
+    }
+    auto semi = s.find(';', i);
+    if (semi == std::string::npos)
+      return std::nullopt;
+    auto ent = s.substr(i + 1, semi - i - 1);
+    if (ent == "lt")
+      out += '<';
+    else if (ent == "gt")
+      out += '>';
+    else if (ent == "amp")
+      out += '&';
+    else if (ent == "quot")
+      out += '"';
+    else if (ent == "apos")
+      out += '\'';
+    else if (ent.size() > 1 && ent[0] == '#'
+             && ent.find_first_not_of("0123456789", 1) == std::string::npos)
+      out += static_cast<char>(std::stoi(ent.substr(1)));
+    else
+      return std::nullopt;
+    i = semi;
+  }
+  return out;
+}
+
+/// A strict little parser for the XML the encoder writes (no prolog, no
+/// comments, double-quoted attributes). Fails the test on anything that is
+/// not well-formed; returns the elements in document order.
+std::vector<element> parse(const std::string& xml) {
+  std::vector<element> out;
+  std::vector<std::string> open;
+  size_t i = 0;
+  auto fail = [&](const std::string& why) {
+    BOOST_FAIL("not well-formed at byte " << i << ": " << why << "\n"
+                                          << xml);
+  };
+  auto name_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_'
+           || c == '-' || c == '.' || c == ':';
+  };
+  while (i < xml.size()) {
+    if (xml[i] != '<') {
+      auto lt = xml.find('<', i);
+      if (lt == std::string::npos || open.empty())
+        fail("text outside the root element");
+      auto raw = xml.substr(i, lt - i);
+      if (raw.find('>') != std::string::npos)
+        fail("raw '>' in text");
+      auto text = unescape(raw);
+      if (!text)
+        fail("bad entity in text");
+      out.back().text += *text; // text only follows <remarks> here
+      i = lt;
+      continue;
+    }
+    ++i;
+    if (i < xml.size() && xml[i] == '/') {
+      auto gt = xml.find('>', i);
+      if (gt == std::string::npos)
+        fail("unterminated end tag");
+      auto name = xml.substr(i + 1, gt - i - 1);
+      if (open.empty() || open.back() != name)
+        fail("mismatched end tag " + name);
+      open.pop_back();
+      i = gt + 1;
+      continue;
+    }
+    element e;
+    while (i < xml.size() && name_char(xml[i]))
+      e.name += xml[i++];
+    if (e.name.empty())
+      fail("empty element name");
+    bool self_closing = false;
+    for (;;) {
+      while (i < xml.size() && xml[i] == ' ')
+        ++i;
+      if (i >= xml.size())
+        fail("unterminated start tag");
+      if (xml[i] == '>') {
+        ++i;
+        break;
+      }
+      if (xml.compare(i, 2, "/>") == 0) {
+        i += 2;
+        self_closing = true;
+        break;
+      }
+      std::string an;
+      while (i < xml.size() && name_char(xml[i]))
+        an += xml[i++];
+      if (an.empty() || xml.compare(i, 2, "=\"") != 0)
+        fail("bad attribute in <" + e.name + ">");
+      i += 2;
+      auto q = xml.find('"', i);
+      if (q == std::string::npos)
+        fail("unterminated attribute value");
+      auto raw = xml.substr(i, q - i);
+      if (raw.find('<') != std::string::npos)
+        fail("raw '<' in attribute " + an);
+      auto value = unescape(raw);
+      if (!value)
+        fail("bad entity in attribute " + an);
+      if (e.attrs.count(an))
+        fail("duplicate attribute " + an);
+      e.attrs[an] = *value;
+      i = q + 1;
+      if (i < xml.size() && xml[i] != ' ' && xml[i] != '>' && xml[i] != '/')
+        fail("no space after attribute " + an);
+    }
+    if (open.empty() && !out.empty())
+      fail("second root element");
+    if (!self_closing)
+      open.push_back(e.name);
+    out.push_back(std::move(e));
+  }
+  if (!open.empty())
+    fail("unclosed element " + open.back());
+  return out;
+}
+
+/// The first element called `name`, failing the test when there is none.
+const element& find(const std::vector<element>& es, const std::string& name) {
+  for (const auto& e : es)
+    if (e.name == name)
+      return e;
+  BOOST_FAIL("no <" << name << "> element");
+  throw 0; // unreachable
+}
+
+bool has(const std::vector<element>& es, const std::string& name) {
+  for (const auto& e : es)
+    if (e.name == name)
+      return true;
+  return false;
+}
+
+cot_config default_cot() {
+  return cotflow::default_config().cot;
+}
+
+/// A valid detection seen one second before `now`.
+detection sample() {
+  detection d;
+  d.clear();
+  d.id = "t1";
+  d.time_ms = now - 1000;
+  d.lat = 48.5;
+  d.lon = -3.25;
+  return d;
+}
+
+std::string encode_ok(const cot_encoder& enc, const detection& d) {
+  std::string xml;
+  auto outcome = enc.encode(d, now, xml);
+  BOOST_TEST_REQUIRE(to_string(outcome) == "encoded");
+  return xml;
+}
+
+std::vector<element> encode_and_parse(const cot_encoder& enc,
+                                      const detection& d) {
+  return parse(encode_ok(enc, d));
+}
+
+bool can_validate() {
+  return access(xmllint, X_OK) == 0 && access(xsd, R_OK) == 0;
+}
+
+/// Runs xmllint on `xml` (with the schema when `schema`); returns its
+/// exit status.
+int run_xmllint(const std::string& xml, bool schema) {
+  char path[] = "/tmp/cotflow_test_event_XXXXXX";
+  int fd = mkstemp(path);
+  BOOST_TEST_REQUIRE(fd >= 0);
+  close(fd);
+  {
+    std::ofstream f{path, std::ios::binary};
+    f << xml;
+  }
+  std::string cmd = std::string{xmllint} + " --noout "
+                    + (schema ? std::string{"--schema "} + xsd + " " : "")
+                    + path + " >/dev/null 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::remove(path);
+  return rc;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(structure)
+
+BOOST_AUTO_TEST_CASE(a_minimal_event_has_every_required_part) {
+  cot_encoder enc{default_cot()};
+  auto es = encode_and_parse(enc, sample());
+  BOOST_TEST_REQUIRE(es.size() >= 3u);
+  const auto& ev = es[0];
+  BOOST_TEST(ev.name == "event");
+  BOOST_TEST(ev.attrs.at("version") == "2.0");
+  BOOST_TEST(ev.attrs.at("uid") == "t1");
+  BOOST_TEST(ev.attrs.at("type") == "a-u-G");
+  BOOST_TEST(ev.attrs.at("how") == "m-g");
+  for (auto a : {"time", "start", "stale"})
+    BOOST_TEST(ev.attrs.count(a) == 1u);
+  const auto& pt = find(es, "point");
+  BOOST_TEST(pt.attrs.at("lat") == "48.5000000");
+  BOOST_TEST(pt.attrs.at("lon") == "-3.2500000");
+  BOOST_TEST(has(es, "detail"));
+}
+
+BOOST_AUTO_TEST_CASE(the_flow_tags_element_exists) {
+  cot_encoder enc{default_cot()};
+  auto es = encode_and_parse(enc, sample());
+  const auto& tags = find(es, "_flow-tags_");
+  BOOST_TEST(tags.attrs.at("cotflow") == cotflow::rfc3339(now));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_hae_ce_and_le_are_9999999) {
+  cot_encoder enc{default_cot()};
+  auto pt = find(encode_and_parse(enc, sample()), "point");
+  BOOST_TEST(pt.attrs.at("hae") == "9999999.0");
+  BOOST_TEST(pt.attrs.at("ce") == "9999999.0");
+  BOOST_TEST(pt.attrs.at("le") == "9999999.0");
+}
+
+BOOST_AUTO_TEST_CASE(known_hae_ce_and_le_are_written) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.hae = 120.5;
+  d.ce = 5;
+  d.le = 0;
+  auto pt = find(encode_and_parse(enc, d), "point");
+  BOOST_TEST(pt.attrs.at("hae") == "120.5");
+  BOOST_TEST(pt.attrs.at("ce") == "5.0");
+  BOOST_TEST(pt.attrs.at("le") == "0.0");
+}
+
+BOOST_AUTO_TEST_CASE(times_are_rfc3339_with_milliseconds) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.time_ms = now - 1234;
+  auto ev = encode_and_parse(enc, d)[0];
+  BOOST_TEST(ev.attrs.at("time") == "2026-11-26T12:34:55.555Z");
+  BOOST_TEST(ev.attrs.at("start") == "2026-11-26T12:34:55.555Z");
+  for (auto a : {"time", "start", "stale"}) {
+    const auto& v = ev.attrs.at(a);
+    BOOST_TEST(v.size() == 24u);
+    BOOST_TEST(cotflow::parse_rfc3339(v).has_value());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_explicit_start_is_kept) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.start_ms = now - 5000;
+  auto ev = encode_and_parse(enc, d)[0];
+  BOOST_TEST(ev.attrs.at("start") == cotflow::rfc3339(now - 5000));
+  BOOST_TEST(ev.attrs.at("time") == cotflow::rfc3339(now - 1000));
+}
+
+BOOST_AUTO_TEST_CASE(the_contact_callsign_falls_back_to_the_id) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  BOOST_TEST(find(encode_and_parse(enc, d), "contact").attrs.at("callsign")
+             == "t1");
+  d.callsign = "Alpha 1";
+  BOOST_TEST(find(encode_and_parse(enc, d), "contact").attrs.at("callsign")
+             == "Alpha 1");
+}
+
+BOOST_AUTO_TEST_CASE(track_appears_only_when_course_or_speed_is_known) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  BOOST_TEST(!has(encode_and_parse(enc, d), "track"));
+  d.course = 271.5;
+  auto t = find(encode_and_parse(enc, d), "track");
+  BOOST_TEST(t.attrs.at("course") == "271.5");
+  d.course = NAN;
+  d.speed = 3.25;
+  t = find(encode_and_parse(enc, d), "track");
+  BOOST_TEST(t.attrs.at("speed") == "3.25");
+  BOOST_TEST(t.attrs.count("course") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(precisionlocation_appears_only_when_known) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  BOOST_TEST(!has(encode_and_parse(enc, d), "precisionlocation"));
+  d.geopointsrc = "GPS";
+  auto p = find(encode_and_parse(enc, d), "precisionlocation");
+  BOOST_TEST(p.attrs.at("geopointsrc") == "GPS");
+  BOOST_TEST(p.attrs.count("altsrc") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(remarks_carry_classification_confidence_and_source) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.classification = "person";
+  d.confidence = 0.87;
+  d.source = "cam-7";
+  d.remarks = "near gate";
+  auto r = find(encode_and_parse(enc, d), "remarks");
+  BOOST_TEST(r.attrs.at("source") == "cam-7");
+  BOOST_TEST(r.text.find("person") != std::string::npos);
+  BOOST_TEST(r.text.find("0.87") != std::string::npos);
+  BOOST_TEST(r.text.find("cam-7") != std::string::npos);
+  BOOST_TEST(r.text.find("near gate") != std::string::npos);
+  BOOST_TEST(r.text.find("LOW CONFIDENCE") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_output_buffer_is_cleared_first) {
+  cot_encoder enc{default_cot()};
+  std::string xml = "left over";
+  enc.encode(sample(), now, xml);
+  BOOST_TEST(xml.rfind("<event", 0) == 0u);
+  auto once = xml;
+  enc.encode(sample(), now, xml);
+  BOOST_TEST(xml == once);
+}
+
+BOOST_AUTO_TEST_CASE(events_validate_against_the_cot_schema) {
+  if (!can_validate()) {
+    BOOST_TEST_MESSAGE("xmllint or the CoT schema is missing; skipped");
+    return;
+  }
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  BOOST_TEST(run_xmllint(encode_ok(enc, d), true) == 0);
+  d.hae = -12.5;
+  d.ce = 3;
+  d.le = 4;
+  d.course = 359.9;
+  d.speed = 12;
+  d.callsign = nasty;
+  d.remarks = nasty + "\x01\t\n";
+  d.source = nasty;
+  d.classification = "person";
+  d.affiliation = "hostile";
+  d.confidence = 0.5;
+  d.geopointsrc = "GPS";
+  d.altsrc = "DTED0";
+  d.lat = -90;
+  d.lon = 180;
+  BOOST_TEST(run_xmllint(encode_ok(enc, d), true) == 0);
+  auto cfg = default_cot();
+  cfg.uid_prefix = nasty;
+  BOOST_TEST(run_xmllint(encode_ok(cot_encoder{cfg}, d), true) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(escaping)
+
+BOOST_AUTO_TEST_CASE(xml_escape_escapes_the_five_special_characters) {
+  std::string out = "keep:";
+  cotflow::xml_escape("<a href=\"x\">&'", out);
+  BOOST_TEST(out == "keep:&lt;a href=&quot;x&quot;&gt;&amp;&apos;");
+}
+
+BOOST_AUTO_TEST_CASE(xml_escape_replaces_forbidden_control_characters) {
+  std::string out;
+  cotflow::xml_escape(std::string{"a\x01" "b\x1f" "c"} + '\0' + "d", out);
+  BOOST_TEST(out == "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD" "d");
+  out.clear();
+  cotflow::xml_escape("\t\n\r", out);
+  BOOST_TEST(out == "&#9;&#10;&#13;");
+  out.clear();
+  cotflow::xml_escape("\xc3\xa9", out); // UTF-8 passes through
+  BOOST_TEST(out == "\xc3\xa9");
+}
+
+BOOST_AUTO_TEST_CASE(no_text_field_can_inject_markup) {
+  auto cfg = default_cot();
+  cfg.uid_prefix = "p" + nasty;
+  cot_encoder enc{cfg};
+  auto d = sample();
+  d.id = "i" + nasty;
+  d.source = "s" + nasty;
+  d.callsign = "c" + nasty;
+  d.remarks = "r" + nasty;
+  d.classification = "k" + nasty;
+  d.confidence = 0.5;
+  auto es = encode_and_parse(enc, d);
+  // Only the encoder's own elements exist.
+  for (const auto& e : es)
+    BOOST_TEST((e.name == "event" || e.name == "point" || e.name == "detail"
+                || e.name == "contact" || e.name == "remarks"
+                || e.name == "_flow-tags_"),
+               "unexpected element <" << e.name << ">");
+  BOOST_TEST(es[0].attrs.at("uid")
+             == "p" + nasty + "s" + nasty + "-i" + nasty);
+  BOOST_TEST(find(es, "contact").attrs.at("callsign") == "c" + nasty);
+  const auto& r = find(es, "remarks");
+  BOOST_TEST(r.attrs.at("source") == "s" + nasty);
+  BOOST_TEST(r.text.find("k" + nasty) != std::string::npos);
+  BOOST_TEST(r.text.find("r" + nasty) != std::string::npos);
+  BOOST_TEST(r.text.find("s" + nasty) != std::string::npos);
+  // The classification is unknown, so the type is the default.
+  BOOST_TEST(es[0].attrs.at("type") == "a-u-G");
+}
+
+BOOST_AUTO_TEST_CASE(an_id_alone_as_callsign_is_escaped) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.id = "\"/><evil/><x a=\"";
+  auto es = encode_and_parse(enc, d);
+  BOOST_TEST(!has(es, "evil"));
+  BOOST_TEST(find(es, "contact").attrs.at("callsign") == d.id);
+  BOOST_TEST(es[0].attrs.at("uid") == d.id);
+}
+
+BOOST_AUTO_TEST_CASE(precision_sources_and_how_are_escaped) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.geopointsrc = nasty;
+  d.altsrc = nasty;
+  auto es = encode_and_parse(enc, d);
+  const auto& p = find(es, "precisionlocation");
+  BOOST_TEST(p.attrs.at("geopointsrc") == nasty);
+  BOOST_TEST(p.attrs.at("altsrc") == nasty);
+  auto cfg = default_cot();
+  cfg.how = "m-g\"<";
+  es = encode_and_parse(cot_encoder{cfg}, sample());
+  BOOST_TEST(es[0].attrs.at("how") == "m-g\"<");
+}
+
+BOOST_AUTO_TEST_CASE(control_characters_never_reach_the_xml) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.callsign = std::string{"a\x01\x02\x1b" "b"} + '\0';
+  d.remarks = "line1\nline2\x07";
+  d.id = "id\x0b";
+  auto xml = encode_ok(enc, d);
+  for (char c : xml) {
+    auto u = static_cast<unsigned char>(c);
+    BOOST_TEST_REQUIRE(u >= 0x20u, "raw control byte " << unsigned{u});
+  }
+  auto es = parse(xml);
+  BOOST_TEST(find(es, "remarks").text.find("line1\nline2")
+             != std::string::npos);
+  if (can_validate())
+    BOOST_TEST(run_xmllint(xml, false) == 0);
+}
+
+// U+FFFE and U+FFFF are valid UTF-8, so the decoder accepts them, but
+// XML 1.0 §2.2 forbids them: they are replaced like the other forbidden
+// characters (U+FFFD).
+BOOST_AUTO_TEST_CASE(xml_escape_matches_a_byte_by_byte_reference) {
+  // xml_escape appends runs of plain bytes at once; this is the rule byte
+  // by byte, on random text rich in what it must replace.
+  auto reference = [](const std::string& t) {
+    std::string out;
+    for (size_t i = 0; i < t.size(); ++i) {
+      auto c = static_cast<unsigned char>(t[i]);
+      if (c == '<') out += "&lt;";
+      else if (c == '>') out += "&gt;";
+      else if (c == '&') out += "&amp;";
+      else if (c == '"') out += "&quot;";
+      else if (c == '\'') out += "&apos;";
+      else if (c == '\t') out += "&#9;";
+      else if (c == '\n') out += "&#10;";
+      else if (c == '\r') out += "&#13;";
+      else if (c < 0x20) out += "\xEF\xBF\xBD";
+      else if (c == 0xEF && i + 2 < t.size()
+               && static_cast<unsigned char>(t[i + 1]) == 0xBF
+               && (static_cast<unsigned char>(t[i + 2]) & 0xFE) == 0xBE) {
+        out += "\xEF\xBF\xBD";
+        i += 2;
+      } else out += static_cast<char>(c);
+    }
+    return out;
+  };
+  const unsigned char alphabet[] = {'a', 'Z', ' ', '<', '>', '&', '"', '\'',
+                                    '\t', '\n', '\r', 0, 1, 0x1f, 0xEF, 0xBF,
+                                    0xBE, 0xBD, 0xC3, 0xA9};
+  std::srand(7);
+  for (int n = 0; n < 20000; ++n) {
+    std::string t(static_cast<size_t>(std::rand() % 12), ' ');
+    for (auto& c : t)
+      c = static_cast<char>(alphabet[std::rand() % sizeof(alphabet)]);
+    std::string out = "prefix";
+    cotflow::xml_escape(t, out);
+    BOOST_TEST_REQUIRE(out == "prefix" + reference(t));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(noncharacters_forbidden_by_xml_never_reach_the_xml) {
+  cotflow::decoder dec{64 * 1024};
+  detection d;
+  auto r = dec.decode(R"({"id":"t1","time":1795696495789,"lat":1,"lon":2,)"
+                      R"("callsign":"a\uFFFFb\uFFFEc"})",
+                      d);
+  BOOST_TEST_REQUIRE(!r.has_value());
+  cot_encoder enc{default_cot()};
+  auto xml = encode_ok(enc, d);
+  BOOST_TEST(xml.find("\xEF\xBF\xBF") == std::string::npos);
+  BOOST_TEST(xml.find("\xEF\xBF\xBE") == std::string::npos);
+  if (can_validate())
+    BOOST_TEST(run_xmllint(xml, false) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(stale_and_drops)
+
+BOOST_AUTO_TEST_CASE(stale_is_now_plus_the_ttl_not_source_time_plus_ttl) {
+  auto cfg = default_cot();
+  cfg.stale_s = 120;
+  cot_encoder enc{cfg};
+  auto d = sample();
+  d.time_ms = now - 60 * 1000; // a minute old
+  auto ev = encode_and_parse(enc, d)[0];
+  BOOST_TEST(ev.attrs.at("stale") == cotflow::rfc3339(now + 120 * 1000));
+}
+
+BOOST_AUTO_TEST_CASE(the_longest_matching_stale_by_type_prefix_wins) {
+  auto cfg = default_cot();
+  cfg.stale_s = 120;
+  cfg.stale_by_type = {{"a", 10}, {"a-h", 20}, {"a-h-G", 30},
+                       {"a-h-G-U-C-I-X", 99}, {"a-f", 40}};
+  cot_encoder enc{cfg};
+  auto d = sample();
+  d.classification = "person";
+  d.affiliation = "hostile"; // a-h-G-U-C-I
+  auto stale = [&](const detection& x) {
+    auto v = encode_and_parse(enc, x)[0].attrs.at("stale");
+    return cotflow::parse_rfc3339(v).value_or(0) - now;
+  };
+  BOOST_TEST(stale(d) == 30 * 1000);
+  d.affiliation = "friend"; // a-f-G-U-C-I
+  BOOST_TEST(stale(d) == 40 * 1000);
+  d.affiliation = "neutral"; // a-n-G-U-C-I
+  BOOST_TEST(stale(d) == 10 * 1000);
+  d.type = "b-m-p-s-p-i"; // no prefix matches
+  BOOST_TEST(stale(d) == 120 * 1000);
+  d.type = "a-hx"; // "a-h" is a prefix of the text but not of the type
+  BOOST_TEST(stale(d) == 10 * 1000);
+}
+
+BOOST_AUTO_TEST_CASE(stale_s_from_the_record_wins) {
+  auto cfg = default_cot();
+  cfg.stale_s = 120;
+  cfg.stale_by_type = {{"a-u-G", 30}};
+  cot_encoder enc{cfg};
+  auto d = sample();
+  d.stale_s = 7;
+  auto ev = encode_and_parse(enc, d)[0];
+  BOOST_TEST(ev.attrs.at("stale") == cotflow::rfc3339(now + 7000));
+}
+
+BOOST_AUTO_TEST_CASE(an_explicit_future_stale_is_kept) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.stale_ms = now + 5000;
+  auto ev = encode_and_parse(enc, d)[0];
+  BOOST_TEST(ev.attrs.at("stale") == cotflow::rfc3339(now + 5000));
+}
+
+BOOST_AUTO_TEST_CASE(an_explicit_stale_in_the_past_is_dropped_stale) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.stale_ms = now - 1;
+  std::string xml = "x";
+  BOOST_TEST(to_string(enc.encode(d, now, xml)) == "dropped_stale");
+  BOOST_TEST(xml.empty());
+  d.stale_ms = now;
+  BOOST_TEST(to_string(enc.encode(d, now, xml)) == "dropped_stale");
+}
+
+BOOST_AUTO_TEST_CASE(a_geojson_feature_already_stale_is_dropped) {
+  cotflow::decoder dec{64 * 1024};
+  detection d;
+  // time 10 s ago, stale 5 s ago.
+  auto r = dec.decode(
+    R"({"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},)"
+    R"("properties":{"uid":"f","time":"2026-11-26T12:34:46.789Z",)"
+    R"("stale":"2026-11-26T12:34:51.789Z"}})",
+    d);
+  BOOST_TEST_REQUIRE(!r.has_value());
+  cot_encoder enc{default_cot()};
+  std::string xml;
+  BOOST_TEST(to_string(enc.encode(d, now, xml)) == "dropped_stale");
+}
+
+BOOST_AUTO_TEST_CASE(a_record_older_than_max_age_is_dropped_too_old) {
+  auto cfg = default_cot();
+  cfg.max_age_s = 60;
+  cot_encoder enc{cfg};
+  auto d = sample();
+  std::string xml;
+  d.time_ms = now - 60 * 1000 - 1;
+  BOOST_TEST(to_string(enc.encode(d, now, xml)) == "dropped_too_old");
+  BOOST_TEST(xml.empty());
+  d.time_ms = now - 60 * 1000;
+  BOOST_TEST(to_string(enc.encode(d, now, xml)) == "encoded");
+}
+
+BOOST_AUTO_TEST_CASE(low_confidence_is_dropped_when_configured_to_drop) {
+  auto cfg = default_cot();
+  cfg.min_confidence = 0.5;
+  cfg.low_confidence = "drop";
+  cot_encoder enc{cfg};
+  auto d = sample();
+  std::string xml;
+  d.confidence = 0.49;
+  BOOST_TEST(to_string(enc.encode(d, now, xml)) == "dropped_low_confidence");
+  d.confidence = 0.5;
+  BOOST_TEST(to_string(enc.encode(d, now, xml)) == "encoded");
+  d.confidence = NAN; // unknown confidence is never low
+  BOOST_TEST(to_string(enc.encode(d, now, xml)) == "encoded");
+}
+
+BOOST_AUTO_TEST_CASE(low_confidence_is_flagged_in_remarks_when_configured) {
+  auto cfg = default_cot();
+  cfg.min_confidence = 0.5;
+  cfg.low_confidence = "flag";
+  cot_encoder enc{cfg};
+  auto d = sample();
+  d.confidence = 0.2;
+  auto r = find(encode_and_parse(enc, d), "remarks");
+  BOOST_TEST(r.text.find("LOW CONFIDENCE") != std::string::npos);
+  d.confidence = 0.9;
+  r = find(encode_and_parse(enc, d), "remarks");
+  BOOST_TEST(r.text.find("LOW CONFIDENCE") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(every_outcome_has_its_wire_name) {
+  BOOST_TEST(to_string(encode_outcome::encoded) == "encoded");
+  BOOST_TEST(to_string(encode_outcome::dropped_stale) == "dropped_stale");
+  BOOST_TEST(to_string(encode_outcome::dropped_too_old)
+             == "dropped_too_old");
+  BOOST_TEST(to_string(encode_outcome::dropped_low_confidence)
+             == "dropped_low_confidence");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(numbers)
+
+BOOST_AUTO_TEST_CASE(fixed_decimals_are_exactly_printfs) {
+  // append_fixed avoids printf; it must write what %.*f writes, including
+  // exact ties of the binary value (0.125 -> "0.12"), values just beside
+  // them, negative zero and values too large for its fast path.
+  std::vector<double> values = {0.0,     -0.0,    0.125,    0.375,   2.5,
+                                -2.5,    1e-9,    -1e-9,    0.05,    0.15,
+                                0.25,    1.005,   48.5,     -3.25,   90.0,
+                                -180.0,  9999999, 1e13,     1e14,    1e15,
+                                1e300,   5e-324,  123456.7, 0.999999995};
+  std::srand(11);
+  for (int n = 0; n < 200000; ++n) {
+    double unit = static_cast<double>(std::rand()) / RAND_MAX;
+    switch (n % 5) {
+      case 0: values.push_back((unit - 0.5) * 360); break; // coordinates
+      case 1: values.push_back(unit * 1e7); break;         // ce, le, hae
+      case 2: values.push_back(unit); break;                // confidence
+      case 3: // multiples of 2^-k: exact ties at some precision
+        values.push_back(std::ldexp(std::rand() % 100000, -(n % 17)));
+        break;
+      case 4: // one ulp beside a tie
+        values.push_back(std::nextafter(std::ldexp(std::rand() % 1000, -3),
+                                        unit < 0.5 ? 0.0 : 1e9));
+        break;
+    }
+  }
+  for (double v : values)
+    for (int precision : {1, 2, 7}) {
+      char want[400];
+      std::snprintf(want, sizeof(want), "%.*f", precision, v);
+      std::string got;
+      cotflow::append_fixed(got, v, precision);
+      BOOST_TEST_REQUIRE(got == want, "%.*f of " << std::hexfloat << v
+                                                 << " precision "
+                                                 << precision);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(types_and_uids)
+
+BOOST_AUTO_TEST_CASE(classification_and_affiliation_map_to_a_cot_type) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.classification = "person";
+  d.affiliation = "hostile";
+  BOOST_TEST(enc.cot_type(d) == "a-h-G-U-C-I");
+  d.classification = "uav";
+  d.affiliation = "friend";
+  BOOST_TEST(enc.cot_type(d) == "a-f-A-M-F-Q");
+  d.classification = "vehicle";
+  d.affiliation = "";
+  BOOST_TEST(enc.cot_type(d) == "a-u-G-E-V");
+  BOOST_TEST(encode_and_parse(enc, d)[0].attrs.at("type") == "a-u-G-E-V");
+}
+
+BOOST_AUTO_TEST_CASE(type_mapping_is_case_insensitive) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.classification = "PERSON";
+  d.affiliation = "Hostile";
+  BOOST_TEST(enc.cot_type(d) == "a-h-G-U-C-I");
+}
+
+BOOST_AUTO_TEST_CASE(of_names_differing_only_in_case_the_first_counts) {
+  auto c = default_cot();
+  // The configuration's maps are ordered: "Car" comes before "car".
+  c.classification_types["Car"] = "G-E-V-C";
+  c.classification_types["car"] = "G-E-V";
+  c.affiliation_codes["Friend"] = "n";
+  cot_encoder enc{c};
+  auto d = sample();
+  d.classification = "CAR";
+  d.affiliation = "friend";
+  BOOST_TEST(enc.cot_type(d) == "a-n-G-E-V-C");
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_classification_uses_the_default_type) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.classification = "spaceship";
+  BOOST_TEST(enc.cot_type(d) == "a-u-G");
+  d.affiliation = "hostile";
+  BOOST_TEST(enc.cot_type(d) == "a-h-G");
+  d.classification = "";
+  d.affiliation = "friend";
+  BOOST_TEST(enc.cot_type(d) == "a-f-G");
+  auto cfg = default_cot();
+  cfg.default_type = "a-u-A";
+  d.affiliation = "neutral";
+  BOOST_TEST(cot_encoder{cfg}.cot_type(d) == "a-n-A");
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_affiliation_is_u) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.classification = "person";
+  d.affiliation = "frenemy";
+  BOOST_TEST(enc.cot_type(d) == "a-u-G-U-C-I");
+}
+
+BOOST_AUTO_TEST_CASE(an_explicit_type_wins) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.classification = "person";
+  d.affiliation = "hostile";
+  d.type = "a-f-A-M-F-Q";
+  BOOST_TEST(enc.cot_type(d) == "a-f-A-M-F-Q");
+  BOOST_TEST(encode_and_parse(enc, d)[0].attrs.at("type") == "a-f-A-M-F-Q");
+}
+
+BOOST_AUTO_TEST_CASE(a_configured_mapping_is_used) {
+  auto cfg = default_cot();
+  cfg.classification_types["kayak"] = "S-X-K";
+  cfg.affiliation_codes["ally"] = "f";
+  cot_encoder enc{cfg};
+  auto d = sample();
+  d.classification = "Kayak";
+  d.affiliation = "ALLY";
+  BOOST_TEST(enc.cot_type(d) == "a-f-S-X-K");
+}
+
+BOOST_AUTO_TEST_CASE(an_explicit_how_wins_over_the_configured_one) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.how = "h-e";
+  BOOST_TEST(encode_and_parse(enc, d)[0].attrs.at("how") == "h-e");
+}
+
+BOOST_AUTO_TEST_CASE(the_uid_is_source_dash_id_or_the_id_alone) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  std::string uid;
+  enc.uid(d, uid);
+  BOOST_TEST(uid == "t1");
+  d.source = "cam-7";
+  enc.uid(d, uid);
+  BOOST_TEST(uid == "cam-7-t1");
+  BOOST_TEST(encode_and_parse(enc, d)[0].attrs.at("uid") == "cam-7-t1");
+}
+
+BOOST_AUTO_TEST_CASE(the_uid_prefix_is_prepended) {
+  auto cfg = default_cot();
+  cfg.uid_prefix = "cotflow.";
+  cot_encoder enc{cfg};
+  auto d = sample();
+  d.source = "cam-7";
+  std::string uid = "stale content";
+  enc.uid(d, uid);
+  BOOST_TEST(uid == "cotflow.cam-7-t1");
+  BOOST_TEST(encode_and_parse(enc, d)[0].attrs.at("uid") == uid);
+}
+
+BOOST_AUTO_TEST_CASE(the_uid_is_stable_across_updates) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.source = "radar";
+  auto first = encode_and_parse(enc, d)[0].attrs.at("uid");
+  d.lat = 10;
+  d.time_ms = now - 10;
+  d.callsign = "renamed";
+  d.classification = "vehicle";
+  BOOST_TEST(encode_and_parse(enc, d)[0].attrs.at("uid") == first);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

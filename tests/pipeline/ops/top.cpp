@@ -1,0 +1,55 @@
+#include <boost/test/unit_test.hpp>
+
+#include "pipeline/ops/top.hpp"
+
+using namespace cotflow;
+
+BOOST_AUTO_TEST_CASE(prometheus_text_parses_into_samples) {
+  auto m = parse_prometheus("# HELP x y\n# TYPE x counter\nx 3\n"
+                            "h_bucket{d=\"a\",le=\"0.1\"} 2\n");
+  BOOST_TEST(m["x"] == 3);
+  BOOST_TEST(m["h_bucket{d=\"a\",le=\"0.1\"}"] == 2);
+}
+
+BOOST_AUTO_TEST_CASE(quantiles_come_from_the_interval_between_scrapes) {
+  std::map<std::string, double> before = {
+    {"h_bucket{d=\"a\",le=\"0.01\"}", 100},
+    {"h_bucket{d=\"a\",le=\"0.1\"}", 100},
+    {"h_bucket{d=\"a\",le=\"+Inf\"}", 100}};
+  // In the interval: 10 below 10 ms, 90 between 10 and 100 ms.
+  std::map<std::string, double> now = {
+    {"h_bucket{d=\"a\",le=\"0.01\"}", 110},
+    {"h_bucket{d=\"a\",le=\"0.1\"}", 200},
+    {"h_bucket{d=\"a\",le=\"+Inf\"}", 200}};
+  auto p50 = histogram_quantile(before, now, "h", "d=\"a\"", 0.5);
+  BOOST_TEST(p50 > 0.01);
+  BOOST_TEST(p50 < 0.1);
+  BOOST_TEST(histogram_quantile(before, now, "h", "d=\"a\"", 0.05) <= 0.01);
+  BOOST_TEST(histogram_quantile(now, now, "h", "d=\"a\"", 0.5) < 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_tak_destination_shows_its_breaker_and_parking) {
+  top_sample before, now;
+  before.at = 0;
+  now.at = 1;
+  before.metrics["cotflow_records_in_total"] = 100;
+  now.metrics["cotflow_records_in_total"] = 300;
+  now.metrics["cotflow_records_parked_total"] = 42;
+  now.status_json = R"({"destinations": [{
+    "name": "tak1", "kind": "tcp", "endpoint": "tcp://h:8087",
+    "connected": false, "events": 0, "queue": 0, "reconnects": 2,
+    "last_error": "connect: Connection refused",
+    "breaker": {"state": "open", "trips": 3, "last_trip_reason": "x"},
+    "parking": {"topic": "cotflow.parking.tak1", "active": true,
+                "parked": 42, "replayed": 7, "dropped_stale": 0,
+                "backlog": 35}}]})";
+  auto screen = render_top("http://127.0.0.1:9180", before, now);
+  BOOST_TEST(screen.find("parked 42") != std::string::npos, screen);
+  BOOST_TEST(screen.find("breaker OPEN") != std::string::npos, screen);
+  BOOST_TEST(screen.find("trips 3") != std::string::npos, screen);
+  BOOST_TEST(screen.find("parking ON") != std::string::npos, screen);
+  BOOST_TEST(screen.find("backlog 35") != std::string::npos, screen);
+  BOOST_TEST(screen.find("last error: connect: Connection refused")
+               != std::string::npos,
+             screen);
+}
