@@ -6,6 +6,7 @@
 #include "actors/sinks.hpp"
 #include "actors/source.hpp"
 #include "actors/tak_sink.hpp"
+#include "messages/registration.hpp"
 #include "pipeline/ops/http_server.hpp"
 #include "pipeline/core/json.hpp"
 #include "pipeline/kafka/kafka_stats.hpp"
@@ -28,16 +29,7 @@ namespace {
 
 struct system_config : caf::actor_system_config {
   explicit system_config(size_t threads) {
-    add_message_type<record_ref>("record_ref");
-    add_message_type<record>("record");
-    add_message_type<record_chunk>("record_chunk");
-    add_message_type<batch>("batch");
-    add_message_type<cot_event>("cot_event");
-    add_message_type<dead_letter>("dead_letter");
-    add_message_type<dead_letter_batch>("dead_letter_batch");
-    add_message_type<ack>("ack");
-    add_message_type<tunables>("tunables");
-    add_message_type<batcher_actor>("batcher_actor");
+    cotflow::add_message_types(*this);
     set("scheduler.max-threads", threads);
     // Workers wait on a condition variable instead of CAF's default
     // work stealing, whose idle workers poll every 50 µs for as long as

@@ -27,6 +27,7 @@
 //                   [--window K] [--reps R] [--summary FILE]
 #include "config/defaults.hpp"
 #include "messages/actors.hpp"
+#include "messages/registration.hpp"
 #include "pipeline/codec/generator.hpp"
 #include "pipeline/core/time.hpp"
 #include "pipeline/delivery/topic_names.hpp"
@@ -231,10 +232,7 @@ sender(sender_ptr self, variant v, uint64_t batches, uint64_t window,
 
 struct system_config : caf::actor_system_config {
   explicit system_config(const std::string& policy) {
-    // As actors/run.cpp registers them.
-    add_message_type<record_ref>("record_ref");
-    add_message_type<record>("record");
-    add_message_type<batch>("batch");
+    cotflow::add_message_types(*this);
     set("scheduler.max-threads", size_t{2});
     // cotflow runs "sharing" (actors/run.cpp); CAF's default is
     // "stealing".

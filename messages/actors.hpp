@@ -1,7 +1,7 @@
 #pragma once
 
 #include "messages/atoms.hpp"
-#include "messages/types.hpp"
+#include "messages/inspect.hpp"
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>

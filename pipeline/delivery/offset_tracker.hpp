@@ -1,5 +1,7 @@
 #pragma once
 
+#include "pipeline/core/dest_mask.hpp"
+
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -8,20 +10,6 @@
 #include <vector>
 
 namespace cotflow {
-
-/// Which destinations still owe an acknowledgement for one record, one bit
-/// per destination.
-using dest_mask = uint32_t;
-
-/// Not a destination: set in an acknowledgement whose destination parked
-/// the record (see parking_lot) rather than delivered it. A record that
-/// completes with it is counted as parked. At most 31 destinations.
-inline constexpr dest_mask parked_bit = dest_mask{1} << 31;
-
-/// All bits of a record that waits for `n` destinations.
-inline dest_mask all_destinations(unsigned n) {
-  return n >= 32 ? ~dest_mask{0} : (dest_mask{1} << n) - 1;
-}
 
 /// The offsets of one partition between dispatch and commit. Offsets are
 /// dispatched in increasing order (gaps allowed); the commit position is the

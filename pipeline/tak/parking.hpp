@@ -1,7 +1,7 @@
 #pragma once
 
 #include "config/config.hpp"
-#include "messages/types.hpp"
+#include "pipeline/core/cot_event.hpp"
 #include "pipeline/kafka/consumer.hpp"
 #include "pipeline/kafka/kafka.hpp"
 #include "pipeline/core/stats.hpp"

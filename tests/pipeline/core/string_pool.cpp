@@ -1,6 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
-#include "messages/types.hpp"
+#include "pipeline/core/cot_event.hpp"
 #include "pipeline/core/string_pool.hpp"
 
 #include <memory>

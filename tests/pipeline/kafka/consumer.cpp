@@ -1,7 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "config/config.hpp"
-#include "messages/types.hpp"
+#include "pipeline/core/record.hpp"
 #include "pipeline/kafka/consumer.hpp"
 #include "tests/support/kafka_client.hpp"
 #include "tests/support/mock_cluster.hpp"
