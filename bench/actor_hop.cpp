@@ -25,7 +25,7 @@
 //
 //   bench_actor_hop [--batches N] [--rtt-batches M] [--sizes 1,50,500]
 //                   [--window K] [--reps R] [--summary FILE]
-#include "config/defaults.hpp"
+#include "config/config.hpp"
 #include "messages/actors.hpp"
 #include "messages/registration.hpp"
 #include "pipeline/codec/generator.hpp"
@@ -311,6 +311,11 @@ int main(int argc, char** argv) {
   std::vector<size_t> sizes{1, 50, 500};
   std::string summary;
   std::vector<std::string> policies{"sharing", "stealing"};
+  // The pipeline's own defaults: its input topic and its bound on records
+  // in flight.
+  const auto pipeline_defaults = cotflow::default_config();
+  const auto max_in_flight = pipeline_defaults.pipeline.max_in_flight;
+  const auto input_topic = pipeline_defaults.kafka.input_topics.front();
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--batches" && i + 1 < argc)
@@ -367,7 +372,7 @@ int main(int argc, char** argv) {
       gen.next(g, now);
       auto& r = proto[i];
       r.ref = {static_cast<uint32_t>(i % 4), static_cast<int64_t>(i)};
-      r.topic = topic_names::id(defaults::input_topic);
+      r.topic = topic_names::id(input_topic);
       r.partition = static_cast<int32_t>(i % 4);
       r.timestamp_ms = now;
       r.key = g.key;
@@ -388,7 +393,7 @@ int main(int argc, char** argv) {
         // mean fewer of them outstanding.
         auto k = std::min<uint64_t>(
           window, static_cast<uint64_t>(std::max<int64_t>(
-                    1, defaults::max_in_flight / static_cast<int64_t>(size))));
+                    1, max_in_flight / static_cast<int64_t>(size))));
         auto pool = std::make_shared<recycler>();
         for (uint64_t i = 0; i < k + 1; ++i) {
           std::vector<record> recs;
@@ -454,7 +459,7 @@ int main(int argc, char** argv) {
     "one warm-up.\n\n",
     static_cast<unsigned long long>(batches),
     static_cast<unsigned long long>(window),
-    static_cast<long long>(defaults::max_in_flight),
+    static_cast<long long>(max_in_flight),
     static_cast<unsigned long long>(rtt_batches),
     static_cast<double>(bytes) / static_cast<double>(proto.size()), reps);
   std::printf(
