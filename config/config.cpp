@@ -1,6 +1,6 @@
 #include "config/config.hpp"
 
-#include "config/defaults.hpp"
+#include "config/keys.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -20,184 +20,14 @@ namespace cotflow {
 
 namespace {
 
-using str_ref = std::function<std::string&(config&)>;
-using int_ref = std::function<int64_t&(config&)>;
-using dbl_ref = std::function<double&(config&)>;
-using bool_ref = std::function<bool&(config&)>;
-using list_ref = std::function<std::vector<std::string>&(config&)>;
-using smap_ref = std::function<std::map<std::string, std::string>&(config&)>;
-using imap_ref = std::function<std::map<std::string, int64_t>&(config&)>;
-
-using accessor
-  = std::variant<str_ref, int_ref, dbl_ref, bool_ref, list_ref, smap_ref,
-                 imap_ref>;
-
-/// One documented key: its path, what it means, and where it is stored.
-struct key_desc {
-  const char* section;
-  const char* key;
-  const char* description;
-  accessor get;
-};
-
-#define COTFLOW_KEY(sec, k, type, desc)                                        \
-  key_desc {                                                                   \
-    #sec, #k, desc, type([](config & c) -> auto& { return c.sec.k; })         \
-  }
-
-const std::vector<key_desc>& keys() {
-  static const std::vector<key_desc> table = {
-    COTFLOW_KEY(kafka, brokers, str_ref,
-                "Kafka bootstrap servers (host:port,...); 'embedded' starts "
-                "the in-process broker"),
-    COTFLOW_KEY(kafka, group_id, str_ref, "consumer group of all instances"),
-    COTFLOW_KEY(kafka, client_id, str_ref, "client.id of every Kafka client"),
-    COTFLOW_KEY(kafka, input_topics, list_ref, "topics with detections"),
-    COTFLOW_KEY(kafka, output_topic, str_ref, "topic that receives CoT XML"),
-    COTFLOW_KEY(kafka, dead_letter_topic, str_ref,
-                "topic for records that cannot be converted, with reasons"),
-    COTFLOW_KEY(kafka, parking_topic, str_ref,
-                "prefix of the parking topics: while destination X is down "
-                "or slow its events go to <prefix>.X and are replayed when "
-                "it is back; empty = hold them in memory"),
-    COTFLOW_KEY(kafka, properties, smap_ref,
-                "librdkafka properties passed to every client (security, "
-                "SASL, SSL, timeouts, compression); a value ${env:NAME} or "
-                "${file:PATH} is read from there (secrets); from the "
-                "environment: k=v pairs separated by commas (\\, for a "
-                "comma) added to the file's"),
-    COTFLOW_KEY(pipeline, batch_size, int_ref, "records per batch (max)"),
-    COTFLOW_KEY(pipeline, batch_age_ms, int_ref,
-                "a batch leaves at this age at the latest; at once when "
-                "the source has nothing more ready"),
-    COTFLOW_KEY(pipeline, max_in_flight, int_ref,
-                "records dispatched but not yet delivered; the consumer "
-                "pauses at this bound"),
-    COTFLOW_KEY(pipeline, encoders, int_ref,
-                "encoder workers; 0 = one per usable CPU (a container: its "
-                "CPU limit)"),
-    COTFLOW_KEY(pipeline, commit_interval_ms, int_ref,
-                "how often delivered offsets are committed (librdkafka's "
-                "auto.commit.interval.ms; applied at start)"),
-    COTFLOW_KEY(pipeline, max_record_bytes, int_ref,
-                "larger records are dead-lettered"),
-    COTFLOW_KEY(pipeline, drain_timeout_ms, int_ref,
-                "grace period to drain in-flight work on shutdown"),
-    COTFLOW_KEY(pipeline, poll_timeout_ms, int_ref,
-                "longest wait of one Kafka poll"),
-    COTFLOW_KEY(cot, default_type, str_ref,
-                "CoT type when classification is unknown"),
-    COTFLOW_KEY(cot, how, str_ref, "CoT how attribute"),
-    COTFLOW_KEY(cot, stale_s, int_ref, "stale = now + this many seconds"),
-    COTFLOW_KEY(cot, stale_by_type, imap_ref,
-                "stale seconds per CoT type prefix (longest prefix wins)"),
-    COTFLOW_KEY(cot, max_age_s, int_ref,
-                "records older than this are dropped and counted"),
-    COTFLOW_KEY(cot, min_confidence, dbl_ref,
-                "confidence below this is dropped or flagged"),
-    COTFLOW_KEY(cot, low_confidence, str_ref,
-                "what happens below min_confidence: drop or flag"),
-    COTFLOW_KEY(cot, uid_prefix, str_ref, "prefix of every CoT uid"),
-    COTFLOW_KEY(cot, classification_types, smap_ref,
-                "classification -> CoT type after the affiliation"),
-    COTFLOW_KEY(cot, affiliation_codes, smap_ref,
-                "affiliation -> one-letter CoT affiliation"),
-    COTFLOW_KEY(sinks, kafka, bool_ref, "send CoT to kafka.output_topic"),
-    COTFLOW_KEY(sinks, file, str_ref,
-                "append CoT to this file, one event per line; empty = off"),
-    COTFLOW_KEY(tak, destinations, smap_ref,
-                "TAK servers: name -> tcp://host:8087, udp://host:port or "
-                "udp://239.2.3.1:6969?ttl=1&interface=ADDR"),
-    COTFLOW_KEY(tak, connect_timeout_ms, int_ref,
-                "give up a TCP connect after this long"),
-    COTFLOW_KEY(tak, write_timeout_ms, int_ref,
-                "a write blocked this long counts as a dead connection"),
-    COTFLOW_KEY(tak, reconnect_min_ms, int_ref,
-                "first reconnect delay (doubles, with jitter)"),
-    COTFLOW_KEY(tak, reconnect_max_ms, int_ref, "longest reconnect delay"),
-    COTFLOW_KEY(tak, healthy_after_ms, int_ref,
-                "a connection up this long resets the reconnect delay"),
-    COTFLOW_KEY(tak, write_bytes, int_ref,
-                "most bytes of events gathered into one socket write"),
-    COTFLOW_KEY(tak, ping_interval_ms, int_ref,
-                "TLS destinations send a t-x-c-t ping this often; 0 = never"),
-    COTFLOW_KEY(tak, ping_timeout_ms, int_ref,
-                "no bytes from the server this long after a ping: "
-                "reconnect"),
-    COTFLOW_KEY(tak, replay_bytes, int_ref,
-                "after a lost connection, the latest bytes written on it are "
-                "sent again (duplicates rather than losses); keep it above "
-                "the server's receive buffer"),
-    COTFLOW_KEY(tak, queue_events, int_ref,
-                "events one destination holds in memory; beyond that its "
-                "events are parked"),
-    COTFLOW_KEY(tak, breaker_failures, int_ref,
-                "consecutive failed connects or writes that open a "
-                "destination's circuit breaker; 0 = never"),
-    COTFLOW_KEY(tak, breaker_failure_rate, dbl_ref,
-                "share of failures over the last breaker_window outcomes "
-                "that opens the breaker; 0 = never"),
-    COTFLOW_KEY(tak, breaker_window, int_ref,
-                "outcomes the failure rate is judged over"),
-    COTFLOW_KEY(tak, breaker_open_min_ms, int_ref,
-                "first wait of an open breaker before it probes (doubles "
-                "with each failed probe, with jitter)"),
-    COTFLOW_KEY(tak, breaker_open_max_ms, int_ref,
-                "longest wait of an open breaker"),
-    COTFLOW_KEY(tak, breaker_probes, int_ref,
-                "batches a half-open breaker lets through; that many "
-                "successes close it"),
-    COTFLOW_KEY(http, address, str_ref,
-                "operations HTTP port (metrics, health, status); empty = off"),
-    COTFLOW_KEY(http, token, str_ref,
-                "bearer token required for all but /metrics and /health/*"),
-    COTFLOW_KEY(http, ready_timeout_ms, int_ref,
-                "/health/ready fails when no partition is assigned this long"),
-    COTFLOW_KEY(supervision, max_restarts, int_ref,
-                "restarts of one group of workers allowed within window_ms "
-                "before the failure escalates (the root exits non-zero)"),
-    COTFLOW_KEY(supervision, window_ms, int_ref,
-                "the window of supervision.max_restarts"),
-    COTFLOW_KEY(supervision, backoff_min_ms, int_ref,
-                "first restart delay (doubles with recent failures)"),
-    COTFLOW_KEY(supervision, backoff_max_ms, int_ref,
-                "longest restart delay"),
-    COTFLOW_KEY(faults, encoder_throw_rate, dbl_ref,
-                "fault injection: share of records on which an encoder "
-                "worker throws (tests and demos; 0 = off)"),
-    COTFLOW_KEY(faults, rebalance_interval_ms, int_ref,
-                "fault injection: this often the source goes through a "
-                "rebalance of its whole assignment (revoke, then assign "
-                "from the committed offsets) (0 = off)"),
-    COTFLOW_KEY(faults, sink_throw_rate, dbl_ref,
-                "fault injection: share of CoT batches on which a destination "
-                "actor throws, so the pipeline restarts from the committed "
-                "offsets (0 = off)"),
-    COTFLOW_KEY(faults, destination_down, str_ref,
-                "fault injection: the TAK destination of this name fails "
-                "every connect and write for a period (empty = off)"),
-    COTFLOW_KEY(faults, destination_down_after_ms, int_ref,
-                "when that period starts, after the start of the process"),
-    COTFLOW_KEY(faults, destination_down_for_ms, int_ref,
-                "how long that period lasts"),
-    COTFLOW_KEY(log, level, str_ref, "trace, debug, info, warn or error"),
-    COTFLOW_KEY(log, format, str_ref, "json or text"),
-  };
-  return table;
-}
-
-#undef COTFLOW_KEY
-
-std::string path_of(const key_desc& k) {
-  return std::string{k.section} + "." + k.key;
-}
-
-std::string env_name_of(const key_desc& k) {
-  std::string s = std::string{"COTFLOW_"} + k.section + "_" + k.key;
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return std::toupper(c); });
-  return s;
-}
+// The storage of keys by value type (see key_storage).
+using str_ref = key_field<std::string>;
+using int_ref = key_field<int64_t>;
+using dbl_ref = key_field<double>;
+using bool_ref = key_field<bool>;
+using list_ref = key_field<std::vector<std::string>>;
+using smap_ref = key_field<std::map<std::string, std::string>>;
+using imap_ref = key_field<std::map<std::string, int64_t>>;
 
 std::optional<int64_t> parse_int(const std::string& s) {
   if (s.empty())
@@ -292,7 +122,7 @@ std::string resolve_secret(const std::string& v, const env_lookup& env,
 }
 
 /// Applies a scalar text (from YAML or the environment) to a key.
-std::optional<std::string> apply_text(config& cfg, const key_desc& k,
+std::optional<std::string> apply_text(config& cfg, const config_key& k,
                                       const std::string& text) {
   return std::visit(
     [&](auto& get) -> std::optional<std::string> {
@@ -344,11 +174,11 @@ std::optional<std::string> apply_text(config& cfg, const key_desc& k,
       }
       return std::nullopt;
     },
-    k.get);
+    k.field);
 }
 
 /// Applies a YAML node to a key; returns a problem or nothing.
-std::optional<std::string> apply_yaml(config& cfg, const key_desc& k,
+std::optional<std::string> apply_yaml(config& cfg, const config_key& k,
                                       const YAML::Node& node) {
   return std::visit(
     [&](auto& get) -> std::optional<std::string> {
@@ -396,7 +226,7 @@ std::optional<std::string> apply_yaml(config& cfg, const key_desc& k,
         return apply_text(cfg, k, node.Scalar());
       }
     },
-    k.get);
+    k.field);
 }
 
 std::string yaml_quote(const std::string& s) {
@@ -419,7 +249,7 @@ bool is_secret(const std::string& key) {
   return false;
 }
 
-std::string render(const config& cfg, const key_desc& k) {
+std::string render(const config& cfg, const config_key& k) {
   auto& c = const_cast<config&>(cfg);
   return std::visit(
     [&](auto& get) -> std::string {
@@ -427,7 +257,7 @@ std::string render(const config& cfg, const key_desc& k) {
       std::ostringstream out;
       if constexpr (std::is_same_v<T, str_ref>) {
         auto& v = get(c);
-        out << yaml_quote(is_secret(k.key) && !v.empty() ? "(hidden)" : v);
+        out << yaml_quote(is_secret(k.name) && !v.empty() ? "(hidden)" : v);
       } else if constexpr (std::is_same_v<T, int_ref>) {
         out << get(c);
       } else if constexpr (std::is_same_v<T, dbl_ref>) {
@@ -456,7 +286,13 @@ std::string render(const config& cfg, const key_desc& k) {
       }
       return out.str();
     },
-    k.get);
+    k.field);
+}
+
+/// Copies the value of key `k` from `from` into `to`.
+void copy_value(config& to, const config& from, const config_key& k) {
+  std::visit([&](auto& field) { field(to) = field(const_cast<config&>(from)); },
+             k.field);
 }
 
 bool is_cot_type(const std::string& s) {
@@ -473,68 +309,10 @@ bool is_type_suffix(const std::string& s) {
 
 config default_config() {
   config c;
-  c.kafka.brokers = defaults::brokers;
-  c.kafka.group_id = defaults::group_id;
-  c.kafka.client_id = defaults::client_id;
-  c.kafka.input_topics = {defaults::input_topic};
-  c.kafka.output_topic = defaults::output_topic;
-  c.kafka.dead_letter_topic = defaults::dead_letter_topic;
-  c.kafka.parking_topic = defaults::parking_topic;
-  c.pipeline.batch_size = defaults::batch_size;
-  c.pipeline.batch_age_ms = defaults::batch_age_ms;
-  c.pipeline.max_in_flight = defaults::max_in_flight;
-  c.pipeline.encoders = defaults::encoders;
-  c.pipeline.commit_interval_ms = defaults::commit_interval_ms;
-  c.pipeline.max_record_bytes = defaults::max_record_bytes;
-  c.pipeline.drain_timeout_ms = defaults::drain_timeout_ms;
-  c.pipeline.poll_timeout_ms = defaults::poll_timeout_ms;
-  c.cot.default_type = defaults::default_type;
-  c.cot.how = defaults::how;
-  c.cot.stale_s = defaults::stale_s;
-  c.cot.max_age_s = defaults::max_age_s;
-  c.cot.min_confidence = defaults::min_confidence;
-  c.cot.low_confidence = defaults::low_confidence;
-  // MIL-STD-2525 function codes as TAK clients draw them.
-  c.cot.classification_types = {
-    {"person", "G-U-C-I"},   {"vehicle", "G-E-V"},  {"car", "G-E-V-C"},
-    {"truck", "G-E-V-C"},    {"tank", "G-E-V-A-T"}, {"uav", "A-M-F-Q"},
-    {"drone", "A-M-F-Q"},    {"aircraft", "A"},     {"helicopter", "A-M-H"},
-    {"vessel", "S"},         {"boat", "S-X"},       {"building", "G-I"},
-    {"unknown", "G"},
-  };
-  c.cot.affiliation_codes = {
-    {"pending", "p"}, {"unknown", "u"},        {"assumed_friend", "a"},
-    {"friend", "f"},  {"neutral", "n"},        {"suspect", "s"},
-    {"hostile", "h"}, {"joker", "j"},          {"faker", "k"},
-    {"none", "o"},    {"other", "x"},
-  };
-  c.sinks.kafka = true;
-  c.tak.connect_timeout_ms = defaults::tak_connect_timeout_ms;
-  c.tak.write_timeout_ms = defaults::tak_write_timeout_ms;
-  c.tak.reconnect_min_ms = defaults::tak_reconnect_min_ms;
-  c.tak.reconnect_max_ms = defaults::tak_reconnect_max_ms;
-  c.tak.healthy_after_ms = defaults::tak_healthy_after_ms;
-  c.tak.write_bytes = defaults::tak_write_bytes;
-  c.tak.replay_bytes = defaults::tak_replay_bytes;
-  c.tak.ping_interval_ms = defaults::tak_ping_interval_ms;
-  c.tak.ping_timeout_ms = defaults::tak_ping_timeout_ms;
-  c.tak.queue_events = defaults::tak_queue_events;
-  c.tak.breaker_failures = defaults::tak_breaker_failures;
-  c.tak.breaker_failure_rate = defaults::tak_breaker_failure_rate;
-  c.tak.breaker_window = defaults::tak_breaker_window;
-  c.tak.breaker_open_min_ms = defaults::tak_breaker_open_min_ms;
-  c.tak.breaker_open_max_ms = defaults::tak_breaker_open_max_ms;
-  c.tak.breaker_probes = defaults::tak_breaker_probes;
-  c.http.address = defaults::http_address;
-  c.http.ready_timeout_ms = defaults::http_ready_timeout_ms;
-  c.supervision.max_restarts = defaults::supervision_max_restarts;
-  c.supervision.window_ms = defaults::supervision_window_ms;
-  c.supervision.backoff_min_ms = defaults::supervision_backoff_min_ms;
-  c.supervision.backoff_max_ms = defaults::supervision_backoff_max_ms;
-  c.log.level = defaults::log_level;
-  c.log.format = defaults::log_format;
-  for (auto& k : keys())
-    c.sources[path_of(k)] = "default";
+  for (auto& k : config_keys()) {
+    k.set_default(c);
+    c.sources[k.path()] = "default";
+  }
   return c;
 }
 
@@ -580,8 +358,8 @@ load_result load_config_text(const std::string& yaml, const std::string& file,
     for (const auto& sec : root) {
       auto sname = sec.first.Scalar();
       bool known_section
-        = std::any_of(keys().begin(), keys().end(),
-                      [&](const key_desc& k) { return sname == k.section; });
+        = std::any_of(config_keys().begin(), config_keys().end(),
+                      [&](const config_key& k) { return sname == k.section; });
       if (!known_section) {
         res.errors.push_back(sname + ": unknown section");
         continue;
@@ -594,28 +372,28 @@ load_result load_config_text(const std::string& yaml, const std::string& file,
       }
       for (const auto& kv : sec.second) {
         auto kname = kv.first.Scalar();
-        auto it = std::find_if(keys().begin(), keys().end(),
-                               [&](const key_desc& k) {
-                                 return sname == k.section && kname == k.key;
+        auto it = std::find_if(config_keys().begin(), config_keys().end(),
+                               [&](const config_key& k) {
+                                 return sname == k.section && kname == k.name;
                                });
-        if (it == keys().end()) {
+        if (it == config_keys().end()) {
           res.errors.push_back(sname + "." + kname + ": unknown key");
           continue;
         }
         if (auto err = apply_yaml(res.cfg, *it, kv.second))
-          res.errors.push_back(path_of(*it) + ": " + *err);
+          res.errors.push_back(it->path() + ": " + *err);
         else
-          res.cfg.sources[path_of(*it)] = "file";
+          res.cfg.sources[it->path()] = "file";
       }
     }
   }
-  for (auto& k : keys()) {
-    auto name = env_name_of(k);
+  for (auto& k : config_keys()) {
+    auto name = k.env_name();
     if (auto v = env(name)) {
       if (auto err = apply_text(res.cfg, k, *v))
-        res.errors.push_back(path_of(k) + " (from " + name + "): " + *err);
+        res.errors.push_back(k.path() + " (from " + name + "): " + *err);
       else
-        res.cfg.sources[path_of(k)] = "env " + name;
+        res.cfg.sources[k.path()] = "env " + name;
     }
   }
   // Secrets by reference: ${env:NAME} or ${file:PATH}.
@@ -655,17 +433,15 @@ load_result load_config(const std::string& explicit_path,
 
 std::vector<std::string> validate(const config& c) {
   std::vector<std::string> errs;
+  // Each key's own bounds, as the table declares them.
+  for (auto& k : config_keys())
+    if (auto problem = k.check(c))
+      errs.push_back(*problem);
+  // Rules about a key's format, or between keys, follow.
   auto need = [&](bool ok, const std::string& msg) {
     if (!ok)
       errs.push_back(msg);
   };
-  need(!c.kafka.brokers.empty(), "kafka.brokers: must not be empty");
-  need(!c.kafka.group_id.empty(), "kafka.group_id: must not be empty");
-  need(!c.kafka.input_topics.empty(),
-       "kafka.input_topics: at least one topic is required");
-  need(!c.kafka.dead_letter_topic.empty(),
-       "kafka.dead_letter_topic: must not be empty (bad input is never "
-       "dropped)");
   for (auto& t : c.kafka.input_topics)
     need(t != c.kafka.output_topic && t != c.kafka.dead_letter_topic,
          "kafka.input_topics: '" + t
@@ -683,43 +459,22 @@ std::vector<std::string> validate(const config& c) {
                           ? "; pipeline.commit_interval_ms sets it)"
                           : ")"));
   }
-  auto range = [&](const char* path, int64_t v, int64_t lo, int64_t hi) {
-    need(v >= lo && v <= hi, std::string{path} + ": " + std::to_string(v)
-                               + " is out of range [" + std::to_string(lo)
-                               + ", " + std::to_string(hi) + "]");
-  };
-  range("pipeline.batch_size", c.pipeline.batch_size, 1, 100000);
-  range("pipeline.batch_age_ms", c.pipeline.batch_age_ms, 1, 60000);
-  range("pipeline.max_in_flight", c.pipeline.max_in_flight, 1, 10000000);
-  range("pipeline.encoders", c.pipeline.encoders, 0, 256);
-  range("pipeline.commit_interval_ms", c.pipeline.commit_interval_ms, 10,
-        600000);
-  // Dead letters carry the record (truncated to this) plus headers, and
-  // must fit Kafka's default 1 MB message limit.
-  range("pipeline.max_record_bytes", c.pipeline.max_record_bytes, 64,
-        900 * 1024);
-  range("pipeline.drain_timeout_ms", c.pipeline.drain_timeout_ms, 0, 3600000);
-  range("pipeline.poll_timeout_ms", c.pipeline.poll_timeout_ms, 0, 1000);
   need(c.pipeline.max_in_flight >= c.pipeline.batch_size,
        "pipeline.max_in_flight: must be at least pipeline.batch_size");
   need(is_cot_type(c.cot.default_type),
        "cot.default_type: '" + c.cot.default_type
          + "' is not a CoT type like a-u-G");
-  need(!c.cot.how.empty(), "cot.how: must not be empty");
-  range("cot.stale_s", c.cot.stale_s, 1, 31 * 24 * 3600);
   for (auto& [prefix, s] : c.cot.stale_by_type) {
     need(is_cot_type(prefix), "cot.stale_by_type." + prefix
                                 + ": not a CoT type prefix like a-h-G");
-    need(s >= 1 && s <= 31 * 24 * 3600,
-         "cot.stale_by_type." + prefix + ": " + std::to_string(s)
-           + " is out of range [1, 2678400]");
+    // Each entry has the bounds of cot.stale_s.
+    static const config_key& stale_s = *find_key("cot.stale_s");
+    config entry;
+    entry.cot.stale_s = s;
+    need(!stale_s.check(entry), "cot.stale_by_type." + prefix + ": "
+                                  + std::to_string(s) + " is out of range "
+                                  + stale_s.bounds);
   }
-  range("cot.max_age_s", c.cot.max_age_s, 1, 365 * 24 * 3600);
-  need(c.cot.min_confidence >= 0 && c.cot.min_confidence <= 1,
-       "cot.min_confidence: must be within [0, 1]");
-  need(c.cot.low_confidence == "drop" || c.cot.low_confidence == "flag",
-       "cot.low_confidence: '" + c.cot.low_confidence
-         + "' must be drop or flag");
   for (auto& [cls, suffix] : c.cot.classification_types)
     need(is_type_suffix(suffix), "cot.classification_types." + cls + ": '"
                                    + suffix
@@ -731,6 +486,8 @@ std::vector<std::string> validate(const config& c) {
   need(c.sinks.kafka || !c.sinks.file.empty() || !c.tak.destinations.empty(),
        "sinks: no destination (enable sinks.kafka, set sinks.file or add "
        "tak.destinations)");
+  need(!c.sinks.kafka || !c.kafka.output_topic.empty(),
+       "kafka.output_topic: must not be empty while sinks.kafka is on");
   for (auto& [name, url] : c.tak.destinations) {
     std::string err;
     if (!parse_tak_url(url, err))
@@ -740,27 +497,10 @@ std::vector<std::string> validate(const config& c) {
   // marking parked records: at most 31 destinations in all.
   need(c.tak.destinations.size() <= 29,
        "tak.destinations: at most 29 destinations");
-  range("tak.connect_timeout_ms", c.tak.connect_timeout_ms, 1, 600000);
-  range("tak.write_timeout_ms", c.tak.write_timeout_ms, 1, 600000);
-  range("tak.reconnect_min_ms", c.tak.reconnect_min_ms, 1, 3600000);
-  range("tak.reconnect_max_ms", c.tak.reconnect_max_ms, 1, 3600000);
   need(c.tak.reconnect_max_ms >= c.tak.reconnect_min_ms,
        "tak.reconnect_max_ms: must be at least tak.reconnect_min_ms");
-  range("tak.healthy_after_ms", c.tak.healthy_after_ms, 0, 3600000);
-  range("tak.write_bytes", c.tak.write_bytes, 1024, 16 * 1024 * 1024);
-  range("tak.replay_bytes", c.tak.replay_bytes, 0, 256 * 1024 * 1024);
-  range("tak.ping_interval_ms", c.tak.ping_interval_ms, 0, 3600000);
-  range("tak.ping_timeout_ms", c.tak.ping_timeout_ms, 1, 3600000);
-  range("tak.queue_events", c.tak.queue_events, 1, 10000000);
-  range("tak.breaker_failures", c.tak.breaker_failures, 0, 1000000);
-  need(c.tak.breaker_failure_rate >= 0 && c.tak.breaker_failure_rate <= 1,
-       "tak.breaker_failure_rate: must be within [0, 1]");
-  range("tak.breaker_window", c.tak.breaker_window, 1, 100000);
-  range("tak.breaker_open_min_ms", c.tak.breaker_open_min_ms, 1, 86400000);
-  range("tak.breaker_open_max_ms", c.tak.breaker_open_max_ms, 1, 86400000);
   need(c.tak.breaker_open_max_ms >= c.tak.breaker_open_min_ms,
        "tak.breaker_open_max_ms: must be at least tak.breaker_open_min_ms");
-  range("tak.breaker_probes", c.tak.breaker_probes, 1, 1000);
   if (!c.kafka.parking_topic.empty()) {
     // Each destination's parking topic is "<prefix>.<name>": both must be
     // legal in a Kafka topic name.
@@ -785,18 +525,10 @@ std::vector<std::string> validate(const config& c) {
                            + "' is the parking topic of destination " + name);
     }
   }
-  range("faults.rebalance_interval_ms", c.faults.rebalance_interval_ms, 0,
-        86400000);
-  need(c.faults.sink_throw_rate >= 0 && c.faults.sink_throw_rate <= 1,
-       "faults.sink_throw_rate: must be within [0, 1]");
   if (!c.faults.destination_down.empty())
     need(c.tak.destinations.count(c.faults.destination_down) == 1,
          "faults.destination_down: '" + c.faults.destination_down
            + "' is not a TAK destination");
-  range("faults.destination_down_after_ms", c.faults.destination_down_after_ms,
-        0, 86400000);
-  range("faults.destination_down_for_ms", c.faults.destination_down_for_ms, 0,
-        86400000);
   if (!c.http.address.empty()) {
     auto colon = c.http.address.rfind(':');
     int64_t port = -1; // (not an optional: GCC 12 saw it maybe unset)
@@ -807,26 +539,8 @@ std::vector<std::string> validate(const config& c) {
            && port <= 65535,
          "http.address: '" + c.http.address + "' must be host:port");
   }
-  range("http.ready_timeout_ms", c.http.ready_timeout_ms, 0, 3600000);
-  range("supervision.max_restarts", c.supervision.max_restarts, 0, 1000000);
-  range("supervision.window_ms", c.supervision.window_ms, 1, 86400000);
-  range("supervision.backoff_min_ms", c.supervision.backoff_min_ms, 0,
-        3600000);
-  range("supervision.backoff_max_ms", c.supervision.backoff_max_ms, 0,
-        3600000);
   need(c.supervision.backoff_max_ms >= c.supervision.backoff_min_ms,
        "supervision.backoff_max_ms: must be at least backoff_min_ms");
-  need(c.faults.encoder_throw_rate >= 0 && c.faults.encoder_throw_rate <= 1,
-       "faults.encoder_throw_rate: must be within [0, 1]");
-  need(!c.sinks.kafka || !c.kafka.output_topic.empty(),
-       "kafka.output_topic: must not be empty while sinks.kafka is on");
-  static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
-  need(std::find(std::begin(levels), std::end(levels), c.log.level)
-         != std::end(levels),
-       "log.level: '" + c.log.level
-         + "' must be trace, debug, info, warn or error");
-  need(c.log.format == "json" || c.log.format == "text",
-       "log.format: '" + c.log.format + "' must be json or text");
   return errs;
 }
 
@@ -837,42 +551,50 @@ std::string show_config(const config& cfg) {
                            : " from " + cfg.file)
       << "\n";
   const char* section = "";
-  for (auto& k : keys()) {
+  for (auto& k : config_keys()) {
     if (std::string{section} != k.section) {
       section = k.section;
       out << section << ":\n";
     }
-    auto src = cfg.sources.count(path_of(k)) ? cfg.sources.at(path_of(k))
+    auto src = cfg.sources.count(k.path()) ? cfg.sources.at(k.path())
                                                : "default";
     out << "  # " << k.description << " [" << src << "; "
-        << env_name_of(k) << "]\n";
-    out << "  " << k.key << ": " << render(cfg, k) << "\n";
+        << k.env_name() << "]\n";
+    out << "  " << k.name << ": " << render(cfg, k) << "\n";
   }
   return out.str();
 }
 
 std::vector<std::string> changed_keys(const config& a, const config& b) {
   std::vector<std::string> out;
-  for (auto& k : keys())
+  for (auto& k : config_keys())
     if (render(a, k) != render(b, k))
-      out.push_back(path_of(k));
+      out.push_back(k.path());
   return out;
 }
 
 bool hot_reloadable(const std::string& key) {
-  static const char* hot[] = {
-    "log.level",           "log.format",
-    "pipeline.batch_size", "pipeline.batch_age_ms",
-    "pipeline.max_in_flight", "tak.queue_events",
-    "tak.breaker_failures",
-    "tak.breaker_failure_rate", "tak.breaker_window",
-    "tak.breaker_open_min_ms", "tak.breaker_open_max_ms",
-    "tak.breaker_probes",
-  };
-  for (auto h : hot)
-    if (key == h)
-      return true;
-  return false;
+  auto k = find_key(key);
+  return k && k->hot();
+}
+
+reload_plan plan_reload(const config& running, const config& loaded) {
+  reload_plan plan;
+  plan.next = running;
+  for (auto& k : config_keys()) {
+    if (render(running, k) == render(loaded, k))
+      continue;
+    if (!k.hot()) {
+      plan.restart_required.push_back(k.path());
+      continue;
+    }
+    plan.applied.push_back(k.path());
+    copy_value(plan.next, loaded, k);
+    plan.next.sources[k.path()] = loaded.sources.count(k.path())
+                                    ? loaded.sources.at(k.path())
+                                    : "default";
+  }
+  return plan;
 }
 
 std::optional<tak_url> parse_tak_url(const std::string& url,

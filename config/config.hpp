@@ -8,6 +8,9 @@
 #include <vector>
 
 /// Typed configuration of cotflow. Depends on nothing else in the project.
+/// Every key's default, bounds and description are declared once, in the
+/// table of config/keys.cpp; the structs below are only its storage, so
+/// their members start empty or zero (`default_config()` fills them).
 namespace cotflow {
 
 /// Where the Kafka side of the pipeline lives.
@@ -59,7 +62,7 @@ struct cot_config {
 
 /// Where CoT events go.
 struct sinks_config {
-  bool kafka = true;
+  bool kafka = false;
   /// One event per line; empty disables the file sink.
   std::string file;
 };
@@ -195,7 +198,7 @@ struct config {
   std::map<std::string, std::string> sources;
 };
 
-/// Returns a configuration with every default applied.
+/// Returns a configuration with every key's default from the table.
 config default_config();
 
 /// The outcome of loading: a config, or every problem found.
@@ -236,6 +239,22 @@ std::vector<std::string> changed_keys(const config& a, const config& b);
 
 /// Keys a running pipeline applies on a reload; the others need a restart.
 bool hot_reloadable(const std::string& key);
+
+/// What a reload does with a newly loaded configuration.
+struct reload_plan {
+  /// The running configuration with the changed hot keys taken over.
+  config next;
+  /// Hot keys whose values changed; `next` holds their new values.
+  std::vector<std::string> applied;
+  /// Keys whose values changed but take effect only after a restart;
+  /// `next` keeps their running values.
+  std::vector<std::string> restart_required;
+};
+
+/// Compares `running` with `loaded` key by key (see config/keys.hpp).
+/// `next` is not validated: a mix of running restart keys and new hot keys
+/// may break a rule between keys that `loaded` alone kept.
+reload_plan plan_reload(const config& running, const config& loaded);
 
 /// Number of encoder workers to run (resolves 0 to usable_cpus()).
 int64_t encoder_count(const pipeline_config& cfg);

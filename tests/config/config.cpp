@@ -1,8 +1,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include "config/config.hpp"
-#include "config/defaults.hpp"
+#include "config/keys.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -11,6 +12,9 @@
 #include <map>
 #include <thread>
 #include <optional>
+#include <set>
+#include <type_traits>
+#include <variant>
 #include <string>
 #include <utility>
 #include <vector>
@@ -226,35 +230,35 @@ BOOST_AUTO_TEST_CASE(empty_text_gives_every_default) {
   auto r = load_config_text("", "", fake_env());
   BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
   const auto& c = r.cfg;
-  namespace d = cotflow::defaults;
-  BOOST_TEST(c.kafka.brokers == d::brokers);
-  BOOST_TEST(c.kafka.group_id == d::group_id);
-  BOOST_TEST(c.kafka.client_id == d::client_id);
-  BOOST_TEST(c.kafka.input_topics == std::vector<std::string>{d::input_topic},
+  // The defaults as deploy/cotflow.yaml documents them.
+  BOOST_TEST(c.kafka.brokers == "localhost:9092");
+  BOOST_TEST(c.kafka.group_id == "cotflow");
+  BOOST_TEST(c.kafka.client_id == "cotflow");
+  BOOST_TEST(c.kafka.input_topics == std::vector<std::string>{"detections"},
              boost::test_tools::per_element());
-  BOOST_TEST(c.kafka.output_topic == d::output_topic);
-  BOOST_TEST(c.kafka.dead_letter_topic == d::dead_letter_topic);
+  BOOST_TEST(c.kafka.output_topic == "cot");
+  BOOST_TEST(c.kafka.dead_letter_topic == "cot-dead-letter");
   BOOST_TEST(c.kafka.properties.empty());
-  BOOST_TEST(c.pipeline.batch_size == d::batch_size);
-  BOOST_TEST(c.pipeline.batch_age_ms == d::batch_age_ms);
-  BOOST_TEST(c.pipeline.max_in_flight == d::max_in_flight);
-  BOOST_TEST(c.pipeline.encoders == d::encoders);
-  BOOST_TEST(c.pipeline.commit_interval_ms == d::commit_interval_ms);
-  BOOST_TEST(c.pipeline.max_record_bytes == d::max_record_bytes);
-  BOOST_TEST(c.pipeline.drain_timeout_ms == d::drain_timeout_ms);
-  BOOST_TEST(c.pipeline.poll_timeout_ms == d::poll_timeout_ms);
-  BOOST_TEST(c.cot.default_type == d::default_type);
-  BOOST_TEST(c.cot.how == d::how);
-  BOOST_TEST(c.cot.stale_s == d::stale_s);
-  BOOST_TEST(c.cot.max_age_s == d::max_age_s);
-  BOOST_TEST(c.cot.min_confidence == d::min_confidence);
-  BOOST_TEST(c.cot.low_confidence == d::low_confidence);
+  BOOST_TEST(c.pipeline.batch_size == 50);
+  BOOST_TEST(c.pipeline.batch_age_ms == 100);
+  BOOST_TEST(c.pipeline.max_in_flight == 10000);
+  BOOST_TEST(c.pipeline.encoders == 0);
+  BOOST_TEST(c.pipeline.commit_interval_ms == 1000);
+  BOOST_TEST(c.pipeline.max_record_bytes == 64 * 1024);
+  BOOST_TEST(c.pipeline.drain_timeout_ms == 10000);
+  BOOST_TEST(c.pipeline.poll_timeout_ms == 5);
+  BOOST_TEST(c.cot.default_type == "a-u-G");
+  BOOST_TEST(c.cot.how == "m-g");
+  BOOST_TEST(c.cot.stale_s == 120);
+  BOOST_TEST(c.cot.max_age_s == 3600);
+  BOOST_TEST(c.cot.min_confidence == 0.0);
+  BOOST_TEST(c.cot.low_confidence == "drop");
   BOOST_TEST(c.cot.classification_types.at("person") == "G-U-C-I");
   BOOST_TEST(c.cot.affiliation_codes.at("hostile") == "h");
   BOOST_TEST(c.sinks.kafka);
   BOOST_TEST(c.sinks.file.empty());
-  BOOST_TEST(c.log.level == d::log_level);
-  BOOST_TEST(c.log.format == d::log_format);
+  BOOST_TEST(c.log.level == "info");
+  BOOST_TEST(c.log.format == "json");
   BOOST_TEST(c.file.empty());
   for (const auto& k : all_keys)
     BOOST_TEST_CONTEXT(k) {
@@ -319,7 +323,7 @@ BOOST_AUTO_TEST_CASE(keys_not_in_the_file_keep_their_defaults) {
   BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
   BOOST_TEST(r.cfg.pipeline.batch_size == 10);
   BOOST_TEST(r.cfg.sources.at("pipeline.batch_size") == "file");
-  BOOST_TEST(r.cfg.pipeline.batch_age_ms == cotflow::defaults::batch_age_ms);
+  BOOST_TEST(r.cfg.pipeline.batch_age_ms == 100);
   BOOST_TEST(r.cfg.sources.at("pipeline.batch_age_ms") == "default");
 }
 
@@ -774,3 +778,137 @@ BOOST_AUTO_TEST_CASE(encoders_default_to_the_usable_cpus) {
   p.encoders = 3;
   BOOST_CHECK_EQUAL(cotflow::encoder_count(p), 3);
 }
+
+BOOST_AUTO_TEST_SUITE(key_table)
+
+BOOST_AUTO_TEST_CASE(every_key_has_a_description_and_a_default_in_bounds) {
+  auto defaults = cotflow::default_config();
+  std::set<std::string> paths;
+  for (const auto& k : cotflow::config_keys())
+    BOOST_TEST_CONTEXT(k.path()) {
+      BOOST_TEST(std::string{k.description}.size() > 3u);
+      BOOST_TEST(paths.insert(k.path()).second, "declared twice");
+      auto problem = k.check(defaults);
+      BOOST_TEST(!problem, problem.value_or(""));
+      BOOST_TEST(defaults.sources.at(k.path()) == "default");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_value_outside_a_keys_bounds_is_reported_with_them) {
+  auto c = cotflow::default_config();
+  c.tak.breaker_window = 0;
+  c.log.level = "loud";
+  c.faults.sink_throw_rate = 2;
+  auto errors = cotflow::validate(c);
+  auto has = [&](const std::string& e) {
+    return std::find(errors.begin(), errors.end(), e) != errors.end();
+  };
+  BOOST_TEST(has("tak.breaker_window: 0 is out of range [1, 100000]"),
+             joined(errors));
+  BOOST_TEST(has("log.level: 'loud' must be trace, debug, info, warn or "
+                 "error"),
+             joined(errors));
+  BOOST_TEST(has("faults.sink_throw_rate: must be within [0, 1]"),
+             joined(errors));
+  BOOST_TEST(cotflow::find_key("tak.breaker_window")->bounds
+             == "[1, 100000]");
+}
+
+BOOST_AUTO_TEST_CASE(the_hot_keys_are_the_tunables_and_the_log) {
+  std::vector<std::string> hot;
+  for (const auto& k : cotflow::config_keys())
+    if (k.hot())
+      hot.push_back(k.path());
+  const std::vector<std::string> expected = {
+    "pipeline.batch_size",       "pipeline.batch_age_ms",
+    "pipeline.max_in_flight",    "tak.queue_events",
+    "tak.breaker_failures",      "tak.breaker_failure_rate",
+    "tak.breaker_window",        "tak.breaker_open_min_ms",
+    "tak.breaker_open_max_ms",   "tak.breaker_probes",
+    "log.level",                 "log.format",
+  };
+  BOOST_TEST(hot == expected, boost::test_tools::per_element());
+  for (const auto& k : cotflow::config_keys())
+    BOOST_TEST(cotflow::hot_reloadable(k.path()) == k.hot(), k.path());
+  BOOST_TEST(!cotflow::hot_reloadable("no.such_key"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(reloading)
+
+BOOST_AUTO_TEST_CASE(a_hot_keys_change_is_applied) {
+  auto running = cotflow::default_config();
+  auto loaded = load("pipeline:\n  batch_size: 10\n");
+  BOOST_TEST_REQUIRE(loaded.ok(), joined(loaded.errors));
+  auto plan = cotflow::plan_reload(running, loaded.cfg);
+  BOOST_TEST(plan.applied == std::vector<std::string>{"pipeline.batch_size"},
+             boost::test_tools::per_element());
+  BOOST_TEST(plan.restart_required.empty());
+  BOOST_TEST(plan.next.pipeline.batch_size == 10);
+  BOOST_TEST(plan.next.sources.at("pipeline.batch_size") == "file");
+  BOOST_TEST(plan.next.file == running.file);
+}
+
+BOOST_AUTO_TEST_CASE(a_restart_keys_change_is_reported_and_not_applied) {
+  auto running = cotflow::default_config();
+  auto loaded = load("kafka:\n  group_id: another\npipeline:\n"
+                     "  batch_size: 10\n");
+  BOOST_TEST_REQUIRE(loaded.ok(), joined(loaded.errors));
+  auto plan = cotflow::plan_reload(running, loaded.cfg);
+  BOOST_TEST(plan.restart_required
+               == std::vector<std::string>{"kafka.group_id"},
+             boost::test_tools::per_element());
+  BOOST_TEST(plan.applied == std::vector<std::string>{"pipeline.batch_size"},
+             boost::test_tools::per_element());
+  BOOST_TEST(plan.next.kafka.group_id == "cotflow");
+  BOOST_TEST(plan.next.sources.at("kafka.group_id") == "default");
+  BOOST_TEST(plan.next.pipeline.batch_size == 10);
+}
+
+BOOST_AUTO_TEST_CASE(every_key_is_either_applied_or_needs_a_restart) {
+  auto running = cotflow::default_config();
+  for (const auto& k : cotflow::config_keys())
+    BOOST_TEST_CONTEXT(k.path()) {
+      // Another value of the key, whatever its type.
+      auto loaded = running;
+      std::visit(
+        [&](auto& field) {
+          auto& v = field(loaded);
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, bool>)
+            v = !v;
+          else if constexpr (std::is_arithmetic_v<T>)
+            v = v + 1;
+          else if constexpr (std::is_same_v<T, std::string>)
+            v += "x";
+          else if constexpr (std::is_same_v<T, std::vector<std::string>>)
+            v.push_back("x");
+          else
+            v["x"] = {};
+        },
+        k.field);
+      auto plan = cotflow::plan_reload(running, loaded);
+      const std::vector<std::string> just_this = {k.path()};
+      if (k.hot()) {
+        BOOST_TEST(plan.applied == just_this,
+                   boost::test_tools::per_element());
+        BOOST_TEST(plan.restart_required.empty());
+        BOOST_TEST(cotflow::changed_keys(plan.next, loaded).empty());
+      } else {
+        BOOST_TEST(plan.restart_required == just_this,
+                   boost::test_tools::per_element());
+        BOOST_TEST(plan.applied.empty());
+        BOOST_TEST(cotflow::changed_keys(plan.next, running).empty());
+      }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_unchanged_configuration_plans_nothing) {
+  auto running = cotflow::default_config();
+  auto plan = cotflow::plan_reload(running, load("").cfg);
+  BOOST_TEST(plan.applied.empty());
+  BOOST_TEST(plan.restart_required.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,430 @@
+#include "config/keys.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+#include <type_traits>
+#include <utility>
+
+namespace cotflow {
+
+namespace {
+
+std::string text_of(int64_t v) {
+  return std::to_string(v);
+}
+
+std::string text_of(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+/// Builds one row of the table. A row reads
+///
+///   COTFLOW_KEY(pipeline, batch_size, "records per batch (max)")
+///     .defaults_to(50).range(1, 100000).hot(),
+///
+/// Without `defaults_to` the default is the empty or zero value; without
+/// `hot` a change needs a restart.
+template <class T>
+class key_decl {
+public:
+  key_decl(const char* section, const char* name, const char* description,
+           key_field<T> field)
+    : section_{section},
+      name_{name},
+      description_{description},
+      field_{std::move(field)} {
+  }
+
+  /// The value when neither the file nor the environment sets one.
+  key_decl& defaults_to(T value) {
+    default_ = std::move(value);
+    return *this;
+  }
+
+  /// A reload applies a change of this key (see takes_effect).
+  key_decl& hot() {
+    effect_ = takes_effect::on_reload;
+    return *this;
+  }
+
+  /// The value must be within [lo, hi].
+  key_decl& range(T lo, T hi) {
+    static_assert(std::is_arithmetic_v<T>, "range() needs a number");
+    bounds_ = "[" + text_of(lo) + ", " + text_of(hi) + "]";
+    // The two messages are the ones validate() always gave.
+    if constexpr (std::is_integral_v<T>)
+      check_ = [lo, hi, b = bounds_](const T& v) -> std::optional<std::string> {
+        if (v >= lo && v <= hi)
+          return std::nullopt;
+        return text_of(v) + " is out of range " + b;
+      };
+    else
+      check_ = [lo, hi, b = bounds_](const T& v) -> std::optional<std::string> {
+        if (v >= lo && v <= hi)
+          return std::nullopt;
+        return "must be within " + b;
+      };
+    return *this;
+  }
+
+  /// The value must be one of `allowed`.
+  key_decl& one_of(std::vector<std::string> allowed) {
+    static_assert(std::is_same_v<T, std::string>, "one_of() needs a string");
+    for (size_t i = 0; i < allowed.size(); ++i)
+      bounds_ += (i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ")
+                 + allowed[i];
+    check_ = [allowed, b = bounds_](const T& v) -> std::optional<std::string> {
+      if (std::find(allowed.begin(), allowed.end(), v) != allowed.end())
+        return std::nullopt;
+      return "'" + v + "' must be " + b;
+    };
+    return *this;
+  }
+
+  /// The value must not be empty; `why` is the message when it is.
+  key_decl& not_empty(std::string why = "must not be empty") {
+    bounds_ = "not empty";
+    check_ = [why](const T& v) -> std::optional<std::string> {
+      if (!v.empty())
+        return std::nullopt;
+      return why;
+    };
+    return *this;
+  }
+
+  operator config_key() const {
+    config_key k;
+    k.section = section_;
+    k.name = name_;
+    k.description = description_;
+    k.effect = effect_;
+    k.field = field_;
+    k.set_default = [f = field_, v = default_](config& c) { f(c) = v; };
+    k.bounds = bounds_;
+    if (check_)
+      k.check = [f = field_, check = check_,
+                 path = k.path()](const config& c) {
+        auto problem = check(f(const_cast<config&>(c)));
+        return problem ? std::optional{path + ": " + *problem} : std::nullopt;
+      };
+    else
+      k.check = [](const config&) { return std::optional<std::string>{}; };
+    return k;
+  }
+
+private:
+  const char* section_;
+  const char* name_;
+  const char* description_;
+  key_field<T> field_;
+  T default_{};
+  takes_effect effect_ = takes_effect::on_restart;
+  std::function<std::optional<std::string>(const T&)> check_;
+  std::string bounds_;
+};
+
+template <class F>
+auto declare(const char* section, const char* name, const char* description,
+             F field) {
+  using T = std::decay_t<decltype(field(std::declval<config&>()))>;
+  return key_decl<T>{section, name, description, key_field<T>{field}};
+}
+
+// The section and key name are the config's member names, so a key cannot
+// be declared without a field to hold it.
+#define COTFLOW_KEY(sec, k, desc)                                              \
+  declare(#sec, #k, desc, [](config & c) -> auto& { return c.sec.k; })
+
+std::vector<config_key> table() {
+  return {
+    COTFLOW_KEY(kafka, brokers,
+                "Kafka bootstrap servers (host:port,...); 'embedded' starts "
+                "the in-process broker")
+      .defaults_to("localhost:9092")
+      .not_empty(),
+    COTFLOW_KEY(kafka, group_id, "consumer group of all instances")
+      .defaults_to("cotflow")
+      .not_empty(),
+    COTFLOW_KEY(kafka, client_id, "client.id of every Kafka client")
+      .defaults_to("cotflow"),
+    COTFLOW_KEY(kafka, input_topics, "topics with detections")
+      .defaults_to({"detections"})
+      .not_empty("at least one topic is required"),
+    COTFLOW_KEY(kafka, output_topic, "topic that receives CoT XML")
+      .defaults_to("cot"),
+    COTFLOW_KEY(kafka, dead_letter_topic,
+                "topic for records that cannot be converted, with reasons")
+      .defaults_to("cot-dead-letter")
+      .not_empty("must not be empty (bad input is never dropped)"),
+    COTFLOW_KEY(kafka, parking_topic,
+                "prefix of the parking topics: while destination X is down "
+                "or slow its events go to <prefix>.X and are replayed when "
+                "it is back; empty = hold them in memory")
+      .defaults_to("cotflow.parking"),
+    COTFLOW_KEY(kafka, properties,
+                "librdkafka properties passed to every client (security, "
+                "SASL, SSL, timeouts, compression); a value ${env:NAME} or "
+                "${file:PATH} is read from there (secrets); from the "
+                "environment: k=v pairs separated by commas (\\, for a "
+                "comma) added to the file's"),
+
+    COTFLOW_KEY(pipeline, batch_size, "records per batch (max)")
+      .defaults_to(50)
+      .range(1, 100000)
+      .hot(),
+    COTFLOW_KEY(pipeline, batch_age_ms,
+                "a batch leaves at this age at the latest; at once when "
+                "the source has nothing more ready")
+      .defaults_to(100)
+      .range(1, 60000)
+      .hot(),
+    COTFLOW_KEY(pipeline, max_in_flight,
+                "records dispatched but not yet delivered; the consumer "
+                "pauses at this bound")
+      .defaults_to(10000)
+      .range(1, 10000000)
+      .hot(),
+    // 0 resolves to usable_cpus() (see encoder_count).
+    COTFLOW_KEY(pipeline, encoders,
+                "encoder workers; 0 = one per usable CPU (a container: its "
+                "CPU limit)")
+      .defaults_to(0)
+      .range(0, 256),
+    COTFLOW_KEY(pipeline, commit_interval_ms,
+                "how often delivered offsets are committed (librdkafka's "
+                "auto.commit.interval.ms; applied at start)")
+      .defaults_to(1000)
+      .range(10, 600000),
+    // Dead letters carry the record (truncated to this) plus headers, and
+    // must fit Kafka's default 1 MB message limit.
+    COTFLOW_KEY(pipeline, max_record_bytes, "larger records are dead-lettered")
+      .defaults_to(64 * 1024)
+      .range(64, 900 * 1024),
+    COTFLOW_KEY(pipeline, drain_timeout_ms,
+                "grace period to drain in-flight work on shutdown")
+      .defaults_to(10000)
+      .range(0, 3600000),
+    COTFLOW_KEY(pipeline, poll_timeout_ms, "longest wait of one Kafka poll")
+      .defaults_to(5)
+      .range(0, 1000),
+
+    COTFLOW_KEY(cot, default_type, "CoT type when classification is unknown")
+      .defaults_to("a-u-G"),
+    COTFLOW_KEY(cot, how, "CoT how attribute").defaults_to("m-g").not_empty(),
+    COTFLOW_KEY(cot, stale_s, "stale = now + this many seconds")
+      .defaults_to(120)
+      .range(1, 31 * 24 * 3600),
+    COTFLOW_KEY(cot, stale_by_type,
+                "stale seconds per CoT type prefix (longest prefix wins)"),
+    COTFLOW_KEY(cot, max_age_s,
+                "records older than this are dropped and counted")
+      .defaults_to(3600)
+      .range(1, 365 * 24 * 3600),
+    COTFLOW_KEY(cot, min_confidence,
+                "confidence below this is dropped or flagged")
+      .defaults_to(0.0)
+      .range(0.0, 1.0),
+    COTFLOW_KEY(cot, low_confidence,
+                "what happens below min_confidence: drop or flag")
+      .defaults_to("drop")
+      .one_of({"drop", "flag"}),
+    COTFLOW_KEY(cot, uid_prefix, "prefix of every CoT uid"),
+    // MIL-STD-2525 function codes as TAK clients draw them.
+    COTFLOW_KEY(cot, classification_types,
+                "classification -> CoT type after the affiliation")
+      .defaults_to({
+        {"person", "G-U-C-I"},   {"vehicle", "G-E-V"},  {"car", "G-E-V-C"},
+        {"truck", "G-E-V-C"},    {"tank", "G-E-V-A-T"}, {"uav", "A-M-F-Q"},
+        {"drone", "A-M-F-Q"},    {"aircraft", "A"},     {"helicopter", "A-M-H"},
+        {"vessel", "S"},         {"boat", "S-X"},       {"building", "G-I"},
+        {"unknown", "G"},
+      }),
+    COTFLOW_KEY(cot, affiliation_codes,
+                "affiliation -> one-letter CoT affiliation")
+      .defaults_to({
+        {"pending", "p"}, {"unknown", "u"}, {"assumed_friend", "a"},
+        {"friend", "f"},  {"neutral", "n"}, {"suspect", "s"},
+        {"hostile", "h"}, {"joker", "j"},   {"faker", "k"},
+        {"none", "o"},    {"other", "x"},
+      }),
+
+    COTFLOW_KEY(sinks, kafka, "send CoT to kafka.output_topic")
+      .defaults_to(true),
+    COTFLOW_KEY(sinks, file,
+                "append CoT to this file, one event per line; empty = off"),
+
+    COTFLOW_KEY(tak, destinations,
+                "TAK servers: name -> tcp://host:8087, udp://host:port or "
+                "udp://239.2.3.1:6969?ttl=1&interface=ADDR"),
+    COTFLOW_KEY(tak, connect_timeout_ms,
+                "give up a TCP connect after this long")
+      .defaults_to(5000)
+      .range(1, 600000),
+    COTFLOW_KEY(tak, write_timeout_ms,
+                "a write blocked this long counts as a dead connection")
+      .defaults_to(10000)
+      .range(1, 600000),
+    COTFLOW_KEY(tak, reconnect_min_ms,
+                "first reconnect delay (doubles, with jitter)")
+      .defaults_to(1000)
+      .range(1, 3600000),
+    COTFLOW_KEY(tak, reconnect_max_ms, "longest reconnect delay")
+      .defaults_to(60000)
+      .range(1, 3600000),
+    COTFLOW_KEY(tak, healthy_after_ms,
+                "a connection up this long resets the reconnect delay")
+      .defaults_to(30000)
+      .range(0, 3600000),
+    COTFLOW_KEY(tak, write_bytes,
+                "most bytes of events gathered into one socket write")
+      .defaults_to(64 * 1024)
+      .range(1024, 16 * 1024 * 1024),
+    COTFLOW_KEY(tak, ping_interval_ms,
+                "TLS destinations send a t-x-c-t ping this often; 0 = never")
+      .defaults_to(15000)
+      .range(0, 3600000),
+    COTFLOW_KEY(tak, ping_timeout_ms,
+                "no bytes from the server this long after a ping: "
+                "reconnect")
+      .defaults_to(10000)
+      .range(1, 3600000),
+    // Covers our capped send buffer plus what a server's receive buffer may
+    // hold unread when it dies.
+    COTFLOW_KEY(tak, replay_bytes,
+                "after a lost connection, the latest bytes written on it are "
+                "sent again (duplicates rather than losses); keep it above "
+                "the server's receive buffer")
+      .defaults_to(8 * 1024 * 1024)
+      .range(0, 256 * 1024 * 1024),
+    COTFLOW_KEY(tak, queue_events,
+                "events one destination holds in memory; beyond that its "
+                "events are parked")
+      .defaults_to(2000)
+      .range(1, 10000000)
+      .hot(),
+    COTFLOW_KEY(tak, breaker_failures,
+                "consecutive failed connects or writes that open a "
+                "destination's circuit breaker; 0 = never")
+      .defaults_to(5)
+      .range(0, 1000000)
+      .hot(),
+    COTFLOW_KEY(tak, breaker_failure_rate,
+                "share of failures over the last breaker_window outcomes "
+                "that opens the breaker; 0 = never")
+      .defaults_to(0.5)
+      .range(0.0, 1.0)
+      .hot(),
+    COTFLOW_KEY(tak, breaker_window,
+                "outcomes the failure rate is judged over")
+      .defaults_to(20)
+      .range(1, 100000)
+      .hot(),
+    COTFLOW_KEY(tak, breaker_open_min_ms,
+                "first wait of an open breaker before it probes (doubles "
+                "with each failed probe, with jitter)")
+      .defaults_to(30000)
+      .range(1, 86400000)
+      .hot(),
+    COTFLOW_KEY(tak, breaker_open_max_ms, "longest wait of an open breaker")
+      .defaults_to(300000)
+      .range(1, 86400000)
+      .hot(),
+    COTFLOW_KEY(tak, breaker_probes,
+                "batches a half-open breaker lets through; that many "
+                "successes close it")
+      .defaults_to(1)
+      .range(1, 1000)
+      .hot(),
+
+    COTFLOW_KEY(http, address,
+                "operations HTTP port (metrics, health, status); empty = off")
+      .defaults_to("127.0.0.1:9180"),
+    COTFLOW_KEY(http, token,
+                "bearer token required for all but /metrics and /health/*"),
+    COTFLOW_KEY(http, ready_timeout_ms,
+                "/health/ready fails when no partition is assigned this long")
+      .defaults_to(30000)
+      .range(0, 3600000),
+
+    COTFLOW_KEY(supervision, max_restarts,
+                "restarts of one group of workers allowed within window_ms "
+                "before the failure escalates (the root exits non-zero)")
+      .defaults_to(5)
+      .range(0, 1000000),
+    COTFLOW_KEY(supervision, window_ms,
+                "the window of supervision.max_restarts")
+      .defaults_to(10000)
+      .range(1, 86400000),
+    COTFLOW_KEY(supervision, backoff_min_ms,
+                "first restart delay (doubles with recent failures)")
+      .defaults_to(100)
+      .range(0, 3600000),
+    COTFLOW_KEY(supervision, backoff_max_ms, "longest restart delay")
+      .defaults_to(5000)
+      .range(0, 3600000),
+
+    COTFLOW_KEY(faults, encoder_throw_rate,
+                "fault injection: share of records on which an encoder "
+                "worker throws (tests and demos; 0 = off)")
+      .range(0.0, 1.0),
+    COTFLOW_KEY(faults, rebalance_interval_ms,
+                "fault injection: this often the source goes through a "
+                "rebalance of its whole assignment (revoke, then assign "
+                "from the committed offsets) (0 = off)")
+      .range(0, 86400000),
+    COTFLOW_KEY(faults, sink_throw_rate,
+                "fault injection: share of CoT batches on which a destination "
+                "actor throws, so the pipeline restarts from the committed "
+                "offsets (0 = off)")
+      .range(0.0, 1.0),
+    COTFLOW_KEY(faults, destination_down,
+                "fault injection: the TAK destination of this name fails "
+                "every connect and write for a period (empty = off)"),
+    COTFLOW_KEY(faults, destination_down_after_ms,
+                "when that period starts, after the start of the process")
+      .range(0, 86400000),
+    COTFLOW_KEY(faults, destination_down_for_ms, "how long that period lasts")
+      .range(0, 86400000),
+
+    COTFLOW_KEY(log, level, "trace, debug, info, warn or error")
+      .defaults_to("info")
+      .one_of({"trace", "debug", "info", "warn", "error"})
+      .hot(),
+    COTFLOW_KEY(log, format, "json or text")
+      .defaults_to("json")
+      .one_of({"json", "text"})
+      .hot(),
+  };
+}
+
+#undef COTFLOW_KEY
+
+} // namespace
+
+std::string config_key::path() const {
+  return std::string{section} + "." + name;
+}
+
+std::string config_key::env_name() const {
+  std::string s = std::string{"COTFLOW_"} + section + "_" + name;
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
+  return s;
+}
+
+const std::vector<config_key>& config_keys() {
+  static const std::vector<config_key> keys = table();
+  return keys;
+}
+
+const config_key* find_key(const std::string& path) {
+  for (auto& k : config_keys())
+    if (k.path() == path)
+      return &k;
+  return nullptr;
+}
+
+} // namespace cotflow
