@@ -349,44 +349,12 @@ bool reload(const run_hooks& hooks, config& current, stats& st,
     st.reloaded(std::move(info));
     return false;
   }
-  auto next = current;
-  for (auto& key : changed_keys(current, res.cfg)) {
-    if (!hot_reloadable(key)) {
-      info.restart_required.push_back(key);
-      continue;
-    }
-    info.applied.push_back(key);
-  }
-  // Copy the hot sections' values key by key through the table (only the
-  // hot keys changed above are taken).
-  for (auto& key : info.applied) {
-    auto& n = res.cfg;
-    if (key == "log.level")
-      next.log.level = n.log.level;
-    else if (key == "log.format")
-      next.log.format = n.log.format;
-    else if (key == "pipeline.batch_size")
-      next.pipeline.batch_size = n.pipeline.batch_size;
-    else if (key == "pipeline.batch_age_ms")
-      next.pipeline.batch_age_ms = n.pipeline.batch_age_ms;
-    else if (key == "pipeline.max_in_flight")
-      next.pipeline.max_in_flight = n.pipeline.max_in_flight;
-    else if (key == "tak.queue_events")
-      next.tak.queue_events = n.tak.queue_events;
-    else if (key == "tak.breaker_failures")
-      next.tak.breaker_failures = n.tak.breaker_failures;
-    else if (key == "tak.breaker_failure_rate")
-      next.tak.breaker_failure_rate = n.tak.breaker_failure_rate;
-    else if (key == "tak.breaker_window")
-      next.tak.breaker_window = n.tak.breaker_window;
-    else if (key == "tak.breaker_open_min_ms")
-      next.tak.breaker_open_min_ms = n.tak.breaker_open_min_ms;
-    else if (key == "tak.breaker_open_max_ms")
-      next.tak.breaker_open_max_ms = n.tak.breaker_open_max_ms;
-    else if (key == "tak.breaker_probes")
-      next.tak.breaker_probes = n.tak.breaker_probes;
-    next.sources[key] = n.sources[key];
-  }
+  // The key table says which changed keys a running pipeline takes; those
+  // are copied into `next`, the others are only reported.
+  auto plan = plan_reload(current, res.cfg);
+  auto& next = plan.next;
+  info.applied = std::move(plan.applied);
+  info.restart_required = std::move(plan.restart_required);
   // The combination must still hold together (max_in_flight >= batch_size
   // was checked on the new file as a whole; a mix of old restart keys and
   // new hot keys is checked here).
