@@ -9,21 +9,23 @@
 
 namespace cotflow {
 
-/// Thresholds of a circuit breaker; see circuit_breaker.
+/// Thresholds of a circuit breaker; see circuit_breaker. Filled from the
+/// tak.breaker_* keys, whose defaults and bounds the config's key table
+/// holds: none are repeated here, so every field starts at zero.
 struct breaker_settings {
   using ms = std::chrono::milliseconds;
   /// Consecutive failures that open the breaker (0: never on this rule).
-  int consecutive_failures = 5;
+  int consecutive_failures = 0;
   /// Failure share over the last `window` outcomes that opens it (0: never
   /// on this rule); judged only once `window` outcomes were seen.
-  double failure_rate = 0.5;
-  int window = 20;
+  double failure_rate = 0;
+  int window = 0;
   /// How long it stays open: the floor, doubling with each trip that
   /// follows without a close in between, jittered, never over the cap.
-  ms open_min{30000};
-  ms open_max{300000};
+  ms open_min{0};
+  ms open_max{0};
   /// Successful probe batches in half-open that close it again.
-  int probes = 1;
+  int probes = 0;
 };
 
 enum class circuit_state { closed, open, half_open };
