@@ -289,6 +289,17 @@ std::string render(const config& cfg, const config_key& k) {
     k.field);
 }
 
+/// Whether key `k` has the same value in `a` and `b`. Compares the values,
+/// not their rendering: `config show` hides secrets, so two different
+/// tokens would render alike.
+bool same_value(const config& a, const config& b, const config_key& k) {
+  return std::visit(
+    [&](auto& field) {
+      return field(const_cast<config&>(a)) == field(const_cast<config&>(b));
+    },
+    k.field);
+}
+
 /// Copies the value of key `k` from `from` into `to`.
 void copy_value(config& to, const config& from, const config_key& k) {
   std::visit([&](auto& field) { field(to) = field(const_cast<config&>(from)); },
@@ -568,7 +579,7 @@ std::string show_config(const config& cfg) {
 std::vector<std::string> changed_keys(const config& a, const config& b) {
   std::vector<std::string> out;
   for (auto& k : config_keys())
-    if (render(a, k) != render(b, k))
+    if (!same_value(a, b, k))
       out.push_back(k.path());
   return out;
 }
@@ -582,7 +593,7 @@ reload_plan plan_reload(const config& running, const config& loaded) {
   reload_plan plan;
   plan.next = running;
   for (auto& k : config_keys()) {
-    if (render(running, k) == render(loaded, k))
+    if (same_value(running, loaded, k))
       continue;
     if (!k.hot()) {
       plan.restart_required.push_back(k.path());

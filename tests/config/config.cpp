@@ -911,4 +911,19 @@ BOOST_AUTO_TEST_CASE(an_unchanged_configuration_plans_nothing) {
   BOOST_TEST(plan.restart_required.empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_changed_secret_is_reported_though_it_is_never_shown) {
+  // Both render as "(hidden)" in config show.
+  auto running = load("http:\n  token: old-token\nkafka:\n  properties:\n"
+                      "    sasl.password: hunter1\n");
+  auto loaded = load("http:\n  token: new-token\nkafka:\n  properties:\n"
+                     "    sasl.password: hunter2\n");
+  BOOST_TEST_REQUIRE(running.ok(), joined(running.errors));
+  BOOST_TEST_REQUIRE(loaded.ok(), joined(loaded.errors));
+  auto plan = cotflow::plan_reload(running.cfg, loaded.cfg);
+  BOOST_TEST(plan.restart_required
+               == (std::vector<std::string>{"kafka.properties", "http.token"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(plan.next.http.token == "old-token");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
