@@ -44,7 +44,10 @@ public:
     return *this;
   }
 
-  /// A reload applies a change of this key (see takes_effect).
+  /// A reload applies a change of this key (see takes_effect). Only for a
+  /// key whose users take a new value while running: the actors read
+  /// theirs from `tunables` (filled in actors/run.cpp), the logger is
+  /// reconfigured; any other key would be reported applied but unused.
   key_decl& hot() {
     effect_ = takes_effect::on_reload;
     return *this;
