@@ -23,7 +23,7 @@ void emit(batcher_actor::stateful_pointer<batcher_state> self) {
 
 batcher_actor::behavior_type
 batcher(batcher_actor::stateful_pointer<batcher_state> self,
-        pipeline_config cfg, breaker_actor next, std::shared_ptr<stats> st) {
+        pipeline_config cfg, dispatcher_actor next, std::shared_ptr<stats> st) {
   auto& s = self->state;
   s.age = std::chrono::milliseconds{cfg.batch_age_ms};
   s.builder.emplace(static_cast<size_t>(cfg.batch_size), s.age);

@@ -16,16 +16,16 @@ namespace cotflow {
 struct batcher_state {
   static inline const char* name = "batcher";
   std::optional<batch_builder<record>> builder;
-  breaker_actor next;
+  dispatcher_actor next;
   std::chrono::milliseconds age{0};
   std::shared_ptr<stats> st;
   /// The generation for which an age timer is pending, if any.
   std::optional<size_t> timer_for;
 };
 
-/// Batches by count or age and passes batches to the breaker.
+/// Batches by count or age and passes batches to the dispatcher.
 batcher_actor::behavior_type
 batcher(batcher_actor::stateful_pointer<batcher_state> self,
-        pipeline_config cfg, breaker_actor next, std::shared_ptr<stats> st);
+        pipeline_config cfg, dispatcher_actor next, std::shared_ptr<stats> st);
 
 } // namespace cotflow

@@ -25,7 +25,7 @@ encoder_actor::behavior_type
 encoder(encoder_actor::stateful_pointer<encoder_state> self,
         std::shared_ptr<const config> cfg, std::vector<cot_sink_actor> sinks,
         dead_letter_sink_actor dead_letters, source_actor source,
-        std::shared_ptr<stats> st, breaker_actor breaker, uint64_t slot,
+        std::shared_ptr<stats> st, dispatcher_actor dispatcher, uint64_t slot,
         std::shared_ptr<string_pool> xml_buffers) {
   auto& s = self->state;
   s.dec.emplace(static_cast<size_t>(cfg->pipeline.max_record_bytes));
@@ -35,7 +35,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
   s.dead_letters = std::move(dead_letters);
   s.source = std::move(source);
   s.st = std::move(st);
-  s.breaker = std::move(breaker);
+  s.dispatcher = std::move(dispatcher);
   s.slot = slot;
   s.xml_buffers = std::move(xml_buffers);
   s.throw_rate = cfg->faults.encoder_throw_rate;
@@ -113,7 +113,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
         self->send(s.dead_letters, std::move(dead));
       if (!dropped.refs.empty())
         self->send(s.source, std::move(dropped));
-      self->send(s.breaker, atom::done::value, s.slot, w.id);
+      self->send(s.dispatcher, atom::done::value, s.slot, w.id);
     },
   };
 }

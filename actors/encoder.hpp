@@ -39,7 +39,7 @@ struct encoder_state {
   source_actor source;
   dest_mask all = 0;
   std::shared_ptr<stats> st;
-  breaker_actor breaker;
+  dispatcher_actor dispatcher;
   uint64_t slot = 0;
   double throw_rate = 0;
   std::mt19937_64 rng{std::random_device{}()};
@@ -52,7 +52,7 @@ encoder_actor::behavior_type
 encoder(encoder_actor::stateful_pointer<encoder_state> self,
         std::shared_ptr<const config> cfg, std::vector<cot_sink_actor> sinks,
         dead_letter_sink_actor dead_letters, source_actor source,
-        std::shared_ptr<stats> st, breaker_actor breaker, uint64_t slot,
+        std::shared_ptr<stats> st, dispatcher_actor dispatcher, uint64_t slot,
         std::shared_ptr<string_pool> xml_buffers);
 
 } // namespace cotflow

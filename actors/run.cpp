@@ -1,7 +1,7 @@
 #include "actors/run.hpp"
 
 #include "actors/batcher.hpp"
-#include "actors/breaker.hpp"
+#include "actors/dispatcher.hpp"
 #include "actors/encoder.hpp"
 #include "actors/sinks.hpp"
 #include "actors/source.hpp"
@@ -398,7 +398,7 @@ bool reload(const run_hooks& hooks, config& current, stats& st,
 
 /// The supervision tree's nodes, as /supervision shows them.
 struct tree {
-  std::shared_ptr<actor_info> root, source, batcher, breaker, dead_letters;
+  std::shared_ptr<actor_info> root, source, batcher, dispatcher, dead_letters;
   std::vector<std::shared_ptr<actor_info>> encoders, sinks;
 };
 
@@ -443,7 +443,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   st->ready_timeout_ms = cfg.http.ready_timeout_ms;
   // The supervision tree, as data for /supervision: the run loop is the
   // root supervisor (one-for-all: the stages restart together, from the
-  // committed offsets); the breaker supervises the encoder pool
+  // committed offsets); the dispatcher supervises the encoder pool
   // (one-for-one).
   auto add_actor = [&](std::string name, std::string parent) {
     auto a = std::make_shared<actor_info>();
@@ -456,11 +456,11 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   t.root = add_actor("cotflow", "");
   t.source = add_actor("source", "cotflow");
   t.batcher = add_actor("batcher", "cotflow");
-  t.breaker = add_actor("breaker", "cotflow");
+  t.dispatcher = add_actor("dispatcher", "cotflow");
   const auto cpus = usable_cpus();
   const auto encoders = encoder_count(cfg.pipeline);
   for (int64_t i = 0; i < encoders; ++i)
-    t.encoders.push_back(add_actor("encoder-" + std::to_string(i), "breaker"));
+    t.encoders.push_back(add_actor("encoder-" + std::to_string(i), "dispatcher"));
   for (auto& d : st->destinations)
     t.sinks.push_back(add_actor("sink-" + d->name, "cotflow"));
   t.dead_letters = add_actor("dead-letter-sink", "cotflow");
@@ -543,7 +543,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     // The actors own the producers now.
     c.cot.reset();
     c.dead_letters.reset();
-    auto brk = sys.spawn(breaker,
+    auto brk = sys.spawn(dispatcher,
                          encoder_args{shared_cfg, sinks, dls, src, st,
                                       xml_buffers},
                          t.encoders);
@@ -551,7 +551,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     std::vector<std::pair<caf::actor, std::shared_ptr<actor_info>>> everyone;
     everyone.emplace_back(caf::actor_cast<caf::actor>(src), t.source);
     everyone.emplace_back(caf::actor_cast<caf::actor>(bat), t.batcher);
-    everyone.emplace_back(caf::actor_cast<caf::actor>(brk), t.breaker);
+    everyone.emplace_back(caf::actor_cast<caf::actor>(brk), t.dispatcher);
     for (size_t i = 0; i < sinks.size(); ++i)
       everyone.emplace_back(caf::actor_cast<caf::actor>(sinks[i]),
                             t.sinks[i]);

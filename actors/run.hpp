@@ -23,7 +23,7 @@ struct run_hooks {
   std::function<load_result()> load;
 };
 
-/// Assembles source -> batcher -> breaker -> encoders -> sinks, runs until
+/// Assembles source -> batcher -> dispatcher -> encoders -> sinks, runs until
 /// `hooks.stop` is set, drains, commits and returns the exit code (0 after a
 /// clean drain; 1 when a client could not start or an actor failed).
 int run_pipeline(const config& cfg, std::shared_ptr<stats> st,

@@ -3,13 +3,13 @@
 //
 // An event-based sender sends batches of real records (pipeline/generator.hpp
 // payloads, ~300 bytes) to a receiver, which answers each one with the small
-// acknowledgement an encoder sends to the breaker, (done, slot, id). At most
+// acknowledgement an encoder sends to the dispatcher, (done, slot, id). At most
 // min(--window, max_in_flight / batch size) batches are outstanding, so this
 // times sustained throughput, not mailbox growth; a second pass with one
 // batch outstanding times the round trip. Variants:
-//   scheduled       `batch` (batcher -> breaker) to an event-based receiver
+//   scheduled       `batch` (batcher -> dispatcher) to an event-based receiver
 //   detached        `batch` to a detached receiver (how the sinks run)
-//   scheduled-work  `work` (breaker -> encoder: shared_ptr<const batch>,
+//   scheduled-work  `work` (dispatcher -> encoder: shared_ptr<const batch>,
 //                   kept by the sender until done) to an event-based
 //                   encoder_actor
 // on an actor system with 2 scheduler threads, once per scheduler policy
@@ -55,8 +55,8 @@ using namespace cotflow;
 using clock_type = std::chrono::steady_clock;
 
 // Bench-only interfaces (not part of cotflow's vocabulary): the sender
-// takes the acknowledgement an encoder sends the breaker; the `batch`
-// receiver is the part of breaker_actor that takes batches. The `work`
+// takes the acknowledgement an encoder sends the dispatcher; the `batch`
+// receiver is the part of dispatcher_actor that takes batches. The `work`
 // receiver is cotflow's own encoder_actor.
 using hop_sender_actor
   = caf::typed_actor<caf::reacts_to<atom::start>,
@@ -151,7 +151,7 @@ struct sender_state {
   encoder_actor worker;
   uint64_t sent = 0;
   uint64_t acked = 0;
-  // As the breaker keeps each batch until its worker is done with it.
+  // As the dispatcher keeps each batch until its worker is done with it.
   std::map<uint64_t, std::shared_ptr<batch>> outstanding;
   clock_type::time_point t0;
   double cpu0 = 0;
@@ -206,7 +206,7 @@ sender(sender_ptr self, variant v, uint64_t batches, uint64_t window,
       ++s.acked;
       if (v == variant::scheduled_work) {
         // The receiver no longer reads the batch: its records go round
-        // again (the breaker would drop its reference here).
+        // again (the dispatcher would drop its reference here).
         auto i = s.outstanding.find(id);
         pool->put(std::move(i->second->records));
         s.outstanding.erase(i);
@@ -437,10 +437,10 @@ int main(int argc, char** argv) {
     "on a worker's queue (a detached receiver's own thread is woken "
     "instead); the receiver dequeues it, runs its handler and answers with "
     "a small (done, slot, id) message that makes the same trip back. "
-    "`scheduled` and `detached` send `batch` (batcher → breaker) to an "
+    "`scheduled` and `detached` send `batch` (batcher → dispatcher) to an "
     "event-based or a detached receiver (the sinks are detached); "
-    "`scheduled-work` sends `work` (breaker → encoder: one `make_shared` "
-    "per batch, kept in a `std::map` until done, as the breaker does) to "
+    "`scheduled-work` sends `work` (dispatcher → encoder: one `make_shared` "
+    "per batch, kept in a `std::map` until done, as the dispatcher does) to "
     "an event-based `encoder_actor`.\n\n",
     size_t{2});
   std::printf(

@@ -34,12 +34,12 @@ using dead_letter_sink_actor = caf::typed_actor<
 /// Decodes, validates, maps and encodes a batch.
 using encoder_actor = caf::typed_actor<
   // Turn a batch into CoT events, dead letters and counted drops; then
-  // report (done, slot, id) to the breaker.
+  // report (done, slot, id) to the dispatcher.
   caf::reacts_to<work>>;
 
-/// Guards the destinations and supervises the encoder pool.
-using breaker_actor = caf::typed_actor<
-  // Pass a batch on to the encoder pool (or park it while open).
+/// Spreads batches over the encoder pool and supervises it.
+using dispatcher_actor = caf::typed_actor<
+  // Pass a batch on to the encoder pool.
   caf::reacts_to<batch>,
   // Worker `slot` finished batch `id`.
   caf::reacts_to<atom::done, uint64_t, uint64_t>,

@@ -15,7 +15,7 @@
 
 namespace cotflow {
 
-/// What the breaker needs to (re)spawn an encoder worker.
+/// What the dispatcher needs to (re)spawn an encoder worker.
 struct encoder_args {
   std::shared_ptr<const config> cfg;
   std::vector<cot_sink_actor> sinks;
@@ -36,11 +36,13 @@ struct encoder_slot {
   std::shared_ptr<actor_info> info;
 };
 
-/// State of the breaker: for now it spreads batches over the encoder pool,
-/// which it supervises (the per-destination circuit breakers and parking
-/// come next).
-struct breaker_state {
-  static inline const char* name = "breaker";
+/// State of the dispatcher. It is the stage the design first called the
+/// "breaker"; the circuit breakers ended up where their decisions are made,
+/// one per TAK destination inside its sink (pipeline/tak/circuit_breaker),
+/// so the stage is named for what it does: it spreads batches over the
+/// encoder pool and supervises it.
+struct dispatcher_state {
+  static inline const char* name = "dispatcher";
   encoder_args args;
   std::vector<encoder_slot> slots;
   std::optional<restart_policy> policy;
@@ -50,13 +52,13 @@ struct breaker_state {
     = std::make_shared<std::vector<encoder_actor>>();
 };
 
-/// The breaker stage: splits each batch by partition over the encoder
+/// The dispatcher: splits each batch by partition over the encoder
 /// workers (so a partition, and with it a track, keeps its order), keeps
 /// every batch until its worker reports it done, and restarts a failed
 /// worker with backoff, handing it the batches its predecessor held. Past
 /// the restart intensity it fails itself, which ends the process.
-breaker_actor::behavior_type
-breaker(breaker_actor::stateful_pointer<breaker_state> self,
-        encoder_args args, std::vector<std::shared_ptr<actor_info>> infos);
+dispatcher_actor::behavior_type
+dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
+           encoder_args args, std::vector<std::shared_ptr<actor_info>> infos);
 
 } // namespace cotflow

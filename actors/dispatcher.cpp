@@ -1,4 +1,4 @@
-#include "actors/breaker.hpp"
+#include "actors/dispatcher.hpp"
 
 #include "actors/encoder.hpp"
 #include "pipeline/core/log.hpp"
@@ -9,14 +9,14 @@ namespace cotflow {
 
 namespace {
 
-using self_ptr = breaker_actor::stateful_pointer<breaker_state>;
+using self_ptr = dispatcher_actor::stateful_pointer<dispatcher_state>;
 
 void start_worker(self_ptr self, uint64_t i) {
   auto& s = self->state;
   auto& slot = s.slots[i];
   auto& a = s.args;
   slot.worker = self->spawn(encoder, a.cfg, a.sinks, a.dead_letters,
-                            a.source, a.st, breaker_actor{self}, i,
+                            a.source, a.st, dispatcher_actor{self}, i,
                             a.xml_buffers);
   slot.addr = slot.worker.address();
   self->monitor(slot.worker);
@@ -30,8 +30,8 @@ void start_worker(self_ptr self, uint64_t i) {
 
 } // namespace
 
-breaker_actor::behavior_type
-breaker(breaker_actor::stateful_pointer<breaker_state> self,
+dispatcher_actor::behavior_type
+dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
         encoder_args args, std::vector<std::shared_ptr<actor_info>> infos) {
   auto& s = self->state;
   auto& sup = args.cfg->supervision;
@@ -47,7 +47,7 @@ breaker(breaker_actor::stateful_pointer<breaker_state> self,
     start_worker(self, i);
   }
   // Workers are not linked (their failures are handled here); they go when
-  // the breaker goes.
+  // the dispatcher goes.
   self->attach_functor([live = s.live](const caf::error&) {
     for (auto& w : *live)
       if (w)
@@ -65,7 +65,7 @@ breaker(breaker_actor::stateful_pointer<breaker_state> self,
       slot.info->failed(why);
       auto delay = s.policy->failed(std::chrono::steady_clock::now());
       if (!delay) {
-        log::error("breaker", slot.info->name
+        log::error("dispatcher", slot.info->name
                                 + " failed more often than the restart "
                                   "intensity allows ("
                                 + why + "); escalating");
@@ -78,7 +78,7 @@ breaker(breaker_actor::stateful_pointer<breaker_state> self,
       // came in) go now.
       for (auto& [id, b] : slot.outstanding)
         b = std::make_shared<const batch>(*b);
-      log::warn("breaker", slot.info->name + " failed (" + why
+      log::warn("dispatcher", slot.info->name + " failed (" + why
                              + "); restarting in "
                              + std::to_string(delay->count()) + " ms with "
                              + std::to_string(slot.outstanding.size())
