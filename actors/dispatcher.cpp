@@ -15,9 +15,11 @@ void start_worker(self_ptr self, uint64_t i) {
   auto& s = self->state;
   auto& slot = s.slots[i];
   auto& a = s.args;
-  slot.worker = self->spawn(encoder, a.cfg, a.sinks, a.dead_letters,
-                            a.source, a.st, dispatcher_actor{self}, i,
-                            a.xml_buffers);
+  slot.worker = a.spawn_worker
+                  ? a.spawn_worker(dispatcher_actor{self}, i)
+                  : self->spawn(encoder, a.cfg, a.sinks, a.dead_letters,
+                                a.source, a.st, dispatcher_actor{self}, i,
+                                a.xml_buffers);
   slot.addr = slot.worker.address();
   self->monitor(slot.worker);
   slot.up = true;

@@ -8,6 +8,7 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,6 +25,9 @@ struct encoder_args {
   std::shared_ptr<stats> st;
   /// Where encoders find buffers for their events' XML (may be null).
   std::shared_ptr<string_pool> xml_buffers;
+  /// Spawns the worker of a slot in place of the encoder (a test's fake
+  /// worker); empty: the encoder, with the arguments above.
+  std::function<encoder_actor(dispatcher_actor, uint64_t)> spawn_worker = {};
 };
 
 /// One worker of the encoder pool and the batches it has not finished.
