@@ -65,7 +65,9 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
       slot.info->up = false;
       auto why = caf::to_string(dm.reason);
       slot.info->failed(why);
-      auto delay = s.policy->failed(std::chrono::steady_clock::now());
+      // The actor clock: steady_clock in production, the test clock in
+      // deterministic tests (as for the delayed restart below).
+      auto delay = s.policy->failed(self->clock().now());
       if (!delay) {
         log::error("dispatcher", slot.info->name
                                 + " failed more often than the restart "
