@@ -18,9 +18,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Stands in for the breaker: keeps each batch it receives.
-breaker_actor::behavior_type
-fake_breaker(breaker_actor::pointer,
+/// Stands in for the dispatcher: keeps each batch it receives.
+dispatcher_actor::behavior_type
+fake_dispatcher(dispatcher_actor::pointer,
              std::shared_ptr<std::vector<batch>> got) {
   return {
     [=](batch& b) { got->push_back(std::move(b)); },
@@ -57,14 +57,14 @@ std::vector<int64_t> range(int64_t from, int64_t to) {
 }
 
 /// A batcher of batches of `size` records or `age_ms` in front of a fake
-/// breaker.
+/// dispatcher.
 struct batcher_fixture : test::actor_fixture {
-  // Shared with the fake breaker, which outlives the fixture's members.
+  // Shared with the fake dispatcher, which outlives the fixture's members.
   std::shared_ptr<std::vector<batch>> sent_
     = std::make_shared<std::vector<batch>>();
   std::vector<batch>& sent = *sent_;
   std::shared_ptr<stats> st = std::make_shared<stats>();
-  breaker_actor next = spawn(fake_breaker, sent_);
+  dispatcher_actor next = spawn(fake_dispatcher, sent_);
   batcher_actor aut;
 
   void start(int64_t size, int64_t age_ms) {

@@ -1,6 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
-#include "actors/breaker.hpp"
+#include "actors/dispatcher.hpp"
 #include "tests/support/actor_fixture.hpp"
 
 #include <caf/all.hpp>
@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-// The breaker actor (the encoder pool's dispatcher and supervisor) on CAF's
+// The dispatcher actor (the encoder pool's dispatcher and supervisor) on CAF's
 // test coordinator, with fake workers in place of the encoders (through
 // encoder_args::spawn_worker) and restarts timed on the test clock.
 
@@ -27,7 +27,7 @@ namespace {
 /// What the fake workers saw and did, shared with the test.
 struct worker_log {
   /// One batch a worker took: which worker (slot, and its incarnation:
-  /// 0 for the first, 1 for its first successor, ...), the breaker's id,
+  /// 0 for the first, 1 for its first successor, ...), the dispatcher's id,
   /// and the offsets of its records.
   struct job {
     uint64_t slot;
@@ -64,7 +64,7 @@ struct worker_log {
 /// told not to), or throws when told to.
 encoder_actor::behavior_type
 fake_encoder(encoder_actor::pointer self, std::shared_ptr<worker_log> log,
-             breaker_actor brk, uint64_t slot, int incarnation) {
+             dispatcher_actor brk, uint64_t slot, int incarnation) {
   return {
     [=](work& w) {
       if (log->fail_next.erase(slot) > 0)
@@ -96,13 +96,13 @@ batch make_batch(std::vector<std::pair<int32_t, int64_t>> recs) {
   return b;
 }
 
-/// A breaker over `slots` fake workers; restarts after 100 ms, doubling
+/// A dispatcher over `slots` fake workers; restarts after 100 ms, doubling
 /// up to 400 ms, at most 2 within `window`.
-struct breaker_fixture : test::actor_fixture {
+struct dispatcher_fixture : test::actor_fixture {
   std::shared_ptr<worker_log> log = std::make_shared<worker_log>();
   std::vector<std::shared_ptr<actor_info>> infos;
-  breaker_actor aut;
-  /// Why the breaker ended, once it did.
+  dispatcher_actor aut;
+  /// Why the dispatcher ended, once it did.
   std::shared_ptr<std::optional<caf::error>> ended
     = std::make_shared<std::optional<caf::error>>();
 
@@ -117,7 +117,7 @@ struct breaker_fixture : test::actor_fixture {
     args.st = std::make_shared<stats>();
     // The log by value: the fixture's members go before its base, which
     // ends the actors.
-    args.spawn_worker = [this, log = log](breaker_actor brk, uint64_t slot) {
+    args.spawn_worker = [this, log = log](dispatcher_actor brk, uint64_t slot) {
       auto incarnation = log->incarnations(slot);
       auto w = spawn(fake_encoder, log, std::move(brk), slot, incarnation);
       log->workers[slot].push_back(w.address());
@@ -131,7 +131,7 @@ struct breaker_fixture : test::actor_fixture {
       info->name = "encoder-" + std::to_string(i);
       infos.push_back(std::move(info));
     }
-    aut = spawn(breaker, std::move(args), infos);
+    aut = spawn(dispatcher, std::move(args), infos);
     aut->attach_functor([ended = ended](const caf::error& e) { *ended = e; });
     run();
   }
@@ -151,10 +151,10 @@ struct breaker_fixture : test::actor_fixture {
     run();
   }
 
-  /// The breaker's state (only while it runs).
-  breaker_state& state() {
+  /// The dispatcher's state (only while it runs).
+  dispatcher_state& state() {
     auto ptr = caf::actor_cast<caf::abstract_actor*>(aut);
-    return dynamic_cast<breaker_actor::stateful_base<breaker_state>&>(*ptr)
+    return dynamic_cast<dispatcher_actor::stateful_base<dispatcher_state>&>(*ptr)
       .state;
   }
 
@@ -185,7 +185,7 @@ std::string ids_of(const std::vector<worker_log::job>& jobs) {
 
 } // namespace
 
-BOOST_FIXTURE_TEST_SUITE(breaker_actor_tests, breaker_fixture)
+BOOST_FIXTURE_TEST_SUITE(dispatcher_actor_tests, dispatcher_fixture)
 
 BOOST_AUTO_TEST_CASE(a_batch_is_split_over_the_workers_by_partition) {
   start(3);
@@ -308,7 +308,7 @@ BOOST_AUTO_TEST_CASE(restarts_back_off_further_with_each_recent_failure) {
   BOOST_TEST(infos[0]->restarts.load() == 2u);
 }
 
-BOOST_AUTO_TEST_CASE(past_the_restart_intensity_the_breaker_fails_itself) {
+BOOST_AUTO_TEST_CASE(past_the_restart_intensity_the_dispatcher_fails_itself) {
   start(2);
   send(make_batch({{0, 0}, {1, 1}}));
   kill(0);
@@ -322,7 +322,7 @@ BOOST_AUTO_TEST_CASE(past_the_restart_intensity_the_breaker_fails_itself) {
   BOOST_TEST_REQUIRE(ended->has_value());
   BOOST_TEST(caf::to_string(**ended)
              == caf::to_string(caf::make_error(caf::exit_reason::kill)));
-  // No restart follows, and the other workers go with the breaker.
+  // No restart follows, and the other workers go with the dispatcher.
   advance(1h);
   BOOST_TEST(log->incarnations(0) == 3);
   BOOST_TEST(log->exits.count({1, 0}) == 1u);
