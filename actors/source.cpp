@@ -64,7 +64,7 @@ void round(source_actor::stateful_pointer<source_state> self) {
       if (!s.kafka->paused() && now - *s.full_since >= pause_after) {
         s.kafka->pause(true);
       } else if (!s.kafka->paused()) {
-        s.kafka->commit();
+        s.kafka->store_positions();
         self->delayed_send(self, std::chrono::milliseconds{1},
                            atom::poll::value);
         return;
@@ -104,7 +104,7 @@ void round(source_actor::stateful_pointer<source_state> self) {
   }
   // Delivered positions go to librdkafka's committer as they move; it
   // commits them every pipeline.commit_interval_ms.
-  s.kafka->commit();
+  s.kafka->store_positions();
   if (s.rebalance_every.count() > 0 && now >= s.next_rebalance) {
     s.kafka->simulate_rebalance();
     s.next_rebalance = now + s.rebalance_every;

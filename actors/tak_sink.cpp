@@ -302,7 +302,7 @@ int tend_parking(self_ptr self, clock::time_point now) {
     s.lot->hold();
   }
   // Replayed positions go to the replayer's committer as they move.
-  s.lot->commit();
+  s.lot->store_positions();
   // Every round: a loss found while replaying shows at once.
   s.dstats->parked_lost += s.lot->take_lost();
   if (now >= s.next_report) {

@@ -420,7 +420,7 @@ void tracked_consumer::offset_commit_cb(
     stats_->commits += 1;
 }
 
-void tracked_consumer::commit() {
+void tracked_consumer::store_positions() {
   if (closed_)
     return;
   std::vector<commit_point> points;

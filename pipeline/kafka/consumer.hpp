@@ -149,7 +149,7 @@ public:
   /// way, and for the partitions it unassigns (a revoke). Cheap when
   /// nothing moved: meant for every round of the consume loop. Positions
   /// count as committed once the broker confirmed them (offset_commit_cb).
-  void commit();
+  void store_positions();
 
   /// Stores and commits synchronously (shutdown); false when the broker
   /// refused.
@@ -240,7 +240,8 @@ private:
                      std::vector<RdKafka::TopicPartition*>& parts);
   bool closed_ = false;
   bool drained_ = false;
-  // A record completed since the last commit(): a position may have moved.
+  // A record completed since the last store_positions(): a position may
+  // have moved.
   bool moved_ = false;
   std::chrono::steady_clock::time_point next_resume_check_{};
   std::shared_ptr<stats> stats_;

@@ -186,8 +186,8 @@ bool parking_lot::caught_up() {
   return true;
 }
 
-void parking_lot::commit() {
-  replayer_->commit();
+void parking_lot::store_positions() {
+  replayer_->store_positions();
 }
 
 int64_t parking_lot::backlog() const {

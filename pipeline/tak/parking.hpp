@@ -83,8 +83,8 @@ public:
   }
 
   /// Hands the replayer's finished offsets to its committer (see
-  /// tracked_consumer::commit).
-  void commit();
+  /// tracked_consumer::store_positions).
+  void store_positions();
 
   /// Parked records the replayer has not finished yet on its partitions
   /// (from the watermarks librdkafka last saw).

@@ -59,7 +59,7 @@ struct fixture {
                      [&](uint32_t tp, const rd_kafka_message_t& m) {
                        handed[m.offset] = tp;
                      });
-      consumer->commit();
+      consumer->store_positions();
     }
     BOOST_TEST_REQUIRE(handed.size() == want);
   }
@@ -74,7 +74,7 @@ struct fixture {
                    std::chrono::milliseconds limit) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
-      consumer->commit();
+      consumer->store_positions();
       consumer->idle(50);
       if (done())
         return true;
@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(records_are_handed_out_once_in_order_and_never_past_max) {
       ++stopped_at_max;
       BOOST_TEST(!f.consumer->drained());
     }
-    f.consumer->commit();
+    f.consumer->store_positions();
   }
   BOOST_TEST_REQUIRE(order.size() == 1500u);
   for (size_t i = 0; i < order.size(); ++i)
@@ -196,7 +196,7 @@ BOOST_AUTO_TEST_CASE(records_hold_their_kafka_messages_and_copies_own_bytes) {
                              f.handed[m->offset] = tp;
                              recs.push_back(std::move(r));
                            });
-    f.consumer->commit();
+    f.consumer->store_positions();
   }
   BOOST_TEST_REQUIRE(recs.size() == 600u);
   auto text = [](size_t i) { return "{\"n\":" + std::to_string(i) + "}"; };
@@ -258,7 +258,7 @@ BOOST_AUTO_TEST_CASE(records_deleted_before_they_were_read_are_reported_lost) {
       c.poll(100, 1, [&](uint32_t, const rd_kafka_message_t& m) {
         first = m.offset;
       });
-      c.commit();
+      c.store_positions();
     }
     return first;
   };
