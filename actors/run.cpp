@@ -166,6 +166,37 @@ void stop_all(caf::scoped_actor& self, stages& s) {
   }
 }
 
+/// What follows a failed incarnation.
+enum class restart { now, escalate, stopped };
+
+/// One-for-all: the stages restart together from the committed offsets
+/// (what the failed incarnation had in flight is consumed again: at least
+/// once, nothing lost) after the policy's backoff, unless failures come too
+/// fast (escalate) or a stop comes first.
+restart after_failure(caf::scoped_actor& self, restart_policy& policy,
+                      const std::string& failed, const layout& l,
+                      const config& cfg, const run_hooks& hooks) {
+  auto delay = policy.failed(std::chrono::steady_clock::now());
+  if (!delay) {
+    l.root->failed(failed + " failed; restart intensity exceeded");
+    log::error("pipeline", failed + " failed and the pipeline restarted "
+                             + std::to_string(policy.restarts())
+                             + " times within "
+                             + std::to_string(cfg.supervision.window_ms)
+                             + " ms: escalating, exiting");
+    return restart::escalate;
+  }
+  l.root->restarts += 1;
+  l.root->failed(failed + " failed");
+  log::warn("pipeline", failed + " failed; restarting the pipeline from "
+                          "the committed offsets in "
+                          + std::to_string(delay->count()) + " ms");
+  auto resume = std::chrono::steady_clock::now() + *delay;
+  while (std::chrono::steady_clock::now() < resume && !hooks.stop->load())
+    self->receive(caf::after(std::chrono::milliseconds{10}) >> [&] {});
+  return hooks.stop->load() ? restart::stopped : restart::now;
+}
+
 /// Gets the clients ready for the next incarnation: the same group members
 /// rewound (no rebalance), or, for a consumer that cannot rewind, a new
 /// one (it leaves the group; its successor joins); new producers.
@@ -253,29 +284,11 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
       hooks.tick();
     if (failed.empty())
       break;
-    // One-for-all: the stages restart together from the committed offsets
-    // (what the failed incarnation had in flight is consumed again: at
-    // least once, nothing lost) unless failures come too fast.
     st->running = false;
-    auto delay = policy.failed(std::chrono::steady_clock::now());
-    if (!delay) {
-      l.root->failed(failed + " failed; restart intensity exceeded");
-      log::error("pipeline", failed + " failed and the pipeline restarted "
-                               + std::to_string(policy.restarts())
-                               + " times within "
-                               + std::to_string(cfg.supervision.window_ms)
-                               + " ms: escalating, exiting");
+    auto next = after_failure(self, policy, failed, l, cfg, hooks);
+    if (next == restart::escalate)
       return 1;
-    }
-    l.root->restarts += 1;
-    l.root->failed(failed + " failed");
-    log::warn("pipeline", failed + " failed; restarting the pipeline from "
-                            "the committed offsets in "
-                            + std::to_string(delay->count()) + " ms");
-    auto resume = std::chrono::steady_clock::now() + *delay;
-    while (std::chrono::steady_clock::now() < resume && !hooks.stop->load())
-      self->receive(caf::after(std::chrono::milliseconds{10}) >> [&] {});
-    if (hooks.stop->load())
+    if (next == restart::stopped)
       break;
     if (!renew_clients(cfg, l, st, c, retired))
       return 1;
