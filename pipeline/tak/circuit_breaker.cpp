@@ -1,5 +1,7 @@
 #include "pipeline/tak/circuit_breaker.hpp"
 
+#include "config/config.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -15,6 +17,17 @@ const char* to_string(circuit_state s) {
       return "half-open";
   }
   return "unknown";
+}
+
+breaker_settings breaker_settings::from(const tak_config& c) {
+  breaker_settings b;
+  b.consecutive_failures = static_cast<int>(c.breaker_failures);
+  b.failure_rate = c.breaker_failure_rate;
+  b.window = static_cast<int>(c.breaker_window);
+  b.open_min = ms{c.breaker_open_min_ms};
+  b.open_max = ms{c.breaker_open_max_ms};
+  b.probes = static_cast<int>(c.breaker_probes);
+  return b;
 }
 
 circuit_breaker::circuit_breaker(breaker_settings s, uint64_t seed)

@@ -9,6 +9,8 @@
 
 namespace cotflow {
 
+struct tak_config;
+
 /// Thresholds of a circuit breaker; see circuit_breaker. Filled from the
 /// tak.breaker_* keys, whose defaults and bounds the config's key table
 /// holds: none are repeated here, so every field starts at zero.
@@ -26,6 +28,9 @@ struct breaker_settings {
   ms open_max{0};
   /// Successful probe batches in half-open that close it again.
   int probes = 0;
+
+  /// The thresholds of the tak.breaker_* keys of `c`.
+  static breaker_settings from(const tak_config& c);
 };
 
 enum class circuit_state { closed, open, half_open };

@@ -4,6 +4,8 @@
 
 #include "pipeline/tak/circuit_breaker.hpp"
 
+#include "config/config.hpp"
+
 #include <string>
 #include <vector>
 
@@ -178,4 +180,21 @@ BOOST_AUTO_TEST_CASE(reconfigure_applies_new_thresholds) {
   b.reconfigure(settings(3, 0, 20, 1000, 8000, 1));
   b.failure(t0, "x");
   BOOST_TEST(to_string(b.state()) == "open");
+}
+
+BOOST_AUTO_TEST_CASE(the_settings_come_from_the_tak_breaker_keys) {
+  tak_config c;
+  c.breaker_failures = 7;
+  c.breaker_failure_rate = 0.25;
+  c.breaker_window = 40;
+  c.breaker_open_min_ms = 1500;
+  c.breaker_open_max_ms = 90000;
+  c.breaker_probes = 3;
+  auto s = breaker_settings::from(c);
+  BOOST_TEST(s.consecutive_failures == 7);
+  BOOST_TEST(s.failure_rate == 0.25);
+  BOOST_TEST(s.window == 40);
+  BOOST_TEST(s.open_min.count() == 1500);
+  BOOST_TEST(s.open_max.count() == 90000);
+  BOOST_TEST(s.probes == 3);
 }
