@@ -58,8 +58,9 @@ batcher(batcher_actor::stateful_pointer<batcher_state> self,
     [=](atom::flush) { emit(self); },
     [=](tunables& t) {
       auto& s = self->state;
-      s.age = std::chrono::milliseconds{t.batch_age_ms};
-      s.builder->limits(static_cast<size_t>(t.batch_size), s.age);
+      auto& cfg = t.running->pipeline;
+      s.age = std::chrono::milliseconds{cfg.batch_age_ms};
+      s.builder->limits(static_cast<size_t>(cfg.batch_size), s.age);
       // A batch already at the new size goes now; a younger one keeps its
       // timer (which fires with the old age at most).
       if (s.builder->full())

@@ -36,23 +36,6 @@ struct system_config : caf::actor_system_config {
   }
 };
 
-/// The hot settings of `c`, for the actors.
-tunables tunables_of(const config& c) {
-  tunables t;
-  t.batch_size = c.pipeline.batch_size;
-  t.batch_age_ms = c.pipeline.batch_age_ms;
-  t.max_in_flight = c.pipeline.max_in_flight;
-  t.queue_events = c.tak.queue_events;
-  t.breaker_failures = c.tak.breaker_failures;
-  t.breaker_failure_rate = c.tak.breaker_failure_rate;
-  t.breaker_window = c.tak.breaker_window;
-  t.breaker_open_min_ms = c.tak.breaker_open_min_ms;
-  t.breaker_open_max_ms = c.tak.breaker_open_max_ms;
-  t.breaker_probes = c.tak.breaker_probes;
-  return t;
-}
-
-
 /// Fails (logged) when `sinks.file` cannot be opened for appending.
 bool check_file_sink(const config& cfg) {
   if (cfg.sinks.file.empty())
@@ -114,7 +97,7 @@ std::string supervise(caf::scoped_actor& self, stages& s,
         });
     const char* why = trigger.poll(std::chrono::steady_clock::now());
     if (why && hooks.load && reload_config(hooks.load, current, st, why)) {
-      auto t = tunables_of(current);
+      tunables t{std::make_shared<const config>(current)};
       self->send(s.source, t);
       self->send(s.batcher, t);
       for (auto& sink : s.sinks)

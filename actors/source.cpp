@@ -153,8 +153,10 @@ source(source_actor::stateful_pointer<source_state> self,
         round(self);
     },
     [=](tunables& t) {
-      auto& s = self->state;
-      s.cfg.max_in_flight = t.max_in_flight;
+      // The running section differs from the one this source started with
+      // only in the hot keys a reload applied (max_in_flight, bounding the
+      // credit): taking all of it takes those.
+      self->state.cfg = t.running->pipeline;
     },
     [=](atom::stop) -> caf::typed_response_promise<uint64_t> {
       auto& s = self->state;

@@ -21,19 +21,6 @@ using std::chrono::milliseconds;
 
 using self_ptr = cot_sink_actor::stateful_pointer<tak_sink_state>;
 
-breaker_settings breaker_of(int64_t failures, double rate, int64_t window,
-                            int64_t open_min_ms, int64_t open_max_ms,
-                            int64_t probes) {
-  breaker_settings b;
-  b.consecutive_failures = static_cast<int>(failures);
-  b.failure_rate = rate;
-  b.window = static_cast<int>(window);
-  b.open_min = milliseconds{open_min_ms};
-  b.open_max = milliseconds{open_max_ms};
-  b.probes = static_cast<int>(probes);
-  return b;
-}
-
 bool from_parking(const record_ref& ref) {
   return (ref.tp & parking_lot::replay_flag) != 0;
 }
@@ -466,9 +453,7 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
                  milliseconds{cfg.write_timeout_ms});
   s.retry.emplace(milliseconds{cfg.reconnect_min_ms},
                   milliseconds{cfg.reconnect_max_ms});
-  s.breaker.emplace(breaker_of(cfg.breaker_failures, cfg.breaker_failure_rate,
-                               cfg.breaker_window, cfg.breaker_open_min_ms,
-                               cfg.breaker_open_max_ms, cfg.breaker_probes));
+  s.breaker.emplace(breaker_settings::from(cfg));
   s.lot = std::move(lot);
   if (s.lot)
     s.dstats->parking_topic = s.lot->topic();
@@ -558,13 +543,9 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
     [=](atom::poll) { pump(self); },
     [=](tunables& t) {
       auto& s = self->state;
-      s.breaker->reconfigure(breaker_of(t.breaker_failures,
-                                        t.breaker_failure_rate,
-                                        t.breaker_window,
-                                        t.breaker_open_min_ms,
-                                        t.breaker_open_max_ms,
-                                        t.breaker_probes));
-      s.queue_max = static_cast<size_t>(t.queue_events);
+      auto& cfg = t.running->tak;
+      s.breaker->reconfigure(breaker_settings::from(cfg));
+      s.queue_max = static_cast<size_t>(cfg.queue_events);
       pump(self); // events may wait for a write (see cot_batch)
     },
     [=](atom::poll, uint64_t tick) {

@@ -2,6 +2,7 @@
 
 #include "messages/atoms.hpp"
 #include "messages/inspect.hpp"
+#include "messages/tunables.hpp"
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>

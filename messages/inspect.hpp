@@ -2,7 +2,6 @@
 
 #include "pipeline/core/cot_event.hpp"
 #include "pipeline/core/record.hpp"
-#include "pipeline/core/tunables.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>
@@ -68,14 +67,6 @@ typename Inspector::result_type inspect(Inspector& f, dead_letter_batch& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ack& x) {
   return f(caf::meta::type_name("ack"), x.bits, x.refs);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, tunables& x) {
-  return f(caf::meta::type_name("tunables"), x.batch_size, x.batch_age_ms,
-           x.max_in_flight, x.queue_events, x.breaker_failures,
-           x.breaker_failure_rate, x.breaker_window, x.breaker_open_min_ms,
-           x.breaker_open_max_ms, x.breaker_probes);
 }
 
 } // namespace cotflow

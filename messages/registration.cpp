@@ -15,7 +15,6 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<dead_letter>("dead_letter");
   cfg.add_message_type<dead_letter_batch>("dead_letter_batch");
   cfg.add_message_type<ack>("ack");
-  cfg.add_message_type<tunables>("tunables");
   cfg.add_message_type<batcher_actor>("batcher_actor");
 }
 

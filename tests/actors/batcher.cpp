@@ -49,6 +49,14 @@ std::vector<int64_t> offsets(const batch& b) {
   return out;
 }
 
+/// A reload to batches of `size` records or `age_ms`.
+tunables reload_to(int64_t size, int64_t age_ms) {
+  auto c = std::make_shared<config>(default_config());
+  c->pipeline.batch_size = size;
+  c->pipeline.batch_age_ms = age_ms;
+  return {std::move(c)};
+}
+
 std::vector<int64_t> range(int64_t from, int64_t to) {
   std::vector<int64_t> out;
   for (auto offset = from; offset < to; ++offset)
@@ -179,10 +187,7 @@ BOOST_AUTO_TEST_CASE(tunables_lower_the_size_and_the_age) {
   start(10, 1000);
   send(chunk(0, 4));
   BOOST_TEST(sent.empty());
-  tunables t;
-  t.batch_size = 4;
-  t.batch_age_ms = 50;
-  caf::anon_send(aut, t);
+  caf::anon_send(aut, reload_to(4, 50));
   run();
   // A batch already at the new size leaves at once.
   BOOST_TEST_REQUIRE(sent.size() == 1u);
@@ -202,10 +207,7 @@ BOOST_AUTO_TEST_CASE(tunables_lower_the_size_and_the_age) {
 
 BOOST_AUTO_TEST_CASE(tunables_raise_the_size) {
   start(2, 1000);
-  tunables t;
-  t.batch_size = 5;
-  t.batch_age_ms = 1000;
-  caf::anon_send(aut, t);
+  caf::anon_send(aut, reload_to(5, 1000));
   run();
   send(chunk(0, 4));
   BOOST_TEST(sent.empty());
