@@ -46,8 +46,10 @@ public:
 
   /// A reload applies a change of this key (see takes_effect). Only for a
   /// key whose users take a new value while running: the actors read
-  /// theirs from `tunables` (filled in actors/run.cpp), the logger is
-  /// reconfigured; any other key would be reported applied but unused.
+  /// theirs from the running configuration that `tunables` carries, the
+  /// logger is reconfigured; any other key would be reported applied but
+  /// unused (the config test every_hot_key_is_read_outside_config catches
+  /// a hot key nothing reads).
   key_decl& hot() {
     effect_ = takes_effect::on_reload;
     return *this;

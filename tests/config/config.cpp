@@ -6,13 +6,16 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <unistd.h>
 #include <functional>
 #include <map>
 #include <thread>
 #include <optional>
+#include <regex>
 #include <set>
+#include <sstream>
 #include <type_traits>
 #include <variant>
 #include <string>
@@ -831,6 +834,101 @@ BOOST_AUTO_TEST_CASE(the_hot_keys_are_the_tunables_and_the_log) {
   for (const auto& k : cotflow::config_keys())
     BOOST_TEST(cotflow::hot_reloadable(k.path()) == k.hot(), k.path());
   BOOST_TEST(!cotflow::hot_reloadable("no.such_key"));
+}
+
+namespace {
+
+/// C++ source without its comments and string literals (so that a key
+/// named in a log line or a comment is not taken for a read of it).
+std::string code_of(const std::string& src) {
+  std::string out;
+  size_t i = 0, n = src.size();
+  while (i < n) {
+    if (src.compare(i, 2, "//") == 0) {
+      i = src.find('\n', i);
+      i = i == std::string::npos ? n : i;
+    } else if (src.compare(i, 2, "/*") == 0) {
+      i = src.find("*/", i + 2);
+      i = i == std::string::npos ? n : i + 2;
+    } else if (src.compare(i, 2, "R\"") == 0) {
+      auto open = src.find('(', i);
+      auto close = ")" + src.substr(i + 2, open - i - 2) + "\"";
+      i = src.find(close, open);
+      i = i == std::string::npos ? n : i + close.size();
+      out += "\"\"";
+    } else if (src[i] == '"' || src[i] == '\'') {
+      char quote = src[i++];
+      while (i < n && src[i] != quote)
+        i += src[i] == '\\' ? 2 : 1;
+      ++i;
+      out += "\"\"";
+    } else {
+      out += src[i++];
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+// A hot key that no actor reads is reported "applied" on a reload and
+// changes nothing. Actors read the running configuration that `tunables`
+// carries, so there is no list of hot keys to compare the table with; what
+// a test can see without a pipeline is the code: some file of actors/ or
+// pipeline/ (a .hpp and its .cpp count as one) must read the key's member,
+// through its section (`current.log.level`), through a name given to its
+// section (`auto& cfg = t.running->tak;` ... `cfg.queue_events`) or in a
+// file that names the section's struct (`c.breaker_probes` in
+// `breaker_settings::from(const tak_config& c)`). It cannot tell a read at
+// start from a read on reload: the actor tests and integration/reload.cpp
+// show that the reads happen on reload.
+BOOST_AUTO_TEST_CASE(every_hot_key_is_read_outside_config) {
+  namespace fs = std::filesystem;
+  const fs::path root = COTFLOW_SOURCE_DIR;
+  std::map<std::string, std::string> units; // path without extension -> code
+  for (auto dir : {"actors", "pipeline"})
+    for (auto& e : fs::recursive_directory_iterator(root / dir)) {
+      auto ext = e.path().extension();
+      if (!e.is_regular_file() || (ext != ".cpp" && ext != ".hpp"))
+        continue;
+      std::ifstream in{e.path()};
+      std::stringstream text;
+      text << in.rdbuf();
+      auto unit = fs::path{e.path()}.replace_extension().string();
+      units[unit] += code_of(text.str()) + "\n";
+    }
+  BOOST_TEST_REQUIRE(units.size() > 10u, "no sources under " << root);
+  size_t hot = 0;
+  for (const auto& k : cotflow::config_keys()) {
+    if (!k.hot())
+      continue;
+    ++hot;
+    const std::string section = k.section, name = k.name;
+    const std::regex via_section{"\\b" + section + "\\s*\\.\\s*" + name
+                                 + "\\b"};
+    const std::regex as_member{"(\\.|->)\\s*" + name + "\\b"};
+    const std::regex section_struct{"\\b" + section + "_config\\b"};
+    // `auto& cfg = t.running->tak;` names the section `cfg`.
+    const std::regex alias{"(\\w+)\\s*=\\s*[\\w.>-]*(\\.|->)" + section
+                           + "\\s*;"};
+    auto via_alias = [&](const std::string& code) {
+      for (std::sregex_iterator m{code.begin(), code.end(), alias}, end;
+           m != end; ++m)
+        if (std::regex_search(code, std::regex{"\\b" + (*m)[1].str()
+                                                 + "\\s*\\.\\s*" + name
+                                                 + "\\b"}))
+          return true;
+      return false;
+    };
+    bool read = false;
+    for (auto& [unit, code] : units)
+      read = read || std::regex_search(code, via_section) || via_alias(code)
+             || (std::regex_search(code, section_struct)
+                 && std::regex_search(code, as_member));
+    BOOST_TEST(read, k.path() << " is hot, but no code in "
+                                             "actors/ or pipeline/ reads it");
+  }
+  BOOST_TEST(hot > 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
