@@ -51,17 +51,17 @@ void finish(self_ptr self, const std::vector<record_ref>& refs,
   // Parked rather than delivered: the source counts the record as parked.
   ack a{delivered ? s.bit : s.bit | parked_bit, {}};
   a.refs.reserve(refs.size());
-  uint64_t replayed = 0;
+  uint64_t unparked = 0;
   for (auto& r : refs) {
     if (from_parking(r)) {
       s.lot->done(r);
-      ++replayed;
+      ++unparked;
     } else {
       a.refs.push_back(r);
     }
   }
   if (delivered)
-    s.dstats->unparked += replayed;
+    s.dstats->unparked += unparked;
   if (!a.refs.empty())
     self->send(s.source, std::move(a));
 }
@@ -101,7 +101,7 @@ void lost(self_ptr self, const std::string& why) {
   s.conn->close();
   // What the kernel accepted lately may never have reached the server:
   // send it again first, in its order.
-  s.dstats->replayed += s.recent.size();
+  s.dstats->resent += s.recent.size();
   s.dstats->connected = false;
   s.dstats->error(why);
   while (!s.recent.empty()) {

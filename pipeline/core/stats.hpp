@@ -84,7 +84,9 @@ struct destination_stats {
   std::atomic<uint64_t> bytes{0};
   std::atomic<uint64_t> reconnects{0};
   std::atomic<uint64_t> skipped{0};
-  std::atomic<uint64_t> replayed{0};
+  /// Events sent again after a lost connection (the replay window,
+  /// tak.replay_bytes). Exported as cotflow_destination_replayed_total.
+  std::atomic<uint64_t> resent{0};
   std::atomic<int64_t> queue{0};
   /// Circuit breaker (TAK destinations): 0 closed, 1 open, 2 half-open.
   std::atomic<int> breaker{0};
@@ -93,7 +95,8 @@ struct destination_stats {
   std::atomic<bool> parking{false};
   /// Events parked and confirmed by Kafka.
   std::atomic<uint64_t> parked{0};
-  /// Parked events replayed to the destination.
+  /// Parked events replayed to the destination. Shown as "replayed" in the
+  /// parking object of /status and in `cotflow top`.
   std::atomic<uint64_t> unparked{0};
   /// Parked events dropped because their stale time passed.
   std::atomic<uint64_t> parked_stale{0};

@@ -94,8 +94,10 @@ public:
       add("cotflow_destination_skipped_total",
           "Events the destination's filter or coalescing left out", c,
           d->skipped, l);
+      // The metric keeps its legacy name: it counts resent events, not
+      // parked ones replayed (cotflow_unparked_total).
       add("cotflow_destination_replayed_total",
-          "Events sent again after a lost connection", c, d->replayed, l);
+          "Events sent again after a lost connection", c, d->resent, l);
       add("cotflow_destination_queue_events",
           "Events waiting in the destination's queue", g, d->queue, l);
       if (d->kind == "kafka" || d->kind == "file")

@@ -158,7 +158,7 @@ void write_destination(json_writer& w, const destination_stats& d) {
     w.Bool(d.parking);
     w.Key("parked");
     w.Uint64(d.parked);
-    w.Key("replayed");
+    w.Key("replayed"); // legacy key: parked events replayed (unparked)
     w.Uint64(d.unparked);
     w.Key("dropped_stale");
     w.Uint64(d.parked_stale);

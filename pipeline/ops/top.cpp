@@ -173,6 +173,7 @@ std::string render_top(const std::string& url, const top_sample& before,
           static_cast<unsigned long long>(b["trips"].GetUint64()),
           p["active"].GetBool() ? "ON" : "off",
           static_cast<unsigned long long>(p["parked"].GetUint64()),
+          // /status's "replayed": parked events replayed (unparked).
           static_cast<unsigned long long>(p["replayed"].GetUint64()),
           static_cast<long long>(p["backlog"].GetInt64()));
         out += line;
