@@ -14,6 +14,31 @@
 
 namespace cotflow {
 
+/// What a TAK destination needs from its parking topic: parking_lot in
+/// production, a fake in the tests of tak_destination. See parking_lot for
+/// what each call means.
+class parking_port {
+public:
+  /// Set in the `tp` of refs that belong to the replayer, not the source.
+  static constexpr uint32_t replay_flag = 1u << 31;
+
+  virtual ~parking_port() = default;
+  virtual const std::string& topic() const = 0;
+  virtual void park(const cot_event& ev) = 0;
+  virtual void serve(std::vector<record_ref>& durable) = 0;
+  virtual size_t outstanding() const = 0;
+  virtual const std::string& failure() const = 0;
+  virtual size_t replay(size_t max, int64_t now_ms,
+                        std::deque<event_ref>& out, uint64_t& stale)
+    = 0;
+  virtual void hold() = 0;
+  virtual void done(const record_ref& ref) = 0;
+  virtual bool caught_up() = 0;
+  virtual void store_positions() = 0;
+  virtual int64_t backlog() const = 0;
+  virtual uint64_t take_lost() = 0;
+};
+
 /// One destination's parking topic ("<kafka.parking_topic>.<destination>"):
 /// a producer that parks CoT events keyed by uid while the destination is
 /// down or slow, and a replayer, a consumer in its own group
@@ -21,11 +46,8 @@ namespace cotflow {
 /// per partition (so in order per uid), once it is up again. Parking offsets
 /// are committed only after the destination took the replayed event. Owned
 /// by the destination's actor; not thread-safe.
-class parking_lot {
+class parking_lot final : public parking_port {
 public:
-  /// Set in the `tp` of refs that belong to the replayer, not the source.
-  static constexpr uint32_t replay_flag = 1u << 31;
-
   /// Creates both clients; null with `err` set on failure.
   static std::unique_ptr<parking_lot> make(const config& cfg,
                                            const std::string& destination,
@@ -33,25 +55,25 @@ public:
 
   ~parking_lot();
 
-  const std::string& topic() const {
+  const std::string& topic() const override {
     return topic_;
   }
 
   /// Parks `ev`; once Kafka confirms it, its ref comes out of `serve`.
-  void park(const cot_event& ev);
+  void park(const cot_event& ev) override;
 
   /// Serves delivery reports: appends the refs of parked events that are
   /// now durable (refs with replay_flag were parked again after a replay;
   /// pass them to `done`).
-  void serve(std::vector<record_ref>& durable);
+  void serve(std::vector<record_ref>& durable) override;
 
   /// Parked events not yet confirmed by Kafka.
-  size_t outstanding() const {
+  size_t outstanding() const override {
     return producer_->outstanding();
   }
 
   /// Why the producer cannot go on (a permanent Kafka error), or empty.
-  const std::string& failure() const {
+  const std::string& failure() const override {
     return producer_->failure();
   }
 
@@ -59,20 +81,20 @@ public:
   /// events whose stale time passed are dropped, acknowledged and counted
   /// in `stale`. Returns the events taken.
   size_t replay(size_t max, int64_t now_ms, std::deque<event_ref>& out,
-                uint64_t& stale);
+                uint64_t& stale) override;
 
   /// Not replaying now: keeps the replayer in its group (serves rebalances)
   /// and pauses it after a while so it does not fetch for nothing.
-  void hold();
+  void hold() override;
 
   /// A replayed event (ref with replay_flag) is done: delivered, or parked
   /// again.
-  void done(const record_ref& ref);
+  void done(const record_ref& ref) override;
 
   /// True when everything this instance parked since it last caught up has
   /// been handed out by the replayer (or sits on a parking partition
   /// another instance replays) and nothing is left unconfirmed.
-  bool caught_up();
+  bool caught_up() override;
 
   /// After a restart in place: the replayer starts over from its committed
   /// offsets (see tracked_consumer::rewind).
@@ -84,15 +106,15 @@ public:
 
   /// Hands the replayer's finished offsets to its committer (see
   /// tracked_consumer::store_positions).
-  void store_positions();
+  void store_positions() override;
 
   /// Parked records the replayer has not finished yet on its partitions
   /// (from the watermarks librdkafka last saw).
-  int64_t backlog() const;
+  int64_t backlog() const override;
 
   /// Parked events deleted from the parking topic (retention) before the
   /// replayer read them (lost for this destination) since the last call.
-  uint64_t take_lost() {
+  uint64_t take_lost() override {
     auto lost = replayer_->lost();
     auto fresh = lost - lost_taken_;
     lost_taken_ = lost;

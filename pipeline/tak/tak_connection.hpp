@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "pipeline/tak/transport.hpp"
 
 #include <chrono>
 #include <string>
@@ -15,7 +16,7 @@ namespace cotflow {
 /// to back) or UDP (one event per datagram, unicast or multicast). Blocking
 /// calls with timeouts: it lives in a detached actor. TLS (1.2 or newer)
 /// verifies the server by default and can present a client certificate.
-class tak_connection {
+class tak_connection final : public tak_transport {
 public:
   tak_connection(tak_url url, std::chrono::milliseconds connect_timeout,
                  std::chrono::milliseconds write_timeout);
@@ -25,32 +26,29 @@ public:
 
   /// Connects (TCP) or opens the socket (UDP). On failure sets `err`, and
   /// `config_error` when retrying soon cannot help (unresolvable name).
-  bool connect(std::string& err, bool& config_error);
+  bool connect(std::string& err, bool& config_error) override;
 
-  bool connected() const {
+  bool connected() const override {
     return fd_ >= 0;
   }
 
-  bool is_udp() const {
+  bool is_udp() const override {
     return url_.scheme == "udp";
   }
 
-  bool is_tls() const {
+  bool is_tls() const override {
     return url_.scheme == "tls";
   }
 
   /// When bytes last came from the server (or the connection was made).
-  std::chrono::steady_clock::time_point last_read() const {
+  time_point last_read() const override {
     return last_read_;
   }
 
   /// Writes every byte (TCP) or sends one datagram (UDP); false with `err`
   /// when the connection failed or a write was blocked past the timeout
   /// (the connection is closed then).
-  bool write(std::string_view bytes, std::string& err);
-
-  /// What write_some achieved.
-  enum class progress { complete, partial, failed };
+  bool write(std::string_view bytes, std::string& err) override;
 
   /// Writes `bytes` from `done` on without waiting: as much as the kernel
   /// takes now (advancing `done`); `partial` when the rest must wait for
@@ -68,15 +66,14 @@ public:
   /// plain TCP. UDP sends each piece as a datagram of its own.
   progress write_some(const std::string_view* pieces, size_t n, size_t total,
                       size_t& done,
-                      std::chrono::steady_clock::time_point since,
-                      std::string& err);
+                      time_point since, std::string& err) override;
 
   /// Reads and discards what the server sent, so its send buffer never
   /// fills; false with `err` when the server closed the connection.
-  bool drain(std::string& err);
+  bool drain(std::string& err) override;
 
   /// Closes the socket.
-  void close();
+  void close() override;
 
   /// Bytes read and discarded so far.
   uint64_t bytes_read() const {

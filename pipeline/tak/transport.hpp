@@ -1,0 +1,54 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace cotflow {
+
+/// What a TAK destination needs from its connection: tak_connection in
+/// production, a scripted fake in the tests of tak_destination.
+class tak_transport {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  /// What write_some achieved.
+  enum class progress { complete, partial, failed };
+
+  virtual ~tak_transport() = default;
+
+  /// Connects (TCP) or opens the socket (UDP). On failure sets `err`, and
+  /// `config_error` when retrying soon cannot help (unresolvable name).
+  virtual bool connect(std::string& err, bool& config_error) = 0;
+
+  virtual bool connected() const = 0;
+
+  virtual bool is_udp() const = 0;
+
+  virtual bool is_tls() const = 0;
+
+  /// When bytes last came from the server (or the connection was made).
+  virtual time_point last_read() const = 0;
+
+  /// Writes every byte (TCP) or sends one datagram (UDP); false with `err`
+  /// when the connection failed (it is closed then).
+  virtual bool write(std::string_view bytes, std::string& err) = 0;
+
+  /// Writes the concatenation of `n` pieces (`total` bytes) from `done` on
+  /// without waiting, advancing `done`; `partial` when the rest must wait
+  /// for the server to read; `failed` (closed, `err` set) on an error or
+  /// when the write, begun at `since`, was blocked past the write timeout.
+  virtual progress write_some(const std::string_view* pieces, size_t n,
+                              size_t total, size_t& done, time_point since,
+                              std::string& err)
+    = 0;
+
+  /// Reads and discards what the server sent; false with `err` when the
+  /// server closed the connection.
+  virtual bool drain(std::string& err) = 0;
+
+  /// Closes the socket.
+  virtual void close() = 0;
+};
+
+} // namespace cotflow
