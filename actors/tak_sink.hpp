@@ -2,16 +2,14 @@
 
 #include "config/config.hpp"
 #include "messages/actors.hpp"
-#include "pipeline/tak/backoff.hpp"
-#include "pipeline/tak/circuit_breaker.hpp"
-#include "pipeline/tak/parking.hpp"
 #include "pipeline/core/stats.hpp"
-#include "pipeline/tak/tak_connection.hpp"
+#include "pipeline/tak/destination.hpp"
+#include "pipeline/tak/parking.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 
 #include <chrono>
-#include <deque>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <random>
@@ -19,70 +17,23 @@
 
 namespace cotflow {
 
-/// State of one TAK destination: its connection, its own queue of events
-/// not yet accepted by the socket, and the reconnect schedule.
+/// State of one TAK destination's actor: the destination's delivery logic
+/// (tak_destination: queue, connection, breaker, parking), where its
+/// acknowledgements go, and the one timer that drives it.
 struct tak_sink_state {
   static inline const char* name = "tak-sink";
-  std::string dest;
-  std::string url;
-  tak_url target;
-  std::optional<tak_connection> conn;
-  std::optional<backoff> retry;
-  std::optional<circuit_breaker> breaker;
-  /// A probe the half-open breaker granted, not yet reported.
-  bool probe_out = false;
-  /// The parking topic (null: parking off) and whether new events go there.
-  std::shared_ptr<parking_lot> lot;
-  bool parking = false;
-  /// Events held in memory before the destination spills to parking.
-  size_t queue_max = 0;
-  std::vector<record_ref> scratch;
-  latency_tally latencies;
-  std::chrono::steady_clock::time_point next_report{};
-  /// Fault injection: every connect and write fails within this window.
-  std::chrono::steady_clock::time_point down_from{};
-  std::chrono::steady_clock::time_point down_until{};
-  /// Timer: generation of the one tick that counts, and when it is due.
-  uint64_t tick = 0;
-  std::chrono::steady_clock::time_point tick_due{};
+  std::optional<tak_destination> dest;
+  source_actor source;
+  /// Timer: generation of the one tick that counts, when it is due, and
+  /// whether a tick with generation `tick` is pending.
+  struct timer_state {
+    uint64_t tick = 0;
+    std::chrono::steady_clock::time_point due{};
+    bool pending = false;
+  } timer;
   /// Fault injection: share of batches on which the actor throws.
   double throw_rate = 0;
   std::minstd_rand rng{std::random_device{}()};
-  std::deque<event_ref> queue;
-  /// Events written on the current connection, latest `replay_bytes`.
-  std::deque<event_ref> recent;
-  size_t recent_bytes = 0;
-  size_t replay_bytes = 0;
-  /// The write in progress: the first `in_write` queued events, as
-  /// `pieces` (`write_total` bytes; on TLS one piece, `buffer`, holding
-  /// them all), of which `written` bytes went out; begun at `write_since`.
-  std::vector<std::string_view> pieces;
-  std::string buffer;
-  size_t write_total = 0;
-  size_t in_write = 0;
-  /// A lost connection put written events back in the queue.
-  bool requeued = false;
-  size_t written = 0;
-  std::chrono::steady_clock::time_point write_since{};
-  size_t write_bytes = 0;
-  /// Bytes of events queued since the last pump (see the cot_batch
-  /// handler).
-  size_t deferred_bytes = 0;
-  std::chrono::milliseconds healthy_after{0};
-  std::chrono::steady_clock::time_point next_attempt{};
-  std::chrono::steady_clock::time_point connected_since{};
-  bool tick_pending = false; // a tick with generation `tick` is due
-  bool ever_connected = false;
-  std::chrono::milliseconds ping_interval{0};
-  std::chrono::milliseconds ping_timeout{0};
-  /// When the last unanswered ping went out, if one is pending.
-  std::optional<std::chrono::steady_clock::time_point> ping_sent;
-  std::chrono::steady_clock::time_point next_ping{};
-  std::string last_error;
-  dest_mask bit = 0;
-  source_actor source;
-  std::shared_ptr<stats> st;
-  std::shared_ptr<destination_stats> dstats;
 };
 
 /// Streams CoT events to one TAK server. An event counts as delivered once
@@ -95,7 +46,8 @@ struct tak_sink_state {
 /// acknowledged once Kafka has them, so the other destinations and the
 /// consumer go on; the replayer brings them back, in order, once the
 /// breaker lets events through, and direct delivery resumes when it has
-/// caught up. Spawn detached.
+/// caught up. The decisions are tak_destination's; the actor feeds it
+/// batches and timer ticks. Spawn detached.
 cot_sink_actor::behavior_type
 tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
          std::string name, std::string url,

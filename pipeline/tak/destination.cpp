@@ -1,0 +1,544 @@
+#include "pipeline/tak/destination.hpp"
+
+#include "pipeline/codec/cot_encoder.hpp"
+#include "pipeline/core/log.hpp"
+#include "pipeline/tak/tak_filter.hpp"
+
+#include <algorithm>
+#include <random>
+#include <unordered_map>
+
+namespace cotflow {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+bool from_parking(const record_ref& ref) {
+  return (ref.tp & parking_port::replay_flag) != 0;
+}
+
+uint64_t seed_of(const tak_destination_settings& s, uint64_t offset) {
+  return s.seed ? *s.seed + offset : std::random_device{}();
+}
+
+} // namespace
+
+tak_destination::tak_destination(tak_destination_settings settings,
+                                 std::unique_ptr<tak_transport> transport,
+                                 std::shared_ptr<parking_port> lot,
+                                 tak_destination_env env)
+  : cfg_(std::move(settings)),
+    env_(std::move(env)),
+    link_(std::move(transport),
+          backoff{cfg_.reconnect_min, cfg_.reconnect_max, seed_of(cfg_, 0)}),
+    guard_(circuit_breaker{cfg_.breaker, seed_of(cfg_, 1)}) {
+  if (cfg_.down_for.count() > 0) {
+    link_.down_from = env_.now() + cfg_.down_after;
+    link_.down_until = link_.down_from + cfg_.down_for;
+  }
+  parking_.lot = std::move(lot);
+  if (parking_.lot)
+    env_.counters->parking_topic = parking_.lot->topic();
+}
+
+void tak_destination::reconfigure(const breaker_settings& breaker,
+                                  size_t queue_events) {
+  guard_.breaker.reconfigure(breaker);
+  cfg_.queue_events = queue_events;
+}
+
+// --- Acknowledgements and breaker outcomes -------------------------------
+
+void tak_destination::publish_breaker() {
+  env_.counters->breaker = static_cast<int>(guard_.breaker.state());
+  env_.counters->breaker_trips = guard_.breaker.trips();
+}
+
+// Acknowledges events that are done for this destination: input records to
+// the source, replayed ones to the parking replayer.
+void tak_destination::finish(const std::vector<record_ref>& refs,
+                             bool delivered) {
+  // Parked rather than delivered: the source counts the record as parked.
+  ack a{delivered ? cfg_.bit : cfg_.bit | parked_bit, {}};
+  a.refs.reserve(refs.size());
+  uint64_t unparked = 0;
+  for (auto& r : refs) {
+    if (from_parking(r)) {
+      parking_.lot->done(r);
+      ++unparked;
+    } else {
+      a.refs.push_back(r);
+    }
+  }
+  if (delivered)
+    env_.counters->unparked += unparked;
+  if (!a.refs.empty())
+    env_.acknowledge(std::move(a));
+}
+
+void tak_destination::failed(const std::string& why) {
+  auto& b = guard_.breaker;
+  auto was = b.state();
+  b.failure(env_.now(), why);
+  guard_.probe_out = false;
+  if (b.state() == circuit_state::open && (was != circuit_state::open)) {
+    auto wait = std::chrono::duration_cast<milliseconds>(b.open_until()
+                                                         - env_.now());
+    env_.counters->trip_reason(b.last_trip_reason());
+    log::warn("tak-sink", cfg_.name + ": circuit breaker open for "
+                            + std::to_string(wait.count()) + " ms ("
+                            + b.last_trip_reason() + ")");
+  }
+  publish_breaker();
+}
+
+void tak_destination::succeeded() {
+  auto& b = guard_.breaker;
+  auto was = b.state();
+  b.success(env_.now());
+  guard_.probe_out = false;
+  if (was != circuit_state::closed && b.state() == circuit_state::closed)
+    log::info("tak-sink", cfg_.name + ": circuit breaker closed"
+                            + (parking_.active ? "; replaying parked events"
+                                               : std::string{}));
+  publish_breaker();
+}
+
+// --- The connection's lifecycle -----------------------------------------
+
+bool tak_destination::faulty(clock::time_point now) const {
+  return now >= link_.down_from && now < link_.down_until;
+}
+
+void tak_destination::lost(const std::string& why) {
+  link_.conn->close();
+  // What the kernel accepted lately may never have reached the server:
+  // send it again first, in its order.
+  env_.counters->resent += window_.events.size();
+  env_.counters->connected = false;
+  env_.counters->error(why);
+  while (!window_.events.empty()) {
+    queue_.push_front(std::move(window_.events.back()));
+    window_.events.pop_back();
+  }
+  window_.bytes = 0;
+  // A write cut short: its events are still queued and go again whole.
+  write_.events = 0;
+  write_.written = 0;
+  parking_.requeued = true;
+  auto delay = link_.retry.next();
+  link_.next_attempt = env_.now() + delay;
+  log::warn("tak-sink", cfg_.name + " (" + cfg_.url + "): " + why + "; "
+                          + std::to_string(queue_.size())
+                          + " events queued, reconnecting in "
+                          + std::to_string(delay.count()) + " ms");
+  link_.last_error = why;
+  failed(why);
+}
+
+// May a connect be tried now? While the breaker is closed the reconnect
+// backoff decides; otherwise the connect is the breaker's probe.
+bool tak_destination::may_connect(clock::time_point now) {
+  switch (guard_.breaker.state()) {
+    case circuit_state::closed:
+      return now >= link_.next_attempt;
+    case circuit_state::open:
+    case circuit_state::half_open:
+      // The connect is the probe (the reconnect backoff does not apply: the
+      // breaker's wait already did).
+      if (!guard_.probe_out) {
+        if (!guard_.breaker.allow(now)) {
+          publish_breaker();
+          return false;
+        }
+        guard_.probe_out = true;
+        publish_breaker();
+        log::info("tak-sink", cfg_.name + ": circuit breaker half-open, "
+                                "probing");
+      }
+      return true;
+  }
+  return true;
+}
+
+void tak_destination::connect_failed(clock::time_point now,
+                                     const std::string& err,
+                                     bool config_error) {
+  // A configuration error (unknown host) will not heal in a second: wait
+  // as long as the backoff allows instead of hammering.
+  auto delay = link_.retry.next();
+  if (config_error)
+    for (int i = 0; i < 8; ++i)
+      delay = std::max(delay, link_.retry.next());
+  link_.next_attempt = now + delay;
+  auto what = std::string{config_error ? "configuration error: " : ""} + err;
+  env_.counters->error(what);
+  if (what != link_.last_error)
+    log::warn("tak-sink", cfg_.name + " (" + cfg_.url + "): " + what
+                            + "; retrying in " + std::to_string(delay.count())
+                            + " ms");
+  link_.last_error = what;
+  failed(what);
+}
+
+bool tak_destination::ensure_connected() {
+  if (link_.conn->connected())
+    return true;
+  auto now = env_.now();
+  if (!may_connect(now))
+    return false;
+  std::string err;
+  bool config_error = false;
+  bool ok = false;
+  if (faulty(now))
+    err = "injected fault: destination down";
+  else
+    ok = link_.conn->connect(err, config_error);
+  if (!ok) {
+    connect_failed(now, err, config_error);
+    return false;
+  }
+  link_.connected_since = now;
+  link_.ping_sent.reset();
+  link_.next_ping = now + cfg_.ping_interval;
+  if (link_.ever_connected)
+    env_.counters->reconnects += 1;
+  link_.ever_connected = true;
+  env_.counters->connected = true;
+  log::info("tak-sink", cfg_.name + " (" + cfg_.url + "): connected; "
+                          + std::to_string(queue_.size()) + " events queued");
+  link_.last_error.clear();
+  // With nothing to write, an accepted connection is the probe's answer.
+  if (guard_.probe_out && queue_.empty())
+    succeeded();
+  return true;
+}
+
+// Keepalive on TLS links: any bytes from the server after a ping count as
+// its reply; silence past the timeout means the link is dead even though
+// writes still succeed. False with `err` when the link is lost.
+bool tak_destination::keepalive(clock::time_point now, std::string& err) {
+  auto& conn = *link_.conn;
+  if (!conn.is_tls() || cfg_.ping_interval.count() <= 0)
+    return true;
+  if (link_.ping_sent && conn.last_read() >= *link_.ping_sent)
+    link_.ping_sent.reset();
+  if (link_.ping_sent && now - *link_.ping_sent > cfg_.ping_timeout) {
+    err = "no reply to the keepalive ping within "
+          + std::to_string(cfg_.ping_timeout.count()) + " ms";
+    return false;
+  }
+  if (!link_.ping_sent && now >= link_.next_ping && write_.events == 0) {
+    if (!conn.write(ping_event("cotflow-" + cfg_.name, env_.wall_ms()), err))
+      return false;
+    link_.ping_sent = now;
+    link_.next_ping = now + cfg_.ping_interval;
+  }
+  return true;
+}
+
+// --- Deliver or park -----------------------------------------------------
+
+void tak_destination::take(const std::shared_ptr<const cot_events>& batch) {
+  // Events this destination does not take (filter, or superseded by a
+  // later position of the same uid in this batch) are done for it.
+  ack skipped{cfg_.bit, {}};
+  auto& events = *batch;
+  std::vector<bool> keep(events.size(), true);
+  if (cfg_.target.coalesce) {
+    std::unordered_map<std::string_view, size_t> latest;
+    for (size_t i = 0; i < events.size(); ++i)
+      latest[events[i].uid] = i;
+    for (size_t i = 0; i < events.size(); ++i)
+      keep[i] = latest[events[i].uid] == i || events[i].type == "t-x-d-d";
+  }
+  size_t taken = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto& ev = events[i];
+    keep[i] = keep[i] && destination_accepts(cfg_.target, ev.type, ev.source);
+    if (!keep[i]) {
+      skipped.refs.push_back(ev.ref);
+    } else if (parking_.active) {
+      parking_.lot->park(ev);
+    } else {
+      ++taken;
+      deferred_bytes_ += ev.xml.size();
+    }
+  }
+  if (taken == events.size()) {
+    // All of it: the queue refers to the batch the destinations share.
+    for (size_t i = 0; i < events.size(); ++i)
+      queue_.emplace_back(batch, i);
+  } else if (taken > 0) {
+    // A share of it (filters, coalescing): the queue and the replay window
+    // count what they hold by these events, so they get a batch of their
+    // own rather than keep the whole shared one alive.
+    auto mine = std::make_shared<cot_events>();
+    mine->reserve(taken);
+    for (size_t i = 0; i < events.size(); ++i)
+      if (keep[i])
+        mine->push_back(events[i]);
+    for (size_t i = 0; i < mine->size(); ++i)
+      queue_.emplace_back(mine, i);
+  }
+  env_.counters->queue = static_cast<int64_t>(queue_.size());
+  if (!skipped.refs.empty()) {
+    env_.counters->skipped += skipped.refs.size();
+    env_.acknowledge(std::move(skipped));
+  }
+}
+
+bool tak_destination::may_wait_for_next_batch() const {
+  return write_.events == 0 && !parking_.active && !link_.conn->is_udp()
+         && deferred_bytes_ < cfg_.write_bytes
+         && queue_.size() < cfg_.queue_events;
+}
+
+// Moves the queued input records into the parking topic, so that their
+// offsets can be committed. Replayed events stay queued: they are older
+// than anything parked after them. The events of a write in progress stay
+// too (part of them is on the wire) but are parked as well: a server that
+// never reads must not hold their offsets; should the write complete after
+// all, they arrive twice, never not at all. Returns the events parked.
+size_t tak_destination::park_queued() {
+  std::deque<event_ref> keep;
+  size_t moved = 0;
+  size_t i = 0;
+  for (auto& ev : queue_) {
+    bool writing = i++ < write_.events;
+    if (!from_parking(ev->ref))
+      parking_.lot->park(*ev), ++moved;
+    if (writing || from_parking(ev->ref))
+      keep.push_back(std::move(ev));
+  }
+  queue_ = std::move(keep);
+  env_.counters->queue = static_cast<int64_t>(queue_.size());
+  return moved;
+}
+
+// From now on new events go to the parking topic, and so do the queued
+// ones (see park_queued).
+void tak_destination::start_parking(const std::string& why) {
+  parking_.active = true;
+  env_.counters->parking = true;
+  auto moved = park_queued();
+  log::warn("tak-sink", cfg_.name + ": " + why + "; parking new events to "
+                          + parking_.lot->topic() + " ("
+                          + std::to_string(moved)
+                          + " queued events moved there)");
+}
+
+// Acknowledges what Kafka confirmed as parked. False (logged) when the
+// parking topic cannot be written for good.
+bool tak_destination::confirm_parked() {
+  auto& lot = *parking_.lot;
+  scratch_.clear();
+  lot.serve(scratch_);
+  if (!scratch_.empty()) {
+    env_.counters->parked += scratch_.size();
+    finish(scratch_, false);
+  }
+  if (lot.failure().empty())
+    return true;
+  log::error("tak-sink", cfg_.name + ": cannot park to " + lot.topic() + ": "
+                           + lot.failure());
+  return false;
+}
+
+// Mode changes: start parking (breaker open, queue full, draining while
+// disconnected), or deliver directly again once the replay caught up.
+void tak_destination::decide_parking() {
+  auto state = guard_.breaker.state();
+  auto& conn = *link_.conn;
+  if (!parking_.active) {
+    if (state == circuit_state::open)
+      start_parking("circuit breaker open");
+    else if (queue_.size() >= cfg_.queue_events)
+      start_parking(std::to_string(queue_.size())
+                    + " events queued (tak.queue_events)");
+    else if (env_.pipeline->draining && !conn.connected() && !queue_.empty())
+      start_parking("draining while disconnected");
+  } else if (state == circuit_state::closed && conn.connected()
+             && queue_.size() < cfg_.queue_events / 2
+             && parking_.lot->caught_up()) {
+    parking_.active = false;
+    env_.counters->parking = false;
+    log::info("tak-sink", cfg_.name + ": parked backlog replayed; delivering "
+                                      "directly again");
+  }
+}
+
+// Replay while the breaker lets events through: fill the queue up to half
+// its bound in direct mode (live events need the rest), all of it while
+// parking. True when the replayer took or dropped events.
+bool tak_destination::replay_parked() {
+  auto state = guard_.breaker.state();
+  auto may_send = state == circuit_state::closed
+                  || (state == circuit_state::half_open
+                      && link_.conn->connected());
+  auto bound = parking_.active ? cfg_.queue_events : cfg_.queue_events / 2;
+  if (!may_send || queue_.size() >= bound) {
+    parking_.lot->hold();
+    return false;
+  }
+  uint64_t stale = 0;
+  auto taken = parking_.lot->replay(bound - queue_.size(), env_.wall_ms(),
+                                    queue_, stale);
+  if (stale > 0)
+    env_.counters->parked_stale += stale;
+  return taken > 0 || stale > 0;
+}
+
+// Parking bookkeeping after the confirmations: mode changes, replay,
+// commits. Returns how soon to come back: 0 while replaying, a moment
+// while Kafka has parked events to confirm, otherwise no preference (-1).
+int tak_destination::tend_parking(clock::time_point now) {
+  auto& lot = *parking_.lot;
+  // While parking, what a lost connection put back in the queue is parked
+  // too rather than waiting for the next connection.
+  if (parking_.active && parking_.requeued)
+    park_queued();
+  parking_.requeued = false;
+  decide_parking();
+  bool replaying = replay_parked();
+  // Replayed positions go to the replayer's committer as they move.
+  lot.commit();
+  // Every round: a loss found while replaying shows at once.
+  env_.counters->parked_lost += lot.take_lost();
+  if (now >= parking_.next_report) {
+    env_.counters->parking_backlog = lot.backlog();
+    parking_.next_report = now + milliseconds{1000};
+  }
+  return replaying ? 0 : lot.outstanding() > 0 ? 2 : -1;
+}
+
+// --- Writing --------------------------------------------------------------
+
+// Starts a write of up to write_bytes of events (at least one; one datagram
+// on UDP). False when the half-open breaker's probes are all out.
+bool tak_destination::begin_write() {
+  auto& b = guard_.breaker;
+  if (b.state() != circuit_state::closed && !guard_.probe_out) {
+    if (!b.allow(env_.now()))
+      return false;
+    guard_.probe_out = true;
+  }
+  // TLS gets the events in one buffer, for full-size TLS records; plain TCP
+  // and UDP write the events where they are.
+  auto& w = write_;
+  size_t k = 0;
+  w.total = 0;
+  w.pieces.clear();
+  w.buffer.clear();
+  bool tls = link_.conn->is_tls();
+  bool udp = link_.conn->is_udp();
+  while (k < queue_.size()
+         && (k == 0
+             || (!udp && w.total + queue_[k]->xml.size() <= cfg_.write_bytes))) {
+    const auto& xml = queue_[k++]->xml;
+    w.total += xml.size();
+    if (tls)
+      w.buffer += xml;
+    else
+      w.pieces.emplace_back(xml);
+  }
+  if (tls)
+    w.pieces.emplace_back(w.buffer);
+  w.events = k;
+  w.written = 0;
+  w.since = env_.now();
+  return true;
+}
+
+// The kernel took the whole write: its events are delivered and move to
+// the replay window.
+void tak_destination::complete_write() {
+  auto k = write_.events;
+  write_.events = 0;
+  env_.write_took(
+    std::chrono::duration<double>(env_.now() - write_.since).count());
+  scratch_.clear();
+  auto wall = env_.wall_ms();
+  for (size_t i = 0; i < k; ++i) {
+    auto& ev = queue_.front();
+    scratch_.push_back(ev->ref);
+    if (auto ts = ev->timestamp_ms; ts > 0)
+      latencies_.add(static_cast<double>(wall - ts) / 1000.0);
+    window_.bytes += ev->xml.size();
+    window_.events.push_back(std::move(ev));
+    queue_.pop_front();
+  }
+  env_.delivered(latencies_);
+  while (!window_.events.empty() && window_.bytes > cfg_.replay_bytes) {
+    window_.bytes -= window_.events.front()->xml.size();
+    window_.events.pop_front();
+  }
+  env_.counters->events += k;
+  env_.counters->bytes += write_.total;
+  finish(scratch_, true);
+  succeeded();
+}
+
+// Moves queued events into the socket, many per write, acknowledging each
+// write the kernel accepted.
+tak_destination::pump_result tak_destination::pump() {
+  deferred_bytes_ = 0;
+  auto now = env_.now();
+  if (link_.conn->connected() && faulty(now))
+    lost("injected fault: destination down");
+  int soon = -1;
+  if (parking_.lot) {
+    if (!confirm_parked())
+      return {true, ms{0}};
+    soon = tend_parking(now);
+  }
+  if (!ensure_connected()) {
+    auto delay = ms{soon >= 0 ? 2 : 100};
+    auto& b = guard_.breaker;
+    if (b.state() == circuit_state::open && soon < 0)
+      delay = std::min(delay, std::max(ms{1}, std::chrono::duration_cast<ms>(
+                                                b.open_until() - now)));
+    return {false, delay};
+  }
+  std::string err;
+  if (!link_.conn->drain(err)) {
+    lost(err);
+    return {false, ms{1}};
+  }
+  now = env_.now();
+  if (now - link_.connected_since >= cfg_.healthy_after)
+    link_.retry.reset();
+  if (!keepalive(now, err)) {
+    lost(err);
+    return {false, ms{1}};
+  }
+  while (write_.events > 0 || !queue_.empty()) {
+    if (write_.events == 0 && !begin_write())
+      break; // the half-open breaker's probes are out
+    // Never blocks: a server that does not read leaves the write partial,
+    // and the destination goes on taking batches (and spilling them to
+    // parking) until the write timeout declares the connection dead. The
+    // pieces stay valid meanwhile: the events they show are the first
+    // `write_.events` of the queue, which keeps them alive.
+    auto r = link_.conn->write_some(write_.pieces.data(),
+                                    write_.pieces.size(), write_.total,
+                                    write_.written, write_.since, err);
+    if (r == tak_transport::progress::failed) {
+      lost(err);
+      return {false, ms{1}};
+    }
+    if (r == tak_transport::progress::partial) {
+      env_.counters->queue = static_cast<int64_t>(queue_.size());
+      return {false, ms{5}};
+    }
+    complete_write();
+  }
+  env_.counters->queue = static_cast<int64_t>(queue_.size());
+  // Replay waiting: come back at once. Idle: come back to read what the
+  // server sends and notice a close.
+  return {false, soon >= 0 ? ms{soon}
+                           : ms{link_.conn->is_udp() ? 1000 : 250}};
+}
+
+} // namespace cotflow
