@@ -1,0 +1,730 @@
+// One TAK destination's deliver-or-park logic (tak_destination) with a
+// scripted transport, a fake parking topic and a fake clock: connects and
+// backoff, the breaker's trips and probes, parking and its replay, the
+// replay window after a lost connection, keepalive. Deterministic: no
+// socket, no Kafka, no sleep.
+#include <boost/test/unit_test.hpp>
+
+#include "pipeline/tak/destination.hpp"
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace cotflow;
+using namespace std::chrono_literals;
+using ms = std::chrono::milliseconds;
+using time_point = std::chrono::steady_clock::time_point;
+using progress = tak_transport::progress;
+
+namespace {
+
+/// What the fake server side saw, and how it behaves; shared with the test
+/// (the destination owns the transport).
+struct wire {
+  bool up = true;            // connects succeed
+  bool config_error = false; // a failed connect is a configuration error
+  bool udp = false;
+  bool tls = false;
+  bool open = false;
+  int connects = 0;
+  /// Outcomes of the next write_some calls; complete when none is left.
+  std::deque<progress> script;
+  /// The server closes the connection at the next drain.
+  bool close_next = false;
+  time_point last_read{};
+  /// Every write the kernel took whole, and pings (`write`) in between.
+  std::vector<std::string> writes;
+  std::vector<std::string> pings;
+};
+
+struct fake_transport final : tak_transport {
+  explicit fake_transport(std::shared_ptr<wire> w) : w(std::move(w)) {
+  }
+  bool connect(std::string& err, bool& config_error) override {
+    ++w->connects;
+    if (!w->up) {
+      err = "connect: Connection refused";
+      config_error = w->config_error;
+      return false;
+    }
+    w->open = true;
+    return true;
+  }
+  bool connected() const override {
+    return w->open;
+  }
+  bool is_udp() const override {
+    return w->udp;
+  }
+  bool is_tls() const override {
+    return w->tls;
+  }
+  time_point last_read() const override {
+    return w->last_read;
+  }
+  bool write(std::string_view bytes, std::string&) override {
+    w->pings.emplace_back(bytes);
+    return true;
+  }
+  progress write_some(const std::string_view* pieces, size_t n, size_t total,
+                      size_t& done, time_point, std::string& err) override {
+    auto r = progress::complete;
+    if (!w->script.empty()) {
+      r = w->script.front();
+      w->script.pop_front();
+    }
+    if (r == progress::failed) {
+      w->open = false;
+      err = "write: Broken pipe";
+    } else if (r == progress::complete) {
+      std::string all;
+      for (size_t i = 0; i < n; ++i)
+        all += pieces[i];
+      BOOST_REQUIRE_EQUAL(all.size(), total);
+      w->writes.push_back(all);
+      done = total;
+    }
+    return r;
+  }
+  bool drain(std::string& err) override {
+    if (!w->close_next)
+      return true;
+    w->close_next = false;
+    w->open = false;
+    err = "the server closed the connection";
+    return false;
+  }
+  void close() override {
+    w->open = false;
+  }
+  std::shared_ptr<wire> w;
+};
+
+/// A parking topic in memory: parked events wait for `serve` (Kafka's
+/// confirmation), then sit in `stored` until the replayer takes them.
+struct fake_lot final : parking_port {
+  std::string name = "cotflow.parking.tak1";
+  std::vector<cot_event> unconfirmed;
+  std::deque<cot_event> stored;
+  /// Confirm parked events at the next serve.
+  bool confirm = true;
+  std::string broken;
+  std::vector<record_ref> done_refs;
+  int holds = 0;
+  int64_t next_offset = 0;
+
+  const std::string& topic() const override {
+    return name;
+  }
+  void park(const cot_event& ev) override {
+    unconfirmed.push_back(ev);
+  }
+  void serve(std::vector<record_ref>& durable) override {
+    if (!confirm)
+      return;
+    for (auto& ev : unconfirmed) {
+      durable.push_back(ev.ref);
+      auto copy = ev;
+      copy.ref = {replay_flag, next_offset++};
+      stored.push_back(copy);
+    }
+    unconfirmed.clear();
+  }
+  size_t outstanding() const override {
+    return unconfirmed.size();
+  }
+  const std::string& failure() const override {
+    return broken;
+  }
+  size_t replay(size_t max, int64_t now_ms, std::deque<event_ref>& out,
+                uint64_t& stale) override {
+    auto batch = std::make_shared<cot_events>();
+    while (!stored.empty() && batch->size() < max) {
+      auto ev = stored.front();
+      stored.pop_front();
+      if (ev.stale_ms > 0 && ev.stale_ms < now_ms) {
+        ++stale;
+        done_refs.push_back(ev.ref);
+        continue;
+      }
+      batch->push_back(std::move(ev));
+    }
+    for (size_t i = 0; i < batch->size(); ++i)
+      out.emplace_back(batch, i);
+    return batch->size();
+  }
+  void hold() override {
+    ++holds;
+  }
+  void done(const record_ref& ref) override {
+    done_refs.push_back(ref);
+  }
+  bool caught_up() override {
+    return unconfirmed.empty() && stored.empty();
+  }
+  void commit() override {
+  }
+  int64_t backlog() const override {
+    return static_cast<int64_t>(stored.size());
+  }
+  uint64_t take_lost() override {
+    return 0;
+  }
+};
+
+constexpr dest_mask bit = 1u << 2;
+
+/// A destination on a fake clock with what it sent to the source.
+struct fixture {
+  std::shared_ptr<wire> w = std::make_shared<wire>();
+  std::shared_ptr<fake_lot> lot = std::make_shared<fake_lot>();
+  std::shared_ptr<destination_stats> counters
+    = std::make_shared<destination_stats>();
+  std::shared_ptr<stats> pipeline = std::make_shared<stats>();
+  time_point now = time_point{} + 1h;
+  int64_t wall = 1'700'000'000'000;
+  std::vector<ack> acks;
+  std::vector<double> write_times;
+  tak_destination_settings cfg;
+  std::optional<tak_destination> d;
+  int64_t next_offset = 0;
+
+  fixture() {
+    cfg.name = "tak1";
+    cfg.url = "tcp://tak.example:8087";
+    cfg.bit = bit;
+    cfg.breaker.consecutive_failures = 3;
+    cfg.breaker.open_min = 1000ms; // no jitter: the cap is the floor
+    cfg.breaker.open_max = 1000ms;
+    cfg.breaker.probes = 1;
+    cfg.reconnect_min = 100ms;
+    cfg.reconnect_max = 100ms;
+    cfg.healthy_after = 10s;
+    cfg.queue_events = 8;
+    cfg.write_bytes = 1 << 20;
+    cfg.replay_bytes = 1 << 20;
+    cfg.seed = 42;
+  }
+
+  /// Creates the destination; with `parking` false it has no parking topic.
+  tak_destination& start(bool parking = true) {
+    tak_destination_env env;
+    env.now = [this] { return now; };
+    env.wall_ms = [this] { return wall; };
+    env.acknowledge = [this](ack a) { acks.push_back(std::move(a)); };
+    env.write_took = [this](double s) { write_times.push_back(s); };
+    env.delivered = [](latency_tally&) {};
+    env.counters = counters;
+    env.pipeline = pipeline;
+    d.emplace(cfg, std::make_unique<fake_transport>(w),
+              parking ? lot : nullptr, std::move(env));
+    return *d;
+  }
+
+  /// A batch of events with uids `uids` (offsets continue across batches).
+  std::shared_ptr<const cot_events> batch(std::vector<std::string> uids,
+                                          std::string type = "a-f-G") {
+    auto evs = std::make_shared<cot_events>();
+    for (auto& uid : uids) {
+      cot_event ev;
+      ev.ref = {0, next_offset++};
+      ev.uid = uid;
+      ev.type = type;
+      ev.stale_ms = wall + 60'000;
+      ev.xml = "<event uid=\"" + uid + "\"/>";
+      evs->push_back(std::move(ev));
+    }
+    return evs;
+  }
+
+  tak_destination::pump_result pump() {
+    return d->pump();
+  }
+
+  /// Moves the fake clock and pumps.
+  tak_destination::pump_result after(ms dt) {
+    now += dt;
+    return d->pump();
+  }
+
+  /// Everything the server received, in order.
+  std::string received() const {
+    std::string all;
+    for (auto& x : w->writes)
+      all += x;
+    return all;
+  }
+
+  /// Offsets acknowledged to the source with exactly `bits`, in order.
+  std::vector<int64_t> acked(dest_mask bits) const {
+    std::vector<int64_t> out;
+    for (auto& a : acks)
+      if (a.bits == bits)
+        for (auto& r : a.refs)
+          out.push_back(r.offset);
+    return out;
+  }
+};
+
+std::string xml(const std::string& uid) {
+  return "<event uid=\"" + uid + "\"/>";
+}
+
+using offsets = std::vector<int64_t>;
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(tak_destination_tests, fixture)
+
+BOOST_AUTO_TEST_CASE(a_write_the_kernel_took_is_acknowledged_as_delivered) {
+  start();
+  d->take(batch({"a", "b", "c"}));
+  BOOST_CHECK(acks.empty()); // nothing is acknowledged before the write
+  auto r = pump();
+  BOOST_CHECK(!r.stop);
+  BOOST_CHECK_EQUAL(r.again.count(), 250); // idle TCP: come back to read
+  BOOST_CHECK_EQUAL(w->connects, 1);
+  BOOST_REQUIRE_EQUAL(w->writes.size(), 1u); // one write for the batch
+  BOOST_CHECK_EQUAL(received(), xml("a") + xml("b") + xml("c"));
+  BOOST_CHECK(acked(bit) == (offsets{0, 1, 2}));
+  BOOST_CHECK_EQUAL(counters->events, 3u);
+  BOOST_CHECK(counters->connected);
+  BOOST_CHECK_EQUAL(write_times.size(), 1u);
+  BOOST_CHECK_EQUAL(d->queued(), 0u);
+  BOOST_CHECK_EQUAL(d->in_window(), 3u);
+}
+
+BOOST_AUTO_TEST_CASE(writes_take_up_to_write_bytes_and_udp_one_event_each) {
+  cfg.write_bytes = 2 * xml("a").size();
+  start();
+  d->take(batch({"a", "b", "c"}));
+  pump();
+  BOOST_REQUIRE_EQUAL(w->writes.size(), 2u);
+  BOOST_CHECK_EQUAL(w->writes[0], xml("a") + xml("b"));
+  BOOST_CHECK_EQUAL(w->writes[1], xml("c"));
+
+  fixture udp;
+  udp.w->udp = true;
+  udp.start();
+  udp.d->take(udp.batch({"a", "b"}));
+  auto r = udp.pump();
+  BOOST_CHECK_EQUAL(udp.w->writes.size(), 2u);
+  BOOST_CHECK_EQUAL(r.again.count(), 1000); // idle UDP
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_connect_waits_for_the_backoff) {
+  w->up = false;
+  start(false);
+  d->take(batch({"a"}));
+  auto r = pump();
+  BOOST_CHECK_EQUAL(w->connects, 1);
+  BOOST_CHECK_EQUAL(r.again.count(), 100);
+  BOOST_CHECK_EQUAL(counters->last_error(), "connect: Connection refused");
+  // The backoff ([50, 100] ms here) has not passed: no new attempt.
+  after(40ms);
+  BOOST_CHECK_EQUAL(w->connects, 1);
+  after(60ms);
+  BOOST_CHECK_EQUAL(w->connects, 2);
+  w->up = true;
+  after(100ms);
+  BOOST_CHECK_EQUAL(w->connects, 3);
+  BOOST_CHECK_EQUAL(received(), xml("a"));
+  BOOST_CHECK(acked(bit) == (offsets{0}));
+  BOOST_CHECK_EQUAL(counters->reconnects, 0u); // the first connection
+  BOOST_CHECK_EQUAL(counters->last_error(), "connect: Connection refused");
+}
+
+BOOST_AUTO_TEST_CASE(a_configuration_error_is_prefixed_and_waits_longer) {
+  w->up = false;
+  w->config_error = true;
+  cfg.reconnect_min = 100ms;
+  cfg.reconnect_max = 10s;
+  start(false);
+  pump();
+  BOOST_CHECK_EQUAL(counters->last_error(),
+                    "configuration error: connect: Connection refused");
+  // The longest of nine draws of the backoff: the ninth alone is drawn
+  // from [5 s, 10 s] (100 ms * 2^8 capped at 10 s, halved at worst).
+  BOOST_CHECK_EQUAL(d->reconnect_attempts(), 9);
+  after(4900ms);
+  BOOST_CHECK_EQUAL(w->connects, 1);
+  after(5100ms);
+  BOOST_CHECK_EQUAL(w->connects, 2);
+}
+
+BOOST_AUTO_TEST_CASE(consecutive_failures_open_the_breaker_without_parking) {
+  w->up = false;
+  start(false);
+  d->take(batch({"a", "b"}));
+  pump();
+  after(100ms);
+  BOOST_CHECK(d->breaker().state() == circuit_state::closed);
+  auto r = after(100ms);
+  BOOST_CHECK_EQUAL(w->connects, 3);
+  BOOST_CHECK(d->breaker().state() == circuit_state::open);
+  BOOST_CHECK_EQUAL(counters->breaker, 1);
+  BOOST_CHECK_EQUAL(counters->breaker_trips, 1u);
+  BOOST_CHECK_EQUAL(r.again.count(), 100); // min(100, the open wait)
+  // Without a parking topic the events wait in the queue, unacknowledged.
+  BOOST_CHECK_EQUAL(d->queued(), 2u);
+  BOOST_CHECK(acks.empty());
+  BOOST_CHECK(!d->parking());
+  // Open: no connect before its wait is over, whatever the backoff says.
+  after(900ms);
+  BOOST_CHECK_EQUAL(w->connects, 3);
+}
+
+BOOST_AUTO_TEST_CASE(an_open_breaker_parks_queued_and_new_events) {
+  w->up = false;
+  cfg.breaker.consecutive_failures = 1;
+  start();
+  d->take(batch({"a", "b"}));
+  pump(); // the connect fails: open
+  BOOST_REQUIRE(d->breaker().state() == circuit_state::open);
+  BOOST_CHECK(!d->parking());
+  auto r = pump(); // the next round parks what is queued
+  BOOST_CHECK(d->parking());
+  BOOST_CHECK(counters->parking);
+  BOOST_CHECK_EQUAL(d->queued(), 0u);
+  BOOST_CHECK_EQUAL(lot->unconfirmed.size(), 2u);
+  BOOST_CHECK_EQUAL(r.again.count(), 2); // Kafka has events to confirm
+  BOOST_CHECK(acks.empty());             // not before Kafka has them
+  pump();
+  // Confirmed: done for this destination, counted as parked.
+  BOOST_CHECK(acked(bit | parked_bit) == (offsets{0, 1}));
+  BOOST_CHECK_EQUAL(counters->parked, 2u);
+  // New events go straight to the parking topic.
+  d->take(batch({"c"}));
+  BOOST_CHECK_EQUAL(d->queued(), 0u);
+  BOOST_CHECK_EQUAL(lot->unconfirmed.size(), 1u);
+  BOOST_CHECK(!d->may_wait_for_next_batch());
+  BOOST_CHECK(w->writes.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_probe_reopens_the_breaker_for_longer) {
+  w->up = false;
+  cfg.breaker.consecutive_failures = 1;
+  cfg.breaker.open_max = 4000ms;
+  start();
+  pump();
+  BOOST_REQUIRE(d->breaker().state() == circuit_state::open);
+  auto until = d->breaker().open_until();
+  now = until - 1ms;
+  pump();
+  BOOST_CHECK_EQUAL(w->connects, 1);
+  now = until;
+  pump(); // the probe: a connect
+  BOOST_CHECK_EQUAL(w->connects, 2);
+  BOOST_CHECK(d->breaker().state() == circuit_state::open);
+  BOOST_CHECK_EQUAL(counters->breaker_trips, 2u);
+  // The second wait is twice the floor (plus jitter up to a quarter).
+  auto wait = d->breaker().open_until() - now;
+  BOOST_CHECK(wait >= 2000ms && wait <= 2500ms);
+  BOOST_CHECK_EQUAL(counters->trip_reason().rfind("probe failed: ", 0), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_successful_probe_closes_and_the_backlog_replays) {
+  w->up = false;
+  cfg.breaker.consecutive_failures = 1;
+  start();
+  d->take(batch({"a", "b"}));
+  pump();
+  pump(); // parks a, b
+  pump(); // confirmed
+  d->take(batch({"c"})); // parked while parking
+  pump();
+  BOOST_REQUIRE_EQUAL(lot->stored.size(), 3u);
+  w->up = true;
+  now = d->breaker().open_until();
+  pump(); // half-open; the connect with nothing queued is the probe
+  BOOST_CHECK_EQUAL(w->connects, 2);
+  BOOST_CHECK(d->breaker().state() == circuit_state::closed);
+  BOOST_CHECK(d->parking()); // until the replay caught up
+  BOOST_CHECK(w->writes.empty());
+  // Events arriving during the replay are parked behind the backlog.
+  d->take(batch({"d"}));
+  BOOST_CHECK_EQUAL(lot->unconfirmed.size(), 1u);
+  auto r = pump(); // replays a, b, c (and d, confirmed in this round)
+  BOOST_CHECK_EQUAL(r.again.count(), 0); // replaying: come back at once
+  BOOST_CHECK_EQUAL(received(), xml("a") + xml("b") + xml("c") + xml("d"));
+  BOOST_CHECK_EQUAL(counters->unparked, 4u);
+  BOOST_CHECK_EQUAL(lot->done_refs.size(), 4u); // their parking offsets
+  // Replayed events are not acknowledged to the source again.
+  BOOST_CHECK(acked(bit).empty());
+  BOOST_CHECK(d->parking());
+  pump(); // caught up: direct delivery again
+  BOOST_CHECK(!d->parking());
+  BOOST_CHECK(!counters->parking);
+  d->take(batch({"e"}));
+  pump();
+  BOOST_CHECK_EQUAL(w->writes.back(), xml("e"));
+  BOOST_CHECK(acked(bit) == (offsets{4}));
+}
+
+BOOST_AUTO_TEST_CASE(the_probe_connect_carries_the_first_write) {
+  cfg.breaker.consecutive_failures = 1;
+  cfg.breaker.probes = 2;
+  cfg.write_bytes = xml("a").size(); // one event per write
+  start(false);
+  d->take(batch({"a"}));
+  w->script = {progress::failed};
+  pump(); // the write fails: open
+  BOOST_REQUIRE(d->breaker().state() == circuit_state::open);
+  BOOST_CHECK_EQUAL(d->queued(), 1u); // the failed write's event stays
+  d->take(batch({"b", "c"}));
+  now = d->breaker().open_until() - 1ms;
+  pump();
+  BOOST_CHECK(w->writes.empty());
+  now += 1ms;
+  // Probe 1 is the connect and the write of a, probe 2 the write of b;
+  // two successes close the breaker, and c goes directly.
+  w->script = {progress::complete, progress::partial};
+  pump();
+  BOOST_CHECK(d->breaker().state() == circuit_state::half_open);
+  BOOST_CHECK_EQUAL(received(), xml("a")); // b is the probe in progress
+  pump();
+  BOOST_CHECK(d->breaker().state() == circuit_state::closed);
+  BOOST_CHECK_EQUAL(received(), xml("a") + xml("b") + xml("c"));
+  BOOST_CHECK(acked(bit) == (offsets{0, 1, 2}));
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_probe_write_reopens_the_breaker) {
+  cfg.breaker.consecutive_failures = 1;
+  start(false);
+  d->take(batch({"a"}));
+  w->script = {progress::failed};
+  pump();
+  BOOST_REQUIRE(d->breaker().state() == circuit_state::open);
+  now = d->breaker().open_until();
+  w->script = {progress::failed};
+  pump(); // connected (the probe), its write fails
+  BOOST_CHECK(d->breaker().state() == circuit_state::open);
+  BOOST_CHECK_EQUAL(counters->breaker_trips, 2u);
+  BOOST_CHECK_EQUAL(d->queued(), 1u);
+  BOOST_CHECK(acks.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_full_queue_parks_the_write_in_progress_too) {
+  cfg.queue_events = 4;
+  cfg.breaker.consecutive_failures = 100;
+  start();
+  w->script = {progress::partial, progress::partial, progress::partial};
+  d->take(batch({"a", "b"}));
+  auto r = pump(); // a and b in one write, the server does not read
+  BOOST_CHECK_EQUAL(r.again.count(), 5);
+  BOOST_CHECK(!d->may_wait_for_next_batch()); // a write is in progress
+  d->take(batch({"c", "d"}));
+  pump(); // 4 queued: park
+  BOOST_CHECK(d->parking());
+  // Every input event is parked; those of the write stay queued as well
+  // (part of them may be on the wire).
+  BOOST_CHECK_EQUAL(lot->unconfirmed.size(), 4u);
+  BOOST_CHECK_EQUAL(d->queued(), 2u);
+  pump();
+  BOOST_CHECK(acked(bit | parked_bit) == (offsets{0, 1, 2, 3}));
+  // The write completes after all: a and b arrive (and are acknowledged)
+  // twice, never not at all; then, in order, the parked ones replay
+  // (first what fits the queue: a and b again).
+  pump();
+  BOOST_CHECK_EQUAL(received(), xml("a") + xml("b") + xml("a") + xml("b"));
+  BOOST_CHECK(acked(bit) == (offsets{0, 1}));
+  BOOST_CHECK_EQUAL(counters->unparked, 2u);
+  pump();
+  BOOST_CHECK_EQUAL(received(), xml("a") + xml("b") + xml("a") + xml("b")
+                                  + xml("c") + xml("d"));
+  BOOST_CHECK_EQUAL(counters->unparked, 4u);
+}
+
+BOOST_AUTO_TEST_CASE(draining_while_disconnected_parks_what_waits) {
+  w->up = false;
+  cfg.breaker.consecutive_failures = 100;
+  start();
+  d->take(batch({"a"}));
+  pump();
+  BOOST_CHECK(!d->parking()); // breaker closed, queue not full
+  pipeline->draining = true;
+  after(100ms);
+  BOOST_CHECK(d->parking());
+  BOOST_CHECK_EQUAL(lot->unconfirmed.size(), 1u);
+  BOOST_CHECK_EQUAL(d->queued(), 0u);
+}
+
+BOOST_AUTO_TEST_CASE(stale_parked_events_are_dropped_at_replay) {
+  w->up = false;
+  cfg.breaker.consecutive_failures = 1;
+  start();
+  d->take(batch({"a", "b"}));
+  pump();
+  pump();
+  pump(); // a, b parked and confirmed
+  lot->stored.front().stale_ms = wall - 1; // a went stale meanwhile
+  w->up = true;
+  now = d->breaker().open_until();
+  pump(); // the probe: connected, closed
+  pump(); // replay
+  BOOST_CHECK_EQUAL(counters->parked_stale, 1u);
+  BOOST_CHECK_EQUAL(received(), xml("b"));
+  BOOST_CHECK_EQUAL(counters->unparked, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(direct_mode_replays_into_half_the_queue) {
+  cfg.queue_events = 4;
+  start();
+  for (int i = 0; i < 5; ++i) {
+    cot_event ev;
+    ev.ref = {parking_port::replay_flag, i};
+    ev.uid = "p" + std::to_string(i);
+    ev.xml = xml(ev.uid);
+    lot->stored.push_back(ev); // left by an earlier run
+  }
+  w->script = {progress::partial};
+  pump(); // takes 2 (half the queue); the write stays partial
+  BOOST_CHECK_EQUAL(d->queued(), 2u);
+  BOOST_CHECK(!d->parking());
+  pump(); // the queue is at its bound in direct mode: the replayer holds
+  BOOST_CHECK_EQUAL(lot->holds, 1);
+  BOOST_CHECK_EQUAL(received(), xml("p0") + xml("p1"));
+}
+
+BOOST_AUTO_TEST_CASE(a_lost_connection_resends_only_the_replay_window) {
+  cfg.replay_bytes = 2 * xml("a").size();
+  cfg.write_bytes = xml("a").size(); // one event per write
+  start(false);
+  d->take(batch({"a", "b", "c", "d"}));
+  pump();
+  BOOST_CHECK_EQUAL(d->in_window(), 2u); // the latest replay_bytes: c, d
+  w->close_next = true;
+  d->take(batch({"e"}));
+  auto r = pump(); // the drain sees the close
+  BOOST_CHECK_EQUAL(r.again.count(), 1);
+  BOOST_CHECK(!counters->connected);
+  BOOST_CHECK_EQUAL(counters->resent, 2u);
+  BOOST_CHECK_EQUAL(d->queued(), 3u); // c, d, then e
+  BOOST_CHECK_EQUAL(d->in_window(), 0u);
+  after(100ms); // the backoff passed: reconnect
+  BOOST_CHECK_EQUAL(counters->reconnects, 1u);
+  BOOST_CHECK_EQUAL(received(), xml("a") + xml("b") + xml("c") + xml("d")
+                                  + xml("c") + xml("d") + xml("e"));
+  BOOST_CHECK(acked(bit) == (offsets{0, 1, 2, 3, 2, 3, 4}));
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_write_is_sent_again_whole) {
+  cfg.replay_bytes = 0;
+  start(false);
+  d->take(batch({"a", "b"}));
+  w->script = {progress::partial, progress::failed};
+  pump();
+  pump(); // the write fails: a and b go again after the reconnect
+  BOOST_CHECK(acks.empty());
+  BOOST_CHECK_EQUAL(d->queued(), 2u);
+  BOOST_CHECK_EQUAL(counters->last_error(), "write: Broken pipe");
+  after(100ms);
+  BOOST_CHECK_EQUAL(received(), xml("a") + xml("b"));
+  BOOST_CHECK(acked(bit) == (offsets{0, 1}));
+}
+
+BOOST_AUTO_TEST_CASE(a_lost_connection_while_parking_parks_the_window) {
+  cfg.breaker.consecutive_failures = 1;
+  start();
+  d->take(batch({"a", "b"}));
+  pump(); // delivered: in the replay window
+  w->close_next = true;
+  w->up = false;
+  pump(); // lost: a, b back in the queue; the breaker opens
+  BOOST_REQUIRE(d->breaker().state() == circuit_state::open);
+  pump(); // parking starts: the requeued events are parked
+  BOOST_CHECK(d->parking());
+  BOOST_CHECK_EQUAL(d->queued(), 0u);
+  BOOST_CHECK_EQUAL(lot->unconfirmed.size(), 2u);
+}
+
+BOOST_AUTO_TEST_CASE(filtered_and_superseded_events_are_skipped) {
+  std::string err;
+  cfg.target = *parse_tak_url("tcp://tak.example:8087?coalesce=true", err);
+  start(false);
+  auto b = std::make_shared<cot_events>(*batch({"a", "b", "a"}));
+  (*b)[1].type = "t-x-d-d"; // deletes are never coalesced away
+  d->take(b);
+  BOOST_CHECK(acked(bit) == (offsets{0})); // the older position of a
+  BOOST_CHECK_EQUAL(counters->skipped, 1u);
+  pump();
+  BOOST_CHECK_EQUAL(received(), xml("b") + xml("a"));
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_tls_server_fails_the_keepalive) {
+  w->tls = true;
+  cfg.ping_interval = 100ms;
+  cfg.ping_timeout = 50ms;
+  start(false);
+  pump();
+  BOOST_CHECK(w->pings.empty());
+  after(100ms);
+  BOOST_REQUIRE_EQUAL(w->pings.size(), 1u);
+  BOOST_CHECK(w->pings[0].find("t-x-c-t") != std::string::npos);
+  w->last_read = now; // any bytes count as the reply
+  after(100ms);
+  BOOST_CHECK_EQUAL(w->pings.size(), 2u);
+  auto r = after(60ms); // silence past the timeout
+  BOOST_CHECK_EQUAL(r.again.count(), 1);
+  BOOST_CHECK(!w->open);
+  BOOST_CHECK_EQUAL(counters->last_error(),
+                    "no reply to the keepalive ping within 50 ms");
+}
+
+BOOST_AUTO_TEST_CASE(an_injected_outage_fails_connects_and_writes) {
+  cfg.down_after = 1s;
+  cfg.down_for = 1s;
+  cfg.breaker.consecutive_failures = 100;
+  start(false);
+  pump();
+  BOOST_CHECK(w->open);
+  after(1s); // the window starts: the connection is dropped
+  BOOST_CHECK(!w->open);
+  BOOST_CHECK_EQUAL(counters->last_error(),
+                    "injected fault: destination down");
+  after(500ms);
+  BOOST_CHECK_EQUAL(w->connects, 1); // no real connect in the window
+  after(600ms);
+  BOOST_CHECK(w->open);
+}
+
+BOOST_AUTO_TEST_CASE(a_parking_topic_that_fails_stops_the_destination) {
+  start();
+  lot->broken = "Topic authorization failed";
+  auto r = pump();
+  BOOST_CHECK(r.stop);
+  BOOST_CHECK_EQUAL(w->connects, 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_may_wait_for_the_next_batch_only_when_idle) {
+  start();
+  BOOST_CHECK(d->may_wait_for_next_batch());
+  d->take(batch({"a"}));
+  BOOST_CHECK(d->has_deferred());
+  BOOST_CHECK(d->may_wait_for_next_batch());
+  pump();
+  BOOST_CHECK(!d->has_deferred());
+  cfg.queue_events = 1;
+  fixture full;
+  full.cfg.queue_events = 1;
+  full.start();
+  full.d->take(full.batch({"a"}));
+  BOOST_CHECK(!full.d->may_wait_for_next_batch()); // the queue is full
+}
+
+BOOST_AUTO_TEST_CASE(a_reload_changes_the_queue_bound_and_keeps_the_breaker) {
+  w->up = false;
+  cfg.breaker.consecutive_failures = 1;
+  start();
+  pump();
+  BOOST_REQUIRE(d->breaker().state() == circuit_state::open);
+  auto b = cfg.breaker;
+  b.consecutive_failures = 7;
+  d->reconfigure(b, 2);
+  BOOST_CHECK(d->breaker().state() == circuit_state::open);
+  BOOST_CHECK_EQUAL(d->breaker().settings().consecutive_failures, 7);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
