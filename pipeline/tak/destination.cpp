@@ -433,9 +433,10 @@ bool tak_destination::begin_write() {
   w.buffer.clear();
   bool tls = link_.conn->is_tls();
   bool udp = link_.conn->is_udp();
-  while (k < queue_.size()
-         && (k == 0
-             || (!udp && w.total + queue_[k]->xml.size() <= cfg_.write_bytes))) {
+  auto fits = [&](size_t i) {
+    return !udp && w.total + queue_[i]->xml.size() <= cfg_.write_bytes;
+  };
+  while (k < queue_.size() && (k == 0 || fits(k))) {
     const auto& xml = queue_[k++]->xml;
     w.total += xml.size();
     if (tls)
