@@ -13,7 +13,6 @@ namespace cotflow {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 using self_ptr = cot_sink_actor::stateful_pointer<tak_sink_state>;
@@ -22,7 +21,7 @@ using self_ptr = cot_sink_actor::stateful_pointer<tak_sink_state>;
 // later one then arrives stale and is ignored).
 void schedule(self_ptr self, milliseconds delay) {
   auto& t = self->state.timer;
-  auto due = clock::now() + delay;
+  auto due = self->clock().now() + delay;
   if (t.pending && t.due <= due)
     return;
   t.pending = true;
@@ -70,13 +69,16 @@ tak_destination_settings settings_of(const std::string& name,
 tak_destination_env env_of(self_ptr self, std::shared_ptr<stats> st,
                            std::shared_ptr<destination_stats> dstats) {
   tak_destination_env env;
-  env.now = [] { return clock::now(); };
+  // The actor clock: steady_clock in production, the test coordinator's
+  // in the actor tests.
+  env.now = [self] { return self->clock().now(); };
   env.wall_ms = [] { return now_ms(); };
   env.acknowledge = [self](ack a) {
     self->send(self->state.source, std::move(a));
   };
   env.write_took = [h = dstats->write_latency](double seconds) {
-    h->Observe(seconds);
+    if (h) // null only in tests without a metrics registry
+      h->Observe(seconds);
   };
   env.delivered = [h = dstats->latency](latency_tally& t) {
     t.flush_into(h);
@@ -95,12 +97,29 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
          source_actor source, std::shared_ptr<stats> st,
          std::shared_ptr<destination_stats> dstats,
          std::shared_ptr<parking_lot> lot) {
+  auto timeouts = cfg_ptr->tak;
+  auto connect = [timeouts](const tak_url& target) {
+    return std::make_unique<tak_connection>(
+      target, milliseconds{timeouts.connect_timeout_ms},
+      milliseconds{timeouts.write_timeout_ms});
+  };
+  return tak_sink_with(self, std::move(name), std::move(url),
+                       std::move(cfg_ptr), bit, std::move(source),
+                       std::move(st), std::move(dstats), std::move(lot),
+                       std::move(connect));
+}
+
+cot_sink_actor::behavior_type
+tak_sink_with(cot_sink_actor::stateful_pointer<tak_sink_state> self,
+              std::string name, std::string url,
+              std::shared_ptr<const config> cfg_ptr, dest_mask bit,
+              source_actor source, std::shared_ptr<stats> st,
+              std::shared_ptr<destination_stats> dstats,
+              std::shared_ptr<parking_port> lot,
+              tak_transport_factory connect) {
   auto& s = self->state;
-  auto& cfg = cfg_ptr->tak;
   auto settings = settings_of(name, url, *cfg_ptr, bit);
-  auto conn = std::make_unique<tak_connection>(
-    settings.target, milliseconds{cfg.connect_timeout_ms},
-    milliseconds{cfg.write_timeout_ms});
+  auto conn = connect(settings.target);
   s.source = std::move(source);
   s.throw_rate = cfg_ptr->faults.sink_throw_rate;
   s.dest.emplace(std::move(settings), std::move(conn), std::move(lot),

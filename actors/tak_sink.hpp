@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -55,5 +56,21 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
          source_actor source, std::shared_ptr<stats> st,
          std::shared_ptr<destination_stats> dstats,
          std::shared_ptr<parking_lot> lot);
+
+/// Makes a TAK destination's connection; tak_sink makes a tak_connection.
+using tak_transport_factory
+  = std::function<std::unique_ptr<tak_transport>(const tak_url&)>;
+
+/// tak_sink with the connection made by `connect` and any parking port: the
+/// seam of the actor's tests (tests/actors/tak_sink.cpp), which spawn it
+/// non-detached on CAF's test coordinator with fakes.
+cot_sink_actor::behavior_type
+tak_sink_with(cot_sink_actor::stateful_pointer<tak_sink_state> self,
+              std::string name, std::string url,
+              std::shared_ptr<const config> cfg, dest_mask bit,
+              source_actor source, std::shared_ptr<stats> st,
+              std::shared_ptr<destination_stats> dstats,
+              std::shared_ptr<parking_port> lot,
+              tak_transport_factory connect);
 
 } // namespace cotflow

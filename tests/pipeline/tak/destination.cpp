@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "pipeline/tak/destination.hpp"
+#include "tests/support/tak_fakes.hpp"
 
 #include <deque>
 #include <memory>
@@ -17,162 +18,11 @@ using namespace std::chrono_literals;
 using ms = std::chrono::milliseconds;
 using time_point = std::chrono::steady_clock::time_point;
 using progress = tak_transport::progress;
+using test::fake_lot;
+using test::fake_transport;
+using test::wire;
 
 namespace {
-
-/// What the fake server side saw, and how it behaves; shared with the test
-/// (the destination owns the transport).
-struct wire {
-  bool up = true;            // connects succeed
-  bool config_error = false; // a failed connect is a configuration error
-  bool udp = false;
-  bool tls = false;
-  bool open = false;
-  int connects = 0;
-  /// Outcomes of the next write_some calls; complete when none is left.
-  std::deque<progress> script;
-  /// The server closes the connection at the next drain.
-  bool close_next = false;
-  time_point last_read{};
-  /// Every write the kernel took whole, and pings (`write`) in between.
-  std::vector<std::string> writes;
-  std::vector<std::string> pings;
-};
-
-struct fake_transport final : tak_transport {
-  explicit fake_transport(std::shared_ptr<wire> w) : w(std::move(w)) {
-  }
-  bool connect(std::string& err, bool& config_error) override {
-    ++w->connects;
-    if (!w->up) {
-      err = "connect: Connection refused";
-      config_error = w->config_error;
-      return false;
-    }
-    w->open = true;
-    return true;
-  }
-  bool connected() const override {
-    return w->open;
-  }
-  bool is_udp() const override {
-    return w->udp;
-  }
-  bool is_tls() const override {
-    return w->tls;
-  }
-  time_point last_read() const override {
-    return w->last_read;
-  }
-  bool write(std::string_view bytes, std::string&) override {
-    w->pings.emplace_back(bytes);
-    return true;
-  }
-  progress write_some(const std::string_view* pieces, size_t n, size_t total,
-                      size_t& done, time_point, std::string& err) override {
-    auto r = progress::complete;
-    if (!w->script.empty()) {
-      r = w->script.front();
-      w->script.pop_front();
-    }
-    if (r == progress::failed) {
-      w->open = false;
-      err = "write: Broken pipe";
-    } else if (r == progress::complete) {
-      std::string all;
-      for (size_t i = 0; i < n; ++i)
-        all += pieces[i];
-      BOOST_REQUIRE_EQUAL(all.size(), total);
-      w->writes.push_back(all);
-      done = total;
-    }
-    return r;
-  }
-  bool drain(std::string& err) override {
-    if (!w->close_next)
-      return true;
-    w->close_next = false;
-    w->open = false;
-    err = "the server closed the connection";
-    return false;
-  }
-  void close() override {
-    w->open = false;
-  }
-  std::shared_ptr<wire> w;
-};
-
-/// A parking topic in memory: parked events wait for `serve` (Kafka's
-/// confirmation), then sit in `stored` until the replayer takes them.
-struct fake_lot final : parking_port {
-  std::string name = "cotflow.parking.tak1";
-  std::vector<cot_event> unconfirmed;
-  std::deque<cot_event> stored;
-  /// Confirm parked events at the next serve.
-  bool confirm = true;
-  std::string broken;
-  std::vector<record_ref> done_refs;
-  int holds = 0;
-  int64_t next_offset = 0;
-
-  const std::string& topic() const override {
-    return name;
-  }
-  void park(const cot_event& ev) override {
-    unconfirmed.push_back(ev);
-  }
-  void serve(std::vector<record_ref>& durable) override {
-    if (!confirm)
-      return;
-    for (auto& ev : unconfirmed) {
-      durable.push_back(ev.ref);
-      auto copy = ev;
-      copy.ref = {replay_flag, next_offset++};
-      stored.push_back(copy);
-    }
-    unconfirmed.clear();
-  }
-  size_t outstanding() const override {
-    return unconfirmed.size();
-  }
-  const std::string& failure() const override {
-    return broken;
-  }
-  size_t replay(size_t max, int64_t now_ms, std::deque<event_ref>& out,
-                uint64_t& stale) override {
-    auto batch = std::make_shared<cot_events>();
-    while (!stored.empty() && batch->size() < max) {
-      auto ev = stored.front();
-      stored.pop_front();
-      if (ev.stale_ms > 0 && ev.stale_ms < now_ms) {
-        ++stale;
-        done_refs.push_back(ev.ref);
-        continue;
-      }
-      batch->push_back(std::move(ev));
-    }
-    for (size_t i = 0; i < batch->size(); ++i)
-      out.emplace_back(batch, i);
-    return batch->size();
-  }
-  void hold() override {
-    ++holds;
-  }
-  void done(const record_ref& ref) override {
-    done_refs.push_back(ref);
-  }
-  bool caught_up() override {
-    return unconfirmed.empty() && stored.empty();
-  }
-  void commit() override {
-  }
-  int64_t backlog() const override {
-    return static_cast<int64_t>(stored.size());
-  }
-  uint64_t take_lost() override {
-    return 0;
-  }
-};
 
 constexpr dest_mask bit = 1u << 2;
 
