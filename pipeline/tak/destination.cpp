@@ -403,7 +403,7 @@ int tak_destination::tend_parking(clock::time_point now) {
   decide_parking();
   bool replaying = replay_parked();
   // Replayed positions go to the replayer's committer as they move.
-  lot.commit();
+  lot.store_positions();
   // Every round: a loss found while replaying shows at once.
   env_.counters->parked_lost += lot.take_lost();
   if (now >= parking_.next_report) {

@@ -177,13 +177,10 @@ BOOST_AUTO_TEST_CASE(a_reload_lowers_the_queue_bound) {
   caf::anon_send(aut, batch({"a", "b", "c"}));
   run();
   BOOST_CHECK(!counters->parking);
-  tunables t;
-  t.queue_events = 2;
-  t.breaker_failures = 100;
-  t.breaker_open_min_ms = 1000;
-  t.breaker_open_max_ms = 1000;
-  t.breaker_probes = 1;
-  caf::anon_send(aut, t);
+  auto next = std::make_shared<config>(*cfg);
+  next->tak.queue_events = 2;
+  next->tak.breaker_probes = 1;
+  caf::anon_send(aut, tunables{next});
   run(); // the reload pumps: 3 queued >= 2
   BOOST_CHECK(counters->parking);
   BOOST_CHECK_EQUAL(lot->unconfirmed.size(), 3u);

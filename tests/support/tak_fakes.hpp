@@ -166,7 +166,7 @@ struct fake_lot final : parking_port {
   bool caught_up() override {
     return unconfirmed.empty() && stored.empty();
   }
-  void commit() override {
+  void store_positions() override {
   }
   int64_t backlog() const override {
     return static_cast<int64_t>(stored.size());
