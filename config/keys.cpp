@@ -143,6 +143,8 @@ auto declare(const char* section, const char* name, const char* description,
 #define COTFLOW_KEY(sec, k, desc)                                              \
   declare(#sec, #k, desc, [](config & c) -> auto& { return c.sec.k; })
 
+// Long because it is data, not steps: one row per key, in the order
+// `config show` prints them; splitting it would only scatter the table.
 std::vector<config_key> table() {
   return {
     COTFLOW_KEY(kafka, brokers,
