@@ -442,19 +442,16 @@ load_result load_config(const std::string& explicit_path,
   return load_config_text(buf.str(), *file, env);
 }
 
-std::vector<std::string> validate(const config& c) {
-  std::vector<std::string> errs;
-  // Each key's own bounds, as the table declares them.
-  for (auto& k : config_keys())
-    if (auto problem = k.check(c))
-      errs.push_back(*problem);
-  // Rules about a key's format, or between keys, follow.
-  auto need = [&](bool ok, const std::string& msg) {
-    if (!ok)
-      errs.push_back(msg);
-  };
+namespace {
+
+void need(std::vector<std::string>& errs, bool ok, const std::string& msg) {
+  if (!ok)
+    errs.push_back(msg);
+}
+
+void check_kafka_topics(const config& c, std::vector<std::string>& errs) {
   for (auto& t : c.kafka.input_topics)
-    need(t != c.kafka.output_topic && t != c.kafka.dead_letter_topic,
+    need(errs, t != c.kafka.output_topic && t != c.kafka.dead_letter_topic,
          "kafka.input_topics: '" + t
            + "' is also an output topic (that would loop)");
   for (auto& [k, v] : c.kafka.properties) {
@@ -463,41 +460,49 @@ std::vector<std::string> validate(const config& c) {
                                   "enable.auto.offset.store",
                                   "auto.commit.interval.ms"};
     for (auto o : owned)
-      need(k != o, "kafka.properties." + k
-                     + ": set by cotflow itself (offsets are committed only "
-                       "after delivery"
-                     + (k == "auto.commit.interval.ms"
-                          ? "; pipeline.commit_interval_ms sets it)"
-                          : ")"));
+      need(errs, k != o,
+           "kafka.properties." + k
+             + ": set by cotflow itself (offsets are committed only "
+               "after delivery"
+             + (k == "auto.commit.interval.ms"
+                  ? "; pipeline.commit_interval_ms sets it)"
+                  : ")"));
   }
-  need(c.pipeline.max_in_flight >= c.pipeline.batch_size,
-       "pipeline.max_in_flight: must be at least pipeline.batch_size");
-  need(is_cot_type(c.cot.default_type),
+}
+
+void check_cot(const config& c, std::vector<std::string>& errs) {
+  need(errs, is_cot_type(c.cot.default_type),
        "cot.default_type: '" + c.cot.default_type
          + "' is not a CoT type like a-u-G");
   for (auto& [prefix, s] : c.cot.stale_by_type) {
-    need(is_cot_type(prefix), "cot.stale_by_type." + prefix
-                                + ": not a CoT type prefix like a-h-G");
+    need(errs, is_cot_type(prefix),
+         "cot.stale_by_type." + prefix
+           + ": not a CoT type prefix like a-h-G");
     // Each entry has the bounds of cot.stale_s.
     static const config_key& stale_s = *find_key("cot.stale_s");
     config entry;
     entry.cot.stale_s = s;
-    need(!stale_s.check(entry), "cot.stale_by_type." + prefix + ": "
-                                  + std::to_string(s) + " is out of range "
-                                  + stale_s.bounds);
+    need(errs, !stale_s.check(entry),
+         "cot.stale_by_type." + prefix + ": " + std::to_string(s)
+           + " is out of range " + stale_s.bounds);
   }
   for (auto& [cls, suffix] : c.cot.classification_types)
-    need(is_type_suffix(suffix), "cot.classification_types." + cls + ": '"
-                                   + suffix
-                                   + "' is not a CoT type suffix like G-E-V");
+    need(errs, is_type_suffix(suffix),
+         "cot.classification_types." + cls + ": '" + suffix
+           + "' is not a CoT type suffix like G-E-V");
   for (auto& [aff, code] : c.cot.affiliation_codes)
-    need(code.size() == 1 && std::islower(static_cast<unsigned char>(code[0])),
+    need(errs,
+         code.size() == 1 && std::islower(static_cast<unsigned char>(code[0])),
          "cot.affiliation_codes." + aff + ": '" + code
            + "' must be one lower-case letter");
-  need(c.sinks.kafka || !c.sinks.file.empty() || !c.tak.destinations.empty(),
+}
+
+void check_destinations(const config& c, std::vector<std::string>& errs) {
+  need(errs,
+       c.sinks.kafka || !c.sinks.file.empty() || !c.tak.destinations.empty(),
        "sinks: no destination (enable sinks.kafka, set sinks.file or add "
        "tak.destinations)");
-  need(!c.sinks.kafka || !c.kafka.output_topic.empty(),
+  need(errs, !c.sinks.kafka || !c.kafka.output_topic.empty(),
        "kafka.output_topic: must not be empty while sinks.kafka is on");
   for (auto& [name, url] : c.tak.destinations) {
     std::string err;
@@ -506,51 +511,78 @@ std::vector<std::string> validate(const config& c) {
   }
   // One acknowledgement bit per destination (Kafka, file, TAK) and one
   // marking parked records: at most 31 destinations in all.
-  need(c.tak.destinations.size() <= 29,
+  need(errs, c.tak.destinations.size() <= 29,
        "tak.destinations: at most 29 destinations");
-  need(c.tak.reconnect_max_ms >= c.tak.reconnect_min_ms,
+  need(errs, c.tak.reconnect_max_ms >= c.tak.reconnect_min_ms,
        "tak.reconnect_max_ms: must be at least tak.reconnect_min_ms");
-  need(c.tak.breaker_open_max_ms >= c.tak.breaker_open_min_ms,
+  need(errs, c.tak.breaker_open_max_ms >= c.tak.breaker_open_min_ms,
        "tak.breaker_open_max_ms: must be at least tak.breaker_open_min_ms");
-  if (!c.kafka.parking_topic.empty()) {
-    // Each destination's parking topic is "<prefix>.<name>": both must be
-    // legal in a Kafka topic name.
-    auto legal = [](const std::string& t) {
-      if (t.empty() || t.size() > 200)
+}
+
+void check_parking_topics(const config& c, std::vector<std::string>& errs) {
+  if (c.kafka.parking_topic.empty())
+    return;
+  // Each destination's parking topic is "<prefix>.<name>": both must be
+  // legal in a Kafka topic name.
+  auto legal = [](const std::string& t) {
+    if (t.empty() || t.size() > 200)
+      return false;
+    for (unsigned char ch : t)
+      if (!std::isalnum(ch) && ch != '.' && ch != '_' && ch != '-')
         return false;
-      for (unsigned char ch : t)
-        if (!std::isalnum(ch) && ch != '.' && ch != '_' && ch != '-')
-          return false;
-      return true;
-    };
-    need(legal(c.kafka.parking_topic),
-         "kafka.parking_topic: '" + c.kafka.parking_topic
-           + "' must be 1-200 characters of [A-Za-z0-9._-]");
-    for (auto& [name, url] : c.tak.destinations) {
-      need(legal(name), "tak.destinations." + name
-                          + ": a destination name must be 1-200 characters "
-                            "of [A-Za-z0-9._-] (it names its parking topic)");
-      auto topic = c.kafka.parking_topic + "." + name;
-      for (auto& t : c.kafka.input_topics)
-        need(t != topic, "kafka.input_topics: '" + t
-                           + "' is the parking topic of destination " + name);
-    }
+    return true;
+  };
+  need(errs, legal(c.kafka.parking_topic),
+       "kafka.parking_topic: '" + c.kafka.parking_topic
+         + "' must be 1-200 characters of [A-Za-z0-9._-]");
+  for (auto& [name, url] : c.tak.destinations) {
+    need(errs, legal(name),
+         "tak.destinations." + name
+           + ": a destination name must be 1-200 characters "
+             "of [A-Za-z0-9._-] (it names its parking topic)");
+    auto topic = c.kafka.parking_topic + "." + name;
+    for (auto& t : c.kafka.input_topics)
+      need(errs, t != topic,
+           "kafka.input_topics: '" + t
+             + "' is the parking topic of destination " + name);
   }
+}
+
+void check_http_address(const config& c, std::vector<std::string>& errs) {
+  if (c.http.address.empty())
+    return;
+  auto colon = c.http.address.rfind(':');
+  int64_t port = -1; // (not an optional: GCC 12 saw it maybe unset)
+  if (colon != std::string::npos)
+    if (auto p = parse_int(c.http.address.substr(colon + 1)))
+      port = *p;
+  need(errs,
+       colon != std::string::npos && colon > 0 && port >= 0 && port <= 65535,
+       "http.address: '" + c.http.address + "' must be host:port");
+}
+
+} // namespace
+
+std::vector<std::string> validate(const config& c) {
+  std::vector<std::string> errs;
+  // Each key's own bounds, as the table declares them.
+  for (auto& k : config_keys())
+    if (auto problem = k.check(c))
+      errs.push_back(*problem);
+  // Rules about a key's format, or between keys, follow; the order of the
+  // checks is the order of their messages.
+  check_kafka_topics(c, errs);
+  need(errs, c.pipeline.max_in_flight >= c.pipeline.batch_size,
+       "pipeline.max_in_flight: must be at least pipeline.batch_size");
+  check_cot(c, errs);
+  check_destinations(c, errs);
+  check_parking_topics(c, errs);
   if (!c.faults.destination_down.empty())
-    need(c.tak.destinations.count(c.faults.destination_down) == 1,
+    need(errs, c.tak.destinations.count(c.faults.destination_down) == 1,
          "faults.destination_down: '" + c.faults.destination_down
            + "' is not a TAK destination");
-  if (!c.http.address.empty()) {
-    auto colon = c.http.address.rfind(':');
-    int64_t port = -1; // (not an optional: GCC 12 saw it maybe unset)
-    if (colon != std::string::npos)
-      if (auto p = parse_int(c.http.address.substr(colon + 1)))
-        port = *p;
-    need(colon != std::string::npos && colon > 0 && port >= 0
-           && port <= 65535,
-         "http.address: '" + c.http.address + "' must be host:port");
-  }
-  need(c.supervision.backoff_max_ms >= c.supervision.backoff_min_ms,
+  check_http_address(c, errs);
+  need(errs, c.supervision.backoff_max_ms >= c.supervision.backoff_min_ms,
        "supervision.backoff_max_ms: must be at least backoff_min_ms");
   return errs;
 }
