@@ -364,6 +364,124 @@ void uid_into(xml_out& w, const cot_config& cfg, const detection& d) {
   w.escaped(d.id);
 }
 
+// The writers below are encode()'s phases, kept out of it for reading.
+// Each is called once, with internal linkage, so GCC may inline it (at -O2
+// it does remarks and detail_and_end); where it does not, a call per event
+// is a few ns against ~400 ns of encoding: bench_codec's map+encode
+// measured the same before and after the split (401 and 388 ns/record at
+// best, within the noise of a shared 2-core machine).
+
+/// TAK's delete convention: a t-x-d-d event linking the track's uid.
+void delete_event(xml_out& w, const cot_config& cfg, const detection& d,
+                  std::string_view type, int64_t now) {
+  w.lit("<event version=\"2.0\" uid=\"");
+  uid_into(w, cfg, d);
+  w.lit("-delete\" type=\"t-x-d-d\" how=\"h-g-i-g-o\"");
+  w.instant_times(now);
+  w.lit("><point lat=\"0.0\" lon=\"0.0\" hae=\"9999999.0\" "
+        "ce=\"9999999.0\" le=\"9999999.0\"/><detail><link uid=\"");
+  uid_into(w, cfg, d);
+  w.lit("\" relation=\"none\"");
+  w.attr("type", type);
+  w.lit("/><__forcedelete/><_flow-tags_");
+  w.time_attr("cotflow", now);
+  w.lit("/></detail></event>");
+}
+
+/// `<event ...><point .../>`
+void event_and_point(xml_out& w, const cot_config& cfg, const detection& d,
+                     std::string_view type, int64_t start, int64_t stale) {
+  w.lit("<event version=\"2.0\" uid=\"");
+  uid_into(w, cfg, d);
+  w.put('"');
+  w.attr("type", type);
+  w.attr("how", d.how.empty() ? std::string_view{cfg.how} : d.how);
+  w.time_attr("time", d.time_ms);
+  w.time_attr("start", start);
+  w.time_attr("stale", stale);
+  w.lit("><point");
+  w.num_attr("lat", d.lat, 7);
+  w.num_attr("lon", d.lon, 7);
+  w.num_attr("hae", std::isnan(d.hae) ? unknown : d.hae, 1);
+  w.num_attr("ce", std::isnan(d.ce) ? unknown : d.ce, 1);
+  w.num_attr("le", std::isnan(d.le) ? unknown : d.le, 1);
+  w.lit("/>");
+}
+
+/// `<remarks>`: what the detection says that CoT has no element for,
+/// "; "-separated; nothing when there is none of it.
+void remarks(xml_out& w, const detection& d, bool low_confidence) {
+  bool any_remark = !d.classification.empty() || !std::isnan(d.confidence)
+                    || !d.source.empty() || !d.remarks.empty()
+                    || low_confidence;
+  if (!any_remark)
+    return;
+  w.lit("<remarks");
+  if (!d.source.empty())
+    w.attr("source", d.source);
+  w.put('>');
+  bool first = true;
+  auto next = [&] {
+    if (!first)
+      w.lit("; ");
+    first = false;
+  };
+  if (!d.classification.empty()) {
+    next();
+    w.lit("classification: ");
+    w.escaped(d.classification);
+  }
+  if (!std::isnan(d.confidence)) {
+    next();
+    w.lit("confidence: ");
+    w.fixed(d.confidence, 2);
+  }
+  if (low_confidence) {
+    next();
+    w.lit("LOW CONFIDENCE");
+  }
+  if (!d.source.empty()) {
+    next();
+    w.lit("source: ");
+    w.escaped(d.source);
+  }
+  if (!d.remarks.empty()) {
+    next();
+    w.escaped(d.remarks);
+  }
+  w.lit("</remarks>");
+}
+
+/// `<detail>...</detail></event>`: each element only when the detection
+/// has something for it.
+void detail_and_end(xml_out& w, const detection& d, bool low_confidence,
+                    int64_t now) {
+  w.lit("<detail>");
+  if (!d.callsign.empty() || !d.id.empty()) {
+    w.lit("<contact");
+    w.attr("callsign", d.callsign.empty() ? d.id : d.callsign);
+    w.lit("/>");
+  }
+  if (!std::isnan(d.course) || !std::isnan(d.speed)) {
+    w.lit("<track");
+    w.num_attr("course", std::isnan(d.course) ? 0.0 : d.course, 1);
+    w.num_attr("speed", std::isnan(d.speed) ? 0.0 : d.speed, 2);
+    w.lit("/>");
+  }
+  if (!d.geopointsrc.empty() || !d.altsrc.empty()) {
+    w.lit("<precisionlocation");
+    if (!d.geopointsrc.empty())
+      w.attr("geopointsrc", d.geopointsrc);
+    if (!d.altsrc.empty())
+      w.attr("altsrc", d.altsrc);
+    w.lit("/>");
+  }
+  remarks(w, d, low_confidence);
+  w.lit("<_flow-tags_");
+  w.time_attr("cotflow", now);
+  w.lit("/></detail></event>");
+}
+
 } // namespace
 
 encode_outcome cot_encoder::encode(const detection& d, int64_t now,
@@ -393,98 +511,11 @@ encode_outcome cot_encoder::encode(const detection& d, int64_t now,
     *stale_out = d.ended ? 0 : stale;
   xml_out w{xml};
   if (d.ended) {
-    // TAK's delete convention: a t-x-d-d event linking the track's uid.
-    w.lit("<event version=\"2.0\" uid=\"");
-    uid_into(w, cfg_, d);
-    w.lit("-delete\" type=\"t-x-d-d\" how=\"h-g-i-g-o\"");
-    w.instant_times(now);
-    w.lit("><point lat=\"0.0\" lon=\"0.0\" hae=\"9999999.0\" "
-          "ce=\"9999999.0\" le=\"9999999.0\"/><detail><link uid=\"");
-    uid_into(w, cfg_, d);
-    w.lit("\" relation=\"none\"");
-    w.attr("type", type);
-    w.lit("/><__forcedelete/><_flow-tags_");
-    w.time_attr("cotflow", now);
-    w.lit("/></detail></event>");
-    w.finish();
-    return encode_outcome::encoded;
+    delete_event(w, cfg_, d, type, now);
+  } else {
+    event_and_point(w, cfg_, d, type, start, stale);
+    detail_and_end(w, d, low_confidence, now);
   }
-  w.lit("<event version=\"2.0\" uid=\"");
-  uid_into(w, cfg_, d);
-  w.put('"');
-  w.attr("type", type);
-  w.attr("how", d.how.empty() ? std::string_view{cfg_.how} : d.how);
-  w.time_attr("time", d.time_ms);
-  w.time_attr("start", start);
-  w.time_attr("stale", stale);
-  w.lit("><point");
-  w.num_attr("lat", d.lat, 7);
-  w.num_attr("lon", d.lon, 7);
-  w.num_attr("hae", std::isnan(d.hae) ? unknown : d.hae, 1);
-  w.num_attr("ce", std::isnan(d.ce) ? unknown : d.ce, 1);
-  w.num_attr("le", std::isnan(d.le) ? unknown : d.le, 1);
-  w.lit("/><detail>");
-  if (!d.callsign.empty() || !d.id.empty()) {
-    w.lit("<contact");
-    w.attr("callsign", d.callsign.empty() ? d.id : d.callsign);
-    w.lit("/>");
-  }
-  if (!std::isnan(d.course) || !std::isnan(d.speed)) {
-    w.lit("<track");
-    w.num_attr("course", std::isnan(d.course) ? 0.0 : d.course, 1);
-    w.num_attr("speed", std::isnan(d.speed) ? 0.0 : d.speed, 2);
-    w.lit("/>");
-  }
-  if (!d.geopointsrc.empty() || !d.altsrc.empty()) {
-    w.lit("<precisionlocation");
-    if (!d.geopointsrc.empty())
-      w.attr("geopointsrc", d.geopointsrc);
-    if (!d.altsrc.empty())
-      w.attr("altsrc", d.altsrc);
-    w.lit("/>");
-  }
-  bool any_remark = !d.classification.empty() || !std::isnan(d.confidence)
-                    || !d.source.empty() || !d.remarks.empty()
-                    || low_confidence;
-  if (any_remark) {
-    w.lit("<remarks");
-    if (!d.source.empty())
-      w.attr("source", d.source);
-    w.put('>');
-    bool first = true;
-    auto next = [&] {
-      if (!first)
-        w.lit("; ");
-      first = false;
-    };
-    if (!d.classification.empty()) {
-      next();
-      w.lit("classification: ");
-      w.escaped(d.classification);
-    }
-    if (!std::isnan(d.confidence)) {
-      next();
-      w.lit("confidence: ");
-      w.fixed(d.confidence, 2);
-    }
-    if (low_confidence) {
-      next();
-      w.lit("LOW CONFIDENCE");
-    }
-    if (!d.source.empty()) {
-      next();
-      w.lit("source: ");
-      w.escaped(d.source);
-    }
-    if (!d.remarks.empty()) {
-      next();
-      w.escaped(d.remarks);
-    }
-    w.lit("</remarks>");
-  }
-  w.lit("<_flow-tags_");
-  w.time_attr("cotflow", now);
-  w.lit("/></detail></event>");
   w.finish();
   return encode_outcome::encoded;
 }
