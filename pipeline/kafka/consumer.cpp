@@ -556,105 +556,153 @@ void tracked_consumer::rebalance_cb(
   std::vector<RdKafka::TopicPartition*>& parts) {
   bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-    // An assignment carries no offsets (the group's commits apply) except
-    // where resume_unconfirmed set one.
-    resume_unconfirmed(consumer, parts);
-    for (auto* p : parts) {
-      auto start = p->offset();
-      if (start < 0) {
-        tracker_.assign(p->topic(), p->partition());
-        continue;
-      }
-      // Not committed now: a commit right after an assignment tends to
-      // land in the next round of a cooperative rebalance and fail with
-      // ILLEGAL_GENERATION, which librdkafka 2.0 takes for a lost
-      // assignment (one more rebalance). The first record delivered past
-      // the start commits it, or resumed_due() after a while if none comes;
-      // until a commit there is confirmed the point stays in unconfirmed_,
-      // for the next owner if that is this one.
-      auto tp = tracker_.assign(p->topic(), p->partition(), start);
-      tracker_.committed(tp, start);
-    }
-    log::info(name_, "assigned " + describe(parts));
-    std::string failed;
-    if (cooperative) {
-      if (std::unique_ptr<RdKafka::Error> e{consumer->incremental_assign(parts)})
-        failed = e->str();
-    } else if (auto rc = consumer->assign(parts); rc != RdKafka::ERR_NO_ERROR) {
-      failed = RdKafka::err2str(rc);
-    }
-    if (!failed.empty()) {
-      log::error(name_, "assigning " + describe(parts) + " failed: " + failed);
-      // Not ours after all: no handles (a later assignment makes fresh ones).
-      for (auto* p : parts)
-        if (auto tp = tracker_.handle(p->topic(), p->partition()))
-          tracker_.revoke(tp);
-    }
-    // librdkafka keeps a partition's pause flag across assignments: one
-    // paused before it was revoked comes back paused unless told.
-    std::vector<RdKafka::TopicPartition*> flagged;
-    for (auto* p : parts) {
-      auto key = std::make_pair(p->topic(), p->partition());
-      if (paused_)
-        paused_parts_.insert(key);
-      else if (paused_parts_.erase(key) > 0)
-        flagged.push_back(p);
-    }
-    if (paused_)
-      consumer->pause(parts);
-    else if (!flagged.empty())
-      consumer->resume(flagged);
+    track_assigned(consumer, parts);
+    assign_parts(consumer, parts, cooperative);
+    restore_pause_flags(consumer, parts);
   } else {
-    // Revoked: commit what is safe now; acknowledgements that arrive later
-    // carry the old handles and are ignored.
-    std::vector<commit_point> points;
     std::vector<uint32_t> handles;
-    for (auto* p : parts) {
-      auto tp = tracker_.handle(p->topic(), p->partition());
-      if (tp == 0)
-        continue;
-      auto due = tracker_.due(tp);
-      points.insert(points.end(), due.begin(), due.end());
-      handles.push_back(tp);
-    }
-    // Stored: librdkafka commits the stored offsets of the partitions it
-    // unassigns, as part of the rebalance (a commit of our own here could
-    // meet the next generation: see make_client_conf). A lost assignment
-    // (session timed out) is someone else's already. Until a commit is
-    // confirmed the points are kept, for the next owner if that is this one.
-    if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost()) {
-      commit_points(points, false);
-    } else {
-      // librdkafka would still commit what was stored before, with a
-      // generation that is gone (and take the refusal for one more lost
-      // assignment): store nothing instead.
-      std::vector<RdKafka::TopicPartition*> none;
-      for (auto* p : parts)
-        none.push_back(RdKafka::TopicPartition::create(
-          p->topic(), p->partition(), RdKafka::Topic::OFFSET_INVALID));
-      consumer->offsets_store(none);
-      RdKafka::TopicPartition::destroy(none);
-    }
+    auto points = due_on_revoke(parts, handles);
+    store_on_revoke(consumer, err, parts, points);
     remember_unconfirmed(points);
-    size_t abandoned = 0;
-    for (auto tp : handles)
-      abandoned += tracker_.revoke(tp);
-    last_tp_ = 0;
-    log::info(name_, "revoked " + describe(parts) + " with "
-                          + std::to_string(abandoned)
-                          + " records in flight left to the next owner");
-    std::string failed;
-    if (cooperative) {
-      if (std::unique_ptr<RdKafka::Error> e{
-            consumer->incremental_unassign(parts)})
-        failed = e->str();
-    } else if (auto rc = consumer->unassign(); rc != RdKafka::ERR_NO_ERROR) {
-      failed = RdKafka::err2str(rc);
-    }
-    if (!failed.empty())
-      log::error(name_, "unassigning " + describe(parts) + " failed: "
-                          + failed);
+    release_revoked(parts, handles);
+    unassign_parts(consumer, parts, cooperative);
   }
+  update_assignment_stats();
+}
+
+void tracked_consumer::track_assigned(
+  RdKafka::KafkaConsumer* consumer,
+  std::vector<RdKafka::TopicPartition*>& parts) {
+  // An assignment carries no offsets (the group's commits apply) except
+  // where resume_unconfirmed set one.
+  resume_unconfirmed(consumer, parts);
+  for (auto* p : parts) {
+    auto start = p->offset();
+    if (start < 0) {
+      tracker_.assign(p->topic(), p->partition());
+      continue;
+    }
+    // Not committed now: a commit right after an assignment tends to
+    // land in the next round of a cooperative rebalance and fail with
+    // ILLEGAL_GENERATION, which librdkafka 2.0 takes for a lost
+    // assignment (one more rebalance). The first record delivered past
+    // the start commits it, or resumed_due() after a while if none comes;
+    // until a commit there is confirmed the point stays in unconfirmed_,
+    // for the next owner if that is this one.
+    auto tp = tracker_.assign(p->topic(), p->partition(), start);
+    tracker_.committed(tp, start);
+  }
+  log::info(name_, "assigned " + describe(parts));
+}
+
+void tracked_consumer::assign_parts(
+  RdKafka::KafkaConsumer* consumer,
+  std::vector<RdKafka::TopicPartition*>& parts, bool cooperative) {
+  std::string failed;
+  if (cooperative) {
+    if (std::unique_ptr<RdKafka::Error> e{consumer->incremental_assign(parts)})
+      failed = e->str();
+  } else if (auto rc = consumer->assign(parts); rc != RdKafka::ERR_NO_ERROR) {
+    failed = RdKafka::err2str(rc);
+  }
+  if (!failed.empty()) {
+    log::error(name_, "assigning " + describe(parts) + " failed: " + failed);
+    // Not ours after all: no handles (a later assignment makes fresh ones).
+    for (auto* p : parts)
+      if (auto tp = tracker_.handle(p->topic(), p->partition()))
+        tracker_.revoke(tp);
+  }
+}
+
+void tracked_consumer::restore_pause_flags(
+  RdKafka::KafkaConsumer* consumer,
+  std::vector<RdKafka::TopicPartition*>& parts) {
+  // librdkafka keeps a partition's pause flag across assignments: one
+  // paused before it was revoked comes back paused unless told.
+  std::vector<RdKafka::TopicPartition*> flagged;
+  for (auto* p : parts) {
+    auto key = std::make_pair(p->topic(), p->partition());
+    if (paused_)
+      paused_parts_.insert(key);
+    else if (paused_parts_.erase(key) > 0)
+      flagged.push_back(p);
+  }
+  if (paused_)
+    consumer->pause(parts);
+  else if (!flagged.empty())
+    consumer->resume(flagged);
+}
+
+std::vector<commit_point> tracked_consumer::due_on_revoke(
+  const std::vector<RdKafka::TopicPartition*>& parts,
+  std::vector<uint32_t>& handles) {
+  // Revoked: commit what is safe now; acknowledgements that arrive later
+  // carry the old handles and are ignored.
+  std::vector<commit_point> points;
+  for (auto* p : parts) {
+    auto tp = tracker_.handle(p->topic(), p->partition());
+    if (tp == 0)
+      continue;
+    auto due = tracker_.due(tp);
+    points.insert(points.end(), due.begin(), due.end());
+    handles.push_back(tp);
+  }
+  return points;
+}
+
+void tracked_consumer::store_on_revoke(
+  RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+  const std::vector<RdKafka::TopicPartition*>& parts,
+  const std::vector<commit_point>& points) {
+  // Stored: librdkafka commits the stored offsets of the partitions it
+  // unassigns, as part of the rebalance (a commit of our own here could
+  // meet the next generation: see make_client_conf). A lost assignment
+  // (session timed out) is someone else's already. Until a commit is
+  // confirmed the points are kept, for the next owner if that is this one.
+  if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost()) {
+    commit_points(points, false);
+  } else {
+    // librdkafka would still commit what was stored before, with a
+    // generation that is gone (and take the refusal for one more lost
+    // assignment): store nothing instead.
+    std::vector<RdKafka::TopicPartition*> none;
+    for (auto* p : parts)
+      none.push_back(RdKafka::TopicPartition::create(
+        p->topic(), p->partition(), RdKafka::Topic::OFFSET_INVALID));
+    consumer->offsets_store(none);
+    RdKafka::TopicPartition::destroy(none);
+  }
+}
+
+void tracked_consumer::release_revoked(
+  const std::vector<RdKafka::TopicPartition*>& parts,
+  const std::vector<uint32_t>& handles) {
+  size_t abandoned = 0;
+  for (auto tp : handles)
+    abandoned += tracker_.revoke(tp);
+  last_tp_ = 0;
+  log::info(name_, "revoked " + describe(parts) + " with "
+                        + std::to_string(abandoned)
+                        + " records in flight left to the next owner");
+}
+
+void tracked_consumer::unassign_parts(
+  RdKafka::KafkaConsumer* consumer,
+  std::vector<RdKafka::TopicPartition*>& parts, bool cooperative) {
+  std::string failed;
+  if (cooperative) {
+    if (std::unique_ptr<RdKafka::Error> e{
+          consumer->incremental_unassign(parts)})
+      failed = e->str();
+  } else if (auto rc = consumer->unassign(); rc != RdKafka::ERR_NO_ERROR) {
+    failed = RdKafka::err2str(rc);
+  }
+  if (!failed.empty())
+    log::error(name_, "unassigning " + describe(parts) + " failed: "
+                        + failed);
+}
+
+void tracked_consumer::update_assignment_stats() {
   auto assigned = static_cast<int64_t>(tracker_.handles().size());
   if (assigned > 0) {
     stats_->ever_assigned = true;

@@ -238,6 +238,40 @@ private:
   /// unconfirmed point for above the group's commit to that point.
   void resume_unconfirmed(RdKafka::KafkaConsumer* consumer,
                      std::vector<RdKafka::TopicPartition*>& parts);
+
+  // The phases of rebalance_cb, in its order. On an assignment:
+  /// Starts tracking `parts`, at the points resume_unconfirmed sets.
+  void track_assigned(RdKafka::KafkaConsumer* consumer,
+                      std::vector<RdKafka::TopicPartition*>& parts);
+  /// Hands `parts` to librdkafka; on failure, tracks them no longer.
+  void assign_parts(RdKafka::KafkaConsumer* consumer,
+                    std::vector<RdKafka::TopicPartition*>& parts,
+                    bool cooperative);
+  /// Pauses or resumes `parts` to match paused_.
+  void restore_pause_flags(RdKafka::KafkaConsumer* consumer,
+                           std::vector<RdKafka::TopicPartition*>& parts);
+  // On a revocation:
+  /// The commit points of the revoked `parts` this instance tracks (their
+  /// handles go to `handles`).
+  std::vector<commit_point>
+  due_on_revoke(const std::vector<RdKafka::TopicPartition*>& parts,
+                std::vector<uint32_t>& handles);
+  /// Stores `points` for the rebalance's commit, or nothing when the
+  /// assignment was lost.
+  void store_on_revoke(RdKafka::KafkaConsumer* consumer,
+                       RdKafka::ErrorCode err,
+                       const std::vector<RdKafka::TopicPartition*>& parts,
+                       const std::vector<commit_point>& points);
+  /// Stops tracking `handles`, leaving their records in flight behind.
+  void release_revoked(const std::vector<RdKafka::TopicPartition*>& parts,
+                       const std::vector<uint32_t>& handles);
+  /// Takes `parts` back from librdkafka.
+  void unassign_parts(RdKafka::KafkaConsumer* consumer,
+                      std::vector<RdKafka::TopicPartition*>& parts,
+                      bool cooperative);
+  // After either:
+  /// The assignment's numbers in stats_.
+  void update_assignment_stats();
   bool closed_ = false;
   bool drained_ = false;
   // A record completed since the last store_positions(): a position may
