@@ -85,6 +85,60 @@ int password_cb(char* buf, int size, int, void* userdata) {
   return n;
 }
 
+/// The multicast options of a UDP socket to `ai` (none for unicast);
+/// false with `err` when the configured interface cannot be used.
+bool set_multicast_options(int fd, const addrinfo& ai, const tak_url& url,
+                           std::string& err) {
+  if (!is_multicast(ai.ai_addr) || ai.ai_family != AF_INET)
+    return true;
+  unsigned char ttl = static_cast<unsigned char>(url.ttl);
+  setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl));
+  unsigned char loop = 1;
+  setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop));
+  if (url.interface.empty())
+    return true;
+  in_addr iface{};
+  if (inet_pton(AF_INET, url.interface.c_str(), &iface) != 1
+      || setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &iface, sizeof(iface))
+           != 0) {
+    err = "multicast interface " + url.interface + " unusable";
+    return false;
+  }
+  return true;
+}
+
+/// Connects the TCP socket `fd` to `ai` within `timeout`, leaving it
+/// non-blocking; false with `err` (the caller closes `fd`).
+bool connect_stream(int fd, const addrinfo& ai,
+                    std::chrono::milliseconds timeout, std::string& err) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  // A bounded send buffer bounds what a dying connection can swallow,
+  // which the replay window must cover.
+  int sndbuf = defaults::tak_send_buffer_bytes;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+  if (::connect(fd, ai.ai_addr, ai.ai_addrlen) != 0 && errno != EINPROGRESS) {
+    err = errno_text("connect");
+    return false;
+  }
+  pollfd p{fd, POLLOUT, 0};
+  int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
+  int soerr = 0;
+  socklen_t len = sizeof(soerr);
+  if (n <= 0) {
+    err = "connect: timed out";
+    return false;
+  }
+  getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+  if (soerr != 0) {
+    err = std::string{"connect: "} + std::strerror(soerr);
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 tak_connection::tak_connection(tak_url url,
@@ -254,6 +308,8 @@ bool tak_connection::connect(std::string& err, bool& config_error) {
     return false;
   }
   err.clear();
+  // Each address in turn, until one works; when none does, `err` is why
+  // the last one failed.
   for (auto* ai = res; ai != nullptr; ai = ai->ai_next) {
     int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
                       ai->ai_protocol);
@@ -262,55 +318,17 @@ bool tak_connection::connect(std::string& err, bool& config_error) {
       continue;
     }
     if (is_udp()) {
-      if (is_multicast(ai->ai_addr) && ai->ai_family == AF_INET) {
-        unsigned char ttl = static_cast<unsigned char>(url_.ttl);
-        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl));
-        unsigned char loop = 1;
-        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop));
-        if (!url_.interface.empty()) {
-          in_addr iface{};
-          if (inet_pton(AF_INET, url_.interface.c_str(), &iface) != 1
-              || setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &iface,
-                            sizeof(iface))
-                   != 0) {
-            err = "multicast interface " + url_.interface + " unusable";
-            config_error = true;
-            ::close(fd);
-            continue;
-          }
-        }
+      if (!set_multicast_options(fd, *ai, url_, err)) {
+        config_error = true;
+        ::close(fd);
+        continue;
       }
       std::memcpy(addr_, ai->ai_addr, ai->ai_addrlen);
       addr_len_ = static_cast<unsigned>(ai->ai_addrlen);
       fd_ = fd;
       break;
     }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-    // A bounded send buffer bounds what a dying connection can swallow,
-    // which the replay window must cover.
-    int sndbuf = defaults::tak_send_buffer_bytes;
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0
-        && errno != EINPROGRESS) {
-      err = errno_text("connect");
-      ::close(fd);
-      continue;
-    }
-    pollfd p{fd, POLLOUT, 0};
-    int n = ::poll(&p, 1, static_cast<int>(connect_timeout_.count()));
-    int soerr = 0;
-    socklen_t len = sizeof(soerr);
-    if (n <= 0) {
-      err = "connect: timed out";
-      ::close(fd);
-      continue;
-    }
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
-    if (soerr != 0) {
-      err = std::string{"connect: "} + std::strerror(soerr);
+    if (!connect_stream(fd, *ai, connect_timeout_, err)) {
       ::close(fd);
       continue;
     }
