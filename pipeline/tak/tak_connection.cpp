@@ -411,6 +411,10 @@ bool tak_connection::write(std::string_view bytes, std::string& err) {
   return true;
 }
 
+// One loop for TLS and plain TCP, on purpose: both advance one cursor
+// (first, skip, done) and stop the same way when the server is not
+// reading; split apart, that cursor and a three-way result would pass
+// through every call of this write path.
 tak_connection::progress
 tak_connection::write_some(const std::string_view* pieces, size_t n,
                            size_t total, size_t& done,
