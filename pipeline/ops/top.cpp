@@ -97,15 +97,10 @@ void tree(const rapidjson::Value& node, int depth, std::string& out) {
       tree(c, depth + 1, out);
 }
 
-} // namespace
-
-std::string render_top(const std::string& url, const top_sample& before,
-                       const top_sample& now) {
-  std::string out;
+/// The first line: what is watched, its version, uptime and readiness.
+void header_line(const std::string& url, const rapidjson::Document& st,
+                 bool have_status, std::string& out) {
   char line[256];
-  rapidjson::Document st;
-  st.Parse(now.status_json.c_str());
-  bool have_status = !st.HasParseError() && st.IsObject();
   std::snprintf(
     line, sizeof(line), "cotflow top  %s  %s  up %.0f s  %s  partitions %lld\n",
     url.c_str(), have_status ? st["version"].GetString() : "?",
@@ -115,6 +110,12 @@ std::string render_top(const std::string& url, const top_sample& before,
       st["kafka"]["assigned_partitions"].GetInt64())
                 : 0LL);
   out += line;
+}
+
+/// Records per second between the two samples, and totals so far.
+void record_lines(const top_sample& before, const top_sample& now,
+                  std::string& out) {
+  char line[256];
   auto& m = now.metrics;
   auto get = [&](const std::string& k) {
     return m.count(k) ? m.at(k) : 0.0;
@@ -141,48 +142,66 @@ std::string render_top(const std::string& url, const top_sample& before,
                 get("cotflow_in_flight_records"),
                 get("cotflow_consumer_paused") > 0 ? "PAUSED" : "");
   out += line;
+}
+
+/// One destination of /status: its row, its breaker and parking, and its
+/// last error while it is down.
+void destination_lines(const rapidjson::Value& d, const top_sample& before,
+                       const top_sample& now, std::string& out) {
+  char line[256];
+  auto& m = now.metrics;
+  std::string name = d["name"].GetString();
+  std::string l = "destination=\"" + name + "\"";
+  auto events_key = "cotflow_destination_events_total{destination=\"" + name
+                    + "\",kind=\"" + d["kind"].GetString() + "\"}";
+  const char* lat = "cotflow_end_to_end_latency_seconds";
+  std::snprintf(
+    line, sizeof(line), "%-16s %-6s %-5s %-9.0f %-6lld %-7llu %s %s %s\n",
+    name.c_str(), d["kind"].GetString(),
+    d["connected"].GetBool() ? "yes" : "NO", rate(before, now, events_key),
+    static_cast<long long>(d["queue"].GetInt64()),
+    static_cast<unsigned long long>(d["reconnects"].GetUint64()),
+    ms(histogram_quantile(before.metrics, m, lat, l, 0.5)).c_str(),
+    ms(histogram_quantile(before.metrics, m, lat, l, 0.95)).c_str(),
+    ms(histogram_quantile(before.metrics, m, lat, l, 0.99)).c_str());
+  out += line;
+  if (d.HasMember("breaker") && d.HasMember("parking")) {
+    auto& b = d["breaker"];
+    auto& p = d["parking"];
+    std::string state = b["state"].GetString();
+    std::snprintf(
+      line, sizeof(line),
+      "  breaker %-9s trips %-4llu parking %-3s parked %-8llu "
+      "replayed %-8llu backlog %lld\n",
+      state == "closed" ? "closed" : state == "open" ? "OPEN" : "HALF-OPEN",
+      static_cast<unsigned long long>(b["trips"].GetUint64()),
+      p["active"].GetBool() ? "ON" : "off",
+      static_cast<unsigned long long>(p["parked"].GetUint64()),
+      // /status's "replayed": parked events replayed (unparked).
+      static_cast<unsigned long long>(p["replayed"].GetUint64()),
+      static_cast<long long>(p["backlog"].GetInt64()));
+    out += line;
+  }
+  std::string err = d["last_error"].GetString();
+  if (!err.empty() && !d["connected"].GetBool())
+    out += "  last error: " + err.substr(0, 70) + "\n";
+}
+
+} // namespace
+
+std::string render_top(const std::string& url, const top_sample& before,
+                       const top_sample& now) {
+  std::string out;
+  rapidjson::Document st;
+  st.Parse(now.status_json.c_str());
+  bool have_status = !st.HasParseError() && st.IsObject();
+  header_line(url, st, have_status, out);
+  record_lines(before, now, out);
   out += "\ndestination      kind   conn  events/s  queue  reconn  latency "
          "ms p50   p95   p99\n";
-  if (have_status) {
-    for (auto& d : st["destinations"].GetArray()) {
-      std::string name = d["name"].GetString();
-      std::string l = "destination=\"" + name + "\"";
-      auto events_key = "cotflow_destination_events_total{destination=\""
-                        + name + "\",kind=\"" + d["kind"].GetString() + "\"}";
-      const char* lat = "cotflow_end_to_end_latency_seconds";
-      std::snprintf(
-        line, sizeof(line), "%-16s %-6s %-5s %-9.0f %-6lld %-7llu %s %s %s\n",
-        name.c_str(), d["kind"].GetString(),
-        d["connected"].GetBool() ? "yes" : "NO",
-        rate(before, now, events_key),
-        static_cast<long long>(d["queue"].GetInt64()),
-        static_cast<unsigned long long>(d["reconnects"].GetUint64()),
-        ms(histogram_quantile(before.metrics, m, lat, l, 0.5)).c_str(),
-        ms(histogram_quantile(before.metrics, m, lat, l, 0.95)).c_str(),
-        ms(histogram_quantile(before.metrics, m, lat, l, 0.99)).c_str());
-      out += line;
-      if (d.HasMember("breaker") && d.HasMember("parking")) {
-        auto& b = d["breaker"];
-        auto& p = d["parking"];
-        std::string state = b["state"].GetString();
-        std::snprintf(
-          line, sizeof(line),
-          "  breaker %-9s trips %-4llu parking %-3s parked %-8llu "
-          "replayed %-8llu backlog %lld\n",
-          state == "closed" ? "closed" : state == "open" ? "OPEN" : "HALF-OPEN",
-          static_cast<unsigned long long>(b["trips"].GetUint64()),
-          p["active"].GetBool() ? "ON" : "off",
-          static_cast<unsigned long long>(p["parked"].GetUint64()),
-          // /status's "replayed": parked events replayed (unparked).
-          static_cast<unsigned long long>(p["replayed"].GetUint64()),
-          static_cast<long long>(p["backlog"].GetInt64()));
-        out += line;
-      }
-      std::string err = d["last_error"].GetString();
-      if (!err.empty() && !d["connected"].GetBool())
-        out += "  last error: " + err.substr(0, 70) + "\n";
-    }
-  }
+  if (have_status)
+    for (auto& d : st["destinations"].GetArray())
+      destination_lines(d, before, now, out);
   rapidjson::Document sup;
   sup.Parse(now.supervision_json.c_str());
   if (!sup.HasParseError() && sup.IsObject()) {
