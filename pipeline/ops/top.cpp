@@ -82,18 +82,56 @@ std::string ms(double seconds) {
   return buf;
 }
 
+// /status and /supervision come from another process, maybe of another
+// version: every member is looked up and type-checked before it is read
+// (RapidJSON's operator[] on a missing member, or GetString() on a value
+// that is not a string, is undefined behaviour).
+
+/// `v[key]` when `v` is an object with that member, else a null value.
+const rapidjson::Value& member(const rapidjson::Value& v, const char* key) {
+  static const rapidjson::Value null;
+  if (!v.IsObject())
+    return null;
+  auto it = v.FindMember(key);
+  return it == v.MemberEnd() ? null : it->value;
+}
+
+const char* text(const rapidjson::Value& v, const char* key,
+                 const char* otherwise = "?") {
+  auto& m = member(v, key);
+  return m.IsString() ? m.GetString() : otherwise;
+}
+
+bool flag(const rapidjson::Value& v, const char* key) {
+  auto& m = member(v, key);
+  return m.IsBool() && m.GetBool();
+}
+
+double number(const rapidjson::Value& v, const char* key) {
+  auto& m = member(v, key);
+  return m.IsNumber() ? m.GetDouble() : 0;
+}
+
+long long integer(const rapidjson::Value& v, const char* key) {
+  auto& m = member(v, key);
+  return m.IsInt64() ? static_cast<long long>(m.GetInt64()) : 0;
+}
+
+unsigned long long count(const rapidjson::Value& v, const char* key) {
+  auto& m = member(v, key);
+  return m.IsUint64() ? static_cast<unsigned long long>(m.GetUint64()) : 0;
+}
+
 void tree(const rapidjson::Value& node, int depth, std::string& out) {
-  if (!node.IsObject() || !node.HasMember("name"))
+  if (!member(node, "name").IsString())
     return;
   char line[160];
   std::snprintf(line, sizeof(line), "  %*s%-20s %-8s restarts %-4llu %s\n",
-                depth * 2, "", node["name"].GetString(),
-                node["state"].GetString(),
-                static_cast<unsigned long long>(node["restarts"].GetUint64()),
-                node["last_failure"].GetString());
+                depth * 2, "", text(node, "name"), text(node, "state"),
+                count(node, "restarts"), text(node, "last_failure", ""));
   out += line;
-  if (node.HasMember("children"))
-    for (auto& c : node["children"].GetArray())
+  if (auto& children = member(node, "children"); children.IsArray())
+    for (auto& c : children.GetArray())
       tree(c, depth + 1, out);
 }
 
@@ -103,12 +141,9 @@ void header_line(const std::string& url, const rapidjson::Document& st,
   char line[256];
   std::snprintf(
     line, sizeof(line), "cotflow top  %s  %s  up %.0f s  %s  partitions %lld\n",
-    url.c_str(), have_status ? st["version"].GetString() : "?",
-    have_status ? st["uptime_s"].GetDouble() : 0.0,
-    have_status ? (st["ready"].GetBool() ? "READY" : "NOT READY") : "?",
-    have_status ? static_cast<long long>(
-      st["kafka"]["assigned_partitions"].GetInt64())
-                : 0LL);
+    url.c_str(), text(st, "version"), number(st, "uptime_s"),
+    have_status ? (flag(st, "ready") ? "READY" : "NOT READY") : "?",
+    integer(member(st, "kafka"), "assigned_partitions"));
   out += line;
 }
 
@@ -150,40 +185,37 @@ void destination_lines(const rapidjson::Value& d, const top_sample& before,
                        const top_sample& now, std::string& out) {
   char line[256];
   auto& m = now.metrics;
-  std::string name = d["name"].GetString();
+  std::string name = text(d, "name");
   std::string l = "destination=\"" + name + "\"";
   auto events_key = "cotflow_destination_events_total{destination=\"" + name
-                    + "\",kind=\"" + d["kind"].GetString() + "\"}";
+                    + "\",kind=\"" + text(d, "kind") + "\"}";
   const char* lat = "cotflow_end_to_end_latency_seconds";
   std::snprintf(
     line, sizeof(line), "%-16s %-6s %-5s %-9.0f %-6lld %-7llu %s %s %s\n",
-    name.c_str(), d["kind"].GetString(),
-    d["connected"].GetBool() ? "yes" : "NO", rate(before, now, events_key),
-    static_cast<long long>(d["queue"].GetInt64()),
-    static_cast<unsigned long long>(d["reconnects"].GetUint64()),
+    name.c_str(), text(d, "kind"), flag(d, "connected") ? "yes" : "NO",
+    rate(before, now, events_key), integer(d, "queue"),
+    count(d, "reconnects"),
     ms(histogram_quantile(before.metrics, m, lat, l, 0.5)).c_str(),
     ms(histogram_quantile(before.metrics, m, lat, l, 0.95)).c_str(),
     ms(histogram_quantile(before.metrics, m, lat, l, 0.99)).c_str());
   out += line;
-  if (d.HasMember("breaker") && d.HasMember("parking")) {
-    auto& b = d["breaker"];
-    auto& p = d["parking"];
-    std::string state = b["state"].GetString();
+  auto& b = member(d, "breaker");
+  auto& p = member(d, "parking");
+  if (b.IsObject() && p.IsObject()) {
+    std::string state = text(b, "state");
     std::snprintf(
       line, sizeof(line),
       "  breaker %-9s trips %-4llu parking %-3s parked %-8llu "
       "replayed %-8llu backlog %lld\n",
       state == "closed" ? "closed" : state == "open" ? "OPEN" : "HALF-OPEN",
-      static_cast<unsigned long long>(b["trips"].GetUint64()),
-      p["active"].GetBool() ? "ON" : "off",
-      static_cast<unsigned long long>(p["parked"].GetUint64()),
+      count(b, "trips"), flag(p, "active") ? "ON" : "off",
+      count(p, "parked"),
       // /status's "replayed": parked events replayed (unparked).
-      static_cast<unsigned long long>(p["replayed"].GetUint64()),
-      static_cast<long long>(p["backlog"].GetInt64()));
+      count(p, "replayed"), integer(p, "backlog"));
     out += line;
   }
-  std::string err = d["last_error"].GetString();
-  if (!err.empty() && !d["connected"].GetBool())
+  std::string err = text(d, "last_error", "");
+  if (!err.empty() && !flag(d, "connected"))
     out += "  last error: " + err.substr(0, 70) + "\n";
 }
 
@@ -199,8 +231,8 @@ std::string render_top(const std::string& url, const top_sample& before,
   record_lines(before, now, out);
   out += "\ndestination      kind   conn  events/s  queue  reconn  latency "
          "ms p50   p95   p99\n";
-  if (have_status)
-    for (auto& d : st["destinations"].GetArray())
+  if (auto& dests = member(st, "destinations"); dests.IsArray())
+    for (auto& d : dests.GetArray())
       destination_lines(d, before, now, out);
   rapidjson::Document sup;
   sup.Parse(now.supervision_json.c_str());

@@ -53,3 +53,30 @@ BOOST_AUTO_TEST_CASE(a_tak_destination_shows_its_breaker_and_parking) {
                != std::string::npos,
              screen);
 }
+
+// /status and /supervision come from another process, maybe of another
+// version: missing members and unexpected types read as unknown. (They
+// were read regardless: a release build printed "(null)" or crashed on a
+// null string, a build with assertions stopped in RapidJSON.)
+BOOST_AUTO_TEST_CASE(a_status_with_missing_or_odd_members_still_renders) {
+  top_sample before, now;
+  now.at = 1;
+  now.status_json = R"({"version": 7, "kafka": {}, "destinations": [
+    {"name": "tak1", "connected": "yes", "breaker": {"state": "open"},
+     "parking": {"parked": -1}}, {}, 3]})";
+  now.supervision_json = R"({"name": "cotflow", "restarts": "many",
+    "children": [{"name": "source", "state": 1}, {"state": "up"}]})";
+  auto screen = render_top("http://127.0.0.1:9180", before, now);
+  BOOST_TEST(screen.find("(null)") == std::string::npos, screen);
+  BOOST_TEST(screen.find("cotflow top  http://127.0.0.1:9180  ?  up 0 s  "
+                         "NOT READY  partitions 0")
+               != std::string::npos,
+             screen);
+  BOOST_TEST(screen.find("tak1") != std::string::npos, screen);
+  BOOST_TEST(screen.find("breaker OPEN") != std::string::npos, screen);
+  BOOST_TEST(screen.find("source") != std::string::npos, screen);
+  now.status_json = R"({"destinations": {"tak1": {}}})";
+  now.supervision_json = "[]";
+  screen = render_top("u", before, now);
+  BOOST_TEST(screen.find("(null)") == std::string::npos, screen);
+}
