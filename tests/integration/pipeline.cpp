@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/broker_fixture.hpp"
+#include "tests/support/cot_schema.hpp"
 #include "tests/support/kafka_client.hpp"
 #include "tests/support/process.hpp"
 
@@ -18,6 +19,7 @@
 
 using namespace cotflow::test;
 using namespace std::chrono_literals;
+namespace utf = boost::unit_test;
 
 namespace {
 
@@ -47,16 +49,9 @@ outputs read_outputs(const std::string& bootstrap) {
   return out;
 }
 
-/// Validates events against the public CoT 2.0 schema when both xmllint
-/// and the schema are available.
+/// Validates events against the public CoT 2.0 schema with xmllint.
 void validate_against_schema(const std::vector<std::string>& events) {
-  auto xsd = std::getenv("COTFLOW_COT_XSD");
-  if (!xsd || !std::ifstream{xsd} || std::system("command -v xmllint "
-                                                 ">/dev/null 2>&1")
-                                       != 0) {
-    BOOST_TEST_MESSAGE("xmllint or the CoT schema missing: not validated");
-    return;
-  }
+  auto xsd = require_cot_schema();
   auto file = "/tmp/cotflow-test-event-" + std::to_string(getpid()) + ".xml";
   for (auto& ev : events) {
     std::ofstream{file} << ev;
@@ -113,6 +108,23 @@ BOOST_AUTO_TEST_CASE(every_record_reaches_cot_or_dead_letters_and_commits) {
     BOOST_CHECK_EQUAL(d.headers["cotflow.source.offset"],
                       std::to_string(origin.offset));
   }
+}
+
+// Its own CTest test, integration_pipeline_schema
+// (tests/support/cot_schema.hpp).
+BOOST_AUTO_TEST_CASE(cot_events_validate_against_the_cot_schema,
+                     *utf::label("cot_schema") * utf::disabled()
+                       * utf::precondition(have_cot_schema)) {
+  require_cot_schema();
+  publish_generated(bootstrap, input_topic, 500, 0.03);
+  auto run = this->run("schema");
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return all_committed("schema"); },
+                                   120s),
+                        "offsets were not committed to the end");
+  run->signal(SIGTERM);
+  BOOST_REQUIRE(run->wait(60s));
+  auto out = read_outputs(bootstrap);
+  BOOST_REQUIRE(!out.events.empty());
   validate_against_schema(out.events);
 }
 

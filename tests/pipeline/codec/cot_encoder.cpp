@@ -5,6 +5,7 @@
 #include "pipeline/codec/decoder.hpp"
 #include "pipeline/core/detection.hpp"
 #include "pipeline/core/time.hpp"
+#include "tests/support/cot_schema.hpp"
 
 #include <cctype>
 #include <cmath>
@@ -21,12 +22,14 @@ using cotflow::cot_config;
 using cotflow::cot_encoder;
 using cotflow::detection;
 using cotflow::encode_outcome;
+using cotflow::test::have_cot_schema;
+using cotflow::test::require_cot_schema;
+namespace utf = boost::unit_test;
 
 namespace {
 
 // 2026-11-26T12:34:56.789Z, computed with `date -u -d ... +%s`.
 constexpr int64_t now = 1795696496789;
-const char* const xsd = "/work/shared/reference/cot/cot-event-2.0.xsd";
 const char* const xmllint = "/usr/bin/xmllint";
 
 /// The characters that must never appear raw in any attribute or text.
@@ -210,13 +213,9 @@ std::vector<element> encode_and_parse(const cot_encoder& enc,
   return parse(encode_ok(enc, d));
 }
 
-bool can_validate() {
-  return access(xmllint, X_OK) == 0 && access(xsd, R_OK) == 0;
-}
-
-/// Runs xmllint on `xml` (with the schema when `schema`); returns its
-/// exit status.
-int run_xmllint(const std::string& xml, bool schema) {
+/// Runs xmllint on `xml` (against the schema at `xsd` unless empty: else
+/// only for well-formedness); returns its exit status.
+int run_xmllint(const std::string& xml, const std::string& xsd = "") {
   char path[] = "/tmp/cotflow_test_event_XXXXXX";
   int fd = mkstemp(path);
   BOOST_TEST_REQUIRE(fd >= 0);
@@ -226,7 +225,7 @@ int run_xmllint(const std::string& xml, bool schema) {
     f << xml;
   }
   std::string cmd = std::string{xmllint} + " --noout "
-                    + (schema ? std::string{"--schema "} + xsd + " " : "")
+                    + (xsd.empty() ? "" : "--schema " + xsd + " ")
                     + path + " >/dev/null 2>&1";
   int rc = std::system(cmd.c_str());
   std::remove(path);
@@ -365,14 +364,14 @@ BOOST_AUTO_TEST_CASE(the_output_buffer_is_cleared_first) {
   BOOST_TEST(xml == once);
 }
 
-BOOST_AUTO_TEST_CASE(events_validate_against_the_cot_schema) {
-  if (!can_validate()) {
-    BOOST_TEST_MESSAGE("xmllint or the CoT schema is missing; skipped");
-    return;
-  }
+// Its own CTest test, cot_encoder_schema (tests/support/cot_schema.hpp).
+BOOST_AUTO_TEST_CASE(events_validate_against_the_cot_schema,
+                     *utf::label("cot_schema") * utf::disabled()
+                       * utf::precondition(have_cot_schema)) {
+  auto xsd = require_cot_schema();
   cot_encoder enc{default_cot()};
   auto d = sample();
-  BOOST_TEST(run_xmllint(encode_ok(enc, d), true) == 0);
+  BOOST_TEST(run_xmllint(encode_ok(enc, d), xsd) == 0);
   d.hae = -12.5;
   d.ce = 3;
   d.le = 4;
@@ -388,10 +387,10 @@ BOOST_AUTO_TEST_CASE(events_validate_against_the_cot_schema) {
   d.altsrc = "DTED0";
   d.lat = -90;
   d.lon = 180;
-  BOOST_TEST(run_xmllint(encode_ok(enc, d), true) == 0);
+  BOOST_TEST(run_xmllint(encode_ok(enc, d), xsd) == 0);
   auto cfg = default_cot();
   cfg.uid_prefix = nasty;
-  BOOST_TEST(run_xmllint(encode_ok(cot_encoder{cfg}, d), true) == 0);
+  BOOST_TEST(run_xmllint(encode_ok(cot_encoder{cfg}, d), xsd) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -485,8 +484,7 @@ BOOST_AUTO_TEST_CASE(control_characters_never_reach_the_xml) {
   auto es = parse(xml);
   BOOST_TEST(find(es, "remarks").text.find("line1\nline2")
              != std::string::npos);
-  if (can_validate())
-    BOOST_TEST(run_xmllint(xml, false) == 0);
+  BOOST_TEST(run_xmllint(xml) == 0);
 }
 
 // U+FFFE and U+FFFF are valid UTF-8, so the decoder accepts them, but
@@ -542,8 +540,7 @@ BOOST_AUTO_TEST_CASE(noncharacters_forbidden_by_xml_never_reach_the_xml) {
   auto xml = encode_ok(enc, d);
   BOOST_TEST(xml.find("\xEF\xBF\xBF") == std::string::npos);
   BOOST_TEST(xml.find("\xEF\xBF\xBE") == std::string::npos);
-  if (can_validate())
-    BOOST_TEST(run_xmllint(xml, false) == 0);
+  BOOST_TEST(run_xmllint(xml) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
