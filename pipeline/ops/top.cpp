@@ -1,6 +1,7 @@
 #include "pipeline/ops/top.hpp"
 
 #include "pipeline/core/json.hpp"
+#include "pipeline/ops/http_client.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -8,6 +9,26 @@
 #include <vector>
 
 namespace cotflow {
+
+std::optional<top_sample> scrape_top(const std::string& host, int port,
+                                     const std::string& token,
+                                     std::chrono::steady_clock::time_point
+                                       since) {
+  auto m = http_get(host, port, "/metrics", token);
+  if (!m || m->status != 200)
+    return std::nullopt;
+  top_sample s;
+  s.at = std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                       - since)
+           .count();
+  s.metrics = parse_prometheus(m->body);
+  if (auto st = http_get(host, port, "/status", token); st && st->status == 200)
+    s.status_json = st->body;
+  if (auto sv = http_get(host, port, "/supervision", token);
+      sv && sv->status == 200)
+    s.supervision_json = sv->body;
+  return s;
+}
 
 std::map<std::string, double> parse_prometheus(const std::string& text) {
   std::map<std::string, double> out;
