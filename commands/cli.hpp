@@ -1,0 +1,61 @@
+#pragma once
+
+#include "config/config.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cotflow::commands {
+
+class signal_waiter;
+
+/// Exit code of a bad configuration or usage.
+constexpr int exit_config = 2;
+
+/// `--name value` and `--name=value` options by name.
+using option_map = std::map<std::string, std::string>;
+
+/// A parsed command line: what every command gets.
+struct invocation {
+  option_map opts;
+  /// Arguments that are not options (`config show`: "show").
+  std::vector<std::string> positional;
+  /// The configuration as loaded at start (file and environment).
+  load_result loaded;
+  /// --partitions (default 6); set by prepare().
+  int partitions = 6;
+};
+
+/// The usage text.
+extern const char* const usage;
+
+/// Parses argv[first..] and loads the configuration (--config, else the
+/// default search); nothing when an option lacks its value (said on
+/// stderr).
+std::optional<invocation> parse(int argc, char** argv, int first);
+
+/// What every command that starts something needs first: a valid
+/// configuration (else every problem is printed), the log set up, the
+/// grace period of `sig`, --partitions read. False: exit with exit_config.
+bool prepare(invocation& inv, signal_waiter& sig);
+
+/// Option `name` as a non-negative integer, or `fallback` when absent;
+/// clears `ok` (and says so on stderr) when it is not one.
+int64_t int_option(const option_map& opts, const std::string& name,
+                   int64_t fallback, bool& ok);
+
+/// Option `name`, or `fallback` when absent.
+std::string string_option(const option_map& opts, const std::string& name,
+                          const std::string& fallback);
+
+/// Loads the configuration as at start (--config, else the default
+/// search, then the environment).
+load_result load(const option_map& opts);
+
+/// Prints every problem of `res` on stderr; returns exit_config.
+int report_errors(const load_result& res);
+
+} // namespace cotflow::commands

@@ -1,0 +1,92 @@
+#include "commands/commands.hpp"
+#include "commands/signal_waiter.hpp"
+
+#include "pipeline/ops/top.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+
+namespace cotflow::commands {
+
+namespace {
+
+/// Where `cotflow top` looks.
+struct endpoint {
+  std::string host;
+  int port = 0;
+  std::string url;
+};
+
+/// "http://host:port/" or "host:port" (0.0.0.0 or no host: 127.0.0.1).
+std::optional<endpoint> parse_url(std::string addr) {
+  if (addr.rfind("http://", 0) == 0)
+    addr = addr.substr(7);
+  while (!addr.empty() && addr.back() == '/')
+    addr.pop_back();
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos)
+    return std::nullopt;
+  endpoint e;
+  e.host = addr.substr(0, colon);
+  if (e.host == "0.0.0.0" || e.host.empty())
+    e.host = "127.0.0.1";
+  e.port = std::atoi(addr.c_str() + colon + 1);
+  e.url = "http://" + e.host + ":" + std::to_string(e.port);
+  return e;
+}
+
+/// Draws a frame about once a second until `frames` (0: no limit) or a
+/// stop signal; on a terminal each frame replaces the last.
+void draw_frames(const endpoint& at, const std::string& token, int64_t frames,
+                 top_sample before, std::chrono::steady_clock::time_point t0,
+                 signal_waiter& sig) {
+  bool tty = isatty(STDOUT_FILENO);
+  for (int64_t n = 0; !sig.stop && (frames == 0 || n < frames); ++n) {
+    for (int i = 0; i < 10 && !sig.stop; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    auto now = scrape_top(at.host, at.port, token, t0);
+    if (tty)
+      std::printf("\033[H\033[2J");
+    if (!now) {
+      std::printf("cotflow top  %s  unreachable; retrying\n", at.url.c_str());
+    } else {
+      std::printf("%s", render_top(at.url, before, *now).c_str());
+      before = std::move(*now);
+    }
+    if (!tty)
+      std::printf("\n");
+    std::fflush(stdout);
+  }
+}
+
+} // namespace
+
+int cmd_top(const invocation& inv, signal_waiter& sig) {
+  auto& cfg = inv.loaded.cfg;
+  bool ok = true;
+  auto frames = int_option(inv.opts, "frames", 0, ok);
+  if (!ok)
+    return exit_config;
+  auto at = parse_url(string_option(inv.opts, "url", cfg.http.address));
+  if (!at) {
+    std::cerr << "cotflow top: --url must be http://host:port\n";
+    return exit_config;
+  }
+  auto token = string_option(inv.opts, "token", cfg.http.token);
+  sig.start();
+  auto t0 = std::chrono::steady_clock::now();
+  auto first = scrape_top(at->host, at->port, token, t0);
+  if (!first) {
+    std::cerr << "cotflow top: no cotflow answers at " << at->url
+              << " (see http.address; --url http://host:port)\n";
+    return 1;
+  }
+  draw_frames(*at, token, frames, std::move(*first), t0, sig);
+  return 0;
+}
+
+} // namespace cotflow::commands
