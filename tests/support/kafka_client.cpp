@@ -2,6 +2,7 @@
 
 #include "pipeline/codec/generator.hpp"
 #include "pipeline/core/time.hpp"
+#include "pipeline/load/publisher.hpp"
 
 #include <librdkafka/rdkafkacpp.h>
 
@@ -98,39 +99,111 @@ std::vector<produced> publish_generated(const std::string& bootstrap,
 
 void publish_raw(const std::string& bootstrap, const std::string& topic,
                  const std::vector<std::string>& payloads) {
-  auto conf = base_conf(bootstrap);
   std::string err;
-  std::unique_ptr<RdKafka::Producer> p{
-    RdKafka::Producer::create(conf.get(), err)};
+  auto p = record_publisher::make(
+    {{"bootstrap.servers", bootstrap}, {"log_level", "3"}}, err);
+  if (!p)
+    throw std::runtime_error(err);
   for (auto& payload : payloads)
-    if (p->produce(topic, RdKafka::Topic::PARTITION_UA,
-                   RdKafka::Producer::RK_MSG_COPY,
-                   const_cast<char*>(payload.data()), payload.size(), "raw",
-                   3, 0, nullptr)
-        != RdKafka::ERR_NO_ERROR)
-      throw std::runtime_error("produce failed");
-  if (p->flush(30000) != RdKafka::ERR_NO_ERROR)
+    if (!p->send(topic, "raw", payload, 0, err))
+      throw std::runtime_error("produce failed: " + err);
+  if (!p->flush(30000))
     throw std::runtime_error("raw publish did not complete");
 }
 
-std::map<int32_t, int64_t> high_watermarks(const std::string& bootstrap,
-                                           const std::string& topic) {
+struct kafka_observer::impl {
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer;
+};
+
+kafka_observer::kafka_observer(const std::string& bootstrap,
+                               const std::string& group)
+  : impl_(std::make_unique<impl>()) {
   auto conf = base_conf(bootstrap);
   std::string err;
-  conf->set("group.id", "cotflow-test-reader", err);
-  std::unique_ptr<RdKafka::KafkaConsumer> c{
-    RdKafka::KafkaConsumer::create(conf.get(), err)};
+  conf->set("group.id", group, err);
+  conf->set("client.id", "cotflow-observer", err);
+  conf->set("enable.auto.commit", "false", err);
+  impl_->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!impl_->consumer)
+    throw std::runtime_error("observer: " + err);
+}
+
+kafka_observer::~kafka_observer() {
+  impl_->consumer->close();
+}
+
+std::map<int32_t, int64_t>
+kafka_observer::high_watermarks(const std::string& topic) {
+  auto& c = *impl_->consumer;
   std::map<int32_t, int64_t> out;
-  auto n = partition_count(*c, topic);
+  auto n = partition_count(c, topic);
   for (int32_t i = 0; i < n; ++i) {
     int64_t lo = 0, hi = 0;
-    if (c->query_watermark_offsets(topic, i, &lo, &hi, 10000)
+    if (c.query_watermark_offsets(topic, i, &lo, &hi, 10000)
         != RdKafka::ERR_NO_ERROR)
       throw std::runtime_error("watermarks failed");
     out[i] = hi;
   }
-  c->close();
   return out;
+}
+
+std::vector<int64_t> kafka_observer::highs(const std::string& topic, int n) {
+  std::vector<int64_t> out;
+  for (int p = 0; p < n; ++p) {
+    int64_t lo = 0, hi = 0;
+    impl_->consumer->query_watermark_offsets(topic, p, &lo, &hi, 5000);
+    out.push_back(hi);
+  }
+  return out;
+}
+
+int64_t kafka_observer::high_sum(const std::string& topic, int n) {
+  int64_t sum = 0;
+  for (int p = 0; p < n; ++p) {
+    int64_t lo = 0, hi = 0;
+    if (impl_->consumer->query_watermark_offsets(topic, p, &lo, &hi, 5000)
+        != RdKafka::ERR_NO_ERROR)
+      return -1;
+    sum += hi;
+  }
+  return sum;
+}
+
+std::map<int32_t, int64_t>
+kafka_observer::committed(const std::string& topic) {
+  auto& c = *impl_->consumer;
+  auto n = partition_count(c, topic);
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (int32_t i = 0; i < n; ++i)
+    parts.push_back(RdKafka::TopicPartition::create(topic, i));
+  if (c.committed(parts, 10000) != RdKafka::ERR_NO_ERROR) {
+    RdKafka::TopicPartition::destroy(parts);
+    throw std::runtime_error("committed() failed");
+  }
+  std::map<int32_t, int64_t> out;
+  for (auto* p : parts)
+    out[p->partition()] = p->offset() < 0 ? -1 : p->offset();
+  RdKafka::TopicPartition::destroy(parts);
+  return out;
+}
+
+bool kafka_observer::committed_reached(const std::string& topic,
+                                       const std::vector<int64_t>& ends) {
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (size_t p = 0; p < ends.size(); ++p)
+    parts.push_back(
+      RdKafka::TopicPartition::create(topic, static_cast<int>(p)));
+  bool ok = impl_->consumer->committed(parts, 5000) == RdKafka::ERR_NO_ERROR;
+  for (size_t p = 0; ok && p < ends.size(); ++p)
+    ok = parts[p]->offset() >= ends[p];
+  RdKafka::TopicPartition::destroy(parts);
+  return ok;
+}
+
+std::map<int32_t, int64_t> high_watermarks(const std::string& bootstrap,
+                                           const std::string& topic) {
+  return kafka_observer{bootstrap, "cotflow-test-reader"}.high_watermarks(
+    topic);
 }
 
 std::vector<consumed> read_topic(const std::string& bootstrap,
@@ -190,23 +263,7 @@ std::vector<consumed> read_topic(const std::string& bootstrap,
 std::map<int32_t, int64_t> committed(const std::string& bootstrap,
                                      const std::string& group,
                                      const std::string& topic) {
-  auto conf = base_conf(bootstrap);
-  std::string err;
-  conf->set("group.id", group, err);
-  std::unique_ptr<RdKafka::KafkaConsumer> c{
-    RdKafka::KafkaConsumer::create(conf.get(), err)};
-  auto n = partition_count(*c, topic);
-  std::vector<RdKafka::TopicPartition*> parts;
-  for (int32_t i = 0; i < n; ++i)
-    parts.push_back(RdKafka::TopicPartition::create(topic, i));
-  if (c->committed(parts, 10000) != RdKafka::ERR_NO_ERROR)
-    throw std::runtime_error("committed() failed");
-  std::map<int32_t, int64_t> out;
-  for (auto* p : parts)
-    out[p->partition()] = p->offset() < 0 ? -1 : p->offset();
-  RdKafka::TopicPartition::destroy(parts);
-  c->close();
-  return out;
+  return kafka_observer{bootstrap, group}.committed(topic);
 }
 
 struct topic_tail::impl {
@@ -286,23 +343,6 @@ std::map<std::string, std::map<uint64_t, int>> topic_tail::finish() {
   impl_->thread.join();
   gaps_ = impl_->gaps;
   return impl_->seqs;
-}
-
-std::optional<uint64_t> seq_of(const std::string& text) {
-  auto pos = text.find("seq=");
-  if (pos == std::string::npos)
-    return std::nullopt;
-  pos += 4;
-  uint64_t v = 0;
-  size_t digits = 0;
-  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-    v = v * 10 + static_cast<uint64_t>(text[pos] - '0');
-    ++pos;
-    ++digits;
-  }
-  if (digits == 0)
-    return std::nullopt;
-  return v;
 }
 
 } // namespace cotflow::test

@@ -1,8 +1,11 @@
 #pragma once
 
+#include "tests/support/seq.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +47,39 @@ struct consumed {
 std::vector<consumed> read_topic(const std::string& bootstrap,
                                  const std::string& topic);
 
+/// Watermarks and a group's committed offsets, asked again and again with
+/// one client. Its consumer never subscribes, so it never joins the group
+/// it asks about. Not thread-safe: one per thread.
+class kafka_observer {
+public:
+  /// Throws when the client cannot be created.
+  kafka_observer(const std::string& bootstrap, const std::string& group);
+  ~kafka_observer();
+
+  /// High watermarks of every partition of `topic`; throws on an error.
+  std::map<int32_t, int64_t> high_watermarks(const std::string& topic);
+
+  /// High watermarks of partitions 0..n-1 of `topic` (0 where the query
+  /// failed).
+  std::vector<int64_t> highs(const std::string& topic, int n);
+
+  /// Sum of the high watermarks of partitions 0..n-1, -1 on an error.
+  int64_t high_sum(const std::string& topic, int n);
+
+  /// The group's committed offsets for every partition of `topic` (-1
+  /// where nothing was committed); throws on an error.
+  std::map<int32_t, int64_t> committed(const std::string& topic);
+
+  /// True when the group's committed offsets of partitions 0..size-1
+  /// reached `ends`.
+  bool committed_reached(const std::string& topic,
+                         const std::vector<int64_t>& ends);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
 /// The committed offsets of `group` for every partition of `topic`
 /// (-1 where nothing was committed).
 std::map<int32_t, int64_t> committed(const std::string& bootstrap,
@@ -78,8 +114,5 @@ private:
   impl* impl_;
   uint64_t gaps_ = 0;
 };
-
-/// The number in "seq=N" inside `text`, if any.
-std::optional<uint64_t> seq_of(const std::string& text);
 
 } // namespace cotflow::test

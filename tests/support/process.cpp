@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -14,22 +18,68 @@
 
 namespace cotflow::test {
 
+namespace {
+
+/// Children not reaped yet, for kill_children().
+struct live_children {
+  std::mutex mtx;
+  std::vector<pid_t> pids;
+
+  void add(pid_t pid) {
+    std::lock_guard<std::mutex> guard{mtx};
+    pids.push_back(pid);
+  }
+
+  void remove(pid_t pid) {
+    std::lock_guard<std::mutex> guard{mtx};
+    pids.erase(std::remove(pids.begin(), pids.end(), pid), pids.end());
+  }
+};
+
+live_children& live() {
+  static live_children l;
+  return l;
+}
+
+} // namespace
+
 child::child(const std::vector<std::string>& argv,
              const std::vector<std::pair<std::string, std::string>>& env,
              bool capture_stderr) {
+  // Close-on-exec: no child, this one or a later one, keeps a copy of
+  // either end (its stdout is a dup2, which clears the flag).
   int fds[2];
-  if (pipe(fds) != 0)
+  if (pipe2(fds, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
+  spawn(argv, env, fds[1], capture_stderr);
+  close(fds[1]);
+  out_ = fds[0];
+}
+
+child::child(const std::vector<std::string>& argv,
+             const std::vector<std::pair<std::string, std::string>>& env,
+             const log_file& log) {
+  int fd = ::open(log.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                  0644);
+  if (fd < 0)
+    throw std::runtime_error("cannot open " + log.path);
+  spawn(argv, env, fd, true);
+  close(fd);
+}
+
+void child::spawn(const std::vector<std::string>& argv,
+                  const std::vector<std::pair<std::string, std::string>>& env,
+                  int out_fd, bool capture_stderr) {
   pid_ = fork();
   if (pid_ < 0)
     throw std::runtime_error("fork failed");
   if (pid_ == 0) {
-    dup2(fds[1], STDOUT_FILENO);
+    dup2(out_fd, STDOUT_FILENO);
     if (capture_stderr)
-      dup2(fds[1], STDERR_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    // The test runner may block signals; the child must see them.
+      dup2(out_fd, STDERR_FILENO);
+    close(out_fd);
+    // The caller may block signals (a test runner); the child must see
+    // them.
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -40,16 +90,17 @@ child::child(const std::vector<std::string>& argv,
       args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execv(args[0], args.data());
+    std::perror("execv");
     std::_Exit(127);
   }
-  close(fds[1]);
-  out_ = fds[0];
+  live().add(pid_);
 }
 
 child::~child() {
   if (!reaped_ && pid_ > 0) {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
+    live().remove(pid_);
   }
   if (out_ >= 0)
     close(out_);
@@ -65,6 +116,8 @@ child::read_line(std::chrono::milliseconds timeout) {
       buf_.erase(0, nl + 1);
       return line;
     }
+    if (out_ < 0)
+      return std::nullopt;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
     // Look at least once, even when the time is already up.
@@ -100,25 +153,36 @@ void child::signal(int sig) {
     kill(pid_, sig);
 }
 
-std::optional<int> child::wait(std::chrono::milliseconds timeout) {
+bool child::alive() {
+  if (reaped_)
+    return false;
   int status = 0;
-  bool done = eventually(
-    [&] {
-      if (reaped_)
-        return true;
-      auto rc = waitpid(pid_, &status, WNOHANG);
-      if (rc == pid_)
-        reaped_ = true;
-      return reaped_;
-    },
-    timeout);
-  if (!done)
-    return std::nullopt;
+  if (waitpid(pid_, &status, WNOHANG) != pid_)
+    return true;
+  reaped_ = true;
+  live().remove(pid_);
   if (WIFEXITED(status))
-    return WEXITSTATUS(status);
-  if (WIFSIGNALED(status))
-    return 128 + WTERMSIG(status);
-  return -1;
+    code_ = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    code_ = 128 + WTERMSIG(status);
+  return false;
+}
+
+std::optional<int> child::wait(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (alive()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  return code_;
+}
+
+void kill_children() {
+  auto& l = live();
+  std::lock_guard<std::mutex> guard{l.mtx};
+  for (auto pid : l.pids)
+    ::kill(pid, SIGKILL);
 }
 
 std::string cotflow_bin() {

@@ -1,11 +1,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 struct ssl_ctx_st;
@@ -20,16 +23,52 @@ struct tls_server_options {
   std::string client_ca;
 };
 
-/// A TAK-like TCP receiver for tests: accepts connections on loopback,
-/// splits the byte stream into CoT events at `</event>`, and records the
-/// "seq=N" of each complete event. Partial events of a closed connection
-/// are discarded, as a TAK server would.
+/// How a tak_receiver behaves. The defaults are the tests': listening at
+/// once, answering keepalive pings, keeping every seq it saw.
+struct receiver_options {
+  /// 0 picks a free port.
+  uint16_t port = 0;
+  /// TLS when it has a cert.
+  tls_server_options tls;
+  /// False: bound (the port stays reserved) but connects are refused, as
+  /// with a server that is down, until listen_now().
+  bool listen = true;
+  /// False: accepts connections and never reads from them (a hung server).
+  bool read = true;
+  /// Counts keepalive pings (t-x-c-t) apart from the events and, with
+  /// `answer_pings`, answers them as a TAK server does.
+  bool pings = true;
+  bool answer_pings = true;
+  /// Keeps seq -> copies of every event, and some events (seqs(),
+  /// sample()): a map insertion per event, fine for tests.
+  bool keep_seqs = true;
+  /// Counts the distinct seqs in [first_seq, first_seq + n_seq) without an
+  /// allocation per event (distinct(), duplicates(), other()), for
+  /// hundreds of thousands of events a second; n_seq 0: not at all.
+  uint64_t first_seq = 0;
+  uint64_t n_seq = 0;
+  /// Reads at real-time priority (else nice -10, else as is): a server of
+  /// its own on the benchmark's shared cores.
+  bool high_priority = false;
+};
+
+/// A TAK-like TCP (or TLS) receiver on loopback: splits each connection's
+/// byte stream into CoT events at `</event>` and counts them by the
+/// "seq=N" in each. Partial events of a closed connection are discarded,
+/// as a TAK server would.
 class tak_receiver {
 public:
   /// Listens on `port` (0 picks a free one); TLS when `tls` has a cert.
   explicit tak_receiver(uint16_t port = 0, tls_server_options tls = {},
                         bool answer_pings = true);
+  explicit tak_receiver(receiver_options opts);
   ~tak_receiver();
+  tak_receiver(const tak_receiver&) = delete;
+  tak_receiver& operator=(const tak_receiver&) = delete;
+
+  /// Starts listening on the bound port (and reading, unless `read` is
+  /// off): a receiver constructed with `listen` off comes up.
+  void listen_now();
 
   /// Stops listening and drops every connection (a server going down).
   void stop();
@@ -41,11 +80,13 @@ public:
     return port_;
   }
 
+  /// Complete events received so far (pings apart).
+  size_t events() const {
+    return events_;
+  }
+
   /// Complete events received so far, by seq (count of copies).
   std::map<uint64_t, int> seqs() const;
-
-  /// Complete events received so far.
-  size_t events() const;
 
   /// Some of the events, for parsing checks.
   std::vector<std::string> sample() const;
@@ -60,22 +101,77 @@ public:
     return pings_;
   }
 
-private:
-  void loop();
+  /// Distinct seqs of the range seen; seqs of it seen again; events with
+  /// no seq in it (other runs, warm-up).
+  uint64_t distinct() const {
+    return distinct_;
+  }
+  uint64_t duplicates() const {
+    return dups_;
+  }
+  uint64_t other() const {
+    return other_;
+  }
 
+  /// When it last started listening.
+  std::chrono::steady_clock::time_point up_at() const {
+    return up_at_;
+  }
+
+  /// Seconds from listening to the first and to the latest event; -1
+  /// before the first.
+  double first_s() const {
+    auto ns = first_ns_.load();
+    return ns < 0 ? -1 : static_cast<double>(ns) / 1e9;
+  }
+  double last_s() const {
+    auto ns = last_ns_.load();
+    return ns < 0 ? -1 : static_cast<double>(ns) / 1e9;
+  }
+
+  /// Calls `fn` (in the receiver's thread) with the seq of every event read
+  /// from now on; an empty `fn` stops that.
+  void on_event(std::function<void(uint64_t seq)> fn);
+
+  /// (seconds since listening, events) after each read, at most one per
+  /// millisecond.
+  std::vector<std::pair<double, uint64_t>> samples() const;
+
+private:
+  struct client;
+
+  void bind_socket();
+  void loop();
+  bool accept_one(std::vector<client>& clients);
+  /// Reads what `c` has; false when it closed.
+  bool read_from(client& c, std::vector<char>& tmp);
+  /// Counts the complete events in `c`'s buffer and drops them from it.
+  uint64_t take_events(client& c);
+  void count_seq(uint64_t seq);
+  void note_read(uint64_t events, int64_t& last_sample_ns);
+
+  receiver_options opts_;
   uint16_t port_ = 0;
-  tls_server_options tls_;
-  bool answer_pings_ = true;
   ssl_ctx_st* ctx_ = nullptr;
-  std::atomic<size_t> pings_{0};
   int listener_ = -1;
   std::thread thread_;
   std::atomic<bool> running_{false};
   std::atomic<size_t> accepted_{0};
+  std::atomic<size_t> pings_{0};
+  std::atomic<uint64_t> events_{0};
+  std::vector<uint8_t> seen_;
+  std::atomic<uint64_t> distinct_{0};
+  std::atomic<uint64_t> dups_{0};
+  std::atomic<uint64_t> other_{0};
+  std::chrono::steady_clock::time_point up_at_{};
+  std::atomic<int64_t> first_ns_{-1};
+  std::atomic<int64_t> last_ns_{-1};
+  /// Guards what follows.
   mutable std::mutex mtx_;
   std::map<uint64_t, int> seqs_;
-  size_t events_ = 0;
   std::vector<std::string> sample_;
+  std::vector<std::pair<double, uint64_t>> samples_;
+  std::function<void(uint64_t)> hook_;
 };
 
 /// A UDP receiver (unicast, or multicast joined on loopback).
