@@ -40,12 +40,14 @@
 #include "pipeline/ops/top.hpp"
 
 #include "bench/harness.hpp"
+#include "tests/support/http_get.hpp"
 
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -94,10 +96,8 @@ double wait_log(const std::string& path, const std::string& text,
 int http_port(const std::string& log_path, child& proc) {
   auto t0 = clock_type::now();
   while (secs_since(t0) < 30 && proc.alive()) {
-    auto log = read_file(log_path);
-    auto pos = log.find("http://127.0.0.1:");
-    if (pos != std::string::npos)
-      return std::atoi(log.c_str() + pos + 17);
+    if (auto port = cotflow::test::http_port_in(read_file(log_path)))
+      return port;
     sleep_ms(20);
   }
   return 0;
@@ -216,7 +216,7 @@ fresh_broker(const std::vector<std::pair<std::string, int>>& topics) {
 }
 
 /// cot + cot-dead-letter records so far (one per processed input).
-int64_t kafka_outputs(observer& obs) {
+int64_t kafka_outputs(kafka_observer& obs) {
   auto a = obs.high_sum("cot", partitions);
   auto b = obs.high_sum("cot-dead-letter", 1);
   return a < 0 || b < 0 ? -1 : a + b;
@@ -314,7 +314,7 @@ replay_result run_replay(const options& o, uint64_t seq_base) {
   r.parking_partitions = o.parking_partitions > 0 ? o.parking_partitions : 4;
   auto broker = fresh_broker(topics);
   auto bootstrap = broker->bootstraps();
-  cot_receiver rx{cot_receiver::mode::read, seq_base, o.replay_records};
+  tak_receiver rx{receiver(seq_base, o.replay_records)};
   progress("replay: broker %s, TAK receiver port %u (down: refusing)",
            bootstrap.c_str(), rx.port());
 
@@ -329,7 +329,8 @@ replay_result run_replay(const options& o, uint64_t seq_base) {
   env.emplace_back("COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "500");
   env.emplace_back("COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "2000");
   auto log_path = o.log_dir + "/cotflow-parking-replay.log";
-  child proc{{o.cotflow_bin, "run", "--config", "/dev/null"}, env, log_path};
+  child proc{{o.cotflow_bin, "run", "--config", "/dev/null"}, env,
+             log_file{log_path}};
   auto port = http_port(log_path, proc);
   if (port == 0)
     die("replay: cotflow did not start (log: " + log_path + ")");
@@ -342,13 +343,13 @@ replay_result run_replay(const options& o, uint64_t seq_base) {
 
   // Park: publish as fast as the window allows (the input topic also keeps
   // only ~5 MB per partition), paced by the Kafka output.
-  observer obs{bootstrap, "bench-observer"};
-  observer group_obs{bootstrap, "cotflow"};
+  kafka_observer obs{bootstrap, "bench-observer"};
+  kafka_observer group_obs{bootstrap, "cotflow"};
   auto before = kafka_outputs(obs);
   std::atomic<int64_t> done{0};
   std::atomic<bool> stop_mon{false};
   std::thread mon{[&] {
-    observer m{bootstrap, "bench-monitor"};
+    kafka_observer m{bootstrap, "bench-monitor"};
     while (!stop_mon) {
       auto v = kafka_outputs(m);
       if (v >= 0)
@@ -367,13 +368,13 @@ replay_result run_replay(const options& o, uint64_t seq_base) {
   cotflow::generated_record rec;
   auto t0 = clock_type::now();
   {
-    publisher pub{bootstrap, "5"};
+    auto pub = publisher(bootstrap, "5");
     uint64_t sent = 0;
     while (sent < o.replay_records) {
       if (!proc.alive())
         die("replay: cotflow exited while parking (log: " + log_path + ")");
       if (static_cast<int64_t>(sent) - done.load() >= o.window) {
-        pub.poll();
+        pub->poll();
         std::this_thread::sleep_for(200us);
         continue;
       }
@@ -382,11 +383,11 @@ replay_result run_replay(const options& o, uint64_t seq_base) {
       for (uint64_t i = 0; i < chunk; ++i, ++sent) {
         gen.next(rec, now);
         r.valid += rec.valid;
-        pub.send("detections", rec.key, rec.payload);
+        send(*pub, "detections", rec.key, rec.payload);
       }
-      pub.poll();
+      pub->poll();
     }
-    pub.flush();
+    pub->flush(30000);
   }
   auto deadline = clock_type::now() + 120s;
   while (done.load() < static_cast<int64_t>(o.replay_records)
@@ -494,7 +495,7 @@ replay_result run_replay(const options& o, uint64_t seq_base) {
   auto d = wait_log(log_path, "delivering directly again", 30, &proc);
   if (d >= 0)
     r.direct_s = secs_since(t_up);
-  observer park_obs{bootstrap, "cotflow.parking." + dest};
+  kafka_observer park_obs{bootstrap, "cotflow.parking." + dest};
   auto pends = obs.highs(parking_topic, r.parking_partitions);
   deadline = clock_type::now() + 30s;
   while (clock_type::now() < deadline) {
@@ -593,9 +594,9 @@ stall_result run_stall(const options& o, bool blackhole, uint64_t seq_base) {
   auto total = static_cast<uint64_t>(static_cast<double>(o.stall_rate)
                                      * o.stall_seconds);
   const uint64_t warm = 200;
-  cot_receiver up{cot_receiver::mode::read, seq_base, total};
+  tak_receiver up{receiver(seq_base, total)};
   up.listen_now();
-  cot_receiver down{cot_receiver::mode::hold, 0, 0};
+  tak_receiver down{receiver(0, 0, true)};
   if (blackhole)
     down.listen_now();
   progress("%s: broker %s, up port %u, down port %u (%s)", name.c_str(),
@@ -606,24 +607,25 @@ stall_result run_stall(const options& o, bool blackhole, uint64_t seq_base) {
                    "down=tcp://127.0.0.1:" + std::to_string(down.port())
                      + ",up=tcp://127.0.0.1:" + std::to_string(up.port()));
   auto log_path = o.log_dir + "/cotflow-parking-" + name + ".log";
-  child proc{{o.cotflow_bin, "run", "--config", "/dev/null"}, env, log_path};
+  child proc{{o.cotflow_bin, "run", "--config", "/dev/null"}, env,
+             log_file{log_path}};
   auto port = http_port(log_path, proc);
   if (port == 0)
     die(name + ": cotflow did not start (log: " + log_path + ")");
-  observer obs{bootstrap, "bench-observer"};
-  observer group_obs{bootstrap, "cotflow"};
+  kafka_observer obs{bootstrap, "bench-observer"};
+  kafka_observer group_obs{bootstrap, "cotflow"};
   cotflow::detection_generator::options go;
   go.seed = 11;
   go.tracks = 2000;
   go.first_seq = seq_base + total; // the warm-up records come after
   cotflow::detection_generator wgen{go};
   cotflow::generated_record rec;
-  publisher pub{bootstrap, "5"};
+  auto pub = publisher(bootstrap, "5");
   for (uint64_t i = 0; i < warm; ++i) {
     wgen.next(rec, cotflow::now_ms());
-    pub.send("detections", rec.key, rec.payload);
+    send(*pub, "detections", rec.key, rec.payload);
   }
-  pub.flush();
+  pub->flush(30000);
   auto deadline = clock_type::now() + 60s;
   while (clock_type::now() < deadline
          && (kafka_outputs(obs) < static_cast<int64_t>(warm)
@@ -643,7 +645,7 @@ stall_result run_stall(const options& o, bool blackhole, uint64_t seq_base) {
   auto t0 = clock_type::now();
   const std::string parking_topic = "cotflow.parking.down";
   std::thread sampler{[&] {
-    observer m{bootstrap, "bench-monitor"};
+    kafka_observer m{bootstrap, "bench-monitor"};
     int k = 0;
     while (!stop_sampler) {
       stall_second s;
@@ -684,7 +686,7 @@ stall_result run_stall(const options& o, bool blackhole, uint64_t seq_base) {
     auto due = static_cast<uint64_t>(secs_since(t0)
                                      * static_cast<double>(o.stall_rate));
     if (sent >= due) {
-      pub.poll();
+      pub->poll();
       std::this_thread::sleep_for(200us);
       continue;
     }
@@ -694,15 +696,15 @@ stall_result run_stall(const options& o, bool blackhole, uint64_t seq_base) {
     while (sent < std::min(due, total)) {
       gen.next(rec, now);
       r.valid += rec.valid;
-      pub.send("detections", rec.key, rec.payload, now);
+      send(*pub, "detections", rec.key, rec.payload, now);
       ++sent;
     }
     published = static_cast<int64_t>(sent);
-    pub.poll();
+    pub->poll();
   }
   r.seconds = secs_since(t0);
   r.other_cores = load.other_cores();
-  pub.flush();
+  pub->flush(30000);
   r.published = sent;
   auto t_end = clock_type::now();
   deadline = t_end + 30s;

@@ -278,12 +278,12 @@ struct target {
   child* proc = nullptr;
   /// cotflow's TAK destination, a local TCP receiver (null: none). Every
   /// record on `latency_topic` is also an event here.
-  cot_receiver* tcp = nullptr;
+  tak_receiver* tcp = nullptr;
 };
 
 /// Input records done: outputs on every topic, and with a TCP receiver at
 /// most as many as it got events (plus the records that are no event).
-int64_t outputs_now(observer& obs, const target& t) {
+int64_t outputs_now(kafka_observer& obs, const target& t) {
   int64_t sum = 0, no_event = 0;
   for (auto& [topic, n] : t.outputs) {
     auto s = obs.high_sum(topic, n);
@@ -300,10 +300,10 @@ int64_t outputs_now(observer& obs, const target& t) {
 
 /// Publishes `count` records and waits until the target produced as many
 /// outputs (the group is then assigned and the pipeline warm).
-bool warm_up(const std::string& bootstrap, observer& obs, const target& t,
+bool warm_up(const std::string& bootstrap, kafka_observer& obs, const target& t,
              uint64_t count, std::chrono::seconds timeout) {
   auto before = outputs_now(obs, t);
-  publisher pub{bootstrap, "5"};
+  auto pub = publisher(bootstrap, "5");
   cotflow::detection_generator::options o;
   o.seed = 1;
   o.malformed = 0.0;
@@ -312,9 +312,9 @@ bool warm_up(const std::string& bootstrap, observer& obs, const target& t,
   cotflow::generated_record rec;
   for (uint64_t i = 0; i < count; ++i) {
     gen.next(rec, cotflow::now_ms());
-    pub.send(t.in_topic, rec.key, rec.payload);
+    send(*pub, t.in_topic, rec.key, rec.payload);
   }
-  pub.flush();
+  pub->flush(30000);
   auto deadline = clock_type::now() + timeout;
   while (clock_type::now() < deadline) {
     if (!t.proc->alive())
@@ -376,7 +376,7 @@ struct latency_samples {
 
 /// One segment of a latency phase: `total` records at `rate` on `t`, its
 /// samples added to `acc`; `label` names it in the progress line.
-void latency_phase(const std::string& bootstrap, observer& obs,
+void latency_phase(const std::string& bootstrap, kafka_observer& obs,
                    const target& t, int64_t rate, uint64_t total,
                    uint64_t first_seq, const std::string& label,
                    latency_samples& acc) {
@@ -433,7 +433,8 @@ void latency_phase(const std::string& bootstrap, observer& obs,
       if (msg->err() != RdKafka::ERR_NO_ERROR)
         continue;
       auto now = wall_us();
-      auto seq = seq_of(static_cast<const char*>(msg->payload()), msg->len());
+      auto seq = seq_of(
+        {static_cast<const char*>(msg->payload()), msg->len()});
       if (seq && *seq == first_seq + total)
         warm_seen = true;
       if (!seq || *seq < first_seq || *seq - first_seq >= total)
@@ -461,7 +462,7 @@ void latency_phase(const std::string& bootstrap, observer& obs,
   // One record first (its seq is just past the range), waited for at the
   // reader, so that client start-up of the publisher and of the reader is
   // not counted as latency.
-  publisher pub{bootstrap, "1"};
+  auto pub = publisher(bootstrap, "1");
   {
     cotflow::detection_generator::options wo;
     wo.malformed = 0;
@@ -469,8 +470,8 @@ void latency_phase(const std::string& bootstrap, observer& obs,
     cotflow::detection_generator warm{wo};
     cotflow::generated_record w;
     warm.next(w, cotflow::now_ms());
-    pub.send(t.in_topic, w.key, w.payload);
-    pub.flush();
+    send(*pub, t.in_topic, w.key, w.payload);
+    pub->flush(30000);
     auto deadline = clock_type::now() + 20s;
     while (!warm_seen && clock_type::now() < deadline)
       sleep_ms(5);
@@ -495,7 +496,7 @@ void latency_phase(const std::string& bootstrap, observer& obs,
     auto due = static_cast<uint64_t>(secs_since(t0)
                                      * static_cast<double>(rate));
     if (sent >= due) {
-      pub.poll();
+      pub->poll();
       std::this_thread::sleep_for(200us);
       continue;
     }
@@ -504,14 +505,14 @@ void latency_phase(const std::string& bootstrap, observer& obs,
       gen.next(rec, now_us / 1000);
       // The record's Kafka timestamp: ms part of the same wall time.
       sent_us[rec.seq - first_seq] = now_us;
-      pub.send(t.in_topic, rec.key, rec.payload, now_us / 1000);
+      send(*pub, t.in_topic, rec.key, rec.payload, now_us / 1000);
       valid += rec.valid;
       ++sent;
     }
-    pub.poll();
+    pub->poll();
   }
   auto seconds_taken = secs_since(t0);
-  pub.flush();
+  pub->flush(30000);
   // Wait for the stragglers (at most 5 s).
   auto expect = t.latency_topic == t.outputs.front().first
                     && t.outputs.size() == 1
@@ -582,7 +583,8 @@ latency_result summarize(latency_samples& acc, int64_t rate) {
 }
 
 throughput_result throughput_phase(const std::string& bootstrap,
-                                   observer& obs, observer& group_obs,
+                                   kafka_observer& obs,
+                                   kafka_observer& group_obs,
                                    const target& t,
                                    const std::vector<cotflow::generated_record>& pool,
                                    uint64_t n, int64_t window,
@@ -598,7 +600,7 @@ throughput_result throughput_phase(const std::string& bootstrap,
   auto t0 = clock_type::now();
   std::thread monitor{[&] {
     // Its own observer: the main thread's is not thread-safe to share.
-    observer mon{bootstrap, "bench-monitor"};
+    kafka_observer mon{bootstrap, "bench-monitor"};
     while (!stop_monitor) {
       auto o = outputs_now(mon, t);
       if (o >= 0) {
@@ -611,7 +613,7 @@ throughput_result throughput_phase(const std::string& bootstrap,
   }};
   reset_peak_rss(t.proc->pid());
   auto cpu0 = cpu_seconds(t.proc->pid());
-  publisher pub{bootstrap, "5"};
+  auto pub = publisher(bootstrap, "5");
   uint64_t sent = 0;
   auto last_report = clock_type::now();
   bool timed_out = false;
@@ -623,16 +625,16 @@ throughput_result throughput_phase(const std::string& bootstrap,
     if (!t.proc->alive())
       die(t.name + " exited during the throughput phase");
     if (static_cast<int64_t>(sent) - done.load() >= window) {
-      pub.poll();
+      pub->poll();
       std::this_thread::sleep_for(200us);
       continue;
     }
     auto chunk = std::min<uint64_t>(n - sent, 1000);
     for (uint64_t i = 0; i < chunk; ++i, ++sent) {
       auto& rec = pool[sent % pool.size()];
-      pub.send(t.in_topic, rec.key, rec.payload);
+      send(*pub, t.in_topic, rec.key, rec.payload);
     }
-    pub.poll();
+    pub->poll();
     if (clock_type::now() - last_report > 2s) {
       last_report = clock_type::now();
       progress("  %s: published %llu, delivered %lld (%.0f/s so far)",
@@ -641,7 +643,7 @@ throughput_result throughput_phase(const std::string& bootstrap,
                static_cast<double>(done.load()) / secs_since(t0));
     }
   }
-  pub.flush();
+  pub->flush(30000);
   r.records = sent;
   // Outputs complete.
   auto deadline = clock_type::now() + 60s;
@@ -761,7 +763,7 @@ std::vector<std::string> scan_log(const std::string& path, size_t& lines) {
 /// One running pipeline under test: its process, how to see it, its log.
 struct instance {
   /// cotflow's TAK destination (null for the baseline); outlives `proc`.
-  std::unique_ptr<cot_receiver> rx;
+  std::unique_ptr<tak_receiver> rx;
   std::unique_ptr<child> proc;
   target t;
   std::string log;
@@ -771,7 +773,7 @@ struct instance {
 using launcher = std::function<instance(const std::string& suffix)>;
 
 /// Starts an instance and waits until it delivers.
-instance start_warm(const std::string& bootstrap, observer& obs,
+instance start_warm(const std::string& bootstrap, kafka_observer& obs,
                     const launcher& launch, const std::string& suffix) {
   auto inst = launch(suffix);
   progress("%s: started on %s (pid %d), warming up", inst.t.name.c_str(),
@@ -817,7 +819,7 @@ void measure_latency(const std::string& bootstrap, const launcher& launch,
                      const std::vector<int64_t>& rates, double lat_seconds,
                      uint64_t segment_records, uint64_t& seq_base,
                      target_result& res) {
-  observer obs{bootstrap, "bench-observer"};
+  kafka_observer obs{bootstrap, "bench-observer"};
   for (auto rate : rates) {
     auto records = static_cast<uint64_t>(static_cast<double>(rate)
                                          * lat_seconds);
@@ -873,7 +875,7 @@ void measure_latency(const std::string& bootstrap, const launcher& launch,
 /// again: after seconds stopped, the first run after SIGCONT once stalled
 /// for a second (the passthrough's, after cotflow's warm-up), which is not
 /// what a throughput run is to measure.
-void resume(const std::string& bootstrap, observer& obs, instance& inst) {
+void resume(const std::string& bootstrap, kafka_observer& obs, instance& inst) {
   inst.proc->signal(SIGCONT);
   if (!warm_up(bootstrap, obs, inst.t, 200, 60s))
     die(inst.t.name + " produced no output within 60 s after SIGCONT (log: "
@@ -891,11 +893,11 @@ void measure_throughput(const std::string& bootstrap,
                         const std::vector<cotflow::generated_record>& pool,
                         uint64_t n, int64_t window, double max_seconds,
                         target_result& base, target_result& cot) {
-  observer obs{bootstrap, "bench-observer"};
+  kafka_observer obs{bootstrap, "bench-observer"};
   struct side {
     instance inst;
     target_result* res;
-    std::unique_ptr<observer> group_obs;
+    std::unique_ptr<kafka_observer> group_obs;
     std::vector<throughput_result> runs;
     double other = 0;
   };
@@ -906,7 +908,7 @@ void measure_throughput(const std::string& bootstrap,
   for (int i = 0; i < 2; ++i) {
     auto& s = sides[i];
     s.inst = start_warm(bootstrap, obs, *launchers[i], "tput");
-    s.group_obs = std::make_unique<observer>(bootstrap, s.inst.t.group);
+    s.group_obs = std::make_unique<kafka_observer>(bootstrap, s.inst.t.group);
     s.inst.proc->signal(SIGSTOP);
   }
   progress("throughput, %llu records, window %lld, %d runs each in turns",
@@ -939,7 +941,7 @@ void measure_throughput(const std::string& bootstrap,
                                             "2999", "-o", data, "-p",
                                             std::to_string(t.proc->pid())},
                    std::vector<std::pair<std::string, std::string>>{},
-                   perf_dir + "/perf-" + dump_scenario + ".log");
+                   log_file{perf_dir + "/perf-" + dump_scenario + ".log"});
       auto profiled = throughput_phase(bootstrap, obs, *s.group_obs, t, pool,
                                        n, window, max_seconds);
       progress("%s: profiled run (not counted): %.0f records/s",
@@ -1506,7 +1508,7 @@ int main(int argc, char** argv) {
       }
       instance inst;
       inst.log = log_dir + "/baseline-" + tag + ".log";
-      inst.proc = std::make_unique<child>(argv, env, inst.log);
+      inst.proc = std::make_unique<child>(argv, env, log_file{inst.log});
       inst.t = {"baseline", group, in, {{out, partitions}}, out,
                 inst.proc.get()};
       return inst;
@@ -1535,8 +1537,7 @@ int main(int argc, char** argv) {
         // The TAK destination: a local TCP receiver in this process that
         // reads every event (counting them, and timing them in the
         // latency phases).
-        inst.rx = std::make_unique<cot_receiver>(cot_receiver::mode::read,
-                                                 0, 0);
+        inst.rx = std::make_unique<tak_receiver>(receiver(0, 0));
         inst.rx->listen_now();
         env.emplace_back("COTFLOW_TAK_DESTINATIONS",
                          "bench=tcp://127.0.0.1:"
@@ -1563,7 +1564,7 @@ int main(int argc, char** argv) {
       inst.log = log_dir + "/cotflow-" + tag + ".log";
       inst.proc = std::make_unique<child>(
         std::vector<std::string>{cotflow_bin, "run", "--config", "/dev/null"},
-        env, inst.log);
+        env, log_file{inst.log});
       inst.t = {"cotflow", group, in, {{out, partitions}, {dead, 1}}, out,
                 inst.proc.get(), inst.rx.get()};
       return inst;
