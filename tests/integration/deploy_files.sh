@@ -175,8 +175,8 @@ fi
 unit=$DEPLOY/systemd/cotflow.service
 # SIGHUP is not handled yet and would end the process: no ExecReload.
 if grep -q '^ExecReload' "$unit"; then
-  if grep -q 'SIGHUP' "$SRC/main.cpp" 2>/dev/null; then
-    pass "systemd unit has ExecReload and main.cpp handles SIGHUP"
+  if grep -q 'SIGHUP' "$SRC/commands/signal_waiter.cpp" 2>/dev/null; then
+    pass "systemd unit has ExecReload and cotflow handles SIGHUP (commands/signal_waiter.cpp)"
   else
     fail "systemd unit has ExecReload but cotflow does not handle SIGHUP"
   fi
