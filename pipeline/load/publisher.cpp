@@ -9,7 +9,8 @@
 namespace cotflow {
 
 std::unique_ptr<record_publisher>
-record_publisher::make(const kafka_properties& props, std::string& err) {
+record_publisher::make(const kafka_properties& props, std::string& err,
+                       RdKafka::DeliveryReportCb* reports) {
   std::unique_ptr<RdKafka::Conf> conf{
     RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
   for (auto& [k, v] : props)
@@ -17,6 +18,8 @@ record_publisher::make(const kafka_properties& props, std::string& err) {
       err = "property " + k + ": " + err;
       return nullptr;
     }
+  if (reports && conf->set("dr_cb", reports, err) != RdKafka::Conf::CONF_OK)
+    return nullptr;
   std::unique_ptr<RdKafka::Producer> p{
     RdKafka::Producer::create(conf.get(), err)};
   if (!p)
@@ -32,12 +35,12 @@ record_publisher::~record_publisher() = default;
 
 bool record_publisher::send(const std::string& topic, std::string_view key,
                             std::string_view payload, int64_t timestamp_ms,
-                            std::string& err) {
+                            std::string& err, void* opaque) {
   for (;;) {
     auto rc = producer_->produce(
       topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
       const_cast<char*>(payload.data()), payload.size(), key.data(),
-      key.size(), timestamp_ms, nullptr);
+      key.size(), timestamp_ms, opaque);
     if (rc == RdKafka::ERR_NO_ERROR)
       return true;
     if (rc != RdKafka::ERR__QUEUE_FULL) {

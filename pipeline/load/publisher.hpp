@@ -12,6 +12,7 @@
 #include <vector>
 
 namespace RdKafka {
+class DeliveryReportCb;
 class Producer;
 } // namespace RdKafka
 
@@ -24,18 +25,22 @@ using kafka_properties = std::vector<std::pair<std::string, std::string>>;
 /// them: no delivery tracking, the partitioner picks by key.
 class record_publisher {
 public:
-  /// Creates the producer with `props` (bootstrap.servers, client.id, ...);
-  /// null with `err` set on a bad property or a failed start.
-  static std::unique_ptr<record_publisher> make(const kafka_properties& props,
-                                                std::string& err);
+  /// Creates the producer with `props` (bootstrap.servers, client.id, ...)
+  /// and, when given, `reports` called from send()/poll()/flush() with each
+  /// delivery report; null with `err` set on a bad property or a failed
+  /// start.
+  static std::unique_ptr<record_publisher>
+  make(const kafka_properties& props, std::string& err,
+       RdKafka::DeliveryReportCb* reports = nullptr);
 
   ~record_publisher();
 
   /// Queues one record (timestamp 0: now), serving delivery reports while
   /// librdkafka's queue is full; false with `err` set on any other error.
+  /// Its delivery report carries `opaque`.
   bool send(const std::string& topic, std::string_view key,
             std::string_view payload, int64_t timestamp_ms,
-            std::string& err);
+            std::string& err, void* opaque = nullptr);
 
   /// Serves delivery reports for up to `timeout_ms`.
   void poll(int timeout_ms = 0);

@@ -60,12 +60,10 @@ std::vector<produced> publish_generated(const std::string& bootstrap,
   std::vector<produced> out(count);
   collect_dr dr;
   dr.out = &out;
-  auto conf = base_conf(bootstrap);
   std::string err;
-  conf->set("dr_cb", &dr, err);
-  conf->set("linger.ms", "5", err);
-  std::unique_ptr<RdKafka::Producer> p{
-    RdKafka::Producer::create(conf.get(), err)};
+  auto p = record_publisher::make(
+    {{"bootstrap.servers", bootstrap}, {"log_level", "3"}, {"linger.ms", "5"}},
+    err, &dr);
   if (!p)
     throw std::runtime_error(err);
   detection_generator::options opts;
@@ -78,21 +76,12 @@ std::vector<produced> publish_generated(const std::string& bootstrap,
   for (uint64_t i = 0; i < count; ++i) {
     gen.next(rec, now_ms());
     out[i] = {rec.seq, rec.valid, -1, -1};
-    for (;;) {
-      auto rc = p->produce(topic, RdKafka::Topic::PARTITION_UA,
-                           RdKafka::Producer::RK_MSG_COPY,
-                           rec.payload.data(), rec.payload.size(),
-                           rec.key.data(), rec.key.size(), 0,
-                           reinterpret_cast<void*>(static_cast<uintptr_t>(i)));
-      if (rc == RdKafka::ERR_NO_ERROR)
-        break;
-      if (rc != RdKafka::ERR__QUEUE_FULL)
-        throw std::runtime_error("produce: " + RdKafka::err2str(rc));
-      p->poll(10);
-    }
+    if (!p->send(topic, rec.key, rec.payload, 0, err,
+                 reinterpret_cast<void*>(static_cast<uintptr_t>(i))))
+      throw std::runtime_error("produce: " + err);
     p->poll(0);
   }
-  if (p->flush(30000) != RdKafka::ERR_NO_ERROR)
+  if (!p->flush(30000))
     throw std::runtime_error("test publish did not complete");
   return out;
 }
