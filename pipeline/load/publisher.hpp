@@ -33,6 +33,7 @@ public:
   make(const kafka_properties& props, std::string& err,
        RdKafka::DeliveryReportCb* reports = nullptr);
 
+  /// Does not wait for queued records: flush() first.
   ~record_publisher();
 
   /// Queues one record (timestamp 0: now), serving delivery reports while
@@ -60,9 +61,12 @@ private:
 class detection_publisher {
 public:
   struct options {
+    /// bootstrap.servers.
     std::string brokers;
     std::string topic;
+    /// Records per second; 0: as fast as librdkafka takes them.
     int64_t rate = 0;
+    /// Records in all; 0: until stop().
     int64_t count = 0;
     detection_generator::options generator;
     std::string client_id = "cotflow-demo-publisher";
