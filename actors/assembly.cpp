@@ -44,8 +44,8 @@ bool make_producers(const config& cfg, clients& c, bool look_up) {
   return true;
 }
 
-bool make_consumers(const config& cfg, dest_mask all,
-                    std::shared_ptr<stats> st, clients& c) {
+bool make_consumers(const config& cfg, dest_mask all, std::shared_ptr<stats> st,
+                    clients& c) {
   std::string err;
   // Each TAK destination's parking topic, with its replayer.
   c.lots.clear();
@@ -115,16 +115,14 @@ stages spawn_stages(caf::actor_system& sys, const config& start,
   auto& cfg = start;
   auto shared_cfg = std::make_shared<const config>(current);
   stages s;
-  auto src = sys.spawn<caf::detached>(source, c.consumer, current.pipeline,
-                                      st,
+  auto src = sys.spawn<caf::detached>(source, c.consumer, current.pipeline, st,
                                       current.faults.rebalance_interval_ms);
   s.source = src;
   dest_mask bit = 1;
   if (cfg.sinks.kafka) {
-    s.sinks.push_back(sys.spawn<caf::detached>(kafka_cot_sink, c.cot,
-                                               cfg.kafka.output_topic, bit,
-                                               src, st, l.kafka_dest,
-                                               cfg.faults.sink_throw_rate));
+    s.sinks.push_back(sys.spawn<caf::detached>(
+      kafka_cot_sink, c.cot, cfg.kafka.output_topic, bit, src, st, l.kafka_dest,
+      cfg.faults.sink_throw_rate));
     bit <<= 1;
   }
   if (!cfg.sinks.file.empty()) {
@@ -136,9 +134,9 @@ stages spawn_stages(caf::actor_system& sys, const config& start,
   // does not hold up the others' writes.
   size_t i = 0;
   for (auto& [name, url] : cfg.tak.destinations) {
-    s.sinks.push_back(sys.spawn<caf::detached>(tak_sink, name, url,
-                                               shared_cfg, bit, src, st,
-                                               l.tak_dests[i], c.lots[i]));
+    s.sinks.push_back(sys.spawn<caf::detached>(tak_sink, name, url, shared_cfg,
+                                               bit, src, st, l.tak_dests[i],
+                                               c.lots[i]));
     ++i;
     bit <<= 1;
   }

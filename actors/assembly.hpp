@@ -36,8 +36,8 @@ bool make_producers(const config& cfg, clients& c, bool look_up);
 
 /// Makes the input consumer and the parking lots of `c` (errors are
 /// logged); `all` are the acknowledgement bits of every destination.
-bool make_consumers(const config& cfg, dest_mask all,
-                    std::shared_ptr<stats> st, clients& c);
+bool make_consumers(const config& cfg, dest_mask all, std::shared_ptr<stats> st,
+                    clients& c);
 
 /// What stays the same across incarnations: the destinations with their
 /// acknowledgement bits and counters, and the supervision tree's nodes (as

@@ -2,8 +2,8 @@
 
 #include "config/config.hpp"
 #include "messages/actors.hpp"
-#include "pipeline/delivery/batching.hpp"
 #include "pipeline/core/stats.hpp"
+#include "pipeline/delivery/batching.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 

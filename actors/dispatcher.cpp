@@ -34,7 +34,7 @@ void start_worker(self_ptr self, uint64_t i) {
 
 dispatcher_actor::behavior_type
 dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
-        encoder_args args, std::vector<std::shared_ptr<actor_info>> infos) {
+           encoder_args args, std::vector<std::shared_ptr<actor_info>> infos) {
   auto& s = self->state;
   auto& sup = args.cfg->supervision;
   s.policy.emplace(static_cast<int>(sup.max_restarts),
@@ -70,9 +70,9 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
       auto delay = s.policy->failed(self->clock().now());
       if (!delay) {
         log::error("dispatcher", slot.info->name
-                                + " failed more often than the restart "
-                                  "intensity allows ("
-                                + why + "); escalating");
+                                   + " failed more often than the restart "
+                                     "intensity allows ("
+                                   + why + "); escalating");
         self->quit(dm.reason);
         return;
       }
@@ -83,10 +83,10 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
       for (auto& [id, b] : slot.outstanding)
         b = std::make_shared<const batch>(*b);
       log::warn("dispatcher", slot.info->name + " failed (" + why
-                             + "); restarting in "
-                             + std::to_string(delay->count()) + " ms with "
-                             + std::to_string(slot.outstanding.size())
-                             + " batches to redo");
+                                + "); restarting in "
+                                + std::to_string(delay->count()) + " ms with "
+                                + std::to_string(slot.outstanding.size())
+                                + " batches to redo");
       self->delayed_send(self, *delay, atom::restart::value, i);
       return;
     }

@@ -2,9 +2,9 @@
 
 #include "config/config.hpp"
 #include "messages/actors.hpp"
-#include "pipeline/supervision/restart_policy.hpp"
 #include "pipeline/core/stats.hpp"
 #include "pipeline/core/string_pool.hpp"
+#include "pipeline/supervision/restart_policy.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 

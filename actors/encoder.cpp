@@ -65,17 +65,15 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
         if (i + 2 < records.size())
           prefetch_bytes(records[i + 2].bytes());
         if (auto refused = s.dec->decode(r.bytes(), s.det)) {
-          dead.letters.push_back(
-            {r, std::string{to_string(refused->reason)},
-             std::move(refused->detail)});
+          dead.letters.push_back({r, std::string{to_string(refused->reason)},
+                                  std::move(refused->detail)});
           continue;
         }
         cot_event ev;
         if (s.xml.capacity() < s.xml_reserve)
           s.xml = buffer_for(s.xml_buffers.get(), s.xml_spares, 64,
                              s.xml_reserve, s.xml_reserve);
-        auto outcome = s.enc->encode(s.det, now, s.xml, &ev.type,
-                                     &ev.stale_ms);
+        auto outcome = s.enc->encode(s.det, now, s.xml, &ev.type, &ev.stale_ms);
         switch (outcome) {
           case encode_outcome::encoded:
             // Only up (to xml_room): every buffer going round is then

@@ -171,8 +171,9 @@ restart after_failure(caf::scoped_actor& self, restart_policy& policy,
   }
   l.root->restarts += 1;
   l.root->failed(failed + " failed");
-  log::warn("pipeline", failed + " failed; restarting the pipeline from "
-                          "the committed offsets in "
+  log::warn("pipeline", failed
+                          + " failed; restarting the pipeline from "
+                            "the committed offsets in "
                           + std::to_string(delay->count()) + " ms");
   auto resume = std::chrono::steady_clock::now() + *delay;
   while (std::chrono::steady_clock::now() < resume && !hooks.stop->load())

@@ -9,8 +9,8 @@
 #include <caf/all.hpp>
 
 #include <cerrno>
-#include <stdexcept>
 #include <cstring>
+#include <stdexcept>
 
 namespace cotflow {
 
@@ -92,8 +92,7 @@ kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
     [=](cot_batch& b) {
       auto& s = self->state;
       if (s.throw_rate > 0
-          && std::uniform_real_distribution<double>{0, 1}(s.rng)
-               < s.throw_rate)
+          && std::uniform_real_distribution<double>{0, 1}(s.rng) < s.throw_rate)
         throw std::runtime_error("injected fault");
       // librdkafka reads each event's XML where it is, in the batch the
       // destinations share, which the producer keeps until the last of
@@ -111,12 +110,10 @@ kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
   };
 }
 
-dead_letter_sink_actor::behavior_type
-dead_letter_sink(dead_letter_sink_actor::stateful_pointer<kafka_sink_state>
-                   self,
-                 std::shared_ptr<tracked_producer> producer, std::string topic,
-                 dest_mask all, source_actor source, std::shared_ptr<stats> st,
-                 size_t max_payload) {
+dead_letter_sink_actor::behavior_type dead_letter_sink(
+  dead_letter_sink_actor::stateful_pointer<kafka_sink_state> self,
+  std::shared_ptr<tracked_producer> producer, std::string topic, dest_mask all,
+  source_actor source, std::shared_ptr<stats> st, size_t max_payload) {
   init(self, std::move(producer), std::move(topic), all, std::move(source),
        std::move(st));
   self->state.max_payload = max_payload;
@@ -166,8 +163,8 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
   s.st = std::move(st);
   s.file = std::fopen(path.c_str(), "a");
   if (!s.file) {
-    log::error("file-sink", "cannot open " + path + ": "
-                              + std::strerror(errno));
+    log::error("file-sink",
+               "cannot open " + path + ": " + std::strerror(errno));
     self->quit(caf::sec::runtime_error);
     return {[](cot_batch&) {}, [](atom::poll) {}, [](atom::poll, uint64_t) {},
             [](tunables&) {}};
@@ -183,8 +180,8 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
       }
       if (std::fflush(s.file) != 0 || std::ferror(s.file)) {
         // Not acknowledged: the offsets stay uncommitted.
-        log::error("file-sink", "write to " + s.path + " failed: "
-                                  + std::strerror(errno));
+        log::error("file-sink",
+                   "write to " + s.path + " failed: " + std::strerror(errno));
         self->quit(caf::sec::runtime_error);
         return;
       }

@@ -1,8 +1,8 @@
 #pragma once
 
 #include "messages/actors.hpp"
-#include "pipeline/kafka/kafka.hpp"
 #include "pipeline/core/stats.hpp"
+#include "pipeline/kafka/kafka.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 
@@ -40,17 +40,14 @@ cot_sink_actor::behavior_type
 kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
                std::shared_ptr<tracked_producer> producer, std::string topic,
                dest_mask bit, source_actor source, std::shared_ptr<stats> st,
-               std::shared_ptr<destination_stats> dest,
-               double throw_rate = 0);
+               std::shared_ptr<destination_stats> dest, double throw_rate = 0);
 
 /// Publishes dead letters with their original bytes and key, and headers
 /// naming the reason and the source topic/partition/offset. Spawn detached.
-dead_letter_sink_actor::behavior_type
-dead_letter_sink(dead_letter_sink_actor::stateful_pointer<kafka_sink_state>
-                   self,
-                 std::shared_ptr<tracked_producer> producer, std::string topic,
-                 dest_mask all, source_actor source, std::shared_ptr<stats> st,
-                 size_t max_payload);
+dead_letter_sink_actor::behavior_type dead_letter_sink(
+  dead_letter_sink_actor::stateful_pointer<kafka_sink_state> self,
+  std::shared_ptr<tracked_producer> producer, std::string topic, dest_mask all,
+  source_actor source, std::shared_ptr<stats> st, size_t max_payload);
 
 /// State of the file sink.
 struct file_sink_state {

@@ -78,25 +78,25 @@ void round(source_actor::stateful_pointer<source_state> self) {
       s.kafka->idle(timeout);
     } else {
       record_chunk chunk;
-      auto room = static_cast<size_t>(std::min<int64_t>(max - in_flight,
-                                                        4096));
+      auto room = static_cast<size_t>(std::min<int64_t>(max - in_flight, 4096));
       chunk.records.reserve(std::min<size_t>(room, 512));
-      s.kafka->poll_owned(timeout, room,
-                          [&](uint32_t tp, rd_kafka_message_t* m) {
-        // The record holds librdkafka's message: its bytes are read where
-        // the consumer put them, by the encoder, without a copy here.
-        record r;
-        r.hold(m);
-        r.ref = {tp, m->offset};
-        r.topic = s.kafka->topic_id();
-        r.partition = m->partition;
-        rd_kafka_timestamp_type_t ts_type;
-        auto ts = rd_kafka_message_timestamp(m, &ts_type);
-        r.timestamp_ms = ts_type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
-        if (m->key)
-          r.key.assign(static_cast<const char*>(m->key), m->key_len);
-        chunk.records.push_back(std::move(r));
-      });
+      s.kafka->poll_owned(
+        timeout, room, [&](uint32_t tp, rd_kafka_message_t* m) {
+          // The record holds librdkafka's message: its bytes are read where
+          // the consumer put them, by the encoder, without a copy here.
+          record r;
+          r.hold(m);
+          r.ref = {tp, m->offset};
+          r.topic = s.kafka->topic_id();
+          r.partition = m->partition;
+          rd_kafka_timestamp_type_t ts_type;
+          auto ts = rd_kafka_message_timestamp(m, &ts_type);
+          r.timestamp_ms = ts_type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1
+                                                                       : ts;
+          if (m->key)
+            r.key.assign(static_cast<const char*>(m->key), m->key_len);
+          chunk.records.push_back(std::move(r));
+        });
       chunk.drained = s.kafka->drained();
       if (!chunk.records.empty())
         self->send(s.next, std::move(chunk));

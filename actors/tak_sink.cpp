@@ -41,8 +41,8 @@ void pump(self_ptr self) {
 }
 
 tak_destination_settings settings_of(const std::string& name,
-                                     const std::string& url,
-                                     const config& cfg, dest_mask bit) {
+                                     const std::string& url, const config& cfg,
+                                     dest_mask bit) {
   auto& tak = cfg.tak;
   tak_destination_settings s;
   s.name = name;
@@ -80,9 +80,7 @@ tak_destination_env env_of(self_ptr self, std::shared_ptr<stats> st,
     if (h) // null only in tests without a metrics registry
       h->Observe(seconds);
   };
-  env.delivered = [h = dstats->latency](latency_tally& t) {
-    t.flush_into(h);
-  };
+  env.delivered = [h = dstats->latency](latency_tally& t) { t.flush_into(h); };
   env.counters = std::move(dstats);
   env.pipeline = std::move(st);
   return env;
@@ -90,13 +88,11 @@ tak_destination_env env_of(self_ptr self, std::shared_ptr<stats> st,
 
 } // namespace
 
-cot_sink_actor::behavior_type
-tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
-         std::string name, std::string url,
-         std::shared_ptr<const config> cfg_ptr, dest_mask bit,
-         source_actor source, std::shared_ptr<stats> st,
-         std::shared_ptr<destination_stats> dstats,
-         std::shared_ptr<parking_lot> lot) {
+cot_sink_actor::behavior_type tak_sink(
+  cot_sink_actor::stateful_pointer<tak_sink_state> self, std::string name,
+  std::string url, std::shared_ptr<const config> cfg_ptr, dest_mask bit,
+  source_actor source, std::shared_ptr<stats> st,
+  std::shared_ptr<destination_stats> dstats, std::shared_ptr<parking_lot> lot) {
   auto timeouts = cfg_ptr->tak;
   auto connect = [timeouts](const tak_url& target) {
     return std::make_unique<tak_connection>(
@@ -109,14 +105,12 @@ tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
                        std::move(connect));
 }
 
-cot_sink_actor::behavior_type
-tak_sink_with(cot_sink_actor::stateful_pointer<tak_sink_state> self,
-              std::string name, std::string url,
-              std::shared_ptr<const config> cfg_ptr, dest_mask bit,
-              source_actor source, std::shared_ptr<stats> st,
-              std::shared_ptr<destination_stats> dstats,
-              std::shared_ptr<parking_port> lot,
-              tak_transport_factory connect) {
+cot_sink_actor::behavior_type tak_sink_with(
+  cot_sink_actor::stateful_pointer<tak_sink_state> self, std::string name,
+  std::string url, std::shared_ptr<const config> cfg_ptr, dest_mask bit,
+  source_actor source, std::shared_ptr<stats> st,
+  std::shared_ptr<destination_stats> dstats, std::shared_ptr<parking_port> lot,
+  tak_transport_factory connect) {
   auto& s = self->state;
   auto settings = settings_of(name, url, *cfg_ptr, bit);
   auto conn = connect(settings.target);
@@ -129,8 +123,7 @@ tak_sink_with(cot_sink_actor::stateful_pointer<tak_sink_state> self,
     [=](cot_batch& b) {
       auto& s = self->state;
       if (s.throw_rate > 0
-          && std::uniform_real_distribution<double>{0, 1}(s.rng)
-               < s.throw_rate)
+          && std::uniform_real_distribution<double>{0, 1}(s.rng) < s.throw_rate)
         throw std::runtime_error("injected fault");
       s.dest->take(b.events);
       // Under load the next batch is often in the mailbox already: one

@@ -51,9 +51,8 @@ struct tak_sink_state {
 /// batches and timer ticks. Spawn detached.
 cot_sink_actor::behavior_type
 tak_sink(cot_sink_actor::stateful_pointer<tak_sink_state> self,
-         std::string name, std::string url,
-         std::shared_ptr<const config> cfg, dest_mask bit,
-         source_actor source, std::shared_ptr<stats> st,
+         std::string name, std::string url, std::shared_ptr<const config> cfg,
+         dest_mask bit, source_actor source, std::shared_ptr<stats> st,
          std::shared_ptr<destination_stats> dstats,
          std::shared_ptr<parking_lot> lot);
 
@@ -70,7 +69,6 @@ tak_sink_with(cot_sink_actor::stateful_pointer<tak_sink_state> self,
               std::shared_ptr<const config> cfg, dest_mask bit,
               source_actor source, std::shared_ptr<stats> st,
               std::shared_ptr<destination_stats> dstats,
-              std::shared_ptr<parking_port> lot,
-              tak_transport_factory connect);
+              std::shared_ptr<parking_port> lot, tak_transport_factory connect);
 
 } // namespace cotflow

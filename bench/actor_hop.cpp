@@ -58,9 +58,8 @@ using clock_type = std::chrono::steady_clock;
 // takes the acknowledgement an encoder sends the dispatcher; the `batch`
 // receiver is the part of dispatcher_actor that takes batches. The `work`
 // receiver is cotflow's own encoder_actor.
-using hop_sender_actor
-  = caf::typed_actor<caf::reacts_to<atom::start>,
-                     caf::reacts_to<atom::done, uint64_t, uint64_t>>;
+using hop_sender_actor = caf::typed_actor<
+  caf::reacts_to<atom::start>, caf::reacts_to<atom::done, uint64_t, uint64_t>>;
 using hop_receiver_actor = caf::typed_actor<caf::reacts_to<batch>>;
 
 enum class variant { scheduled, detached, scheduled_work };
@@ -80,8 +79,7 @@ const char* to_string(variant v) {
 double process_cpu_ns() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e9
-         + static_cast<double>(ts.tv_nsec);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
 }
 
 // Record vectors that go round between sender and receiver. The receiver
@@ -134,9 +132,9 @@ batch_receiver(hop_receiver_actor::stateful_pointer<receiver_state> self,
   };
 }
 
-encoder_actor::behavior_type
-work_receiver(encoder_actor::pointer self, hop_sender_actor sender,
-              std::shared_ptr<hop_run> out) {
+encoder_actor::behavior_type work_receiver(encoder_actor::pointer self,
+                                           hop_sender_actor sender,
+                                           std::shared_ptr<hop_run> out) {
   return {
     [=](work& w) {
       out->records.fetch_add(w.b->records.size(), std::memory_order_relaxed);
@@ -172,9 +170,10 @@ void send_one(sender_ptr self, variant v, recycler& pool) {
   }
 }
 
-hop_sender_actor::behavior_type
-sender(sender_ptr self, variant v, uint64_t batches, uint64_t window,
-       std::shared_ptr<recycler> pool, std::shared_ptr<hop_run> out) {
+hop_sender_actor::behavior_type sender(sender_ptr self, variant v,
+                                       uint64_t batches, uint64_t window,
+                                       std::shared_ptr<recycler> pool,
+                                       std::shared_ptr<hop_run> out) {
   auto& s = self->state;
   hop_sender_actor me{self};
   switch (v) {
@@ -218,8 +217,8 @@ sender(sender_ptr self, variant v, uint64_t batches, uint64_t window,
       auto t1 = clock_type::now();
       out->cpu_ns = process_cpu_ns() - s.cpu0;
       out->allocs = g_allocs.load() - s.allocs0;
-      out->wall_ns = std::chrono::duration<double, std::nano>(t1 - s.t0)
-                       .count();
+      out->wall_ns
+        = std::chrono::duration<double, std::nano>(t1 - s.t0).count();
       out->acked = s.acked;
       if (s.receiver)
         self->send_exit(s.receiver, caf::exit_reason::user_shutdown);
@@ -256,8 +255,7 @@ struct result {
 std::shared_ptr<hop_run> run_once(caf::actor_system& sys, variant v,
                                   size_t size, uint64_t batches,
                                   uint64_t window,
-                                  std::shared_ptr<recycler> pool,
-                                  bool& sane) {
+                                  std::shared_ptr<recycler> pool, bool& sane) {
   auto out = std::make_shared<hop_run>();
   sys.spawn(sender, v, batches, window, std::move(pool), out);
   sys.await_all_actors_done();
@@ -321,8 +319,8 @@ int main(int argc, char** argv) {
     if (a == "--batches" && i + 1 < argc)
       batches = std::max<uint64_t>(1, std::strtoull(argv[++i], nullptr, 10));
     else if (a == "--rtt-batches" && i + 1 < argc)
-      rtt_batches
-        = std::max<uint64_t>(1, std::strtoull(argv[++i], nullptr, 10));
+      rtt_batches = std::max<uint64_t>(1,
+                                       std::strtoull(argv[++i], nullptr, 10));
     else if (a == "--window" && i + 1 < argc)
       window = std::max<uint64_t>(1, std::strtoull(argv[++i], nullptr, 10));
     else if (a == "--reps" && i + 1 < argc)
@@ -339,16 +337,16 @@ int main(int argc, char** argv) {
         auto comma = std::min(text.find(',', pos), text.size());
         auto p = text.substr(pos, comma - pos);
         if (p != "sharing" && p != "stealing") {
-          std::fprintf(stderr, "bench_actor_hop: unknown policy '%s' "
-                               "(sharing, stealing)\n",
+          std::fprintf(stderr,
+                       "bench_actor_hop: unknown policy '%s' "
+                       "(sharing, stealing)\n",
                        p.c_str());
           return 2;
         }
         policies.push_back(p);
         pos = comma + 1;
       }
-    }
-    else {
+    } else {
       std::fprintf(stderr,
                    "usage: bench_actor_hop [--batches N] [--rtt-batches M] "
                    "[--sizes 1,50,500] [--window K] [--reps R] "
@@ -386,8 +384,8 @@ int main(int argc, char** argv) {
   for (auto& policy : policies) {
     system_config cfg{policy};
     caf::actor_system sys{cfg};
-    for (auto v : {variant::scheduled, variant::detached,
-                   variant::scheduled_work}) {
+    for (auto v :
+         {variant::scheduled, variant::detached, variant::scheduled_work}) {
       for (auto size : sizes) {
         // cotflow's credit bounds the records in flight, so bigger batches
         // mean fewer of them outstanding.
@@ -419,8 +417,7 @@ int main(int argc, char** argv) {
         for (int rep = -1; rep < reps; ++rep) {
           auto out = run_once(sys, v, size, rtt_batches, 1, pool, sane);
           if (rep >= 0)
-            r.rtt_ns.push_back(out->wall_ns
-                               / static_cast<double>(rtt_batches));
+            r.rtt_ns.push_back(out->wall_ns / static_cast<double>(rtt_batches));
         }
         std::fprintf(stderr, "  %-8s %-14s %4zu  done\n", policy.c_str(),
                      to_string(v), size);
@@ -478,10 +475,11 @@ int main(int argc, char** argv) {
     "is a few ns against ~1.7 µs of codec work. Each message is one "
     "allocation; a worker-queue node is one more each time an idle actor "
     "is scheduled.\n\n");
-  std::printf("| scheduler | receiver | records/batch | outstanding | batches/s best "
-              "| batches/s median | ns/batch best | ns/batch median "
-              "| ns/record median | CPU ns/batch median "
-              "| heap allocations/batch | round trip µs median |\n");
+  std::printf(
+    "| scheduler | receiver | records/batch | outstanding | batches/s best "
+    "| batches/s median | ns/batch best | ns/batch median "
+    "| ns/record median | CPU ns/batch median "
+    "| heap allocations/batch | round trip µs median |\n");
   std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (auto& r : results) {
     auto b = best(r.ns_per_batch);
@@ -489,10 +487,9 @@ int main(int argc, char** argv) {
     std::printf("| %s | %s | %zu | %llu | %.0f | %.0f | %.0f | %.0f | %.1f | "
                 "%.0f | %.2f | %.1f |\n",
                 r.policy.c_str(), to_string(r.v), r.size,
-                static_cast<unsigned long long>(r.window), 1e9 / b, 1e9 / m,
-                b, m, m / static_cast<double>(r.size),
-                median(r.cpu_ns_per_batch), r.allocs_per_batch,
-                median(r.rtt_ns) / 1000);
+                static_cast<unsigned long long>(r.window), 1e9 / b, 1e9 / m, b,
+                m, m / static_cast<double>(r.size), median(r.cpu_ns_per_batch),
+                r.allocs_per_batch, median(r.rtt_ns) / 1000);
   }
   if (!sane)
     std::printf("\n**Some runs lost, duplicated or reordered batches; see "

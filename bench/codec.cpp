@@ -93,7 +93,9 @@ int main(int argc, char** argv) {
     else if (a == "--summary" && i + 1 < argc)
       summary = argv[++i];
     else {
-      std::fprintf(stderr, "usage: bench_codec [--records N] [--reps R] [--summary FILE]\n");
+      std::fprintf(
+        stderr,
+        "usage: bench_codec [--records N] [--reps R] [--summary FILE]\n");
       return 2;
     }
   }
@@ -183,24 +185,22 @@ int main(int argc, char** argv) {
     return len;
   }));
 
-  std::printf("Records: %llu generated (%llu valid, %.0f bytes average "
-              "input, %.0f bytes average CoT XML); %d timed repetitions per "
-              "stage after one warm-up, one thread pinned to one core.\n\n",
-              static_cast<unsigned long long>(n),
-              static_cast<unsigned long long>(valid),
-              static_cast<double>(bytes) / static_cast<double>(n),
-              valid ? static_cast<double>(xml_bytes)
-                        / static_cast<double>(valid)
-                    : 0.0,
-              reps);
+  std::printf(
+    "Records: %llu generated (%llu valid, %.0f bytes average "
+    "input, %.0f bytes average CoT XML); %d timed repetitions per "
+    "stage after one warm-up, one thread pinned to one core.\n\n",
+    static_cast<unsigned long long>(n), static_cast<unsigned long long>(valid),
+    static_cast<double>(bytes) / static_cast<double>(n),
+    valid ? static_cast<double>(xml_bytes) / static_cast<double>(valid) : 0.0,
+    reps);
   std::printf("| stage | records/s best | records/s median | ns/record best "
               "| ns/record median | heap allocations/record |\n");
   std::printf("|---|---:|---:|---:|---:|---:|\n");
   for (auto& r : results) {
     auto b = best(r.ns_per_record);
     auto m = median(r.ns_per_record);
-    std::printf("| %s | %.0f | %.0f | %.0f | %.0f | %.2f |\n",
-                r.name.c_str(), 1e9 / b, 1e9 / m, b, m, r.allocs_per_record);
+    std::printf("| %s | %.0f | %.0f | %.0f | %.0f | %.2f |\n", r.name.c_str(),
+                1e9 / b, 1e9 / m, b, m, r.allocs_per_record);
   }
   // Machine-readable key=value lines for run.sh.
   if (!summary.empty()) {

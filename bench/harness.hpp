@@ -39,7 +39,6 @@ inline const char* program_name = "bench";
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-
 inline int64_t wall_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
            std::chrono::system_clock::now().time_since_epoch())
@@ -69,7 +68,8 @@ using cotflow::test::tak_receiver;
   std::exit(1);
 }
 
-inline void progress(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+inline void progress(const char* fmt, ...)
+  __attribute__((format(printf, 1, 2)));
 inline void progress(const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -126,8 +126,8 @@ inline double cpu_seconds(pid_t pid) {
 // ---- Kafka and TAK --------------------------------------------------------
 
 /// A librdkafka configuration of `props`; exits on a bad one.
-inline std::unique_ptr<RdKafka::Conf> conf_of(
-  const std::vector<std::pair<std::string, std::string>>& props) {
+inline std::unique_ptr<RdKafka::Conf>
+conf_of(const std::vector<std::pair<std::string, std::string>>& props) {
   std::unique_ptr<RdKafka::Conf> conf{
     RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
   std::string err;
@@ -167,9 +167,8 @@ inline void send(cotflow::record_publisher& pub, const std::string& topic,
 /// (`hold` false) or accepting and never reading (a hung server);
 /// counting the distinct "seq=N" in [first_seq, first_seq + n_seq) (n_seq
 /// 0: only counting events), at real-time priority. Pings count as events.
-inline cotflow::test::receiver_options receiver(uint64_t first_seq,
-                                                uint64_t n_seq,
-                                                bool hold = false) {
+inline cotflow::test::receiver_options
+receiver(uint64_t first_seq, uint64_t n_seq, bool hold = false) {
   cotflow::test::receiver_options o;
   o.listen = false;
   o.read = !hold;
@@ -219,8 +218,7 @@ private:
     struct rusage u {};
     getrusage(RUSAGE_SELF, &u);
     return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec)
-           + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec)
-               / 1e6;
+           + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
   }
 
   pid_t child_;

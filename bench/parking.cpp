@@ -1,7 +1,8 @@
 // bench_parking: a TAK destination that is down, its parking topic and the
 // replay, measured end to end (issue 6).
 //
-//   bench_parking COTFLOW_BIN [--scenarios replay,stall-refused,stall-blackhole]
+//   bench_parking COTFLOW_BIN [--scenarios
+//   replay,stall-refused,stall-blackhole]
 //                 [--replay-records N] [--parking-partitions P] [--window W]
 //                 [--stall-rate R] [--stall-seconds S] [--fetch-wait MS]
 //                 [--cotflow-env KEY=VALUE]... [--log-dir DIR] [--summary FILE]
@@ -34,9 +35,9 @@
 // --summary (keys prefixed with the scenario name).
 #include "config/config.hpp"
 #include "pipeline/codec/generator.hpp"
-#include "pipeline/ops/http_client.hpp"
-#include "pipeline/kafka/kafka.hpp"
 #include "pipeline/core/time.hpp"
+#include "pipeline/kafka/kafka.hpp"
+#include "pipeline/ops/http_client.hpp"
 #include "pipeline/ops/top.hpp"
 
 #include "bench/harness.hpp"
@@ -129,8 +130,7 @@ double metric(const std::map<std::string, double>& m, const std::string& name,
   return -1;
 }
 
-std::vector<std::string> log_problems(const std::string& path,
-                                      size_t& lines) {
+std::vector<std::string> log_problems(const std::string& path, size_t& lines) {
   std::ifstream in(path);
   std::string line;
   std::map<std::string, int> seen;
@@ -244,7 +244,7 @@ struct replay_result {
   double direct_s = -1;         // receiver up -> "delivering directly again"
   double parking_commit_s = -1; // receiver up -> parking offsets committed
   double park_other_cores = 0, replay_other_cores = 0;
-  double raw_rps = 0;           // baseline: plain consumer of the topic
+  double raw_rps = 0; // baseline: plain consumer of the topic
   std::vector<double> raw_runs;
   uint64_t raw_records = 0;
   std::optional<int> exit_code;
@@ -308,7 +308,9 @@ replay_result run_replay(const options& o, uint64_t seq_base) {
   const std::string dest = "tak";
   const std::string parking_topic = "cotflow.parking." + dest;
   std::vector<std::pair<std::string, int>> topics{
-    {"detections", o.input_partitions}, {"cot", partitions}, {"cot-dead-letter", 1}};
+    {"detections", o.input_partitions},
+    {"cot", partitions},
+    {"cot-dead-letter", 1}};
   if (o.parking_partitions > 0)
     topics.emplace_back(parking_topic, o.parking_partitions);
   r.parking_partitions = o.parking_partitions > 0 ? o.parking_partitions : 4;
@@ -329,8 +331,8 @@ replay_result run_replay(const options& o, uint64_t seq_base) {
   env.emplace_back("COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "500");
   env.emplace_back("COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "2000");
   auto log_path = o.log_dir + "/cotflow-parking-replay.log";
-  child proc{{o.cotflow_bin, "run", "--config", "/dev/null"}, env,
-             log_file{log_path}};
+  child proc{
+    {o.cotflow_bin, "run", "--config", "/dev/null"}, env, log_file{log_path}};
   auto port = http_port(log_path, proc);
   if (port == 0)
     die("replay: cotflow did not start (log: " + log_path + ")");
@@ -447,8 +449,7 @@ replay_result run_replay(const options& o, uint64_t seq_base) {
       break;
     }
     if (!proc.alive())
-      die("replay: cotflow exited during the replay (log: " + log_path
-          + ")");
+      die("replay: cotflow exited during the replay (log: " + log_path + ")");
     if (secs_since(last_report) > 2) {
       last_report = clock_type::now();
       progress("replay: %llu events received (%.1f s since up)",
@@ -490,8 +491,7 @@ replay_result run_replay(const options& o, uint64_t seq_base) {
            "s to %.2f s after up: %.0f/s",
            static_cast<unsigned long long>(r.events),
            static_cast<unsigned long long>(r.distinct),
-           static_cast<unsigned long long>(r.dups), r.first_s, r.last_s,
-           r.rps);
+           static_cast<unsigned long long>(r.dups), r.first_s, r.last_s, r.rps);
   auto d = wait_log(log_path, "delivering directly again", 30, &proc);
   if (d >= 0)
     r.direct_s = secs_since(t_up);
@@ -548,7 +548,7 @@ struct stall_result {
   int64_t rate = 0;
   double seconds = 0;
   uint64_t published = 0, valid = 0;
-  long peak_rss_kb = -1;       // VmHWM over the stall (reset at its start)
+  long peak_rss_kb = -1; // VmHWM over the stall (reset at its start)
   long rss_start_kb = -1, rss_end_kb = -1;
   int64_t outputs = 0;
   uint64_t up_events = 0, up_distinct = 0;
@@ -588,8 +588,9 @@ stall_result run_stall(const options& o, bool blackhole, uint64_t seq_base) {
   r.mode = blackhole ? "blackhole" : "refused";
   r.rate = o.stall_rate;
   auto name = "stall-" + r.mode;
-  auto broker = fresh_broker(
-    {{"detections", o.input_partitions}, {"cot", partitions}, {"cot-dead-letter", 1}});
+  auto broker = fresh_broker({{"detections", o.input_partitions},
+                              {"cot", partitions},
+                              {"cot-dead-letter", 1}});
   auto bootstrap = broker->bootstraps();
   auto total = static_cast<uint64_t>(static_cast<double>(o.stall_rate)
                                      * o.stall_seconds);
@@ -607,8 +608,8 @@ stall_result run_stall(const options& o, bool blackhole, uint64_t seq_base) {
                    "down=tcp://127.0.0.1:" + std::to_string(down.port())
                      + ",up=tcp://127.0.0.1:" + std::to_string(up.port()));
   auto log_path = o.log_dir + "/cotflow-parking-" + name + ".log";
-  child proc{{o.cotflow_bin, "run", "--config", "/dev/null"}, env,
-             log_file{log_path}};
+  child proc{
+    {o.cotflow_bin, "run", "--config", "/dev/null"}, env, log_file{log_path}};
   auto port = http_port(log_path, proc);
   if (port == 0)
     die(name + ": cotflow did not start (log: " + log_path + ")");
@@ -741,7 +742,7 @@ stall_result run_stall(const options& o, bool blackhole, uint64_t seq_base) {
   r.parking_active = metric(mm, "cotflow_parking_active",
                             "destination=\"down\"");
   if (auto* f = std::fopen((o.log_dir + "/" + name + "-timeline.csv").c_str(),
-                          "w")) {
+                           "w")) {
     std::fprintf(f, "s,published,kafka_outputs,up_events,parked,rss_kb,"
                     "paused,in_flight,down_queue,down_breaker,down_parking\n");
     for (auto& s : r.timeline)
@@ -855,17 +856,15 @@ void report_replay(const options& o, const replay_result& r) {
               mb(r.park_rss_kb).c_str());
   std::printf("| replay (first → last event at the receiver) | %llu | %.2f | "
               "**%.0f** | %.1f | %s |\n",
-              static_cast<unsigned long long>(r.events),
-              r.last_s - r.first_s, r.rps, r.replay_cpu_us,
-              mb(r.replay_rss_kb).c_str());
+              static_cast<unsigned long long>(r.events), r.last_s - r.first_s,
+              r.rps, r.replay_cpu_us, mb(r.replay_rss_kb).c_str());
   std::string runs;
   for (auto v : r.raw_runs)
     runs += (runs.empty() ? "" : ", ") + std::to_string(static_cast<long>(v));
   std::printf("| baseline: plain consumer of the parking topic (cotflow's "
               "consumer settings, no socket; best of 3: %s) | %llu | %.2f | "
               "%.0f | — | — |\n\n",
-              runs.c_str(),
-              static_cast<unsigned long long>(r.raw_records),
+              runs.c_str(), static_cast<unsigned long long>(r.raw_records),
               r.raw_rps > 0 ? static_cast<double>(r.raw_records) / r.raw_rps
                             : 0.0,
               r.raw_rps);
@@ -883,18 +882,16 @@ void report_replay(const options& o, const replay_result& r) {
               r.breaker_open_s, r.park_commit_s,
               static_cast<long long>(r.parked),
               static_cast<unsigned long long>(r.valid));
-  std::printf("- Receiver up → first replayed event %.2f s (the open "
-              "breaker's wait), → last %.2f s, → \"delivering directly "
-              "again\" %s, → parking offsets committed %s.\n",
-              r.first_s, r.last_s,
-              r.direct_s >= 0 ? (std::to_string(r.direct_s).substr(0, 5)
-                                 + " s")
-                                  .c_str()
-                              : "not within 30 s",
-              r.parking_commit_s >= 0
-                ? (std::to_string(r.parking_commit_s).substr(0, 5) + " s")
-                    .c_str()
-                : "not within 30 s");
+  std::printf(
+    "- Receiver up → first replayed event %.2f s (the open "
+    "breaker's wait), → last %.2f s, → \"delivering directly "
+    "again\" %s, → parking offsets committed %s.\n",
+    r.first_s, r.last_s,
+    r.direct_s >= 0 ? (std::to_string(r.direct_s).substr(0, 5) + " s").c_str()
+                    : "not within 30 s",
+    r.parking_commit_s >= 0
+      ? (std::to_string(r.parking_commit_s).substr(0, 5) + " s").c_str()
+      : "not within 30 s");
   std::printf("- Received %llu events: %llu distinct of %llu valid inputs, "
               "%llu duplicates, %llu without a known seq; %llu missing.\n",
               static_cast<unsigned long long>(r.events),
@@ -950,8 +947,7 @@ void report_stall(const options& o, const stall_result& r) {
               "%lld | %s | %.0f | %.0f | %.0f | %.1f |\n\n",
               mb(r.peak_rss_kb).c_str(), mb(r.rss_start_kb).c_str(),
               mb(r.rss_end_kb).c_str(), r.kafka_min5_rps, r.kafka_min_rps,
-              r.kafka_median_rps, r.up_min5_rps, r.up_min_rps,
-              r.up_median_rps,
+              r.kafka_median_rps, r.up_min5_rps, r.up_min_rps, r.up_median_rps,
               static_cast<long long>(r.max_lag),
               r.paused_max > 0 ? "**yes**"
                                : (r.paused_max < 0 ? "unknown" : "never"),
@@ -984,35 +980,33 @@ void report_stall(const options& o, const stall_result& r) {
               r.kafka_min5_rps, r.up_min5_rps,
               static_cast<long long>(r.max_lag),
               r.paused_max > 0 ? "yes" : "never", r.other_cores);
-  std::printf("- After the last publish: Kafka output complete %s, input "
-              "offsets committed %s; `up` got %llu events (%llu "
-              "distinct) for %llu valid inputs; `down` accepted %zu "
-              "connections; breaker trips %.0f, parking active at the end "
-              "%.0f.\n",
-              r.drain_s >= 0
-                ? ("after " + std::to_string(r.drain_s).substr(0, 5) + " s")
-                    .c_str()
-                : "— not within 30 s",
-              r.commit_s >= 0
-                ? ("after " + std::to_string(r.commit_s).substr(0, 5)
-                   + " s (from the last publish)")
-                    .c_str()
-                : "— not within 30 s",
-              static_cast<unsigned long long>(r.up_events),
-              static_cast<unsigned long long>(r.up_distinct),
-              static_cast<unsigned long long>(r.valid), r.down_connections,
-              r.trips, r.parking_active);
+  std::printf(
+    "- After the last publish: Kafka output complete %s, input "
+    "offsets committed %s; `up` got %llu events (%llu "
+    "distinct) for %llu valid inputs; `down` accepted %zu "
+    "connections; breaker trips %.0f, parking active at the end "
+    "%.0f.\n",
+    r.drain_s >= 0
+      ? ("after " + std::to_string(r.drain_s).substr(0, 5) + " s").c_str()
+      : "— not within 30 s",
+    r.commit_s >= 0 ? ("after " + std::to_string(r.commit_s).substr(0, 5)
+                       + " s (from the last publish)")
+                        .c_str()
+                    : "— not within 30 s",
+    static_cast<unsigned long long>(r.up_events),
+    static_cast<unsigned long long>(r.up_distinct),
+    static_cast<unsigned long long>(r.valid), r.down_connections, r.trips,
+    r.parking_active);
   if (r.offset_resets > 0 || r.outputs < static_cast<int64_t>(r.published))
-    std::printf("- **%lld of %llu inputs never reached the Kafka output**; "
-                "the input consumer logged %zu \"Offset out of range\" "
-                "resets: it fell more than the mock's ~5 MB per partition "
-                "behind, and the mock had deleted those records (a real "
-                "broker's retention would have kept them; the stall that "
-                "caused the lag is cotflow's).\n",
-                static_cast<long long>(static_cast<int64_t>(r.published)
-                                       - r.outputs),
-                static_cast<unsigned long long>(r.published),
-                r.offset_resets);
+    std::printf(
+      "- **%lld of %llu inputs never reached the Kafka output**; "
+      "the input consumer logged %zu \"Offset out of range\" "
+      "resets: it fell more than the mock's ~5 MB per partition "
+      "behind, and the mock had deleted those records (a real "
+      "broker's retention would have kept them; the stall that "
+      "caused the lag is cotflow's).\n",
+      static_cast<long long>(static_cast<int64_t>(r.published) - r.outputs),
+      static_cast<unsigned long long>(r.published), r.offset_resets);
   std::printf("- SIGTERM → exit code %s after %.2f s; %zu log lines, %zu "
               "distinct warnings/errors (digits folded to #)%s\n",
               exit_text(r.exit_code).c_str(), r.stop_s, r.log_lines,
@@ -1129,14 +1123,17 @@ int main(int argc, char** argv) {
           << "replay.valid=" << r.valid << "\n"
           << "replay.parked=" << r.parked << "\n"
           << "replay.events=" << r.events << "\n"
-          << "replay.missing=" << (r.valid > r.distinct ? r.valid - r.distinct : 0) << "\n"
+          << "replay.missing="
+          << (r.valid > r.distinct ? r.valid - r.distinct : 0) << "\n"
           << "replay.dups=" << r.dups << "\n"
           << "replay.rps=" << r.rps << "\n"
           << "replay.steady_rps=" << r.steady_rps << "\n"
           << "replay.raw_rps=" << r.raw_rps << "\n"
           << "replay.ratio=" << (r.raw_rps > 0 ? r.rps / r.raw_rps : 0) << "\n"
-          << "replay.park_rps=" << static_cast<double>(r.records) / r.park_out_s << "\n"
-          << "replay.rss_mb=" << static_cast<double>(r.replay_rss_kb) / 1024.0 << "\n"
+          << "replay.park_rps=" << static_cast<double>(r.records) / r.park_out_s
+          << "\n"
+          << "replay.rss_mb=" << static_cast<double>(r.replay_rss_kb) / 1024.0
+          << "\n"
           << "replay.partitions=" << r.parking_partitions << "\n"
           << "replay.other_cores=" << r.replay_other_cores << "\n"
           << "replay.exit=" << (r.exit_code ? *r.exit_code : -1) << "\n";
@@ -1146,7 +1143,8 @@ int main(int argc, char** argv) {
   for (auto& s : stalls) {
     auto k = "stall-" + s.mode + ".";
     if (out) {
-      out << k << "rss_peak_mb=" << static_cast<double>(s.peak_rss_kb) / 1024.0 << "\n"
+      out << k << "rss_peak_mb=" << static_cast<double>(s.peak_rss_kb) / 1024.0
+          << "\n"
           << k << "kafka_min_rps=" << s.kafka_min_rps << "\n"
           << k << "up_min_rps=" << s.up_min_rps << "\n"
           << k << "kafka_min5_rps=" << s.kafka_min5_rps << "\n"
@@ -1156,7 +1154,8 @@ int main(int argc, char** argv) {
           << k << "flowing=" << (s.flowing ? 1 : 0) << "\n"
           << k << "max_lag=" << s.max_lag << "\n"
           << k << "parked=" << s.parked_total << "\n"
-          << k << "lost=" << (static_cast<int64_t>(s.published) - s.outputs) << "\n"
+          << k << "lost=" << (static_cast<int64_t>(s.published) - s.outputs)
+          << "\n"
           << k << "offset_resets=" << s.offset_resets << "\n"
           << k << "exit=" << (s.exit_code ? *s.exit_code : -1) << "\n";
     }

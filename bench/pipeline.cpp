@@ -1,7 +1,8 @@
 // bench_pipeline: end-to-end benchmark of cotflow against a raw librdkafka
 // passthrough on the same embedded broker, in one process tree (issue 6).
 //
-//   bench_pipeline COTFLOW_BIN [--records N] [--window W] [--rates 100,1000,10000]
+//   bench_pipeline COTFLOW_BIN [--records N] [--window W] [--rates
+//   100,1000,10000]
 //                  [--latency-seconds S] [--latency-segment-records N]
 //                  [--max-seconds S] [--log-dir DIR]
 //                  [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]
@@ -46,8 +47,8 @@
 // over all the segments' records.
 #include "config/config.hpp"
 #include "pipeline/codec/generator.hpp"
-#include "pipeline/kafka/kafka.hpp"
 #include "pipeline/core/time.hpp"
+#include "pipeline/kafka/kafka.hpp"
 
 #include "bench/harness.hpp"
 
@@ -57,8 +58,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <cstdarg>
 #include <csignal>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -192,8 +193,7 @@ int run_passthrough(const std::string& brokers, const std::string& in,
       for (;;) {
         auto rc = producer->produce(
           out, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-          msg->payload(), msg->len(),
-          msg->key() ? msg->key()->data() : nullptr,
+          msg->payload(), msg->len(), msg->key() ? msg->key()->data() : nullptr,
           msg->key() ? msg->key()->size() : 0, 0, nullptr,
           reinterpret_cast<void*>(opaque));
         if (rc == RdKafka::ERR_NO_ERROR)
@@ -214,8 +214,9 @@ int run_passthrough(const std::string& brokers, const std::string& in,
   producer->poll(0);
   commit();
   consumer->close();
-  std::fprintf(stderr, "passthrough: copied %llu records, %llu failed "
-                       "deliveries\n",
+  std::fprintf(stderr,
+               "passthrough: copied %llu records, %llu failed "
+               "deliveries\n",
                static_cast<unsigned long long>(copied),
                static_cast<unsigned long long>(dr.failed));
   return dr.failed == 0 ? 0 : 1;
@@ -332,9 +333,9 @@ bool warm_up(const std::string& bootstrap, kafka_observer& obs, const target& t,
 // was 2-5% of a core more at fetch.wait.max.ms=5 (CPU per record at
 // 100/s 680 -> 900 µs, at 10,000/s 27 -> 32 µs).
 constexpr int parking_partitions = 16;
-std::string dump_dir; // --dump-latency: per-record CSVs go here
+std::string dump_dir;      // --dump-latency: per-record CSVs go here
 std::string dump_scenario; // the scenario being measured, for file names
-std::string perf_bin; // --perf: perf(1) records the throughput phases
+std::string perf_bin;      // --perf: perf(1) records the throughput phases
 // --tput-reps: throughput runs per pipeline; the report takes the median.
 // One run's rate swings by a third on this machine (the baseline's too).
 int tput_reps = 1;
@@ -433,8 +434,7 @@ void latency_phase(const std::string& bootstrap, kafka_observer& obs,
       if (msg->err() != RdKafka::ERR_NO_ERROR)
         continue;
       auto now = wall_us();
-      auto seq = seq_of(
-        {static_cast<const char*>(msg->payload()), msg->len()});
+      auto seq = seq_of({static_cast<const char*>(msg->payload()), msg->len()});
       if (seq && *seq == first_seq + total)
         warm_seen = true;
       if (!seq || *seq < first_seq || *seq - first_seq >= total)
@@ -444,12 +444,11 @@ void latency_phase(const std::string& bootstrap, kafka_observer& obs,
         continue;
       lat_ms.push_back(static_cast<double>(now - sent) / 1000.0);
       if (dump)
-        std::fprintf(dump, "%llu,%.3f,%.3f\n",
-                     static_cast<unsigned long long>(*seq - first_seq
-                                                     + index_base),
-                     seconds_base
-                       + static_cast<double>(sent - start_us) / 1e6,
-                     static_cast<double>(now - sent) / 1000.0);
+        std::fprintf(
+          dump, "%llu,%.3f,%.3f\n",
+          static_cast<unsigned long long>(*seq - first_seq + index_base),
+          seconds_base + static_cast<double>(sent - start_us) / 1e6,
+          static_cast<double>(now - sent) / 1000.0);
       auto ts = msg->timestamp();
       if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE)
         create_ms.push_back(static_cast<double>(ts.timestamp * 1000 - sent)
@@ -540,8 +539,7 @@ void latency_phase(const std::string& bootstrap, kafka_observer& obs,
   acc.matched += matched;
   acc.expected += expect;
   acc.lat_ms.insert(acc.lat_ms.end(), lat_ms.begin(), lat_ms.end());
-  acc.create_ms.insert(acc.create_ms.end(), create_ms.begin(),
-                       create_ms.end());
+  acc.create_ms.insert(acc.create_ms.end(), create_ms.begin(), create_ms.end());
   std::sort(lat_ms.begin(), lat_ms.end());
   progress("  %s @ %lld/s%s: %llu/%llu matched, p50 %.1f p95 %.1f p99 %.1f "
            "max %.1f ms",
@@ -582,13 +580,11 @@ latency_result summarize(latency_samples& acc, int64_t rate) {
   return r;
 }
 
-throughput_result throughput_phase(const std::string& bootstrap,
-                                   kafka_observer& obs,
-                                   kafka_observer& group_obs,
-                                   const target& t,
-                                   const std::vector<cotflow::generated_record>& pool,
-                                   uint64_t n, int64_t window,
-                                   double max_seconds) {
+throughput_result
+throughput_phase(const std::string& bootstrap, kafka_observer& obs,
+                 kafka_observer& group_obs, const target& t,
+                 const std::vector<cotflow::generated_record>& pool, uint64_t n,
+                 int64_t window, double max_seconds) {
   throughput_result r;
   auto before = outputs_now(obs, t);
   auto tcp_before = t.tcp ? static_cast<int64_t>(t.tcp->events()) : 0;
@@ -669,7 +665,7 @@ throughput_result throughput_phase(const std::string& bootstrap,
   auto cpu1 = cpu_seconds(t.proc->pid());
   r.peak_rss_kb = vm_kb(t.proc->pid(), "VmHWM");
   r.cpu_us_per_record = (cpu1 - cpu0) * 1e6 / static_cast<double>(sent);
-  (void) in_before;
+  (void)in_before;
   // Steady rate between 10% and 90% of the outputs; the longest time
   // without progress while outputs were owed.
   double t10 = -1, t90 = -1, last_move = 0, stall = 0;
@@ -742,8 +738,8 @@ std::vector<std::string> scan_log(const std::string& path, size_t& lines) {
     ++lines;
     bool bad = line.find("\"level\":\"warn\"") != std::string::npos
                || line.find("\"level\":\"error\"") != std::string::npos
-               || line.find("%3|") != std::string::npos   // librdkafka err
-               || line.find("%4|") != std::string::npos;  // librdkafka warn
+               || line.find("%3|") != std::string::npos  // librdkafka err
+               || line.find("%4|") != std::string::npos; // librdkafka warn
     if (!bad)
       continue;
     // Group by message text without the timestamp.
@@ -823,8 +819,8 @@ void measure_latency(const std::string& bootstrap, const launcher& launch,
   for (auto rate : rates) {
     auto records = static_cast<uint64_t>(static_cast<double>(rate)
                                          * lat_seconds);
-    auto segments = std::max<uint64_t>(
-      1, (records + segment_records - 1) / segment_records);
+    auto segments = std::max<uint64_t>(1, (records + segment_records - 1)
+                                            / segment_records);
     latency_samples acc;
     std::string name;
     for (uint64_t i = 0; i < segments; ++i) {
@@ -888,8 +884,7 @@ void resume(const std::string& bootstrap, kafka_observer& obs, instance& inst) {
 /// for all its runs; the one whose turn it is not is stopped with SIGSTOP,
 /// so that neither competes with the other's idle polling.
 void measure_throughput(const std::string& bootstrap,
-                        const launcher& base_launch,
-                        const launcher& cot_launch,
+                        const launcher& base_launch, const launcher& cot_launch,
                         const std::vector<cotflow::generated_record>& pool,
                         uint64_t n, int64_t window, double max_seconds,
                         target_result& base, target_result& cot) {
@@ -912,8 +907,8 @@ void measure_throughput(const std::string& bootstrap,
     s.inst.proc->signal(SIGSTOP);
   }
   progress("throughput, %llu records, window %lld, %d runs each in turns",
-           static_cast<unsigned long long>(n),
-           static_cast<long long>(window), std::max(tput_reps, 1));
+           static_cast<unsigned long long>(n), static_cast<long long>(window),
+           std::max(tput_reps, 1));
   for (int rep = 0; rep < std::max(tput_reps, 1); ++rep) {
     for (auto& s : sides) {
       auto& t = s.inst.t;
@@ -942,10 +937,10 @@ void measure_throughput(const std::string& bootstrap,
                                             std::to_string(t.proc->pid())},
                    std::vector<std::pair<std::string, std::string>>{},
                    log_file{perf_dir + "/perf-" + dump_scenario + ".log"});
-      auto profiled = throughput_phase(bootstrap, obs, *s.group_obs, t, pool,
-                                       n, window, max_seconds);
-      progress("%s: profiled run (not counted): %.0f records/s",
-               t.name.c_str(), profiled.rps());
+      auto profiled = throughput_phase(bootstrap, obs, *s.group_obs, t, pool, n,
+                                       window, max_seconds);
+      progress("%s: profiled run (not counted): %.0f records/s", t.name.c_str(),
+               profiled.rps());
     }
     long peak_kb = 0;
     for (auto& r : s.runs)
@@ -984,7 +979,6 @@ std::string mb(long kb) {
   return buf;
 }
 
-
 struct scenario {
   /// Label in the report and prefix of the summary keys.
   std::string name;
@@ -1006,16 +1000,16 @@ void report(const scenario& sc, uint64_t n) {
   double ratio_steady = base.tput.steady_rps > 0
                           ? cot.tput.steady_rps / base.tput.steady_rps
                           : 0;
-  std::printf("## Scenario `%s`: %s\n\n", sc.name.c_str(),
-              sc.fetch_wait_ms.empty()
-                ? "every client setting at its default (cotflow: "
-                  "--config /dev/null, only the brokers, topics and group "
-                  "set)"
-                : ("both pipelines' clients with fetch.wait.max.ms="
-                   + sc.fetch_wait_ms
-                   + " (cotflow: COTFLOW_KAFKA_PROPERTIES), everything "
-                     "else at its default")
-                    .c_str());
+  std::printf(
+    "## Scenario `%s`: %s\n\n", sc.name.c_str(),
+    sc.fetch_wait_ms.empty()
+      ? "every client setting at its default (cotflow: "
+        "--config /dev/null, only the brokers, topics and group "
+        "set)"
+      : ("both pipelines' clients with fetch.wait.max.ms=" + sc.fetch_wait_ms
+         + " (cotflow: COTFLOW_KAFKA_PROPERTIES), everything "
+           "else at its default")
+          .c_str());
   std::printf("### Throughput (%llu records, publisher as fast as the "
               "window allows)\n\n",
               static_cast<unsigned long long>(n));
@@ -1059,8 +1053,7 @@ void report(const scenario& sc, uint64_t n) {
                 "order: baseline %s; cotflow %s. Ratio of each pair: %s "
                 "(median %.2f).\n",
                 base.tput_runs.size(), list(base.tput_runs).c_str(),
-                list(cot.tput_runs).c_str(), ratios.c_str(),
-                pct(sorted, 50));
+                list(cot.tput_runs).c_str(), ratios.c_str(), pct(sorted, 50));
   }
   if (cot.tput.tcp_events >= 0)
     std::printf("\ncotflow delivers every CoT event twice: to its Kafka "
@@ -1101,8 +1094,8 @@ void report(const scenario& sc, uint64_t n) {
       std::printf("| %s | %lld | %.0f | %.1f | %llu/%llu | %.1f | %.1f | "
                   "%.1f | %.1f | %.1f | %.1f | %s | %s | %.1f | %s |\n",
                   p == &base ? baseline_short() : "cotflow",
-                  static_cast<long long>(l.rate), l.offered_achieved,
-                  l.seconds, static_cast<unsigned long long>(l.matched),
+                  static_cast<long long>(l.rate), l.offered_achieved, l.seconds,
+                  static_cast<unsigned long long>(l.matched),
                   static_cast<unsigned long long>(l.published), l.p50, l.p95,
                   l.p99, l.max, l.c50, l.c99, ms(l.tcp50).c_str(),
                   ms(l.tcp99).c_str(), l.cpu_us_per_record,
@@ -1116,8 +1109,7 @@ void report(const scenario& sc, uint64_t n) {
                 p->exit_code ? std::to_string(*p->exit_code).c_str()
                              : "none (killed after 30 s)",
                 p->stop_seconds, mb(p->rss_at_stop_kb).c_str(), p->log_lines,
-                p->log_problems.size(),
-                p->log_problems.empty() ? "" : ":");
+                p->log_problems.size(), p->log_problems.empty() ? "" : ":");
     for (size_t i = 0; i < p->log_problems.size() && i < 10; ++i)
       std::printf("  - `%s`\n", p->log_problems[i].c_str());
   }
@@ -1397,8 +1389,7 @@ int main(int argc, char** argv) {
       if (segment_records < 1000)
         die("--latency-segment-records wants at least 1000 (each segment "
             "starts a pipeline)");
-    }
-    else if (a == "--max-seconds")
+    } else if (a == "--max-seconds")
       max_seconds = std::stod(next());
     else if (a == "--fetch-wait")
       fetch_waits = next();
@@ -1491,8 +1482,8 @@ int main(int argc, char** argv) {
       auto group = "bench-baseline-" + tag;
       auto in = "bench-in-" + tag, out = "bench-out-" + tag;
       topics({{in, partitions}, {out, partitions}});
-      std::vector<std::string> argv{self, "passthrough", bootstrap, in, out,
-                                    group};
+      std::vector<std::string> argv{self, "passthrough", bootstrap,
+                                    in,   out,           group};
       if (!sc.fetch_wait_ms.empty())
         argv.push_back("fetch.wait.max.ms=" + sc.fetch_wait_ms);
       std::vector<std::pair<std::string, std::string>> env;
@@ -1509,8 +1500,8 @@ int main(int argc, char** argv) {
       instance inst;
       inst.log = log_dir + "/baseline-" + tag + ".log";
       inst.proc = std::make_unique<child>(argv, env, log_file{inst.log});
-      inst.t = {"baseline", group, in, {{out, partitions}}, out,
-                inst.proc.get()};
+      inst.t = {"baseline",          group, in,
+                {{out, partitions}}, out,   inst.proc.get()};
       return inst;
     };
     measure_latency(bootstrap, baseline, rates, lat_seconds, segment_records,
@@ -1565,8 +1556,9 @@ int main(int argc, char** argv) {
       inst.proc = std::make_unique<child>(
         std::vector<std::string>{cotflow_bin, "run", "--config", "/dev/null"},
         env, log_file{inst.log});
-      inst.t = {"cotflow", group, in, {{out, partitions}, {dead, 1}}, out,
-                inst.proc.get(), inst.rx.get()};
+      inst.t = {
+        "cotflow",       group,        in, {{out, partitions}, {dead, 1}}, out,
+        inst.proc.get(), inst.rx.get()};
       return inst;
     };
     measure_latency(bootstrap, cot, rates, lat_seconds, segment_records,
@@ -1578,24 +1570,24 @@ int main(int argc, char** argv) {
   struct rusage self_usage {};
   getrusage(RUSAGE_SELF, &self_usage);
 
-  std::printf("Embedded broker (librdkafka mock cluster, 1 broker) in the "
-              "benchmark process; topics with %d partitions; %llu records "
-              "per throughput run (pool of %zu generated detections, %.0f "
-              "bytes average, %.0f%% malformed, 25%% GeoJSON), publisher at most "
-              "%lld records ahead of the outputs (the mock broker keeps only "
-              "~5 MB per partition). Latency phases: %.0f s per offered rate, "
-              "run as segments of at most %llu records one after the other. "
-              "Each latency segment and the throughput runs with a fresh "
-              "instance of the pipeline on fresh topics (the mock broker's "
-              "fetch walks every message set a partition holds, so it slows "
-              "as a phase's topics grow; percentiles are over all the "
-              "segments' records)."
-              "\n\n",
-              partitions, static_cast<unsigned long long>(n), pool.size(),
-              static_cast<double>(pool_bytes)
-                / static_cast<double>(pool.size()),
-              100 * malformed_share, static_cast<long long>(window),
-              lat_seconds, static_cast<unsigned long long>(segment_records));
+  std::printf(
+    "Embedded broker (librdkafka mock cluster, 1 broker) in the "
+    "benchmark process; topics with %d partitions; %llu records "
+    "per throughput run (pool of %zu generated detections, %.0f "
+    "bytes average, %.0f%% malformed, 25%% GeoJSON), publisher at most "
+    "%lld records ahead of the outputs (the mock broker keeps only "
+    "~5 MB per partition). Latency phases: %.0f s per offered rate, "
+    "run as segments of at most %llu records one after the other. "
+    "Each latency segment and the throughput runs with a fresh "
+    "instance of the pipeline on fresh topics (the mock broker's "
+    "fetch walks every message set a partition holds, so it slows "
+    "as a phase's topics grow; percentiles are over all the "
+    "segments' records)."
+    "\n\n",
+    partitions, static_cast<unsigned long long>(n), pool.size(),
+    static_cast<double>(pool_bytes) / static_cast<double>(pool.size()),
+    100 * malformed_share, static_cast<long long>(window), lat_seconds,
+    static_cast<unsigned long long>(segment_records));
   if (!baseline_cmd.empty())
     std::printf("**The baseline is not the passthrough** but `%s` "
                 "(--baseline-cmd), run by /bin/sh.\n\n",
@@ -1636,7 +1628,7 @@ int main(int argc, char** argv) {
   if (!plot.empty())
     write_plot(plot, scenarios);
   for (auto& sc : scenarios)
-    ok = ok && sc.cot.exit_code && *sc.cot.exit_code == 0
-         && sc.base.exit_code && *sc.base.exit_code == 0;
+    ok = ok && sc.cot.exit_code && *sc.cot.exit_code == 0 && sc.base.exit_code
+         && *sc.base.exit_code == 0;
   return ok ? 0 : 3;
 }

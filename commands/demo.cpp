@@ -30,8 +30,7 @@ public:
       return;
     double secs = std::chrono::duration<double>(now - last_).count();
     auto done = st_->completed.load();
-    double rate = secs > 0 ? static_cast<double>(done - last_done_) / secs
-                           : 0;
+    double rate = secs > 0 ? static_cast<double>(done - last_done_) / secs : 0;
     last_ = now;
     last_done_ = done;
     char line[256];
@@ -72,9 +71,8 @@ void print_banner(const config& cfg, int64_t rate) {
               "  read them: kcat -b %s -t %s -C\n"
               "  Ctrl-C drains, commits and exits\n",
               static_cast<long long>(rate),
-              cfg.kafka.input_topics.front().c_str(),
-              cfg.kafka.brokers.c_str(), cfg.sinks.file.c_str(),
-              cfg.kafka.output_topic.c_str(),
+              cfg.kafka.input_topics.front().c_str(), cfg.kafka.brokers.c_str(),
+              cfg.sinks.file.c_str(), cfg.kafka.output_topic.c_str(),
               cfg.kafka.dead_letter_topic.c_str(), cfg.kafka.brokers.c_str(),
               cfg.kafka.output_topic.c_str());
   std::fflush(stdout);
@@ -98,8 +96,8 @@ int cmd_demo(const invocation& inv, signal_waiter& sig) {
   if (!start_embedded_if_asked(cfg, inv.partitions, broker))
     return 1;
   print_banner(cfg, rate);
-  detection_publisher pub{{cfg.kafka.brokers, cfg.kafka.input_topics.front(),
-                           rate, count, {}}};
+  detection_publisher pub{
+    {cfg.kafka.brokers, cfg.kafka.input_topics.front(), rate, count, {}}};
   std::string err;
   if (!pub.start(err)) {
     log::error("demo", "cannot create the publisher: " + err);

@@ -24,14 +24,15 @@ std::unique_ptr<embedded_broker> start_broker(const config& cfg,
   // give four partitions.
   if (!cfg.kafka.parking_topic.empty())
     for (auto& [name, url] : cfg.tak.destinations)
-      ok = ok && broker->create_topic(cfg.kafka.parking_topic + "." + name,
-                                      std::max(partitions, 12), err);
+      ok = ok
+           && broker->create_topic(cfg.kafka.parking_topic + "." + name,
+                                   std::max(partitions, 12), err);
   if (!ok) {
     log::error("broker", err);
     return nullptr;
   }
-  log::info("broker", "embedded Kafka-protocol broker at "
-                        + broker->bootstraps());
+  log::info("broker",
+            "embedded Kafka-protocol broker at " + broker->bootstraps());
   return broker;
 }
 

@@ -196,8 +196,8 @@ std::optional<std::string> apply_yaml(config& cfg, const config_key& k,
           v.push_back(item.Scalar());
         }
         return std::nullopt;
-      } else if constexpr (std::is_same_v<T, smap_ref>
-                           || std::is_same_v<T, imap_ref>) {
+      } else if constexpr (std::is_same_v<
+                             T, smap_ref> || std::is_same_v<T, imap_ref>) {
         if (node.IsNull()) {
           get(cfg).clear();
           return std::nullopt;
@@ -241,8 +241,9 @@ std::string yaml_quote(const std::string& s) {
 
 /// Values of pass-through properties that hold secrets are never shown.
 bool is_secret(const std::string& key) {
-  static const char* words[] = {"password", "secret", "key.pem", "token",
-                                "jaas", "oauthbearer.config", "credentials"};
+  static const char* words[] = {"password",   "secret", "key.pem",
+                                "token",      "jaas",   "oauthbearer.config",
+                                "credentials"};
   for (auto w : words)
     if (key.find(w) != std::string::npos)
       return true;
@@ -368,9 +369,9 @@ load_result load_config_text(const std::string& yaml, const std::string& file,
   if (root.IsMap()) {
     for (const auto& sec : root) {
       auto sname = sec.first.Scalar();
-      bool known_section
-        = std::any_of(config_keys().begin(), config_keys().end(),
-                      [&](const config_key& k) { return sname == k.section; });
+      bool known_section = std::any_of(
+        config_keys().begin(), config_keys().end(),
+        [&](const config_key& k) { return sname == k.section; });
       if (!known_section) {
         res.errors.push_back(sname + ": unknown section");
         continue;
@@ -455,10 +456,9 @@ void check_kafka_topics(const config& c, std::vector<std::string>& errs) {
          "kafka.input_topics: '" + t
            + "' is also an output topic (that would loop)");
   for (auto& [k, v] : c.kafka.properties) {
-    static const char* owned[] = {"enable.auto.commit", "group.id",
-                                  "bootstrap.servers",
-                                  "enable.auto.offset.store",
-                                  "auto.commit.interval.ms"};
+    static const char* owned[] = {
+      "enable.auto.commit", "group.id", "bootstrap.servers",
+      "enable.auto.offset.store", "auto.commit.interval.ms"};
     for (auto o : owned)
       need(errs, k != o,
            "kafka.properties." + k
@@ -476,8 +476,7 @@ void check_cot(const config& c, std::vector<std::string>& errs) {
          + "' is not a CoT type like a-u-G");
   for (auto& [prefix, s] : c.cot.stale_by_type) {
     need(errs, is_cot_type(prefix),
-         "cot.stale_by_type." + prefix
-           + ": not a CoT type prefix like a-h-G");
+         "cot.stale_by_type." + prefix + ": not a CoT type prefix like a-h-G");
     // Each entry has the bounds of cot.stale_s.
     static const config_key& stale_s = *find_key("cot.stale_s");
     config entry;
@@ -600,9 +599,9 @@ std::string show_config(const config& cfg) {
       out << section << ":\n";
     }
     auto src = cfg.sources.count(k.path()) ? cfg.sources.at(k.path())
-                                               : "default";
-    out << "  # " << k.description << " [" << src << "; "
-        << k.env_name() << "]\n";
+                                           : "default";
+    out << "  # " << k.description << " [" << src << "; " << k.env_name()
+        << "]\n";
     out << "  " << k.name << ": " << render(cfg, k) << "\n";
   }
   return out.str();
@@ -695,11 +694,11 @@ bool parse_address(const std::string& url, tak_url& out, std::string& query,
 
 /// The one-letter code of an affiliation given by name or by letter.
 std::optional<std::string> affiliation_code(const std::string& a) {
-  static const std::map<std::string, std::string> words
-    = {{"pending", "p"}, {"unknown", "u"}, {"assumed_friend", "a"},
-       {"friend", "f"},  {"neutral", "n"}, {"suspect", "s"},
-       {"hostile", "h"}, {"joker", "j"},   {"faker", "k"},
-       {"none", "o"},    {"other", "x"}};
+  static const std::map<std::string, std::string> words = {
+    {"pending", "p"}, {"unknown", "u"}, {"assumed_friend", "a"},
+    {"friend", "f"},  {"neutral", "n"}, {"suspect", "s"},
+    {"hostile", "h"}, {"joker", "j"},   {"faker", "k"},
+    {"none", "o"},    {"other", "x"}};
   if (words.count(a))
     return words.at(a);
   if (a.size() == 1 && std::islower(static_cast<unsigned char>(a[0])))
@@ -800,8 +799,7 @@ bool check_tls_options(const tak_url& out, std::string& err) {
 
 } // namespace
 
-std::optional<tak_url> parse_tak_url(const std::string& url,
-                                     std::string& err) {
+std::optional<tak_url> parse_tak_url(const std::string& url, std::string& err) {
   tak_url out;
   std::string query;
   if (!parse_address(url, out, query, err))

@@ -104,8 +104,7 @@ struct tak_url {
 };
 
 /// Parses a TAK destination URL; returns nothing and sets `err` when bad.
-std::optional<tak_url> parse_tak_url(const std::string& url,
-                                     std::string& err);
+std::optional<tak_url> parse_tak_url(const std::string& url, std::string& err);
 
 /// Streaming CoT to TAK servers.
 struct tak_config {
@@ -211,7 +210,8 @@ struct load_result {
 };
 
 /// Looks up an environment variable; replaceable in tests.
-using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+using env_lookup
+  = std::function<std::optional<std::string>(const std::string&)>;
 
 /// The process environment.
 env_lookup process_env();

@@ -32,11 +32,8 @@ class key_decl {
 public:
   key_decl(const char* section, const char* name, const char* description,
            key_field<T> field)
-    : section_{section},
-      name_{name},
-      description_{description},
-      field_{std::move(field)} {
-  }
+    : section_{section}, name_{name},
+      description_{description}, field_{std::move(field)} {}
 
   /// The value when neither the file nor the environment sets one.
   key_decl& defaults_to(T value) {
@@ -79,7 +76,9 @@ public:
   key_decl& one_of(std::vector<std::string> allowed) {
     static_assert(std::is_same_v<T, std::string>, "one_of() needs a string");
     for (size_t i = 0; i < allowed.size(); ++i)
-      bounds_ += (i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ")
+      bounds_ += (i == 0                    ? ""
+                  : i + 1 == allowed.size() ? " or "
+                                            : ", ")
                  + allowed[i];
     check_ = [allowed, b = bounds_](const T& v) -> std::optional<std::string> {
       if (std::find(allowed.begin(), allowed.end(), v) != allowed.end())
@@ -110,8 +109,7 @@ public:
     k.set_default = [f = field_, v = default_](config& c) { f(c) = v; };
     k.bounds = bounds_;
     if (check_)
-      k.check = [f = field_, check = check_,
-                 path = k.path()](const config& c) {
+      k.check = [f = field_, check = check_, path = k.path()](const config& c) {
         auto problem = check(f(const_cast<config&>(c)));
         return problem ? std::optional{path + ": " + *problem} : std::nullopt;
       };
@@ -141,7 +139,8 @@ auto declare(const char* section, const char* name, const char* description,
 // The section and key name are the config's member names, so a key cannot
 // be declared without a field to hold it.
 #define COTFLOW_KEY(sec, k, desc)                                              \
-  declare(#sec, #k, desc, [](config & c) -> auto& { return c.sec.k; })
+  declare(                                                                     \
+    #sec, #k, desc, [](config & c) -> auto& { return c.sec.k; })
 
 // Long because it is data, not steps: one row per key, in the order
 // `config show` prints them; splitting it would only scatter the table.
@@ -243,19 +242,34 @@ std::vector<config_key> table() {
     COTFLOW_KEY(cot, classification_types,
                 "classification -> CoT type after the affiliation")
       .defaults_to({
-        {"person", "G-U-C-I"},   {"vehicle", "G-E-V"},  {"car", "G-E-V-C"},
-        {"truck", "G-E-V-C"},    {"tank", "G-E-V-A-T"}, {"uav", "A-M-F-Q"},
-        {"drone", "A-M-F-Q"},    {"aircraft", "A"},     {"helicopter", "A-M-H"},
-        {"vessel", "S"},         {"boat", "S-X"},       {"building", "G-I"},
+        {"person", "G-U-C-I"},
+        {"vehicle", "G-E-V"},
+        {"car", "G-E-V-C"},
+        {"truck", "G-E-V-C"},
+        {"tank", "G-E-V-A-T"},
+        {"uav", "A-M-F-Q"},
+        {"drone", "A-M-F-Q"},
+        {"aircraft", "A"},
+        {"helicopter", "A-M-H"},
+        {"vessel", "S"},
+        {"boat", "S-X"},
+        {"building", "G-I"},
         {"unknown", "G"},
       }),
     COTFLOW_KEY(cot, affiliation_codes,
                 "affiliation -> one-letter CoT affiliation")
       .defaults_to({
-        {"pending", "p"}, {"unknown", "u"}, {"assumed_friend", "a"},
-        {"friend", "f"},  {"neutral", "n"}, {"suspect", "s"},
-        {"hostile", "h"}, {"joker", "j"},   {"faker", "k"},
-        {"none", "o"},    {"other", "x"},
+        {"pending", "p"},
+        {"unknown", "u"},
+        {"assumed_friend", "a"},
+        {"friend", "f"},
+        {"neutral", "n"},
+        {"suspect", "s"},
+        {"hostile", "h"},
+        {"joker", "j"},
+        {"faker", "k"},
+        {"none", "o"},
+        {"other", "x"},
       }),
 
     COTFLOW_KEY(sinks, kafka, "send CoT to kafka.output_topic")
@@ -324,8 +338,7 @@ std::vector<config_key> table() {
       .defaults_to(0.5)
       .range(0.0, 1.0)
       .hot(),
-    COTFLOW_KEY(tak, breaker_window,
-                "outcomes the failure rate is judged over")
+    COTFLOW_KEY(tak, breaker_window, "outcomes the failure rate is judged over")
       .defaults_to(20)
       .range(1, 100000)
       .hot(),

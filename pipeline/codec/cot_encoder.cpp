@@ -2,10 +2,10 @@
 
 #include "pipeline/core/time.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <algorithm>
 
 namespace cotflow {
 
@@ -14,10 +14,8 @@ namespace {
 constexpr double unknown = 9999999.0;
 
 constexpr double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
-constexpr uint64_t ipow10[] = {1,          10,          100,
-                               1000,       10000,       100000,
-                               1000000,    10000000,    100000000,
-                               1000000000};
+constexpr uint64_t ipow10[] = {
+  1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
 
 /// `v` with `precision` decimals, exactly as printf's %.*f writes it, without
 /// printf (libstdc++'s to_chars with a precision goes through it; it was the
@@ -196,8 +194,8 @@ public:
       return;
     }
     room(330); // DBL_MAX has 309 digits before the point
-    p_ = std::to_chars(p_, p_ + 330, v, std::chars_format::fixed, precision)
-           .ptr;
+    p_
+      = std::to_chars(p_, p_ + 330, v, std::chars_format::fixed, precision).ptr;
   }
 
   /// ` name="escaped value"`
@@ -485,8 +483,7 @@ void detail_and_end(xml_out& w, const detection& d, bool low_confidence,
 } // namespace
 
 encode_outcome cot_encoder::encode(const detection& d, int64_t now,
-                                   std::string& xml,
-                                   std::string* type_out,
+                                   std::string& xml, std::string* type_out,
                                    int64_t* stale_out) const {
   xml.clear();
   if (d.time_ms < now - cfg_.max_age_s * 1000)

@@ -60,17 +60,17 @@ namespace {
 // Recursive descent first: faster than RapidJSON's iterative parser. The
 // handler stops it past `max_depth` levels, and such a record (rare, often
 // hostile) is parsed again iteratively, which cannot exhaust the stack.
-constexpr unsigned parse_flags =
-    rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNanAndInfFlag;
-constexpr unsigned deep_parse_flags =
-    parse_flags | rapidjson::kParseIterativeFlag;
+constexpr unsigned parse_flags = rapidjson::kParseValidateEncodingFlag
+                                 | rapidjson::kParseNanAndInfFlag;
+constexpr unsigned deep_parse_flags = parse_flags
+                                      | rapidjson::kParseIterativeFlag;
 // For input that is all ASCII, which is valid UTF-8 as it is: RapidJSON's
 // byte-by-byte validation was a tenth of decode + encode (bench_codec
 // profile). \u escapes are checked the same way with either flag set.
-constexpr unsigned ascii_parse_flags =
-    parse_flags & ~rapidjson::kParseValidateEncodingFlag;
-constexpr unsigned ascii_deep_parse_flags =
-    ascii_parse_flags | rapidjson::kParseIterativeFlag;
+constexpr unsigned ascii_parse_flags = parse_flags
+                                       & ~rapidjson::kParseValidateEncodingFlag;
+constexpr unsigned ascii_deep_parse_flags = ascii_parse_flags
+                                            | rapidjson::kParseIterativeFlag;
 constexpr unsigned max_depth = 64;
 
 /// True when `s` is all ASCII without the bytes 0x1A..0x1F. Without
@@ -124,17 +124,49 @@ result refuse(refusal_reason r, std::string detail) {
 // against it in a single pass (`members`) instead of one linear FindMember
 // scan per field (~20 per record).
 enum field : uint8_t {
-  f_id, f_uid, f_time, f_start, f_stale, f_type, f_geometry, f_properties,
-  f_lat, f_lon, f_hae, f_ended, f_source, f_classification, f_affiliation,
-  f_callsign, f_remarks, f_how, f_geopointsrc, f_altsrc, f_ce, f_le,
-  f_confidence, f_course, f_speed, f_stale_s, field_count
+  f_id,
+  f_uid,
+  f_time,
+  f_start,
+  f_stale,
+  f_type,
+  f_geometry,
+  f_properties,
+  f_lat,
+  f_lon,
+  f_hae,
+  f_ended,
+  f_source,
+  f_classification,
+  f_affiliation,
+  f_callsign,
+  f_remarks,
+  f_how,
+  f_geopointsrc,
+  f_altsrc,
+  f_ce,
+  f_le,
+  f_confidence,
+  f_course,
+  f_speed,
+  f_stale_s,
+  field_count
 };
 
 constexpr const char* field_names[field_count] = {
-  "id", "uid", "time", "start", "stale", "type", "geometry", "properties",
-  "lat", "lon", "hae", "ended", "source", "classification", "affiliation",
-  "callsign", "remarks", "how", "geopointsrc", "altsrc", "ce", "le",
-  "confidence", "course", "speed", "stale_s",
+  "id",          "uid",
+  "time",        "start",
+  "stale",       "type",
+  "geometry",    "properties",
+  "lat",         "lon",
+  "hae",         "ended",
+  "source",      "classification",
+  "affiliation", "callsign",
+  "remarks",     "how",
+  "geopointsrc", "altsrc",
+  "ce",          "le",
+  "confidence",  "course",
+  "speed",       "stale_s",
 };
 
 int field_of(const char* s, size_t n) {
@@ -297,8 +329,7 @@ struct record_view {
 class view_handler {
 public:
   view_handler(record_view& v, unsigned depth_limit)
-    : v_(v), depth_limit_(depth_limit) {
-  }
+    : v_(v), depth_limit_(depth_limit) {}
 
   bool Null() {
     if (auto s = target())
@@ -479,8 +510,7 @@ result read_string(const members& obj, field f, std::string& out,
   if (v.IsString()) {
     if (v.GetStringLength() > max)
       return refuse(refusal_reason::out_of_range,
-                    std::string{name} + " longer than "
-                      + std::to_string(max));
+                    std::string{name} + " longer than " + std::to_string(max));
     out.assign(v.GetString(), v.GetStringLength());
   } else if (v.IsInt64()) {
     out = std::to_string(v.GetInt64());
@@ -498,9 +528,9 @@ result check_number(const char* name, double v, double lo, double hi) {
   if (!std::isfinite(v))
     return refuse(refusal_reason::non_finite, name);
   if (v < lo || v > hi)
-    return refuse(refusal_reason::out_of_range,
-                  std::string{name} + " outside [" + std::to_string(lo) + ", "
-                    + std::to_string(hi) + "]");
+    return refuse(refusal_reason::out_of_range, std::string{name} + " outside ["
+                                                  + std::to_string(lo) + ", "
+                                                  + std::to_string(hi) + "]");
   return std::nullopt;
 }
 
@@ -663,8 +693,7 @@ result decode_feature(const record_view& view, detection& d) {
   const members& props = view.props;
   if (auto given = o.given(f_properties))
     if (!given->IsObject())
-      return refuse(refusal_reason::wrong_type,
-                    "properties must be an object");
+      return refuse(refusal_reason::wrong_type, "properties must be an object");
   // The id: the Feature's own id, else properties.uid or properties.id.
   if (auto r = read_string(o, f_id, d.id, false, max_id))
     return r;
@@ -707,8 +736,7 @@ result decode_feature(const record_view& view, detection& d) {
 class fast_parser {
 public:
   fast_parser(std::string_view text, view_handler& h)
-    : p_(text.data()), end_(text.data() + text.size()), h_(h) {
-  }
+    : p_(text.data()), end_(text.data() + text.size()), h_(h) {}
 
   /// True when the text was within the subset and is valid JSON.
   bool parse() {
@@ -773,8 +801,8 @@ private:
     while (end_ - p_ >= 16) {
       auto x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p_));
       auto stop = _mm_or_si128(
-          _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
-          _mm_cmplt_epi8(x, space));
+        _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+        _mm_cmplt_epi8(x, space));
       auto mask = static_cast<unsigned>(_mm_movemask_epi8(stop));
       if (mask == 0) {
         p_ += 16;
@@ -935,8 +963,7 @@ struct decoder::impl {
 };
 
 decoder::decoder(size_t max_bytes, bool fast)
-  : impl_(new impl), max_bytes_(max_bytes), fast_(fast) {
-}
+  : impl_(new impl), max_bytes_(max_bytes), fast_(fast) {}
 
 decoder::~decoder() {
   delete impl_;
@@ -959,7 +986,7 @@ parse_into(std::string_view bytes, std::vector<char>& text, char* stack,
   rapidjson::MemoryPoolAllocator<> stack_alloc{stack, stack_size};
   rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>,
                            rapidjson::MemoryPoolAllocator<>>
-      reader{&stack_alloc, stack_size / 2};
+    reader{&stack_alloc, stack_size / 2};
   rapidjson::InsituStringStream in{text.data()};
   view_handler handler{view, depth_limit};
   return reader.Parse<Flags | rapidjson::kParseInsituFlag>(in, handler);
@@ -967,13 +994,12 @@ parse_into(std::string_view bytes, std::vector<char>& text, char* stack,
 
 } // namespace
 
-std::optional<refusal> decoder::decode(std::string_view bytes,
-                                       detection& out) {
+std::optional<refusal> decoder::decode(std::string_view bytes, detection& out) {
   out.clear();
   if (bytes.size() > max_bytes_)
-    return refuse(refusal_reason::too_large,
-                  std::to_string(bytes.size()) + " bytes > "
-                    + std::to_string(max_bytes_));
+    return refuse(refusal_reason::too_large, std::to_string(bytes.size())
+                                               + " bytes > "
+                                               + std::to_string(max_bytes_));
   // A UTF-8 byte order mark is not part of the JSON text; error offsets
   // still count it.
   size_t bom = bytes.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;

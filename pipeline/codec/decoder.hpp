@@ -18,15 +18,15 @@ public:
   /// RapidJSON. Both decode every record alike.
   explicit decoder(size_t max_bytes, bool fast = true);
   ~decoder();
-  decoder(const decoder &) = delete;
-  decoder &operator=(const decoder &) = delete;
+  decoder(const decoder&) = delete;
+  decoder& operator=(const decoder&) = delete;
 
   /// Decodes `bytes` into `out`; returns the refusal when it is not valid.
-  std::optional<refusal> decode(std::string_view bytes, detection &out);
+  std::optional<refusal> decode(std::string_view bytes, detection& out);
 
 private:
   struct impl;
-  impl *impl_;
+  impl* impl_;
   size_t max_bytes_;
   bool fast_;
 };

@@ -25,9 +25,8 @@ const kind_info kinds[] = {
   {"person", "friend", "TEAM", 1.2},
 };
 
-const char* sensor_names[] = {"cam-north", "cam-gate", "radar-1",
-                              "uav-feed",  "ais-gw",   "eo-tower",
-                              "acoustic",  "cam-pier"};
+const char* sensor_names[] = {"cam-north", "cam-gate", "radar-1",  "uav-feed",
+                              "ais-gw",    "eo-tower", "acoustic", "cam-pier"};
 
 } // namespace
 
@@ -38,8 +37,8 @@ detection_generator::detection_generator(options opts)
   int n_sensors = std::max(1, std::min(opts_.sensors, 8));
   for (int i = 0; i < std::max(1, opts_.tracks); ++i) {
     int kind = i % static_cast<int>(std::size(kinds));
-    tracks_.push_back({38.8895 + off(rng_), -77.0353 + off(rng_),
-                       course(rng_), kinds[kind].speed, i % n_sensors, kind});
+    tracks_.push_back({38.8895 + off(rng_), -77.0353 + off(rng_), course(rng_),
+                       kinds[kind].speed, i % n_sensors, kind});
   }
 }
 
@@ -92,10 +91,9 @@ void detection_generator::next(generated_record& out, int64_t now_ms) {
       "\"speed\":%.2f,\"callsign\":\"%s-%zu\",\"source\":\"%s\","
       "\"remarks\":\"seq=%llu\",\"model\":\"yolo-v8\"}",
       key, static_cast<long long>(now_ms), t.lat, t.lon, 12.0 + u(rng_) * 3,
-      3 + u(rng_) * 10, 5 + u(rng_) * 10, k.classification, k.affiliation,
-      conf, t.course, t.speed, k.callsign,
-      static_cast<size_t>(seq % tracks_.size()), sensor,
-      static_cast<unsigned long long>(seq));
+      3 + u(rng_) * 10, 5 + u(rng_) * 10, k.classification, k.affiliation, conf,
+      t.course, t.speed, k.callsign, static_cast<size_t>(seq % tracks_.size()),
+      sensor, static_cast<unsigned long long>(seq));
   }
   out.payload.assign(buf, static_cast<size_t>(n));
 }
@@ -130,9 +128,8 @@ void detection_generator::malformed(generated_record& out, const track& t,
       n = std::snprintf(buf, sizeof(buf),
                         "{\"id\":\"%s\",\"time\":%lld,\"lat\":%.7f,"
                         "\"lon\":%.7f,\"remarks\":\"seq=%llu\"}",
-                        out.key.c_str(),
-                        static_cast<long long>(now_ms / 1000), t.lat, t.lon,
-                        seq);
+                        out.key.c_str(), static_cast<long long>(now_ms / 1000),
+                        t.lat, t.lon, seq);
       break;
     case 4: // unsupported geometry
       n = std::snprintf(
@@ -150,8 +147,8 @@ void detection_generator::malformed(generated_record& out, const track& t,
                         seq);
       break;
     default: // not JSON at all
-      n = std::snprintf(buf, sizeof(buf), "lat=%.5f lon=%.5f seq=%llu",
-                        t.lat, t.lon, seq);
+      n = std::snprintf(buf, sizeof(buf), "lat=%.5f lon=%.5f seq=%llu", t.lat,
+                        t.lon, seq);
   }
   out.payload.assign(buf, static_cast<size_t>(n));
 }

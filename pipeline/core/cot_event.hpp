@@ -59,8 +59,7 @@ make_cot_events(std::shared_ptr<string_pool> xml_pool) {
 class event_ref {
 public:
   event_ref(std::shared_ptr<const cot_events> batch, size_t i)
-    : batch_(std::move(batch)), ev_(&(*batch_)[i]) {
-  }
+    : batch_(std::move(batch)), ev_(&(*batch_)[i]) {}
 
   const cot_event& operator*() const {
     return *ev_;

@@ -65,8 +65,8 @@ void json_escape(std::string_view s, std::string& out) {
 } // namespace
 
 void configure(std::string_view t, std::string_view format) {
-  static const level all[]
-    = {level::trace, level::debug, level::info, level::warn, level::error};
+  static const level all[] = {level::trace, level::debug, level::info,
+                              level::warn, level::error};
   for (auto l : all)
     if (t == name_of(l))
       threshold_ = static_cast<int>(l);

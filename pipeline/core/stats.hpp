@@ -16,9 +16,8 @@ namespace cotflow {
 
 /// Bucket bounds (seconds) of the latency histograms.
 inline const std::vector<double>& latency_buckets() {
-  static const std::vector<double> bounds{0.001, 0.0025, 0.005, 0.01, 0.025,
-                                          0.05,  0.1,    0.25,  0.5,  1,
-                                          2.5,   5,      10};
+  static const std::vector<double> bounds{
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   return bounds;
 }
 
@@ -27,8 +26,7 @@ inline const std::vector<double>& latency_buckets() {
 /// event. The histogram must have latency_buckets().
 class latency_tally {
 public:
-  latency_tally() : counts_(latency_buckets().size() + 1, 0.0) {
-  }
+  latency_tally() : counts_(latency_buckets().size() + 1, 0.0) {}
 
   void add(double seconds) {
     auto& b = latency_buckets();

@@ -24,8 +24,7 @@ inline constexpr size_t xml_room = 2048;
 class string_pool {
 public:
   string_pool(size_t max_bytes, size_t max_capacity, size_t room = 0)
-    : max_bytes_(max_bytes), max_capacity_(max_capacity), room_(room) {
-  }
+    : max_bytes_(max_bytes), max_capacity_(max_capacity), room_(room) {}
 
   string_pool(const string_pool&) = delete;
   string_pool& operator=(const string_pool&) = delete;

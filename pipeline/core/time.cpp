@@ -61,9 +61,9 @@ std::optional<int64_t> parse_rfc3339(std::string_view s) {
   int y, mo, d, h, mi, se;
   if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-'
       || !digits(s, 5, 2, mo) || s[7] != '-' || !digits(s, 8, 2, d)
-      || (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
-      || !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi)
-      || s[16] != ':' || !digits(s, 17, 2, se))
+      || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h)
+      || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':'
+      || !digits(s, 17, 2, se))
     return std::nullopt;
   static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

@@ -87,8 +87,7 @@ public:
 
   /// Applies an acknowledgement; returns true when it completed a record of
   /// a partition still assigned.
-  bool ack(uint32_t tp, int64_t offset, dest_mask bits,
-           bool* parked = nullptr);
+  bool ack(uint32_t tp, int64_t offset, dest_mask bits, bool* parked = nullptr);
 
   /// Commit points that moved since they were last marked committed.
   std::vector<commit_point> due() const;

@@ -1,9 +1,9 @@
 #include "pipeline/kafka/consumer.hpp"
 
-#include "pipeline/kafka/kafka.hpp"
-#include "pipeline/kafka/kafka_stats.hpp"
 #include "pipeline/core/log.hpp"
 #include "pipeline/delivery/topic_names.hpp"
+#include "pipeline/kafka/kafka.hpp"
+#include "pipeline/kafka/kafka_stats.hpp"
 
 #include <librdkafka/rdkafka.h>
 
@@ -37,14 +37,12 @@ tracked_consumer::make(const config& cfg, dest_mask all,
                        static_cast<RdKafka::RebalanceCb*>(self.get()), e)
         != RdKafka::Conf::CONF_OK
       || self->conf_->set("offset_commit_cb",
-                          static_cast<RdKafka::OffsetCommitCb*>(self.get()),
-                          e)
+                          static_cast<RdKafka::OffsetCommitCb*>(self.get()), e)
            != RdKafka::Conf::CONF_OK) {
     err = e;
     return nullptr;
   }
-  self->consumer_.reset(
-    RdKafka::KafkaConsumer::create(self->conf_.get(), e));
+  self->consumer_.reset(RdKafka::KafkaConsumer::create(self->conf_.get(), e));
   if (!self->consumer_) {
     err = "cannot create Kafka consumer: " + e;
     return nullptr;
@@ -61,15 +59,12 @@ tracked_consumer::~tracked_consumer() {
   close();
 }
 
-size_t tracked_consumer::poll(int timeout_ms, size_t max,
-                              const record_fn& fn) {
-  return poll_owned(timeout_ms, max,
-                    [&fn](uint32_t tp, rd_kafka_message_t* m) {
-                      std::unique_ptr<rd_kafka_message_t,
-                                      void (*)(rd_kafka_message_t*)>
-                        msg{m, rd_kafka_message_destroy};
-                      fn(tp, *msg);
-                    });
+size_t tracked_consumer::poll(int timeout_ms, size_t max, const record_fn& fn) {
+  return poll_owned(timeout_ms, max, [&fn](uint32_t tp, rd_kafka_message_t* m) {
+    std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg{
+      m, rd_kafka_message_destroy};
+    fn(tp, *msg);
+  });
 }
 
 size_t tracked_consumer::poll_owned(int timeout_ms, size_t max,
@@ -125,15 +120,15 @@ size_t tracked_consumer::poll_owned(int timeout_ms, size_t max,
   return n;
 }
 
-bool tracked_consumer::take(rd_kafka_message_t* m,
-                            const owning_record_fn& fn, size_t& n) {
+bool tracked_consumer::take(rd_kafka_message_t* m, const owning_record_fn& fn,
+                            size_t& n) {
   std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg{
     m, rd_kafka_message_destroy};
   if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
     return true;
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    log::warn(name_, std::string{"consume: "}
-                       + rd_kafka_message_errstr(msg.get()));
+    log::warn(name_,
+              std::string{"consume: "} + rd_kafka_message_errstr(msg.get()));
     return false;
   }
   // Records of one poll mostly come from one partition: cache the handle.
@@ -153,10 +148,9 @@ bool tracked_consumer::take(rd_kafka_message_t* m,
     // was tracked no longer describes it. Start over for it; late acks of
     // the old handle are ignored.
     log::warn(name_, std::string{rd_kafka_topic_name(msg->rkt)} + "["
-                          + std::to_string(msg->partition)
-                          + "] moved back to offset "
-                          + std::to_string(msg->offset)
-                          + "; tracking it afresh");
+                       + std::to_string(msg->partition)
+                       + "] moved back to offset " + std::to_string(msg->offset)
+                       + "; tracking it afresh");
     last_tp_ = tracker_.reset(last_tp_);
     // The gaps counted describe the old log (as does the group's commit:
     // no gap is looked for at this record).
@@ -164,13 +158,12 @@ bool tracked_consumer::take(rd_kafka_message_t* m,
     // librdkafka's committer sends only offsets above the commit it
     // knows, so the lower start is committed here, once: otherwise the
     // group's commit would stay above records not yet done.
-    std::vector<RdKafka::TopicPartition*> start{
-      RdKafka::TopicPartition::create(rd_kafka_topic_name(msg->rkt),
-                                      msg->partition, msg->offset)};
+    std::vector<RdKafka::TopicPartition*> start{RdKafka::TopicPartition::create(
+      rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset)};
     consumer_->offsets_store(start);
     if (auto rc = consumer_->commitAsync(start); rc != RdKafka::ERR_NO_ERROR)
-      log::warn(name_, "commit of the new start failed: "
-                         + RdKafka::err2str(rc));
+      log::warn(name_,
+                "commit of the new start failed: " + RdKafka::err2str(rc));
     RdKafka::TopicPartition::destroy(start);
   }
   if (report_gaps_ && !moved_back)
@@ -214,8 +207,8 @@ void tracked_consumer::check_gap(uint32_t tp, const rd_kafka_message_t& msg) {
   auto missing = msg.offset - expected;
   lost_ += static_cast<uint64_t>(missing);
   log::error(name_, std::string{rd_kafka_topic_name(msg.rkt)} + "["
-                      + std::to_string(msg.partition) + "]: "
-                      + std::to_string(missing) + " records (offsets "
+                      + std::to_string(msg.partition)
+                      + "]: " + std::to_string(missing) + " records (offsets "
                       + std::to_string(expected) + " to "
                       + std::to_string(msg.offset - 1)
                       + ") are gone from the log before they were read "
@@ -228,13 +221,12 @@ void tracked_consumer::idle(int timeout_ms) {
   // than skipped when the partition resumes.
   std::unique_ptr<RdKafka::Message> msg{consumer_->consume(timeout_ms)};
   if (msg->err() == RdKafka::ERR_NO_ERROR) {
-    std::unique_ptr<RdKafka::TopicPartition> tp{
-      RdKafka::TopicPartition::create(msg->topic_name(), msg->partition(),
-                                      msg->offset())};
+    std::unique_ptr<RdKafka::TopicPartition> tp{RdKafka::TopicPartition::create(
+      msg->topic_name(), msg->partition(), msg->offset())};
     auto rc = consumer_->seek(*tp, 1000);
     if (rc != RdKafka::ERR_NO_ERROR)
       log::warn(name_, "seek back to " + std::to_string(msg->offset())
-                            + " failed: " + RdKafka::err2str(rc));
+                         + " failed: " + RdKafka::err2str(rc));
   }
 }
 
@@ -248,16 +240,15 @@ std::vector<tracked_consumer::partition_lag> tracked_consumer::lag() const {
   if (consumer_->position(parts) == RdKafka::ERR_NO_ERROR)
     for (auto* p : parts) {
       int64_t lo = -1, hi = -1;
-      if (consumer_->get_watermark_offsets(p->topic(), p->partition(), &lo,
-                                           &hi)
+      if (consumer_->get_watermark_offsets(p->topic(), p->partition(), &lo, &hi)
             != RdKafka::ERR_NO_ERROR
           || hi < 0)
         continue;
       // Before the first record the position is unknown: all that the log
       // holds counts.
       auto pos = p->offset() >= 0 ? p->offset() : lo;
-      out.push_back({p->topic(), p->partition(),
-                     std::max<int64_t>(0, hi - pos)});
+      out.push_back(
+        {p->topic(), p->partition(), std::max<int64_t>(0, hi - pos)});
     }
   RdKafka::TopicPartition::destroy(parts);
   return out;
@@ -276,8 +267,8 @@ void tracked_consumer::simulate_rebalance() {
   // committed ones apply).
   std::vector<RdKafka::TopicPartition*> again;
   for (auto* p : parts)
-    again.push_back(RdKafka::TopicPartition::create(p->topic(),
-                                                    p->partition()));
+    again.push_back(
+      RdKafka::TopicPartition::create(p->topic(), p->partition()));
   rebalance_cb(consumer_.get(), RdKafka::ERR__REVOKE_PARTITIONS, parts);
   rebalance_cb(consumer_.get(), RdKafka::ERR__ASSIGN_PARTITIONS, again);
   RdKafka::TopicPartition::destroy(parts);
@@ -343,16 +334,15 @@ void tracked_consumer::pause(bool on) {
       paused_parts_.erase({p->topic(), p->partition()});
   if (rc != RdKafka::ERR_NO_ERROR)
     log::warn(name_, std::string{on ? "pause" : "resume"}
-                          + " failed: " + RdKafka::err2str(rc));
+                       + " failed: " + RdKafka::err2str(rc));
   for (auto* p : parts)
     if (p->err() != RdKafka::ERR_NO_ERROR)
-      log::warn(name_, std::string{on ? "pause " : "resume "} + p->topic()
-                            + "[" + std::to_string(p->partition())
-                            + "] failed: " + RdKafka::err2str(p->err()));
+      log::warn(name_, std::string{on ? "pause " : "resume "} + p->topic() + "["
+                         + std::to_string(p->partition())
+                         + "] failed: " + RdKafka::err2str(p->err()));
   RdKafka::TopicPartition::destroy(parts);
   log::debug(name_, std::string{on ? "paused" : "resumed"} + " at "
-                         + std::to_string(tracker_.span())
-                         + " records held");
+                      + std::to_string(tracker_.span()) + " records held");
   paused_ = on;
   stats_->paused = on;
 }
@@ -467,8 +457,8 @@ constexpr auto resume_commit_after = std::chrono::seconds{10};
 
 } // namespace
 
-void tracked_consumer::confirmed(const std::string& topic,
-                                 int32_t partition, int64_t offset) {
+void tracked_consumer::confirmed(const std::string& topic, int32_t partition,
+                                 int64_t offset) {
   if (unconfirmed_.empty())
     return;
   auto it = unconfirmed_.find({topic, partition});
@@ -524,8 +514,8 @@ void tracked_consumer::resume_unconfirmed(
   // this instance's point: the later of the two wins.
   auto rc = consumer->committed(ask, 5000);
   if (rc != RdKafka::ERR_NO_ERROR)
-    log::warn(name_, "cannot read the committed offsets of "
-                       + describe(ask) + " (" + RdKafka::err2str(rc)
+    log::warn(name_, "cannot read the committed offsets of " + describe(ask)
+                       + " (" + RdKafka::err2str(rc)
                        + "); starting them at the group's commits");
   for (size_t i = 0; i < ask.size(); ++i) {
     auto* a = ask[i];
@@ -682,8 +672,8 @@ void tracked_consumer::release_revoked(
     abandoned += tracker_.revoke(tp);
   last_tp_ = 0;
   log::info(name_, "revoked " + describe(parts) + " with "
-                        + std::to_string(abandoned)
-                        + " records in flight left to the next owner");
+                     + std::to_string(abandoned)
+                     + " records in flight left to the next owner");
 }
 
 void tracked_consumer::unassign_parts(
@@ -698,8 +688,7 @@ void tracked_consumer::unassign_parts(
     failed = RdKafka::err2str(rc);
   }
   if (!failed.empty())
-    log::error(name_, "unassigning " + describe(parts) + " failed: "
-                        + failed);
+    log::error(name_, "unassigning " + describe(parts) + " failed: " + failed);
 }
 
 void tracked_consumer::update_assignment_stats() {

@@ -1,8 +1,8 @@
 #pragma once
 
 #include "config/config.hpp"
-#include "pipeline/delivery/offset_tracker.hpp"
 #include "pipeline/core/stats.hpp"
+#include "pipeline/delivery/offset_tracker.hpp"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
@@ -28,14 +28,15 @@ class tracked_consumer : public RdKafka::RebalanceCb,
 public:
   /// Called for each consumed record with its partition handle (the C
   /// API's message: the C++ API allocates a wrapper per record).
-  using record_fn =
-    std::function<void(uint32_t tp, const rd_kafka_message_t& msg)>;
+  using record_fn
+    = std::function<void(uint32_t tp, const rd_kafka_message_t& msg)>;
 
   /// Creates the consumer and subscribes to the input topics; every record
   /// waits for the destinations in `all`. Null with `err` set on failure.
-  static std::unique_ptr<tracked_consumer>
-  make(const config& cfg, dest_mask all, std::shared_ptr<stats> st,
-       std::string& err);
+  static std::unique_ptr<tracked_consumer> make(const config& cfg,
+                                                dest_mask all,
+                                                std::shared_ptr<stats> st,
+                                                std::string& err);
 
   ~tracked_consumer() override;
 
@@ -45,8 +46,8 @@ public:
 
   /// Called for each consumed record with its partition handle; it owns
   /// `msg` from then on (rd_kafka_message_destroy), even if it throws.
-  using owning_record_fn =
-    std::function<void(uint32_t tp, rd_kafka_message_t* msg)>;
+  using owning_record_fn
+    = std::function<void(uint32_t tp, rd_kafka_message_t* msg)>;
 
   /// As poll(), but `fn` takes each message over instead of reading it
   /// during the call: the bytes need no copy.
@@ -133,8 +134,7 @@ public:
   void idle(int timeout_ms);
 
   /// Applies an acknowledgement; true when it completed a record.
-  bool ack(uint32_t tp, int64_t offset, dest_mask bits,
-           bool* parked = nullptr);
+  bool ack(uint32_t tp, int64_t offset, dest_mask bits, bool* parked = nullptr);
 
   /// Pauses or resumes every assigned partition.
   void pause(bool on);
@@ -170,9 +170,9 @@ public:
   bool close();
 
   /// librdkafka commit result callback (called from poll()).
-  void offset_commit_cb(RdKafka::ErrorCode err,
-                        std::vector<RdKafka::TopicPartition*>& offsets)
-    override;
+  void
+  offset_commit_cb(RdKafka::ErrorCode err,
+                   std::vector<RdKafka::TopicPartition*>& offsets) override;
 
   /// librdkafka rebalance callback (called from poll()).
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
@@ -237,7 +237,7 @@ private:
   /// Sets the offset of each partition in `parts` this instance has an
   /// unconfirmed point for above the group's commit to that point.
   void resume_unconfirmed(RdKafka::KafkaConsumer* consumer,
-                     std::vector<RdKafka::TopicPartition*>& parts);
+                          std::vector<RdKafka::TopicPartition*>& parts);
 
   // The phases of rebalance_cb, in its order. On an assignment:
   /// Starts tracking `parts`, at the points resume_unconfirmed sets.
@@ -258,8 +258,7 @@ private:
                 std::vector<uint32_t>& handles);
   /// Stores `points` for the rebalance's commit, or nothing when the
   /// assignment was lost.
-  void store_on_revoke(RdKafka::KafkaConsumer* consumer,
-                       RdKafka::ErrorCode err,
+  void store_on_revoke(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                        const std::vector<RdKafka::TopicPartition*>& parts,
                        const std::vector<commit_point>& points);
   /// Stops tracking `handles`, leaving their records in flight behind.

@@ -1,7 +1,7 @@
 #include "pipeline/kafka/kafka.hpp"
 
-#include "pipeline/kafka/kafka_stats.hpp"
 #include "pipeline/core/log.hpp"
+#include "pipeline/kafka/kafka_stats.hpp"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -75,9 +75,8 @@ bool set(RdKafka::Conf& conf, const std::string& key, const std::string& val,
 
 } // namespace
 
-std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
-                                                 client_role role,
-                                                 std::string& err) {
+std::unique_ptr<RdKafka::Conf>
+make_client_conf(const config& cfg, client_role role, std::string& err) {
   std::unique_ptr<RdKafka::Conf> conf{
     RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
   std::vector<std::pair<std::string, std::string>> props = {
@@ -155,9 +154,8 @@ std::unique_ptr<tracked_producer> tracked_producer::make(const config& cfg,
   if (!self->conf_)
     return nullptr;
   std::string e;
-  if (self->conf_->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(
-                                  self.get()),
-                       e)
+  if (self->conf_->set("dr_cb",
+                       static_cast<RdKafka::DeliveryReportCb*>(self.get()), e)
       != RdKafka::Conf::CONF_OK) {
     err = e;
     return nullptr;
@@ -272,8 +270,7 @@ void tracked_producer::produce_held(const std::string& topic,
 void tracked_producer::produce_slot(const std::string& topic,
                                     std::string_view key,
                                     std::string_view payload,
-                                    RdKafka::Headers* headers,
-                                    uint32_t slot) {
+                                    RdKafka::Headers* headers, uint32_t slot) {
   bool own = slots_[slot].hold != no_hold;
   // Records without headers (the CoT output) go through the C API by topic
   // handle; the C++ produce() copies the topic name and looks it up by
@@ -287,15 +284,14 @@ void tracked_producer::produce_slot(const std::string& topic,
                 RD_KAFKA_V_MSGFLAGS(own ? 0 : RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()),
                                  payload.size()),
-                RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(),
-                               key.size()),
+                RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
                 RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END))
-                  : producer_->produce(
-                    topic, RdKafka::Topic::PARTITION_UA,
-                    own ? 0 : RdKafka::Producer::RK_MSG_COPY,
-                    const_cast<char*>(payload.data()), payload.size(),
-                    key.empty() ? nullptr : key.data(), key.size(), 0,
-                    headers, opaque);
+                  : producer_->produce(topic, RdKafka::Topic::PARTITION_UA,
+                                       own ? 0 : RdKafka::Producer::RK_MSG_COPY,
+                                       const_cast<char*>(payload.data()),
+                                       payload.size(),
+                                       key.empty() ? nullptr : key.data(),
+                                       key.size(), 0, headers, opaque);
     if (rc == RdKafka::ERR_NO_ERROR)
       return;
     if (rc == RdKafka::ERR__QUEUE_FULL) {
@@ -306,8 +302,8 @@ void tracked_producer::produce_slot(const std::string& topic,
     // On a permanent failure the slot (and its hold on a payload's owner)
     // stays taken: the owner of this producer stops, and the destructor
     // lets go of everything.
-    if (permanent(rc) || producer_->fatal_error(failure_)
-                            != RdKafka::ERR_NO_ERROR) {
+    if (permanent(rc)
+        || producer_->fatal_error(failure_) != RdKafka::ERR_NO_ERROR) {
       if (failure_.empty())
         failure_ = "produce to " + topic + ": " + RdKafka::err2str(rc);
       delete headers;
@@ -337,16 +333,14 @@ void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
     for (auto& r : pending) {
       ++retries_;
       produce_slot(r.topic, r.key,
-                   slots_[r.slot].hold != no_hold
-                     ? r.held
-                     : std::string_view{r.payload},
+                   slots_[r.slot].hold != no_hold ? r.held
+                                                  : std::string_view{r.payload},
                    r.headers, r.slot);
     }
   }
 }
 
-void tracked_producer::flush(int timeout_ms,
-                             std::vector<delivered_ref>& out) {
+void tracked_producer::flush(int timeout_ms, std::vector<delivered_ref>& out) {
   auto deadline = timeout_ms;
   while (outstanding_ > 0 && deadline > 0 && failure_.empty()) {
     poll(50, out);
@@ -372,8 +366,7 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
     if (auto h = msg.headers())
       headers = RdKafka::Headers::create(h->get_all());
     bool own = slots_[slot].hold != no_hold;
-    std::string_view bytes{static_cast<const char*>(msg.payload()),
-                           msg.len()};
+    std::string_view bytes{static_cast<const char*>(msg.payload()), msg.len()};
     retries_pending_.push_back(
       {msg.topic_name(), msg.key() ? *msg.key() : std::string{},
        own ? std::string{} : std::string{bytes},
@@ -396,8 +389,8 @@ void tracked_producer::settle(std::vector<delivered_ref>& out) {
     --outstanding_;
     if (s.hold != no_hold)
       release(s.hold);
-    out.push_back({s.tp, s.offset, s.timestamp_ms, c.bytes, c.partition,
-                   c.offset});
+    out.push_back(
+      {s.tp, s.offset, s.timestamp_ms, c.bytes, c.partition, c.offset});
     free_.push_back(c.slot);
   }
   confirmed_.clear();
@@ -411,8 +404,7 @@ std::unique_ptr<embedded_broker> embedded_broker::start(int brokers,
   rd_kafka_conf_set(conf, "log_level", "3", nullptr, 0);
   auto rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
   if (!rk) {
-    err = std::string{"cannot create the embedded broker's handle: "}
-          + errstr;
+    err = std::string{"cannot create the embedded broker's handle: "} + errstr;
     return nullptr;
   }
   auto mc = rd_kafka_mock_cluster_new(rk, brokers);
@@ -438,8 +430,8 @@ embedded_broker::~embedded_broker() {
 bool embedded_broker::create_topic(const std::string& name, int partitions,
                                    std::string& err) {
   auto rc = rd_kafka_mock_topic_create(
-    static_cast<rd_kafka_mock_cluster_t*>(cluster_), name.c_str(),
-    partitions, 1);
+    static_cast<rd_kafka_mock_cluster_t*>(cluster_), name.c_str(), partitions,
+    1);
   if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
     err = "cannot create topic " + name + ": " + rd_kafka_err2str(rc);
     return false;

@@ -34,9 +34,8 @@ enum class client_role { consumer, producer };
 /// Builds a librdkafka configuration for `role` from cotflow's config:
 /// bootstrap servers, client id, cotflow's own settings, then the
 /// pass-through properties. Returns null and sets `err` on a bad property.
-std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
-                                                 client_role role,
-                                                 std::string& err);
+std::unique_ptr<RdKafka::Conf>
+make_client_conf(const config& cfg, client_role role, std::string& err);
 
 /// An idempotent producer that remembers, per message, which input record it
 /// carries, and reports the records whose delivery the broker confirmed.
@@ -45,8 +44,8 @@ std::unique_ptr<RdKafka::Conf> make_client_conf(const config& cfg,
 class tracked_producer : public RdKafka::DeliveryReportCb {
 public:
   /// Creates the producer; null with `err` set on failure.
-  static std::unique_ptr<tracked_producer>
-  make(const config& cfg, std::string& err);
+  static std::unique_ptr<tracked_producer> make(const config& cfg,
+                                                std::string& err);
 
   ~tracked_producer() override;
 
@@ -176,14 +175,12 @@ private:
 class embedded_broker {
 public:
   /// Starts `brokers` mock brokers; null with `err` set on failure.
-  static std::unique_ptr<embedded_broker> start(int brokers,
-                                                std::string& err);
+  static std::unique_ptr<embedded_broker> start(int brokers, std::string& err);
 
   ~embedded_broker();
 
   /// Creates a topic; false with `err` set on failure.
-  bool create_topic(const std::string& name, int partitions,
-                    std::string& err);
+  bool create_topic(const std::string& name, int partitions, std::string& err);
 
   /// The bootstrap servers ("127.0.0.1:port,...").
   std::string bootstraps() const;

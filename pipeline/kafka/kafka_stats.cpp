@@ -17,9 +17,8 @@ bool kafka_stats::update(const std::string& json) {
     return false;
   auto num = [](const rapidjson::Value& o, const char* key) -> int64_t {
     auto it = o.FindMember(key);
-    return it != o.MemberEnd() && it->value.IsNumber()
-             ? it->value.GetInt64()
-             : 0;
+    return it != o.MemberEnd() && it->value.IsNumber() ? it->value.GetInt64()
+                                                       : 0;
   };
   kafka_client_stats c;
   if (auto t = doc.FindMember("type");
@@ -36,8 +35,7 @@ bool kafka_stats::update(const std::string& json) {
       c.waiting_requests[name] = num(br.value, "waitresp_cnt");
       if (auto rtt = br.value.FindMember("rtt");
           rtt != br.value.MemberEnd() && rtt->value.IsObject())
-        c.rtt_seconds[name] = static_cast<double>(num(rtt->value, "avg"))
-                              / 1e6;
+        c.rtt_seconds[name] = static_cast<double>(num(rtt->value, "avg")) / 1e6;
     }
   }
   if (c.type == "consumer")

@@ -28,8 +28,7 @@ record_publisher::make(const kafka_properties& props, std::string& err,
 }
 
 record_publisher::record_publisher(std::unique_ptr<RdKafka::Producer> p)
-  : producer_(std::move(p)) {
-}
+  : producer_(std::move(p)) {}
 
 record_publisher::~record_publisher() = default;
 
@@ -39,8 +38,8 @@ bool record_publisher::send(const std::string& topic, std::string_view key,
   for (;;) {
     auto rc = producer_->produce(
       topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-      const_cast<char*>(payload.data()), payload.size(), key.data(),
-      key.size(), timestamp_ms, opaque);
+      const_cast<char*>(payload.data()), payload.size(), key.data(), key.size(),
+      timestamp_ms, opaque);
     if (rc == RdKafka::ERR_NO_ERROR)
       return true;
     if (rc != RdKafka::ERR__QUEUE_FULL) {
@@ -60,8 +59,7 @@ bool record_publisher::flush(int timeout_ms) {
 }
 
 detection_publisher::detection_publisher(options opts)
-  : opts_(std::move(opts)) {
-}
+  : opts_(std::move(opts)) {}
 
 detection_publisher::~detection_publisher() {
   stop();

@@ -40,8 +40,8 @@ public:
   /// librdkafka's queue is full; false with `err` set on any other error.
   /// Its delivery report carries `opaque`.
   bool send(const std::string& topic, std::string_view key,
-            std::string_view payload, int64_t timestamp_ms,
-            std::string& err, void* opaque = nullptr);
+            std::string_view payload, int64_t timestamp_ms, std::string& err,
+            void* opaque = nullptr);
 
   /// Serves delivery reports for up to `timeout_ms`.
   void poll(int timeout_ms = 0);

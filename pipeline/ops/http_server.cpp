@@ -12,8 +12,7 @@ namespace {
 class route_handler : public CivetHandler {
 public:
   route_handler(http_server::handler h, bool open, const std::string* token)
-    : h_(std::move(h)), open_(open), token_(token) {
-  }
+    : h_(std::move(h)), open_(open), token_(token) {}
 
   bool handleGet(CivetServer*, mg_connection* conn) override {
     http_response res;
@@ -68,8 +67,8 @@ std::unique_ptr<http_server> http_server::start(const std::string& address,
   std::unique_ptr<http_server> self{new http_server};
   self->impl_.reset(new impl);
   self->impl_->token = token;
-  std::vector<std::string> options = {"listening_ports", address,
-                                      "num_threads", "2"};
+  std::vector<std::string> options = {"listening_ports", address, "num_threads",
+                                      "2"};
   try {
     self->impl_->server = std::make_unique<CivetServer>(options);
   } catch (const std::exception& e) {

@@ -23,9 +23,8 @@ public:
 
   /// Listens on `address` (host:port; port 0 picks one); null with `err`
   /// set when it cannot.
-  static std::unique_ptr<http_server> start(const std::string& address,
-                                            const std::string& token,
-                                            std::string& err);
+  static std::unique_ptr<http_server>
+  start(const std::string& address, const std::string& token, std::string& err);
   ~http_server();
 
   /// Serves GET `path`; `open` paths need no token.

@@ -22,15 +22,13 @@ using prometheus::MetricType;
 /// atomics and never touches the registry.
 class stats_collector : public prometheus::Collectable {
 public:
-  explicit stats_collector(std::shared_ptr<stats> st) : st_(std::move(st)) {
-  }
+  explicit stats_collector(std::shared_ptr<stats> st) : st_(std::move(st)) {}
 
   std::vector<MetricFamily> Collect() const override {
     std::vector<MetricFamily> out;
     auto& s = *st_;
     auto add = [&](const char* name, const char* help, MetricType type,
-                   double value,
-                   std::vector<ClientMetric::Label> labels = {}) {
+                   double value, std::vector<ClientMetric::Label> labels = {}) {
       for (auto& f : out)
         if (f.name == name) {
           f.metric.push_back(sample(type, value, std::move(labels)));
@@ -41,10 +39,10 @@ public:
     };
     auto c = MetricType::Counter;
     auto g = MetricType::Gauge;
-    add("cotflow_records_in_total", "Records consumed from the input topics",
-        c, s.consumed);
-    add("cotflow_records_out_total",
-        "Records delivered to every destination", c, s.delivered());
+    add("cotflow_records_in_total", "Records consumed from the input topics", c,
+        s.consumed);
+    add("cotflow_records_out_total", "Records delivered to every destination",
+        c, s.delivered());
     add("cotflow_records_dead_lettered_total",
         "Records sent to the dead-letter topic", c, s.dead_lettered);
     add("cotflow_records_parked_total",
@@ -58,14 +56,13 @@ public:
         {{"reason", "too_old"}});
     add("cotflow_records_dropped_total", "", c, s.dropped_low_confidence,
         {{"reason", "low_confidence"}});
-    add("cotflow_batches_total", "Batches formed by the batcher", c,
-        s.batches);
+    add("cotflow_batches_total", "Batches formed by the batcher", c, s.batches);
     add("cotflow_in_flight_records",
         "Records handed out by the source and not yet acknowledged", g,
         s.in_flight);
     add("cotflow_consumer_paused",
-        "1 while the source holds its partitions paused (credit exhausted)",
-        g, s.paused ? 1 : 0);
+        "1 while the source holds its partitions paused (credit exhausted)", g,
+        s.paused ? 1 : 0);
     add("cotflow_assigned_partitions", "Input partitions assigned", g,
         s.assigned_partitions);
     add("cotflow_offset_commits_total", "Offset commits confirmed", c,
@@ -83,12 +80,11 @@ public:
       std::vector<ClientMetric::Label> l{{"destination", d->name},
                                          {"kind", d->kind}};
       add("cotflow_destination_connected",
-          "1 while the destination is connected", g, d->connected ? 1 : 0,
-          l);
+          "1 while the destination is connected", g, d->connected ? 1 : 0, l);
       add("cotflow_destination_events_total",
           "Events delivered to the destination", c, d->events, l);
-      add("cotflow_destination_bytes_total",
-          "Bytes written to the destination", c, d->bytes, l);
+      add("cotflow_destination_bytes_total", "Bytes written to the destination",
+          c, d->bytes, l);
       add("cotflow_destination_reconnects_total",
           "Connections re-established after a loss", c, d->reconnects, l);
       add("cotflow_destination_skipped_total",
@@ -106,22 +102,22 @@ public:
           "Circuit breaker of the destination: 0 closed, 1 open, "
           "2 half-open",
           g, d->breaker, l);
-      add("cotflow_breaker_trips_total", "Times the circuit breaker opened",
-          c, d->breaker_trips, l);
+      add("cotflow_breaker_trips_total", "Times the circuit breaker opened", c,
+          d->breaker_trips, l);
       add("cotflow_parking_active",
           "1 while new events of the destination go to its parking topic", g,
           d->parking ? 1 : 0, l);
       add("cotflow_parked_total",
           "Events parked for the destination (confirmed by Kafka)", c,
           d->parked, l);
-      add("cotflow_unparked_total",
-          "Parked events replayed to the destination", c, d->unparked, l);
+      add("cotflow_unparked_total", "Parked events replayed to the destination",
+          c, d->unparked, l);
       add("cotflow_parked_dropped_stale_total",
           "Parked events dropped because their stale time passed", c,
           d->parked_stale, l);
       add("cotflow_parking_backlog_records",
-          "Parked events the replayer has not taken yet", g,
-          d->parking_backlog, l);
+          "Parked events the replayer has not taken yet", g, d->parking_backlog,
+          l);
       add("cotflow_parked_lost_total",
           "Parked events deleted from the parking topic (retention) before "
           "their replay: lost for the destination",
@@ -135,8 +131,7 @@ public:
             "statistics; input and parking topics)",
             g, static_cast<double>(lag),
             {{"topic", tp.first}, {"partition", std::to_string(tp.second)}});
-      std::vector<ClientMetric::Label> l{{"client", client},
-                                         {"type", k.type}};
+      std::vector<ClientMetric::Label> l{{"client", client}, {"type", k.type}};
       add("cotflow_kafka_client_queue_messages",
           "Messages in a Kafka client's queues (librdkafka msg_cnt)", g,
           static_cast<double>(k.queue_messages), l);
@@ -146,8 +141,7 @@ public:
       for (auto& [broker, n] : k.waiting_requests)
         add("cotflow_kafka_broker_waiting_requests",
             "Requests sent to a broker and awaiting its reply", g,
-            static_cast<double>(n),
-            {{"client", client}, {"broker", broker}});
+            static_cast<double>(n), {{"client", client}, {"broker", broker}});
       for (auto& [broker, rtt] : k.rtt_seconds)
         add("cotflow_kafka_broker_rtt_seconds",
             "Average broker round-trip time over the last statistics "

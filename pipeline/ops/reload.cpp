@@ -21,11 +21,8 @@ int64_t mtime_of(const std::string& path) {
 } // namespace
 
 reload_trigger::reload_trigger(std::string file, std::atomic<bool>* sighup)
-  : file_(std::move(file)),
-    sighup_(sighup),
-    mtime_(mtime_of(file_)),
-    next_check_(std::chrono::steady_clock::now()) {
-}
+  : file_(std::move(file)), sighup_(sighup), mtime_(mtime_of(file_)),
+    next_check_(std::chrono::steady_clock::now()) {}
 
 const char* reload_trigger::poll(std::chrono::steady_clock::time_point now) {
   const char* why = nullptr;
@@ -55,10 +52,10 @@ bool reload_config(const std::function<load_result()>& load, config& current,
   if (!res.ok()) {
     info.result = "refused";
     info.errors = res.errors;
-    log::error("config", std::string{why} + ": the new configuration is "
-                           "invalid; keeping the running one ("
-                           + std::to_string(res.errors.size())
-                           + " problems)");
+    log::error("config", std::string{why}
+                           + ": the new configuration is "
+                             "invalid; keeping the running one ("
+                           + std::to_string(res.errors.size()) + " problems)");
     for (auto& e : res.errors)
       log::error("config", e);
     st.reloaded(std::move(info));
@@ -94,11 +91,9 @@ bool reload_config(const std::function<load_result()>& load, config& current,
   } else {
     info.result = info.applied.empty() ? "unchanged" : "applied";
     if (!info.applied.empty())
-      log::info("config", std::string{why} + ": applied "
-                            + join(info.applied));
+      log::info("config", std::string{why} + ": applied " + join(info.applied));
     if (!info.restart_required.empty())
-      log::warn("config", std::string{why} + ": "
-                            + join(info.restart_required)
+      log::warn("config", std::string{why} + ": " + join(info.restart_required)
                             + " changed but take effect only after a "
                               "restart; the running values stay");
   }
@@ -110,6 +105,5 @@ bool reload_config(const std::function<load_result()>& load, config& current,
   }
   return changed;
 }
-
 
 } // namespace cotflow

@@ -215,16 +215,19 @@ void add_status_routes(http_server& http, const metrics& probe,
     },
     true);
   http.route(
-    "/health/live", [] { return http_response{200, "text/plain", "live\n"}; },
+    "/health/live",
+    [] {
+      return http_response{200, "text/plain", "live\n"};
+    },
     true);
   http.route(
     "/health/ready",
     [st] {
       if (st->ready())
         return http_response{200, "text/plain", "ready\n"};
-      auto why = !st->running    ? "starting\n"
-                 : st->draining  ? "draining\n"
-                                 : "no partition assigned\n";
+      auto why = !st->running   ? "starting\n"
+                 : st->draining ? "draining\n"
+                                : "no partition assigned\n";
       return http_response{503, "text/plain", why};
     },
     true);

@@ -10,16 +10,14 @@
 
 namespace cotflow {
 
-std::optional<top_sample> scrape_top(const std::string& host, int port,
-                                     const std::string& token,
-                                     std::chrono::steady_clock::time_point
-                                       since) {
+std::optional<top_sample>
+scrape_top(const std::string& host, int port, const std::string& token,
+           std::chrono::steady_clock::time_point since) {
   auto m = http_get(host, port, "/metrics", token);
   if (!m || m->status != 200)
     return std::nullopt;
   top_sample s;
-  s.at = std::chrono::duration<double>(std::chrono::steady_clock::now()
-                                       - since)
+  s.at = std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
            .count();
   s.metrics = parse_prometheus(m->body);
   if (auto st = http_get(host, port, "/status", token); st && st->status == 200)
@@ -160,11 +158,11 @@ void tree(const rapidjson::Value& node, int depth, std::string& out) {
 void header_line(const std::string& url, const rapidjson::Document& st,
                  bool have_status, std::string& out) {
   char line[256];
-  std::snprintf(
-    line, sizeof(line), "cotflow top  %s  %s  up %.0f s  %s  partitions %lld\n",
-    url.c_str(), text(st, "version"), number(st, "uptime_s"),
-    have_status ? (flag(st, "ready") ? "READY" : "NOT READY") : "?",
-    integer(member(st, "kafka"), "assigned_partitions"));
+  std::snprintf(line, sizeof(line),
+                "cotflow top  %s  %s  up %.0f s  %s  partitions %lld\n",
+                url.c_str(), text(st, "version"), number(st, "uptime_s"),
+                have_status ? (flag(st, "ready") ? "READY" : "NOT READY") : "?",
+                integer(member(st, "kafka"), "assigned_partitions"));
   out += line;
 }
 
@@ -173,30 +171,29 @@ void record_lines(const top_sample& before, const top_sample& now,
                   std::string& out) {
   char line[256];
   auto& m = now.metrics;
-  auto get = [&](const std::string& k) {
-    return m.count(k) ? m.at(k) : 0.0;
-  };
-  std::snprintf(line, sizeof(line),
-                "records/s  in %-9.0f out %-9.0f dead %-7.0f dropped %-7.0f\n",
-                rate(before, now, "cotflow_records_in_total"),
-                rate(before, now, "cotflow_records_out_total"),
-                rate(before, now, "cotflow_records_dead_lettered_total"),
-                rate(before, now, "cotflow_records_dropped_total{reason="
-                                  "\"stale\"}")
-                  + rate(before, now,
-                         "cotflow_records_dropped_total{reason=\"too_old\"}")
-                  + rate(before, now, "cotflow_records_dropped_total{reason="
-                                      "\"low_confidence\"}"));
+  auto get = [&](const std::string& k) { return m.count(k) ? m.at(k) : 0.0; };
+  std::snprintf(
+    line, sizeof(line),
+    "records/s  in %-9.0f out %-9.0f dead %-7.0f dropped %-7.0f\n",
+    rate(before, now, "cotflow_records_in_total"),
+    rate(before, now, "cotflow_records_out_total"),
+    rate(before, now, "cotflow_records_dead_lettered_total"),
+    rate(before, now,
+         "cotflow_records_dropped_total{reason="
+         "\"stale\"}")
+      + rate(before, now, "cotflow_records_dropped_total{reason=\"too_old\"}")
+      + rate(before, now,
+             "cotflow_records_dropped_total{reason="
+             "\"low_confidence\"}"));
   out += line;
-  std::snprintf(line, sizeof(line),
-                "totals     in %-9.0f out %-9.0f dead %-7.0f parked %-7.0f "
-                "in flight %-6.0f %s\n",
-                get("cotflow_records_in_total"),
-                get("cotflow_records_out_total"),
-                get("cotflow_records_dead_lettered_total"),
-                get("cotflow_records_parked_total"),
-                get("cotflow_in_flight_records"),
-                get("cotflow_consumer_paused") > 0 ? "PAUSED" : "");
+  std::snprintf(
+    line, sizeof(line),
+    "totals     in %-9.0f out %-9.0f dead %-7.0f parked %-7.0f "
+    "in flight %-6.0f %s\n",
+    get("cotflow_records_in_total"), get("cotflow_records_out_total"),
+    get("cotflow_records_dead_lettered_total"),
+    get("cotflow_records_parked_total"), get("cotflow_in_flight_records"),
+    get("cotflow_consumer_paused") > 0 ? "PAUSED" : "");
   out += line;
 }
 
@@ -214,8 +211,7 @@ void destination_lines(const rapidjson::Value& d, const top_sample& before,
   std::snprintf(
     line, sizeof(line), "%-16s %-6s %-5s %-9.0f %-6lld %-7llu %s %s %s\n",
     name.c_str(), text(d, "kind"), flag(d, "connected") ? "yes" : "NO",
-    rate(before, now, events_key), integer(d, "queue"),
-    count(d, "reconnects"),
+    rate(before, now, events_key), integer(d, "queue"), count(d, "reconnects"),
     ms(histogram_quantile(before.metrics, m, lat, l, 0.5)).c_str(),
     ms(histogram_quantile(before.metrics, m, lat, l, 0.95)).c_str(),
     ms(histogram_quantile(before.metrics, m, lat, l, 0.99)).c_str());
@@ -224,15 +220,16 @@ void destination_lines(const rapidjson::Value& d, const top_sample& before,
   auto& p = member(d, "parking");
   if (b.IsObject() && p.IsObject()) {
     std::string state = text(b, "state");
-    std::snprintf(
-      line, sizeof(line),
-      "  breaker %-9s trips %-4llu parking %-3s parked %-8llu "
-      "replayed %-8llu backlog %lld\n",
-      state == "closed" ? "closed" : state == "open" ? "OPEN" : "HALF-OPEN",
-      count(b, "trips"), flag(p, "active") ? "ON" : "off",
-      count(p, "parked"),
-      // /status's "replayed": parked events replayed (unparked).
-      count(p, "replayed"), integer(p, "backlog"));
+    std::snprintf(line, sizeof(line),
+                  "  breaker %-9s trips %-4llu parking %-3s parked %-8llu "
+                  "replayed %-8llu backlog %lld\n",
+                  state == "closed" ? "closed"
+                  : state == "open" ? "OPEN"
+                                    : "HALF-OPEN",
+                  count(b, "trips"), flag(p, "active") ? "ON" : "off",
+                  count(p, "parked"),
+                  // /status's "replayed": parked events replayed (unparked).
+                  count(p, "replayed"), integer(p, "backlog"));
     out += line;
   }
   std::string err = text(d, "last_error", "");

@@ -21,10 +21,9 @@ struct top_sample {
 /// `host`:`port` (bearer `token` when not empty); `at` is the seconds from
 /// `since` to the /metrics answer. Nothing when /metrics does not answer
 /// 200; the JSON of the others stays empty when they do not.
-std::optional<top_sample> scrape_top(const std::string& host, int port,
-                                     const std::string& token,
-                                     std::chrono::steady_clock::time_point
-                                       since);
+std::optional<top_sample>
+scrape_top(const std::string& host, int port, const std::string& token,
+           std::chrono::steady_clock::time_point since);
 
 /// Parses the Prometheus text exposition into samples.
 std::map<std::string, double> parse_prometheus(const std::string& text);

@@ -16,8 +16,7 @@ public:
   using ms = std::chrono::milliseconds;
 
   restart_policy(int max_restarts, ms window, ms min, ms max)
-    : max_restarts_(max_restarts), window_(window), min_(min), max_(max) {
-  }
+    : max_restarts_(max_restarts), window_(window), min_(min), max_(max) {}
 
   /// Records a failure at `now`: the delay before the restart, or nothing
   /// when the intensity is exceeded and the failure must escalate.

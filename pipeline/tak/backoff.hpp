@@ -14,8 +14,7 @@ public:
   using ms = std::chrono::milliseconds;
 
   backoff(ms min, ms max, uint64_t seed = std::random_device{}())
-    : min_(min), max_(max), rng_(seed) {
-  }
+    : min_(min), max_(max), rng_(seed) {}
 
   /// The next delay; each call doubles the base up to the cap.
   ms next() {

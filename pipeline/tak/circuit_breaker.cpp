@@ -31,8 +31,7 @@ breaker_settings breaker_settings::from(const tak_config& c) {
 }
 
 circuit_breaker::circuit_breaker(breaker_settings s, uint64_t seed)
-  : settings_(s), rng_(seed) {
-}
+  : settings_(s), rng_(seed) {}
 
 void circuit_breaker::move_to(circuit_state to, clock::time_point now,
                               std::string reason) {
@@ -124,8 +123,8 @@ void circuit_breaker::failure(clock::time_point now,
   }
   if (settings_.consecutive_failures > 0
       && consecutive_ >= settings_.consecutive_failures) {
-    trip(now, std::to_string(consecutive_) + " consecutive failures, last: "
-                + reason);
+    trip(now, std::to_string(consecutive_)
+                + " consecutive failures, last: " + reason);
     return;
   }
   if (settings_.failure_rate > 0

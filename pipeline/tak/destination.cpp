@@ -28,8 +28,7 @@ tak_destination::tak_destination(tak_destination_settings settings,
                                  std::unique_ptr<tak_transport> transport,
                                  std::shared_ptr<parking_port> lot,
                                  tak_destination_env env)
-  : cfg_(std::move(settings)),
-    env_(std::move(env)),
+  : cfg_(std::move(settings)), env_(std::move(env)),
     link_(std::move(transport),
           backoff{cfg_.reconnect_min, cfg_.reconnect_max, seed_of(cfg_, 0)}),
     guard_(circuit_breaker{cfg_.breaker, seed_of(cfg_, 1)}) {
@@ -154,8 +153,9 @@ bool tak_destination::may_connect(clock::time_point now) {
         }
         guard_.probe_out = true;
         publish_breaker();
-        log::info("tak-sink", cfg_.name + ": circuit breaker half-open, "
-                                "probing");
+        log::info("tak-sink", cfg_.name
+                                + ": circuit breaker half-open, "
+                                  "probing");
       }
       return true;
   }
@@ -324,8 +324,7 @@ void tak_destination::start_parking(const std::string& why) {
   env_.counters->parking = true;
   auto moved = park_queued();
   log::warn("tak-sink", cfg_.name + ": " + why + "; parking new events to "
-                          + parking_.lot->topic() + " ("
-                          + std::to_string(moved)
+                          + parking_.lot->topic() + " (" + std::to_string(moved)
                           + " queued events moved there)");
 }
 
@@ -364,8 +363,9 @@ void tak_destination::decide_parking() {
              && parking_.lot->caught_up()) {
     parking_.active = false;
     env_.counters->parking = false;
-    log::info("tak-sink", cfg_.name + ": parked backlog replayed; delivering "
-                                      "directly again");
+    log::info("tak-sink", cfg_.name
+                            + ": parked backlog replayed; delivering "
+                              "directly again");
   }
 }
 
@@ -522,9 +522,9 @@ tak_destination::pump_result tak_destination::pump() {
     // parking) until the write timeout declares the connection dead. The
     // pieces stay valid meanwhile: the events they show are the first
     // `write_.events` of the queue, which keeps them alive.
-    auto r = link_.conn->write_some(write_.pieces.data(),
-                                    write_.pieces.size(), write_.total,
-                                    write_.written, write_.since, err);
+    auto r = link_.conn->write_some(write_.pieces.data(), write_.pieces.size(),
+                                    write_.total, write_.written, write_.since,
+                                    err);
     if (r == tak_transport::progress::failed) {
       lost(err);
       return {false, ms{1}};
@@ -538,8 +538,7 @@ tak_destination::pump_result tak_destination::pump() {
   env_.counters->queue = static_cast<int64_t>(queue_.size());
   // Replay waiting: come back at once. Idle: come back to read what the
   // server sends and notice a close.
-  return {false, soon >= 0 ? ms{soon}
-                           : ms{link_.conn->is_udp() ? 1000 : 250}};
+  return {false, soon >= 0 ? ms{soon} : ms{link_.conn->is_udp() ? 1000 : 250}};
 }
 
 } // namespace cotflow

@@ -157,8 +157,7 @@ private:
   /// The connection and its lifecycle.
   struct link_state {
     link_state(std::unique_ptr<tak_transport> c, backoff b)
-      : conn(std::move(c)), retry(b) {
-    }
+      : conn(std::move(c)), retry(b) {}
     std::unique_ptr<tak_transport> conn;
     backoff retry;
     clock::time_point next_attempt{};
@@ -176,8 +175,7 @@ private:
 
   /// The circuit breaker and whether a probe it granted is not reported.
   struct guard_state {
-    explicit guard_state(circuit_breaker b) : breaker(std::move(b)) {
-    }
+    explicit guard_state(circuit_breaker b) : breaker(std::move(b)) {}
     circuit_breaker breaker;
     bool probe_out = false;
   };

@@ -65,8 +65,7 @@ std::unique_ptr<parking_lot> parking_lot::make(const config& cfg,
   // (~100k/s measured in bench/, for some 20 MB more RSS while replaying).
   rcfg.kafka.properties.emplace("queued.max.messages.kbytes", "32768");
   self->replayer_stats_ = std::make_shared<stats>();
-  self->replayer_ = tracked_consumer::make(rcfg, 1, self->replayer_stats_,
-                                           err);
+  self->replayer_ = tracked_consumer::make(rcfg, 1, self->replayer_stats_, err);
   if (!self->replayer_) {
     err = "parking replayer for " + destination + ": " + err;
     return nullptr;
@@ -115,8 +114,7 @@ size_t parking_lot::replay(size_t max, int64_t now_ms,
   std::shared_ptr<cot_events> events; // made for the first event
   replayer_->poll(0, max, [&](uint32_t tp, const rd_kafka_message_t& msg) {
     rd_kafka_headers_t* headers = nullptr;
-    if (rd_kafka_message_headers(&msg, &headers)
-        != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_message_headers(&msg, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR)
       headers = nullptr;
     auto stale_ms = header_int(headers, "cotflow.stale").value_or(0);
     record_ref ref{tp | replay_flag, msg.offset};

@@ -2,9 +2,9 @@
 
 #include "config/config.hpp"
 #include "pipeline/core/cot_event.hpp"
+#include "pipeline/core/stats.hpp"
 #include "pipeline/kafka/consumer.hpp"
 #include "pipeline/kafka/kafka.hpp"
-#include "pipeline/core/stats.hpp"
 
 #include <deque>
 #include <map>
@@ -28,8 +28,8 @@ public:
   virtual void serve(std::vector<record_ref>& durable) = 0;
   virtual size_t outstanding() const = 0;
   virtual const std::string& failure() const = 0;
-  virtual size_t replay(size_t max, int64_t now_ms,
-                        std::deque<event_ref>& out, uint64_t& stale)
+  virtual size_t replay(size_t max, int64_t now_ms, std::deque<event_ref>& out,
+                        uint64_t& stale)
     = 0;
   virtual void hold() = 0;
   virtual void done(const record_ref& ref) = 0;
@@ -49,9 +49,8 @@ public:
 class parking_lot final : public parking_port {
 public:
   /// Creates both clients; null with `err` set on failure.
-  static std::unique_ptr<parking_lot> make(const config& cfg,
-                                           const std::string& destination,
-                                           std::string& err);
+  static std::unique_ptr<parking_lot>
+  make(const config& cfg, const std::string& destination, std::string& err);
 
   ~parking_lot();
 

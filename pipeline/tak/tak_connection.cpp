@@ -144,8 +144,7 @@ bool connect_stream(int fd, const addrinfo& ai,
 tak_connection::tak_connection(tak_url url,
                                std::chrono::milliseconds connect_timeout,
                                std::chrono::milliseconds write_timeout)
-  : url_(std::move(url)),
-    connect_timeout_(connect_timeout),
+  : url_(std::move(url)), connect_timeout_(connect_timeout),
     write_timeout_(write_timeout) {
   if (is_tls() && !setup_tls(ctx_error_) && ctx_) {
     SSL_CTX_free(ctx_);
@@ -182,8 +181,7 @@ bool tak_connection::setup_tls(std::string& err) {
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
     bool ok = url_.ca.empty()
                 ? SSL_CTX_set_default_verify_paths(ctx_) == 1
-                : SSL_CTX_load_verify_locations(ctx_, url_.ca.c_str(),
-                                                nullptr)
+                : SSL_CTX_load_verify_locations(ctx_, url_.ca.c_str(), nullptr)
                     == 1;
     if (!ok) {
       err = "cannot load CA " + url_.ca + ": " + ssl_errors();
@@ -203,8 +201,8 @@ bool tak_connection::setup_tls(std::string& err) {
               && SSL_CTX_check_private_key(ctx_) == 1;
     SSL_CTX_set_default_passwd_cb_userdata(ctx_, nullptr);
     if (!ok) {
-      err = "cannot use client certificate " + url_.cert + " / key "
-            + url_.key + ": " + ssl_errors();
+      err = "cannot use client certificate " + url_.cert + " / key " + url_.key
+            + ": " + ssl_errors();
       return false;
     }
   } else if (!url_.p12.empty()) {
@@ -216,8 +214,7 @@ bool tak_connection::setup_tls(std::string& err) {
     X509* cert = nullptr;
     STACK_OF(X509)* chain = nullptr;
     bool ok = p12
-              && PKCS12_parse(p12, password.c_str(), &pkey, &cert, &chain)
-                   == 1
+              && PKCS12_parse(p12, password.c_str(), &pkey, &cert, &chain) == 1
               && SSL_CTX_use_certificate(ctx_, cert) == 1
               && SSL_CTX_use_PrivateKey(ctx_, pkey) == 1;
     for (int i = 0; ok && chain && i < sk_X509_num(chain); ++i)
@@ -303,8 +300,7 @@ bool tak_connection::connect(std::string& err, bool& config_error) {
   int rc = getaddrinfo(url_.host.c_str(), port.c_str(), &hints, &res);
   if (rc != 0) {
     err = "cannot resolve " + url_.host + ": " + gai_strerror(rc);
-    config_error = rc == EAI_NONAME || rc == EAI_SERVICE
-                   || rc == EAI_FAMILY;
+    config_error = rc == EAI_NONAME || rc == EAI_SERVICE || rc == EAI_FAMILY;
     return false;
   }
   err.clear();
@@ -399,8 +395,7 @@ bool tak_connection::write(std::string_view bytes, std::string& err) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      err = "write blocked for "
-            + std::to_string(write_timeout_.count())
+      err = "write blocked for " + std::to_string(write_timeout_.count())
             + " ms: server not reading";
       close();
       return false;
@@ -415,11 +410,9 @@ bool tak_connection::write(std::string_view bytes, std::string& err) {
 // (first, skip, done) and stop the same way when the server is not
 // reading; split apart, that cursor and a three-way result would pass
 // through every call of this write path.
-tak_connection::progress
-tak_connection::write_some(const std::string_view* pieces, size_t n,
-                           size_t total, size_t& done,
-                           std::chrono::steady_clock::time_point since,
-                           std::string& err) {
+tak_connection::progress tak_connection::write_some(
+  const std::string_view* pieces, size_t n, size_t total, size_t& done,
+  std::chrono::steady_clock::time_point since, std::string& err) {
   if (fd_ < 0) {
     err = "not connected";
     return progress::failed;
@@ -515,7 +508,7 @@ bool tak_connection::drain(std::string& err) {
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
       return true;
     err = e == SSL_ERROR_ZERO_RETURN ? "server closed the connection"
-                                      : "TLS read failed: " + ssl_errors();
+                                     : "TLS read failed: " + ssl_errors();
     if (e == SSL_ERROR_SYSCALL && n == 0)
       err = "server closed the connection";
     close();

@@ -65,8 +65,8 @@ public:
   /// without copying them together first: one sendmsg over all of them on
   /// plain TCP. UDP sends each piece as a datagram of its own.
   progress write_some(const std::string_view* pieces, size_t n, size_t total,
-                      size_t& done,
-                      time_point since, std::string& err) override;
+                      size_t& done, time_point since,
+                      std::string& err) override;
 
   /// Reads and discards what the server sent, so its send buffer never
   /// fills; false with `err` when the server closed the connection.

@@ -15,7 +15,8 @@ inline bool destination_accepts(const tak_url& u, std::string_view type,
     for (auto& prefix : u.types)
       any = any
             || (type.substr(0, prefix.size()) == prefix
-                && (type.size() == prefix.size() || type[prefix.size()] == '-'));
+                && (type.size() == prefix.size()
+                    || type[prefix.size()] == '-'));
     if (!any)
       return false;
   }

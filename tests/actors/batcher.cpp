@@ -21,7 +21,7 @@ namespace {
 /// Stands in for the dispatcher: keeps each batch it receives.
 dispatcher_actor::behavior_type
 fake_dispatcher(dispatcher_actor::pointer,
-             std::shared_ptr<std::vector<batch>> got) {
+                std::shared_ptr<std::vector<batch>> got) {
   return {
     [=](batch& b) { got->push_back(std::move(b)); },
     [](atom::done, uint64_t, uint64_t) {},

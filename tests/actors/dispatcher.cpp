@@ -62,9 +62,10 @@ struct worker_log {
 
 /// Stands in for an encoder: logs each batch, then reports it done (unless
 /// told not to), or throws when told to.
-encoder_actor::behavior_type
-fake_encoder(encoder_actor::pointer self, std::shared_ptr<worker_log> log,
-             dispatcher_actor brk, uint64_t slot, int incarnation) {
+encoder_actor::behavior_type fake_encoder(encoder_actor::pointer self,
+                                          std::shared_ptr<worker_log> log,
+                                          dispatcher_actor brk, uint64_t slot,
+                                          int incarnation) {
   return {
     [=](work& w) {
       if (log->fail_next.erase(slot) > 0)
@@ -154,7 +155,8 @@ struct dispatcher_fixture : test::actor_fixture {
   /// The dispatcher's state (only while it runs).
   dispatcher_state& state() {
     auto ptr = caf::actor_cast<caf::abstract_actor*>(aut);
-    return dynamic_cast<dispatcher_actor::stateful_base<dispatcher_state>&>(*ptr)
+    return dynamic_cast<dispatcher_actor::stateful_base<dispatcher_state>&>(
+             *ptr)
       .state;
   }
 

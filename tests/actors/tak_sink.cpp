@@ -46,8 +46,7 @@ source_actor::behavior_type fake_source(source_actor::pointer,
 struct tak_sink_fixture : test::actor_fixture {
   std::shared_ptr<wire> w = std::make_shared<wire>();
   std::shared_ptr<fake_lot> lot = std::make_shared<fake_lot>();
-  std::shared_ptr<std::vector<ack>> acks
-    = std::make_shared<std::vector<ack>>();
+  std::shared_ptr<std::vector<ack>> acks = std::make_shared<std::vector<ack>>();
   std::shared_ptr<destination_stats> counters
     = std::make_shared<destination_stats>();
   std::shared_ptr<stats> pipeline = std::make_shared<stats>();

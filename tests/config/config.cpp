@@ -8,18 +8,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 #include <functional>
 #include <map>
-#include <thread>
 #include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
-#include <type_traits>
-#include <variant>
 #include <string>
+#include <thread>
+#include <type_traits>
+#include <unistd.h>
 #include <utility>
+#include <variant>
 #include <vector>
 
 using cotflow::config;
@@ -170,7 +170,9 @@ const std::vector<env_case>& env_cases() {
      [](auto& c) {
        return c.cot.affiliation_codes == map{{"friend", "f"}, {"foe", "h"}};
      }},
-    {"sinks.kafka", "false", [](auto& c) { return !c.sinks.kafka; },
+    {"sinks.kafka",
+     "false",
+     [](auto& c) { return !c.sinks.kafka; },
      {{"COTFLOW_SINKS_FILE", "/tmp/cot.xml"}}},
     {"sinks.file", "/tmp/cot.xml",
      [](auto& c) { return c.sinks.file == "/tmp/cot.xml"; }},
@@ -382,8 +384,8 @@ BOOST_AUTO_TEST_CASE(bool_env_values_accept_the_usual_spellings) {
     BOOST_TEST(r.cfg.sinks.kafka, v);
   }
   for (auto v : {"false", "0", "no", "off"}) {
-    auto r = load("", {{"COTFLOW_SINKS_KAFKA", v},
-                       {"COTFLOW_SINKS_FILE", "/tmp/x"}});
+    auto r = load(
+      "", {{"COTFLOW_SINKS_KAFKA", v}, {"COTFLOW_SINKS_FILE", "/tmp/x"}});
     BOOST_TEST(!r.cfg.sinks.kafka, v);
   }
 }
@@ -581,8 +583,8 @@ BOOST_AUTO_TEST_CASE(kafka_properties_owned_by_cotflow_are_refused) {
                            std::string{"kafka.properties."} + key));
     }
   }
-  auto r = load("", {{"COTFLOW_KAFKA_PROPERTIES",
-                      "linger.ms=5,enable.auto.commit=true"}});
+  auto r = load(
+    "", {{"COTFLOW_KAFKA_PROPERTIES", "linger.ms=5,enable.auto.commit=true"}});
   BOOST_TEST(has_error(r.errors, "kafka.properties.enable.auto.commit"),
              joined(r.errors));
   BOOST_TEST(!has_error(r.errors, "kafka.properties.linger.ms"));
@@ -680,8 +682,8 @@ BOOST_AUTO_TEST_CASE(tak_urls_in_the_usual_forms_parse) {
   BOOST_TEST(t->scheme == "tcp");
   BOOST_TEST(t->host == "tak.example.org");
   BOOST_TEST(t->port == 8087);
-  auto m = cotflow::parse_tak_url("udp://239.2.3.1:6969?ttl=4&interface=10.1.2.3",
-                                  err);
+  auto m = cotflow::parse_tak_url(
+    "udp://239.2.3.1:6969?ttl=4&interface=10.1.2.3", err);
   BOOST_REQUIRE(m);
   BOOST_TEST(m->ttl == 4);
   BOOST_TEST(m->interface == "10.1.2.3");
@@ -691,9 +693,9 @@ BOOST_AUTO_TEST_CASE(tak_urls_in_the_usual_forms_parse) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_tak_urls_are_refused_with_a_reason) {
-  for (auto bad : {"tak.example.org:8087", "http://h:1", "tcp://h",
-                   "tcp://h:0", "tcp://h:70000", "tcp://:8087",
-                   "udp://h:1?ttl=300", "tcp://h:1?ttl=2", "udp://h:1?x=1"}) {
+  for (auto bad : {"tak.example.org:8087", "http://h:1", "tcp://h", "tcp://h:0",
+                   "tcp://h:70000", "tcp://:8087", "udp://h:1?ttl=300",
+                   "tcp://h:1?ttl=2", "udp://h:1?x=1"}) {
     std::string err;
     BOOST_TEST(!cotflow::parse_tak_url(bad, err), bad);
     BOOST_TEST(!err.empty(), bad);
@@ -728,8 +730,10 @@ BOOST_AUTO_TEST_CASE(secrets_come_from_the_environment_or_a_file) {
   std::ofstream{path} << "from-a-file\n";
   auto r = load("kafka:\n  properties:\n"
                 "    sasl.password: ${env:KAFKA_PASSWORD}\n"
-                "    ssl.key.password: ${file:" + path + "}\n"
-                "http:\n  token: ${env:HTTP_TOKEN}\n",
+                "    ssl.key.password: ${file:"
+                  + path
+                  + "}\n"
+                    "http:\n  token: ${env:HTTP_TOKEN}\n",
                 {{"KAFKA_PASSWORD", "from-the-env"}, {"HTTP_TOKEN", "t0k"}});
   std::remove(path.c_str());
   BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
@@ -749,10 +753,12 @@ BOOST_AUTO_TEST_CASE(missing_secret_sources_are_reported_by_key) {
   auto all = joined(r.errors);
   BOOST_TEST(all.find("kafka.properties.sasl.password: environment variable "
                       "NOT_SET_ANYWHERE is not set")
-             != std::string::npos, all);
+               != std::string::npos,
+             all);
   BOOST_TEST(all.find("kafka.properties.ssl.key.password: cannot read "
                       "/nonexistent/secret")
-             != std::string::npos, all);
+               != std::string::npos,
+             all);
 }
 
 BOOST_AUTO_TEST_CASE(a_cpu_quota_caps_the_cpus_used) {
@@ -813,8 +819,7 @@ BOOST_AUTO_TEST_CASE(a_value_outside_a_keys_bounds_is_reported_with_them) {
              joined(errors));
   BOOST_TEST(has("faults.sink_throw_rate: must be within [0, 1]"),
              joined(errors));
-  BOOST_TEST(cotflow::find_key("tak.breaker_window")->bounds
-             == "[1, 100000]");
+  BOOST_TEST(cotflow::find_key("tak.breaker_window")->bounds == "[1, 100000]");
 }
 
 BOOST_AUTO_TEST_CASE(the_hot_keys_are_the_tunables_and_the_log) {
@@ -823,12 +828,18 @@ BOOST_AUTO_TEST_CASE(the_hot_keys_are_the_tunables_and_the_log) {
     if (k.hot())
       hot.push_back(k.path());
   const std::vector<std::string> expected = {
-    "pipeline.batch_size",       "pipeline.batch_age_ms",
-    "pipeline.max_in_flight",    "tak.queue_events",
-    "tak.breaker_failures",      "tak.breaker_failure_rate",
-    "tak.breaker_window",        "tak.breaker_open_min_ms",
-    "tak.breaker_open_max_ms",   "tak.breaker_probes",
-    "log.level",                 "log.format",
+    "pipeline.batch_size",
+    "pipeline.batch_age_ms",
+    "pipeline.max_in_flight",
+    "tak.queue_events",
+    "tak.breaker_failures",
+    "tak.breaker_failure_rate",
+    "tak.breaker_window",
+    "tak.breaker_open_min_ms",
+    "tak.breaker_open_max_ms",
+    "tak.breaker_probes",
+    "log.level",
+    "log.format",
   };
   BOOST_TEST(hot == expected, boost::test_tools::per_element());
   for (const auto& k : cotflow::config_keys())
@@ -915,8 +926,7 @@ BOOST_AUTO_TEST_CASE(every_hot_key_is_read_outside_config) {
       for (std::sregex_iterator m{code.begin(), code.end(), alias}, end;
            m != end; ++m)
         if (std::regex_search(code, std::regex{"\\b" + (*m)[1].str()
-                                                 + "\\s*\\.\\s*" + name
-                                                 + "\\b"}))
+                                               + "\\s*\\.\\s*" + name + "\\b"}))
           return true;
       return false;
     };
@@ -926,7 +936,7 @@ BOOST_AUTO_TEST_CASE(every_hot_key_is_read_outside_config) {
              || (std::regex_search(code, section_struct)
                  && std::regex_search(code, as_member));
     BOOST_TEST(read, k.path() << " is hot, but no code in "
-                                             "actors/ or pipeline/ reads it");
+                                 "actors/ or pipeline/ reads it");
   }
   BOOST_TEST(hot > 0u);
 }
@@ -989,8 +999,7 @@ BOOST_AUTO_TEST_CASE(every_key_is_either_applied_or_needs_a_restart) {
       auto plan = cotflow::plan_reload(running, loaded);
       const std::vector<std::string> just_this = {k.path()};
       if (k.hot()) {
-        BOOST_TEST(plan.applied == just_this,
-                   boost::test_tools::per_element());
+        BOOST_TEST(plan.applied == just_this, boost::test_tools::per_element());
         BOOST_TEST(plan.restart_required.empty());
         BOOST_TEST(cotflow::changed_keys(plan.next, loaded).empty());
       } else {

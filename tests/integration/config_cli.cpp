@@ -29,14 +29,16 @@ struct bad_config {
   ~bad_config() {
     std::remove(path.c_str());
   }
-  std::string path = "/tmp/cotflow-bad-" + std::to_string(getpid())
-                     + ".yaml";
+  std::string path = "/tmp/cotflow-bad-" + std::to_string(getpid()) + ".yaml";
 };
 
-const char* expected[] = {
-  "pipeline.batch_size",   "pipeline.batch_age_ms", "cot.low_confidence",
-  "cot.default_type",      "sinks",                 "bogus",
-  "pipeline.max_in_flight"};
+const char* expected[] = {"pipeline.batch_size",
+                          "pipeline.batch_age_ms",
+                          "cot.low_confidence",
+                          "cot.default_type",
+                          "sinks",
+                          "bogus",
+                          "pipeline.max_in_flight"};
 
 } // namespace
 
@@ -67,10 +69,10 @@ BOOST_AUTO_TEST_CASE(run_refuses_to_start_on_a_bad_config) {
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_config_file_is_refused) {
-  child c{{cotflow_bin(), "config", "check", "--config",
-           "/nonexistent/cotflow.yaml"},
-          {},
-          true};
+  child c{
+    {cotflow_bin(), "config", "check", "--config", "/nonexistent/cotflow.yaml"},
+    {},
+    true};
   auto text = c.read_all(30s);
   BOOST_CHECK_EQUAL(*c.wait(30s), 2);
   BOOST_CHECK(text.find("/nonexistent/cotflow.yaml") != std::string::npos);
@@ -83,7 +85,8 @@ BOOST_AUTO_TEST_CASE(a_good_config_checks_and_shows_its_sources) {
   auto text = c.read_all(30s);
   BOOST_CHECK_EQUAL(*c.wait(30s), 0);
   BOOST_CHECK(text.find("batch_size: 77") != std::string::npos);
-  BOOST_CHECK(text.find("env COTFLOW_PIPELINE_BATCH_SIZE") != std::string::npos);
+  BOOST_CHECK(text.find("env COTFLOW_PIPELINE_BATCH_SIZE")
+              != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(the_example_config_in_deploy_is_what_config_show_prints) {
@@ -93,8 +96,7 @@ BOOST_AUTO_TEST_CASE(the_example_config_in_deploy_is_what_config_show_prints) {
   std::stringstream buf;
   buf << in.rdbuf();
   auto example = buf.str();
-  child c{{cotflow_bin(), "config", "show", "--config", "/dev/null"}, {},
-          true};
+  child c{{cotflow_bin(), "config", "show", "--config", "/dev/null"}, {}, true};
   auto shown = c.read_all(30s);
   BOOST_CHECK_EQUAL(*c.wait(30s), 0);
   // Both without their header comments.

@@ -120,14 +120,23 @@ public:
     int to[2], from[2];
     if (::pipe2(to, O_CLOEXEC) != 0 || ::pipe2(from, O_CLOEXEC) != 0)
       throw std::runtime_error("pipe failed");
-    std::vector<std::string> argv = {
-      bin, "--headless=new", "--no-sandbox", "--disable-gpu",
-      "--remote-debugging-pipe", "--user-data-dir=" + dir_ + "/profile",
-      "--no-first-run", "--no-default-browser-check",
-      "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--disable-extensions", "--disable-default-apps",
-      "--enable-logging=stderr", "--v=0", "--window-size=1280,1000",
-      "about:blank"};
+    std::vector<std::string> argv = {bin,
+                                     "--headless=new",
+                                     "--no-sandbox",
+                                     "--disable-gpu",
+                                     "--remote-debugging-pipe",
+                                     "--user-data-dir=" + dir_ + "/profile",
+                                     "--no-first-run",
+                                     "--no-default-browser-check",
+                                     "--disable-background-networking",
+                                     "--disable-component-update",
+                                     "--disable-sync",
+                                     "--disable-extensions",
+                                     "--disable-default-apps",
+                                     "--enable-logging=stderr",
+                                     "--v=0",
+                                     "--window-size=1280,1000",
+                                     "about:blank"};
     pid_ = ::fork();
     if (pid_ < 0)
       throw std::runtime_error("fork failed");
@@ -274,8 +283,7 @@ private:
     auto s = session ? *session : session_;
     std::string msg = R"({"id":)" + std::to_string(id) + R"(,"method":)"
                       + quote(method) + R"(,"params":)" + params
-                      + (s.empty() ? "" : R"(,"sessionId":)" + quote(s))
-                      + "}";
+                      + (s.empty() ? "" : R"(,"sessionId":)" + quote(s)) + "}";
     msg.push_back('\0');
     for (size_t done = 0; done < msg.size();) {
       auto n = ::write(to_, msg.data() + done, msg.size() - done);
@@ -438,8 +446,7 @@ struct trickle {
           seq += 40;
           std::this_thread::sleep_for(150ms);
         }
-      }) {
-  }
+      }) {}
 
   ~trickle() {
     stop = true;
@@ -468,12 +475,11 @@ BOOST_AUTO_TEST_CASE(the_page_shows_live_numbers_without_console_errors) {
   auto chromium = require_chromium();
   tak_receiver rx;
   const std::string token = "d4sh-t0ken";
-  auto run = this->run(
-    "dashboard",
-    {{"COTFLOW_TAK_DESTINATIONS",
-      "rx=tcp://127.0.0.1:" + std::to_string(rx.port())},
-     {"COTFLOW_HTTP_TOKEN", token}},
-    true);
+  auto run = this->run("dashboard",
+                       {{"COTFLOW_TAK_DESTINATIONS",
+                         "rx=tcp://127.0.0.1:" + std::to_string(rx.port())},
+                        {"COTFLOW_HTTP_TOKEN", token}},
+                       true);
   std::string log;
   auto port = wait_for_http_port(*run, log);
   // The page is open and self-contained; the data behind it is not open.
@@ -490,8 +496,9 @@ BOOST_AUTO_TEST_CASE(the_page_shows_live_numbers_without_console_errors) {
     [&] {
       read_log(*run, log);
       auto m = http_get(port, "/metrics");
-      return m && m->body.find("\ncotflow_records_out_total 0\n")
-                    == std::string::npos;
+      return m
+             && m->body.find("\ncotflow_records_out_total 0\n")
+                  == std::string::npos;
     },
     30s));
 
@@ -506,8 +513,7 @@ BOOST_AUTO_TEST_CASE(the_page_shows_live_numbers_without_console_errors) {
   for (auto id : {"records-in", "records-out", "rate-in", "rate-out",
                   "latency-p50", "latency-p95", "latency-p99", "batch-mean",
                   "parking-backlog", "breaker-states", "scrapes"})
-    shown += std::string{"\n  "} + id + ": " + first[id] + " -> "
-             + second[id];
+    shown += std::string{"\n  "} + id + ": " + first[id] + " -> " + second[id];
   BOOST_TEST_MESSAGE("dashboard numbers, 3 s apart:" << shown);
 
   // It loaded and refreshes every second, with the token for /status.
@@ -559,7 +565,8 @@ BOOST_AUTO_TEST_CASE(the_page_shows_live_numbers_without_console_errors) {
   BOOST_CHECK_EQUAL(second["js-errors"], "0");
   BOOST_CHECK_MESSAGE(b.errors().empty(),
                       "the page reported errors:" << joined(b.errors())
-                        << "\nchromium log:\n" << b.log_tail());
+                                                  << "\nchromium log:\n"
+                                                  << b.log_tail());
 
   // The detection itself works with this Chromium: a thrown error, a
   // console.error and a failed load are all caught.
@@ -575,7 +582,8 @@ BOOST_AUTO_TEST_CASE(the_page_shows_live_numbers_without_console_errors) {
   for (auto what : {"missingFunction", "deliberate console error", "404"})
     BOOST_CHECK_MESSAGE(caught.find(what) != std::string::npos,
                         "a deliberate error was not detected: " << what
-                          << "\ncaught:\n" << caught);
+                                                                << "\ncaught:\n"
+                                                                << caught);
   // The page counts the first two itself.
   BOOST_CHECK_EQUAL(number(page_state(b), "js-errors"), counted + 2);
 
@@ -603,8 +611,7 @@ BOOST_AUTO_TEST_CASE(without_tak_destinations_or_token) {
   auto s = page_state(b);
   BOOST_CHECK_EQUAL(s["conn-status"], "live");
   BOOST_CHECK_EQUAL(s["records-in"], "300");
-  BOOST_CHECK_EQUAL(number(s, "records-out"),
-                    m["cotflow_records_out_total"]);
+  BOOST_CHECK_EQUAL(number(s, "records-out"), m["cotflow_records_out_total"]);
   BOOST_CHECK_EQUAL(s["breakers-empty"], "no TAK destinations");
   BOOST_CHECK_EQUAL(s["breakers-empty:hidden"], "false");
   BOOST_CHECK_EQUAL(s["parking-empty:hidden"], "false");
@@ -617,7 +624,8 @@ BOOST_AUTO_TEST_CASE(without_tak_destinations_or_token) {
   BOOST_CHECK_EQUAL(s["js-errors"], "0");
   BOOST_CHECK_MESSAGE(b.errors().empty(),
                       "the page reported errors:" << joined(b.errors())
-                        << "\nchromium log:\n" << b.log_tail());
+                                                  << "\nchromium log:\n"
+                                                  << b.log_tail());
   run->signal(SIGTERM);
   BOOST_CHECK(run->wait(60s));
 }

@@ -44,8 +44,8 @@ std::vector<std::string> short_lived(uint64_t first, int n, int stale_s) {
     out.push_back("{\"id\":\"short-" + std::to_string(i)
                   + "\",\"time\":" + std::to_string(now)
                   + ",\"lat\":10.5,\"lon\":20.5,\"stale_s\":"
-                  + std::to_string(stale_s) + ",\"remarks\":\"seq="
-                  + std::to_string(first + i) + "\"}");
+                  + std::to_string(stale_s)
+                  + ",\"remarks\":\"seq=" + std::to_string(first + i) + "\"}");
   return out;
 }
 
@@ -175,8 +175,8 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_parks_and_replays_everything) {
   BOOST_CHECK_EQUAL(std::string{d["name"].GetString()}, dest);
   BOOST_CHECK_EQUAL(std::string{d["breaker"]["state"].GetString()}, "closed");
   BOOST_CHECK_GE(d["breaker"]["trips"].GetUint64(), 1u);
-  BOOST_CHECK(std::string{d["breaker"]["last_trip_reason"].GetString()}
-                .find("Connection refused")
+  BOOST_CHECK(std::string{d["breaker"]["last_trip_reason"].GetString()}.find(
+                "Connection refused")
               != std::string::npos);
   BOOST_CHECK_EQUAL(d["parking"]["dropped_stale"].GetUint64(),
                     static_cast<uint64_t>(shorts));

@@ -70,8 +70,7 @@ BOOST_FIXTURE_TEST_SUITE(pipeline_end_to_end, broker_fixture)
 BOOST_AUTO_TEST_CASE(every_record_reaches_cot_or_dead_letters_and_commits) {
   auto inputs = publish_generated(bootstrap, input_topic, 20000, 0.03);
   auto run = this->run("e2e");
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return all_committed("e2e"); },
-                                   120s),
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return all_committed("e2e"); }, 120s),
                         "offsets were not committed to the end");
   run->signal(SIGTERM);
   auto rc = run->wait(60s);
@@ -93,8 +92,8 @@ BOOST_AUTO_TEST_CASE(every_record_reaches_cot_or_dead_letters_and_commits) {
     }
   }
   BOOST_TEST_MESSAGE(valid << " valid, " << invalid << " malformed, "
-                           << out.cot.size() << " in cot, "
-                           << out.dead.size() << " dead-lettered");
+                           << out.cot.size() << " in cot, " << out.dead.size()
+                           << " dead-lettered");
   BOOST_CHECK_GT(invalid, 0u);
   BOOST_CHECK_EQUAL(missing, 0u);
   BOOST_CHECK_EQUAL(misplaced, 0u);
@@ -118,9 +117,9 @@ BOOST_AUTO_TEST_CASE(cot_events_validate_against_the_cot_schema,
   require_cot_schema();
   publish_generated(bootstrap, input_topic, 500, 0.03);
   auto run = this->run("schema");
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return all_committed("schema"); },
-                                   120s),
-                        "offsets were not committed to the end");
+  BOOST_REQUIRE_MESSAGE(
+    eventually([&] { return all_committed("schema"); }, 120s),
+    "offsets were not committed to the end");
   run->signal(SIGTERM);
   BOOST_REQUIRE(run->wait(60s));
   auto out = read_outputs(bootstrap);
@@ -131,8 +130,8 @@ BOOST_AUTO_TEST_CASE(cot_events_validate_against_the_cot_schema,
 /// Checks that every input of `inputs` for which `take` holds reached the
 /// output it belongs to; returns how many were checked.
 template <class Pred>
-size_t check_delivered(const std::vector<produced>& inputs,
-                       const outputs& out, Pred take) {
+size_t check_delivered(const std::vector<produced>& inputs, const outputs& out,
+                       Pred take) {
   size_t checked = 0;
   for (auto& p : inputs) {
     if (!take(p))
@@ -154,8 +153,8 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_stream_then_restart_loses_nothing) {
   std::vector<produced> inputs;
   auto publish = [&](uint64_t from, uint64_t to) {
     for (uint64_t i = from; i < to; ++i) {
-      auto part = publish_generated(bootstrap, input_topic, 2000, 0.02,
-                                    100 + i, i * 2000);
+      auto part = publish_generated(bootstrap, input_topic, 2000, 0.02, 100 + i,
+                                    i * 2000);
       inputs.insert(inputs.end(), part.begin(), part.end());
     }
   };
@@ -186,9 +185,9 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_stream_then_restart_loses_nothing) {
   BOOST_CHECK_GT(below, 0u);
   BOOST_CHECK_LT(below, inputs.size());
   auto second = run("restart");
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return all_committed("restart"); },
-                                   120s),
-                        "the restarted run did not commit to the end");
+  BOOST_REQUIRE_MESSAGE(
+    eventually([&] { return all_committed("restart"); }, 120s),
+    "the restarted run did not commit to the end");
   second->signal(SIGTERM);
   rc = second->wait(60s);
   BOOST_REQUIRE(rc);
@@ -243,8 +242,7 @@ BOOST_AUTO_TEST_CASE(a_batch_does_not_wait_when_nothing_more_is_coming) {
   auto run = this->run("trickle", {{"COTFLOW_PIPELINE_BATCH_SIZE", "1000"},
                                    {"COTFLOW_PIPELINE_BATCH_AGE_MS", "60000"}});
   publish_generated(bootstrap, input_topic, 5, 0.0);
-  BOOST_CHECK_MESSAGE(eventually([&] { return all_committed("trickle"); },
-                                 40s),
+  BOOST_CHECK_MESSAGE(eventually([&] { return all_committed("trickle"); }, 40s),
                       "five records waited for a batch to fill or age");
   run->signal(SIGTERM);
   auto rc = run->wait(60s);

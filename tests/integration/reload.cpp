@@ -30,9 +30,8 @@ void write_file(const std::string& path, const std::string& text) {
 }
 
 std::string config_text(int batch_size, const std::string& group) {
-  return "kafka:\n  group_id: " + group
-         + "\npipeline:\n  batch_size: " + std::to_string(batch_size)
-         + "\n  batch_age_ms: 1000\n";
+  return "kafka:\n  group_id: " + group + "\npipeline:\n  batch_size: "
+         + std::to_string(batch_size) + "\n  batch_age_ms: 1000\n";
 }
 
 struct batches {
@@ -64,10 +63,9 @@ BOOST_AUTO_TEST_CASE(tunables_apply_live_and_bad_files_are_refused) {
   write_file(path, config_text(200, "reload"));
   auto e = env("ignored");
   // The group comes from the file (the environment would override it).
-  e.erase(std::remove_if(e.begin(), e.end(),
-                         [](auto& kv) {
-                           return kv.first == "COTFLOW_KAFKA_GROUP_ID";
-                         }),
+  e.erase(std::remove_if(
+            e.begin(), e.end(),
+            [](auto& kv) { return kv.first == "COTFLOW_KAFKA_GROUP_ID"; }),
           e.end());
   child run{{cotflow_bin(), "run", "--config", path}, e, true};
   std::string log;
@@ -104,8 +102,7 @@ BOOST_AUTO_TEST_CASE(tunables_apply_live_and_bad_files_are_refused) {
     BOOST_CHECK_EQUAL(std::string{r["restart_required"][0].GetString()},
                       "kafka.group_id");
   }
-  auto second = publish_generated(bootstrap, input_topic, 3000, 0.0, 2,
-                                  100000);
+  auto second = publish_generated(bootstrap, input_topic, 3000, 0.0, 2, 100000);
   // Still the old group: the new group_id was not half-applied.
   BOOST_REQUIRE(eventually(
     [&] {

@@ -41,8 +41,7 @@ constexpr int64_t after_revoke_ms = 2000;
 constexpr int64_t overlap_ms = 0;
 
 struct twelve_partitions : broker_fixture {
-  twelve_partitions() : broker_fixture(12) {
-  }
+  twelve_partitions() : broker_fixture(12) {}
 };
 
 int64_t outputs(const std::string& bootstrap) {
@@ -141,9 +140,8 @@ std::string when(int64_t ms) {
 /// Ownership intervals from the logs, and the records each revoke left in
 /// flight; `report`: say what the logs say, and check that they make sense.
 std::vector<ownership>
-ownerships(const std::vector<std::pair<int, std::string>>& lines,
-           int killed, int64_t kill_ms, uint64_t& left_in_flight,
-           bool report = true) {
+ownerships(const std::vector<std::pair<int, std::string>>& lines, int killed,
+           int64_t kill_ms, uint64_t& left_in_flight, bool report = true) {
   std::vector<ownership> out;
   std::map<std::pair<int, int32_t>, size_t> open;
   left_in_flight = 0;
@@ -163,22 +161,20 @@ ownerships(const std::vector<std::pair<int, std::string>>& lines,
     if (!at)
       continue;
     if (report)
-      BOOST_TEST_MESSAGE(when(*at) << " instance " << instance << ": "
-                                   << line.substr(msg, line.find('"', msg)
-                                                         - msg));
+      BOOST_TEST_MESSAGE(when(*at)
+                         << " instance " << instance << ": "
+                         << line.substr(msg, line.find('"', msg) - msg));
     auto end = line.find(" with ", msg);
     const std::string tag = input_topic + "[";
-    for (auto pos = line.find(tag, msg); pos < end;
-         pos = line.find(tag, pos)) {
+    for (auto pos = line.find(tag, msg); pos < end; pos = line.find(tag, pos)) {
       pos += tag.size();
       auto p = static_cast<int32_t>(std::stol(line.substr(pos)));
       auto key = std::make_pair(instance, p);
       if (assigned) {
         if (report)
-          BOOST_CHECK_MESSAGE(!open.count(key), "instance "
-                                                  << instance
-                                                  << " assigned partition "
-                                                  << p << " twice");
+          BOOST_CHECK_MESSAGE(!open.count(key),
+                              "instance " << instance << " assigned partition "
+                                          << p << " twice");
         open[key] = out.size();
         out.push_back({instance, p, *at, open_end});
       } else if (auto it = open.find(key); it != open.end()) {
@@ -209,8 +205,8 @@ refused_commits(const std::vector<std::pair<int, std::string>>& lines) {
     if (line.rfind("{\"time\":\"", 0) == 0
         && line.find("commit failed: Broker: Group rebalance in progress")
              != std::string::npos)
-      if (auto at = cotflow::parse_rfc3339(std::string_view{line}.substr(9,
-                                                                         24)))
+      if (auto at = cotflow::parse_rfc3339(
+            std::string_view{line}.substr(9, 24)))
         out[instance].push_back(*at);
   return out;
 }
@@ -321,12 +317,11 @@ BOOST_AUTO_TEST_CASE(a_killed_instance_loses_nothing_and_a_new_one_joins) {
   };
   for (int i = 0; i < 3; ++i)
     start();
-  BOOST_REQUIRE(eventually([&] { return outputs(bootstrap) >= 50000; },
-                           300s));
+  BOOST_REQUIRE(eventually([&] { return outputs(bootstrap) >= 50000; }, 300s));
   // Kill one while it holds partitions.
   const int killed = 1;
-  BOOST_REQUIRE(eventually(
-    [&] { return holds_partitions(pump.lines(), killed); }, 60s));
+  BOOST_REQUIRE(
+    eventually([&] { return holds_partitions(pump.lines(), killed); }, 60s));
   runs[killed]->signal(SIGKILL);
   const int64_t kill_ms = cotflow::now_ms();
   BOOST_TEST_MESSAGE("instance " << killed << " killed at " << when(kill_ms));
@@ -341,8 +336,7 @@ BOOST_AUTO_TEST_CASE(a_killed_instance_loses_nothing_and_a_new_one_joins) {
       sum += std::max<int64_t>(o, 0);
     BOOST_TEST_MESSAGE("committed at the kill: " << sum);
   }
-  BOOST_REQUIRE(eventually([&] { return outputs(bootstrap) >= 120000; },
-                           300s));
+  BOOST_REQUIRE(eventually([&] { return outputs(bootstrap) >= 120000; }, 300s));
   start();
   publisher.join();
   BOOST_REQUIRE_EQUAL(inputs.size(), 200000u);
@@ -392,13 +386,12 @@ BOOST_AUTO_TEST_CASE(a_killed_instance_loses_nothing_and_a_new_one_joins) {
   for (auto& p : inputs) {
     auto [it, fresh] = partition_of_key.emplace(p.seq % tracks, p.partition);
     BOOST_REQUIRE_MESSAGE(fresh || it->second == p.partition,
-                          "key trk-" << p.seq % tracks
-                                     << " on two partitions");
+                          "key trk-" << p.seq % tracks << " on two partitions");
   }
   uint64_t left_in_flight = 0;
   auto owned = ownerships(pump.lines(), killed, kill_ms, left_in_flight);
-  BOOST_TEST_MESSAGE("records in flight left to the next owner at revokes: "
-                     << left_in_flight);
+  BOOST_TEST_MESSAGE(
+    "records in flight left to the next owner at revokes: " << left_in_flight);
   std::map<int32_t, std::vector<const ownership*>> by_partition;
   for (auto& o : owned)
     by_partition[o.partition].push_back(&o);
@@ -413,13 +406,11 @@ BOOST_AUTO_TEST_CASE(a_killed_instance_loses_nothing_and_a_new_one_joins) {
       ++handovers;
       closest = std::min(closest, list[i]->from - list[i - 1]->to);
       BOOST_CHECK_MESSAGE(list[i]->from >= list[i - 1]->to,
-                          "partition " << p << ": instance "
-                                       << list[i]->instance << " assigned at "
-                                       << when(list[i]->from)
-                                       << " while instance "
-                                       << list[i - 1]->instance
-                                       << " held it until "
-                                       << when(list[i - 1]->to));
+                          "partition "
+                            << p << ": instance " << list[i]->instance
+                            << " assigned at " << when(list[i]->from)
+                            << " while instance " << list[i - 1]->instance
+                            << " held it until " << when(list[i - 1]->to));
     }
   }
   BOOST_TEST_MESSAGE("partition handovers: " << handovers << "; shortest gap "
@@ -434,7 +425,8 @@ BOOST_AUTO_TEST_CASE(a_killed_instance_loses_nothing_and_a_new_one_joins) {
     for (auto* next : by_partition[p])
       if (next->from > kill_ms)
         BOOST_CHECK_MESSAGE(next->from > committed_read_ms,
-                            "partition " << p << " moved before the test "
+                            "partition " << p
+                                         << " moved before the test "
                                             "read the commits at the kill");
 
   // --- Who encoded what, by the files. ---
@@ -539,21 +531,20 @@ BOOST_AUTO_TEST_CASE(a_killed_instance_loses_nothing_and_a_new_one_joins) {
           overlapped = true;
           if (overlapping_keys < 20)
             BOOST_TEST_MESSAGE("trk-" << key << ": instance " << who[order[n]]
-                                    << " from " << when(s.first)
-                                    << " while another encoded it until "
-                                    << when(last_end));
+                                      << " from " << when(s.first)
+                                      << " while another encoded it until "
+                                      << when(last_end));
         }
       }
       last_end = std::max(last_end, s.second);
     }
     overlapping_keys += overlapped ? 1 : 0;
   }
-  BOOST_TEST_MESSAGE("key handovers: " << key_handovers
-                                       << "; largest overlap " << overlap
-                                       << " ms (negative: a gap)");
-  BOOST_CHECK_MESSAGE(overlapping_keys == 0,
-                      overlapping_keys << " keys were encoded by two "
-                                          "instances at once");
+  BOOST_TEST_MESSAGE("key handovers: " << key_handovers << "; largest overlap "
+                                       << overlap << " ms (negative: a gap)");
+  BOOST_CHECK_MESSAGE(overlapping_keys == 0, overlapping_keys
+                                               << " keys were encoded by two "
+                                                  "instances at once");
 
   // --- Where duplicates came from. ---
   // A duplicate was in flight at the kill when the killed instance encoded
@@ -622,27 +613,28 @@ BOOST_AUTO_TEST_CASE(a_killed_instance_loses_nothing_and_a_new_one_joins) {
                      << killed_owned.size()
                      << " partitions of the killed instance, past their "
                         "commits then): "
-                     << d.at_kill << "; handed over after the broker "
+                     << d.at_kill
+                     << "; handed over after the broker "
                         "refused a commit: "
                      << d.refused << "; others: " << d.others);
   size_t shown = 0;
   for (auto& [why, n] : others)
     if (++shown <= 40)
       d.detail += "  " + std::to_string(n) + " duplicates: " + why + "\n";
-  BOOST_TEST_MESSAGE("summary: duplicates " << d.in_kafka << " in Kafka, "
-                     << d.in_files << " in the files, " << d.at_kill
+  BOOST_TEST_MESSAGE("summary: duplicates "
+                     << d.in_kafka << " in Kafka, " << d.in_files
+                     << " in the files, " << d.at_kill
                      << " in flight at the kill, " << d.refused
-                     << " after a refused commit, " << d.others
-                     << " others; " << key_handovers
-                     << " key handovers, largest overlap " << overlap
-                     << " ms; " << late << " encodes after a revoke, at most "
-                     << latest << " ms after; " << unreadable
-                     << " unreadable lines");
+                     << " after a refused commit, " << d.others << " others; "
+                     << key_handovers << " key handovers, largest overlap "
+                     << overlap << " ms; " << late
+                     << " encodes after a revoke, at most " << latest
+                     << " ms after; " << unreadable << " unreadable lines");
   BOOST_TEST_MESSAGE(d.detail);
   BOOST_CHECK_MESSAGE(d.others == 0, d.others << " duplicates were not in "
-                                                "flight at the kill nor left "
-                                                "by a refused commit:\n"
-                                             << d.detail);
+                                                 "flight at the kill nor left "
+                                                 "by a refused commit:\n"
+                                              << d.detail);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

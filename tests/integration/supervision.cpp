@@ -26,8 +26,7 @@ namespace {
 /// keeps of the input topic (about 5 MB, some 17,000 detections, per
 /// partition): twelve partitions and many tracks keep each under 9,000.
 struct twelve_partitions : broker_fixture {
-  twelve_partitions() : broker_fixture(12) {
-  }
+  twelve_partitions() : broker_fixture(12) {}
 };
 
 constexpr uint64_t records = 100000;
@@ -44,8 +43,8 @@ size_t count(const std::string& text, const std::string& what) {
 /// Publishes the inputs of a large case and checks that the broker kept
 /// every one of them.
 std::vector<produced> publish_all(const std::string& bootstrap) {
-  auto inputs = publish_generated(bootstrap, input_topic, records, 0.01, 7,
-                                  0, tracks);
+  auto inputs = publish_generated(bootstrap, input_topic, records, 0.01, 7, 0,
+                                  tracks);
   BOOST_REQUIRE_EQUAL(read_topic(bootstrap, input_topic).size(), records);
   return inputs;
 }
@@ -83,8 +82,7 @@ void check_delivered(topic_tail& tail, const std::vector<produced>& inputs) {
         BOOST_TEST_MESSAGE("missing seq=" << p.seq << " valid=" << p.valid
                                           << " at " << p.partition << "/"
                                           << p.offset);
-    }
-    else
+    } else
       duplicates += static_cast<size_t>(it->second - 1);
   }
   BOOST_TEST_MESSAGE("duplicates: " << duplicates);
@@ -116,9 +114,8 @@ BOOST_FIXTURE_TEST_CASE(crashing_encoders_are_restarted_and_lose_nothing,
       return (exited = run->wait(1ms)) || all_committed("sup");
     },
     100s));
-  BOOST_REQUIRE_MESSAGE(!exited, "cotflow exited with "
-                                   << exited.value_or(-1) << ":\n"
-                                   << log);
+  BOOST_REQUIRE_MESSAGE(!exited, "cotflow exited with " << exited.value_or(
+                                   -1) << ":\n" << log);
   // Every record is committed, so every failure has happened and been
   // counted.
   auto port = http_port_in(log);
@@ -201,9 +198,8 @@ BOOST_FIXTURE_TEST_CASE(crashing_sinks_restart_the_pipeline_in_place,
   BOOST_REQUIRE_MESSAGE(
     done, "not everything committed within 100 s; the end of cotflow's log:\n"
             << log.substr(log.size() > 6000 ? log.size() - 6000 : 0));
-  BOOST_REQUIRE_MESSAGE(!exited, "cotflow exited with "
-                                   << exited.value_or(-1) << ":\n"
-                                   << log);
+  BOOST_REQUIRE_MESSAGE(!exited, "cotflow exited with " << exited.value_or(
+                                   -1) << ":\n" << log);
   auto port = http_port_in(log);
   BOOST_REQUIRE(port != 0);
   auto m = cotflow::parse_prometheus(http_get(port, "/metrics")->body);
@@ -256,8 +252,7 @@ BOOST_AUTO_TEST_CASE(exceeding_the_restart_intensity_exits_non_zero) {
   // Nothing past an undelivered record was committed: the next run
   // delivers everything.
   auto again = this->run("sup-escalate", {session});
-  BOOST_CHECK(eventually([&] { return all_committed("sup-escalate"); },
-                         120s));
+  BOOST_CHECK(eventually([&] { return all_committed("sup-escalate"); }, 120s));
   again->signal(SIGTERM);
   BOOST_CHECK_EQUAL(*again->wait(60s), 0);
 }
@@ -280,8 +275,8 @@ BOOST_AUTO_TEST_CASE(rebalances_mid_stream_lose_nothing) {
   std::optional<int> exited;
   constexpr uint64_t parts = 5, per_part = 4000;
   for (uint64_t i = 0; i < parts; ++i) {
-    auto part = publish_generated(bootstrap, input_topic, per_part, 0.01,
-                                  7 + i, i * per_part);
+    auto part = publish_generated(bootstrap, input_topic, per_part, 0.01, 7 + i,
+                                  i * per_part);
     inputs.insert(inputs.end(), part.begin(), part.end());
     auto seen = count(log, "fault injection: rebalance");
     BOOST_REQUIRE(eventually(
@@ -291,9 +286,8 @@ BOOST_AUTO_TEST_CASE(rebalances_mid_stream_lose_nothing) {
                || count(log, "fault injection: rebalance") > seen;
       },
       60s));
-    BOOST_REQUIRE_MESSAGE(!exited, "cotflow exited with "
-                                     << exited.value_or(-1) << ":\n"
-                                     << log);
+    BOOST_REQUIRE_MESSAGE(!exited, "cotflow exited with " << exited.value_or(
+                                     -1) << ":\n" << log);
   }
   BOOST_REQUIRE(eventually(
     [&] {
@@ -301,9 +295,8 @@ BOOST_AUTO_TEST_CASE(rebalances_mid_stream_lose_nothing) {
       return (exited = run->wait(1ms)) || all_committed("sup-rebalance");
     },
     100s));
-  BOOST_REQUIRE_MESSAGE(!exited, "cotflow exited with "
-                                   << exited.value_or(-1) << ":\n"
-                                   << log);
+  BOOST_REQUIRE_MESSAGE(!exited, "cotflow exited with " << exited.value_or(
+                                   -1) << ":\n" << log);
   run->signal(SIGTERM);
   auto rc = run->wait(60s);
   BOOST_REQUIRE(rc);
@@ -383,9 +376,8 @@ BOOST_FIXTURE_TEST_CASE(sigkill_mid_stream_then_restart_loses_nothing,
   // Mid-stream, or the restart proves nothing.
   BOOST_REQUIRE_LT(out_at_kill, static_cast<int64_t>(records));
   auto second = run("kill", env);
-  BOOST_REQUIRE_MESSAGE(
-    eventually([&] { return all_committed("kill"); }, 100s),
-    "the group did not commit to the end");
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return all_committed("kill"); }, 100s),
+                        "the group did not commit to the end");
   second->signal(SIGTERM);
   auto rc = second->wait(60s);
   BOOST_REQUIRE(rc);

@@ -62,8 +62,8 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_holds_commits_but_not_the_live_one) {
   {
     // Waited for before the message is built (argument order is
     // unspecified): the count is then the one at the end of the wait.
-    bool ok = eventually(
-      [&] { return has_all_valid(inputs, live.seqs()); }, 120s);
+    bool ok = eventually([&] { return has_all_valid(inputs, live.seqs()); },
+                         120s);
     BOOST_REQUIRE_MESSAGE(ok, "the live destination misses "
                                 << missing_valid(inputs, live.seqs()));
   }
@@ -72,15 +72,16 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_holds_commits_but_not_the_live_one) {
   auto done = committed(bootstrap, "tak-two", input_topic);
   std::map<int32_t, int64_t> first_valid;
   for (auto& p : inputs)
-    if (p.valid && (first_valid.count(p.partition) == 0
-                    || p.offset < first_valid[p.partition]))
+    if (p.valid
+        && (first_valid.count(p.partition) == 0
+            || p.offset < first_valid[p.partition]))
       first_valid[p.partition] = p.offset;
   for (auto& [partition, offset] : first_valid)
     BOOST_CHECK_LE(done[partition], offset);
   late.start();
   {
-    bool ok = eventually(
-      [&] { return has_all_valid(inputs, late.seqs()); }, 120s);
+    bool ok = eventually([&] { return has_all_valid(inputs, late.seqs()); },
+                         120s);
     BOOST_REQUIRE_MESSAGE(ok, "the late destination misses "
                                 << missing_valid(inputs, late.seqs()));
   }
@@ -108,19 +109,17 @@ BOOST_AUTO_TEST_CASE(a_receiver_restarting_twice_misses_nothing) {
   auto run = this->run("tak-restart", env);
   auto inputs = publish_generated(bootstrap, input_topic, 50000, 0.01);
   for (size_t mark : {15000u, 30000u}) {
-    BOOST_REQUIRE(eventually([&] { return rx.seqs().size() >= mark; },
-                             120s));
+    BOOST_REQUIRE(eventually([&] { return rx.seqs().size() >= mark; }, 120s));
     rx.stop();
     rx.start();
   }
   {
-    bool ok = eventually(
-      [&] { return has_all_valid(inputs, rx.seqs()); }, 180s);
+    bool ok = eventually([&] { return has_all_valid(inputs, rx.seqs()); },
+                         180s);
     BOOST_REQUIRE_MESSAGE(ok, "the receiver misses "
                                 << missing_valid(inputs, rx.seqs()));
   }
-  BOOST_REQUIRE(eventually([&] { return all_committed("tak-restart"); },
-                           60s));
+  BOOST_REQUIRE(eventually([&] { return all_committed("tak-restart"); }, 60s));
   BOOST_CHECK_GE(rx.connections(), 3u);
   size_t dups = 0;
   for (auto& [seq, n] : rx.seqs())
@@ -145,16 +144,16 @@ BOOST_AUTO_TEST_CASE(udp_unicast_and_multicast_on_loopback_deliver) {
   auto run = this->run("tak-udp", env);
   auto inputs = publish_generated(bootstrap, input_topic, 500, 0.0);
   {
-    bool ok = eventually(
-      [&] { return has_all_valid(inputs, unicast.seqs()); }, 60s);
+    bool ok = eventually([&] { return has_all_valid(inputs, unicast.seqs()); },
+                         60s);
     BOOST_CHECK_MESSAGE(ok, "unicast misses "
-                                << missing_valid(inputs, unicast.seqs()));
+                              << missing_valid(inputs, unicast.seqs()));
   }
   {
     bool ok = eventually(
       [&] { return has_all_valid(inputs, multicast.seqs()); }, 60s);
     BOOST_CHECK_MESSAGE(ok, "multicast misses "
-                                << missing_valid(inputs, multicast.seqs()));
+                              << missing_valid(inputs, multicast.seqs()));
   }
   run->signal(SIGTERM);
   auto rc = run->wait(60s);

@@ -78,16 +78,19 @@ BOOST_AUTO_TEST_CASE(client_certificates_deliver_and_wrong_names_are_refused) {
   };
   auto client = "cert=" + certs.path("client.pem")
                 + "&key=" + certs.path("client.key");
-  std::string dests
-    = "pem=" + url(pem, "ca=" + certs.path("ca.pem") + "&" + client
-                          + "&server_name=tak.test")
-      + ",p12=" + url(p12, "ca=" + certs.path("ca.pem") + "&p12="
-                             + certs.path("client.p12")
-                             + "&password_env=TEST_P12_PASSWORD"
-                             + "&server_name=tak.test")
-      + ",wrongca=" + url(wrong_ca, "ca=" + certs.path("other-ca.pem") + "&"
-                                      + client + "&server_name=tak.test")
-      + ",wrongname=" + url(wrong_name, "ca=" + certs.path("ca.pem") + "&"
+  std::string dests = "pem="
+                      + url(pem, "ca=" + certs.path("ca.pem") + "&" + client
+                                   + "&server_name=tak.test")
+                      + ",p12="
+                      + url(p12, "ca=" + certs.path("ca.pem")
+                                   + "&p12=" + certs.path("client.p12")
+                                   + "&password_env=TEST_P12_PASSWORD"
+                                   + "&server_name=tak.test")
+                      + ",wrongca="
+                      + url(wrong_ca, "ca=" + certs.path("other-ca.pem") + "&"
+                                        + client + "&server_name=tak.test")
+                      + ",wrongname="
+                      + url(wrong_name, "ca=" + certs.path("ca.pem") + "&"
                                           + client
                                           + "&server_name=not-tak.test");
   auto run = this->run("tls",
@@ -137,8 +140,8 @@ BOOST_AUTO_TEST_CASE(client_certificates_deliver_and_wrong_names_are_refused) {
   read_log();
   for (auto name : {"wrongca", "wrongname"}) {
     std::map<uint64_t, int> parked;
-    for (auto& r : read_topic(bootstrap, std::string{"cotflow.parking."}
-                                           + name))
+    for (auto& r :
+         read_topic(bootstrap, std::string{"cotflow.parking."} + name))
       parked[*seq_of(r.payload)] += 1;
     BOOST_CHECK_MESSAGE(has_all_valid(inputs, parked),
                         name << ": " << parked.size() << " parked");

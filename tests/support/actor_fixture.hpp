@@ -35,8 +35,7 @@ struct actor_fixture {
   caf::scheduler::test_coordinator& sched;
 
   actor_fixture()
-    : sched(dynamic_cast<caf::scheduler::test_coordinator&>(
-      sys.scheduler())) {
+    : sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
     // Far from the clock's epoch, as CAF's own fixture does.
     sched.clock().current_time += std::chrono::hours{1};
   }

@@ -22,8 +22,8 @@ inline const std::string input_topic = "detections";
 /// A `cotflow broker` process and the settings to point cotflow at it.
 struct broker_fixture {
   explicit broker_fixture(int partitions = 6)
-    : broker({cotflow_bin(), "broker", "--partitions",
-              std::to_string(partitions)}) {
+    : broker(
+      {cotflow_bin(), "broker", "--partitions", std::to_string(partitions)}) {
     for (int i = 0; i < 10 && bootstrap.empty(); ++i) {
       auto line = broker.read_line(20s);
       BOOST_REQUIRE_MESSAGE(line, "the broker printed no bootstrap line");
@@ -57,8 +57,7 @@ struct broker_fixture {
     auto e = env(group);
     e.insert(e.end(), extra.begin(), extra.end());
     return std::make_unique<child>(
-      std::vector<std::string>{cotflow_bin(), "run", "--config",
-                               empty_config},
+      std::vector<std::string>{cotflow_bin(), "run", "--config", empty_config},
       e, capture_stderr);
   }
 

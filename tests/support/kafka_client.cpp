@@ -7,10 +7,10 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>
-#include <mutex>
 #include <memory>
-#include <thread>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 namespace cotflow::test {
 
@@ -158,8 +158,7 @@ int64_t kafka_observer::high_sum(const std::string& topic, int n) {
   return sum;
 }
 
-std::map<int32_t, int64_t>
-kafka_observer::committed(const std::string& topic) {
+std::map<int32_t, int64_t> kafka_observer::committed(const std::string& topic) {
   auto& c = *impl_->consumer;
   auto n = partition_count(c, topic);
   std::vector<RdKafka::TopicPartition*> parts;
@@ -240,8 +239,8 @@ std::vector<consumed> read_topic(const std::string& bootstrap,
     r.payload.assign(static_cast<const char*>(m->payload()), m->len());
     if (auto h = m->headers())
       for (auto& hd : h->get_all())
-        r.headers[hd.key()] = std::string{
-          static_cast<const char*>(hd.value()), hd.value_size()};
+        r.headers[hd.key()] = std::string{static_cast<const char*>(hd.value()),
+                                          hd.value_size()};
     pos[r.partition] = r.offset + 1;
     out.push_back(std::move(r));
   }

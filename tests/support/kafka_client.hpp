@@ -22,12 +22,10 @@ struct produced {
 
 /// Publishes `count` generated detections (a share `malformed` of them
 /// malformed) and waits until the broker confirmed every one.
-std::vector<produced> publish_generated(const std::string& bootstrap,
-                                        const std::string& topic,
-                                        uint64_t count, double malformed,
-                                        uint64_t seed = 7,
-                                        uint64_t first_seq = 0,
-                                        int tracks = 40);
+std::vector<produced>
+publish_generated(const std::string& bootstrap, const std::string& topic,
+                  uint64_t count, double malformed, uint64_t seed = 7,
+                  uint64_t first_seq = 0, int tracks = 40);
 
 /// Publishes raw payloads (key "raw") and waits for the broker.
 void publish_raw(const std::string& bootstrap, const std::string& topic,

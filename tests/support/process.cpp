@@ -106,8 +106,7 @@ child::~child() {
     close(out_);
 }
 
-std::optional<std::string>
-child::read_line(std::chrono::milliseconds timeout) {
+std::optional<std::string> child::read_line(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     auto nl = buf_.find('\n');
@@ -139,9 +138,9 @@ child::read_line(std::chrono::milliseconds timeout) {
 std::string child::read_all(std::chrono::milliseconds timeout) {
   std::string out;
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (auto line = read_line(std::chrono::duration_cast<
-                                 std::chrono::milliseconds>(
-                                 deadline - std::chrono::steady_clock::now())))
+  while (
+    auto line = read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now())))
     out += *line + "\n";
   out += buf_;
   buf_.clear();

@@ -81,7 +81,9 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout) {
   while (std::chrono::steady_clock::now() < deadline) {
     if (pred())
       return true;
-    struct timespec ts {0, 20 * 1000 * 1000};
+    struct timespec ts {
+      0, 20 * 1000 * 1000
+    };
     nanosleep(&ts, nullptr);
   }
   return pred();

@@ -42,8 +42,7 @@ struct wire {
 
 /// A connection that does what `wire` says and records what it took.
 struct fake_transport final : tak_transport {
-  explicit fake_transport(std::shared_ptr<wire> w) : w(std::move(w)) {
-  }
+  explicit fake_transport(std::shared_ptr<wire> w) : w(std::move(w)) {}
   bool connect(std::string& err, bool& config_error) override {
     ++w->connects;
     if (!w->up) {
@@ -166,8 +165,7 @@ struct fake_lot final : parking_port {
   bool caught_up() override {
     return unconfirmed.empty() && stored.empty();
   }
-  void store_positions() override {
-  }
+  void store_positions() override {}
   int64_t backlog() const override {
     return static_cast<int64_t>(stored.size());
   }

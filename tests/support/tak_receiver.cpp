@@ -46,8 +46,7 @@ tak_receiver::tak_receiver(uint16_t port, tls_server_options tls,
       o.tls = std::move(tls);
       o.answer_pings = answer_pings;
       return o;
-    }()) {
-}
+    }()) {}
 
 tak_receiver::tak_receiver(receiver_options opts)
   : opts_(std::move(opts)), port_(opts_.port), seen_(opts_.n_seq, 0) {
@@ -55,15 +54,13 @@ tak_receiver::tak_receiver(receiver_options opts)
   if (!tls.cert.empty()) {
     ctx_ = SSL_CTX_new(TLS_server_method());
     if (SSL_CTX_use_certificate_chain_file(ctx_, tls.cert.c_str()) != 1
-        || SSL_CTX_use_PrivateKey_file(ctx_, tls.key.c_str(),
-                                       SSL_FILETYPE_PEM)
+        || SSL_CTX_use_PrivateKey_file(ctx_, tls.key.c_str(), SSL_FILETYPE_PEM)
              != 1)
       throw std::runtime_error("test receiver: bad server certificate");
     if (!tls.client_ca.empty()) {
       SSL_CTX_load_verify_locations(ctx_, tls.client_ca.c_str(), nullptr);
-      SSL_CTX_set_verify(ctx_,
-                         SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                         nullptr);
+      SSL_CTX_set_verify(
+        ctx_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
     }
   }
   bind_socket();

@@ -83,12 +83,11 @@ std::vector<element> parse(const std::string& xml) {
   std::vector<std::string> open;
   size_t i = 0;
   auto fail = [&](const std::string& why) {
-    BOOST_FAIL("not well-formed at byte " << i << ": " << why << "\n"
-                                          << xml);
+    BOOST_FAIL("not well-formed at byte " << i << ": " << why << "\n" << xml);
   };
   auto name_char = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_'
-           || c == '-' || c == '.' || c == ':';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'
+           || c == '.' || c == ':';
   };
   while (i < xml.size()) {
     if (xml[i] != '<') {
@@ -225,8 +224,8 @@ int run_xmllint(const std::string& xml, const std::string& xsd = "") {
     f << xml;
   }
   std::string cmd = std::string{xmllint} + " --noout "
-                    + (xsd.empty() ? "" : "--schema " + xsd + " ")
-                    + path + " >/dev/null 2>&1";
+                    + (xsd.empty() ? "" : "--schema " + xsd + " ") + path
+                    + " >/dev/null 2>&1";
   int rc = std::system(cmd.c_str());
   std::remove(path);
   return rc;
@@ -405,8 +404,16 @@ BOOST_AUTO_TEST_CASE(xml_escape_escapes_the_five_special_characters) {
 
 BOOST_AUTO_TEST_CASE(xml_escape_replaces_forbidden_control_characters) {
   std::string out;
-  cotflow::xml_escape(std::string{"a\x01" "b\x1f" "c"} + '\0' + "d", out);
-  BOOST_TEST(out == "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD" "d");
+  cotflow::xml_escape(std::string{"a\x01"
+                                  "b\x1f"
+                                  "c"}
+                        + '\0' + "d",
+                      out);
+  BOOST_TEST(out
+             == "a\xEF\xBF\xBD"
+                "b\xEF\xBF\xBD"
+                "c\xEF\xBF\xBD"
+                "d");
   out.clear();
   cotflow::xml_escape("\t\n\r", out);
   BOOST_TEST(out == "&#9;&#10;&#13;");
@@ -433,8 +440,7 @@ BOOST_AUTO_TEST_CASE(no_text_field_can_inject_markup) {
                 || e.name == "contact" || e.name == "remarks"
                 || e.name == "_flow-tags_"),
                "unexpected element <" << e.name << ">");
-  BOOST_TEST(es[0].attrs.at("uid")
-             == "p" + nasty + "s" + nasty + "-i" + nasty);
+  BOOST_TEST(es[0].attrs.at("uid") == "p" + nasty + "s" + nasty + "-i" + nasty);
   BOOST_TEST(find(es, "contact").attrs.at("callsign") == "c" + nasty);
   const auto& r = find(es, "remarks");
   BOOST_TEST(r.attrs.at("source") == "s" + nasty);
@@ -473,7 +479,9 @@ BOOST_AUTO_TEST_CASE(precision_sources_and_how_are_escaped) {
 BOOST_AUTO_TEST_CASE(control_characters_never_reach_the_xml) {
   cot_encoder enc{default_cot()};
   auto d = sample();
-  d.callsign = std::string{"a\x01\x02\x1b" "b"} + '\0';
+  d.callsign = std::string{"a\x01\x02\x1b"
+                           "b"}
+               + '\0';
   d.remarks = "line1\nline2\x07";
   d.id = "id\x0b";
   auto xml = encode_ok(enc, d);
@@ -497,27 +505,37 @@ BOOST_AUTO_TEST_CASE(xml_escape_matches_a_byte_by_byte_reference) {
     std::string out;
     for (size_t i = 0; i < t.size(); ++i) {
       auto c = static_cast<unsigned char>(t[i]);
-      if (c == '<') out += "&lt;";
-      else if (c == '>') out += "&gt;";
-      else if (c == '&') out += "&amp;";
-      else if (c == '"') out += "&quot;";
-      else if (c == '\'') out += "&apos;";
-      else if (c == '\t') out += "&#9;";
-      else if (c == '\n') out += "&#10;";
-      else if (c == '\r') out += "&#13;";
-      else if (c < 0x20) out += "\xEF\xBF\xBD";
+      if (c == '<')
+        out += "&lt;";
+      else if (c == '>')
+        out += "&gt;";
+      else if (c == '&')
+        out += "&amp;";
+      else if (c == '"')
+        out += "&quot;";
+      else if (c == '\'')
+        out += "&apos;";
+      else if (c == '\t')
+        out += "&#9;";
+      else if (c == '\n')
+        out += "&#10;";
+      else if (c == '\r')
+        out += "&#13;";
+      else if (c < 0x20)
+        out += "\xEF\xBF\xBD";
       else if (c == 0xEF && i + 2 < t.size()
                && static_cast<unsigned char>(t[i + 1]) == 0xBF
                && (static_cast<unsigned char>(t[i + 2]) & 0xFE) == 0xBE) {
         out += "\xEF\xBF\xBD";
         i += 2;
-      } else out += static_cast<char>(c);
+      } else
+        out += static_cast<char>(c);
     }
     return out;
   };
-  const unsigned char alphabet[] = {'a', 'Z', ' ', '<', '>', '&', '"', '\'',
-                                    '\t', '\n', '\r', 0, 1, 0x1f, 0xEF, 0xBF,
-                                    0xBE, 0xBD, 0xC3, 0xA9};
+  const unsigned char alphabet[] = {'a',  'Z',  ' ',  '<',  '>',  '&', '"',
+                                    '\'', '\t', '\n', '\r', 0,    1,   0x1f,
+                                    0xEF, 0xBF, 0xBE, 0xBD, 0xC3, 0xA9};
   std::srand(7);
   for (int n = 0; n < 20000; ++n) {
     std::string t(static_cast<size_t>(std::rand() % 12), ' ');
@@ -560,8 +578,8 @@ BOOST_AUTO_TEST_CASE(stale_is_now_plus_the_ttl_not_source_time_plus_ttl) {
 BOOST_AUTO_TEST_CASE(the_longest_matching_stale_by_type_prefix_wins) {
   auto cfg = default_cot();
   cfg.stale_s = 120;
-  cfg.stale_by_type = {{"a", 10}, {"a-h", 20}, {"a-h-G", 30},
-                       {"a-h-G-U-C-I-X", 99}, {"a-f", 40}};
+  cfg.stale_by_type = {
+    {"a", 10}, {"a-h", 20}, {"a-h-G", 30}, {"a-h-G-U-C-I-X", 99}, {"a-f", 40}};
   cot_encoder enc{cfg};
   auto d = sample();
   d.classification = "person";
@@ -671,8 +689,7 @@ BOOST_AUTO_TEST_CASE(low_confidence_is_flagged_in_remarks_when_configured) {
 BOOST_AUTO_TEST_CASE(every_outcome_has_its_wire_name) {
   BOOST_TEST(to_string(encode_outcome::encoded) == "encoded");
   BOOST_TEST(to_string(encode_outcome::dropped_stale) == "dropped_stale");
-  BOOST_TEST(to_string(encode_outcome::dropped_too_old)
-             == "dropped_too_old");
+  BOOST_TEST(to_string(encode_outcome::dropped_too_old) == "dropped_too_old");
   BOOST_TEST(to_string(encode_outcome::dropped_low_confidence)
              == "dropped_low_confidence");
 }
@@ -685,19 +702,24 @@ BOOST_AUTO_TEST_CASE(fixed_decimals_are_exactly_printfs) {
   // append_fixed avoids printf; it must write what %.*f writes, including
   // exact ties of the binary value (0.125 -> "0.12"), values just beside
   // them, negative zero and values too large for its fast path.
-  std::vector<double> values = {0.0,     -0.0,    0.125,    0.375,   2.5,
-                                -2.5,    1e-9,    -1e-9,    0.05,    0.15,
-                                0.25,    1.005,   48.5,     -3.25,   90.0,
-                                -180.0,  9999999, 1e13,     1e14,    1e15,
-                                1e300,   5e-324,  123456.7, 0.999999995};
+  std::vector<double> values = {
+    0.0,     -0.0, 0.125, 0.375, 2.5,   -2.5,   1e-9,     -1e-9,
+    0.05,    0.15, 0.25,  1.005, 48.5,  -3.25,  90.0,     -180.0,
+    9999999, 1e13, 1e14,  1e15,  1e300, 5e-324, 123456.7, 0.999999995};
   std::srand(11);
   for (int n = 0; n < 200000; ++n) {
     double unit = static_cast<double>(std::rand()) / RAND_MAX;
     switch (n % 5) {
-      case 0: values.push_back((unit - 0.5) * 360); break; // coordinates
-      case 1: values.push_back(unit * 1e7); break;         // ce, le, hae
-      case 2: values.push_back(unit); break;                // confidence
-      case 3: // multiples of 2^-k: exact ties at some precision
+      case 0:
+        values.push_back((unit - 0.5) * 360);
+        break; // coordinates
+      case 1:
+        values.push_back(unit * 1e7);
+        break; // ce, le, hae
+      case 2:
+        values.push_back(unit);
+        break; // confidence
+      case 3:  // multiples of 2^-k: exact ties at some precision
         values.push_back(std::ldexp(std::rand() % 100000, -(n % 17)));
         break;
       case 4: // one ulp beside a tie
@@ -713,8 +735,7 @@ BOOST_AUTO_TEST_CASE(fixed_decimals_are_exactly_printfs) {
       std::string got;
       cotflow::append_fixed(got, v, precision);
       BOOST_TEST_REQUIRE(got == want, "%.*f of " << std::hexfloat << v
-                                                 << " precision "
-                                                 << precision);
+                                                 << " precision " << precision);
     }
 }
 

@@ -1,8 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "pipeline/codec/decoder.hpp"
-#include "pipeline/core/detection.hpp"
 #include "pipeline/codec/generator.hpp"
+#include "pipeline/core/detection.hpp"
 
 #include <cmath>
 #include <optional>
@@ -82,9 +82,8 @@ struct fixture {
   void expect_ok(const std::string& bytes) {
     BOOST_TEST_CONTEXT(bytes) {
       auto r = decode(bytes);
-      BOOST_TEST(!r.has_value(), "refused: "
-                                   << (r ? to_string(r->reason) : "")
-                                   << " " << (r ? r->detail : ""));
+      BOOST_TEST(!r.has_value(), "refused: " << (r ? to_string(r->reason) : "")
+                                             << " " << (r ? r->detail : ""));
     }
   }
 };
@@ -203,8 +202,9 @@ BOOST_AUTO_TEST_CASE(only_members_at_their_own_place_count) {
                  R"("list":[{"callsign":"inner"}])"));
   BOOST_TEST(d.callsign.empty());
   BOOST_TEST(std::isnan(d.hae));
-  expect_refusal(feature("[1,2]", R"("x":{"uid":"inner","time":1795696496789})"),
-                 refusal_reason::missing_field, "id");
+  expect_refusal(
+    feature("[1,2]", R"("x":{"uid":"inner","time":1795696496789})"),
+    refusal_reason::missing_field, "id");
   // properties inside properties, geometry inside properties: extra.
   expect_ok(feature("[1,2]", R"("uid":"f","time":1795696496789,)"
                              R"("properties":{"callsign":"inner"},)"
@@ -250,8 +250,8 @@ BOOST_AUTO_TEST_CASE(nesting_around_the_fast_parsers_limit_decodes_the_same) {
   for (int levels : {1, 62, 63, 64, 65, 66, 200}) {
     BOOST_TEST_CONTEXT(levels << " levels") {
       auto nest = std::string(levels, '[') + std::string(levels, ']');
-      expect_ok(flat(R"("callsign":"c","extra":)" + nest
-                     + R"(,"remarks":"after")"));
+      expect_ok(
+        flat(R"("callsign":"c","extra":)" + nest + R"(,"remarks":"after")"));
       BOOST_TEST(d.callsign == "c");
       BOOST_TEST(d.remarks == "after");
       expect_ok(feature("[1,2]", R"("uid":"f","x":)" + nest
@@ -439,8 +439,7 @@ BOOST_AUTO_TEST_CASE(a_record_over_the_size_limit_is_too_large) {
   auto r = small.decode(bytes, d);
   BOOST_TEST_REQUIRE(r.has_value());
   BOOST_TEST(to_string(r->reason) == "too_large");
-  BOOST_TEST(r->detail.find(std::to_string(bytes.size()))
-             != std::string::npos);
+  BOOST_TEST(r->detail.find(std::to_string(bytes.size())) != std::string::npos);
   // Exactly at the limit is fine.
   decoder exact{bytes.size()};
   BOOST_TEST(!exact.decode(bytes, d).has_value());
@@ -510,8 +509,8 @@ BOOST_AUTO_TEST_CASE(raw_control_bytes_in_text_are_invalid_json_anywhere) {
         expect_refusal(flat("\"remarks\":\"" + text + "\""),
                        refusal_reason::invalid_json, "");
         // And in a name.
-        expect_refusal(flat("\"" + text + "\":1"),
-                       refusal_reason::invalid_json, "");
+        expect_refusal(flat("\"" + text + "\":1"), refusal_reason::invalid_json,
+                       "");
       }
     }
 }
@@ -624,27 +623,25 @@ BOOST_AUTO_TEST_CASE(an_out_of_range_number_is_named) {
                  "course");
   expect_refusal(flat(R"("ce":-1)"), refusal_reason::out_of_range, "ce");
   expect_refusal(flat(R"("le":-0.5)"), refusal_reason::out_of_range, "le");
-  expect_refusal(flat(R"("speed":-2)"), refusal_reason::out_of_range,
-                 "speed");
+  expect_refusal(flat(R"("speed":-2)"), refusal_reason::out_of_range, "speed");
   expect_refusal(flat(R"("stale_s":0)"), refusal_reason::out_of_range,
                  "stale_s");
   expect_refusal(feature("[1,91]"), refusal_reason::out_of_range, "lat");
   expect_refusal(feature("[-181,1]"), refusal_reason::out_of_range, "lon");
-  expect_refusal(feature("[1,2,-30000]"), refusal_reason::out_of_range,
-                 "hae");
+  expect_refusal(feature("[1,2,-30000]"), refusal_reason::out_of_range, "hae");
 }
 
 BOOST_AUTO_TEST_CASE(an_id_longer_than_256_characters_is_out_of_range) {
   std::string id256(256, 'x');
-  expect_ok(object(R"("id":")" + id256
-                   + R"(","time":1795696496789,"lat":1,"lon":2)"));
+  expect_ok(
+    object(R"("id":")" + id256 + R"(","time":1795696496789,"lat":1,"lon":2)"));
   BOOST_TEST(d.id == id256);
-  expect_refusal(object(R"("id":")" + id256
-                        + R"(x","time":1795696496789,"lat":1,"lon":2)"),
-                 refusal_reason::out_of_range, "id");
-  expect_refusal(feature("[1,2]", R"("time":1795696496789)",
-                         R"("id":")" + id256 + R"(y")"),
-                 refusal_reason::out_of_range, "id");
+  expect_refusal(
+    object(R"("id":")" + id256 + R"(x","time":1795696496789,"lat":1,"lon":2)"),
+    refusal_reason::out_of_range, "id");
+  expect_refusal(
+    feature("[1,2]", R"("time":1795696496789)", R"("id":")" + id256 + R"(y")"),
+    refusal_reason::out_of_range, "id");
 }
 
 BOOST_AUTO_TEST_CASE(an_overlong_text_field_is_out_of_range) {
@@ -654,16 +651,12 @@ BOOST_AUTO_TEST_CASE(an_overlong_text_field_is_out_of_range) {
 
 BOOST_AUTO_TEST_CASE(non_finite_numbers_are_named) {
   expect_refusal(flat(R"("lat":NaN)"), refusal_reason::non_finite, "lat");
-  expect_refusal(flat(R"("lon":Infinity)"), refusal_reason::non_finite,
-                 "lon");
-  expect_refusal(flat(R"("hae":-Infinity)"), refusal_reason::non_finite,
-                 "hae");
-  expect_refusal(flat(R"("speed":NaN)"), refusal_reason::non_finite,
-                 "speed");
+  expect_refusal(flat(R"("lon":Infinity)"), refusal_reason::non_finite, "lon");
+  expect_refusal(flat(R"("hae":-Infinity)"), refusal_reason::non_finite, "hae");
+  expect_refusal(flat(R"("speed":NaN)"), refusal_reason::non_finite, "speed");
   expect_refusal(flat(R"("time":NaN)"), refusal_reason::non_finite, "time");
   expect_refusal(feature("[NaN,1]"), refusal_reason::non_finite, "lon");
-  expect_refusal(feature("[1,2,Infinity]"), refusal_reason::non_finite,
-                 "hae");
+  expect_refusal(feature("[1,2,Infinity]"), refusal_reason::non_finite, "hae");
 }
 
 BOOST_AUTO_TEST_CASE(a_number_too_big_for_a_double_is_non_finite) {
@@ -678,15 +671,14 @@ BOOST_AUTO_TEST_CASE(a_number_too_big_for_a_double_is_non_finite) {
 BOOST_AUTO_TEST_CASE(a_time_that_is_not_rfc3339_is_a_bad_time) {
   expect_refusal(flat(R"("time":"yesterday")"), refusal_reason::bad_time,
                  "time");
-  expect_refusal(flat(R"("time":"2026-11-26 12:34")"),
-                 refusal_reason::bad_time, "time");
+  expect_refusal(flat(R"("time":"2026-11-26 12:34")"), refusal_reason::bad_time,
+                 "time");
   expect_refusal(flat(R"("time":"2026-11-26T12:34:56")"),
                  refusal_reason::bad_time, "time");
   expect_refusal(flat(R"("time":"2026-13-26T12:34:56Z")"),
                  refusal_reason::bad_time, "time");
-  expect_refusal(
-    feature("[1,2]", R"("uid":"f","time":"soon")"), refusal_reason::bad_time,
-    "time");
+  expect_refusal(feature("[1,2]", R"("uid":"f","time":"soon")"),
+                 refusal_reason::bad_time, "time");
   expect_refusal(
     feature("[1,2]", R"("uid":"f","time":1795696496789,"stale":"later")"),
     refusal_reason::bad_time, "stale");
@@ -705,15 +697,13 @@ BOOST_AUTO_TEST_CASE(epoch_seconds_are_a_bad_time) {
 }
 
 BOOST_AUTO_TEST_CASE(geometries_other_than_point_are_unsupported) {
-  expect_refusal(
-    R"({"type":"Feature","geometry":{"type":"LineString",)"
-    R"("coordinates":[[1,2],[3,4]]},"properties":{"uid":"a",)"
-    R"("time":1795696496789}})",
-    refusal_reason::unsupported_geometry, "LineString");
-  expect_refusal(
-    R"({"type":"Feature","geometry":{"type":"Polygon",)"
-    R"("coordinates":[[[1,2],[3,4],[1,2]]]},"properties":{}})",
-    refusal_reason::unsupported_geometry, "Polygon");
+  expect_refusal(R"({"type":"Feature","geometry":{"type":"LineString",)"
+                 R"("coordinates":[[1,2],[3,4]]},"properties":{"uid":"a",)"
+                 R"("time":1795696496789}})",
+                 refusal_reason::unsupported_geometry, "LineString");
+  expect_refusal(R"({"type":"Feature","geometry":{"type":"Polygon",)"
+                 R"("coordinates":[[[1,2],[3,4],[1,2]]]},"properties":{}})",
+                 refusal_reason::unsupported_geometry, "Polygon");
   expect_refusal(R"({"type":"FeatureCollection","features":[)" + feature()
                    + "]}",
                  refusal_reason::unsupported_geometry, "FeatureCollection");
@@ -775,9 +765,14 @@ void expect_same(const cotflow::detection& a, const cotflow::detection& b) {
   BOOST_TEST(a.start_ms == b.start_ms);
   BOOST_TEST(a.stale_ms == b.stale_ms);
   BOOST_TEST(a.ended == b.ended);
-  for (auto [x, y] : {std::pair{a.lat, b.lat}, {a.lon, b.lon}, {a.hae, b.hae},
-                      {a.ce, b.ce}, {a.le, b.le}, {a.confidence, b.confidence},
-                      {a.course, b.course}, {a.speed, b.speed},
+  for (auto [x, y] : {std::pair{a.lat, b.lat},
+                      {a.lon, b.lon},
+                      {a.hae, b.hae},
+                      {a.ce, b.ce},
+                      {a.le, b.le},
+                      {a.confidence, b.confidence},
+                      {a.course, b.course},
+                      {a.speed, b.speed},
                       {a.stale_s, b.stale_s}})
     BOOST_TEST(same(x, y), x << " vs " << y);
 }
@@ -798,12 +793,36 @@ BOOST_AUTO_TEST_CASE(it_decodes_every_record_as_rapidjson_does) {
                                "\x7f\x80\xc3\xa9\0tfnulaxNI"s;
   cotflow::generated_record rec;
   std::vector<std::string> inputs = {
-    "", " ", "{}", "[]", "0", "-0", "-0.0", "1.", ".5", "01", "1e5", "-",
-    "123456789012345", "1234567890123456", "0.000000000000001",
-    "999999999999999.9", R"({"a":-0,"b":-0.0})", "nul", "tru", "{\"a\"",
-    "{\"a\":}", "{\"a\" 1}", "[1,]", "{,}", "\"abc", "{\"x\":1}\0junk"s,
-    "\0{}"s, "[1,\0]"s,
-    "{\"x\":1} x", "\xEF\xBB\xBF{\"id\":1}",
+    "",
+    " ",
+    "{}",
+    "[]",
+    "0",
+    "-0",
+    "-0.0",
+    "1.",
+    ".5",
+    "01",
+    "1e5",
+    "-",
+    "123456789012345",
+    "1234567890123456",
+    "0.000000000000001",
+    "999999999999999.9",
+    R"({"a":-0,"b":-0.0})",
+    "nul",
+    "tru",
+    "{\"a\"",
+    "{\"a\":}",
+    "{\"a\" 1}",
+    "[1,]",
+    "{,}",
+    "\"abc",
+    "{\"x\":1}\0junk"s,
+    "\0{}"s,
+    "[1,\0]"s,
+    "{\"x\":1} x",
+    "\xEF\xBB\xBF{\"id\":1}",
   };
   for (int i = 0; i < 4000; ++i) {
     gen.next(rec, 1795696496789 + i);
@@ -811,8 +830,8 @@ BOOST_AUTO_TEST_CASE(it_decodes_every_record_as_rapidjson_does) {
     for (int m = 0; m < 4; ++m) {
       auto t = rec.payload;
       auto at = std::uniform_int_distribution<size_t>{0, t.size()}(rng);
-      auto c = alphabet[std::uniform_int_distribution<size_t>{
-        0, alphabet.size() - 1}(rng)];
+      auto c = alphabet[std::uniform_int_distribution<size_t>{0, alphabet.size()
+                                                                   - 1}(rng)];
       switch (m) {
         case 0:
           t.insert(t.begin() + static_cast<long>(at), c);

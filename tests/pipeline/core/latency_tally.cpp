@@ -41,8 +41,7 @@ BOOST_AUTO_TEST_CASE(a_tally_counts_as_observing_one_by_one) {
   auto b = snapshot(tallied);
   BOOST_TEST(a.sample_count == values.size());
   BOOST_TEST(b.sample_count == a.sample_count);
-  BOOST_TEST(b.sample_sum == a.sample_sum,
-             boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(b.sample_sum == a.sample_sum, boost::test_tools::tolerance(1e-9));
   BOOST_TEST_REQUIRE(b.bucket.size() == a.bucket.size());
   for (size_t i = 0; i < a.bucket.size(); ++i) {
     BOOST_TEST(b.bucket[i].upper_bound == a.bucket[i].upper_bound);

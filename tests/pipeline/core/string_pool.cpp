@@ -122,7 +122,8 @@ BOOST_AUTO_TEST_CASE(a_buffer_of_the_usual_room_is_kept_whatever_it_held) {
   BOOST_TEST(kept[0].capacity() < 3000u);
 }
 
-BOOST_AUTO_TEST_CASE(a_shared_batch_gives_its_xml_back_when_the_last_holder_goes) {
+BOOST_AUTO_TEST_CASE(
+  a_shared_batch_gives_its_xml_back_when_the_last_holder_goes) {
   // As the destinations hold an encoder's batch: the Kafka producer keeps
   // the batch, a TAK destination keeps references to some of its events;
   // only when both let go do the XML buffers reach the encoders' pool, and

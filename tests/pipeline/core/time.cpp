@@ -19,9 +19,9 @@ using cotflow::rfc3339;
 namespace {
 
 // Known values, computed with `date -u -d ... +%s`.
-constexpr int64_t known_ms = 1795696496789; // 2026-11-26T12:34:56.789Z
+constexpr int64_t known_ms = 1795696496789;    // 2026-11-26T12:34:56.789Z
 constexpr int64_t leap_day_ms = 1709164800000; // 2024-02-29T00:00:00Z
-constexpr int64_t y2k_ms = 946684800000; // 2000-01-01T00:00:00Z
+constexpr int64_t y2k_ms = 946684800000;       // 2000-01-01T00:00:00Z
 
 } // namespace
 
@@ -37,8 +37,7 @@ BOOST_AUTO_TEST_CASE(a_utc_time_without_fraction_parses_to_whole_seconds) {
   BOOST_TEST(parse_rfc3339("2026-11-26T12:34:56Z").value_or(-1)
              == known_ms - 789);
   BOOST_TEST(parse_rfc3339("2000-01-01T00:00:00Z").value_or(-1) == y2k_ms);
-  BOOST_TEST(parse_rfc3339("2024-02-29T00:00:00Z").value_or(-1)
-             == leap_day_ms);
+  BOOST_TEST(parse_rfc3339("2024-02-29T00:00:00Z").value_or(-1) == leap_day_ms);
   BOOST_TEST(parse_rfc3339("1970-01-01T00:00:00Z").value_or(-1) == 0);
 }
 
@@ -138,8 +137,7 @@ BOOST_AUTO_TEST_CASE(impossible_months_days_and_clock_times_are_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(february_29_is_accepted_in_a_leap_year) {
-  BOOST_TEST(parse_rfc3339("2024-02-29T00:00:00Z").value_or(-1)
-             == leap_day_ms);
+  BOOST_TEST(parse_rfc3339("2024-02-29T00:00:00Z").value_or(-1) == leap_day_ms);
   BOOST_TEST(parse_rfc3339("2000-02-29T00:00:00Z").has_value());
 }
 
@@ -204,9 +202,16 @@ BOOST_AUTO_TEST_CASE(the_date_and_value_caches_never_mix_days) {
   // format_rfc3339 keeps the date and the last seconds per thread: go
   // back and forth over midnight, repeat values, step by a millisecond.
   const int64_t midnight = 1795737600000; // 2026-11-27T00:00:00.000Z
-  const int64_t sequence[] = {midnight - 1, midnight, midnight, midnight - 1,
-                              midnight + 86399999, midnight + 86400000,
-                              midnight - 86400000, midnight + 1, 0, -1,
+  const int64_t sequence[] = {midnight - 1,
+                              midnight,
+                              midnight,
+                              midnight - 1,
+                              midnight + 86399999,
+                              midnight + 86400000,
+                              midnight - 86400000,
+                              midnight + 1,
+                              0,
+                              -1,
                               midnight};
   for (auto ms : sequence) {
     BOOST_TEST_CONTEXT(ms) {
@@ -227,14 +232,22 @@ BOOST_AUTO_TEST_CASE(formatting_matches_gmtime_over_a_random_walk) {
   int64_t ms = 1795737600000 - 5000;
   for (int i = 0; i < 200000; ++i) {
     switch (rng() % 16) {
-      case 0: ms += static_cast<int64_t>(rng() % 3000) - 1500; break;
-      case 1: ms += static_cast<int64_t>(rng() % 200000000) - 100000000; break;
-      case 2: ms = static_cast<int64_t>(rng() % 4000) - 2000; break;
+      case 0:
+        ms += static_cast<int64_t>(rng() % 3000) - 1500;
+        break;
+      case 1:
+        ms += static_cast<int64_t>(rng() % 200000000) - 100000000;
+        break;
+      case 2:
+        ms = static_cast<int64_t>(rng() % 4000) - 2000;
+        break;
       case 3: // back to today, give or take two days
         ms = 1795737600000 + static_cast<int64_t>(rng() % 345600000)
              - 172800000;
         break;
-      default: ms += static_cast<int64_t>(rng() % 7); break;
+      default:
+        ms += static_cast<int64_t>(rng() % 7);
+        break;
     }
     int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
     auto t = static_cast<time_t>(secs);

@@ -90,8 +90,7 @@ BOOST_AUTO_TEST_CASE(take_resets_the_count_age_and_deadline) {
   BOOST_TEST(b.due(t0 + 600ms));
   BOOST_TEST((*b.deadline() == t0 + 600ms));
   auto second = b.take();
-  BOOST_TEST(second == (std::vector<int>{3}),
-             boost::test_tools::per_element());
+  BOOST_TEST(second == (std::vector<int>{3}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(take_of_an_empty_batch_returns_nothing) {

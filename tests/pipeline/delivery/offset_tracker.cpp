@@ -131,8 +131,8 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_ack_with_all_bits_completes_the_record) {
   p.dispatched(0, all);
   p.dispatched(1, all);
   BOOST_TEST(!p.ack(1, 0b0001)); // one destination took it ...
-  BOOST_TEST(p.ack(0, all)); // ... record 0 was dead-lettered
-  BOOST_TEST(p.ack(1, all)); // ... and record 1 too
+  BOOST_TEST(p.ack(0, all));     // ... record 0 was dead-lettered
+  BOOST_TEST(p.ack(1, all));     // ... and record 1 too
   BOOST_TEST(p.commit_position() == 2);
   BOOST_TEST(p.in_flight() == 0u);
   BOOST_TEST(all_destinations(32) == ~dest_mask{0});
@@ -396,8 +396,7 @@ BOOST_AUTO_TEST_CASE(random_acks_match_a_simple_model) {
         auto it = owed.begin();
         std::advance(it, rng() % owed.size());
         int64_t o = rng() % 20 == 0 ? offset + 100 : it->first;
-        dest_mask bits
-          = rng() % 5 == 0 ? all : dest_mask{1} << (rng() % dests);
+        dest_mask bits = rng() % 5 == 0 ? all : dest_mask{1} << (rng() % dests);
         bool model_completed = false;
         if (auto m = owed.find(o); m != owed.end() && m->second != 0) {
           m->second &= ~bits;

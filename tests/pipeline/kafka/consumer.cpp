@@ -54,7 +54,8 @@ struct fixture {
   void take(size_t n) {
     auto want = handed.size() + n;
     auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (handed.size() < want && std::chrono::steady_clock::now() < deadline) {
+    while (handed.size() < want
+           && std::chrono::steady_clock::now() < deadline) {
       consumer->poll(100, want - handed.size(),
                      [&](uint32_t tp, const rd_kafka_message_t& m) {
                        handed[m.offset] = tp;
@@ -110,7 +111,8 @@ BOOST_AUTO_TEST_CASE(the_final_commit_is_not_undone_by_an_older_store) {
   f.take(20);
   for (int64_t o = 0; o < 10; ++o)
     f.ack(o);
-  BOOST_TEST_REQUIRE(f.serve_until([&] { return f.group_commit() == 10; }, 20s));
+  BOOST_TEST_REQUIRE(
+    f.serve_until([&] { return f.group_commit() == 10; }, 20s));
   // Done after the last commit round, as on a drain: close() commits 20,
   // and librdkafka's own commit as it unassigns must not put 10 back.
   for (int64_t o = 10; o < 20; ++o)
@@ -127,7 +129,8 @@ BOOST_AUTO_TEST_CASE(a_revoke_commits_what_is_done_and_forgets_the_rest) {
   // No commit round between the acks and the revoke: the revoke itself
   // must carry offset 12 to the group.
   f.consumer->simulate_rebalance();
-  BOOST_TEST_REQUIRE(f.serve_until([&] { return f.group_commit() == 12; }, 20s));
+  BOOST_TEST_REQUIRE(
+    f.serve_until([&] { return f.group_commit() == 12; }, 20s));
   // Late acknowledgements of the old assignment are ignored...
   auto old = f.handed;
   for (int64_t o = 12; o < 20; ++o)
@@ -239,8 +242,8 @@ BOOST_AUTO_TEST_CASE(records_deleted_before_they_were_read_are_reported_lost) {
   // while it holds the partition and when a new member starts from the
   // group's commit. A short session: the embedded broker lets a member
   // that left hold its place until the session times out.
-  const std::map<std::string, std::string> props{{"session.timeout.ms",
-                                                  "6000"}};
+  const std::map<std::string, std::string> props{
+    {"session.timeout.ms", "6000"}};
   fixture f{10, props};
   f.consumer->report_gaps(true);
   f.take(10);
@@ -255,9 +258,8 @@ BOOST_AUTO_TEST_CASE(records_deleted_before_they_were_read_are_reported_lost) {
     int64_t first = -1;
     auto deadline = std::chrono::steady_clock::now() + 30s;
     while (first < 0 && std::chrono::steady_clock::now() < deadline) {
-      c.poll(100, 1, [&](uint32_t, const rd_kafka_message_t& m) {
-        first = m.offset;
-      });
+      c.poll(100, 1,
+             [&](uint32_t, const rd_kafka_message_t& m) { first = m.offset; });
       c.store_positions();
     }
     return first;

@@ -97,8 +97,8 @@ BOOST_AUTO_TEST_CASE(held_and_copied_payloads_arrive_as_they_were) {
       if (j % 4 == 0)
         p->produce("cot", key, sent[key], 0, static_cast<int64_t>(j), -1);
       else
-        p->produce_held("cot", key, (*batch)[j - i], 0,
-                        static_cast<int64_t>(j), -1, hold);
+        p->produce_held("cot", key, (*batch)[j - i], 0, static_cast<int64_t>(j),
+                        -1, hold);
     }
     p->release(hold);
     // Only the producer keeps the batch now.

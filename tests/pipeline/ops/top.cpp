@@ -17,10 +17,9 @@ BOOST_AUTO_TEST_CASE(quantiles_come_from_the_interval_between_scrapes) {
     {"h_bucket{d=\"a\",le=\"0.1\"}", 100},
     {"h_bucket{d=\"a\",le=\"+Inf\"}", 100}};
   // In the interval: 10 below 10 ms, 90 between 10 and 100 ms.
-  std::map<std::string, double> now = {
-    {"h_bucket{d=\"a\",le=\"0.01\"}", 110},
-    {"h_bucket{d=\"a\",le=\"0.1\"}", 200},
-    {"h_bucket{d=\"a\",le=\"+Inf\"}", 200}};
+  std::map<std::string, double> now = {{"h_bucket{d=\"a\",le=\"0.01\"}", 110},
+                                       {"h_bucket{d=\"a\",le=\"0.1\"}", 200},
+                                       {"h_bucket{d=\"a\",le=\"+Inf\"}", 200}};
   auto p50 = histogram_quantile(before, now, "h", "d=\"a\"", 0.5);
   BOOST_TEST(p50 > 0.01);
   BOOST_TEST(p50 < 0.1);

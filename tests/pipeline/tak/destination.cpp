@@ -68,8 +68,8 @@ struct fixture {
     env.delivered = [](latency_tally&) {};
     env.counters = counters;
     env.pipeline = pipeline;
-    d.emplace(cfg, std::make_unique<fake_transport>(w),
-              parking ? lot : nullptr, std::move(env));
+    d.emplace(cfg, std::make_unique<fake_transport>(w), parking ? lot : nullptr,
+              std::move(env));
     return *d;
   }
 
@@ -281,8 +281,8 @@ BOOST_AUTO_TEST_CASE(a_successful_probe_closes_and_the_backlog_replays) {
   start();
   d->take(batch({"a", "b"}));
   pump();
-  pump(); // parks a, b
-  pump(); // confirmed
+  pump();                // parks a, b
+  pump();                // confirmed
   d->take(batch({"c"})); // parked while parking
   pump();
   BOOST_REQUIRE_EQUAL(lot->stored.size(), 3u);
@@ -408,7 +408,7 @@ BOOST_AUTO_TEST_CASE(stale_parked_events_are_dropped_at_replay) {
   d->take(batch({"a", "b"}));
   pump();
   pump();
-  pump(); // a, b parked and confirmed
+  pump();                                  // a, b parked and confirmed
   lot->stored.front().stale_ms = wall - 1; // a went stale meanwhile
   w->up = true;
   now = d->breaker().open_until();
@@ -532,8 +532,7 @@ BOOST_AUTO_TEST_CASE(an_injected_outage_fails_connects_and_writes) {
   BOOST_CHECK(w->open);
   after(1s); // the window starts: the connection is dropped
   BOOST_CHECK(!w->open);
-  BOOST_CHECK_EQUAL(counters->last_error(),
-                    "injected fault: destination down");
+  BOOST_CHECK_EQUAL(counters->last_error(), "injected fault: destination down");
   after(500ms);
   BOOST_CHECK_EQUAL(w->connects, 1); // no real connect in the window
   after(600ms);

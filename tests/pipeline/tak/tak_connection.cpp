@@ -32,8 +32,7 @@ struct server {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BOOST_REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&a),
-                         sizeof(a))
+    BOOST_REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof(a))
                   == 0);
     BOOST_REQUIRE(::listen(listener, 1) == 0);
     socklen_t len = sizeof(a);

@@ -76,9 +76,10 @@ BOOST_AUTO_TEST_CASE(an_ended_track_becomes_a_forced_delete_of_its_uid) {
   BOOST_TEST(xml.find("<link uid=\"cam-7\"") != std::string::npos);
   BOOST_TEST(xml.find("<__forcedelete/>") != std::string::npos);
   BOOST_TEST(xml.find("uid=\"cam-7-delete\"") != std::string::npos);
-  BOOST_TEST(dec.decode(R"({"id":"7","time":"2026-11-26T12:00:00Z",)"
-                        R"("lat":1,"lon":2,"ended":"yes"})",
-                        d)
+  BOOST_TEST(dec
+               .decode(R"({"id":"7","time":"2026-11-26T12:00:00Z",)"
+                       R"("lat":1,"lon":2,"ended":"yes"})",
+                       d)
                .has_value());
 }
 
@@ -91,9 +92,10 @@ BOOST_AUTO_TEST_CASE(a_ping_is_a_t_x_c_t_event) {
 BOOST_AUTO_TEST_CASE(an_ended_track_needs_no_position) {
   decoder dec{65536};
   detection d;
-  BOOST_TEST(!dec.decode(R"({"id":"7","time":"2026-11-26T12:00:00Z",)"
-                         R"("ended":true})",
-                         d)
+  BOOST_TEST(!dec
+                .decode(R"({"id":"7","time":"2026-11-26T12:00:00Z",)"
+                        R"("ended":true})",
+                        d)
                 .has_value());
   BOOST_TEST(d.ended);
   cot_encoder enc{default_config().cot};
@@ -101,6 +103,6 @@ BOOST_AUTO_TEST_CASE(an_ended_track_needs_no_position) {
   BOOST_TEST((enc.encode(d, d.time_ms, xml) == encode_outcome::encoded));
   BOOST_TEST(xml.find("lat=\"0.0\"") != std::string::npos);
   // Without "ended", the position stays required.
-  BOOST_TEST(dec.decode(R"({"id":"7","time":"2026-11-26T12:00:00Z"})", d)
-               .has_value());
+  BOOST_TEST(
+    dec.decode(R"({"id":"7","time":"2026-11-26T12:00:00Z"})", d).has_value());
 }
