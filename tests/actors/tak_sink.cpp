@@ -199,11 +199,16 @@ BOOST_AUTO_TEST_CASE(a_stale_tick_does_not_pump_an_idle_destination) {
 BOOST_AUTO_TEST_CASE(a_failing_parking_topic_ends_the_actor_with_an_error) {
   start();
   auto down = std::make_shared<caf::error>();
-  auto watcher = sys.spawn([=](caf::event_based_actor* self) {
-    self->monitor(aut);
-    self->set_down_handler([=](caf::down_msg& m) { *down = m.reason; });
+  // The watcher takes its target as a spawn argument: CAF 0.17.6 spawns a
+  // function without arguments through a null std::tuple<> pointer, which
+  // UBSan reports (the sanitizer build runs this test).
+  auto watch = [](caf::event_based_actor* self, caf::actor target,
+                  std::shared_ptr<caf::error> reason) {
+    self->monitor(target);
+    self->set_down_handler([=](caf::down_msg& m) { *reason = m.reason; });
     return caf::behavior{[](int) {}}; // stays up until told to go
-  });
+  };
+  auto watcher = sys.spawn(watch, caf::actor_cast<caf::actor>(aut), down);
   run();
   lot->broken = "Topic authorization failed";
   caf::anon_send(aut, atom::poll::value);
