@@ -36,18 +36,31 @@ bool record_publisher::send(const std::string& topic, std::string_view key,
                             std::string_view payload, int64_t timestamp_ms,
                             std::string& err, void* opaque) {
   for (;;) {
-    auto rc = producer_->produce(
-      topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-      const_cast<char*>(payload.data()), payload.size(), key.data(), key.size(),
-      timestamp_ms, opaque);
-    if (rc == RdKafka::ERR_NO_ERROR)
-      return true;
-    if (rc != RdKafka::ERR__QUEUE_FULL) {
-      err = RdKafka::err2str(rc);
-      return false;
+    switch (try_send(topic, key, payload, timestamp_ms, err, opaque)) {
+      case outcome::queued:
+        return true;
+      case outcome::failed:
+        return false;
+      case outcome::queue_full:
+        producer_->poll(5);
     }
-    producer_->poll(5);
   }
+}
+
+record_publisher::outcome
+record_publisher::try_send(const std::string& topic, std::string_view key,
+                           std::string_view payload, int64_t timestamp_ms,
+                           std::string& err, void* opaque) {
+  auto rc = producer_->produce(
+    topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+    const_cast<char*>(payload.data()), payload.size(), key.data(), key.size(),
+    timestamp_ms, opaque);
+  if (rc == RdKafka::ERR_NO_ERROR)
+    return outcome::queued;
+  if (rc == RdKafka::ERR__QUEUE_FULL)
+    return outcome::queue_full;
+  err = RdKafka::err2str(rc);
+  return outcome::failed;
 }
 
 void record_publisher::poll(int timeout_ms) {
@@ -104,10 +117,17 @@ void detection_publisher::loop() {
       continue;
     }
     gen.next(rec, now_ms());
+    auto done = producer_->try_send(opts_.topic, rec.key, rec.payload, 0, err);
+    if (done == record_publisher::outcome::queue_full) {
+      // Serve delivery reports, then look at stop_ again: a dead broker
+      // must not hold a stop until librdkafka expires the queue. The
+      // record is generated anew (the next seq).
+      producer_->poll(10);
+      continue;
+    }
     // A failed produce (not a full queue) loses that record, as a sensor
-    // gateway would; the count says what was queued.
-    if (producer_->send(opts_.topic, rec.key, rec.payload, 0, err))
-      published_ = ++sent;
+    // gateway would, and counts like a queued one, so that a count ends.
+    published_ = ++sent;
     producer_->poll(0);
   }
   finished_ = true;

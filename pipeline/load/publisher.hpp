@@ -43,6 +43,16 @@ public:
             std::string_view payload, int64_t timestamp_ms, std::string& err,
             void* opaque = nullptr);
 
+  /// What try_send() did with a record.
+  enum class outcome { queued, queue_full, failed };
+
+  /// Queues one record once, without waiting when librdkafka's queue is
+  /// full (the caller decides whether to wait, e.g. unless it is stopping);
+  /// `err` is set when it failed.
+  outcome try_send(const std::string& topic, std::string_view key,
+                   std::string_view payload, int64_t timestamp_ms,
+                   std::string& err, void* opaque = nullptr);
+
   /// Serves delivery reports for up to `timeout_ms`.
   void poll(int timeout_ms = 0);
 
