@@ -68,10 +68,12 @@ struct stages {
 };
 
 /// Spawns source, sinks, dead-letter sink, dispatcher (with its encoders)
-/// and batcher, in the order in which each needs the next. The sinks take
-/// the settings of `start` (a change to them needs a restart of the
-/// process); the source, dispatcher and batcher those of `current` (the
-/// start ones plus the hot keys reloads applied). The sinks take over the
+/// and batcher, in the order in which each needs the next. The Kafka, file
+/// and dead-letter sinks take the settings of `start` (a change to them
+/// needs a restart of the process); the TAK sinks, source, dispatcher (with
+/// its encoders) and batcher those of `current` (the start ones plus the
+/// hot keys reloads applied, so that a restart in place keeps a reloaded
+/// `tak.queue_events` or breaker threshold). The sinks take over the
 /// producers of `c`.
 stages spawn_stages(caf::actor_system& sys, const config& start,
                     const config& current, const layout& l, clients& c,

@@ -1,7 +1,7 @@
 // bench_actor_hop: cost of one CAF actor hop per batch, as cotflow uses it
 // (issue 6).
 //
-// An event-based sender sends batches of real records (pipeline/generator.hpp
+// An event-based sender sends batches of real records (pipeline/codec/generator.hpp
 // payloads, ~300 bytes) to a receiver, which answers each one with the small
 // acknowledgement an encoder sends to the dispatcher, (done, slot, id). At most
 // min(--window, max_in_flight / batch size) batches are outstanding, so this

@@ -1,7 +1,7 @@
 // bench_codec: per-record cost of the codec on one core (issue 6).
 //
-// Pre-generates N realistic detections (pipeline/generator.hpp: both input
-// shapes, 1% malformed), then times, over several repetitions each:
+// Pre-generates N realistic detections (pipeline/codec/generator.hpp: both
+// input shapes, 1% malformed), then times, over several repetitions each:
 //   decode          decoder::decode (parse + validate) of every record
 //   map             cot_encoder::cot_type + uid of every decoded detection
 //   map+encode      cot_encoder::encode (maps, then writes the XML)

@@ -173,7 +173,7 @@ fi
 
 # --- b) systemd unit ---------------------------------------------------------
 unit=$DEPLOY/systemd/cotflow.service
-# SIGHUP is not handled yet and would end the process: no ExecReload.
+# The unit's ExecReload sends SIGHUP, which cotflow takes as a reload.
 if grep -q '^ExecReload' "$unit"; then
   if grep -q 'SIGHUP' "$SRC/commands/signal_waiter.cpp" 2>/dev/null; then
     pass "systemd unit has ExecReload and cotflow handles SIGHUP (commands/signal_waiter.cpp)"

@@ -80,8 +80,8 @@ BOOST_AUTO_TEST_CASE(a_buffer_much_larger_than_its_content_is_let_go) {
 }
 
 BOOST_AUTO_TEST_CASE(threads_give_and_take_at_once) {
-  // One thread gives back what another takes, as the breaker and the
-  // source do; run under a sanitizer this also checks the locking.
+  // One thread gives back what another takes, as the encoders and the
+  // destinations do; run under a sanitizer this also checks the locking.
   string_pool pool{1 << 20, 4096};
   std::thread giver{[&] {
     for (int i = 0; i < 2000; ++i) {
