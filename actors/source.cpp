@@ -49,36 +49,20 @@ void round(source_actor::stateful_pointer<source_state> self) {
     }
     s.kafka->idle(timeout);
   } else {
-    // Credit counts every record the tracker holds, complete or not, so a
-    // record stuck at a partition's commit position bounds what piles up.
-    auto in_flight = static_cast<int64_t>(s.kafka->span());
-    auto max = s.cfg.max_in_flight;
-    // At the bound, first just stop taking records: librdkafka's bounded
-    // prefetch holds the rest, and credit usually returns within
-    // milliseconds. Pausing (needed to keep serving rebalances while
-    // waiting longer) costs a refetch on resume, so it comes only when the
-    // bound holds for a while; resume at half of it.
-    if (in_flight >= max) {
-      if (!s.full_since)
-        s.full_since = now;
-      if (!s.kafka->paused() && now - *s.full_since >= pause_after) {
-        s.kafka->pause(true);
-      } else if (!s.kafka->paused()) {
-        s.kafka->store_positions();
-        self->delayed_send(self, std::chrono::milliseconds{1},
-                           atom::poll::value);
-        return;
-      }
-    } else {
-      s.full_since.reset();
-      if (s.kafka->paused() && in_flight <= max / 2)
-        s.kafka->pause(false);
+    auto step = s.credit->decide(static_cast<int64_t>(s.kafka->span()),
+                                 s.kafka->paused(), now);
+    if (step.pause)
+      s.kafka->pause(*step.pause);
+    if (step.action == credit_gate::step::retry_soon) {
+      s.kafka->store_positions();
+      self->delayed_send(self, std::chrono::milliseconds{1}, atom::poll::value);
+      return;
     }
-    if (s.kafka->paused()) {
+    if (step.action == credit_gate::step::idle) {
       s.kafka->idle(timeout);
     } else {
       record_chunk chunk;
-      auto room = static_cast<size_t>(std::min<int64_t>(max - in_flight, 4096));
+      auto room = step.room;
       chunk.records.reserve(std::min<size_t>(room, 512));
       s.kafka->poll_owned(
         timeout, room, [&](uint32_t tp, rd_kafka_message_t* m) {
@@ -121,6 +105,7 @@ source(source_actor::stateful_pointer<source_state> self,
   self->state.rebalance_every = std::chrono::milliseconds{rebalance_every_ms};
   self->state.kafka = std::move(kafka);
   self->state.cfg = cfg;
+  self->state.credit.emplace(cfg.max_in_flight, pause_after);
   self->state.st = std::move(st);
   return {
     [=](atom::start, batcher_actor next) {
@@ -157,6 +142,7 @@ source(source_actor::stateful_pointer<source_state> self,
       // only in the hot keys a reload applied (max_in_flight, bounding the
       // credit): taking all of it takes those.
       self->state.cfg = t.running->pipeline;
+      self->state.credit->limit(self->state.cfg.max_in_flight);
     },
     [=](atom::stop) -> caf::typed_response_promise<uint64_t> {
       auto& s = self->state;

@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "messages/actors.hpp"
 #include "pipeline/core/stats.hpp"
+#include "pipeline/delivery/credit.hpp"
 #include "pipeline/kafka/consumer.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
@@ -29,8 +30,8 @@ struct source_state {
   /// Fault injection: a rebalance this often (0 = never).
   std::chrono::milliseconds rebalance_every{0};
   std::chrono::steady_clock::time_point next_rebalance;
-  /// Since when the credit bound holds, if it does.
-  std::optional<std::chrono::steady_clock::time_point> full_since;
+  /// How many records may be handed out now (pipeline.max_in_flight).
+  std::optional<credit_gate> credit;
 };
 
 /// The Kafka source; spawn detached (it blocks in librdkafka's poll).
