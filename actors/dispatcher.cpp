@@ -30,6 +30,85 @@ void start_worker(self_ptr self, uint64_t i) {
     self->send(slot.worker, work{id, b});
 }
 
+/// A worker went down: restart it after the policy's backoff, its
+/// unfinished batches kept for its successor, or escalate (the dispatcher
+/// fails) when failures come too fast.
+void worker_down(self_ptr self, caf::down_msg& dm) {
+  auto& s = self->state;
+  for (uint64_t i = 0; i < s.slots.size(); ++i) {
+    auto& slot = s.slots[i];
+    if (slot.addr != dm.source)
+      continue;
+    slot.up = false;
+    slot.info->up = false;
+    auto why = caf::to_string(dm.reason);
+    slot.info->failed(why);
+    // The actor clock: steady_clock in production, the test clock in
+    // deterministic tests (as for the delayed restart below).
+    auto delay = s.policy->failed(self->clock().now());
+    if (!delay) {
+      log::error("dispatcher", slot.info->name
+                                 + " failed more often than the restart "
+                                   "intensity allows ("
+                                 + why + "); escalating");
+      self->quit(dm.reason);
+      return;
+    }
+    slot.info->restarts += 1;
+    // The batches wait out the restart delay: with bytes of their own,
+    // so that their Kafka messages (each pinning the fetch response it
+    // came in) go now.
+    for (auto& [id, b] : slot.outstanding)
+      b = std::make_shared<const batch>(*b);
+    log::warn("dispatcher",
+              slot.info->name + " failed (" + why + "); restarting in "
+                + std::to_string(delay->count()) + " ms with "
+                + std::to_string(slot.outstanding.size()) + " batches to redo");
+    self->delayed_send(self, *delay, atom::restart::value, i);
+    return;
+  }
+}
+
+/// Splits `b` by partition over the workers (one partition always goes
+/// through one worker, so a track keeps its order) and keeps each part
+/// until its worker reports it done.
+void dispatch(self_ptr self, batch& b) {
+  auto& s = self->state;
+  auto n = s.slots.size();
+  // Split by partition: one partition always goes through one worker.
+  std::vector<batch> parts(n);
+  if (n == 1) {
+    parts[0] = std::move(b);
+  } else {
+    std::vector<size_t> sizes(n);
+    for (auto& r : b.records)
+      ++sizes[static_cast<size_t>(r.partition) % n];
+    for (size_t i = 0; i < n; ++i)
+      parts[i].records.reserve(sizes[i]);
+    for (auto& r : b.records)
+      parts[static_cast<size_t>(r.partition) % n].records.push_back(
+        std::move(r));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (parts[i].records.empty())
+      continue;
+    auto& slot = s.slots[i];
+    auto id = slot.next_id++;
+    // For a worker being restarted, the batch waits: as above, with
+    // bytes of its own.
+    if (!slot.up)
+      for (auto& r : parts[i].records)
+        r.own_bytes();
+    // Whoever lets go of the batch last (this actor once its worker is
+    // done, or the worker's message) lets go of its records' Kafka
+    // messages.
+    auto ptr = std::make_shared<const batch>(std::move(parts[i]));
+    slot.outstanding.emplace(id, ptr);
+    if (slot.up)
+      self->send(slot.worker, work{id, std::move(ptr)});
+  }
+}
+
 } // namespace
 
 dispatcher_actor::behavior_type
@@ -55,79 +134,9 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
       if (w)
         caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
   });
-  self->set_down_handler([self](caf::down_msg& dm) {
-    auto& s = self->state;
-    for (uint64_t i = 0; i < s.slots.size(); ++i) {
-      auto& slot = s.slots[i];
-      if (slot.addr != dm.source)
-        continue;
-      slot.up = false;
-      slot.info->up = false;
-      auto why = caf::to_string(dm.reason);
-      slot.info->failed(why);
-      // The actor clock: steady_clock in production, the test clock in
-      // deterministic tests (as for the delayed restart below).
-      auto delay = s.policy->failed(self->clock().now());
-      if (!delay) {
-        log::error("dispatcher", slot.info->name
-                                   + " failed more often than the restart "
-                                     "intensity allows ("
-                                   + why + "); escalating");
-        self->quit(dm.reason);
-        return;
-      }
-      slot.info->restarts += 1;
-      // The batches wait out the restart delay: with bytes of their own,
-      // so that their Kafka messages (each pinning the fetch response it
-      // came in) go now.
-      for (auto& [id, b] : slot.outstanding)
-        b = std::make_shared<const batch>(*b);
-      log::warn("dispatcher", slot.info->name + " failed (" + why
-                                + "); restarting in "
-                                + std::to_string(delay->count()) + " ms with "
-                                + std::to_string(slot.outstanding.size())
-                                + " batches to redo");
-      self->delayed_send(self, *delay, atom::restart::value, i);
-      return;
-    }
-  });
+  self->set_down_handler([self](caf::down_msg& dm) { worker_down(self, dm); });
   return {
-    [=](batch& b) {
-      auto& s = self->state;
-      auto n = s.slots.size();
-      // Split by partition: one partition always goes through one worker.
-      std::vector<batch> parts(n);
-      if (n == 1) {
-        parts[0] = std::move(b);
-      } else {
-        std::vector<size_t> sizes(n);
-        for (auto& r : b.records)
-          ++sizes[static_cast<size_t>(r.partition) % n];
-        for (size_t i = 0; i < n; ++i)
-          parts[i].records.reserve(sizes[i]);
-        for (auto& r : b.records)
-          parts[static_cast<size_t>(r.partition) % n].records.push_back(
-            std::move(r));
-      }
-      for (size_t i = 0; i < n; ++i) {
-        if (parts[i].records.empty())
-          continue;
-        auto& slot = s.slots[i];
-        auto id = slot.next_id++;
-        // For a worker being restarted, the batch waits: as above, with
-        // bytes of its own.
-        if (!slot.up)
-          for (auto& r : parts[i].records)
-            r.own_bytes();
-        // Whoever lets go of the batch last (this actor once its worker is
-        // done, or the worker's message) lets go of its records' Kafka
-        // messages.
-        auto ptr = std::make_shared<const batch>(std::move(parts[i]));
-        slot.outstanding.emplace(id, ptr);
-        if (slot.up)
-          self->send(slot.worker, work{id, std::move(ptr)});
-      }
-    },
+    [=](batch& b) { dispatch(self, b); },
     [=](atom::done, uint64_t slot, uint64_t id) {
       self->state.slots[slot].outstanding.erase(id);
     },

@@ -19,6 +19,83 @@ void prefetch_bytes(std::string_view bytes) {
     __builtin_prefetch(p + at);
 }
 
+/// Decodes, maps and encodes the records of `w`; sends the events to
+/// every sink, dead letters to theirs and drops back to the source; then
+/// reports the batch done to the dispatcher. One call per batch.
+void encode_work(encoder_actor::stateful_pointer<encoder_state> self,
+                 const work& w) {
+  auto& s = self->state;
+  const auto& b = *w.b;
+  // Fault injection (off by default): fail before anything is sent, as
+  // a crash would, so the supervisor's redelivery is what is tested.
+  if (s.throw_rate > 0) {
+    std::uniform_real_distribution<double> u{0, 1};
+    for (size_t i = 0; i < b.records.size(); ++i)
+      if (u(s.rng) < s.throw_rate)
+        throw std::runtime_error("injected fault");
+  }
+  auto now = now_ms();
+  auto events = make_cot_events(s.xml_buffers);
+  events->reserve(b.records.size());
+  dead_letter_batch dead;
+  ack dropped{s.all, {}};
+  const auto& records = b.records;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    // librdkafka's thread wrote each record's bytes on another core,
+    // and records of other partitions sit between them: ask for the
+    // record after the next one now.
+    if (i + 2 < records.size())
+      prefetch_bytes(records[i + 2].bytes());
+    if (auto refused = s.dec->decode(r.bytes(), s.det)) {
+      dead.letters.push_back({r, std::string{to_string(refused->reason)},
+                              std::move(refused->detail)});
+      continue;
+    }
+    cot_event ev;
+    if (s.xml.capacity() < s.xml_reserve)
+      s.xml = buffer_for(s.xml_buffers.get(), s.xml_spares, 64, s.xml_reserve,
+                         s.xml_reserve);
+    auto outcome = s.enc->encode(s.det, now, s.xml, &ev.type, &ev.stale_ms);
+    switch (outcome) {
+      case encode_outcome::encoded:
+        // Only up (to xml_room): every buffer going round is then
+        // reserved alike and fits the next event.
+        s.xml_reserve = std::max(
+          s.xml_reserve, std::min(s.xml.size() + s.xml.size() / 4, xml_room));
+        ev.xml = std::move(s.xml);
+        s.xml = std::string{};
+        ev.ref = r.ref;
+        ev.timestamp_ms = r.timestamp_ms;
+        s.enc->uid(s.det, ev.uid);
+        ev.source = s.det.source;
+        events->push_back(std::move(ev));
+        continue;
+      case encode_outcome::dropped_stale:
+        s.st->dropped_stale += 1;
+        break;
+      case encode_outcome::dropped_too_old:
+        s.st->dropped_too_old += 1;
+        break;
+      case encode_outcome::dropped_low_confidence:
+        s.st->dropped_low_confidence += 1;
+        break;
+    }
+    dropped.refs.push_back(r.ref);
+  }
+  if (!events->empty()) {
+    // Every destination reads the same events: no copy per destination.
+    cot_batch out{std::move(events)};
+    for (auto& sink : s.sinks)
+      self->send(sink, out);
+  }
+  if (!dead.letters.empty())
+    self->send(s.dead_letters, std::move(dead));
+  if (!dropped.refs.empty())
+    self->send(s.source, std::move(dropped));
+  self->send(s.dispatcher, atom::done::value, s.slot, w.id);
+}
+
 } // namespace
 
 encoder_actor::behavior_type
@@ -40,79 +117,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
   s.xml_buffers = std::move(xml_buffers);
   s.throw_rate = cfg->faults.encoder_throw_rate;
   return {
-    [=](work& w) {
-      auto& s = self->state;
-      const auto& b = *w.b;
-      // Fault injection (off by default): fail before anything is sent, as
-      // a crash would, so the supervisor's redelivery is what is tested.
-      if (s.throw_rate > 0) {
-        std::uniform_real_distribution<double> u{0, 1};
-        for (size_t i = 0; i < b.records.size(); ++i)
-          if (u(s.rng) < s.throw_rate)
-            throw std::runtime_error("injected fault");
-      }
-      auto now = now_ms();
-      auto events = make_cot_events(s.xml_buffers);
-      events->reserve(b.records.size());
-      dead_letter_batch dead;
-      ack dropped{s.all, {}};
-      const auto& records = b.records;
-      for (size_t i = 0; i < records.size(); ++i) {
-        const auto& r = records[i];
-        // librdkafka's thread wrote each record's bytes on another core,
-        // and records of other partitions sit between them: ask for the
-        // record after the next one now.
-        if (i + 2 < records.size())
-          prefetch_bytes(records[i + 2].bytes());
-        if (auto refused = s.dec->decode(r.bytes(), s.det)) {
-          dead.letters.push_back({r, std::string{to_string(refused->reason)},
-                                  std::move(refused->detail)});
-          continue;
-        }
-        cot_event ev;
-        if (s.xml.capacity() < s.xml_reserve)
-          s.xml = buffer_for(s.xml_buffers.get(), s.xml_spares, 64,
-                             s.xml_reserve, s.xml_reserve);
-        auto outcome = s.enc->encode(s.det, now, s.xml, &ev.type, &ev.stale_ms);
-        switch (outcome) {
-          case encode_outcome::encoded:
-            // Only up (to xml_room): every buffer going round is then
-            // reserved alike and fits the next event.
-            s.xml_reserve = std::max(
-              s.xml_reserve,
-              std::min(s.xml.size() + s.xml.size() / 4, xml_room));
-            ev.xml = std::move(s.xml);
-            s.xml = std::string{};
-            ev.ref = r.ref;
-            ev.timestamp_ms = r.timestamp_ms;
-            s.enc->uid(s.det, ev.uid);
-            ev.source = s.det.source;
-            events->push_back(std::move(ev));
-            continue;
-          case encode_outcome::dropped_stale:
-            s.st->dropped_stale += 1;
-            break;
-          case encode_outcome::dropped_too_old:
-            s.st->dropped_too_old += 1;
-            break;
-          case encode_outcome::dropped_low_confidence:
-            s.st->dropped_low_confidence += 1;
-            break;
-        }
-        dropped.refs.push_back(r.ref);
-      }
-      if (!events->empty()) {
-        // Every destination reads the same events: no copy per destination.
-        cot_batch out{std::move(events)};
-        for (auto& sink : s.sinks)
-          self->send(sink, out);
-      }
-      if (!dead.letters.empty())
-        self->send(s.dead_letters, std::move(dead));
-      if (!dropped.refs.empty())
-        self->send(s.source, std::move(dropped));
-      self->send(s.dispatcher, atom::done::value, s.slot, w.id);
-    },
+    [=](work& w) { encode_work(self, w); },
   };
 }
 

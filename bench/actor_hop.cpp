@@ -1,12 +1,13 @@
 // bench_actor_hop: cost of one CAF actor hop per batch, as cotflow uses it
 // (issue 6).
 //
-// An event-based sender sends batches of real records (pipeline/codec/generator.hpp
-// payloads, ~300 bytes) to a receiver, which answers each one with the small
-// acknowledgement an encoder sends to the dispatcher, (done, slot, id). At most
-// min(--window, max_in_flight / batch size) batches are outstanding, so this
-// times sustained throughput, not mailbox growth; a second pass with one
-// batch outstanding times the round trip. Variants:
+// An event-based sender sends batches of real records
+// (pipeline/codec/generator.hpp payloads, ~300 bytes) to a receiver, which
+// answers each one with the small acknowledgement an encoder sends to the
+// dispatcher, (done, slot, id). At most min(--window, max_in_flight / batch
+// size) batches are outstanding, so this times sustained throughput, not
+// mailbox growth; a second pass with one batch outstanding times the round
+// trip. Variants:
 //   scheduled       `batch` (batcher -> dispatcher) to an event-based receiver
 //   detached        `batch` to a detached receiver (how the sinks run)
 //   scheduled-work  `work` (dispatcher -> encoder: shared_ptr<const batch>,
