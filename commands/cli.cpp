@@ -74,7 +74,8 @@ bool prepare(invocation& inv, signal_waiter& sig) {
   sig.grace(std::chrono::milliseconds{res.cfg.pipeline.drain_timeout_ms}
             + std::chrono::seconds{10});
   bool ok = true;
-  inv.partitions = static_cast<int>(int_option(inv.opts, "partitions", 6, ok));
+  inv.partitions = static_cast<int>(
+    int_option(inv.opts, "partitions", inv.partitions, ok));
   return ok && inv.partitions >= 1;
 }
 

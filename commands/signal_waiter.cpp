@@ -6,6 +6,7 @@
 #include <cstring>
 #include <pthread.h>
 #include <string>
+#include <thread>
 
 namespace cotflow::commands {
 
@@ -18,8 +19,7 @@ signal_waiter::signal_waiter() {
 }
 
 void signal_waiter::start() {
-  thread_ = std::thread{[this] { wait_loop(); }};
-  thread_.detach();
+  std::thread{[this] { wait_loop(); }}.detach();
 }
 
 void signal_waiter::wait_loop() {

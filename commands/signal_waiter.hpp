@@ -3,7 +3,6 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <thread>
 
 namespace cotflow::commands {
 
@@ -33,7 +32,6 @@ private:
 
   std::chrono::milliseconds grace_{15000};
   sigset_t set_;
-  std::thread thread_;
 };
 
 } // namespace cotflow::commands

@@ -93,8 +93,11 @@ void detection_publisher::stop() {
   stop_ = true;
   if (thread_.joinable())
     thread_.join();
-  if (producer_)
+  // Once: demo and loadgen stop it, and so does the destructor.
+  if (producer_) {
     producer_->flush(5000);
+    producer_.reset();
+  }
 }
 
 void detection_publisher::loop() {

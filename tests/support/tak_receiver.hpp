@@ -113,11 +113,6 @@ public:
     return other_;
   }
 
-  /// When it last started listening.
-  std::chrono::steady_clock::time_point up_at() const {
-    return up_at_;
-  }
-
   /// Seconds from listening to the first and to the latest event; -1
   /// before the first.
   double first_s() const {
