@@ -115,8 +115,9 @@ stages spawn_stages(caf::actor_system& sys, const config& start,
   auto& cfg = start;
   auto shared_cfg = std::make_shared<const config>(current);
   stages s;
-  auto src = sys.spawn<caf::detached>(source, c.consumer, current.pipeline, st,
-                                      current.faults.rebalance_interval_ms);
+  auto src = sys.spawn<caf::detached>(
+    source, std::shared_ptr<record_feed>{c.consumer}, current.pipeline, st,
+    current.faults.rebalance_interval_ms);
   s.source = src;
   dest_mask bit = 1;
   if (cfg.sinks.kafka) {

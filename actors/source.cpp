@@ -10,15 +10,13 @@ namespace cotflow {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
-
 /// How long the credit bound may hold before partitions are paused.
 constexpr auto pause_after = std::chrono::milliseconds{500};
 
 void finish(source_actor::stateful_pointer<source_state> self) {
   auto& s = self->state;
-  auto left = static_cast<uint64_t>(s.kafka->in_flight());
-  auto committed = s.kafka->close();
+  auto left = static_cast<uint64_t>(s.feed->in_flight());
+  auto committed = s.feed->close();
   if (!committed)
     log::warn("source", "the final commit failed; the next owner of these "
                         "partitions re-reads from the last committed offsets "
@@ -41,56 +39,44 @@ void finish(source_actor::stateful_pointer<source_state> self) {
 void round(source_actor::stateful_pointer<source_state> self) {
   auto& s = self->state;
   auto timeout = static_cast<int>(s.cfg.poll_timeout_ms);
-  auto now = clock::now();
+  // The actor clock: the steady clock, or a test's.
+  auto now = self->clock().now();
   if (s.stopping) {
-    if (s.kafka->in_flight() == 0 || now >= s.deadline) {
+    if (s.feed->in_flight() == 0 || now >= s.deadline) {
       finish(self);
       return;
     }
-    s.kafka->idle(timeout);
+    s.feed->idle(timeout);
   } else {
-    auto step = s.credit->decide(static_cast<int64_t>(s.kafka->span()),
-                                 s.kafka->paused(), now);
+    auto step = s.credit->decide(static_cast<int64_t>(s.feed->span()),
+                                 s.feed->paused(), now);
     if (step.pause)
-      s.kafka->pause(*step.pause);
+      s.feed->pause(*step.pause);
     if (step.action == credit_gate::step::retry_soon) {
-      s.kafka->store_positions();
+      s.feed->store_positions();
       self->delayed_send(self, std::chrono::milliseconds{1}, atom::poll::value);
       return;
     }
     if (step.action == credit_gate::step::idle) {
-      s.kafka->idle(timeout);
+      s.feed->idle(timeout);
     } else {
       record_chunk chunk;
       auto room = step.room;
       chunk.records.reserve(std::min<size_t>(room, 512));
-      s.kafka->poll_owned(
-        timeout, room, [&](uint32_t tp, rd_kafka_message_t* m) {
-          // The record holds librdkafka's message: its bytes are read where
-          // the consumer put them, by the encoder, without a copy here.
-          record r;
-          r.hold(m);
-          r.ref = {tp, m->offset};
-          r.topic = s.kafka->topic_id();
-          r.partition = m->partition;
-          rd_kafka_timestamp_type_t ts_type;
-          auto ts = rd_kafka_message_timestamp(m, &ts_type);
-          r.timestamp_ms = ts_type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1
-                                                                       : ts;
-          if (m->key)
-            r.key.assign(static_cast<const char*>(m->key), m->key_len);
-          chunk.records.push_back(std::move(r));
-        });
-      chunk.drained = s.kafka->drained();
+      // Each record holds librdkafka's message: its bytes are read where the
+      // consumer put them, by the encoder, without a copy here.
+      s.feed->take(timeout, room,
+                   [&](record&& r) { chunk.records.push_back(std::move(r)); });
+      chunk.drained = s.feed->drained();
       if (!chunk.records.empty())
         self->send(s.next, std::move(chunk));
     }
   }
   // Delivered positions go to librdkafka's committer as they move; it
   // commits them every pipeline.commit_interval_ms.
-  s.kafka->store_positions();
+  s.feed->store_positions();
   if (s.rebalance_every.count() > 0 && now >= s.next_rebalance) {
-    s.kafka->simulate_rebalance();
+    s.feed->simulate_rebalance();
     s.next_rebalance = now + s.rebalance_every;
   }
   self->send(self, atom::poll::value);
@@ -100,10 +86,10 @@ void round(source_actor::stateful_pointer<source_state> self) {
 
 source_actor::behavior_type
 source(source_actor::stateful_pointer<source_state> self,
-       std::shared_ptr<tracked_consumer> kafka, pipeline_config cfg,
+       std::shared_ptr<record_feed> feed, pipeline_config cfg,
        std::shared_ptr<stats> st, int64_t rebalance_every_ms) {
   self->state.rebalance_every = std::chrono::milliseconds{rebalance_every_ms};
-  self->state.kafka = std::move(kafka);
+  self->state.feed = std::move(feed);
   self->state.cfg = cfg;
   self->state.credit.emplace(cfg.max_in_flight, pause_after);
   self->state.st = std::move(st);
@@ -114,7 +100,7 @@ source(source_actor::stateful_pointer<source_state> self,
         return;
       s.next = std::move(next);
       s.started = true;
-      s.next_rebalance = clock::now() + s.rebalance_every;
+      s.next_rebalance = self->clock().now() + s.rebalance_every;
       self->send(self, atom::poll::value);
     },
     [=](ack& a) {
@@ -122,7 +108,7 @@ source(source_actor::stateful_pointer<source_state> self,
       uint64_t done = 0, parked = 0;
       for (auto& ref : a.refs) {
         bool was_parked = false;
-        if (s.kafka->ack(ref.tp, ref.offset, a.bits, &was_parked)) {
+        if (s.feed->ack(ref.tp, ref.offset, a.bits, &was_parked)) {
           ++done;
           parked += was_parked ? 1 : 0;
         }
@@ -131,7 +117,7 @@ source(source_actor::stateful_pointer<source_state> self,
       // as delivered.
       s.st->parked += parked;
       s.st->completed += done;
-      s.st->in_flight = static_cast<int64_t>(s.kafka->in_flight());
+      s.st->in_flight = static_cast<int64_t>(s.feed->in_flight());
     },
     [=](atom::poll) {
       if (self->state.started)
@@ -148,18 +134,18 @@ source(source_actor::stateful_pointer<source_state> self,
       auto& s = self->state;
       auto rp = self->make_response_promise<uint64_t>();
       if (!s.started) {
-        s.kafka->close();
-        rp.deliver(static_cast<uint64_t>(s.kafka->in_flight()));
+        s.feed->close();
+        rp.deliver(static_cast<uint64_t>(s.feed->in_flight()));
         return rp;
       }
       log::info("source", "stopping: no new records; draining "
-                            + std::to_string(s.kafka->in_flight())
+                            + std::to_string(s.feed->in_flight())
                             + " in flight");
       s.stopping = true;
       s.drained = rp;
-      s.deadline = clock::now()
+      s.deadline = self->clock().now()
                    + std::chrono::milliseconds{s.cfg.drain_timeout_ms};
-      s.kafka->pause(true);
+      s.feed->pause(true);
       // Everything sent to the batcher before this flush is in the batch
       // it empties (messages between two actors keep their order).
       self->send(s.next, atom::flush::value);

@@ -4,7 +4,7 @@
 #include "messages/actors.hpp"
 #include "pipeline/core/stats.hpp"
 #include "pipeline/delivery/credit.hpp"
-#include "pipeline/kafka/consumer.hpp"
+#include "pipeline/delivery/record_feed.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 
@@ -16,10 +16,10 @@
 
 namespace cotflow {
 
-/// State of the source: the consumer, credit and the drain promise.
+/// State of the source: its feed, credit and the drain promise.
 struct source_state {
   static inline const char* name = "source";
-  std::shared_ptr<tracked_consumer> kafka;
+  std::shared_ptr<record_feed> feed;
   std::shared_ptr<stats> st;
   pipeline_config cfg;
   batcher_actor next;
@@ -34,10 +34,12 @@ struct source_state {
   std::optional<credit_gate> credit;
 };
 
-/// The Kafka source; spawn detached (it blocks in librdkafka's poll).
+/// The source: takes records from `feed` (the Kafka consumer) while credit
+/// lasts and hands them to the batcher; applies acknowledgements. Spawn it
+/// detached when its feed blocks (librdkafka's poll does).
 source_actor::behavior_type
 source(source_actor::stateful_pointer<source_state> self,
-       std::shared_ptr<tracked_consumer> kafka, pipeline_config cfg,
+       std::shared_ptr<record_feed> feed, pipeline_config cfg,
        std::shared_ptr<stats> st, int64_t rebalance_every_ms = 0);
 
 } // namespace cotflow

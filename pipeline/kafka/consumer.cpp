@@ -59,7 +59,8 @@ tracked_consumer::~tracked_consumer() {
   close();
 }
 
-size_t tracked_consumer::poll(int timeout_ms, size_t max, const record_fn& fn) {
+size_t tracked_consumer::poll(int timeout_ms, size_t max,
+                              const message_fn& fn) {
   return poll_owned(timeout_ms, max, [&fn](uint32_t tp, rd_kafka_message_t* m) {
     std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg{
       m, rd_kafka_message_destroy};
@@ -67,8 +68,24 @@ size_t tracked_consumer::poll(int timeout_ms, size_t max, const record_fn& fn) {
   });
 }
 
+size_t tracked_consumer::take(int timeout_ms, size_t max, const record_fn& fn) {
+  return poll_owned(timeout_ms, max, [&](uint32_t tp, rd_kafka_message_t* m) {
+    record r;
+    r.hold(m);
+    r.ref = {tp, m->offset};
+    r.topic = last_topic_;
+    r.partition = m->partition;
+    rd_kafka_timestamp_type_t ts_type;
+    auto ts = rd_kafka_message_timestamp(m, &ts_type);
+    r.timestamp_ms = ts_type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : ts;
+    if (m->key)
+      r.key.assign(static_cast<const char*>(m->key), m->key_len);
+    fn(std::move(r));
+  });
+}
+
 size_t tracked_consumer::poll_owned(int timeout_ms, size_t max,
-                                    const owning_record_fn& fn) {
+                                    const owning_message_fn& fn) {
   size_t n = 0;
   drained_ = false;
   if (max == 0)
@@ -80,7 +97,7 @@ size_t tracked_consumer::poll_owned(int timeout_ms, size_t max,
   auto* first = rd_kafka_consumer_poll(consumer_->c_ptr(), timeout_ms);
   if (!first) {
     drained_ = true;
-  } else if (!take(first, fn, n)) {
+  } else if (!track(first, fn, n)) {
     drained_ = true;
   } else {
     if (!queue_)
@@ -99,9 +116,9 @@ size_t tracked_consumer::poll_owned(int timeout_ms, size_t max,
       ssize_t i = 0;
       try {
         for (; i < got; ++i)
-          failed = !take(batch_[static_cast<size_t>(i)], fn, n) || failed;
+          failed = !track(batch_[static_cast<size_t>(i)], fn, n) || failed;
       } catch (...) {
-        // Message i went to take() (and on to `fn`, or was destroyed);
+        // Message i went to track() (and on to `fn`, or was destroyed);
         // the rest are ours to destroy (the caller fails, and the records
         // are consumed again after a rewind).
         for (++i; i < got; ++i)
@@ -120,8 +137,8 @@ size_t tracked_consumer::poll_owned(int timeout_ms, size_t max,
   return n;
 }
 
-bool tracked_consumer::take(rd_kafka_message_t* m, const owning_record_fn& fn,
-                            size_t& n) {
+bool tracked_consumer::track(rd_kafka_message_t* m, const owning_message_fn& fn,
+                             size_t& n) {
   std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> msg{
     m, rd_kafka_message_destroy};
   if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)

@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "pipeline/core/stats.hpp"
 #include "pipeline/delivery/offset_tracker.hpp"
+#include "pipeline/delivery/record_feed.hpp"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
@@ -23,12 +24,13 @@ namespace cotflow {
 /// It handles rebalances (revoked partitions commit what is safe and are
 /// forgotten; late acknowledgements for them are ignored) and pausing.
 /// Not thread-safe: one actor owns it.
-class tracked_consumer : public RdKafka::RebalanceCb,
+class tracked_consumer : public record_feed,
+                         public RdKafka::RebalanceCb,
                          public RdKafka::OffsetCommitCb {
 public:
   /// Called for each consumed record with its partition handle (the C
   /// API's message: the C++ API allocates a wrapper per record).
-  using record_fn
+  using message_fn
     = std::function<void(uint32_t tp, const rd_kafka_message_t& msg)>;
 
   /// Creates the consumer and subscribes to the input topics; every record
@@ -42,26 +44,30 @@ public:
 
   /// Consumes up to `max` records, waiting at most `timeout_ms` for the
   /// first; each one is tracked and handed to `fn`. Also serves rebalances.
-  size_t poll(int timeout_ms, size_t max, const record_fn& fn);
+  size_t poll(int timeout_ms, size_t max, const message_fn& fn);
 
   /// Called for each consumed record with its partition handle; it owns
   /// `msg` from then on (rd_kafka_message_destroy), even if it throws.
-  using owning_record_fn
+  using owning_message_fn
     = std::function<void(uint32_t tp, rd_kafka_message_t* msg)>;
 
   /// As poll(), but `fn` takes each message over instead of reading it
   /// during the call: the bytes need no copy.
-  size_t poll_owned(int timeout_ms, size_t max, const owning_record_fn& fn);
+  size_t poll_owned(int timeout_ms, size_t max, const owning_message_fn& fn);
+
+  /// The source's take: poll_owned() making each message a record that
+  /// holds it (its bytes are read where librdkafka put them, no copy).
+  size_t take(int timeout_ms, size_t max, const record_fn& fn) override;
 
   /// The number (topic_names) of the topic of the record poll() is handing
-  /// to its record_fn.
+  /// to its callback.
   uint32_t topic_id() const {
     return last_topic_;
   }
 
   /// True when the last poll() stopped because librdkafka had no record
   /// ready (rather than at `max`): nothing more is there to wait for.
-  bool drained() const {
+  bool drained() const override {
     return drained_;
   }
 
@@ -77,7 +83,7 @@ public:
   /// assignment, as the group coordinator would (revoke: commit what is
   /// safe, forget in-flight work; assign: fetch again from the committed
   /// offsets). The group itself is untouched.
-  void simulate_rebalance();
+  void simulate_rebalance() override;
 
   /// Names this consumer in its log lines (default "source").
   void set_name(std::string name) {
@@ -131,15 +137,16 @@ public:
 
   /// Serves rebalances and errors without taking records (used while
   /// paused or draining; anything returned is left uncommitted).
-  void idle(int timeout_ms);
+  void idle(int timeout_ms) override;
 
   /// Applies an acknowledgement; true when it completed a record.
-  bool ack(uint32_t tp, int64_t offset, dest_mask bits, bool* parked = nullptr);
+  bool ack(uint32_t tp, int64_t offset, dest_mask bits,
+           bool* parked = nullptr) override;
 
   /// Pauses or resumes every assigned partition.
-  void pause(bool on);
+  void pause(bool on) override;
 
-  bool paused() const {
+  bool paused() const override {
     return paused_;
   }
 
@@ -149,25 +156,25 @@ public:
   /// way, and for the partitions it unassigns (a revoke). Cheap when
   /// nothing moved: meant for every round of the consume loop. Positions
   /// count as committed once the broker confirmed them (offset_commit_cb).
-  void store_positions();
+  void store_positions() override;
 
   /// Stores and commits synchronously (shutdown); false when the broker
   /// refused.
   bool commit_sync();
 
   /// Records handed out and not yet acknowledged.
-  size_t in_flight() const {
+  size_t in_flight() const override {
     return tracker_.in_flight();
   }
 
   /// Records held between the commit positions and the newest dispatches:
   /// what credit bounds.
-  size_t span() const {
+  size_t span() const override {
     return tracker_.span();
   }
 
   /// Commits and leaves the group; false when the final commit failed.
-  bool close();
+  bool close() override;
 
   /// librdkafka commit result callback (called from poll()).
   void
@@ -186,7 +193,7 @@ private:
   /// Tracks one consumed message and hands it over to `fn` (destroys it
   /// when it is not handed out). False when it was an error (poll() stops
   /// after the messages it holds).
-  bool take(rd_kafka_message_t* msg, const owning_record_fn& fn, size_t& n);
+  bool track(rd_kafka_message_t* msg, const owning_message_fn& fn, size_t& n);
 
   /// With report_gaps: logs and counts what lies between the offset
   /// expected on handle `tp` and `offset`.

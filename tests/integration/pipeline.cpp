@@ -235,20 +235,4 @@ BOOST_AUTO_TEST_CASE(oversized_and_hostile_records_are_dead_lettered) {
   BOOST_CHECK_EQUAL(reasons["empty"], "invalid_json");
 }
 
-BOOST_AUTO_TEST_CASE(a_batch_does_not_wait_when_nothing_more_is_coming) {
-  // Batches of up to 1000 records or 60 s: five records must not wait
-  // for the other 995, nor for the minute, once the source has nothing
-  // more ready.
-  auto run = this->run("trickle", {{"COTFLOW_PIPELINE_BATCH_SIZE", "1000"},
-                                   {"COTFLOW_PIPELINE_BATCH_AGE_MS", "60000"}});
-  publish_generated(bootstrap, input_topic, 5, 0.0);
-  BOOST_CHECK_MESSAGE(eventually([&] { return all_committed("trickle"); }, 40s),
-                      "five records waited for a batch to fill or age");
-  run->signal(SIGTERM);
-  auto rc = run->wait(60s);
-  BOOST_REQUIRE(rc);
-  BOOST_CHECK_EQUAL(*rc, 0);
-  BOOST_CHECK_EQUAL(read_outputs(bootstrap).cot.size(), 5u);
-}
-
 BOOST_AUTO_TEST_SUITE_END()

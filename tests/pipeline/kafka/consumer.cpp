@@ -2,6 +2,7 @@
 
 #include "config/config.hpp"
 #include "pipeline/core/record.hpp"
+#include "pipeline/delivery/topic_names.hpp"
 #include "pipeline/kafka/consumer.hpp"
 #include "tests/support/kafka_client.hpp"
 #include "tests/support/mock_cluster.hpp"
@@ -183,31 +184,34 @@ BOOST_AUTO_TEST_CASE(records_are_handed_out_once_in_order_and_never_past_max) {
 }
 
 BOOST_AUTO_TEST_CASE(records_hold_their_kafka_messages_and_copies_own_bytes) {
-  // poll_owned() hands each message over, as the source turns it into a
-  // record that reads its bytes in place: the same records as poll(), in
-  // order, each readable until the record goes; a copy, and a record that
-  // took its bytes, keep reading them after the message is gone.
+  // take() (the source's feed) hands each message over as a record that
+  // reads its bytes in place: the same records as poll(), in order, with
+  // their topic, partition and timestamp, each readable until the record
+  // goes; a copy, and a record that took its bytes, keep reading them after
+  // the message is gone. A take that finds nothing more ready says so.
   fixture f{600};
   std::vector<cotflow::record> recs;
   auto deadline = std::chrono::steady_clock::now() + 30s;
   while (recs.size() < 600 && std::chrono::steady_clock::now() < deadline) {
-    f.consumer->poll_owned(100, 600 - recs.size(),
-                           [&](uint32_t tp, rd_kafka_message_t* m) {
-                             cotflow::record r;
-                             r.hold(m);
-                             r.ref = {tp, m->offset};
-                             f.handed[m->offset] = tp;
-                             recs.push_back(std::move(r));
-                           });
+    f.consumer->take(100, 600 - recs.size(), [&](cotflow::record&& r) {
+      f.handed[r.ref.offset] = r.ref.tp;
+      recs.push_back(std::move(r));
+    });
     f.consumer->store_positions();
   }
+  BOOST_TEST(f.consumer->take(100, 10, [](cotflow::record&&) {}) == 0u);
+  BOOST_TEST(f.consumer->drained());
   BOOST_TEST_REQUIRE(recs.size() == 600u);
   auto text = [](size_t i) { return "{\"n\":" + std::to_string(i) + "}"; };
   for (size_t i = 0; i < recs.size(); ++i) {
     BOOST_TEST_REQUIRE(recs[i].ref.offset == static_cast<int64_t>(i));
     BOOST_TEST_REQUIRE(recs[i].bytes() == text(i));
     BOOST_TEST_REQUIRE(recs[i].payload.empty()); // read in place
+    BOOST_TEST_REQUIRE(recs[i].ref.tp == f.handed.at(recs[i].ref.offset));
+    BOOST_TEST_REQUIRE(recs[i].partition == 0);
+    BOOST_TEST_REQUIRE(recs[i].timestamp_ms > 0);
   }
+  BOOST_TEST(cotflow::topic_names::name(recs[0].topic) == topic);
   cotflow::record copy = recs[5];
   BOOST_TEST(copy.payload == text(5));
   BOOST_TEST(recs[5].bytes() == text(5));
