@@ -5,6 +5,7 @@
 #include "pipeline/core/stats.hpp"
 #include "pipeline/tak/destination.hpp"
 #include "pipeline/tak/parking.hpp"
+#include "pipeline/tak/url/url.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 

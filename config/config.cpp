@@ -1,6 +1,8 @@
 #include "config/config.hpp"
 
 #include "config/keys.hpp"
+#include "pipeline/core/text.hpp"
+#include "pipeline/tak/url/url.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -29,17 +31,6 @@ using list_ref = key_field<std::vector<std::string>>;
 using smap_ref = key_field<std::map<std::string, std::string>>;
 using imap_ref = key_field<std::map<std::string, int64_t>>;
 
-std::optional<int64_t> parse_int(const std::string& s) {
-  if (s.empty())
-    return std::nullopt;
-  char* end = nullptr;
-  errno = 0;
-  auto v = std::strtoll(s.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0')
-    return std::nullopt;
-  return v;
-}
-
 std::optional<double> parse_double(const std::string& s) {
   if (s.empty())
     return std::nullopt;
@@ -48,24 +39,6 @@ std::optional<double> parse_double(const std::string& s) {
   if (*end != '\0' || !std::isfinite(v))
     return std::nullopt;
   return v;
-}
-
-std::optional<bool> parse_bool(const std::string& s) {
-  if (s == "true" || s == "1" || s == "yes" || s == "on")
-    return true;
-  if (s == "false" || s == "0" || s == "no" || s == "off")
-    return false;
-  return std::nullopt;
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  std::istringstream in{s};
-  while (std::getline(in, cur, sep))
-    if (!cur.empty())
-      out.push_back(cur);
-  return out;
 }
 
 /// Splits at `sep` except where it is escaped with a backslash ("\,"
@@ -307,11 +280,6 @@ void copy_value(config& to, const config& from, const config_key& k) {
              k.field);
 }
 
-bool is_cot_type(const std::string& s) {
-  static const std::regex re{"^[a-z](-[A-Za-z0-9]+)*$"};
-  return std::regex_match(s, re);
-}
-
 bool is_type_suffix(const std::string& s) {
   static const std::regex re{"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$"};
   return std::regex_match(s, re);
@@ -471,11 +439,11 @@ void check_kafka_topics(const config& c, std::vector<std::string>& errs) {
 }
 
 void check_cot(const config& c, std::vector<std::string>& errs) {
-  need(errs, is_cot_type(c.cot.default_type),
+  need(errs, is_cot_type_prefix(c.cot.default_type),
        "cot.default_type: '" + c.cot.default_type
          + "' is not a CoT type like a-u-G");
   for (auto& [prefix, s] : c.cot.stale_by_type) {
-    need(errs, is_cot_type(prefix),
+    need(errs, is_cot_type_prefix(prefix),
          "cot.stale_by_type." + prefix + ": not a CoT type prefix like a-h-G");
     // Each entry has the bounds of cot.stale_s.
     static const config_key& stale_s = *find_key("cot.stale_s");
@@ -637,183 +605,6 @@ reload_plan plan_reload(const config& running, const config& loaded) {
                                     : "default";
   }
   return plan;
-}
-
-namespace {
-
-/// Scheme, host and port of `url` (and the TLS server name, the host until
-/// an option says otherwise); what follows '?' goes to `query`.
-bool parse_address(const std::string& url, tak_url& out, std::string& query,
-                   std::string& err) {
-  auto sep = url.find("://");
-  if (sep == std::string::npos) {
-    err = "'" + url + "' is not a URL like tcp://host:8087";
-    return false;
-  }
-  out.scheme = url.substr(0, sep);
-  if (out.scheme != "tcp" && out.scheme != "udp" && out.scheme != "tls") {
-    err = "scheme '" + out.scheme + "' must be tcp, tls or udp";
-    return false;
-  }
-  auto rest = url.substr(sep + 3);
-  if (auto q = rest.find('?'); q != std::string::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
-  if (!rest.empty() && rest.back() == '/')
-    rest.pop_back();
-  std::string port_text;
-  if (!rest.empty() && rest[0] == '[') {
-    auto close = rest.find(']');
-    if (close == std::string::npos || close + 1 >= rest.size()
-        || rest[close + 1] != ':') {
-      err = "'" + url + "': expected [ipv6]:port";
-      return false;
-    }
-    out.host = rest.substr(1, close - 1);
-    port_text = rest.substr(close + 2);
-  } else {
-    auto colon = rest.rfind(':');
-    if (colon == std::string::npos) {
-      err = "'" + url + "' has no port";
-      return false;
-    }
-    out.host = rest.substr(0, colon);
-    port_text = rest.substr(colon + 1);
-  }
-  auto port = parse_int(port_text);
-  if (out.host.empty() || !port || *port < 1 || *port > 65535) {
-    err = "'" + url + "' needs a host and a port in 1..65535";
-    return false;
-  }
-  out.port = static_cast<uint16_t>(*port);
-  if (out.scheme == "tls")
-    out.server_name = out.host;
-  return true;
-}
-
-/// The one-letter code of an affiliation given by name or by letter.
-std::optional<std::string> affiliation_code(const std::string& a) {
-  static const std::map<std::string, std::string> words = {
-    {"pending", "p"}, {"unknown", "u"}, {"assumed_friend", "a"},
-    {"friend", "f"},  {"neutral", "n"}, {"suspect", "s"},
-    {"hostile", "h"}, {"joker", "j"},   {"faker", "k"},
-    {"none", "o"},    {"other", "x"}};
-  if (words.count(a))
-    return words.at(a);
-  if (a.size() == 1 && std::islower(static_cast<unsigned char>(a[0])))
-    return a;
-  return std::nullopt;
-}
-
-// One branch per option the query may hold, the scheme's own first: a
-// flat list to look an option up in, which a split by scheme would only
-// spread over more functions.
-bool apply_option(tak_url& out, const std::string& key, const std::string& val,
-                  std::string& err) {
-  if (out.scheme == "udp" && key == "ttl") {
-    auto ttl = parse_int(val);
-    if (!ttl || *ttl < 0 || *ttl > 255) {
-      err = "ttl must be 0..255";
-      return false;
-    }
-    out.ttl = static_cast<int>(*ttl);
-  } else if (out.scheme == "udp" && key == "interface") {
-    out.interface = val;
-  } else if (out.scheme == "tls" && key == "verify") {
-    auto v = parse_bool(val);
-    if (!v) {
-      err = "verify must be true or false";
-      return false;
-    }
-    out.verify = *v;
-  } else if (out.scheme == "tls" && key == "server_name") {
-    out.server_name = val;
-  } else if (out.scheme == "tls" && key == "password_env") {
-    out.password_env = val;
-  } else if (out.scheme == "tls"
-             && (key == "ca" || key == "cert" || key == "key" || key == "p12"
-                 || key == "password_file")) {
-    if (!std::ifstream{val}.good()) {
-      err = key + " file '" + val + "' cannot be read";
-      return false;
-    }
-    (key == "ca"     ? out.ca
-     : key == "cert" ? out.cert
-     : key == "key"  ? out.key
-     : key == "p12"  ? out.p12
-                     : out.password_file)
-      = val;
-  } else if (key == "types" || key == "sources") {
-    auto& list = key == "types" ? out.types : out.sources;
-    list = split(val, '|');
-    if (list.empty()) {
-      err = key + " needs at least one value (a|b|c)";
-      return false;
-    }
-    if (key == "types")
-      for (auto& t : list)
-        if (!is_cot_type(t)) {
-          err = "types: '" + t + "' is not a CoT type prefix like a-h";
-          return false;
-        }
-  } else if (key == "affiliations") {
-    for (auto& a : split(val, '|')) {
-      auto code = affiliation_code(a);
-      if (!code) {
-        err = "affiliations: '" + a + "' is not an affiliation";
-        return false;
-      }
-      out.affiliations.push_back(*code);
-    }
-  } else if (key == "coalesce") {
-    auto v = parse_bool(val);
-    if (!v) {
-      err = "coalesce must be true or false";
-      return false;
-    }
-    out.coalesce = *v;
-  } else if (key == "password") {
-    err = "a password never goes into the URL: use password_env or "
-          "password_file";
-    return false;
-  } else {
-    err = "unknown option '" + key + "' for " + out.scheme + "://";
-    return false;
-  }
-  return true;
-}
-
-/// TLS options that exclude or need each other.
-bool check_tls_options(const tak_url& out, std::string& err) {
-  if (out.cert.empty() != out.key.empty()) {
-    err = "cert and key go together";
-    return false;
-  }
-  if (!out.p12.empty() && !out.cert.empty()) {
-    err = "use either p12 or cert and key";
-    return false;
-  }
-  return true;
-}
-
-} // namespace
-
-std::optional<tak_url> parse_tak_url(const std::string& url, std::string& err) {
-  tak_url out;
-  std::string query;
-  if (!parse_address(url, out, query, err))
-    return std::nullopt;
-  for (auto& kv : split(query, '&')) {
-    auto eq = kv.find('=');
-    auto key = kv.substr(0, eq);
-    auto val = eq == std::string::npos ? std::string{} : kv.substr(eq + 1);
-    if (!apply_option(out, key, val, err))
-      return std::nullopt;
-  }
-  if (out.scheme == "tls" && !check_tls_options(out, err))
-    return std::nullopt;
-  return out;
 }
 
 int64_t encoder_count(const pipeline_config& cfg) {

@@ -67,45 +67,6 @@ struct sinks_config {
   std::string file;
 };
 
-/// A TAK destination URL: tcp://host:port, udp://host:port (unicast or
-/// multicast, with ?ttl=N&interface=ADDR), tls://host:port with options
-/// ca, cert, key (PEM files) or p12 (PKCS#12 file) with password_env or
-/// password_file, server_name, verify=false.
-struct tak_url {
-  std::string scheme;
-  std::string host;
-  uint16_t port = 0;
-  /// Multicast time-to-live (udp only).
-  int ttl = 1;
-  /// Outgoing interface address for multicast (udp only), empty = default.
-  std::string interface;
-  /// TLS: CA bundle (PEM); empty = the system's.
-  std::string ca;
-  /// TLS: client certificate and key (PEM).
-  std::string cert;
-  std::string key;
-  /// TLS: client certificate and key as PKCS#12.
-  std::string p12;
-  /// TLS: where the key password comes from (never from the URL itself).
-  std::string password_env;
-  std::string password_file;
-  /// TLS: the name to verify (servers are often reached by IP).
-  std::string server_name;
-  /// TLS: verify the server certificate (opting out must be explicit).
-  bool verify = true;
-  /// Filter: CoT type prefixes (types=a-h|a-u-G); empty = all.
-  std::vector<std::string> types;
-  /// Filter: one-letter affiliations (affiliations=hostile|u); empty = all.
-  std::vector<std::string> affiliations;
-  /// Filter: sources (sources=cam-1|radar-2); empty = all.
-  std::vector<std::string> sources;
-  /// Keep only the latest event per uid of each batch (coalesce=true).
-  bool coalesce = false;
-};
-
-/// Parses a TAK destination URL; returns nothing and sets `err` when bad.
-std::optional<tak_url> parse_tak_url(const std::string& url, std::string& err);
-
 /// Streaming CoT to TAK servers.
 struct tak_config {
   /// Destination name -> URL.

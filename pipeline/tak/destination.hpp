@@ -9,6 +9,7 @@
 #include "pipeline/tak/circuit_breaker.hpp"
 #include "pipeline/tak/parking.hpp"
 #include "pipeline/tak/transport.hpp"
+#include "pipeline/tak/url/url.hpp"
 
 #include <chrono>
 #include <cstdint>

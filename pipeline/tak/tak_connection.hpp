@@ -1,7 +1,7 @@
 #pragma once
 
-#include "config/config.hpp"
 #include "pipeline/tak/transport.hpp"
+#include "pipeline/tak/url/url.hpp"
 
 #include <chrono>
 #include <string>

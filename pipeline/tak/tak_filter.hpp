@@ -1,6 +1,6 @@
 #pragma once
 
-#include "config/config.hpp"
+#include "pipeline/tak/url/url.hpp"
 
 #include <string_view>
 

@@ -2,6 +2,7 @@
 
 #include "config/config.hpp"
 #include "config/keys.hpp"
+#include "pipeline/tak/url/url.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -4,6 +4,7 @@
 #include "pipeline/codec/cot_encoder.hpp"
 #include "pipeline/codec/decoder.hpp"
 #include "pipeline/tak/tak_filter.hpp"
+#include "pipeline/tak/url/url.hpp"
 
 using namespace cotflow;
 
