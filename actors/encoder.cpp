@@ -52,6 +52,10 @@ void encode_work(encoder_actor::stateful_pointer<encoder_state> self,
                               std::move(refused->detail)});
       continue;
     }
+    if (s.det.replaced_chars != 0)
+      s.st->text_replaced_chars += s.det.replaced_chars;
+    if (s.det.truncated_fields != 0)
+      s.st->text_truncated_fields += s.det.truncated_fields;
     cot_event ev;
     if (s.xml.capacity() < s.xml_reserve)
       s.xml = buffer_for(s.xml_buffers.get(), s.xml_spares, 64, s.xml_reserve,
@@ -106,6 +110,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
         std::shared_ptr<string_pool> xml_buffers) {
   auto& s = self->state;
   s.dec.emplace(static_cast<size_t>(cfg->pipeline.max_record_bytes));
+  s.dec->max_text(static_cast<size_t>(cfg->pipeline.max_text_bytes));
   s.enc.emplace(cfg->cot);
   s.sinks = std::move(sinks);
   s.all = all_destinations(static_cast<unsigned>(s.sinks.size()));

@@ -38,6 +38,7 @@ struct pipeline_config {
   int64_t encoders = 0;
   int64_t commit_interval_ms = 0;
   int64_t max_record_bytes = 0;
+  int64_t max_text_bytes = 0;
   int64_t drain_timeout_ms = 0;
   int64_t poll_timeout_ms = 0;
 };

@@ -209,6 +209,14 @@ std::vector<config_key> table() {
     COTFLOW_KEY(pipeline, max_record_bytes, "larger records are dead-lettered")
       .defaults_to(64 * 1024)
       .range(64, 900 * 1024),
+    COTFLOW_KEY(pipeline, max_text_bytes,
+                "longer text fields (callsign, remarks, classification, "
+                "affiliation) are cut to this on a character boundary and end "
+                "in '...' (U+2026), counted in "
+                "cotflow_text_fields_truncated_total; ids stay refused when "
+                "too long")
+      .defaults_to(4096)
+      .range(16, 1024 * 1024),
     COTFLOW_KEY(pipeline, drain_timeout_ms,
                 "grace period to drain in-flight work on shutdown")
       .defaults_to(10000)

@@ -1,5 +1,7 @@
 #include "pipeline/codec/decoder.hpp"
 
+#include "pipeline/codec/xml_text.hpp"
+
 #include "pipeline/core/json.hpp"
 #include "pipeline/core/time.hpp"
 
@@ -28,6 +30,8 @@ void detection::clear() {
   altsrc.clear();
   time_ms = start_ms = stale_ms = 0;
   ended = false;
+  replaced_chars = 0;
+  truncated_fields = 0;
   lat = lon = hae = ce = le = confidence = course = speed = stale_s = NAN;
 }
 
@@ -51,6 +55,8 @@ std::string_view to_string(refusal_reason r) {
       return "bad_time";
     case refusal_reason::unsupported_geometry:
       return "unsupported_geometry";
+    case refusal_reason::invalid_id:
+      return "invalid_id";
   }
   return "unknown";
 }
@@ -111,8 +117,11 @@ bool plain_ascii(std::string_view s) {
 // below that is almost always epoch seconds sent by mistake.
 constexpr int64_t min_epoch_ms = 946684800000;
 constexpr int64_t max_epoch_ms = 4102444800000;
-constexpr size_t max_text = 4096;
+/// Longest id; a source, part of the uid too, may be as long as text.
 constexpr size_t max_id = 256;
+constexpr size_t max_source = 4096;
+/// Longest code (how, type, geopointsrc, altsrc).
+constexpr size_t max_code = 64;
 
 using result = std::optional<refusal>;
 
@@ -496,9 +505,10 @@ private:
   context ctx_[kept_depth + 1] = {};
 };
 
-/// Reads an optional string field (a number is accepted and printed).
-result read_string(const members& obj, field f, std::string& out,
-                   bool required = false, size_t max = max_text) {
+/// Reads an optional string field (a number is accepted and printed), of
+/// at most `max` bytes.
+result read_string(const members& obj, field f, std::string& out, bool required,
+                   size_t max) {
   const char* name = field_names[f];
   auto given = obj.given(f);
   if (!given) {
@@ -521,6 +531,43 @@ result read_string(const members& obj, field f, std::string& out,
   if (required && out.empty())
     return refuse(refusal_reason::missing_field,
                   std::string{name} + " is empty");
+  return std::nullopt;
+}
+
+// Each string field follows one of three rules (xml_text says what text
+// may hold):
+
+/// An identifier (the id, the source: the parts of the TAK uid and the
+/// Kafka key) is never altered, so that two never become one: one that
+/// holds a control character, or what XML cannot carry, is refused.
+result read_identifier(const members& obj, field f, std::string& out,
+                       bool required, size_t max) {
+  if (auto r = read_string(obj, f, out, required, max))
+    return r;
+  if (auto flaw = xml_text::first_identifier_flaw(out))
+    return refuse(refusal_reason::invalid_id,
+                  std::string{field_names[f]} + " holds " + flaw->describe());
+  return std::nullopt;
+}
+
+/// Free text (callsign, remarks, ...) is kept: what XML cannot carry
+/// becomes U+FFFD, and text over `max` bytes is cut (ending in "…"). Both
+/// are counted in `d`.
+result read_text(const members& obj, field f, std::string& out, detection& d,
+                 size_t max) {
+  if (auto r = read_string(obj, f, out, false, SIZE_MAX))
+    return r;
+  d.replaced_chars += static_cast<uint32_t>(xml_text::replace_flaws(out));
+  d.truncated_fields += xml_text::truncate(out, max) ? 1 : 0;
+  return std::nullopt;
+}
+
+/// A short code (geopointsrc, altsrc) is refused past max_code bytes; what
+/// XML cannot carry becomes U+FFFD, as in text.
+result read_code(const members& obj, field f, std::string& out, detection& d) {
+  if (auto r = read_string(obj, f, out, false, max_code))
+    return r;
+  d.replaced_chars += static_cast<uint32_t>(xml_text::replace_flaws(out));
   return std::nullopt;
 }
 
@@ -604,25 +651,25 @@ bool is_cot_type(const std::string& s) {
   return true;
 }
 
-/// The properties both shapes share.
-result read_common(const members& o, detection& d) {
-  if (auto r = read_string(o, f_source, d.source))
+/// The properties both shapes share; text over `max_text` bytes is cut.
+result read_common(const members& o, detection& d, size_t max_text) {
+  if (auto r = read_identifier(o, f_source, d.source, false, max_source))
     return r;
-  if (auto r = read_string(o, f_classification, d.classification))
+  if (auto r = read_text(o, f_classification, d.classification, d, max_text))
     return r;
-  if (auto r = read_string(o, f_affiliation, d.affiliation))
+  if (auto r = read_text(o, f_affiliation, d.affiliation, d, max_text))
     return r;
-  if (auto r = read_string(o, f_callsign, d.callsign))
+  if (auto r = read_text(o, f_callsign, d.callsign, d, max_text))
     return r;
-  if (auto r = read_string(o, f_remarks, d.remarks))
+  if (auto r = read_text(o, f_remarks, d.remarks, d, max_text))
     return r;
-  if (auto r = read_string(o, f_how, d.how, false, 64))
+  if (auto r = read_string(o, f_how, d.how, false, max_code))
     return r;
   if (!d.how.empty() && !is_cot_type(d.how))
     return refuse(refusal_reason::wrong_type, "how is not a CoT how code");
-  if (auto r = read_string(o, f_geopointsrc, d.geopointsrc, false, 64))
+  if (auto r = read_code(o, f_geopointsrc, d.geopointsrc, d))
     return r;
-  if (auto r = read_string(o, f_altsrc, d.altsrc, false, 64))
+  if (auto r = read_code(o, f_altsrc, d.altsrc, d))
     return r;
   if (auto ended = o[f_ended]) {
     if (!ended->IsBool())
@@ -644,8 +691,8 @@ result read_common(const members& o, detection& d) {
   return std::nullopt;
 }
 
-result decode_flat(const members& o, detection& d) {
-  if (auto r = read_string(o, f_id, d.id, true, max_id))
+result decode_flat(const members& o, detection& d, size_t max_text) {
+  if (auto r = read_identifier(o, f_id, d.id, true, max_id))
     return r;
   if (auto r = read_time(o, f_time, d.time_ms, true))
     return r;
@@ -658,10 +705,10 @@ result decode_flat(const members& o, detection& d) {
     return r;
   if (auto r = read_number(o, f_hae, d.hae, -20000, 9999999))
     return r;
-  return read_common(o, d);
+  return read_common(o, d, max_text);
 }
 
-result decode_feature(const record_view& view, detection& d) {
+result decode_feature(const record_view& view, detection& d, size_t max_text) {
   const members& o = view.top;
   auto geo = o.given(f_geometry);
   if (!geo)
@@ -672,9 +719,13 @@ result decode_feature(const record_view& view, detection& d) {
     return refuse(refusal_reason::missing_field, "geometry.type");
   std::string_view gt{view.geo_type.GetString(),
                       view.geo_type.GetStringLength()};
-  if (gt != "Point")
+  if (gt != "Point") {
+    // The record's own text goes into a Kafka header: UTF-8 only.
+    std::string named{gt.substr(0, 64)};
+    xml_text::replace_flaws(named);
     return refuse(refusal_reason::unsupported_geometry,
-                  std::string{gt.substr(0, 64)} + " (only Point)");
+                  named + " (only Point)");
+  }
   if (view.coords.kind == value::absent)
     return refuse(refusal_reason::missing_field, "geometry.coordinates");
   auto size = view.coords.i;
@@ -695,13 +746,13 @@ result decode_feature(const record_view& view, detection& d) {
     if (!given->IsObject())
       return refuse(refusal_reason::wrong_type, "properties must be an object");
   // The id: the Feature's own id, else properties.uid or properties.id.
-  if (auto r = read_string(o, f_id, d.id, false, max_id))
+  if (auto r = read_identifier(o, f_id, d.id, false, max_id))
     return r;
   if (d.id.empty())
-    if (auto r = read_string(props, f_uid, d.id, false, max_id))
+    if (auto r = read_identifier(props, f_uid, d.id, false, max_id))
       return r;
   if (d.id.empty())
-    if (auto r = read_string(props, f_id, d.id, true, max_id))
+    if (auto r = read_identifier(props, f_id, d.id, true, max_id))
       return refuse(r->reason, "id (Feature id, properties.uid or "
                                "properties.id)");
   if (auto r = read_time(props, f_time, d.time_ms, false))
@@ -714,7 +765,7 @@ result decode_feature(const record_view& view, detection& d) {
     d.time_ms = d.start_ms;
   if (d.time_ms == 0)
     return refuse(refusal_reason::missing_field, "properties.time");
-  if (auto r = read_string(props, f_type, d.type, false, 64))
+  if (auto r = read_string(props, f_type, d.type, false, max_code))
     return r;
   if (!d.type.empty() && !is_cot_type(d.type))
     return refuse(refusal_reason::wrong_type,
@@ -722,7 +773,7 @@ result decode_feature(const record_view& view, detection& d) {
   if (std::isnan(d.hae))
     if (auto r = read_number(props, f_hae, d.hae, -20000, 9999999))
       return r;
-  return read_common(props, d);
+  return read_common(props, d, max_text);
 }
 
 /// A parser for the JSON that producers send nearly always: ASCII text
@@ -934,19 +985,19 @@ private:
 };
 
 /// The detection (or the refusal) from a parsed record's view.
-result interpret(const record_view& view, detection& out) {
+result interpret(const record_view& view, detection& out, size_t max_text) {
   if (!view.top_kind.IsObject())
     return refuse(refusal_reason::not_an_object, "top level is not an object");
   auto type = view.top[f_type];
   if (type && type->IsString()) {
     std::string_view t{type->GetString(), type->GetStringLength()};
     if (t == "Feature")
-      return decode_feature(view, out);
+      return decode_feature(view, out, max_text);
     if (t == "FeatureCollection")
       return refuse(refusal_reason::unsupported_geometry,
                     "FeatureCollection (send one Feature per record)");
   }
-  return decode_flat(view.top, out);
+  return decode_flat(view.top, out, max_text);
 }
 
 } // namespace
@@ -1009,7 +1060,7 @@ std::optional<refusal> decoder::decode(std::string_view bytes, detection& out) {
     view.clear();
     view_handler handler{view, max_depth};
     if (fast_parser{bytes, handler}.parse())
-      return interpret(view, out);
+      return interpret(view, out, max_text_);
   }
   // A NUL byte ends the text here as the end of `bytes` did before: both
   // streams read it as the end (JSON has no raw NUL anywhere).
@@ -1034,7 +1085,7 @@ std::optional<refusal> decoder::decode(std::string_view bytes, detection& out) {
                   std::string{rapidjson::GetParseError_En(code)} + " at byte "
                     + std::to_string(res.Offset() + bom));
   }
-  return interpret(view, out);
+  return interpret(view, out, max_text_);
 }
 
 } // namespace cotflow

@@ -21,13 +21,24 @@ public:
   decoder(const decoder&) = delete;
   decoder& operator=(const decoder&) = delete;
 
+  /// Free text (callsign, remarks, classification, affiliation) longer
+  /// than `bytes` is cut to it, on a character boundary, ending in "…"
+  /// (default 4096).
+  void max_text(size_t bytes) {
+    max_text_ = bytes;
+  }
+
   /// Decodes `bytes` into `out`; returns the refusal when it is not valid.
+  /// Every string it keeps is UTF-8 of characters XML can carry: an id or
+  /// source that is not is refused (invalid_id), text has what is not
+  /// replaced by U+FFFD (counted in `out`).
   std::optional<refusal> decode(std::string_view bytes, detection& out);
 
 private:
   struct impl;
   impl* impl_;
   size_t max_bytes_;
+  size_t max_text_ = 4096;
   bool fast_;
 };
 

@@ -36,6 +36,10 @@ struct detection {
   double stale_s = NAN;
   /// The record says the track ended: a delete event is sent for its uid.
   bool ended = false;
+  /// Characters of its text the decoder replaced by U+FFFD (not UTF-8, or
+  /// not allowed in XML), and text fields it cut to the length limit.
+  uint32_t replaced_chars = 0;
+  uint32_t truncated_fields = 0;
 
   /// Resets every field, keeping string capacity.
   void clear();
@@ -52,6 +56,9 @@ enum class refusal_reason : uint8_t {
   non_finite,
   bad_time,
   unsupported_geometry,
+  /// An id or source (the parts of the uid and Kafka key) holds a control
+  /// character or what is not UTF-8 of XML characters.
+  invalid_id,
 };
 
 /// The stable wire name of a refusal reason ("missing_field", ...).

@@ -165,6 +165,11 @@ struct stats {
   std::atomic<uint64_t> dropped_stale{0};
   std::atomic<uint64_t> dropped_too_old{0};
   std::atomic<uint64_t> dropped_low_confidence{0};
+  /// Characters of text fields replaced by U+FFFD (not UTF-8, or not
+  /// allowed in XML), and text fields cut to pipeline.max_text_bytes, in
+  /// records that were converted.
+  std::atomic<uint64_t> text_replaced_chars{0};
+  std::atomic<uint64_t> text_truncated_fields{0};
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> delivery_retries{0};
   std::atomic<uint64_t> commits{0};

@@ -56,6 +56,13 @@ public:
         {{"reason", "too_old"}});
     add("cotflow_records_dropped_total", "", c, s.dropped_low_confidence,
         {{"reason", "low_confidence"}});
+    add("cotflow_text_characters_replaced_total",
+        "Characters of text fields replaced by U+FFFD: not UTF-8, or not "
+        "allowed in XML",
+        c, s.text_replaced_chars);
+    add("cotflow_text_fields_truncated_total",
+        "Text fields cut to pipeline.max_text_bytes", c,
+        s.text_truncated_fields);
     add("cotflow_batches_total", "Batches formed by the batcher", c, s.batches);
     add("cotflow_in_flight_records",
         "Records handed out by the source and not yet acknowledged", g,

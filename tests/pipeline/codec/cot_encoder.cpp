@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "pipeline/codec/cot_encoder.hpp"
 #include "pipeline/codec/decoder.hpp"
+#include "pipeline/codec/xml_text.hpp"
 #include "pipeline/core/detection.hpp"
 #include "pipeline/core/time.hpp"
 #include "tests/support/cot_schema.hpp"
@@ -545,6 +546,54 @@ BOOST_AUTO_TEST_CASE(xml_escape_matches_a_byte_by_byte_reference) {
     cotflow::xml_escape(t, out);
     BOOST_TEST_REQUIRE(out == "prefix" + reference(t));
   }
+}
+
+BOOST_AUTO_TEST_CASE(every_escape_json_allows_encodes_to_well_formed_xml) {
+  // Each escape that UTF-8 or XML cannot carry as it is, in every text
+  // field and in the id: the record is refused (invalid_id, invalid_json)
+  // or its event is well-formed XML. All events go to xmllint at once.
+  cotflow::decoder dec{64 * 1024};
+  cot_encoder enc{default_cot()};
+  detection d;
+  const char* escapes[] = {
+    R"(\u0000)", R"(\u0001)", R"(\u001f)",       R"(\ud800)",       R"(\udbff)",
+    R"(\udc00)", R"(\udfff)", R"(\udc00\udc00)", R"(\ud800\udc00)", R"(\ufffe)",
+    R"(\uffff)", R"(\u007f)", R"(\u0085)",       R"(\t)",           R"(\r\n)"};
+  const char* fields[] = {"id",          "source",         "callsign",
+                          "remarks",     "classification", "affiliation",
+                          "geopointsrc", "altsrc"};
+  std::string all = "<events>";
+  int events = 0, refused = 0;
+  for (auto escape : escapes)
+    for (auto field : fields) {
+      std::string value = std::string{"a"} + escape + "b";
+      std::string rec = R"({"id":"t1","time":1795696495789,"lat":1,"lon":2,)";
+      if (std::string{field} == "id")
+        rec = R"({"time":1795696495789,"lat":1,"lon":2,)";
+      rec += std::string{"\""} + field + "\":\"" + value + "\"}";
+      BOOST_TEST_CONTEXT(rec) {
+        if (auto r = dec.decode(rec, d)) {
+          auto reason = std::string{to_string(r->reason)};
+          BOOST_TEST((reason == "invalid_id" || reason == "invalid_json"));
+          ++refused;
+          continue;
+        }
+        auto xml = encode_ok(enc, d);
+        // The uid is the Kafka key as well.
+        std::string uid;
+        enc.uid(d, uid);
+        BOOST_TEST(!cotflow::xml_text::first_identifier_flaw(uid));
+        // Without an XML declaration, should the event have one.
+        auto decl = xml.rfind("<?xml", 0) == 0 ? xml.find("?>") + 2 : 0;
+        all += xml.substr(decl);
+        ++events;
+      }
+    }
+  all += "</events>";
+  BOOST_TEST(events > 0);
+  BOOST_TEST(refused > 0);
+  BOOST_TEST(!cotflow::xml_text::first_flaw(all));
+  BOOST_TEST(run_xmllint(all) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(noncharacters_forbidden_by_xml_never_reach_the_xml) {

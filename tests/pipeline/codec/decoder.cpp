@@ -2,6 +2,7 @@
 
 #include "pipeline/codec/decoder.hpp"
 #include "pipeline/codec/generator.hpp"
+#include "pipeline/codec/xml_text.hpp"
 #include "pipeline/core/detection.hpp"
 
 #include <cmath>
@@ -58,8 +59,21 @@ std::string feature(const std::string& coords = "[-3.25,48.5]",
          + (extra.empty() ? "" : "," + extra) + "}";
 }
 
+/// Every string of `d` is what XML, a Kafka key and a header can carry;
+/// id and source hold no control character.
+void expect_xml_safe(const detection& d) {
+  namespace xt = cotflow::xml_text;
+  BOOST_TEST(!xt::first_identifier_flaw(d.id));
+  BOOST_TEST(!xt::first_identifier_flaw(d.source));
+  for (auto* text : {&d.classification, &d.affiliation, &d.callsign, &d.remarks,
+                     &d.type, &d.how, &d.geopointsrc, &d.altsrc})
+    BOOST_TEST(!xt::first_flaw(*text), *text);
+}
+
 struct fixture {
   decoder dec{max_bytes};
+  /// RapidJSON alone, for what must decode the same either way.
+  decoder full{max_bytes, false};
   detection d;
 
   std::optional<refusal> decode(const std::string& bytes) {
@@ -76,7 +90,22 @@ struct fixture {
       BOOST_TEST(to_string(r->reason) == to_string(reason));
       BOOST_TEST(r->detail.find(field) != std::string::npos,
                  "detail '" << r->detail << "' names '" << field << "'");
+      // The other path refuses it alike.
+      detection other;
+      auto o = full.decode(bytes, other);
+      BOOST_TEST_REQUIRE(o.has_value());
+      BOOST_TEST(to_string(o->reason) == to_string(r->reason));
+      BOOST_TEST(o->detail == r->detail);
     }
+  }
+
+  void expect_ok_both(const std::string& bytes) {
+    expect_ok(bytes);
+    detection other;
+    auto r = full.decode(bytes, other);
+    BOOST_TEST(!r.has_value());
+    BOOST_TEST(other.callsign == d.callsign);
+    BOOST_TEST(other.replaced_chars == d.replaced_chars);
   }
 
   void expect_ok(const std::string& bytes) {
@@ -644,11 +673,6 @@ BOOST_AUTO_TEST_CASE(an_id_longer_than_256_characters_is_out_of_range) {
     refusal_reason::out_of_range, "id");
 }
 
-BOOST_AUTO_TEST_CASE(an_overlong_text_field_is_out_of_range) {
-  expect_refusal(flat(R"("remarks":")" + std::string(5000, 'r') + "\""),
-                 refusal_reason::out_of_range, "remarks");
-}
-
 BOOST_AUTO_TEST_CASE(non_finite_numbers_are_named) {
   expect_refusal(flat(R"("lat":NaN)"), refusal_reason::non_finite, "lat");
   expect_refusal(flat(R"("lon":Infinity)"), refusal_reason::non_finite, "lon");
@@ -722,6 +746,140 @@ BOOST_AUTO_TEST_CASE(the_first_problem_in_field_order_is_reported) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// What JSON can spell and UTF-8 or XML cannot carry (lone surrogates,
+// U+0000, U+FFFE, controls): refused in an id or source, replaced in text,
+// by the fast path and RapidJSON alike.
+BOOST_FIXTURE_TEST_SUITE(text_xml_can_carry, fixture)
+
+namespace {
+
+const std::string fffd = "\xEF\xBF\xBD";
+
+/// Escapes that decode to what text may not hold, each with what the text
+/// "x<escape>y" becomes.
+const std::pair<const char*, std::string> replaced[] = {
+  {R"(\udc00)", "x" + fffd + "y"},
+  {R"(\udfff)", "x" + fffd + "y"},
+  {R"(\udc00\udc00)", "x" + fffd + fffd + "y"},
+  {R"(\u0000)", "x" + fffd + "y"},
+  {R"(\u0001)", "x" + fffd + "y"},
+  {R"(\u001f)", "x" + fffd + "y"},
+  {R"(\ufffe)", "x" + fffd + "y"},
+  {R"(\uffff)", "x" + fffd + "y"},
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(text_replaces_what_xml_cannot_carry) {
+  for (auto& [escape, want] : replaced)
+    for (auto field : {"callsign", "remarks", "classification", "geopointsrc"})
+      BOOST_TEST_CONTEXT(field << " with " << escape) {
+        expect_ok_both(
+          flat(std::string{"\""} + field + "\":\"x" + escape + "y\""));
+        auto& got = std::string{field} == "callsign"         ? d.callsign
+                    : std::string{field} == "remarks"        ? d.remarks
+                    : std::string{field} == "classification" ? d.classification
+                                                             : d.geopointsrc;
+        BOOST_TEST(got == want);
+        BOOST_TEST(d.replaced_chars == (want.size() - 2) / 3);
+      }
+}
+
+BOOST_AUTO_TEST_CASE(text_keeps_what_xml_can_carry) {
+  // Tab and line breaks, DEL and C1 controls, a surrogate pair, the last
+  // characters before the two that XML excludes.
+  expect_ok_both(flat(
+    R"("remarks":"a\tb\nc\rd\u007f\u0085\ud83d\ude00\ufffd\ud7ff\ue000")"));
+  BOOST_TEST(d.remarks
+             == "a\tb\nc\rd\x7f\xc2\x85\xf0\x9f\x98\x80\xef\xbf\xbd"
+                "\xed\x9f\xbf\xee\x80\x80");
+  BOOST_TEST(d.replaced_chars == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(wrong_surrogate_pairs_are_invalid_json) {
+  for (auto bad : {R"(\ud800)", R"(\udbff)", R"(\ud800\u0041)",
+                   R"(\ud800\ud800)", R"(\udc00\ud800)", R"(\ud800x)"})
+    expect_refusal(flat(std::string{R"("callsign":"x)"} + bad + "y\""),
+                   refusal_reason::invalid_json, "");
+}
+
+BOOST_AUTO_TEST_CASE(an_id_or_source_that_text_rules_would_alter_is_refused) {
+  // Replacing would make "a\u0001" and "a\u0002" one TAK uid and one
+  // Kafka key: such an id is refused, never altered.
+  for (auto& [escape, want] : replaced) {
+    expect_refusal(flat(std::string{R"("id":"x)"} + escape + "y\""),
+                   refusal_reason::invalid_id, "id holds U+");
+    expect_refusal(flat(std::string{R"("source":"x)"} + escape + "y\""),
+                   refusal_reason::invalid_id, "source holds U+");
+    expect_refusal(feature("[1,2]", std::string{R"("uid":"x)"} + escape
+                                      + R"(y","time":1795696496789)"),
+                   refusal_reason::invalid_id, "uid holds U+");
+  }
+  // Controls XML allows are refused in ids too: tab, line breaks, DEL, C1.
+  for (auto escape :
+       {R"(\t)", R"(\n)", R"(\r)", R"(\u007f)", R"(\u0085)", R"(\u009f)"})
+    expect_refusal(flat(std::string{R"("id":"x)"} + escape + "y\""),
+                   refusal_reason::invalid_id, "(a control character)");
+  expect_refusal(flat(R"("id":"lone-\udc00")"), refusal_reason::invalid_id,
+                 "U+DC00 (a lone surrogate) at byte 5");
+}
+
+BOOST_AUTO_TEST_CASE(ids_may_hold_any_other_character) {
+  expect_ok_both(flat(R"("id":"\u00e9t\u00e9-\ud83d\ude00 \u00a0")"));
+  BOOST_TEST(d.id == "\xc3\xa9t\xc3\xa9-\xf0\x9f\x98\x80 \xc2\xa0");
+}
+
+BOOST_AUTO_TEST_CASE(raw_bytes_that_are_not_utf8_are_invalid_json) {
+  // Overlong forms, encoded surrogates, past U+10FFFF, stray continuation
+  // bytes and cut sequences, in text and in an id.
+  for (auto bad :
+       {"\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xe0\x9f\xbf", "\xed\xa0\x80",
+        "\xed\xbf\xbf", "\xf0\x80\x80\xaf", "\xf4\x90\x80\x80",
+        "\xf5\x80\x80\x80", "\x80", "\xbf", "\xe2\x82", "\xf0\x9f\x98"}) {
+    expect_refusal(flat(std::string{"\"callsign\":\"x"} + bad + "y\""),
+                   refusal_reason::invalid_json, "");
+    expect_refusal(flat(std::string{"\"id\":\"x"} + bad + "y\""),
+                   refusal_reason::invalid_json, "");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_geometry_type_in_a_refusal_is_utf8) {
+  // The detail goes into a Kafka header.
+  expect_refusal(
+    R"({"type":"Feature","geometry":{"type":"Line\udc00","coordinates":[1,2]},)"
+    R"("properties":{"uid":"a","time":1795696496789}})",
+    refusal_reason::unsupported_geometry, "Line" + fffd);
+}
+
+BOOST_AUTO_TEST_CASE(long_text_is_cut_on_a_character_boundary) {
+  expect_ok_both(flat(R"("remarks":")" + std::string(5000, 'r') + "\""));
+  BOOST_TEST(d.remarks.size() == 4096u);
+  BOOST_TEST(d.remarks == std::string(4093, 'r') + "\xE2\x80\xA6");
+  BOOST_TEST(d.truncated_fields == 1u);
+  // A two-byte character across the limit is dropped whole.
+  dec.max_text(20);
+  std::string e = "\xc3\xa9";
+  expect_ok(flat(R"("callsign":")" + std::string(16, 'c') + e + e + e
+                 + R"(","remarks":"short")"));
+  BOOST_TEST(d.callsign == std::string(16, 'c') + "\xE2\x80\xA6");
+  BOOST_TEST(d.remarks == "short");
+  BOOST_TEST(d.truncated_fields == 1u);
+  // At the limit exactly: kept as it is.
+  expect_ok(flat(R"("callsign":")" + std::string(20, 'c') + "\""));
+  BOOST_TEST(d.callsign == std::string(20, 'c'));
+  BOOST_TEST(d.truncated_fields == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(long_ids_and_codes_stay_refused) {
+  dec.max_text(20);
+  expect_refusal(flat(R"("id":")" + std::string(300, 'i') + "\""),
+                 refusal_reason::out_of_range, "id");
+  expect_refusal(flat(R"("geopointsrc":")" + std::string(65, 'g') + "\""),
+                 refusal_reason::out_of_range, "geopointsrc");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(hostile_input)
 
 BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_without_exhausting_the_stack) {
@@ -765,6 +923,8 @@ void expect_same(const cotflow::detection& a, const cotflow::detection& b) {
   BOOST_TEST(a.start_ms == b.start_ms);
   BOOST_TEST(a.stale_ms == b.stale_ms);
   BOOST_TEST(a.ended == b.ended);
+  BOOST_TEST(a.replaced_chars == b.replaced_chars);
+  BOOST_TEST(a.truncated_fields == b.truncated_fields);
   for (auto [x, y] : {std::pair{a.lat, b.lat},
                       {a.lon, b.lon},
                       {a.hae, b.hae},
@@ -790,7 +950,14 @@ BOOST_AUTO_TEST_CASE(it_decodes_every_record_as_rapidjson_does) {
   std::mt19937_64 rng{11};
   // std::string literals ("..."s): the NUL bytes are part of them.
   const std::string alphabet = "\"\\{}[],:0123456789.-+eE \t\n\x01\x1f"
-                               "\x7f\x80\xc3\xa9\0tfnulaxNI"s;
+                               "\x7f\x80\xc3\xa9\xed\0tfnulaxNIudDcCfF"s;
+  // Escapes spliced in whole: the ones UTF-8 or XML cannot carry as they
+  // are, and their neighbours.
+  const std::vector<std::string> escapes = {
+    R"(\u0000)",       R"(\u001f)", R"(\ud800)",       R"(\udbff)",
+    R"(\udc00)",       R"(\udfff)", R"(\ud83d\ude00)", R"(\ud800\ud800)",
+    R"(\udc00\ud800)", R"(\ufffe)", R"(\uffff)",       R"(\u0085)",
+    R"(\u00e9)",       R"(\t)"};
   cotflow::generated_record rec;
   std::vector<std::string> inputs = {
     "",
@@ -827,9 +994,20 @@ BOOST_AUTO_TEST_CASE(it_decodes_every_record_as_rapidjson_does) {
   for (int i = 0; i < 4000; ++i) {
     gen.next(rec, 1795696496789 + i);
     inputs.push_back(rec.payload);
-    for (int m = 0; m < 4; ++m) {
+    for (int m = 0; m < 5; ++m) {
       auto t = rec.payload;
       auto at = std::uniform_int_distribution<size_t>{0, t.size()}(rng);
+      if (m == 4) {
+        // An escape inside a string: after a quote that opens a value.
+        auto quote = t.find(":\"", at);
+        if (quote == std::string::npos)
+          quote = t.find(":\"");
+        if (quote != std::string::npos)
+          t.insert(quote + 2, escapes[std::uniform_int_distribution<size_t>{
+                                0, escapes.size() - 1}(rng)]);
+        inputs.push_back(std::move(t));
+        continue;
+      }
       auto c = alphabet[std::uniform_int_distribution<size_t>{0, alphabet.size()
                                                                    - 1}(rng)];
       switch (m) {
@@ -861,6 +1039,7 @@ BOOST_AUTO_TEST_CASE(it_decodes_every_record_as_rapidjson_does) {
         BOOST_TEST(ra->detail == rb->detail);
       } else {
         expect_same(a, b);
+        expect_xml_safe(a);
       }
     }
   }
