@@ -141,9 +141,9 @@ stages spawn_stages(caf::actor_system& sys, const config& start,
     ++i;
     bit <<= 1;
   }
-  s.dead_letters = sys.spawn<caf::detached>(
-    dead_letter_sink, c.dead_letters, cfg.kafka.dead_letter_topic, l.all, src,
-    st, static_cast<size_t>(cfg.pipeline.max_record_bytes));
+  s.dead_letters = sys.spawn<caf::detached>(dead_letter_sink, c.dead_letters,
+                                            cfg.kafka.dead_letter_topic, l.all,
+                                            src, st);
   // The actors own the producers now.
   c.cot.reset();
   c.dead_letters.reset();

@@ -30,6 +30,7 @@ void serve(Self* self, int timeout_ms, bool count_dead_letters) {
       a.refs.push_back({d.tp, d.offset});
     if (count_dead_letters) {
       s.st->dead_lettered += a.refs.size();
+      s.st->dead_letters_cut = s.producer->cut();
     } else {
       auto now = now_ms();
       size_t bytes = 0;
@@ -113,10 +114,10 @@ kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
 dead_letter_sink_actor::behavior_type dead_letter_sink(
   dead_letter_sink_actor::stateful_pointer<kafka_sink_state> self,
   std::shared_ptr<tracked_producer> producer, std::string topic, dest_mask all,
-  source_actor source, std::shared_ptr<stats> st, size_t max_payload) {
+  source_actor source, std::shared_ptr<stats> st) {
   init(self, std::move(producer), std::move(topic), all, std::move(source),
        std::move(st));
-  self->state.max_payload = max_payload;
+  self->state.producer->cut_oversized(true);
   return {
     [=](dead_letter_batch& b) {
       auto& s = self->state;
@@ -130,13 +131,9 @@ dead_letter_sink_actor::behavior_type dead_letter_sink(
         h->add("cotflow.source.partition", std::to_string(r.partition));
         h->add("cotflow.source.offset", std::to_string(r.ref.offset));
         h->add("cotflow.source.timestamp", std::to_string(r.timestamp_ms));
-        // A record too large for the pipeline may be too large for the
-        // dead-letter topic too: keep its head and say how long it was.
+        // The whole record, whatever its size: only Kafka's own limit cuts
+        // it (the producer's cut_oversized, which says so in a header).
         std::string_view payload = r.bytes();
-        if (payload.size() > s.max_payload) {
-          h->add("cotflow.truncated", std::to_string(payload.size()));
-          payload = payload.substr(0, s.max_payload);
-        }
         if (log::enabled(log::level::debug))
           log::write(log::level::debug, "dead-letter-sink",
                      "dead letter: " + d.reason + ": " + d.detail,

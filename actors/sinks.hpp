@@ -27,8 +27,6 @@ struct kafka_sink_state {
   bool polling = false;
   std::vector<delivered_ref> done;
   std::shared_ptr<destination_stats> dest;
-  /// Dead letters: payloads beyond this are truncated (and say so).
-  size_t max_payload = 0;
   /// Fault injection: share of batches on which the sink throws.
   double throw_rate = 0;
   std::minstd_rand rng{std::random_device{}()};
@@ -42,12 +40,14 @@ kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
                dest_mask bit, source_actor source, std::shared_ptr<stats> st,
                std::shared_ptr<destination_stats> dest, double throw_rate = 0);
 
-/// Publishes dead letters with their original bytes and key, and headers
-/// naming the reason and the source topic/partition/offset. Spawn detached.
+/// Publishes dead letters with their original bytes (whole, unless Kafka
+/// refuses them as too large: then cut, and the header cotflow.truncated
+/// says so) and key, and headers naming the reason and the source
+/// topic/partition/offset. Spawn detached.
 dead_letter_sink_actor::behavior_type dead_letter_sink(
   dead_letter_sink_actor::stateful_pointer<kafka_sink_state> self,
   std::shared_ptr<tracked_producer> producer, std::string topic, dest_mask all,
-  source_actor source, std::shared_ptr<stats> st, size_t max_payload);
+  source_actor source, std::shared_ptr<stats> st);
 
 /// State of the file sink.
 struct file_sink_state {

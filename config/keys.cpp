@@ -204,9 +204,10 @@ std::vector<config_key> table() {
                 "auto.commit.interval.ms; applied at start)")
       .defaults_to(1000)
       .range(10, 600000),
-    // Dead letters carry the record (truncated to this) plus headers, and
-    // must fit Kafka's default 1 MB message limit.
-    COTFLOW_KEY(pipeline, max_record_bytes, "larger records are dead-lettered")
+    // Below Kafka's default 1 MB message limit, so that a dead letter (the
+    // whole record plus headers) of a record refused for its size fits.
+    COTFLOW_KEY(pipeline, max_record_bytes,
+                "larger records are dead-lettered (whole, with their headers)")
       .defaults_to(64 * 1024)
       .range(64, 900 * 1024),
     COTFLOW_KEY(pipeline, max_text_bytes,

@@ -159,6 +159,8 @@ struct stats {
   /// Records acknowledged by every destination (or dead-lettered or dropped).
   std::atomic<uint64_t> completed{0};
   std::atomic<uint64_t> dead_lettered{0};
+  /// Dead letters Kafka refused as too large, sent cut (cotflow.truncated).
+  std::atomic<uint64_t> dead_letters_cut{0};
   /// Records complete with at least one destination holding them in its
   /// parking topic (not delivered there yet).
   std::atomic<uint64_t> parked{0};

@@ -275,8 +275,8 @@ void tracked_producer::produce_slot(const std::string& topic,
   // Records without headers (the CoT output) go through the C API by topic
   // handle; the C++ produce() copies the topic name and looks it up by
   // name for every message.
-  auto* rkt = headers ? nullptr : topic_handle(topic);
   for (;;) {
+    auto* rkt = headers ? nullptr : topic_handle(topic);
     auto* opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(slot));
     auto rc = rkt ? static_cast<RdKafka::ErrorCode>(rd_kafka_producev(
                 producer_->c_ptr(), RD_KAFKA_V_RKT(rkt),
@@ -299,6 +299,11 @@ void tracked_producer::produce_slot(const std::string& topic,
       producer_->poll(10);
       continue;
     }
+    // Larger than message.max.bytes: librdkafka copies what is left of
+    // the caller's bytes (a dead letter's payload is never held).
+    if (rc == RdKafka::ERR_MSG_SIZE_TOO_LARGE && !own
+        && cut_in_half(topic, payload, headers))
+      continue;
     // On a permanent failure the slot (and its hold on a payload's owner)
     // stays taken: the owner of this producer stops, and the destructor
     // lets go of everything.
@@ -340,6 +345,28 @@ void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
   }
 }
 
+bool tracked_producer::cut_in_half(const std::string& topic,
+                                   std::string_view& payload,
+                                   RdKafka::Headers*& headers) {
+  if (!cut_oversized_ || payload.empty())
+    return false;
+  if (!headers)
+    headers = RdKafka::Headers::create();
+  // The first cut marks it with the original length and counts it.
+  if (headers->get_last("cotflow.truncated").err() != RdKafka::ERR_NO_ERROR) {
+    headers->add("cotflow.truncated", std::to_string(payload.size()));
+    ++cut_;
+    log::error("producer",
+               "a message of " + std::to_string(payload.size())
+                 + " bytes is too large for " + topic
+                 + " (message.max.bytes, or the topic's max.message.bytes): "
+                   "it goes out cut, with the header cotflow.truncated; the "
+                   "whole record stays in its input topic");
+  }
+  payload = payload.substr(0, payload.size() / 2);
+  return true;
+}
+
 void tracked_producer::flush(int timeout_ms, std::vector<delivered_ref>& out) {
   auto deadline = timeout_ms;
   while (outstanding_ > 0 && deadline > 0 && failure_.empty()) {
@@ -352,6 +379,23 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
   auto slot = static_cast<uint32_t>(
     reinterpret_cast<uintptr_t>(msg.msg_opaque()));
   if (msg.err() != RdKafka::ERR_NO_ERROR) {
+    if (msg.err() == RdKafka::ERR_MSG_SIZE_TOO_LARGE && cut_oversized_
+        && slots_[slot].hold == no_hold) {
+      // The broker refused it (the topic's max.message.bytes): produce its
+      // first half again, with the rest of the retries.
+      RdKafka::Headers* headers = nullptr;
+      if (auto h = msg.headers())
+        headers = RdKafka::Headers::create(h->get_all());
+      std::string_view bytes{static_cast<const char*>(msg.payload()),
+                             msg.len()};
+      if (cut_in_half(msg.topic_name(), bytes, headers)) {
+        retries_pending_.push_back(
+          {msg.topic_name(), msg.key() ? *msg.key() : std::string{},
+           std::string{bytes}, std::string_view{}, headers, slot});
+        return;
+      }
+      delete headers;
+    }
     if (permanent(msg.err())) {
       if (failure_.empty())
         failure_ = "delivery to " + msg.topic_name() + ": " + msg.errstr();

@@ -92,6 +92,22 @@ public:
     return retries_;
   }
 
+  /// For dead letters: a message Kafka refuses as too large (the
+  /// producer's message.max.bytes, or the topic's max.message.bytes on the
+  /// broker) is sent again with the first half of its value, halving until
+  /// it fits, with the header `cotflow.truncated` holding the original
+  /// length, and logged, instead of stopping the producer. The whole value
+  /// stays in the input topic, where the other headers point. Off by
+  /// default: a CoT event is never cut.
+  void cut_oversized(bool on) {
+    cut_oversized_ = on;
+  }
+
+  /// Messages cut (cut_oversized), once each.
+  uint64_t cut() const {
+    return cut_;
+  }
+
   /// Why the producer cannot go on (a permanent error), or empty. Its
   /// unconfirmed records stay uncommitted; the owner must stop.
   const std::string& failure() const {
@@ -166,6 +182,13 @@ private:
   std::vector<retry> retries_pending_;
   size_t outstanding_ = 0;
   uint64_t retries_ = 0;
+  bool cut_oversized_ = false;
+  uint64_t cut_ = 0;
+  /// With cut_oversized: `payload` (of a message refused as too large)
+  /// halved, and `headers` (created when null) marked with the original
+  /// length; false when there is nothing left to cut.
+  bool cut_in_half(const std::string& topic, std::string_view& payload,
+                   RdKafka::Headers*& headers);
   std::string failure_;
   std::chrono::steady_clock::time_point next_retry_{};
 };

@@ -45,6 +45,11 @@ public:
         c, s.delivered());
     add("cotflow_records_dead_lettered_total",
         "Records sent to the dead-letter topic", c, s.dead_lettered);
+    add("cotflow_dead_letters_truncated_total",
+        "Dead letters Kafka refused as too large (message.max.bytes, the "
+        "topic's max.message.bytes), sent cut with the header "
+        "cotflow.truncated",
+        c, s.dead_letters_cut);
     add("cotflow_records_parked_total",
         "Records acknowledged with at least one destination holding them in "
         "its parking topic (replayed later)",

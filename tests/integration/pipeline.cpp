@@ -204,20 +204,24 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_stream_then_restart_loses_nothing) {
 }
 
 BOOST_AUTO_TEST_CASE(oversized_and_hostile_records_are_dead_lettered) {
-  // Larger than pipeline.max_record_bytes: dead-lettered, truncated so that
-  // it fits the dead-letter topic, and says how long it was.
+  // Larger than pipeline.max_record_bytes: dead-lettered whole. Larger than
+  // what the dead-letter producer may send (message.max.bytes, lowered
+  // here): dead-lettered cut to fit, saying how long it was.
   std::string big = "{\"id\":\"big\",\"seq=900001\":\"";
   big += std::string(800 * 1024, 'x') + "\"}";
+  std::string large = "{\"id\":\"large\",\"seq=900004\":\"";
+  large += std::string(100 * 1024, 'x') + "\"}";
   std::string deep = "{\"x\":\"seq=900002\",\"y\":" + std::string(20000, '[')
                      + std::string(20000, ']') + "}";
   std::string utf8 = "{\"id\":\"\xff\xfe\",\"remarks\":\"seq=900003\"}";
-  publish_raw(bootstrap, input_topic, {big, deep, utf8, ""});
-  auto run = this->run("hostile");
+  publish_raw(bootstrap, input_topic, {big, deep, utf8, "", large});
+  auto run = this->run(
+    "hostile", {{"COTFLOW_KAFKA_PROPERTIES", "message.max.bytes=500000"}});
   BOOST_REQUIRE(eventually([&] { return all_committed("hostile"); }, 60s));
   run->signal(SIGTERM);
   BOOST_CHECK_EQUAL(*run->wait(60s), 0);
   auto dead = read_topic(bootstrap, "cot-dead-letter");
-  BOOST_REQUIRE_EQUAL(dead.size(), 4u);
+  BOOST_REQUIRE_EQUAL(dead.size(), 5u);
   std::map<std::string, std::string> reasons;
   for (auto& d : dead) {
     auto seq = seq_of(d.payload);
@@ -226,9 +230,14 @@ BOOST_AUTO_TEST_CASE(oversized_and_hostile_records_are_dead_lettered) {
     if (seq && *seq == 900001) {
       BOOST_CHECK_EQUAL(d.headers["cotflow.truncated"],
                         std::to_string(big.size()));
-      BOOST_CHECK_EQUAL(d.payload.size(), 64u * 1024u);
+      BOOST_CHECK_EQUAL(d.payload, big.substr(0, big.size() / 2));
+    }
+    if (seq && *seq == 900004) {
+      BOOST_CHECK_EQUAL(d.headers.count("cotflow.truncated"), 0u);
+      BOOST_CHECK(d.payload == large);
     }
   }
+  BOOST_CHECK_EQUAL(reasons["900004"], "too_large");
   BOOST_CHECK_EQUAL(reasons["900001"], "too_large");
   BOOST_CHECK_EQUAL(reasons["900002"], "missing_field");
   BOOST_CHECK_EQUAL(reasons["900003"], "invalid_json");

@@ -182,3 +182,67 @@ BOOST_AUTO_TEST_CASE(a_held_payload_is_produced_again_after_a_failure) {
   // Producing again may write a message twice (at least once).
   BOOST_TEST((read_back(c.bootstraps(), true) == sent));
 }
+
+namespace {
+
+/// A dead letter of `size` bytes, with the headers the dead-letter sink
+/// gives one.
+void produce_dead_letter(cotflow::tracked_producer& p, size_t size) {
+  auto* h = RdKafka::Headers::create();
+  h->add("cotflow.reason", "too_large");
+  p.produce("cot", "dl", std::string(size, 'd'), 0, 7, -1, h);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_dead_letter_over_message_max_bytes_goes_out_cut) {
+  // librdkafka refuses it at produce(): the first half, then the first
+  // quarter, ... until it fits, marked with its original length.
+  cotflow::test::mock_cluster c{"cot"};
+  auto p = producer_on(c, {{"message.max.bytes", "2000"}});
+  p->cut_oversized(true);
+  produce_dead_letter(*p, 10000);
+  auto delivered = drain(*p, 30s);
+  BOOST_TEST_REQUIRE(delivered.size() == 1u);
+  BOOST_TEST(delivered[0].offset == 7);
+  BOOST_TEST(p->failure() == "");
+  BOOST_TEST(p->cut() == 1u);
+  auto got = cotflow::test::read_topic(c.bootstraps(), "cot");
+  BOOST_TEST_REQUIRE(got.size() == 1u);
+  BOOST_TEST(got[0].payload == std::string(1250, 'd'));
+  BOOST_TEST(got[0].headers["cotflow.truncated"] == "10000");
+  BOOST_TEST(got[0].headers["cotflow.reason"] == "too_large");
+}
+
+BOOST_AUTO_TEST_CASE(
+  a_dead_letter_the_broker_refuses_as_too_large_goes_out_cut) {
+  // The topic's max.message.bytes on the broker: the delivery report
+  // says MSG_SIZE_TOO_LARGE (injected), and the first half goes out.
+  cotflow::test::mock_cluster c{"cot"};
+  auto p = producer_on(c);
+  p->cut_oversized(true);
+  rd_kafka_mock_push_request_errors(c.mc, 0 /* Produce */, 1,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  produce_dead_letter(*p, 10000);
+  auto delivered = drain(*p, 30s);
+  BOOST_TEST_REQUIRE(delivered.size() == 1u);
+  BOOST_TEST(p->failure() == "");
+  BOOST_TEST(p->cut() == 1u);
+  auto got = cotflow::test::read_topic(c.bootstraps(), "cot");
+  BOOST_TEST_REQUIRE(got.size() == 1u);
+  BOOST_TEST(got[0].payload == std::string(5000, 'd'));
+  BOOST_TEST(got[0].headers["cotflow.truncated"] == "10000");
+}
+
+BOOST_AUTO_TEST_CASE(without_cutting_a_message_too_large_stops_the_producer) {
+  // CoT events are never cut: the producer reports the failure and its
+  // record stays unacknowledged.
+  cotflow::test::mock_cluster c{"cot"};
+  auto p = producer_on(c, {{"message.max.bytes", "2000"}});
+  produce_dead_letter(*p, 10000);
+  std::vector<cotflow::delivered_ref> out;
+  p->poll(100, out);
+  BOOST_TEST(out.empty());
+  BOOST_TEST(p->failure().find("too large") != std::string::npos, p->failure());
+  BOOST_TEST(p->cut() == 0u);
+}
