@@ -52,6 +52,7 @@ void encode_work(encoder_actor::stateful_pointer<encoder_state> self,
                               std::move(refused->detail)});
       continue;
     }
+    fill_missing_time(s.det, r.timestamp_ms, now, s.time_from_kafka);
     if (s.det.replaced_chars != 0)
       s.st->text_replaced_chars += s.det.replaced_chars;
     if (s.det.truncated_fields != 0)
@@ -111,6 +112,8 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
   auto& s = self->state;
   s.dec.emplace(static_cast<size_t>(cfg->pipeline.max_record_bytes));
   s.dec->max_text(static_cast<size_t>(cfg->pipeline.max_text_bytes));
+  s.dec->allow_missing_time(cfg->cot.missing_time != "refuse");
+  s.time_from_kafka = cfg->cot.missing_time == "kafka_timestamp";
   s.enc.emplace(cfg->cot);
   s.sinks = std::move(sinks);
   s.all = all_destinations(static_cast<unsigned>(s.sinks.size()));

@@ -23,6 +23,9 @@ struct encoder_state {
   std::optional<decoder> dec;
   std::optional<cot_encoder> enc;
   detection det;
+  /// cot.missing_time is kafka_timestamp (else receive_time, or refuse,
+  /// which the decoder does).
+  bool time_from_kafka = true;
   /// The next event's XML string, reserved at the largest event's size so
   /// far plus a quarter (at most xml_room): an event is written into its
   /// own string, a buffer from the pool when there is one (not grown by

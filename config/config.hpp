@@ -55,6 +55,7 @@ struct cot_config {
   /// "drop" or "flag" for records below min_confidence.
   std::string low_confidence;
   std::string uid_prefix;
+  std::string missing_time;
   /// classification -> CoT type suffix after the affiliation ("G-U-C-I").
   std::map<std::string, std::string> classification_types;
   /// affiliation word -> one-letter CoT affiliation ("hostile" -> "h").

@@ -247,6 +247,14 @@ std::vector<config_key> table() {
       .defaults_to("drop")
       .one_of({"drop", "flag"}),
     COTFLOW_KEY(cot, uid_prefix, "prefix of every CoT uid"),
+    COTFLOW_KEY(cot, missing_time,
+                "a GeoJSON Feature without properties.time or .start gets "
+                "its Kafka record's timestamp (kafka_timestamp; the receive "
+                "time when the record has none), the receive time "
+                "(receive_time), or is dead-lettered (refuse); the event "
+                "says which in <_cotflow_ time_source=...>")
+      .defaults_to("kafka_timestamp")
+      .one_of({"kafka_timestamp", "receive_time", "refuse"}),
     // MIL-STD-2525 function codes as TAK clients draw them.
     COTFLOW_KEY(cot, classification_types,
                 "classification -> CoT type after the affiliation")

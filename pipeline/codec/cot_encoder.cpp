@@ -475,6 +475,11 @@ void detail_and_end(xml_out& w, const detection& d, bool low_confidence,
     w.lit("/>");
   }
   remarks(w, d, low_confidence);
+  // The record had no time: say where the event's came from.
+  if (d.time_from == detection::time_origin::kafka_timestamp)
+    w.lit("<_cotflow_ time_source=\"kafka_timestamp\"/>");
+  else if (d.time_from == detection::time_origin::receive_time)
+    w.lit("<_cotflow_ time_source=\"receive_time\"/>");
   w.lit("<_flow-tags_");
   w.time_attr("cotflow", now);
   w.lit("/></detail></event>");

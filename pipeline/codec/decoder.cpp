@@ -30,9 +30,33 @@ void detection::clear() {
   altsrc.clear();
   time_ms = start_ms = stale_ms = 0;
   ended = false;
+  time_from = time_origin::record;
   replaced_chars = 0;
   truncated_fields = 0;
   lat = lon = hae = ce = le = confidence = course = speed = stale_s = NAN;
+}
+
+namespace {
+
+// Epoch milliseconds accepted as times: 2000-01-01 .. 2100-01-01. A number
+// below that is almost always epoch seconds sent by mistake.
+constexpr int64_t min_epoch_ms = 946684800000;
+constexpr int64_t max_epoch_ms = 4102444800000;
+
+} // namespace
+
+void fill_missing_time(detection& d, int64_t kafka_timestamp_ms, int64_t now_ms,
+                       bool prefer_kafka_timestamp) {
+  if (d.time_ms != 0)
+    return;
+  if (prefer_kafka_timestamp && kafka_timestamp_ms >= min_epoch_ms
+      && kafka_timestamp_ms <= max_epoch_ms) {
+    d.time_ms = kafka_timestamp_ms;
+    d.time_from = detection::time_origin::kafka_timestamp;
+  } else {
+    d.time_ms = now_ms;
+    d.time_from = detection::time_origin::receive_time;
+  }
 }
 
 std::string_view to_string(refusal_reason r) {
@@ -113,10 +137,6 @@ bool plain_ascii(std::string_view s) {
   return ((any & highs) | between) == 0;
 }
 
-// Epoch milliseconds accepted as times: 2000-01-01 .. 2100-01-01. A number
-// below that is almost always epoch seconds sent by mistake.
-constexpr int64_t min_epoch_ms = 946684800000;
-constexpr int64_t max_epoch_ms = 4102444800000;
 /// Longest id; a source, part of the uid too, may be as long as text.
 constexpr size_t max_id = 256;
 constexpr size_t max_source = 4096;
@@ -708,7 +728,8 @@ result decode_flat(const members& o, detection& d, size_t max_text) {
   return read_common(o, d, max_text);
 }
 
-result decode_feature(const record_view& view, detection& d, size_t max_text) {
+result decode_feature(const record_view& view, detection& d, size_t max_text,
+                      bool missing_time_ok) {
   const members& o = view.top;
   auto geo = o.given(f_geometry);
   if (!geo)
@@ -763,7 +784,8 @@ result decode_feature(const record_view& view, detection& d, size_t max_text) {
     return r;
   if (d.time_ms == 0)
     d.time_ms = d.start_ms;
-  if (d.time_ms == 0)
+  // Without a time it is left at 0 for fill_missing_time, when allowed.
+  if (d.time_ms == 0 && !missing_time_ok)
     return refuse(refusal_reason::missing_field, "properties.time");
   if (auto r = read_string(props, f_type, d.type, false, max_code))
     return r;
@@ -985,14 +1007,15 @@ private:
 };
 
 /// The detection (or the refusal) from a parsed record's view.
-result interpret(const record_view& view, detection& out, size_t max_text) {
+result interpret(const record_view& view, detection& out, size_t max_text,
+                 bool missing_time_ok) {
   if (!view.top_kind.IsObject())
     return refuse(refusal_reason::not_an_object, "top level is not an object");
   auto type = view.top[f_type];
   if (type && type->IsString()) {
     std::string_view t{type->GetString(), type->GetStringLength()};
     if (t == "Feature")
-      return decode_feature(view, out, max_text);
+      return decode_feature(view, out, max_text, missing_time_ok);
     if (t == "FeatureCollection")
       return refuse(refusal_reason::unsupported_geometry,
                     "FeatureCollection (send one Feature per record)");
@@ -1060,7 +1083,7 @@ std::optional<refusal> decoder::decode(std::string_view bytes, detection& out) {
     view.clear();
     view_handler handler{view, max_depth};
     if (fast_parser{bytes, handler}.parse())
-      return interpret(view, out, max_text_);
+      return interpret(view, out, max_text_, missing_time_ok_);
   }
   // A NUL byte ends the text here as the end of `bytes` did before: both
   // streams read it as the end (JSON has no raw NUL anywhere).
@@ -1085,7 +1108,7 @@ std::optional<refusal> decoder::decode(std::string_view bytes, detection& out) {
                   std::string{rapidjson::GetParseError_En(code)} + " at byte "
                     + std::to_string(res.Offset() + bom));
   }
-  return interpret(view, out, max_text_);
+  return interpret(view, out, max_text_, missing_time_ok_);
 }
 
 } // namespace cotflow

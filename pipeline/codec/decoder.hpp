@@ -28,6 +28,12 @@ public:
     max_text_ = bytes;
   }
 
+  /// A GeoJSON Feature without properties.time or .start is decoded with
+  /// time_ms 0, for fill_missing_time, instead of refused (missing_field).
+  void allow_missing_time(bool on) {
+    missing_time_ok_ = on;
+  }
+
   /// Decodes `bytes` into `out`; returns the refusal when it is not valid.
   /// Every string it keeps is UTF-8 of characters XML can carry: an id or
   /// source that is not is refused (invalid_id), text has what is not
@@ -39,7 +45,15 @@ private:
   impl* impl_;
   size_t max_bytes_;
   size_t max_text_ = 4096;
+  bool missing_time_ok_ = false;
   bool fast_;
 };
+
+/// Gives a detection decoded without a time (allow_missing_time) its Kafka
+/// record's timestamp, when `prefer_kafka_timestamp` and it has a plausible
+/// one (2000..2100), else the receive time `now_ms`; time_from says which.
+/// A detection with a time is left as it is.
+void fill_missing_time(detection& d, int64_t kafka_timestamp_ms, int64_t now_ms,
+                       bool prefer_kafka_timestamp);
 
 } // namespace cotflow

@@ -36,6 +36,14 @@ struct detection {
   double stale_s = NAN;
   /// The record says the track ended: a delete event is sent for its uid.
   bool ended = false;
+  /// Where time_ms came from: the record, or (a GeoJSON Feature without
+  /// one, see fill_missing_time) its Kafka timestamp or the receive time.
+  enum class time_origin : uint8_t {
+    record,
+    kafka_timestamp,
+    receive_time
+  } time_from
+    = time_origin::record;
   /// Characters of its text the decoder replaced by U+FFFD (not UTF-8, or
   /// not allowed in XML), and text fields it cut to the length limit.
   uint32_t replaced_chars = 0;

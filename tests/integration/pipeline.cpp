@@ -214,14 +214,27 @@ BOOST_AUTO_TEST_CASE(oversized_and_hostile_records_are_dead_lettered) {
   std::string deep = "{\"x\":\"seq=900002\",\"y\":" + std::string(20000, '[')
                      + std::string(20000, ']') + "}";
   std::string utf8 = "{\"id\":\"\xff\xfe\",\"remarks\":\"seq=900003\"}";
-  publish_raw(bootstrap, input_topic, {big, deep, utf8, "", large});
+  // A Feature without a time (a tracker's): its Kafka timestamp, and the
+  // event says so. One whose id holds a lone surrogate: refused.
+  std::string untimed
+    = R"({"type":"Feature","geometry":{"type":"Point","coordinates":[2,1]},)"
+      R"("properties":{"uid":"untimed","remarks":"seq=900005"}})";
+  std::string lone = R"({"id":"lone-\udc00","time":1795696496789,"lat":1,)"
+                     R"("lon":2,"remarks":"seq=900006"})";
+  publish_raw(bootstrap, input_topic,
+              {big, deep, utf8, "", large, untimed, lone});
   auto run = this->run(
     "hostile", {{"COTFLOW_KAFKA_PROPERTIES", "message.max.bytes=500000"}});
   BOOST_REQUIRE(eventually([&] { return all_committed("hostile"); }, 60s));
   run->signal(SIGTERM);
   BOOST_CHECK_EQUAL(*run->wait(60s), 0);
   auto dead = read_topic(bootstrap, "cot-dead-letter");
-  BOOST_REQUIRE_EQUAL(dead.size(), 5u);
+  BOOST_REQUIRE_EQUAL(dead.size(), 6u);
+  auto cot = read_topic(bootstrap, "cot");
+  BOOST_REQUIRE_EQUAL(cot.size(), 1u);
+  BOOST_CHECK(
+    cot[0].payload.find(R"(<_cotflow_ time_source="kafka_timestamp"/>)")
+    != std::string::npos);
   std::map<std::string, std::string> reasons;
   for (auto& d : dead) {
     auto seq = seq_of(d.payload);
@@ -238,6 +251,7 @@ BOOST_AUTO_TEST_CASE(oversized_and_hostile_records_are_dead_lettered) {
     }
   }
   BOOST_CHECK_EQUAL(reasons["900004"], "too_large");
+  BOOST_CHECK_EQUAL(reasons["900006"], "invalid_id");
   BOOST_CHECK_EQUAL(reasons["900001"], "too_large");
   BOOST_CHECK_EQUAL(reasons["900002"], "missing_field");
   BOOST_CHECK_EQUAL(reasons["900003"], "invalid_json");

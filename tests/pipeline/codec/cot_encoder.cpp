@@ -261,6 +261,20 @@ BOOST_AUTO_TEST_CASE(the_flow_tags_element_exists) {
   BOOST_TEST(tags.attrs.at("cotflow") == cotflow::rfc3339(now));
 }
 
+BOOST_AUTO_TEST_CASE(a_time_cotflow_filled_in_says_where_it_came_from) {
+  cot_encoder enc{default_cot()};
+  BOOST_TEST(!has(encode_and_parse(enc, sample()), "_cotflow_"));
+  auto d = sample();
+  d.time_from = detection::time_origin::kafka_timestamp;
+  auto es = encode_and_parse(enc, d);
+  BOOST_TEST(find(es, "_cotflow_").attrs.at("time_source")
+             == "kafka_timestamp");
+  BOOST_TEST(es[0].attrs.at("time") == cotflow::rfc3339(d.time_ms));
+  d.time_from = detection::time_origin::receive_time;
+  BOOST_TEST(find(encode_and_parse(enc, d), "_cotflow_").attrs.at("time_source")
+             == "receive_time");
+}
+
 BOOST_AUTO_TEST_CASE(unknown_hae_ce_and_le_are_9999999) {
   cot_encoder enc{default_cot()};
   auto pt = find(encode_and_parse(enc, sample()), "point");
@@ -387,6 +401,7 @@ BOOST_AUTO_TEST_CASE(events_validate_against_the_cot_schema,
   d.altsrc = "DTED0";
   d.lat = -90;
   d.lon = 180;
+  d.time_from = detection::time_origin::kafka_timestamp;
   BOOST_TEST(run_xmllint(encode_ok(enc, d), xsd) == 0);
   auto cfg = default_cot();
   cfg.uid_prefix = nasty;

@@ -367,6 +367,41 @@ BOOST_AUTO_TEST_CASE(a_feature_without_time_uses_start) {
   BOOST_TEST(d.time_ms == known_ms);
 }
 
+BOOST_AUTO_TEST_CASE(a_feature_without_any_time_waits_for_one_when_allowed) {
+  // Tracker and ETL feeds often send none: with allow_missing_time the
+  // Feature decodes with time 0, and fill_missing_time gives it the Kafka
+  // record's timestamp, or the receive time.
+  dec.allow_missing_time(true);
+  expect_ok(feature("[1,2]", R"("uid":"f1","callsign":"c")"));
+  BOOST_TEST(d.time_ms == 0);
+  BOOST_TEST((d.time_from == detection::time_origin::record));
+  auto now = known_ms + 5000;
+  cotflow::fill_missing_time(d, known_ms, now, true);
+  BOOST_TEST(d.time_ms == known_ms);
+  BOOST_TEST((d.time_from == detection::time_origin::kafka_timestamp));
+  // No timestamp on the record (-1), or an implausible one: received now.
+  for (int64_t ts : {int64_t{-1}, int64_t{0}, int64_t{1795696496}}) {
+    expect_ok(feature("[1,2]", R"("uid":"f1")"));
+    cotflow::fill_missing_time(d, ts, now, true);
+    BOOST_TEST(d.time_ms == now);
+    BOOST_TEST((d.time_from == detection::time_origin::receive_time));
+  }
+  // receive_time chosen: the timestamp is not used.
+  expect_ok(feature("[1,2]", R"("uid":"f1")"));
+  cotflow::fill_missing_time(d, known_ms, now, false);
+  BOOST_TEST(d.time_ms == now);
+  // A record's own time is never replaced.
+  expect_ok(feature("[1,2]", R"("uid":"f1","time":1795696496789)"));
+  cotflow::fill_missing_time(d, known_ms + 1, now, true);
+  BOOST_TEST(d.time_ms == known_ms);
+  BOOST_TEST((d.time_from == detection::time_origin::record));
+  // A flat detection still needs its time; a bad time is still refused.
+  expect_refusal(object(R"("id":"a","lat":1,"lon":2)"),
+                 refusal_reason::missing_field, "time");
+  expect_refusal(feature("[1,2]", R"("uid":"f1","time":"yesterday")"),
+                 refusal_reason::bad_time, "time");
+}
+
 BOOST_AUTO_TEST_CASE(a_record_larger_than_the_parse_buffers_decodes) {
   std::string extra = R"("pad":[)";
   for (int i = 0; i < 5000; ++i)
