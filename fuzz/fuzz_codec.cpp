@@ -125,11 +125,12 @@ void require_text(const char* check, std::string_view text, bool xml_only) {
 }
 
 // A field added to detection must be compared below as well: this stops
-// the build until it is (10 strings, 3 times, 9 numbers and the flag,
-// padded to the alignment of a double).
+// the build until it is (10 strings, 3 times, 9 numbers, then the flag,
+// the time's origin and the two counters of repaired text, padded to the
+// alignment of a double).
 static_assert(sizeof(detection)
                 == 10 * sizeof(std::string) + 3 * sizeof(int64_t)
-                     + 9 * sizeof(double) + alignof(double),
+                     + 9 * sizeof(double) + 2 * alignof(double),
               "detection changed: compare its new fields in same_detection");
 
 /// Equal numbers, NaN equal to NaN; 0 and -0 differ (the encoder writes
@@ -188,6 +189,14 @@ void require_same(const detection& fast, const detection& full) {
   if (fast.ended != full.ended)
     fail(check, std::string{"ended: fast "} + (fast.ended ? "true" : "false")
                   + ", RapidJSON " + (full.ended ? "true" : "false"));
+  if (fast.time_from != full.time_from)
+    fail(check, "time_from differs");
+  if (fast.replaced_chars != full.replaced_chars
+      || fast.truncated_fields != full.truncated_fields)
+    fail(check, "replaced_chars " + std::to_string(fast.replaced_chars) + "/"
+                  + std::to_string(full.replaced_chars) + ", truncated_fields "
+                  + std::to_string(fast.truncated_fields) + "/"
+                  + std::to_string(full.truncated_fields));
 }
 
 /// Fails unless both refusals are the same and their texts are UTF-8.
@@ -280,6 +289,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static cotflow::decoder fast{max_bytes, true};
   static cotflow::decoder full{max_bytes, false};
   static detection a, b;
+  // As the product's default (cot.missing_time: kafka_timestamp) and with
+  // a short text limit, so that cutting text is fuzzed too.
+  static bool configured = [] {
+    for (auto* d : {&fast, &full}) {
+      d->allow_missing_time(true);
+      d->max_text(64);
+    }
+    return true;
+  }();
+  (void)configured;
   std::string_view bytes{reinterpret_cast<const char*>(data), size};
   current_input = bytes;
   auto fast_refusal = fast.decode(bytes, a);
@@ -296,6 +315,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   require_same(a, b);
+  // A Feature without a time gets one as the encoder actor gives it.
+  cotflow::fill_missing_time(a, 1795696496789, 1795696496789, true);
   require_good_output(a);
   return 0;
 }
