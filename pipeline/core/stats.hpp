@@ -103,6 +103,9 @@ struct destination_stats {
   /// Parked events the parking topic's retention deleted before their
   /// replay: lost for this destination.
   std::atomic<uint64_t> parked_lost{0};
+  /// Events of other deployments found in the parking topic and passed
+  /// over (see parking_lot).
+  std::atomic<uint64_t> parked_foreign{0};
   /// The parking topic, empty without parking.
   std::string parking_topic;
   /// End-to-end latency (Kafka timestamp to delivery), seconds; owned by

@@ -134,6 +134,10 @@ public:
           "Parked events deleted from the parking topic (retention) before "
           "their replay: lost for the destination",
           c, d->parked_lost, l);
+      add("cotflow_parked_foreign_total",
+          "Events another deployment (consumer group) parked in the shared "
+          "parking topic, passed over by this one's replayer",
+          c, d->parked_foreign, l);
     }
     // librdkafka's own statistics, as of its last report.
     for (auto& [client, k] : kafka_stats::instance().snapshot()) {

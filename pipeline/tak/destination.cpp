@@ -406,6 +406,7 @@ int tak_destination::tend_parking(clock::time_point now) {
   lot.store_positions();
   // Every round: a loss found while replaying shows at once.
   env_.counters->parked_lost += lot.take_lost();
+  env_.counters->parked_foreign += lot.take_foreign();
   if (now >= parking_.next_report) {
     env_.counters->parking_backlog = lot.backlog();
     parking_.next_report = now + milliseconds{1000};

@@ -50,6 +50,7 @@ std::unique_ptr<parking_lot> parking_lot::make(const config& cfg,
                                                std::string& err) {
   std::unique_ptr<parking_lot> self{new parking_lot};
   self->topic_ = cfg.kafka.parking_topic + "." + destination;
+  self->group_ = cfg.kafka.group_id;
   self->producer_ = tracked_producer::make(cfg, err);
   if (!self->producer_)
     return nullptr;
@@ -90,6 +91,9 @@ void parking_lot::park(const cot_event& ev) {
   h->add("cotflow.timestamp", std::to_string(ev.timestamp_ms));
   h->add("cotflow.type", ev.type);
   h->add("cotflow.source", ev.source);
+  // Whose it is: deployments (consumer groups) that share a cluster and a
+  // destination name share the topic, and each replays only its own.
+  h->add("cotflow.group", group_);
   producer_->produce(topic_, ev.uid, ev.xml, ev.ref.tp, ev.ref.offset,
                      ev.timestamp_ms, h);
 }
@@ -116,6 +120,17 @@ size_t parking_lot::replay(size_t max, int64_t now_ms,
     rd_kafka_headers_t* headers = nullptr;
     if (rd_kafka_message_headers(&msg, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR)
       headers = nullptr;
+    // Another deployment's (a parking topic shared by consumer groups
+    // with a destination of the same name, or a new group id on a topic
+    // an old one parked in): passed over, never sent to this one's
+    // server. Events parked before the header existed have none: they
+    // are replayed, as they were.
+    if (auto owner = header(headers, "cotflow.group");
+        owner && *owner != group_) {
+      ++foreign_;
+      replayer_->ack(tp, msg.offset, 1);
+      return;
+    }
     auto stale_ms = header_int(headers, "cotflow.stale").value_or(0);
     record_ref ref{tp | replay_flag, msg.offset};
     if (stale_ms != 0 && stale_ms <= now_ms) {

@@ -37,15 +37,19 @@ public:
   virtual void store_positions() = 0;
   virtual int64_t backlog() const = 0;
   virtual uint64_t take_lost() = 0;
+  virtual uint64_t take_foreign() = 0;
 };
 
 /// One destination's parking topic ("<kafka.parking_topic>.<destination>"):
 /// a producer that parks CoT events keyed by uid while the destination is
 /// down or slow, and a replayer, a consumer in its own group
 /// ("<group_id>.parking.<destination>"), that hands them back, oldest first
-/// per partition (so in order per uid), once it is up again. Parking offsets
-/// are committed only after the destination took the replayed event. Owned
-/// by the destination's actor; not thread-safe.
+/// per partition (so in order per uid), once it is up again. Each parked
+/// event names its deployment (header `cotflow.group`, the group_id): a
+/// replayer passes over other deployments' events, so that two deployments
+/// on one cluster, or a new group id, never replay what another parked. Parking
+/// offsets are committed only after the destination took the replayed event.
+/// Owned by the destination's actor; not thread-safe.
 class parking_lot final : public parking_port {
 public:
   /// Creates both clients; null with `err` set on failure.
@@ -111,6 +115,14 @@ public:
   /// (from the watermarks librdkafka last saw).
   int64_t backlog() const override;
 
+  /// Events of other deployments (another consumer group's
+  /// `cotflow.group`) the replayer passed over since the last call.
+  uint64_t take_foreign() override {
+    auto fresh = foreign_;
+    foreign_ = 0;
+    return fresh;
+  }
+
   /// Parked events deleted from the parking topic (retention) before the
   /// replayer read them (lost for this destination) since the last call.
   uint64_t take_lost() override {
@@ -124,6 +136,9 @@ private:
   parking_lot() = default;
 
   std::string topic_;
+  /// kafka.group_id: the deployment whose events these are.
+  std::string group_;
+  uint64_t foreign_ = 0;
   std::unique_ptr<tracked_producer> producer_;
   std::unique_ptr<tracked_consumer> replayer_;
   std::shared_ptr<stats> replayer_stats_;

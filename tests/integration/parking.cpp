@@ -302,4 +302,84 @@ BOOST_AUTO_TEST_CASE(a_server_that_never_reads_stalls_nobody_else) {
   ::close(hole);
 }
 
+BOOST_AUTO_TEST_CASE(each_deployment_replays_only_what_it_parked) {
+  // Two deployments (consumer groups) on one cluster, each with a TAK
+  // destination named "tak", share the parking topic cotflow.parking.tak.
+  // A parks everything while its server is down and stops. B, whose server
+  // is up, finds A's events in the topic and must not send them to its
+  // own server; A, back with its server up, replays all of its own.
+  tak_receiver rx_a;
+  rx_a.stop();
+  auto env_of = [](tak_receiver& rx, const std::string& topic) {
+    return std::vector<std::pair<std::string, std::string>>{
+      {"COTFLOW_TAK_DESTINATIONS",
+       dest + "=tcp://127.0.0.1:" + std::to_string(rx.port())},
+      {"COTFLOW_KAFKA_INPUT_TOPICS", topic},
+      {"COTFLOW_TAK_RECONNECT_MIN_MS", "50"},
+      {"COTFLOW_TAK_RECONNECT_MAX_MS", "200"},
+      {"COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "500"},
+      {"COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "1000"}};
+  };
+  auto a = this->run("dep-a", env_of(rx_a, input_topic), true);
+  std::string log_a;
+  auto port_a = wait_for_http_port(*a, log_a);
+  auto a_inputs = publish_generated(bootstrap, input_topic, 2000, 0.0);
+  BOOST_REQUIRE(eventually(
+    [&] {
+      read_log(*a, log_a);
+      return all_committed("dep-a");
+    },
+    120s));
+  auto parked_by_a = scrape(port_a)["cotflow_parked_total" + labels];
+  BOOST_REQUIRE_GE(parked_by_a, 1000);
+  a->signal(SIGTERM);
+  BOOST_REQUIRE_EQUAL(*a->wait(60s), 0);
+
+  tak_receiver rx_b;
+  const std::string topic_b = "detections-b";
+  auto b = this->run("dep-b", env_of(rx_b, topic_b), true);
+  std::string log_b;
+  auto port_b = wait_for_http_port(*b, log_b);
+  auto b_inputs = publish_generated(bootstrap, topic_b, 500, 0.0, 11, 500000);
+  // B delivers its own records and passes over every one A parked.
+  BOOST_REQUIRE_MESSAGE(
+    eventually(
+      [&] {
+        read_log(*b, log_b);
+        auto got = rx_b.seqs();
+        for (auto& p : b_inputs)
+          if (got.count(p.seq) == 0)
+            return false;
+        return scrape(port_b)["cotflow_parked_foreign_total" + labels]
+               >= parked_by_a;
+      },
+      120s),
+    "B did not deliver its records or pass over A's parked events");
+  size_t of_a = 0;
+  for (auto& p : a_inputs)
+    of_a += rx_b.seqs().count(p.seq);
+  BOOST_CHECK_EQUAL(of_a, 0u);
+  b->signal(SIGTERM);
+  BOOST_CHECK_EQUAL(*b->wait(60s), 0);
+
+  // A's parked events are still A's: back with its server up, A replays
+  // every one of them (B's passing over did not take them).
+  rx_a.start();
+  auto again = this->run("dep-a", env_of(rx_a, input_topic), true);
+  std::string log_again;
+  BOOST_REQUIRE_MESSAGE(eventually(
+                          [&] {
+                            read_log(*again, log_again);
+                            auto got = rx_a.seqs();
+                            for (auto& p : a_inputs)
+                              if (p.valid && got.count(p.seq) == 0)
+                                return false;
+                            return true;
+                          },
+                          120s),
+                        "A's parked events were not all replayed to A");
+  again->signal(SIGTERM);
+  BOOST_CHECK_EQUAL(*again->wait(60s), 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -172,6 +172,9 @@ struct fake_lot final : parking_port {
   uint64_t take_lost() override {
     return 0;
   }
+  uint64_t take_foreign() override {
+    return 0;
+  }
 };
 
 } // namespace cotflow::test
