@@ -24,6 +24,9 @@ struct kafka_config {
   /// Prefix of the parking topics: destination X parks to "<prefix>.X".
   /// Empty: no parking (an open breaker holds events in memory).
   std::string parking_topic;
+  int64_t session_timeout_ms = 0;
+  /// Static membership: "" (off), "hostname", or the id itself.
+  std::string group_instance_id;
   /// librdkafka properties passed through verbatim to every client.
   std::map<std::string, std::string> properties;
   /// Set (not configured) when brokers is the in-process embedded broker.

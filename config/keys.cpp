@@ -170,6 +170,24 @@ std::vector<config_key> table() {
                 "or slow its events go to <prefix>.X and are replayed when "
                 "it is back; empty = hold them in memory")
       .defaults_to("cotflow.parking"),
+    // librdkafka's default is 45 s: the partitions of a killed instance
+    // would stand still that long, too long for tracks that go stale in
+    // a minute. Heartbeats go every third of it.
+    COTFLOW_KEY(kafka, session_timeout_ms,
+                "how long a killed or hung instance keeps its partitions "
+                "before the group hands them to the others (librdkafka's "
+                "session.timeout.ms; heartbeats every third of it); the "
+                "broker's group.min.session.timeout.ms (6 s by default) is "
+                "the floor")
+      .defaults_to(10000)
+      .range(1000, 1800000),
+    COTFLOW_KEY(kafka, group_instance_id,
+                "static group membership (group.instance.id): an instance "
+                "that restarts within session_timeout_ms gets its "
+                "partitions back without a rebalance. Empty: off; "
+                "'hostname': this host's name (a StatefulSet pod's is "
+                "stable); else the id itself, unique per instance")
+      .defaults_to(""),
     COTFLOW_KEY(kafka, properties,
                 "librdkafka properties passed to every client (security, "
                 "SASL, SSL, timeouts, compression); a value ${env:NAME} or "

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include <unistd.h>
+
 namespace cotflow {
 
 namespace {
@@ -63,6 +65,20 @@ public:
   }
 };
 
+/// kafka.group_instance_id as librdkafka's group.instance.id: "hostname"
+/// stands for this host's name.
+std::string group_instance_id(const std::string& configured) {
+  if (configured != "hostname")
+    return configured;
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) {
+    log::warn("kafka", "kafka.group_instance_id is 'hostname' but the host "
+                       "name cannot be read: static membership is off");
+    return {};
+  }
+  return name;
+}
+
 bool set(RdKafka::Conf& conf, const std::string& key, const std::string& val,
          std::string& err) {
   std::string e;
@@ -88,30 +104,36 @@ make_client_conf(const config& cfg, client_role role, std::string& err) {
     {"statistics.interval.ms", "5000"},
   };
   if (role == client_role::consumer) {
-    props.insert(props.end(),
-                 {
-                   {"group.id", cfg.kafka.group_id},
-                   // At least once (SPEC §5): the source stores a
-                   // partition's offset only once everything before it is
-                   // delivered; librdkafka commits what is stored, on its
-                   // timer and when partitions are revoked. Its timer
-                   // commits only while no rebalance is under way: a commit
-                   // that meets a new generation fails ILLEGAL_GENERATION,
-                   // which librdkafka before 2.10 takes for a lost
-                   // assignment (confluentinc/librdkafka#4059).
-                   {"enable.auto.commit", "true"},
-                   {"auto.commit.interval.ms",
-                    std::to_string(cfg.pipeline.commit_interval_ms)},
-                   {"enable.auto.offset.store", "false"},
-                   {"auto.offset.reset", "earliest"},
-                   {"enable.partition.eof", "false"},
-                   // Incremental rebalancing (KIP-429): a member joining or
-                   // leaving revokes only the partitions that change owner;
-                   // the others keep flowing with their in-flight work.
-                   {"partition.assignment.strategy", "cooperative-sticky"},
-                   // Prefetch stays small next to the in-flight bound.
-                   {"queued.max.messages.kbytes", "16384"},
-                 });
+    props.insert(
+      props.end(),
+      {
+        {"group.id", cfg.kafka.group_id},
+        // At least once (SPEC §5): the source stores a
+        // partition's offset only once everything before it is
+        // delivered; librdkafka commits what is stored, on its
+        // timer and when partitions are revoked. Its timer
+        // commits only while no rebalance is under way: a commit
+        // that meets a new generation fails ILLEGAL_GENERATION,
+        // which librdkafka before 2.10 takes for a lost
+        // assignment (confluentinc/librdkafka#4059).
+        {"enable.auto.commit", "true"},
+        {"auto.commit.interval.ms",
+         std::to_string(cfg.pipeline.commit_interval_ms)},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"enable.partition.eof", "false"},
+        {"session.timeout.ms", std::to_string(cfg.kafka.session_timeout_ms)},
+        {"heartbeat.interval.ms", std::to_string(std::max<int64_t>(
+                                    cfg.kafka.session_timeout_ms / 3, 100))},
+        // Incremental rebalancing (KIP-429): a member joining or
+        // leaving revokes only the partitions that change owner;
+        // the others keep flowing with their in-flight work.
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        // Prefetch stays small next to the in-flight bound.
+        {"queued.max.messages.kbytes", "16384"},
+      });
+    if (auto id = group_instance_id(cfg.kafka.group_instance_id); !id.empty())
+      props.push_back({"group.instance.id", id});
     // The embedded (mock) broker holds an empty fetch for the whole
     // fetch.wait.max.ms even when data arrives meanwhile; a real broker
     // answers at once. Keep the demo's latency what a real cluster gives.

@@ -4,6 +4,7 @@
 #include "pipeline/core/record.hpp"
 #include "pipeline/delivery/topic_names.hpp"
 #include "pipeline/kafka/consumer.hpp"
+#include "pipeline/kafka/kafka.hpp"
 #include "tests/support/kafka_client.hpp"
 #include "tests/support/mock_cluster.hpp"
 
@@ -13,6 +14,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 // tracked_consumer against librdkafka's mock cluster in this process: the
 // group's commit never passes a record that is not done, moves up as soon
@@ -307,4 +310,35 @@ BOOST_AUTO_TEST_CASE(records_deleted_before_they_were_read_are_reported_lost) {
   BOOST_TEST_REQUIRE(start > committed);
   BOOST_TEST(next->lost() == static_cast<uint64_t>(start - committed));
   next->close();
+}
+
+BOOST_AUTO_TEST_CASE(group_membership_follows_the_kafka_keys) {
+  // Failover in seconds: the session timeout is cotflow's key (10 s by
+  // default, not librdkafka's 45 s) with heartbeats every third of it;
+  // static membership is off unless asked for, and "hostname" is this
+  // host's name; kafka.properties still has the last word.
+  auto cfg = cotflow::default_config();
+  auto value = [&](const char* key) {
+    std::string err, out;
+    auto conf = cotflow::make_client_conf(cfg, cotflow::client_role::consumer,
+                                          err);
+    BOOST_TEST_REQUIRE(bool(conf), err);
+    if (conf->get(key, out) != RdKafka::Conf::CONF_OK)
+      return std::string{"(unset)"};
+    return out;
+  };
+  BOOST_TEST(value("session.timeout.ms") == "10000");
+  BOOST_TEST(value("heartbeat.interval.ms") == "3333");
+  BOOST_TEST(value("group.instance.id") == "(unset)");
+  cfg.kafka.session_timeout_ms = 6000;
+  cfg.kafka.group_instance_id = "cotflow-0";
+  BOOST_TEST(value("session.timeout.ms") == "6000");
+  BOOST_TEST(value("heartbeat.interval.ms") == "2000");
+  BOOST_TEST(value("group.instance.id") == "cotflow-0");
+  char host[256] = {};
+  BOOST_TEST_REQUIRE(gethostname(host, sizeof host - 1) == 0);
+  cfg.kafka.group_instance_id = "hostname";
+  BOOST_TEST(value("group.instance.id") == host);
+  cfg.kafka.properties["session.timeout.ms"] = "7000";
+  BOOST_TEST(value("session.timeout.ms") == "7000");
 }
