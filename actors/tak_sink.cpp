@@ -59,6 +59,7 @@ tak_destination_settings settings_of(const std::string& name,
   s.queue_events = static_cast<size_t>(tak.queue_events);
   s.write_bytes = static_cast<size_t>(tak.write_bytes);
   s.replay_bytes = static_cast<size_t>(tak.replay_bytes);
+  s.resend_margin = static_cast<size_t>(tak.resend_margin_bytes);
   if (cfg.faults.destination_down == name) {
     s.down_after = milliseconds{cfg.faults.destination_down_after_ms};
     s.down_for = milliseconds{cfg.faults.destination_down_for_ms};

@@ -92,6 +92,7 @@ struct tak_config {
   /// this many of the latest bytes: the kernel accepted them but the server
   /// may never have read them (TAK has no acknowledgement).
   int64_t replay_bytes = 0;
+  int64_t resend_margin_bytes = 0;
   /// Events one destination holds in memory; beyond that (or while its
   /// breaker is open) its events go to its parking topic.
   int64_t queue_events = 0;

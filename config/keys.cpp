@@ -350,10 +350,26 @@ std::vector<config_key> table() {
     // Covers our capped send buffer plus what a server's receive buffer may
     // hold unread when it dies.
     COTFLOW_KEY(tak, replay_bytes,
-                "after a lost connection, the latest bytes written on it are "
-                "sent again (duplicates rather than losses); keep it above "
-                "the server's receive buffer")
+                "the latest bytes written on a connection kept to be sent "
+                "again if it is lost: the most that is resent (when the "
+                "kernel cannot say what the server acknowledged, all of "
+                "it); keep it above the send buffer plus resend_margin_bytes")
       .defaults_to(8 * 1024 * 1024)
+      .range(0, 256 * 1024 * 1024),
+    // What a server's kernel may hold acknowledged but unread when the
+    // server dies: up to its receive buffer, which Linux grows for a
+    // reader that falls behind up to net.ipv4.tcp_rmem's maximum, 6 MiB by
+    // default. 512 KiB lost events in a test whose receiver was killed
+    // mid-stream (tests/integration/tak.cpp): the kernel's acknowledgement
+    // alone does not say what the server read.
+    COTFLOW_KEY(tak, resend_margin_bytes,
+                "after a lost TCP/TLS connection, what the server's kernel "
+                "had not acknowledged is sent again, plus this many bytes "
+                "before it (what the server's kernel acknowledged but the "
+                "server may not have read or processed: its receive buffer; "
+                "lower it for servers whose buffer is known to be smaller); "
+                "duplicates rather than losses")
+      .defaults_to(6 * 1024 * 1024)
       .range(0, 256 * 1024 * 1024),
     COTFLOW_KEY(tak, queue_events,
                 "events one destination holds in memory; beyond that its "

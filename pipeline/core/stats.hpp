@@ -82,9 +82,13 @@ struct destination_stats {
   std::atomic<uint64_t> bytes{0};
   std::atomic<uint64_t> reconnects{0};
   std::atomic<uint64_t> skipped{0};
-  /// Events sent again after a lost connection (the replay window,
-  /// tak.replay_bytes). Exported as cotflow_destination_replayed_total.
+  /// Events sent again after a lost connection (what the server had not
+  /// acknowledged, plus tak.resend_margin_bytes). Exported as
+  /// cotflow_destination_replayed_total.
   std::atomic<uint64_t> resent{0};
+  /// Events whose stale time passed before they reached the socket:
+  /// dropped, not written (TAK destinations).
+  std::atomic<uint64_t> stale_at_write{0};
   std::atomic<int64_t> queue{0};
   /// Circuit breaker (TAK destinations): 0 closed, 1 open, 2 half-open.
   std::atomic<int> breaker{0};

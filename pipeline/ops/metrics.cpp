@@ -106,6 +106,10 @@ public:
       // parked ones replayed (cotflow_unparked_total).
       add("cotflow_destination_replayed_total",
           "Events sent again after a lost connection", c, d->resent, l);
+      add("cotflow_destination_dropped_stale_total",
+          "Events whose stale time passed before they reached the "
+          "destination's socket: dropped, not written",
+          c, d->stale_at_write, l);
       add("cotflow_destination_queue_events",
           "Events waiting in the destination's queue", g, d->queue, l);
       if (d->kind == "kafka" || d->kind == "file")

@@ -112,16 +112,26 @@ bool tak_destination::faulty(clock::time_point now) const {
 
 void tak_destination::lost(const std::string& why) {
   link_.conn->close();
-  // What the kernel accepted lately may never have reached the server:
-  // send it again first, in its order.
-  env_.counters->resent += window_.events.size();
-  env_.counters->connected = false;
-  env_.counters->error(why);
-  while (!window_.events.empty()) {
+  // What the kernel accepted but the server's kernel had not acknowledged
+  // may never have reached the server, nor what the server read and did
+  // not process yet (the margin): send those again first, in their order.
+  // The rest of the window reached it.
+  size_t want = link_.window_unacked
+                  ? *link_.window_unacked + cfg_.resend_margin
+                  : window_.bytes;
+  size_t again = 0, again_bytes = 0;
+  while (!window_.events.empty() && again_bytes < want) {
+    again_bytes += window_.events.back()->xml.size();
     queue_.push_front(std::move(window_.events.back()));
     window_.events.pop_back();
+    ++again;
   }
+  env_.counters->resent += again;
+  env_.counters->connected = false;
+  env_.counters->error(why);
+  window_.events.clear();
   window_.bytes = 0;
+  link_.window_unacked.reset();
   // A write cut short: its events are still queued and go again whole.
   write_.events = 0;
   write_.written = 0;
@@ -417,8 +427,48 @@ int tak_destination::tend_parking(clock::time_point now) {
 // --- Writing --------------------------------------------------------------
 
 // Starts a write of up to write_bytes of events (at least one; one datagram
-// on UDP). False when the half-open breaker's probes are all out.
+// on UDP). False when the half-open breaker's probes are all out, or when
+// nothing is left to write once stale events are dropped.
+// Drops the events the next write would take whose stale time passed:
+// they are done for this destination, and counted. Only that part of the
+// queue is looked at (each event is, before its write), and an event is
+// rarely stale: erasing in the middle of the queue is the exception.
+void tak_destination::drop_stale() {
+  auto wall = env_.wall_ms();
+  scratch_.clear();
+  size_t bytes = 0;
+  for (size_t i = 0; i < queue_.size() && bytes < cfg_.write_bytes;) {
+    auto& ev = queue_[i];
+    if (ev->stale_ms != 0 && ev->stale_ms <= wall) {
+      scratch_.push_back(ev->ref);
+      queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(i));
+      continue;
+    }
+    bytes += ev->xml.size();
+    ++i;
+  }
+  if (scratch_.empty())
+    return;
+  env_.counters->stale_at_write += scratch_.size();
+  finish(scratch_, true);
+}
+
+// After a write call: how much of the replay window the server had not
+// acknowledged then. A partial write's own bytes come after the window's.
+void tak_destination::note_unacknowledged(bool complete) {
+  auto n = link_.conn->unacknowledged();
+  if (!n) {
+    link_.window_unacked.reset();
+    return;
+  }
+  auto own = complete ? 0 : write_.written;
+  link_.window_unacked = *n > own ? *n - own : 0;
+}
+
 bool tak_destination::begin_write() {
+  drop_stale();
+  if (queue_.empty())
+    return false;
   auto& b = guard_.breaker;
   if (b.state() != circuit_state::closed && !guard_.probe_out) {
     if (!b.allow(env_.now()))
@@ -531,10 +581,12 @@ tak_destination::pump_result tak_destination::pump() {
       return {false, ms{1}};
     }
     if (r == tak_transport::progress::partial) {
+      note_unacknowledged(false);
       env_.counters->queue = static_cast<int64_t>(queue_.size());
       return {false, ms{5}};
     }
     complete_write();
+    note_unacknowledged(true);
   }
   env_.counters->queue = static_cast<int64_t>(queue_.size());
   // Replay waiting: come back at once. Idle: come back to read what the

@@ -43,8 +43,14 @@ struct tak_destination_settings {
   size_t queue_events = 0;
   /// Bytes of events one write takes at most (at least one event).
   size_t write_bytes = 0;
-  /// Bytes of the latest written events sent again after a lost connection.
+  /// Bytes of the latest written events kept for sending again after a
+  /// lost connection (the most that is resent).
   size_t replay_bytes = 0;
+  /// Resent after a lost connection: the bytes the server's kernel had not
+  /// acknowledged (tak_transport::unacknowledged) plus this many, for what
+  /// the server read but may not have processed. The whole window when the
+  /// transport cannot tell.
+  size_t resend_margin = 0;
   /// Fault injection: every connect and write fails from `down_after`
   /// after construction, for `down_for` (0: never).
   ms down_after{0};
@@ -83,8 +89,12 @@ struct tak_destination_env {
 /// `pump` says.
 ///
 /// Delivery: an event counts as delivered once the kernel accepted its bytes
-/// (TCP) or its datagram (UDP); events of a failed write stay queued and the
-/// last `replay_bytes` written go again after the reconnect. While the
+/// (TCP) or its datagram (UDP); events of a failed write stay queued, and
+/// after the reconnect the latest written events go again: those the
+/// server's kernel had not acknowledged, plus `resend_margin` bytes (at
+/// most `replay_bytes`). An event whose stale time passed is never written:
+/// it is dropped and counted when its write would begin, wherever it
+/// waited (queue, resend, parking). While the
 /// breaker is open, or the queue is full, or the pipeline drains while the
 /// server is away, new events go to the parking topic (may be null) and
 /// count as acknowledged (with `parked_bit`) once Kafka has them; they come
@@ -166,6 +176,9 @@ private:
     bool ever_connected = false;
     /// The last error logged, so that a repeated one is logged once.
     std::string last_error;
+    /// Bytes of the replay window the server had not acknowledged after
+    /// the latest write (an upper bound from then on); nothing: unknown.
+    std::optional<size_t> window_unacked;
     /// Keepalive (TLS): when the unanswered ping went out, if one did.
     std::optional<clock::time_point> ping_sent;
     clock::time_point next_ping{};
@@ -232,6 +245,8 @@ private:
   int tend_parking(clock::time_point now);
 
   // Writing.
+  void drop_stale();
+  void note_unacknowledged(bool complete);
   bool begin_write();
   void complete_write();
 

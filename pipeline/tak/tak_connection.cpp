@@ -16,10 +16,12 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -410,6 +412,21 @@ bool tak_connection::write(std::string_view bytes, std::string& err) {
 // (first, skip, done) and stop the same way when the server is not
 // reading; split apart, that cursor and a three-way result would pass
 // through every call of this write path.
+std::optional<size_t> tak_connection::unacknowledged() const {
+  if (fd_ < 0)
+    return std::nullopt;
+  // UDP: a datagram the kernel took is as delivered as it gets.
+  if (url_.scheme == "udp")
+    return 0;
+  // TCP's SIOCOUTQ: bytes not yet acknowledged by the peer, sent or not
+  // (write_seq - snd_una). On TLS these are record bytes, a little more
+  // than the events' own: the estimate errs on the side of resending.
+  int n = 0;
+  if (ioctl(fd_, SIOCOUTQ, &n) != 0 || n < 0)
+    return std::nullopt;
+  return static_cast<size_t>(n);
+}
+
 tak_connection::progress tak_connection::write_some(
   const std::string_view* pieces, size_t n, size_t total, size_t& done,
   std::chrono::steady_clock::time_point since, std::string& err) {

@@ -64,6 +64,8 @@ public:
   /// As write_some, for the concatenation of `n` pieces (`total` bytes)
   /// without copying them together first: one sendmsg over all of them on
   /// plain TCP. UDP sends each piece as a datagram of its own.
+  std::optional<size_t> unacknowledged() const override;
+
   progress write_some(const std::string_view* pieces, size_t n, size_t total,
                       size_t& done, time_point since,
                       std::string& err) override;

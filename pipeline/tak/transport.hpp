@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +44,12 @@ public:
                               size_t total, size_t& done, time_point since,
                               std::string& err)
     = 0;
+
+  /// Bytes written on this connection that the server's kernel has not
+  /// acknowledged yet (TCP: what Linux's SIOCOUTQ reports, sent or not);
+  /// nothing when it cannot tell. What the kernel took but the server
+  /// never got is among them when the connection is lost.
+  virtual std::optional<size_t> unacknowledged() const = 0;
 
   /// Reads and discards what the server sent; false with `err` when the
   /// server closed the connection.

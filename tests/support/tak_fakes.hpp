@@ -9,6 +9,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct wire {
   std::deque<progress> script;
   /// The server closes the connection at the next drain.
   bool close_next = false;
+  /// What unacknowledged() reports (nothing: it cannot tell).
+  std::optional<size_t> unacked;
   time_point last_read{};
   /// Every write the kernel took whole, and pings (`write`) in between.
   std::vector<std::string> writes;
@@ -88,6 +91,9 @@ struct fake_transport final : tak_transport {
       done = total;
     }
     return r;
+  }
+  std::optional<size_t> unacknowledged() const override {
+    return w->unacked;
   }
   bool drain(std::string& err) override {
     if (!w->close_next)
