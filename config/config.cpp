@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -280,6 +281,88 @@ void copy_value(config& to, const config& from, const config_key& k) {
              k.field);
 }
 
+/// Where a quoted scalar that starts at `i` of `text` ends (the index after
+/// its closing quote), or npos when it is never closed.
+size_t quoted_end(const std::string& text, size_t i) {
+  char quote = text[i];
+  for (++i; i < text.size(); ++i) {
+    if (quote == '"' && text[i] == '\\')
+      ++i; // an escape: the next character is never the end
+    else if (text[i] == quote) {
+      if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'')
+        ++i; // '' is a quote inside a single-quoted scalar
+      else
+        return i + 1;
+    }
+  }
+  return std::string::npos;
+}
+
+/// yaml-cpp (0.7) reads some text that a strict YAML reader (libyaml,
+/// js-yaml) refuses, and reads it as something else than was meant:
+///   - a quoted value never closed takes the rest of the file, folded into
+///     one line (kafka.brokers swallowed every key after it);
+///   - a key given twice in one mapping: both are kept, the second wins
+///     here, and another reader may keep the first.
+/// Walks the parsed `node` and the `text` it came from (the positions of
+/// its scalars are byte offsets after a byte order mark) and reports both,
+/// with the line, under `path`.
+void check_strict(const YAML::Node& node, const std::string& text,
+                  const std::string& path, std::vector<std::string>& errs) {
+  auto line = [](const YAML::Node& n) {
+    return "line " + std::to_string(n.Mark().line + 1);
+  };
+  auto where = [&](const YAML::Node& n) {
+    return (path.empty() ? std::string{} : path + ": ") + line(n);
+  };
+  if (node.IsScalar()) {
+    if (node.Mark().is_null())
+      return;
+    size_t i = (text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0)
+               + static_cast<size_t>(node.Mark().pos);
+    // A tag or an anchor may come first (!!str "...", &a "...").
+    while (i < text.size() && (text[i] == '!' || text[i] == '&')) {
+      while (i < text.size()
+             && !std::isspace(static_cast<unsigned char>(text[i])))
+        ++i;
+      while (i < text.size()
+             && std::isspace(static_cast<unsigned char>(text[i])))
+        ++i;
+    }
+    if (i < text.size() && (text[i] == '"' || text[i] == '\'')
+        && quoted_end(text, i) == std::string::npos)
+      errs.push_back(where(node) + ", column "
+                     + std::to_string(node.Mark().column + 1)
+                     + ": the quote opened here is never closed (the rest of "
+                       "the file would become part of this value)");
+    return;
+  }
+  if (node.IsSequence()) {
+    for (const auto& item : node)
+      check_strict(item, text, path, errs);
+    return;
+  }
+  if (!node.IsMap())
+    return;
+  std::map<std::string, int> seen; // key -> its first line
+  for (const auto& kv : node) {
+    check_strict(kv.first, text, path, errs);
+    if (kv.first.IsScalar()) {
+      auto key = kv.first.Scalar();
+      auto sub = path.empty() ? key : path + "." + key;
+      auto first = seen.emplace(key, kv.first.Mark().line + 1);
+      if (!first.second)
+        errs.push_back(sub + ": given twice in one mapping (lines "
+                       + std::to_string(first.first->second) + " and "
+                       + std::to_string(kv.first.Mark().line + 1)
+                       + "); a YAML key may appear once");
+      check_strict(kv.second, text, sub, errs);
+    } else {
+      check_strict(kv.second, text, path, errs);
+    }
+  }
+}
+
 bool is_type_suffix(const std::string& s) {
   static const std::regex re{"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$"};
   return std::regex_match(s, re);
@@ -325,10 +408,27 @@ load_result load_config_text(const std::string& yaml, const std::string& file,
   auto where = file.empty() ? std::string{"config"} : file;
   YAML::Node root;
   try {
-    root = YAML::Load(yaml);
+    auto docs = YAML::LoadAll(yaml);
+    // yaml-cpp's Load() reads the first document and ignores the others.
+    if (docs.size() > 1) {
+      res.errors.push_back(where
+                           + ": not valid YAML: " + std::to_string(docs.size())
+                           + " documents (---) where one is expected");
+      return res;
+    }
+    if (!docs.empty())
+      root = docs.front();
   } catch (const YAML::Exception& e) {
     res.errors.push_back(where + ": not valid YAML: " + e.what());
     return res;
+  }
+  {
+    std::vector<std::string> strict;
+    check_strict(root, yaml, "", strict);
+    for (auto& e : strict)
+      res.errors.push_back(where + ": not valid YAML: " + e);
+    if (!strict.empty())
+      return res;
   }
   if (root && !root.IsNull() && !root.IsMap()) {
     res.errors.push_back(where + ": the top level must be a mapping");

@@ -399,6 +399,68 @@ BOOST_AUTO_TEST_CASE(invalid_yaml_is_reported) {
   BOOST_TEST(r.errors[0].find("YAML") != std::string::npos);
 }
 
+// yaml-cpp reads an unterminated quote as a value that runs to the end of
+// the file: the keys after it vanished into kafka.brokers, and the file
+// passed. A strict reader (libyaml, js-yaml) refuses it.
+BOOST_AUTO_TEST_CASE(an_unterminated_quote_is_refused_not_read_to_the_end) {
+  const std::vector<std::string> cases = {
+    // The file of issue 22: the rest is indented with a tab.
+    "kafka:\n  brokers: \"kafka1:9092\n\tgroup_id: x\npipeline:\n"
+    "  batch_size: 10\n",
+    "kafka:\n  brokers: \"kafka1:9092\n  group_id: x\n",
+    "kafka:\n  brokers: 'kafka1:9092\n  group_id: x\n",
+    "kafka:\n  brokers: \"kafka1:9092\\\"\n",
+    "kafka:\n  brokers: !!str \"kafka1:9092\n",
+    "\xEF\xBB\xBFkafka:\n  brokers: \"kafka1:9092\n",
+    "cot:\n  uid_prefix: \"h\xC3\xA9llo\"\n  how: \"m-g\n",
+  };
+  for (const auto& yaml : cases)
+    BOOST_TEST_CONTEXT(yaml) {
+      auto r = load(yaml);
+      BOOST_TEST(!r.ok());
+      BOOST_TEST(joined(r.errors).find("never closed") != std::string::npos,
+                 joined(r.errors));
+    }
+  auto r = load(cases.front());
+  BOOST_TEST(joined(r.errors).find("line 2, column 12") != std::string::npos,
+             joined(r.errors));
+}
+
+BOOST_AUTO_TEST_CASE(a_key_given_twice_or_a_second_document_is_refused) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+    {"kafka:\n  brokers: a:1\n  brokers: b:2\n", "kafka.brokers"},
+    {"kafka:\n  brokers: a:1\npipeline:\n  batch_size: 5\nkafka:\n"
+     "  group_id: g\n",
+     "kafka"},
+    {"kafka:\n  properties:\n    acks: all\n    acks: \"1\"\n",
+     "kafka.properties.acks"},
+    {"kafka:\n  brokers: a:1\n---\nkafka:\n  brokers: b:2\n", "documents"},
+  };
+  for (const auto& [yaml, what] : cases)
+    BOOST_TEST_CONTEXT(yaml) {
+      auto r = load(yaml);
+      BOOST_TEST(!r.ok());
+      BOOST_TEST(joined(r.errors).find(what) != std::string::npos,
+                 joined(r.errors));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(quoted_values_and_tabs_that_yaml_allows_still_load) {
+  auto r = load("kafka:\n"
+                "  brokers:\t\"k1:9092,\n"
+                "    k2:9092\"\n"
+                "  client_id: 'it''s'\n"
+                "  group_id: \"a\\\"b\"\n"
+                "\t\n"
+                "cot:\n"
+                "  uid_prefix: |\n"
+                "    x\n");
+  BOOST_TEST(r.ok(), joined(r.errors));
+  BOOST_TEST(r.cfg.kafka.brokers == "k1:9092, k2:9092");
+  BOOST_TEST(r.cfg.kafka.client_id == "it's");
+  BOOST_TEST(r.cfg.kafka.group_id == "a\"b");
+}
+
 BOOST_AUTO_TEST_CASE(a_top_level_that_is_not_a_mapping_is_reported) {
   auto r = load("- a\n- b\n");
   BOOST_TEST(!r.ok());

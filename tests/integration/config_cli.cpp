@@ -78,6 +78,27 @@ BOOST_AUTO_TEST_CASE(a_missing_config_file_is_refused) {
   BOOST_CHECK(text.find("/nonexistent/cotflow.yaml") != std::string::npos);
 }
 
+// The file of issue 22: an unterminated quote, then a tab-indented line.
+// yaml-cpp read everything after the quote into kafka.brokers.
+BOOST_AUTO_TEST_CASE(a_broken_yaml_file_is_refused_as_a_strict_reader_would) {
+  std::string broken = path + ".broken";
+  std::ofstream{broken} << "kafka:\n"
+                           "  brokers: \"kafka1:9092\n"
+                           "\tgroup_id: x\n"
+                           "pipeline:\n"
+                           "  batch_size: 10\n";
+  child c{{cotflow_bin(), "config", "check", "--config", broken}, {}, true};
+  auto text = c.read_all(30s);
+  auto rc = c.wait(30s);
+  std::remove(broken.c_str());
+  BOOST_REQUIRE(rc);
+  BOOST_CHECK_EQUAL(*rc, 2);
+  BOOST_CHECK_MESSAGE(text.find("line 2, column 12: the quote opened here is "
+                                "never closed")
+                        != std::string::npos,
+                      text);
+}
+
 BOOST_AUTO_TEST_CASE(a_good_config_checks_and_shows_its_sources) {
   child c{{cotflow_bin(), "config", "show", "--config", "/dev/null"},
           {{"COTFLOW_PIPELINE_BATCH_SIZE", "77"}},
