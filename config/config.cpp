@@ -589,8 +589,8 @@ void check_destinations(const config& c, std::vector<std::string>& errs) {
 void check_parking_topics(const config& c, std::vector<std::string>& errs) {
   if (c.kafka.parking_topic.empty())
     return;
-  // Each destination's parking topic is "<prefix>.<name>": both must be
-  // legal in a Kafka topic name.
+  // Each destination's parking topic is "<prefix>.<name>": a Kafka topic
+  // name, so the name too is made of a topic's characters.
   auto legal = [](const std::string& t) {
     if (t.empty() || t.size() > 200)
       return false;
@@ -599,15 +599,17 @@ void check_parking_topics(const config& c, std::vector<std::string>& errs) {
         return false;
     return true;
   };
-  need(errs, legal(c.kafka.parking_topic),
-       "kafka.parking_topic: '" + c.kafka.parking_topic
-         + "' must be 1-200 characters of [A-Za-z0-9._-]");
+  // The prefix alone is checked as a key (a topic name).
   for (auto& [name, url] : c.tak.destinations) {
     need(errs, legal(name),
          "tak.destinations." + name
            + ": a destination name must be 1-200 characters "
              "of [A-Za-z0-9._-] (it names its parking topic)");
     auto topic = c.kafka.parking_topic + "." + name;
+    if (legal(name) && !topic_name_problem(c.kafka.parking_topic))
+      if (auto problem = topic_name_problem(topic))
+        errs.push_back("tak.destinations." + name + ": its parking topic "
+                       + *problem);
     for (auto& t : c.kafka.input_topics)
       need(errs, t != topic,
            "kafka.input_topics: '" + t

@@ -1,5 +1,7 @@
 #include "config/keys.hpp"
 
+#include "pipeline/core/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <sstream>
@@ -7,6 +9,87 @@
 #include <utility>
 
 namespace cotflow {
+
+std::optional<std::string> topic_name_problem(const std::string& name) {
+  // Kafka's own rule (clients and brokers refuse anything else).
+  bool legal = !name.empty() && name.size() <= 249 && name != "."
+               && name != "..";
+  for (unsigned char ch : name)
+    legal = legal && (std::isalnum(ch) || ch == '.' || ch == '_' || ch == '-');
+  if (legal)
+    return std::nullopt;
+  return "'" + name
+         + "' is not a Kafka topic name (1-249 characters of "
+           "[A-Za-z0-9._-], not . or ..)";
+}
+
+namespace {
+
+/// Why one entry of a bootstrap list is not [SCHEME://]host:port.
+std::optional<std::string> broker_problem(std::string b) {
+  auto bad = [&b](const std::string& why) {
+    return std::optional<std::string>{"'" + b + "' " + why};
+  };
+  // librdkafka takes a security protocol in front of each address.
+  if (auto sep = b.find("://"); sep != std::string::npos) {
+    auto scheme = b.substr(0, sep);
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                   [](unsigned char c) { return std::toupper(c); });
+    if (scheme != "PLAINTEXT" && scheme != "SSL" && scheme != "SASL_PLAINTEXT"
+        && scheme != "SASL_SSL")
+      return bad("has an unknown scheme (PLAINTEXT, SSL, SASL_PLAINTEXT or "
+                 "SASL_SSL)");
+    b = b.substr(sep + 3);
+  }
+  auto colon = b.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return bad("is not host:port");
+  auto host = b.substr(0, colon);
+  auto port = parse_int(b.substr(colon + 1));
+  bool host_ok = true;
+  if (host.front() == '[') {
+    host_ok = host.size() > 2 && host.back() == ']';
+    for (size_t i = 1; host_ok && i + 1 < host.size(); ++i)
+      host_ok = std::isxdigit(static_cast<unsigned char>(host[i]))
+                || host[i] == ':' || host[i] == '.';
+  } else {
+    for (unsigned char ch : host)
+      host_ok = host_ok
+                && (std::isalnum(ch) || ch == '.' || ch == '-' || ch == '_');
+  }
+  if (!host_ok)
+    return bad("is not host:port (a host name, an IPv4 address or [IPv6])");
+  if (!port || *port < 1 || *port > 65535)
+    return bad("is not host:port (a port in 1..65535)");
+  return std::nullopt;
+}
+
+} // namespace
+
+std::optional<std::string> broker_list_problem(const std::string& brokers) {
+  if (brokers == "embedded")
+    return std::nullopt;
+  auto trim = [](std::string s) {
+    auto first = s.find_first_not_of(" \t");
+    auto last = s.find_last_not_of(" \t");
+    return first == std::string::npos ? std::string{}
+                                      : s.substr(first, last - first + 1);
+  };
+  size_t start = 0;
+  for (;;) {
+    auto comma = brokers.find(',', start);
+    auto entry = trim(brokers.substr(start, comma - start));
+    if (entry.empty())
+      return "'" + brokers
+             + "' has an empty entry (host:port[,host:port...] or embedded)";
+    if (auto p = broker_problem(entry))
+      return *p + (entry == brokers ? std::string{} : " in '" + brokers + "'")
+             + " (expected host:port[,host:port...] or embedded)";
+    if (comma == std::string::npos)
+      return std::nullopt;
+    start = comma + 1;
+  }
+}
 
 namespace {
 
@@ -55,48 +138,65 @@ public:
   /// The value must be within [lo, hi].
   key_decl& range(T lo, T hi) {
     static_assert(std::is_arithmetic_v<T>, "range() needs a number");
-    bounds_ = "[" + text_of(lo) + ", " + text_of(hi) + "]";
+    auto b = "[" + text_of(lo) + ", " + text_of(hi) + "]";
     // The two messages are the ones validate() always gave.
     if constexpr (std::is_integral_v<T>)
-      check_ = [lo, hi, b = bounds_](const T& v) -> std::optional<std::string> {
-        if (v >= lo && v <= hi)
-          return std::nullopt;
-        return text_of(v) + " is out of range " + b;
-      };
+      return add_check(b,
+                       [lo, hi, b](const T& v) -> std::optional<std::string> {
+                         if (v >= lo && v <= hi)
+                           return std::nullopt;
+                         return text_of(v) + " is out of range " + b;
+                       });
     else
-      check_ = [lo, hi, b = bounds_](const T& v) -> std::optional<std::string> {
-        if (v >= lo && v <= hi)
-          return std::nullopt;
-        return "must be within " + b;
-      };
-    return *this;
+      return add_check(b,
+                       [lo, hi, b](const T& v) -> std::optional<std::string> {
+                         if (v >= lo && v <= hi)
+                           return std::nullopt;
+                         return "must be within " + b;
+                       });
   }
 
   /// The value must be one of `allowed`.
   key_decl& one_of(std::vector<std::string> allowed) {
     static_assert(std::is_same_v<T, std::string>, "one_of() needs a string");
+    std::string b;
     for (size_t i = 0; i < allowed.size(); ++i)
-      bounds_ += (i == 0                    ? ""
-                  : i + 1 == allowed.size() ? " or "
-                                            : ", ")
-                 + allowed[i];
-    check_ = [allowed, b = bounds_](const T& v) -> std::optional<std::string> {
+      b += (i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + allowed[i];
+    return add_check(b, [allowed, b](const T& v) -> std::optional<std::string> {
       if (std::find(allowed.begin(), allowed.end(), v) != allowed.end())
         return std::nullopt;
       return "'" + v + "' must be " + b;
-    };
-    return *this;
+    });
   }
 
   /// The value must not be empty; `why` is the message when it is.
   key_decl& not_empty(std::string why = "must not be empty") {
-    bounds_ = "not empty";
-    check_ = [why](const T& v) -> std::optional<std::string> {
-      if (!v.empty())
-        return std::nullopt;
-      return why;
-    };
-    return *this;
+    return add_check("not empty",
+                     [why](const T& v) -> std::optional<std::string> {
+                       if (!v.empty())
+                         return std::nullopt;
+                       return why;
+                     });
+  }
+
+  /// The value (each one, for a list) must have the form `form` ("a Kafka
+  /// topic name"): `problem` says why one has not, or nothing. An empty
+  /// string is left to not_empty() and the rules between keys.
+  key_decl& form(std::string form,
+                 std::optional<std::string> (*problem)(const std::string&)) {
+    return add_check(form, [problem](const T& v) -> std::optional<std::string> {
+      if constexpr (std::is_same_v<T, std::string>) {
+        return v.empty() ? std::nullopt : problem(v);
+      } else {
+        static_assert(std::is_same_v<T, std::vector<std::string>>,
+                      "form() needs a string or a list of strings");
+        std::optional<std::string> all; // every bad item, not the first
+        for (auto& item : v)
+          if (auto p = problem(item))
+            all = all ? *all + "; " + *p : *p;
+        return all;
+      }
+    });
   }
 
   operator config_key() const {
@@ -108,24 +208,32 @@ public:
     k.field = field_;
     k.set_default = [f = field_, v = default_](config& c) { f(c) = v; };
     k.bounds = bounds_;
-    if (check_)
-      k.check = [f = field_, check = check_, path = k.path()](const config& c) {
-        auto problem = check(f(const_cast<config&>(c)));
-        return problem ? std::optional{path + ": " + *problem} : std::nullopt;
-      };
-    else
-      k.check = [](const config&) { return std::optional<std::string>{}; };
+    // The first bound a value breaks is its problem.
+    k.check = [f = field_, checks = checks_, path = k.path()](const config& c) {
+      for (auto& check : checks)
+        if (auto problem = check(f(const_cast<config&>(c))))
+          return std::optional{path + ": " + *problem};
+      return std::optional<std::string>{};
+    };
     return k;
   }
 
 private:
+  using check_fn = std::function<std::optional<std::string>(const T&)>;
+
+  key_decl& add_check(const std::string& bounds, check_fn check) {
+    bounds_ += (bounds_.empty() ? "" : "; ") + bounds;
+    checks_.push_back(std::move(check));
+    return *this;
+  }
+
   const char* section_;
   const char* name_;
   const char* description_;
   key_field<T> field_;
   T default_{};
   takes_effect effect_ = takes_effect::on_restart;
-  std::function<std::optional<std::string>(const T&)> check_;
+  std::vector<check_fn> checks_;
   std::string bounds_;
 };
 
@@ -150,7 +258,8 @@ std::vector<config_key> table() {
                 "Kafka bootstrap servers (host:port,...); 'embedded' starts "
                 "the in-process broker")
       .defaults_to("localhost:9092")
-      .not_empty(),
+      .not_empty()
+      .form("host:port[,host:port...] or embedded", broker_list_problem),
     COTFLOW_KEY(kafka, group_id, "consumer group of all instances")
       .defaults_to("cotflow")
       .not_empty(),
@@ -158,18 +267,22 @@ std::vector<config_key> table() {
       .defaults_to("cotflow"),
     COTFLOW_KEY(kafka, input_topics, "topics with detections")
       .defaults_to({"detections"})
-      .not_empty("at least one topic is required"),
+      .not_empty("at least one topic is required")
+      .form("Kafka topic names", topic_name_problem),
     COTFLOW_KEY(kafka, output_topic, "topic that receives CoT XML")
-      .defaults_to("cot"),
+      .defaults_to("cot")
+      .form("a Kafka topic name", topic_name_problem),
     COTFLOW_KEY(kafka, dead_letter_topic,
                 "topic for records that cannot be converted, with reasons")
       .defaults_to("cot-dead-letter")
-      .not_empty("must not be empty (bad input is never dropped)"),
+      .not_empty("must not be empty (bad input is never dropped)")
+      .form("a Kafka topic name", topic_name_problem),
     COTFLOW_KEY(kafka, parking_topic,
                 "prefix of the parking topics: while destination X is down "
                 "or slow its events go to <prefix>.X and are replayed when "
                 "it is back; empty = hold them in memory")
-      .defaults_to("cotflow.parking"),
+      .defaults_to("cotflow.parking")
+      .form("a Kafka topic name", topic_name_problem),
     // librdkafka's default is 45 s: the partitions of a killed instance
     // would stand still that long, too long for tracks that go stale in
     // a minute. Heartbeats go every third of it.

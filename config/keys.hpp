@@ -67,6 +67,15 @@ struct config_key {
   }
 };
 
+/// Why `name` cannot be a Kafka topic (Kafka's rule: 1-249 characters of
+/// [A-Za-z0-9._-], not "." or ".."), or nothing.
+std::optional<std::string> topic_name_problem(const std::string& name);
+
+/// Why `brokers` is not a bootstrap list host:port[,host:port...] (each
+/// address may start with a security protocol, SSL://host:port, as
+/// librdkafka allows) nor the word `embedded`, or nothing.
+std::optional<std::string> broker_list_problem(const std::string& brokers);
+
 /// Every key, grouped by section in the order `config show` prints them.
 const std::vector<config_key>& config_keys();
 

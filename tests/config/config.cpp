@@ -461,6 +461,58 @@ BOOST_AUTO_TEST_CASE(quoted_values_and_tabs_that_yaml_allows_still_load) {
   BOOST_TEST(r.cfg.kafka.group_id == "a\"b");
 }
 
+BOOST_AUTO_TEST_CASE(kafka_brokers_must_be_host_port_pairs_or_embedded) {
+  for (auto good :
+       {"k1:9092", "k1:9092,k2:9092", "k1:9092, k2:9092", "10.0.0.1:9092",
+        "[::1]:9092", "SSL://k1:9093,sasl_ssl://k2:9094",
+        "kafka-0.kafka.svc.cluster.local:9092", "embedded"})
+    BOOST_TEST_CONTEXT(good) {
+      auto r = load("", {{"COTFLOW_KAFKA_BROKERS", good}});
+      BOOST_TEST(r.ok(), joined(r.errors));
+    }
+  for (auto bad :
+       {"k1", "k1:", ":9092", "k1:0", "k1:65536", "k1:port", "k 1:9092",
+        "k1:9092,,k2:9092", "k1:9092,", "ftp://k1:1", "[::1:9092",
+        "kafka1:9092 group_id: x pipeline: "
+        "batch_size: 10 "})
+    BOOST_TEST_CONTEXT(bad) {
+      auto r = load("", {{"COTFLOW_KAFKA_BROKERS", bad}});
+      BOOST_TEST(!r.ok());
+      BOOST_TEST(has_error(r.errors, "kafka.brokers"), joined(r.errors));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(every_topic_key_takes_only_kafka_topic_names) {
+  const std::string longest(249, 't');
+  const std::vector<std::string> keys = {
+    "kafka.input_topics", "kafka.output_topic", "kafka.dead_letter_topic",
+    "kafka.parking_topic"};
+  for (auto& key : keys) {
+    for (auto good : {std::string{"a.b_c-D9"}, longest})
+      BOOST_TEST_CONTEXT(key << " = " << good) {
+        auto r = load("", {{env_name(key), good}});
+        BOOST_TEST(r.ok(), joined(r.errors));
+      }
+    for (auto bad :
+         {std::string{"a b"}, std::string{"."}, std::string{".."},
+          std::string{"x/y"}, std::string{"caf\xC3\xA9"}, longest + "t"})
+      BOOST_TEST_CONTEXT(key << " = " << bad) {
+        auto r = load("", {{env_name(key), bad}});
+        BOOST_TEST(!r.ok());
+        BOOST_TEST(has_error(r.errors, key), joined(r.errors));
+      }
+  }
+  // Each bad input topic is named, not only the first.
+  auto r = load("kafka:\n  input_topics: [ok, \"a b\", \"..\"]\n");
+  BOOST_TEST(joined(r.errors).find("'a b'") != std::string::npos);
+  BOOST_TEST(joined(r.errors).find("'..'") != std::string::npos);
+  // A destination's parking topic, <prefix>.<name>, is a topic too.
+  r = load("kafka:\n  parking_topic: " + std::string(200, 'p')
+           + "\ntak:\n  destinations:\n    " + std::string(60, 'd')
+           + ": tcp://h:1\n");
+  BOOST_TEST(has_error(r.errors, "tak.destinations.ddd"), joined(r.errors));
+}
+
 BOOST_AUTO_TEST_CASE(a_top_level_that_is_not_a_mapping_is_reported) {
   auto r = load("- a\n- b\n");
   BOOST_TEST(!r.ok());
