@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -499,15 +500,24 @@ load_result load_config(const std::string& explicit_path,
   auto file = find_config_file(explicit_path);
   if (!file)
     return load_config_text("", "", env);
-  std::ifstream in{*file};
-  if (!in) {
+  auto refused = [&](const std::string& why) {
     load_result res;
     res.cfg = default_config();
-    res.errors.push_back(*file + ": cannot read the config file");
+    res.errors.push_back(*file + ": " + why);
     return res;
-  }
+  };
+  // A directory opens and reads as empty text: it would be taken for a
+  // file of defaults.
+  std::error_code ec;
+  if (std::filesystem::is_directory(*file, ec))
+    return refused("is a directory, not a config file");
+  std::ifstream in{*file};
+  if (!in)
+    return refused("cannot read the config file");
   std::stringstream buf;
   buf << in.rdbuf();
+  if (in.bad())
+    return refused("cannot read the config file");
   return load_config_text(buf.str(), *file, env);
 }
 

@@ -513,6 +513,20 @@ BOOST_AUTO_TEST_CASE(every_topic_key_takes_only_kafka_topic_names) {
   BOOST_TEST(has_error(r.errors, "tak.destinations.ddd"), joined(r.errors));
 }
 
+BOOST_AUTO_TEST_CASE(a_directory_given_as_the_config_file_is_refused) {
+  auto dir = std::filesystem::temp_directory_path()
+             / ("cotflow-config-dir-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto r = cotflow::load_config(dir.string(), fake_env());
+  std::filesystem::remove(dir);
+  BOOST_TEST(!r.ok());
+  BOOST_TEST(joined(r.errors).find(dir.string() + ": is a directory")
+               != std::string::npos,
+             joined(r.errors));
+  // An empty file (or /dev/null) is still a config of defaults.
+  BOOST_TEST(cotflow::load_config("/dev/null", fake_env()).ok());
+}
+
 BOOST_AUTO_TEST_CASE(a_top_level_that_is_not_a_mapping_is_reported) {
   auto r = load("- a\n- b\n");
   BOOST_TEST(!r.ok());

@@ -99,6 +99,14 @@ BOOST_AUTO_TEST_CASE(a_broken_yaml_file_is_refused_as_a_strict_reader_would) {
                       text);
 }
 
+BOOST_AUTO_TEST_CASE(a_directory_is_not_taken_for_a_config_of_defaults) {
+  child c{{cotflow_bin(), "config", "check", "--config", "/tmp"}, {}, true};
+  auto text = c.read_all(30s);
+  BOOST_CHECK_EQUAL(*c.wait(30s), 2);
+  BOOST_CHECK_MESSAGE(text.find("/tmp: is a directory") != std::string::npos,
+                      text);
+}
+
 BOOST_AUTO_TEST_CASE(a_good_config_checks_and_shows_its_sources) {
   child c{{cotflow_bin(), "config", "show", "--config", "/dev/null"},
           {{"COTFLOW_PIPELINE_BATCH_SIZE", "77"}},
