@@ -582,9 +582,10 @@ void check_destinations(const config& c, std::vector<std::string>& errs) {
   need(errs, !c.sinks.kafka || !c.kafka.output_topic.empty(),
        "kafka.output_topic: must not be empty while sinks.kafka is on");
   for (auto& [name, url] : c.tak.destinations) {
-    std::string err;
-    if (!parse_tak_url(url, err))
-      errs.push_back("tak.destinations." + name + ": " + err);
+    std::vector<std::string> problems;
+    parse_tak_url(url, problems);
+    for (auto& p : problems)
+      errs.push_back("tak.destinations." + name + ": " + p);
   }
   // One acknowledgement bit per destination (Kafka, file, TAK) and one
   // marking parked records: at most 31 destinations in all.

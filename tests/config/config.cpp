@@ -831,6 +831,45 @@ BOOST_AUTO_TEST_CASE(bad_tak_urls_are_refused_with_a_reason) {
   }
 }
 
+// Issue 22: a tls:// destination whose CA, certificate and key are all
+// missing said only that the CA was.
+BOOST_AUTO_TEST_CASE(every_problem_of_a_tak_url_is_listed_not_only_the_first) {
+  const std::string url = "tls://h:8089?ca=/missing/ca.pem"
+                          "&cert=/missing/c.pem&key=/missing/k.pem"
+                          "&verify=perhaps&coalesce=maybe";
+  std::vector<std::string> problems;
+  BOOST_TEST(!cotflow::parse_tak_url(url, problems));
+  BOOST_TEST(
+    problems
+      == (std::vector<std::string>{"ca file '/missing/ca.pem' cannot be read",
+                                   "cert file '/missing/c.pem' cannot be read",
+                                   "key file '/missing/k.pem' cannot be read",
+                                   "verify must be true or false",
+                                   "coalesce must be true or false"}),
+    joined(problems));
+  // A bad address does not hide the options' problems, nor the TLS rules.
+  problems.clear();
+  BOOST_TEST(!cotflow::parse_tak_url("tls://h?cert=/missing/c.pem", problems));
+  BOOST_TEST(
+    problems
+      == (std::vector<std::string>{"'tls://h?cert=/missing/c.pem' has no port",
+                                   "cert file '/missing/c.pem' cannot be read",
+                                   "cert and key go together"}),
+    joined(problems));
+  // The one-string form keeps every message.
+  std::string err;
+  BOOST_TEST(!cotflow::parse_tak_url(url, err));
+  BOOST_TEST(err.find("ca file") != std::string::npos, err);
+  BOOST_TEST(err.find("; key file") != std::string::npos, err);
+  // The configuration reports each with the destination's name.
+  auto res = load("tak:\n  destinations:\n    tak: \"" + url + "\"\n");
+  for (auto what : {"ca file", "cert file", "key file", "verify", "coalesce"})
+    BOOST_TEST(
+      joined(res.errors).find(std::string{"tak.destinations.tak: "} + what)
+        != std::string::npos,
+      what << joined(res.errors));
+}
+
 BOOST_AUTO_TEST_CASE(a_bad_destination_is_reported_with_its_name) {
   auto res = cotflow::load_config_text(
     "tak:\n  destinations:\n    good: tcp://h:8087\n    bad: tcp://h\n", "",

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <fstream>
 #include <map>
+#include <set>
 
 namespace cotflow {
 
@@ -153,35 +154,54 @@ bool apply_option(tak_url& out, const std::string& key, const std::string& val,
   return true;
 }
 
-/// TLS options that exclude or need each other.
-bool check_tls_options(const tak_url& out, std::string& err) {
-  if (out.cert.empty() != out.key.empty()) {
-    err = "cert and key go together";
-    return false;
-  }
-  if (!out.p12.empty() && !out.cert.empty()) {
-    err = "use either p12 or cert and key";
-    return false;
-  }
-  return true;
+/// TLS options that exclude or need each other; `given` holds the file
+/// options the query named, read or not.
+void check_tls_options(const std::set<std::string>& given,
+                       std::vector<std::string>& errs) {
+  if (given.count("cert") != given.count("key"))
+    errs.push_back("cert and key go together");
+  if (given.count("p12") && given.count("cert"))
+    errs.push_back("use either p12 or cert and key");
 }
 
 } // namespace
 
-std::optional<tak_url> parse_tak_url(const std::string& url, std::string& err) {
+std::optional<tak_url> parse_tak_url(const std::string& url,
+                                     std::vector<std::string>& errs) {
   tak_url out;
   std::string query;
-  if (!parse_address(url, out, query, err))
-    return std::nullopt;
+  std::string err;
+  auto before = errs.size();
+  if (!parse_address(url, out, query, err)) {
+    errs.push_back(err);
+    // Without a known scheme the options mean nothing.
+    if (out.scheme != "tcp" && out.scheme != "udp" && out.scheme != "tls")
+      return std::nullopt;
+  }
+  std::set<std::string> given;
   for (auto& kv : split(query, '&')) {
     auto eq = kv.find('=');
     auto key = kv.substr(0, eq);
     auto val = eq == std::string::npos ? std::string{} : kv.substr(eq + 1);
+    given.insert(key);
     if (!apply_option(out, key, val, err))
-      return std::nullopt;
+      errs.push_back(err);
   }
-  if (out.scheme == "tls" && !check_tls_options(out, err))
+  if (out.scheme == "tls")
+    check_tls_options(given, errs);
+  if (errs.size() != before)
     return std::nullopt;
+  return out;
+}
+
+std::optional<tak_url> parse_tak_url(const std::string& url, std::string& err) {
+  std::vector<std::string> errs;
+  auto out = parse_tak_url(url, errs);
+  if (!out) {
+    err.clear();
+    for (auto& e : errs)
+      err += (err.empty() ? "" : "; ") + e;
+  }
   return out;
 }
 

@@ -43,7 +43,13 @@ struct tak_url {
   bool coalesce = false;
 };
 
-/// Parses a TAK destination URL; returns nothing and sets `err` when bad.
+/// Parses a TAK destination URL; returns nothing when bad, with every
+/// problem found (address, each option, the TLS options together) appended
+/// to `errs`.
+std::optional<tak_url> parse_tak_url(const std::string& url,
+                                     std::vector<std::string>& errs);
+
+/// As above, with every problem in `err`, separated by "; ".
 std::optional<tak_url> parse_tak_url(const std::string& url, std::string& err);
 
 } // namespace cotflow
