@@ -47,10 +47,13 @@ void worker_down(self_ptr self, caf::down_msg& dm) {
     // deterministic tests (as for the delayed restart below).
     auto delay = s.policy->failed(self->clock().now());
     if (!delay) {
-      log::error("dispatcher", slot.info->name
-                                 + " failed more often than the restart "
-                                   "intensity allows ("
-                                 + why + "); escalating");
+      log::error("dispatcher",
+                 slot.info->name + " failed (" + why + ") after "
+                   + std::to_string(s.policy->recent_restarts())
+                   + " worker restarts within the last "
+                   + std::to_string(s.policy->window().count())
+                   + " ms, more than the restart intensity allows; "
+                     "escalating");
       self->quit(dm.reason);
       return;
     }

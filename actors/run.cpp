@@ -158,14 +158,15 @@ enum class restart { now, escalate, stopped };
 /// fast (escalate) or a stop comes first.
 restart after_failure(caf::scoped_actor& self, restart_policy& policy,
                       const std::string& failed, const layout& l,
-                      const config& cfg, const run_hooks& hooks) {
+                      const run_hooks& hooks) {
   auto delay = policy.failed(std::chrono::steady_clock::now());
   if (!delay) {
     l.root->failed(failed + " failed; restart intensity exceeded");
+    // The restarts the intensity counted, not those of the whole run.
     log::error("pipeline", failed + " failed and the pipeline restarted "
-                             + std::to_string(policy.restarts())
-                             + " times within "
-                             + std::to_string(cfg.supervision.window_ms)
+                             + std::to_string(policy.recent_restarts())
+                             + " times within the last "
+                             + std::to_string(policy.window().count())
                              + " ms: escalating, exiting");
     return restart::escalate;
   }
@@ -269,7 +270,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     if (failed.empty())
       break;
     st->running = false;
-    auto next = after_failure(self, policy, failed, l, cfg, hooks);
+    auto next = after_failure(self, policy, failed, l, hooks);
     if (next == restart::escalate)
       return 1;
     if (next == restart::stopped)

@@ -33,9 +33,20 @@ public:
     return delay < max_ ? delay : max_;
   }
 
-  /// Restarts granted so far.
+  /// Restarts granted so far, in the whole lifetime.
   int restarts() const {
     return restarts_;
+  }
+
+  /// Restarts granted within the window before the latest failure: what
+  /// the intensity judged it by (max_restarts when it escalated).
+  int recent_restarts() const {
+    return static_cast<int>(recent_.size());
+  }
+
+  /// The window of the intensity.
+  ms window() const {
+    return window_;
   }
 
 private:

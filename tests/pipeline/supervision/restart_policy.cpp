@@ -32,3 +32,19 @@ BOOST_AUTO_TEST_CASE(failures_outside_the_window_do_not_count) {
   BOOST_REQUIRE(d);
   BOOST_TEST(d->count() == 10);
 }
+
+// The escalation's log line printed restarts() (every restart of the run)
+// as the restarts "within" the window.
+BOOST_AUTO_TEST_CASE(the_restarts_within_the_window_are_told_apart_from_all) {
+  restart_policy p{2, ms{1000}, ms{10}, ms{1000}};
+  auto t = clock_type::time_point{} + ms{1000000};
+  for (auto at : {0, 500, 3000, 3100, 6000})
+    BOOST_REQUIRE(p.failed(t + ms{at}));
+  BOOST_TEST(p.restarts() == 5);
+  BOOST_TEST(p.recent_restarts() == 1);
+  BOOST_REQUIRE(p.failed(t + ms{6200}));
+  BOOST_TEST(!p.failed(t + ms{6300}));
+  BOOST_TEST(p.restarts() == 6);
+  BOOST_TEST(p.recent_restarts() == 2);
+  BOOST_TEST(p.window().count() == 1000);
+}
