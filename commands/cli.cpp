@@ -70,6 +70,8 @@ bool prepare(invocation& inv, signal_waiter& sig) {
     return false;
   }
   log::configure(res.cfg.log.level, res.cfg.log.format);
+  for (auto& w : res.warnings)
+    log::warn("config", w);
   // The drain's own limit plus time to commit, flush and close.
   sig.grace(std::chrono::milliseconds{res.cfg.pipeline.drain_timeout_ms}
             + std::chrono::seconds{10});
@@ -100,7 +102,8 @@ std::string string_option(const option_map& opts, const std::string& name,
 }
 
 load_result load(const option_map& opts) {
-  return load_config(string_option(opts, "config", ""), process_env());
+  return load_config(string_option(opts, "config", ""), process_env(),
+                     process_env_names());
 }
 
 int report_errors(const load_result& res) {

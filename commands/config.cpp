@@ -10,6 +10,8 @@ int cmd_config(const invocation& inv) {
   auto& res = inv.loaded;
   auto sub = inv.positional.empty() ? std::string{"check"}
                                     : inv.positional.front();
+  for (auto& w : res.warnings)
+    std::cerr << "cotflow: warning: " << w << "\n";
   if (!res.ok())
     return report_errors(res);
   if (sub == "show") {

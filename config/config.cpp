@@ -14,11 +14,13 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <variant>
 
 #include <sched.h>
+#include <unistd.h>
 
 namespace cotflow {
 
@@ -364,6 +366,43 @@ void check_strict(const YAML::Node& node, const std::string& text,
   }
 }
 
+/// Edits (insert, delete, replace one character) from `a` to `b`.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min(
+        {row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+/// " (did you mean X?)" for the candidate nearest to `unknown`, when it is
+/// near enough to be a misspelling of it (at most a third of it changed);
+/// else nothing.
+std::string did_you_mean(const std::string& unknown,
+                         const std::vector<std::string>& candidates) {
+  const std::string* best = nullptr;
+  size_t best_d = 0;
+  for (auto& c : candidates) {
+    auto d = edit_distance(unknown, c);
+    if (!best || d < best_d) {
+      best = &c;
+      best_d = d;
+    }
+  }
+  if (!best || best_d > std::max<size_t>(2, unknown.size() / 3))
+    return {};
+  return " (did you mean " + *best + "?)";
+}
+
 bool is_type_suffix(const std::string& s) {
   static const std::regex re{"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$"};
   return std::regex_match(s, re);
@@ -388,6 +427,42 @@ env_lookup process_env() {
   };
 }
 
+std::vector<std::string> process_env_names() {
+  std::vector<std::string> names;
+  for (char** e = environ; e && *e; ++e) {
+    std::string var = *e;
+    if (var.rfind("COTFLOW_", 0) == 0)
+      names.push_back(var.substr(0, var.find('=')));
+  }
+  return names;
+}
+
+std::vector<std::string>
+unknown_env_vars(const std::vector<std::string>& names) {
+  // Names of the test tooling that happen to start like a section's
+  // variables (tests/CMakeLists.txt): not overrides, never warned about.
+  static const std::set<std::string> not_keys = {"COTFLOW_COT_XSD"};
+  std::vector<std::string> known;
+  std::set<std::string> prefixes;
+  for (auto& k : config_keys()) {
+    known.push_back(k.env_name());
+    auto p = k.env_name();
+    prefixes.insert(p.substr(0, p.size() - std::string{k.name}.size()));
+  }
+  std::vector<std::string> out;
+  for (auto& name : names) {
+    bool claims_a_key = std::any_of(
+      prefixes.begin(), prefixes.end(),
+      [&](auto& p) { return name.size() > p.size() && name.rfind(p, 0) == 0; });
+    if (!claims_a_key || not_keys.count(name)
+        || std::find(known.begin(), known.end(), name) != known.end())
+      continue;
+    out.push_back(name + ": not a configuration key, ignored"
+                  + did_you_mean(name, known));
+  }
+  return out;
+}
+
 std::optional<std::string> find_config_file(const std::string& explicit_path) {
   if (!explicit_path.empty())
     return explicit_path;
@@ -402,10 +477,12 @@ std::optional<std::string> find_config_file(const std::string& explicit_path) {
 }
 
 load_result load_config_text(const std::string& yaml, const std::string& file,
-                             const env_lookup& env) {
+                             const env_lookup& env,
+                             const std::vector<std::string>& env_names) {
   load_result res;
   res.cfg = default_config();
   res.cfg.file = file;
+  res.warnings = unknown_env_vars(env_names);
   auto where = file.empty() ? std::string{"config"} : file;
   YAML::Node root;
   try {
@@ -442,7 +519,12 @@ load_result load_config_text(const std::string& yaml, const std::string& file,
         config_keys().begin(), config_keys().end(),
         [&](const config_key& k) { return sname == k.section; });
       if (!known_section) {
-        res.errors.push_back(sname + ": unknown section");
+        std::vector<std::string> sections;
+        for (auto& k : config_keys())
+          if (sections.empty() || sections.back() != k.section)
+            sections.push_back(k.section);
+        res.errors.push_back(sname + ": unknown section"
+                             + did_you_mean(sname, sections));
         continue;
       }
       if (sec.second.IsNull())
@@ -458,7 +540,11 @@ load_result load_config_text(const std::string& yaml, const std::string& file,
                                  return sname == k.section && kname == k.name;
                                });
         if (it == config_keys().end()) {
-          res.errors.push_back(sname + "." + kname + ": unknown key");
+          std::vector<std::string> paths;
+          for (auto& k : config_keys())
+            paths.push_back(k.path());
+          res.errors.push_back(sname + "." + kname + ": unknown key"
+                               + did_you_mean(sname + "." + kname, paths));
           continue;
         }
         if (auto err = apply_yaml(res.cfg, *it, kv.second))
@@ -495,11 +581,11 @@ load_result load_config_text(const std::string& yaml, const std::string& file,
   return res;
 }
 
-load_result load_config(const std::string& explicit_path,
-                        const env_lookup& env) {
+load_result load_config(const std::string& explicit_path, const env_lookup& env,
+                        const std::vector<std::string>& env_names) {
   auto file = find_config_file(explicit_path);
   if (!file)
-    return load_config_text("", "", env);
+    return load_config_text("", "", env, env_names);
   auto refused = [&](const std::string& why) {
     load_result res;
     res.cfg = default_config();
@@ -518,7 +604,7 @@ load_result load_config(const std::string& explicit_path,
   buf << in.rdbuf();
   if (in.bad())
     return refused("cannot read the config file");
-  return load_config_text(buf.str(), *file, env);
+  return load_config_text(buf.str(), *file, env, env_names);
 }
 
 namespace {

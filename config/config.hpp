@@ -171,6 +171,9 @@ config default_config();
 struct load_result {
   config cfg;
   std::vector<std::string> errors;
+  /// What was ignored but may be a mistake (a misspelt COTFLOW_*
+  /// variable); the configuration is usable.
+  std::vector<std::string> warnings;
   bool ok() const {
     return errors.empty();
   }
@@ -183,17 +186,32 @@ using env_lookup
 /// The process environment.
 env_lookup process_env();
 
+/// The names of the process's environment variables that start with
+/// COTFLOW_ (see unknown_env_vars).
+std::vector<std::string> process_env_names();
+
+/// A warning for each of `names` that claims to override a key but is
+/// none: COTFLOW_<SECTION>_... with a section of the configuration, not
+/// the variable of one of its keys, with the nearest key's variable. Other
+/// COTFLOW_* names are left alone: scripts, tests and build tools use
+/// them for their own purposes (COTFLOW_BIN, COTFLOW_REQUIRE_SHARED).
+std::vector<std::string>
+unknown_env_vars(const std::vector<std::string>& names);
+
 /// Finds the config file: `explicit_path`, else the SPEC search order.
 std::optional<std::string> find_config_file(const std::string& explicit_path);
 
 /// Loads YAML text (may be empty) plus environment overrides, validates,
-/// and reports all problems at once with their key paths.
+/// and reports all problems at once with their key paths. `env_names`, the
+/// names of the variables set, are checked for misspelt overrides
+/// (warnings).
 load_result load_config_text(const std::string& yaml, const std::string& file,
-                             const env_lookup& env);
+                             const env_lookup& env,
+                             const std::vector<std::string>& env_names = {});
 
 /// Loads from the search path (or `explicit_path`) and the environment.
-load_result load_config(const std::string& explicit_path,
-                        const env_lookup& env);
+load_result load_config(const std::string& explicit_path, const env_lookup& env,
+                        const std::vector<std::string>& env_names = {});
 
 /// Checks ranges and cross-key rules; returns every problem.
 std::vector<std::string> validate(const config& cfg);

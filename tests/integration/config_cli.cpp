@@ -107,6 +107,19 @@ BOOST_AUTO_TEST_CASE(a_directory_is_not_taken_for_a_config_of_defaults) {
                       text);
 }
 
+BOOST_AUTO_TEST_CASE(a_misspelt_variable_is_warned_about_not_ignored) {
+  child c{{cotflow_bin(), "config", "check", "--config", "/dev/null"},
+          {{"COTFLOW_PIPELINE_BATCHSIZE", "77"}},
+          true};
+  auto text = c.read_all(30s);
+  BOOST_CHECK_EQUAL(*c.wait(30s), 0);
+  BOOST_CHECK_MESSAGE(text.find("warning: COTFLOW_PIPELINE_BATCHSIZE: not a "
+                                "configuration key, ignored (did you mean "
+                                "COTFLOW_PIPELINE_BATCH_SIZE?)")
+                        != std::string::npos,
+                      text);
+}
+
 BOOST_AUTO_TEST_CASE(a_good_config_checks_and_shows_its_sources) {
   child c{{cotflow_bin(), "config", "show", "--config", "/dev/null"},
           {{"COTFLOW_PIPELINE_BATCH_SIZE", "77"}},
