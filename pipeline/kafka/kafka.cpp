@@ -89,10 +89,33 @@ bool set(RdKafka::Conf& conf, const std::string& key, const std::string& val,
   return true;
 }
 
+/// Creates and destroys a client of `role` from a copy of `conf` that
+/// names no broker, so that librdkafka runs the checks it makes only when a
+/// client is created (properties that exclude each other, the SSL files,
+/// the SASL mechanism) without connecting anywhere; its error, or empty.
+std::string try_client(const RdKafka::Conf& conf, client_role role) {
+  auto* c = rd_kafka_conf_dup(const_cast<RdKafka::Conf&>(conf).c_ptr_global());
+  char errstr[512] = "";
+  rd_kafka_conf_set(c, "bootstrap.servers", "", errstr, sizeof(errstr));
+  // No log lines from this client: it complains that it has no broker.
+  rd_kafka_conf_set_log_cb(
+    c, [](const rd_kafka_t*, int, const char*, const char*) {});
+  auto* rk = rd_kafka_new(role == client_role::consumer ? RD_KAFKA_CONSUMER
+                                                        : RD_KAFKA_PRODUCER,
+                          c, errstr, sizeof(errstr));
+  if (!rk) {
+    rd_kafka_conf_destroy(c);
+    return errstr;
+  }
+  rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  return {};
+}
+
 } // namespace
 
 std::unique_ptr<RdKafka::Conf>
-make_client_conf(const config& cfg, client_role role, std::string& err) {
+make_client_conf(const config& cfg, client_role role, std::string& err,
+                 std::vector<std::string>* problems) {
   std::unique_ptr<RdKafka::Conf> conf{
     RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL)};
   std::vector<std::pair<std::string, std::string>> props = {
@@ -157,16 +180,47 @@ make_client_conf(const config& cfg, client_role role, std::string& err) {
                    {"queue.buffering.max.messages", std::to_string(queue)},
                  });
   }
+  // Every property is tried, so that `problems` gets each bad one.
+  std::vector<std::string> bad;
   for (auto& [k, v] : props)
     if (!set(*conf, k, v, err))
-      return nullptr;
+      bad.push_back(err);
   static kafka_events events;
   std::string e;
   conf->set("event_cb", static_cast<RdKafka::EventCb*>(&events), e);
   for (auto& [k, v] : cfg.kafka.properties)
     if (!set(*conf, k, v, err))
-      return nullptr;
+      bad.push_back(err);
+  if (!bad.empty()) {
+    err = bad.front();
+    if (problems)
+      problems->insert(problems->end(), bad.begin(), bad.end());
+    return nullptr;
+  }
   return conf;
+}
+
+std::vector<std::string> check_client_confs(const config& cfg) {
+  std::vector<std::string> out;
+  auto add = [&out](const std::string& problem) {
+    if (std::find(out.begin(), out.end(), problem) == out.end())
+      out.push_back(problem);
+  };
+  for (auto role : {client_role::consumer, client_role::producer}) {
+    std::string err;
+    std::vector<std::string> problems;
+    auto conf = make_client_conf(cfg, role, err, &problems);
+    for (auto& p : problems)
+      add(p);
+    if (!conf)
+      continue;
+    auto why = try_client(*conf, role);
+    if (!why.empty())
+      add(std::string{"kafka.properties: cannot create a Kafka "}
+          + (role == client_role::consumer ? "consumer" : "producer") + ": "
+          + why);
+  }
+  return out;
 }
 
 std::unique_ptr<tracked_producer> tracked_producer::make(const config& cfg,

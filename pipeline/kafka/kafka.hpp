@@ -33,9 +33,17 @@ enum class client_role { consumer, producer };
 
 /// Builds a librdkafka configuration for `role` from cotflow's config:
 /// bootstrap servers, client id, cotflow's own settings, then the
-/// pass-through properties. Returns null and sets `err` on a bad property.
+/// pass-through properties. Returns null and sets `err` on a bad property
+/// (the first); every bad one is appended to `problems` when given.
 std::unique_ptr<RdKafka::Conf>
-make_client_conf(const config& cfg, client_role role, std::string& err);
+make_client_conf(const config& cfg, client_role role, std::string& err,
+                 std::vector<std::string>* problems = nullptr);
+
+/// Every problem of the client configurations `run` builds from `cfg`
+/// (consumers and producers: each property set, then a client created that
+/// knows no broker, for librdkafka's checks between properties and of the
+/// SSL files), found without connecting; empty when there is none.
+std::vector<std::string> check_client_confs(const config& cfg);
 
 /// An idempotent producer that remembers, per message, which input record it
 /// carries, and reports the records whose delivery the broker confirmed.
