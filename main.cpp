@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
     return exit_config;
   if (cmd == "config")
     return cmd_config(*inv);
+  // `run` refuses what would fail it at start with the other problems
+  // (exit 2): a service manager does not restart that.
+  if (cmd == "run")
+    check_start(inv->loaded);
   // Every other command, even an unknown one, needs a valid configuration
   // first.
   if (!prepare(*inv, sig))

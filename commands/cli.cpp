@@ -1,7 +1,9 @@
 #include "commands/cli.hpp"
 
 #include "commands/signal_waiter.hpp"
+#include "pipeline/core/files.hpp"
 #include "pipeline/core/log.hpp"
+#include "pipeline/kafka/kafka.hpp"
 
 #include <cstdlib>
 #include <iostream>
@@ -22,7 +24,9 @@ commands:
   top            live view of a running instance: rates, latency,
                  destinations, supervision tree (--url http://host:port,
                  default http.address; --token T; --frames N to stop)
-  config check   validate the configuration; lists every problem (exit 2)
+  config check   validate the configuration and what run checks at start
+                 (Kafka client settings, sinks.file; nothing connects);
+                 lists every problem (exit 2)
   config show    print the effective configuration and where each key came
                  from
   version        print the version
@@ -104,6 +108,14 @@ std::string string_option(const option_map& opts, const std::string& name,
 load_result load(const option_map& opts) {
   return load_config(string_option(opts, "config", ""), process_env(),
                      process_env_names());
+}
+
+void check_start(load_result& res) {
+  for (auto& problem : check_client_confs(res.cfg))
+    res.errors.push_back(problem);
+  if (!res.cfg.sinks.file.empty())
+    if (auto problem = check_appendable(res.cfg.sinks.file))
+      res.errors.push_back("sinks.file: " + *problem);
 }
 
 int report_errors(const load_result& res) {

@@ -55,6 +55,15 @@ std::string string_option(const option_map& opts, const std::string& name,
 /// search, then the environment).
 load_result load(const option_map& opts);
 
+/// What `run` would find wrong only when it starts, beyond validate():
+/// every Kafka client configuration built as `run` builds it (without
+/// connecting) and `sinks.file` opened for appending as the file sink
+/// opens it (a file that did not exist is not left behind). Each problem
+/// is appended to `res.errors`, so that `config check` and `run` refuse
+/// it with the others (exit 2) instead of `run` failing later (exit 1,
+/// which a service manager restarts).
+void check_start(load_result& res);
+
 /// Prints every problem of `res` on stderr; returns exit_config.
 int report_errors(const load_result& res);
 

@@ -7,9 +7,12 @@
 namespace cotflow::commands {
 
 int cmd_config(const invocation& inv) {
-  auto& res = inv.loaded;
+  auto res = inv.loaded;
   auto sub = inv.positional.empty() ? std::string{"check"}
                                     : inv.positional.front();
+  // What `run` checks when it starts, so that the check says all of it.
+  if (sub == "check")
+    check_start(res);
   for (auto& w : res.warnings)
     std::cerr << "cotflow: warning: " << w << "\n";
   if (!res.ok())

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 using namespace cotflow::test;
 using namespace std::chrono_literals;
@@ -118,6 +120,46 @@ BOOST_AUTO_TEST_CASE(a_misspelt_variable_is_warned_about_not_ignored) {
                                 "COTFLOW_PIPELINE_BATCH_SIZE?)")
                         != std::string::npos,
                       text);
+}
+
+// Issue 22: these passed `config check`; `run` then exited 1, which the
+// systemd unit restarted forever. Both now list them all and exit 2.
+BOOST_AUTO_TEST_CASE(what_fails_at_start_is_found_by_check_and_run_exit_2) {
+  std::string file = path + ".start";
+  std::ofstream{file} << "kafka:\n"
+                         "  properties:\n"
+                         "    no.such.property: \"1\"\n"
+                         "    session.timeout.ms: abc\n"
+                         "sinks:\n"
+                         "  file: /nonexistent-dir/out.cot\n";
+  for (auto cmd : {"check", "run"}) {
+    std::vector<std::string> args = {cotflow_bin(), "config", "check",
+                                     "--config", file};
+    if (std::string{cmd} == "run")
+      args = {cotflow_bin(), "run", "--config", file};
+    child c{args, {{"COTFLOW_KAFKA_BROKERS", "127.0.0.1:1"}}, true};
+    auto text = c.read_all(30s);
+    auto rc = c.wait(30s);
+    BOOST_REQUIRE(rc);
+    BOOST_CHECK_EQUAL(*rc, 2);
+    for (auto what : {"no.such.property", "session.timeout.ms",
+                      "sinks.file: cannot open /nonexistent-dir/out.cot"})
+      BOOST_CHECK_MESSAGE(text.find(what) != std::string::npos,
+                          cmd << ": " << what << " not reported in:\n"
+                              << text);
+    BOOST_CHECK(text.find("running") == std::string::npos);
+  }
+  std::remove(file.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(checking_the_file_sink_leaves_no_new_file_behind) {
+  std::string out = path + ".cot";
+  child c{{cotflow_bin(), "config", "check", "--config", "/dev/null"},
+          {{"COTFLOW_SINKS_FILE", out}},
+          true};
+  auto text = c.read_all(30s);
+  BOOST_CHECK_EQUAL(*c.wait(30s), 0);
+  BOOST_CHECK_MESSAGE(!std::ifstream{out}.good(), out << " was left behind");
 }
 
 BOOST_AUTO_TEST_CASE(a_good_config_checks_and_shows_its_sources) {
