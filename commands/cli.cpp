@@ -4,6 +4,7 @@
 #include "pipeline/core/files.hpp"
 #include "pipeline/core/log.hpp"
 #include "pipeline/kafka/kafka.hpp"
+#include "pipeline/tak/tak_connection.hpp"
 
 #include <cstdlib>
 #include <iostream>
@@ -112,6 +113,8 @@ load_result load(const option_map& opts) {
 
 void check_start(load_result& res) {
   for (auto& problem : check_client_confs(res.cfg))
+    res.errors.push_back(problem);
+  for (auto& problem : check_tak_credentials(res.cfg))
     res.errors.push_back(problem);
   if (!res.cfg.sinks.file.empty())
     if (auto problem = check_appendable(res.cfg.sinks.file))

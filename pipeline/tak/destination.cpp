@@ -110,7 +110,7 @@ bool tak_destination::faulty(clock::time_point now) const {
   return now >= link_.down_from && now < link_.down_until;
 }
 
-void tak_destination::lost(const std::string& why) {
+void tak_destination::lost(const std::string& why, bool credentials) {
   link_.conn->close();
   // What the kernel accepted but the server's kernel had not acknowledged
   // may never have reached the server, nor what the server read and did
@@ -137,6 +137,11 @@ void tak_destination::lost(const std::string& why) {
   write_.written = 0;
   parking_.requeued = true;
   auto delay = link_.retry.next();
+  // Refused credentials will not heal in a second: retried as slowly as a
+  // configuration error.
+  if (credentials)
+    for (int i = 0; i < 8; ++i)
+      delay = std::max(delay, link_.retry.next());
   link_.next_attempt = env_.now() + delay;
   log::warn("tak-sink", cfg_.name + " (" + cfg_.url + "): " + why + "; "
                           + std::to_string(queue_.size())
@@ -555,7 +560,7 @@ tak_destination::pump_result tak_destination::pump() {
   }
   std::string err;
   if (!link_.conn->drain(err)) {
-    lost(err);
+    lost(err, link_.conn->refused_credentials());
     return {false, ms{1}};
   }
   now = env_.now();

@@ -233,7 +233,7 @@ private:
   bool may_connect(clock::time_point now);
   void connect_failed(clock::time_point now, const std::string& err,
                       bool config_error);
-  void lost(const std::string& why);
+  void lost(const std::string& why, bool credentials = false);
   bool keepalive(clock::time_point now, std::string& err);
 
   // Deliver or park.

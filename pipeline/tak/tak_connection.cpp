@@ -4,12 +4,14 @@
 
 #include <openssl/err.h>
 #include <openssl/pkcs12.h>
+#include <openssl/provider.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include <arpa/inet.h>
@@ -45,9 +47,36 @@ bool is_multicast(const sockaddr* sa) {
   return false;
 }
 
-std::string ssl_errors() {
+/// True for the alerts a server sends when it refuses the client's
+/// certificate (or the lack of one).
+bool refuses_certificate(unsigned long e) {
+  if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+    return false;
+  switch (ERR_GET_REASON(e)) {
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// OpenSSL's queued errors as one line (the queue is emptied); sets
+/// `*unsupported` when one of them says an algorithm is not available, and
+/// `*refused` when one is the server refusing our certificate.
+std::string ssl_errors(bool* unsupported = nullptr, bool* refused = nullptr) {
   std::string out;
   while (auto e = ERR_get_error()) {
+    if (unsupported && ERR_GET_REASON(e) == ERR_R_UNSUPPORTED)
+      *unsupported = true;
+    if (refused && refuses_certificate(e))
+      *refused = true;
     char buf[256];
     ERR_error_string_n(e, buf, sizeof(buf));
     if (!out.empty())
@@ -65,12 +94,13 @@ bool is_ip_literal(const std::string& host) {
 }
 
 /// The key password from the environment or a file; never logged.
-std::string key_password(const tak_url& url) {
-  if (!url.password_env.empty())
-    if (auto v = std::getenv(url.password_env.c_str()))
+/// A password from an environment variable or the first line of a file.
+std::string password_from(const std::string& env, const std::string& file) {
+  if (!env.empty())
+    if (auto v = std::getenv(env.c_str()))
       return v;
-  if (!url.password_file.empty()) {
-    std::ifstream in{url.password_file};
+  if (!file.empty()) {
+    std::ifstream in{file};
     std::string line;
     std::getline(in, line);
     while (!line.empty() && (line.back() == '\r' || line.back() == '\n'))
@@ -78,6 +108,81 @@ std::string key_password(const tak_url& url) {
     return line;
   }
   return {};
+}
+
+std::string key_password(const tak_url& url) {
+  return password_from(url.password_env, url.password_file);
+}
+
+/// OpenSSL 3 keeps the ciphers that TAK Server's certificate scripts still
+/// use for .p12 files (RC2-40 and 3DES: `openssl pkcs12 -export -legacy`)
+/// in its legacy provider, which is not loaded by default. Loaded once, the
+/// first time a PKCS#12 needs it, together with the default provider
+/// (loading one provider by name stops the default one from loading by
+/// itself). False when OpenSSL has no legacy provider.
+bool load_legacy_provider() {
+  static const bool loaded = [] {
+    auto* legacy = OSSL_PROVIDER_load(nullptr, "legacy");
+    auto* fallback = OSSL_PROVIDER_load(nullptr, "default");
+    return legacy != nullptr && fallback != nullptr;
+  }();
+  return loaded;
+}
+
+/// What a PKCS#12 file holds (each part may be missing: a truststore has
+/// certificates only).
+struct p12_parts {
+  EVP_PKEY* key = nullptr;
+  X509* cert = nullptr;
+  STACK_OF(X509) * chain = nullptr;
+  ~p12_parts() {
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    sk_X509_pop_free(chain, X509_free);
+  }
+};
+
+/// Reads the PKCS#12 file at `path` with `password`. Tells a wrong
+/// password (the file's MAC does not match) from an algorithm this OpenSSL
+/// cannot use, and uses the legacy provider when the file needs it.
+bool read_p12(const std::string& path, const std::string& password,
+              p12_parts& out, std::string& err) {
+  std::unique_ptr<PKCS12, void (*)(PKCS12*)> p12{nullptr, PKCS12_free};
+  if (auto* f = std::fopen(path.c_str(), "rb")) {
+    p12.reset(d2i_PKCS12_fp(f, nullptr));
+    std::fclose(f);
+  }
+  if (!p12) {
+    err = path + " is not a PKCS#12 file: " + ssl_errors();
+    return false;
+  }
+  ERR_clear_error();
+  if (PKCS12_mac_present(p12.get())
+      && PKCS12_verify_mac(p12.get(), password.c_str(), -1) != 1) {
+    bool unsupported = false;
+    ssl_errors(&unsupported);
+    if (!unsupported) {
+      err = "wrong password for " + path + " (its MAC does not match)";
+      return false;
+    }
+  }
+  for (int attempt = 0;; ++attempt) {
+    ERR_clear_error();
+    if (PKCS12_parse(p12.get(), password.c_str(), &out.key, &out.cert,
+                     &out.chain)
+        == 1)
+      return true;
+    bool unsupported = false;
+    auto why = ssl_errors(&unsupported);
+    if (unsupported && attempt == 0 && load_legacy_provider())
+      continue; // legacy encryption: again with the legacy provider
+    err = unsupported ? path
+                          + " uses an algorithm this OpenSSL cannot use (no "
+                            "legacy provider?): "
+                          + why
+                      : "cannot read " + path + ": " + why;
+    return false;
+  }
 }
 
 int password_cb(char* buf, int size, int, void* userdata) {
@@ -179,7 +284,29 @@ bool tak_connection::setup_tls(std::string& err) {
   SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE
                            | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  if (url_.verify) {
+  if (url_.verify && !url_.ca_p12.empty()) {
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    // A truststore: its certificates (none has a key) are the CAs.
+    p12_parts trust;
+    std::string why;
+    if (!read_p12(url_.ca_p12,
+                  password_from(url_.ca_password_env, url_.ca_password_file),
+                  trust, why)) {
+      err = "cannot load CA truststore: " + why;
+      return false;
+    }
+    auto* store = SSL_CTX_get_cert_store(ctx_);
+    int added = 0;
+    if (trust.cert)
+      added += X509_STORE_add_cert(store, trust.cert);
+    for (int i = 0; trust.chain && i < sk_X509_num(trust.chain); ++i)
+      added += X509_STORE_add_cert(store, sk_X509_value(trust.chain, i));
+    if (added == 0) {
+      err = "cannot load CA truststore: " + url_.ca_p12
+            + " holds no certificate";
+      return false;
+    }
+  } else if (url_.verify) {
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
     bool ok = url_.ca.empty()
                 ? SSL_CTX_set_default_verify_paths(ctx_) == 1
@@ -208,27 +335,21 @@ bool tak_connection::setup_tls(std::string& err) {
       return false;
     }
   } else if (!url_.p12.empty()) {
-    auto* f = std::fopen(url_.p12.c_str(), "rb");
-    PKCS12* p12 = f ? d2i_PKCS12_fp(f, nullptr) : nullptr;
-    if (f)
-      std::fclose(f);
-    EVP_PKEY* pkey = nullptr;
-    X509* cert = nullptr;
-    STACK_OF(X509)* chain = nullptr;
-    bool ok = p12
-              && PKCS12_parse(p12, password.c_str(), &pkey, &cert, &chain) == 1
-              && SSL_CTX_use_certificate(ctx_, cert) == 1
-              && SSL_CTX_use_PrivateKey(ctx_, pkey) == 1;
-    for (int i = 0; ok && chain && i < sk_X509_num(chain); ++i)
-      SSL_CTX_add_extra_chain_cert(ctx_, X509_dup(sk_X509_value(chain, i)));
-    if (p12)
-      PKCS12_free(p12);
-    EVP_PKEY_free(pkey);
-    X509_free(cert);
-    sk_X509_pop_free(chain, X509_free);
+    p12_parts client;
+    std::string why;
+    bool ok = read_p12(url_.p12, password, client, why);
+    if (ok && (!client.key || !client.cert)) {
+      why = url_.p12 + " holds no certificate with its key";
+      ok = false;
+    }
+    ok = ok && SSL_CTX_use_certificate(ctx_, client.cert) == 1
+         && SSL_CTX_use_PrivateKey(ctx_, client.key) == 1;
+    for (int i = 0; ok && client.chain && i < sk_X509_num(client.chain); ++i)
+      SSL_CTX_add_extra_chain_cert(ctx_,
+                                   X509_dup(sk_X509_value(client.chain, i)));
     if (!ok) {
-      err = "cannot use PKCS#12 " + url_.p12
-            + " (wrong password?): " + ssl_errors();
+      err = "cannot use PKCS#12 client certificate: "
+            + (why.empty() ? url_.p12 + ": " + ssl_errors() : why);
       return false;
     }
   }
@@ -279,7 +400,13 @@ bool tak_connection::handshake(std::string& err, bool& config_error) {
     } else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
       err = "TLS handshake timed out";
     } else {
-      err = "TLS handshake failed: " + ssl_errors();
+      bool refused = false;
+      auto why = ssl_errors(nullptr, &refused);
+      // TLS 1.2: the server refuses the certificate within the handshake.
+      // A credential problem, like a failed verification: retried slowly.
+      err = refused ? "the server refused cotflow's client certificate: " + why
+                    : "TLS handshake failed: " + why;
+      config_error = refused;
     }
     close();
     return false;
@@ -524,8 +651,18 @@ bool tak_connection::drain(std::string& err) {
     int e = SSL_get_error(ssl_, n);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
       return true;
-    err = e == SSL_ERROR_ZERO_RETURN ? "server closed the connection"
-                                     : "TLS read failed: " + ssl_errors();
+    bool refused = false;
+    err = e == SSL_ERROR_ZERO_RETURN
+            ? "server closed the connection"
+            : "TLS read failed: " + ssl_errors(nullptr, &refused);
+    // TLS 1.3: the server checks the client's certificate after the
+    // client's side of the handshake is done, and says no on the first
+    // read.
+    refused_credentials_ = refused;
+    if (refused)
+      err = "the server refused cotflow's client certificate right after "
+            "the handshake: "
+            + err.substr(17);
     if (e == SSL_ERROR_SYSCALL && n == 0)
       err = "server closed the connection";
     close();
@@ -549,6 +686,21 @@ bool tak_connection::drain(std::string& err) {
     close();
     return false;
   }
+}
+
+std::vector<std::string> check_tak_credentials(const config& cfg) {
+  std::vector<std::string> out;
+  for (auto& [name, url] : cfg.tak.destinations) {
+    std::vector<std::string> ignored; // the URL's own problems: validate()
+    auto parsed = parse_tak_url(url, ignored);
+    if (!parsed || parsed->scheme != "tls")
+      continue;
+    tak_connection c{*parsed, std::chrono::milliseconds{1},
+                     std::chrono::milliseconds{1}};
+    if (!c.credentials_error().empty())
+      out.push_back("tak.destinations." + name + ": " + c.credentials_error());
+  }
+  return out;
 }
 
 } // namespace cotflow

@@ -1,11 +1,13 @@
 #pragma once
 
+#include "config/config.hpp"
 #include "pipeline/tak/transport.hpp"
 #include "pipeline/tak/url/url.hpp"
 
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct ssl_ctx_st;
 struct ssl_st;
@@ -20,6 +22,13 @@ class tak_connection final : public tak_transport {
 public:
   tak_connection(tak_url url, std::chrono::milliseconds connect_timeout,
                  std::chrono::milliseconds write_timeout);
+  /// Why the TLS credentials (CA, client certificate, key, PKCS#12 files)
+  /// cannot be used, or empty: set up when the connection is made, before
+  /// any connect, so `config check` sees what `run` would.
+  const std::string& credentials_error() const {
+    return ctx_error_;
+  }
+
   ~tak_connection();
   tak_connection(const tak_connection&) = delete;
   tak_connection& operator=(const tak_connection&) = delete;
@@ -74,6 +83,10 @@ public:
   /// fills; false with `err` when the server closed the connection.
   bool drain(std::string& err) override;
 
+  bool refused_credentials() const override {
+    return refused_credentials_;
+  }
+
   /// Closes the socket.
   void close() override;
 
@@ -95,10 +108,18 @@ private:
   std::chrono::milliseconds connect_timeout_;
   std::chrono::milliseconds write_timeout_;
   int fd_ = -1;
+  /// The last drain failed because the server refused our certificate.
+  bool refused_credentials_ = false;
   uint64_t bytes_read_ = 0;
   // UDP destination address.
   char addr_[128] = {};
   unsigned addr_len_ = 0;
 };
+
+/// The TLS credentials of every tls:// destination of `cfg` loaded as a
+/// connection would load them (PKCS#12 passwords and legacy encryption
+/// included), without connecting: one problem per destination that
+/// cannot use its own.
+std::vector<std::string> check_tak_credentials(const config& cfg);
 
 } // namespace cotflow

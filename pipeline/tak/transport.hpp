@@ -55,6 +55,13 @@ public:
   /// server closed the connection.
   virtual bool drain(std::string& err) = 0;
 
+  /// True when the last drain failed because the server refused the
+  /// client's certificate (TLS 1.3 says so after the handshake): a
+  /// credential problem, not a network one.
+  virtual bool refused_credentials() const {
+    return false;
+  }
+
   /// Closes the socket.
   virtual void close() = 0;
 };

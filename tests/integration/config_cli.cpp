@@ -152,6 +152,36 @@ BOOST_AUTO_TEST_CASE(what_fails_at_start_is_found_by_check_and_run_exit_2) {
   std::remove(file.c_str());
 }
 
+BOOST_AUTO_TEST_CASE(tak_credentials_are_loaded_by_check_as_run_would) {
+  // A PKCS#12 with the wrong password passed `config check` (only the
+  // file's existence was checked) and failed every connect of `run`.
+  std::string dir = path + ".p12";
+  auto cmd = "set -e; mkdir -p " + dir + "; cd " + dir + R"(
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out k.pem
+openssl req -x509 -new -key k.pem -out c.pem -days 2 -subj "/CN=cotflow"
+openssl pkcs12 -export -legacy -in c.pem -inkey k.pem -out c.p12 \
+  -passout pass:atakatak)";
+  BOOST_REQUIRE(std::system(("bash -c '" + cmd + "' >/dev/null 2>&1").c_str())
+                == 0);
+  auto dest = "tak=tls://127.0.0.1:8089?ca=" + dir + "/c.pem&p12=" + dir
+              + "/c.p12&password_env=TEST_P12_PASSWORD";
+  for (auto [password, rc] :
+       {std::pair{"atakatak", 0}, std::pair{"wrong", 2}}) {
+    child c{
+      {cotflow_bin(), "config", "check", "--config", "/dev/null"},
+      {{"COTFLOW_TAK_DESTINATIONS", dest}, {"TEST_P12_PASSWORD", password}},
+      true};
+    auto text = c.read_all(30s);
+    BOOST_CHECK_EQUAL(*c.wait(30s), rc);
+    if (rc == 2)
+      BOOST_CHECK_MESSAGE(text.find("tak.destinations.tak: cannot use PKCS#12 "
+                                    "client certificate: wrong password")
+                            != std::string::npos,
+                          text);
+  }
+  std::system(("rm -rf " + dir).c_str());
+}
+
 BOOST_AUTO_TEST_CASE(checking_the_file_sink_leaves_no_new_file_behind) {
   std::string out = path + ".cot";
   child c{{cotflow_bin(), "config", "check", "--config", "/dev/null"},

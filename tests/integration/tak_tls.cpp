@@ -37,6 +37,17 @@ openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
   -out client.pem -days 2 2>/dev/null
 openssl pkcs12 -export -in client.pem -inkey client.key -out client.p12 \
   -passout pass:s3cret-pass
+# As TAK Server's certificate scripts export them: legacy encryption, the
+# CA as a truststore PKCS#12.
+openssl pkcs12 -export -legacy -in client.pem -inkey client.key \
+  -out legacy.p12 -passout pass:atakatak
+openssl pkcs12 -export -legacy -nokeys -in ca.pem -out truststore.p12 \
+  -passout pass:atakatak
+# A client certificate the server does not trust.
+key stranger.key
+openssl req -new -key stranger.key -out stranger.csr -subj "/CN=stranger"
+openssl x509 -req -in stranger.csr -CA other-ca.pem -CAkey other-ca.key \
+  -CAcreateserial -out stranger.pem -days 2 2>/dev/null
 )";
     auto script = dir + ".sh";
     std::ofstream{script} << cmd;
@@ -52,6 +63,10 @@ openssl pkcs12 -export -in client.pem -inkey client.key -out client.p12 \
   }
   std::string dir = "/tmp/cotflow-pki-" + std::to_string(getpid());
 };
+
+bool said_in(const std::string& log, const std::string& what) {
+  return log.find(what) != std::string::npos;
+}
 
 bool has_all_valid(const std::vector<produced>& inputs,
                    const std::map<uint64_t, int>& got) {
@@ -73,29 +88,41 @@ BOOST_AUTO_TEST_CASE(client_certificates_deliver_and_wrong_names_are_refused) {
   tak_receiver p12{0, server};
   tak_receiver wrong_ca{0, server};
   tak_receiver wrong_name{0, server};
+  tak_receiver legacy{0, server};
+  tak_receiver stranger{0, server};
   auto url = [&](const tak_receiver& rx, const std::string& opts) {
     return "tls://127.0.0.1:" + std::to_string(rx.port()) + "?" + opts;
   };
   auto client = "cert=" + certs.path("client.pem")
                 + "&key=" + certs.path("client.key");
-  std::string dests = "pem="
-                      + url(pem, "ca=" + certs.path("ca.pem") + "&" + client
-                                   + "&server_name=tak.test")
-                      + ",p12="
-                      + url(p12, "ca=" + certs.path("ca.pem")
-                                   + "&p12=" + certs.path("client.p12")
-                                   + "&password_env=TEST_P12_PASSWORD"
-                                   + "&server_name=tak.test")
-                      + ",wrongca="
-                      + url(wrong_ca, "ca=" + certs.path("other-ca.pem") + "&"
-                                        + client + "&server_name=tak.test")
-                      + ",wrongname="
-                      + url(wrong_name, "ca=" + certs.path("ca.pem") + "&"
-                                          + client
-                                          + "&server_name=not-tak.test");
+  std::string dests
+    = "pem="
+      + url(pem, "ca=" + certs.path("ca.pem") + "&" + client
+                   + "&server_name=tak.test")
+      + ",p12="
+      + url(p12,
+            "ca=" + certs.path("ca.pem") + "&p12=" + certs.path("client.p12")
+              + "&password_env=TEST_P12_PASSWORD" + "&server_name=tak.test")
+      + ",wrongca="
+      + url(wrong_ca, "ca=" + certs.path("other-ca.pem") + "&" + client
+                        + "&server_name=tak.test")
+      + ",wrongname="
+      + url(wrong_name, "ca=" + certs.path("ca.pem") + "&" + client
+                          + "&server_name=not-tak.test")
+      + ",legacy="
+      + url(legacy, "ca_p12=" + certs.path("truststore.p12")
+                      + "&ca_password_env=TEST_TAK_PASSWORD"
+                      + "&p12=" + certs.path("legacy.p12")
+                      + "&password_env=TEST_TAK_PASSWORD"
+                      + "&server_name=tak.test")
+      + ",stranger="
+      + url(stranger,
+            "ca=" + certs.path("ca.pem") + "&cert=" + certs.path("stranger.pem")
+              + "&key=" + certs.path("stranger.key") + "&server_name=tak.test");
   auto run = this->run("tls",
                        {{"COTFLOW_TAK_DESTINATIONS", dests},
                         {"TEST_P12_PASSWORD", "s3cret-pass"},
+                        {"TEST_TAK_PASSWORD", "atakatak"},
                         {"COTFLOW_TAK_RECONNECT_MIN_MS", "100"},
                         {"COTFLOW_TAK_RECONNECT_MAX_MS", "400"},
                         {"COTFLOW_PIPELINE_DRAIN_TIMEOUT_MS", "1000"}},
@@ -110,18 +137,22 @@ BOOST_AUTO_TEST_CASE(client_certificates_deliver_and_wrong_names_are_refused) {
     [&] {
       read_log();
       return has_all_valid(inputs, pem.seqs())
-             && has_all_valid(inputs, p12.seqs());
+             && has_all_valid(inputs, p12.seqs())
+             && has_all_valid(inputs, legacy.seqs());
     },
     120s));
   // The wrong ones are refused, said so once, and retried with backoff.
   BOOST_CHECK(eventually(
     [&] {
       read_log();
-      return wrong_ca.connections() >= 3 && wrong_name.connections() >= 3;
+      return wrong_ca.connections() >= 3 && wrong_name.connections() >= 3
+             && said_in(log, "stranger (tls://")
+             && said_in(log, "the server refused cotflow's client certificate");
     },
     60s));
   BOOST_CHECK_EQUAL(wrong_ca.events(), 0u);
   BOOST_CHECK_EQUAL(wrong_name.events(), 0u);
+  BOOST_CHECK_EQUAL(stranger.events(), 0u);
   auto said = [&](const std::string& what) {
     return log.find(what) != std::string::npos;
   };
@@ -138,7 +169,7 @@ BOOST_AUTO_TEST_CASE(client_certificates_deliver_and_wrong_names_are_refused) {
   BOOST_REQUIRE(rc);
   BOOST_CHECK_EQUAL(*rc, 0);
   read_log();
-  for (auto name : {"wrongca", "wrongname"}) {
+  for (auto name : {"wrongca", "wrongname", "stranger"}) {
     std::map<uint64_t, int> parked;
     for (auto& r :
          read_topic(bootstrap, std::string{"cotflow.parking."} + name))

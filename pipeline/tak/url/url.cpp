@@ -99,20 +99,24 @@ bool apply_option(tak_url& out, const std::string& key, const std::string& val,
     out.verify = *v;
   } else if (out.scheme == "tls" && key == "server_name") {
     out.server_name = val;
-  } else if (out.scheme == "tls" && key == "password_env") {
-    out.password_env = val;
+  } else if (out.scheme == "tls"
+             && (key == "password_env" || key == "ca_password_env")) {
+    (key == "password_env" ? out.password_env : out.ca_password_env) = val;
   } else if (out.scheme == "tls"
              && (key == "ca" || key == "cert" || key == "key" || key == "p12"
-                 || key == "password_file")) {
+                 || key == "password_file" || key == "ca_p12"
+                 || key == "ca_password_file")) {
     if (!std::ifstream{val}.good()) {
       err = key + " file '" + val + "' cannot be read";
       return false;
     }
-    (key == "ca"     ? out.ca
-     : key == "cert" ? out.cert
-     : key == "key"  ? out.key
-     : key == "p12"  ? out.p12
-                     : out.password_file)
+    (key == "ca"                 ? out.ca
+     : key == "cert"             ? out.cert
+     : key == "key"              ? out.key
+     : key == "p12"              ? out.p12
+     : key == "ca_p12"           ? out.ca_p12
+     : key == "ca_password_file" ? out.ca_password_file
+                                 : out.password_file)
       = val;
   } else if (key == "types" || key == "sources") {
     auto& list = key == "types" ? out.types : out.sources;
@@ -162,6 +166,8 @@ void check_tls_options(const std::set<std::string>& given,
     errs.push_back("cert and key go together");
   if (given.count("p12") && given.count("cert"))
     errs.push_back("use either p12 or cert and key");
+  if (given.count("ca") && given.count("ca_p12"))
+    errs.push_back("use either ca or ca_p12");
 }
 
 } // namespace

@@ -9,8 +9,10 @@ namespace cotflow {
 
 /// A TAK destination URL: tcp://host:port, udp://host:port (unicast or
 /// multicast, with ?ttl=N&interface=ADDR), tls://host:port with options
-/// ca, cert, key (PEM files) or p12 (PKCS#12 file) with password_env or
-/// password_file, server_name, verify=false.
+/// ca (PEM) or ca_p12 (a PKCS#12 truststore, with ca_password_env or
+/// ca_password_file), cert and key (PEM files) or p12 (PKCS#12 file, as
+/// TAK Server's scripts export them, legacy encryption included) with
+/// password_env or password_file, server_name, verify=false.
 struct tak_url {
   std::string scheme;
   std::string host;
@@ -19,8 +21,13 @@ struct tak_url {
   int ttl = 1;
   /// Outgoing interface address for multicast (udp only), empty = default.
   std::string interface;
-  /// TLS: CA bundle (PEM); empty = the system's.
+  /// TLS: CA bundle (PEM); empty = the system's (unless ca_p12).
   std::string ca;
+  /// TLS: the CA certificates as a PKCS#12 truststore, and where its
+  /// password comes from.
+  std::string ca_p12;
+  std::string ca_password_env;
+  std::string ca_password_file;
   /// TLS: client certificate and key (PEM).
   std::string cert;
   std::string key;

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,19 +65,30 @@ struct server {
   }
 };
 
-} // namespace
-
-BOOST_AUTO_TEST_CASE(a_gather_write_sends_the_pieces_in_order_across_partials) {
-  server srv;
+/// tcp://127.0.0.1:`port`.
+cotflow::tak_url tcp_url(uint16_t port) {
   cotflow::tak_url url;
   url.scheme = "tcp";
   url.host = "127.0.0.1";
-  url.port = srv.port;
-  tak_connection c{url, 2000ms, 10000ms};
+  url.port = port;
+  return url;
+}
+
+/// Connects `c` to `srv` and accepts the connection there.
+void connect(tak_connection& c, server& srv) {
   std::string err;
   bool config_error = false;
   BOOST_REQUIRE_MESSAGE(c.connect(err, config_error), err);
   srv.accept();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_gather_write_sends_the_pieces_in_order_across_partials) {
+  server srv;
+  tak_connection c{tcp_url(srv.port), 2000ms, 10000ms};
+  std::string err;
+  connect(c, srv);
   // 2,000 pieces of different sizes (one empty), ~10 MB in all: more than
   // the socket buffers hold (Linux's default send buffer tops out at
   // 4 MB), and more pieces than one sendmsg takes.
@@ -112,4 +125,121 @@ BOOST_AUTO_TEST_CASE(a_gather_write_sends_the_pieces_in_order_across_partials) {
   }
   BOOST_TEST(got.size() == expected.size());
   BOOST_TEST((got == expected));
+}
+
+BOOST_AUTO_TEST_CASE(unacknowledged_bytes_are_what_the_server_has_not_acked) {
+  // A server that reads nothing: the kernel holds what it could not send;
+  // once the server reads everything, its kernel has acknowledged all.
+  server srv;
+  tak_connection c{tcp_url(srv.port), 2000ms, 10000ms};
+  std::string err;
+  connect(c, srv);
+  BOOST_TEST((c.unacknowledged() == std::optional<size_t>{0}));
+  std::string text(2 * 1024 * 1024, 'x');
+  std::string_view piece{text};
+  size_t done = 0;
+  auto r = c.write_some(&piece, 1, text.size(), done,
+                        std::chrono::steady_clock::now(), err);
+  BOOST_REQUIRE(r != tak_connection::progress::failed);
+  BOOST_REQUIRE(done > 0);
+  auto held = c.unacknowledged();
+  BOOST_REQUIRE(held.has_value());
+  BOOST_TEST(*held > 0u);
+  BOOST_TEST(*held <= done);
+  std::string got;
+  for (int i = 0; i < 1000 && got.size() < done; ++i)
+    srv.read_some(got, 1 << 20);
+  BOOST_REQUIRE(got.size() == done);
+  // The acknowledgement of the last bytes read is on its way: loopback
+  // delivers it within a poll or two.
+  for (int i = 0; i < 100 && c.unacknowledged().value_or(1) != 0; ++i)
+    ::poll(nullptr, 0, 10);
+  BOOST_TEST((c.unacknowledged() == std::optional<size_t>{0}));
+}
+
+namespace {
+
+/// Client credentials as TAK Server's scripts make them: a CA, a client
+/// certificate exported as a legacy PKCS#12 (`openssl pkcs12 -export
+/// -legacy`, RC2-40 and 3DES, password atakatak), and a truststore
+/// PKCS#12 of the CA certificate alone.
+struct tak_credentials {
+  std::string dir = "/tmp/cotflow-p12-" + std::to_string(getpid());
+  tak_credentials() {
+    auto cmd = "set -e; rm -rf " + dir + "; mkdir -p " + dir + "; cd " + dir
+               + R"(
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key
+openssl req -x509 -new -key ca.key -out ca.pem -days 2 -subj "/CN=TAK CA"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out c.key
+openssl req -new -key c.key -out c.csr -subj "/CN=cotflow"
+openssl x509 -req -in c.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+  -out c.pem -days 2 2>/dev/null
+openssl pkcs12 -export -legacy -in c.pem -inkey c.key -out client.p12 \
+  -passout pass:atakatak
+openssl pkcs12 -export -legacy -nokeys -in ca.pem -out truststore.p12 \
+  -passout pass:atakatak
+)";
+    BOOST_REQUIRE_MESSAGE(
+      std::system(("bash -c '" + cmd + "' >/dev/null 2>&1").c_str()) == 0,
+      "openssl could not make the test credentials");
+  }
+  ~tak_credentials() {
+    std::system(("rm -rf " + dir).c_str());
+  }
+  std::string path(const std::string& f) const {
+    return dir + "/" + f;
+  }
+};
+
+/// The error of connecting with `url` to a port nobody listens on: what
+/// the TLS setup said, or the refused connect once the setup passed.
+std::string connect_error(const cotflow::tak_url& url, bool& config_error) {
+  tak_connection c{url, 2000ms, 10000ms};
+  std::string err;
+  config_error = false;
+  BOOST_TEST(!c.connect(err, config_error));
+  return err;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(legacy_pkcs12_credentials_as_tak_server_exports_them) {
+  tak_credentials creds;
+  ::setenv("COTFLOW_TEST_P12_PASSWORD", "atakatak", 1);
+  ::setenv("COTFLOW_TEST_WRONG_PASSWORD", "not-it", 1);
+  cotflow::tak_url url;
+  url.scheme = "tls";
+  url.host = "127.0.0.1";
+  url.port = 1; // nothing listens: the setup is what is tested
+  url.server_name = "127.0.0.1";
+  url.p12 = creds.path("client.p12");
+  url.password_env = "COTFLOW_TEST_P12_PASSWORD";
+  url.ca_p12 = creds.path("truststore.p12");
+  url.ca_password_env = "COTFLOW_TEST_P12_PASSWORD";
+  bool config_error = false;
+  auto err = connect_error(url, config_error);
+  // Both files load (the legacy provider does RC2-40): the connect itself
+  // is what fails.
+  BOOST_TEST(!config_error, err);
+  BOOST_TEST(err.find("PKCS#12") == std::string::npos, err);
+  // A wrong password says so, as a configuration error.
+  url.password_env = "COTFLOW_TEST_WRONG_PASSWORD";
+  err = connect_error(url, config_error);
+  BOOST_TEST(config_error);
+  BOOST_TEST(err.find("wrong password for " + url.p12) != std::string::npos,
+             err);
+  url.password_env = "COTFLOW_TEST_P12_PASSWORD";
+  url.ca_password_env = "COTFLOW_TEST_WRONG_PASSWORD";
+  err = connect_error(url, config_error);
+  BOOST_TEST(config_error);
+  BOOST_TEST(err.find("CA truststore: wrong password") != std::string::npos,
+             err);
+  // A truststore holds certificates only: as the client's PKCS#12 it has
+  // no key to offer.
+  url.ca_password_env = "COTFLOW_TEST_P12_PASSWORD";
+  url.p12 = creds.path("truststore.p12");
+  err = connect_error(url, config_error);
+  BOOST_TEST(config_error);
+  BOOST_TEST(err.find("holds no certificate with its key") != std::string::npos,
+             err);
 }
