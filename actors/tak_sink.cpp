@@ -56,6 +56,7 @@ tak_destination_settings settings_of(const std::string& name,
   s.healthy_after = milliseconds{tak.healthy_after_ms};
   s.ping_interval = milliseconds{tak.ping_interval_ms};
   s.ping_timeout = milliseconds{tak.ping_timeout_ms};
+  s.ping_silent_cycles = static_cast<int>(tak.ping_silent_cycles);
   s.queue_events = static_cast<size_t>(tak.queue_events);
   s.write_bytes = static_cast<size_t>(tak.write_bytes);
   s.replay_bytes = static_cast<size_t>(tak.replay_bytes);

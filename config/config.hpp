@@ -84,10 +84,11 @@ struct tak_config {
   int64_t healthy_after_ms = 0;
   /// Most bytes gathered into one socket write.
   int64_t write_bytes = 0;
-  /// TLS destinations send a t-x-c-t ping this often; 0 = never.
+  /// TCP and TLS destinations send a t-x-c-t ping this often; 0 = never.
   int64_t ping_interval_ms = 0;
   /// No bytes from the server this long after a ping: the link is dead.
   int64_t ping_timeout_ms = 0;
+  int64_t ping_silent_cycles = 0;
   /// Events written on a connection that then fails are sent again, up to
   /// this many of the latest bytes: the kernel accepted them but the server
   /// may never have read them (TAK has no acknowledgement).

@@ -452,7 +452,8 @@ std::vector<config_key> table() {
       .defaults_to(64 * 1024)
       .range(1024, 16 * 1024 * 1024),
     COTFLOW_KEY(tak, ping_interval_ms,
-                "TLS destinations send a t-x-c-t ping this often; 0 = never")
+                "TCP and TLS destinations send a t-x-c-t ping this often "
+                "(ping=false in a destination's URL: never); 0 = never")
       .defaults_to(15000)
       .range(0, 3600000),
     COTFLOW_KEY(tak, ping_timeout_ms,
@@ -460,6 +461,14 @@ std::vector<config_key> table() {
                 "reconnect")
       .defaults_to(10000)
       .range(1, 3600000),
+    // PyTAK and plain CoT listeners never answer a ping; TAK Server does.
+    COTFLOW_KEY(tak, ping_silent_cycles,
+                "after this many keepalive pings in a row go unanswered "
+                "(each one a reconnect), the server is taken for one that "
+                "never answers: its connections are kept without pings, "
+                "and a warning says so; 0 = reconnect every time")
+      .defaults_to(3)
+      .range(0, 1000),
     // Covers our capped send buffer plus what a server's receive buffer may
     // hold unread when it dies.
     COTFLOW_KEY(tak, replay_bytes,

@@ -235,13 +235,36 @@ bool tak_destination::ensure_connected() {
 // writes still succeed. False with `err` when the link is lost.
 bool tak_destination::keepalive(clock::time_point now, std::string& err) {
   auto& conn = *link_.conn;
-  if (!conn.is_tls() || cfg_.ping_interval.count() <= 0)
+  bool pings = cfg_.target.ping.value_or(!conn.is_udp());
+  if (!pings || conn.is_udp() || link_.pings_off
+      || cfg_.ping_interval.count() <= 0)
     return true;
-  if (link_.ping_sent && conn.last_read() >= *link_.ping_sent)
+  if (link_.ping_sent && conn.last_read() >= *link_.ping_sent) {
     link_.ping_sent.reset();
+    link_.silent_pings = 0;
+  }
   if (link_.ping_sent && now - *link_.ping_sent > cfg_.ping_timeout) {
+    link_.ping_sent.reset();
+    ++link_.silent_pings;
+    if (cfg_.ping_silent_cycles > 0
+        && link_.silent_pings >= cfg_.ping_silent_cycles) {
+      // Some servers never answer a ping: reconnecting (and resending)
+      // every cycle forever helps nobody. A dead connection then shows
+      // when a write fails or the write timeout passes.
+      link_.pings_off = true;
+      env_.counters->error("the server answered none of "
+                           + std::to_string(link_.silent_pings)
+                           + " keepalive pings in a row");
+      log::warn("tak-sink", cfg_.name + " (" + cfg_.url
+                              + "): the server answered none of "
+                              + std::to_string(link_.silent_pings)
+                              + " keepalive pings in a row: keeping its "
+                                "connection without pings");
+      return true;
+    }
     err = "no reply to the keepalive ping within "
-          + std::to_string(cfg_.ping_timeout.count()) + " ms";
+          + std::to_string(cfg_.ping_timeout.count()) + " ms ("
+          + std::to_string(link_.silent_pings) + " in a row)";
     return false;
   }
   if (!link_.ping_sent && now >= link_.next_ping && write_.events == 0) {

@@ -39,6 +39,10 @@ struct tak_destination_settings {
   /// Keepalive pings on TLS links (0: none) and how long a reply may take.
   ms ping_interval{0};
   ms ping_timeout{0};
+  /// After this many pings in a row go unanswered (each one a reconnect),
+  /// the server is taken for one that never answers: its connections are
+  /// kept without pings. 0: reconnect every time.
+  int ping_silent_cycles = 0;
   /// Events held in memory before the destination spills to parking.
   size_t queue_events = 0;
   /// Bytes of events one write takes at most (at least one event).
@@ -179,7 +183,11 @@ private:
     /// Bytes of the replay window the server had not acknowledged after
     /// the latest write (an upper bound from then on); nothing: unknown.
     std::optional<size_t> window_unacked;
-    /// Keepalive (TLS): when the unanswered ping went out, if one did.
+    /// Pings that went unanswered in a row; at ping_silent_cycles the
+    /// server is taken for one that never answers (`pings_off`).
+    int silent_pings = 0;
+    bool pings_off = false;
+    /// Keepalive: when the unanswered ping went out, if one did.
     std::optional<clock::time_point> ping_sent;
     clock::time_point next_ping{};
     /// Fault injection: every connect and write fails within this window.

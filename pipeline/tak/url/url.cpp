@@ -140,6 +140,13 @@ bool apply_option(tak_url& out, const std::string& key, const std::string& val,
       }
       out.affiliations.push_back(*code);
     }
+  } else if (out.scheme != "udp" && key == "ping") {
+    auto v = parse_bool(val);
+    if (!v) {
+      err = "ping must be true or false";
+      return false;
+    }
+    out.ping = *v;
   } else if (key == "coalesce") {
     auto v = parse_bool(val);
     if (!v) {

@@ -48,6 +48,8 @@ struct tak_url {
   std::vector<std::string> sources;
   /// Keep only the latest event per uid of each batch (coalesce=true).
   bool coalesce = false;
+  /// Keepalive pings (ping=false: none); nothing: on for tcp and tls.
+  std::optional<bool> ping;
 };
 
 /// Parses a TAK destination URL; returns nothing when bad, with every

@@ -598,7 +598,59 @@ BOOST_AUTO_TEST_CASE(a_silent_tls_server_fails_the_keepalive) {
   BOOST_CHECK_EQUAL(r.again.count(), 1);
   BOOST_CHECK(!w->open);
   BOOST_CHECK_EQUAL(counters->last_error(),
-                    "no reply to the keepalive ping within 50 ms");
+                    "no reply to the keepalive ping within 50 ms (1 in a row)");
+}
+
+BOOST_AUTO_TEST_CASE(tcp_is_pinged_too_unless_the_url_says_not) {
+  cfg.ping_interval = 100ms;
+  cfg.ping_timeout = 50ms;
+  start(false);
+  pump();
+  after(100ms);
+  BOOST_CHECK_EQUAL(w->pings.size(), 1u);
+
+  fixture quiet;
+  std::string err;
+  quiet.cfg.target = *parse_tak_url("tcp://tak.example:8087?ping=false", err);
+  quiet.cfg.ping_interval = 100ms;
+  quiet.start(false);
+  quiet.pump();
+  quiet.after(100ms);
+  quiet.after(100ms);
+  BOOST_CHECK(quiet.w->pings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_server_that_never_answers_is_kept_without_pings) {
+  // Three pings in a row go unanswered, each a reconnect; then the server
+  // is taken for one that never answers: connected, no more pings.
+  cfg.ping_interval = 100ms;
+  cfg.ping_timeout = 50ms;
+  cfg.ping_silent_cycles = 3;
+  start(false);
+  pump();
+  for (int cycle = 1; cycle <= 2; ++cycle) {
+    after(100ms); // ping
+    after(60ms);  // silence: lost
+    BOOST_CHECK(!w->open);
+    after(100ms); // reconnect after the backoff
+    BOOST_CHECK(w->open);
+  }
+  after(100ms); // the third ping
+  after(60ms);  // silent again: given up
+  BOOST_CHECK(w->open);
+  BOOST_CHECK_EQUAL(w->connects, 3);
+  auto pings = w->pings.size();
+  BOOST_CHECK_EQUAL(pings, 3u);
+  for (int i = 0; i < 10; ++i)
+    after(100ms);
+  BOOST_CHECK_EQUAL(w->pings.size(), pings);
+  BOOST_CHECK(w->open);
+  BOOST_CHECK_EQUAL(counters->last_error(),
+                    "the server answered none of 3 keepalive pings in a row");
+  // Events still flow.
+  d->take(batch({"a"}));
+  pump();
+  BOOST_CHECK(received().find(xml("a")) != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(an_injected_outage_fails_connects_and_writes) {
