@@ -658,6 +658,16 @@ void check_cot(const config& c, std::vector<std::string>& errs) {
          code.size() == 1 && std::islower(static_cast<unsigned char>(code[0])),
          "cot.affiliation_codes." + aff + ": '" + code
            + "' must be one lower-case letter");
+  // Part of every uid and Kafka key, as ids are: no control characters
+  // (the decoder refuses ids with them, pipeline/codec/xml_text).
+  need(errs,
+       std::none_of(c.cot.uid_prefix.begin(), c.cot.uid_prefix.end(),
+                    [](char ch) {
+                      auto u = static_cast<unsigned char>(ch);
+                      return u < 0x20 || u == 0x7F;
+                    }),
+       "cot.uid_prefix: must not hold control characters (it starts every "
+       "uid and Kafka key)");
 }
 
 void check_destinations(const config& c, std::vector<std::string>& errs) {

@@ -456,7 +456,7 @@ BOOST_AUTO_TEST_CASE(quoted_values_and_tabs_that_yaml_allows_still_load) {
                 "  group_id: \"a\\\"b\"\n"
                 "\t\n"
                 "cot:\n"
-                "  uid_prefix: |\n"
+                "  uid_prefix: |-\n"
                 "    x\n");
   BOOST_TEST(r.ok(), joined(r.errors));
   BOOST_TEST(r.cfg.kafka.brokers == "k1:9092, k2:9092");
@@ -765,6 +765,17 @@ BOOST_AUTO_TEST_CASE(a_config_without_any_sink_is_refused) {
   c.sinks.file.clear();
   BOOST_TEST(has_error(cotflow::validate(c), "sinks"));
   c.sinks.file = "/tmp/out.cot";
+  BOOST_TEST(cotflow::validate(c).empty(), joined(cotflow::validate(c)));
+}
+
+BOOST_AUTO_TEST_CASE(a_uid_prefix_with_control_characters_is_refused) {
+  // It starts every uid and Kafka key, where ids may hold none.
+  auto c = cotflow::default_config();
+  c.cot.uid_prefix = "cam-\x01";
+  BOOST_TEST(has_error(cotflow::validate(c), "cot.uid_prefix"));
+  c.cot.uid_prefix = "tab\t";
+  BOOST_TEST(has_error(cotflow::validate(c), "cot.uid_prefix"));
+  c.cot.uid_prefix = "\xc3\xa9quipe-";
   BOOST_TEST(cotflow::validate(c).empty(), joined(cotflow::validate(c)));
 }
 
