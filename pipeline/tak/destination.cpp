@@ -230,8 +230,8 @@ bool tak_destination::ensure_connected() {
   return true;
 }
 
-// Keepalive on TLS links: any bytes from the server after a ping count as
-// its reply; silence past the timeout means the link is dead even though
+// Keepalive on TCP and TLS links: any bytes from the server after a ping count
+// as its reply; silence past the timeout means the link is dead even though
 // writes still succeed. False with `err` when the link is lost.
 bool tak_destination::keepalive(clock::time_point now, std::string& err) {
   auto& conn = *link_.conn;

@@ -36,7 +36,8 @@ struct tak_destination_settings {
   ms reconnect_max{0};
   /// A connection up this long resets the reconnect backoff.
   ms healthy_after{0};
-  /// Keepalive pings on TLS links (0: none) and how long a reply may take.
+  /// Keepalive pings on TCP and TLS links (0: none) and how long a reply may
+  /// take.
   ms ping_interval{0};
   ms ping_timeout{0};
   /// After this many pings in a row go unanswered (each one a reconnect),

@@ -128,6 +128,15 @@ size_t parking_lot::replay(size_t max, int64_t now_ms,
     if (auto owner = header(headers, "cotflow.group");
         owner && *owner != group_) {
       ++foreign_;
+      if (warned_owners_.insert(std::string{*owner}).second)
+        log::warn("replayer", topic_
+                                + ": passing over events parked by "
+                                  "consumer group '"
+                                + std::string{*owner}
+                                + "' (another deployment, or this one "
+                                  "before kafka.group_id changed: its "
+                                  "events are not replayed here); counted "
+                                  "in cotflow_parked_foreign_total");
       replayer_->ack(tp, msg.offset, 1);
       return;
     }

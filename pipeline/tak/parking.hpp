@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -139,6 +140,8 @@ private:
   /// kafka.group_id: the deployment whose events these are.
   std::string group_;
   uint64_t foreign_ = 0;
+  /// Groups whose events were passed over and said so (once each).
+  std::set<std::string> warned_owners_;
   std::unique_ptr<tracked_producer> producer_;
   std::unique_ptr<tracked_consumer> replayer_;
   std::shared_ptr<stats> replayer_stats_;

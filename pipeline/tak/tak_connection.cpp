@@ -157,8 +157,14 @@ bool read_p12(const std::string& path, const std::string& password,
     return false;
   }
   ERR_clear_error();
-  if (PKCS12_mac_present(p12.get())
-      && PKCS12_verify_mac(p12.get(), password.c_str(), -1) != 1) {
+  // No password: PKCS#12 tells an empty one from none, and an exporter may
+  // have used either (PKCS12_parse tries both too).
+  auto mac_ok = [&] {
+    return PKCS12_verify_mac(p12.get(), password.c_str(), -1) == 1
+           || (password.empty()
+               && PKCS12_verify_mac(p12.get(), nullptr, 0) == 1);
+  };
+  if (PKCS12_mac_present(p12.get()) && !mac_ok()) {
     bool unsupported = false;
     ssl_errors(&unsupported);
     if (!unsupported) {

@@ -70,11 +70,11 @@ public:
     return write_some(&bytes, 1, bytes.size(), done, since, err);
   }
 
+  std::optional<size_t> unacknowledged() const override;
+
   /// As write_some, for the concatenation of `n` pieces (`total` bytes)
   /// without copying them together first: one sendmsg over all of them on
   /// plain TCP. UDP sends each piece as a datagram of its own.
-  std::optional<size_t> unacknowledged() const override;
-
   progress write_some(const std::string_view* pieces, size_t n, size_t total,
                       size_t& done, time_point since,
                       std::string& err) override;

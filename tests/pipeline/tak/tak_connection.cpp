@@ -178,6 +178,8 @@ openssl pkcs12 -export -legacy -in c.pem -inkey c.key -out client.p12 \
   -passout pass:atakatak
 openssl pkcs12 -export -legacy -nokeys -in ca.pem -out truststore.p12 \
   -passout pass:atakatak
+openssl pkcs12 -export -legacy -in c.pem -inkey c.key -out open.p12 \
+  -passout pass:
 )";
     BOOST_REQUIRE_MESSAGE(
       std::system(("bash -c '" + cmd + "' >/dev/null 2>&1").c_str()) == 0,
@@ -234,6 +236,13 @@ BOOST_AUTO_TEST_CASE(legacy_pkcs12_credentials_as_tak_server_exports_them) {
   BOOST_TEST(config_error);
   BOOST_TEST(err.find("CA truststore: wrong password") != std::string::npos,
              err);
+  // A file exported without a password loads without one.
+  url.ca_password_env = "COTFLOW_TEST_P12_PASSWORD";
+  url.p12 = creds.path("open.p12");
+  url.password_env.clear();
+  err = connect_error(url, config_error);
+  BOOST_TEST(!config_error, err);
+  url.password_env = "COTFLOW_TEST_P12_PASSWORD";
   // A truststore holds certificates only: as the client's PKCS#12 it has
   // no key to offer.
   url.ca_password_env = "COTFLOW_TEST_P12_PASSWORD";
