@@ -121,12 +121,10 @@ std::string key_password(const tak_url& url) {
 /// (loading one provider by name stops the default one from loading by
 /// itself). False when OpenSSL has no legacy provider.
 bool load_legacy_provider() {
-  static const bool loaded = [] {
-    auto* legacy = OSSL_PROVIDER_load(nullptr, "legacy");
-    auto* fallback = OSSL_PROVIDER_load(nullptr, "default");
-    return legacy != nullptr && fallback != nullptr;
-  }();
-  return loaded;
+  // Held for the life of the process (kept reachable, not leaked).
+  static OSSL_PROVIDER* const legacy = OSSL_PROVIDER_load(nullptr, "legacy");
+  static OSSL_PROVIDER* const fallback = OSSL_PROVIDER_load(nullptr, "default");
+  return legacy != nullptr && fallback != nullptr;
 }
 
 /// What a PKCS#12 file holds (each part may be missing: a truststore has
@@ -189,6 +187,30 @@ bool read_p12(const std::string& path, const std::string& password,
                       : "cannot read " + path + ": " + why;
     return false;
   }
+}
+
+/// Takes the CA certificates of `url`'s truststore PKCS#12 (ca_p12; none
+/// has a key) as the ones `ctx` verifies servers with.
+bool trust_p12(SSL_CTX* ctx, const tak_url& url, std::string& err) {
+  p12_parts trust;
+  std::string why;
+  if (!read_p12(url.ca_p12,
+                password_from(url.ca_password_env, url.ca_password_file), trust,
+                why)) {
+    err = "cannot load CA truststore: " + why;
+    return false;
+  }
+  auto* store = SSL_CTX_get_cert_store(ctx);
+  int added = 0;
+  if (trust.cert)
+    added += X509_STORE_add_cert(store, trust.cert);
+  for (int i = 0; trust.chain && i < sk_X509_num(trust.chain); ++i)
+    added += X509_STORE_add_cert(store, sk_X509_value(trust.chain, i));
+  if (added == 0) {
+    err = "cannot load CA truststore: " + url.ca_p12 + " holds no certificate";
+    return false;
+  }
+  return true;
 }
 
 int password_cb(char* buf, int size, int, void* userdata) {
@@ -292,26 +314,8 @@ bool tak_connection::setup_tls(std::string& err) {
                            | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (url_.verify && !url_.ca_p12.empty()) {
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    // A truststore: its certificates (none has a key) are the CAs.
-    p12_parts trust;
-    std::string why;
-    if (!read_p12(url_.ca_p12,
-                  password_from(url_.ca_password_env, url_.ca_password_file),
-                  trust, why)) {
-      err = "cannot load CA truststore: " + why;
+    if (!trust_p12(ctx_, url_, err))
       return false;
-    }
-    auto* store = SSL_CTX_get_cert_store(ctx_);
-    int added = 0;
-    if (trust.cert)
-      added += X509_STORE_add_cert(store, trust.cert);
-    for (int i = 0; trust.chain && i < sk_X509_num(trust.chain); ++i)
-      added += X509_STORE_add_cert(store, sk_X509_value(trust.chain, i));
-    if (added == 0) {
-      err = "cannot load CA truststore: " + url_.ca_p12
-            + " holds no certificate";
-      return false;
-    }
   } else if (url_.verify) {
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
     bool ok = url_.ca.empty()
