@@ -2,6 +2,7 @@
 
 #include "actors/assembly.hpp"
 #include "messages/registration.hpp"
+#include "pipeline/core/files.hpp"
 #include "pipeline/core/log.hpp"
 #include "pipeline/ops/dashboard.hpp"
 #include "pipeline/ops/http_server.hpp"
@@ -12,7 +13,6 @@
 
 #include <caf/all.hpp>
 
-#include <cstdio>
 
 /// The root supervisor: starts the operations endpoints and the clients,
 /// then runs incarnations of the pipeline (actors/assembly.hpp) until a
@@ -40,13 +40,11 @@ struct system_config : caf::actor_system_config {
 bool check_file_sink(const config& cfg) {
   if (cfg.sinks.file.empty())
     return true;
-  if (auto f = std::fopen(cfg.sinks.file.c_str(), "a")) {
-    std::fclose(f);
-    return true;
+  if (auto problem = check_appendable(cfg.sinks.file)) {
+    log::error("pipeline", "sinks.file: " + *problem);
+    return false;
   }
-  log::error("pipeline",
-             "sinks.file: cannot open " + cfg.sinks.file + " for appending");
-  return false;
+  return true;
 }
 
 /// Starts the HTTP port (none when `http.address` is empty); false when

@@ -117,6 +117,12 @@ std::optional<flaw> first_flaw(std::string_view text) {
 }
 
 std::optional<flaw> first_identifier_flaw(std::string_view text) {
+  // Nearly every id is printable ASCII: nothing to decode.
+  bool printable = true;
+  for (unsigned char c : text)
+    printable = printable && c >= 0x20 && c < 0x7F;
+  if (printable)
+    return std::nullopt;
   return find(text, [](int32_t cp) { return xml_char(cp) && !control(cp); });
 }
 
