@@ -13,7 +13,6 @@
 
 #include <caf/all.hpp>
 
-
 /// The root supervisor: starts the operations endpoints and the clients,
 /// then runs incarnations of the pipeline (actors/assembly.hpp) until a
 /// stop; a failed stage restarts them all from the committed offsets
