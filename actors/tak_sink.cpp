@@ -57,6 +57,8 @@ tak_destination_settings settings_of(const std::string& name,
   s.ping_interval = milliseconds{tak.ping_interval_ms};
   s.ping_timeout = milliseconds{tak.ping_timeout_ms};
   s.ping_silent_cycles = static_cast<int>(tak.ping_silent_cycles);
+  s.negotiate_offer = milliseconds{tak.negotiate_offer_ms};
+  s.negotiate_response = milliseconds{tak.negotiate_response_ms};
   s.queue_events = static_cast<size_t>(tak.queue_events);
   s.write_bytes = static_cast<size_t>(tak.write_bytes);
   s.replay_bytes = static_cast<size_t>(tak.replay_bytes);

@@ -89,6 +89,10 @@ struct tak_config {
   /// No bytes from the server this long after a ping: the link is dead.
   int64_t ping_timeout_ms = 0;
   int64_t ping_silent_cycles = 0;
+  /// protocol=negotiate: how long to look for the server's offer of TAK
+  /// Protocol version 1, and to wait for the answer to the request.
+  int64_t negotiate_offer_ms = 0;
+  int64_t negotiate_response_ms = 0;
   /// Events written on a connection that then fails are sent again, up to
   /// this many of the latest bytes: the kernel accepted them but the server
   /// may never have read them (TAK has no acknowledgement).

@@ -469,6 +469,23 @@ std::vector<config_key> table() {
                 "and a warning says so; 0 = reconnect every time")
       .defaults_to(3)
       .range(0, 1000),
+    // TAK Server offers version 1 as soon as a connection is up; a server
+    // that says nothing in this time does not speak it.
+    COTFLOW_KEY(tak, negotiate_offer_ms,
+                "protocol=negotiate destinations: how long a new connection "
+                "looks for the server's offer of TAK Protocol version 1 "
+                "(writing XML meanwhile) before it settles for XML")
+      .defaults_to(5000)
+      .range(1, 600000),
+    // The protocol asks a client to wait at least a minute before it gives
+    // up and disconnects.
+    COTFLOW_KEY(tak, negotiate_response_ms,
+                "protocol=negotiate destinations: how long cotflow waits, "
+                "writing nothing, for the answer to its request for TAK "
+                "Protocol version 1; without one it reconnects and that "
+                "destination stays with XML")
+      .defaults_to(60000)
+      .range(1, 600000),
     // Covers our capped send buffer plus what a server's receive buffer may
     // hold unread when it dies.
     COTFLOW_KEY(tak, replay_bytes,

@@ -89,6 +89,10 @@ struct destination_stats {
   /// Events whose stale time passed before they reached the socket:
   /// dropped, not written (TAK destinations).
   std::atomic<uint64_t> stale_at_write{0};
+  /// TAK destinations: the TAK Protocol version the connection writes (0:
+  /// XML), and events that could not be encoded in version 1 (dropped).
+  std::atomic<int> protocol{0};
+  std::atomic<uint64_t> unencodable{0};
   std::atomic<int64_t> queue{0};
   /// Circuit breaker (TAK destinations): 0 closed, 1 open, 2 half-open.
   std::atomic<int> breaker{0};

@@ -114,6 +114,14 @@ public:
           "Events waiting in the destination's queue", g, d->queue, l);
       if (d->kind == "kafka" || d->kind == "file")
         continue;
+      add("cotflow_destination_tak_protocol",
+          "TAK Protocol version the destination's connection writes: 0 XML, "
+          "1 protobuf",
+          g, d->protocol, l);
+      add("cotflow_destination_unencodable_total",
+          "Events that could not be encoded in TAK Protocol version 1: "
+          "dropped",
+          c, d->unencodable, l);
       add("cotflow_breaker_state",
           "Circuit breaker of the destination: 0 closed, 1 open, "
           "2 half-open",

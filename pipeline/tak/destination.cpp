@@ -121,8 +121,8 @@ void tak_destination::lost(const std::string& why, bool credentials) {
                   : window_.bytes;
   size_t again = 0, again_bytes = 0;
   while (!window_.events.empty() && again_bytes < want) {
-    again_bytes += window_.events.back()->xml.size();
-    queue_.push_front(std::move(window_.events.back()));
+    again_bytes += window_.events.back().bytes;
+    queue_.push_front(std::move(window_.events.back().ev));
     window_.events.pop_back();
     ++again;
   }
@@ -132,6 +132,8 @@ void tak_destination::lost(const std::string& why, bool credentials) {
   window_.events.clear();
   window_.bytes = 0;
   link_.window_unacked.reset();
+  link_.negotiating = negotiation::none;
+  link_.offer_uid.reset();
   // A write cut short: its events are still queued and go again whole.
   write_.events = 0;
   write_.written = 0;
@@ -215,6 +217,7 @@ bool tak_destination::ensure_connected() {
     return false;
   }
   link_.connected_since = now;
+  start_protocol(now);
   link_.ping_sent.reset();
   link_.next_ping = now + cfg_.ping_interval;
   if (link_.ever_connected)
@@ -267,13 +270,122 @@ bool tak_destination::keepalive(clock::time_point now, std::string& err) {
           + std::to_string(link_.silent_pings) + " in a row)";
     return false;
   }
-  if (!link_.ping_sent && now >= link_.next_ping && write_.events == 0) {
-    if (!conn.write(ping_event("cotflow-" + cfg_.name, env_.wall_ms()), err))
+  // Nothing goes out while the answer to a protocol request is awaited.
+  if (!link_.ping_sent && now >= link_.next_ping && write_.events == 0
+      && link_.negotiating != negotiation::response) {
+    if (!write_control(ping_event("cotflow-" + cfg_.name, env_.wall_ms()), err))
       return false;
     link_.ping_sent = now;
     link_.next_ping = now + cfg_.ping_interval;
   }
   return true;
+}
+
+// What a new connection speaks first: version 1 at once (protocol=1,
+// mesh), or XML, looking for the server's offer (negotiate) unless a
+// request of this destination already went unanswered.
+void tak_destination::start_protocol(clock::time_point now) {
+  auto& l = link_;
+  l.negotiating = negotiation::none;
+  l.offer_uid.reset();
+  l.inbox.clear();
+  l.format = takp::wire_format::xml;
+  switch (cfg_.target.protocol) {
+    case tak_protocol_choice::xml:
+      break;
+    case tak_protocol_choice::v1:
+      l.format = takp::wire_format::stream;
+      break;
+    case tak_protocol_choice::mesh:
+      l.format = takp::wire_format::mesh;
+      l.next_control = now;
+      break;
+    case tak_protocol_choice::negotiate:
+      if (!l.negotiation_failed) {
+        l.negotiating = negotiation::offer;
+        l.negotiate_until = now + cfg_.negotiate_offer;
+      }
+      break;
+  }
+  env_.counters->protocol = l.format == takp::wire_format::xml ? 0 : 1;
+}
+
+// protocol=negotiate: reads what the server sends while the negotiation is
+// open. Its offer of version 1 is answered with cotflow's request once no
+// write is in progress (the request must not land inside one); the answer
+// switches the connection to version 1 or leaves it in XML. False with
+// `err` when the connection must go: lost, or no answer came (the protocol
+// asks the client to disconnect then).
+bool tak_destination::negotiate(clock::time_point now, std::string& err) {
+  auto& l = link_;
+  std::string in;
+  if (!l.conn->read(in, err))
+    return false;
+  auto msg = l.inbox.feed(in);
+  auto where = cfg_.name + " (" + cfg_.url + "): ";
+  using kind = takp::server_message::kind;
+  if (l.negotiating == negotiation::offer) {
+    if (msg && msg->what == kind::offer) {
+      auto& v = msg->versions;
+      if (std::find(v.begin(), v.end(), 1) == v.end()) {
+        l.negotiating = negotiation::none;
+        log::info("tak-sink", where
+                                + "the server offers no TAK Protocol "
+                                  "version cotflow speaks; writing XML");
+        return true;
+      }
+      l.offer_uid = msg->uid;
+    } else if (!l.offer_uid && now >= l.negotiate_until) {
+      l.negotiating = negotiation::none;
+      log::info("tak-sink", where + "no offer of TAK Protocol version 1 within "
+                              + std::to_string(cfg_.negotiate_offer.count())
+                              + " ms; writing XML");
+      return true;
+    }
+    if (l.offer_uid && write_.events == 0) {
+      if (!l.conn->write(
+            takp::protocol_request(*l.offer_uid, 1, env_.wall_ms()), err))
+        return false;
+      l.offer_uid.reset();
+      l.negotiating = negotiation::response;
+      l.negotiate_until = now + cfg_.negotiate_response;
+    }
+    return true;
+  }
+  if (msg && msg->what == kind::response) {
+    l.negotiating = negotiation::none;
+    l.inbox.clear();
+    if (msg->accepted) {
+      l.format = takp::wire_format::stream;
+      env_.counters->protocol = 1;
+    }
+    log::info("tak-sink",
+              where
+                + (msg->accepted
+                     ? "the server accepted TAK Protocol version 1: writing "
+                       "protobuf"
+                     : "the server declined TAK Protocol version 1; writing "
+                       "XML"));
+    return true;
+  }
+  if (now >= l.negotiate_until) {
+    l.negotiation_failed = true;
+    err = "no answer to the request for TAK Protocol version 1 within "
+          + std::to_string(cfg_.negotiate_response.count())
+          + " ms (this destination's later connections write XML)";
+    return false;
+  }
+  return true;
+}
+
+// Writes a message of cotflow's own (a ping) in what the connection speaks.
+bool tak_destination::write_control(const std::string& xml, std::string& err) {
+  if (link_.format == takp::wire_format::xml)
+    return link_.conn->write(xml, err);
+  std::string frame;
+  if (!proto_.append(xml, link_.format, false, frame, err))
+    return false;
+  return link_.conn->write(frame, err);
 }
 
 // --- Deliver or park -----------------------------------------------------
@@ -493,6 +605,27 @@ void tak_destination::note_unacknowledged(bool complete) {
   link_.window_unacked = *n > own ? *n - own : 0;
 }
 
+// Appends queued event `i` encoded for a version 1 connection to `out`;
+// false (logged) when it cannot be, which only an event that is not CoT
+// XML cotflow wrote could cause. A mesh datagram says which versions
+// cotflow decodes every 30 s (the protocol asks for once a minute).
+bool tak_destination::encode_next(size_t i, std::string& out) {
+  auto now = env_.now();
+  bool control = link_.format == takp::wire_format::mesh
+                 && now >= link_.next_control;
+  std::string err;
+  if (!proto_.append(queue_[i]->xml, link_.format, control, out, err)) {
+    log::error("tak-sink", cfg_.name
+                             + ": an event cannot be encoded in TAK Protocol "
+                               "version 1 and is dropped: "
+                             + err);
+    return false;
+  }
+  if (control)
+    link_.next_control = now + std::chrono::seconds{30};
+  return true;
+}
+
 bool tak_destination::begin_write() {
   drop_stale();
   if (queue_.empty())
@@ -503,27 +636,44 @@ bool tak_destination::begin_write() {
       return false;
     guard_.probe_out = true;
   }
-  // TLS gets the events in one buffer, for full-size TLS records; plain TCP
-  // and UDP write the events where they are.
+  // TLS gets the events in one buffer, for full-size TLS records, and so
+  // does version 1, encoded; plain TCP and UDP write XML events where they
+  // are.
   auto& w = write_;
   size_t k = 0;
   w.total = 0;
   w.pieces.clear();
   w.buffer.clear();
-  bool tls = link_.conn->is_tls();
+  w.sizes.clear();
+  bool encoded = link_.format != takp::wire_format::xml;
+  bool one_buffer = encoded || link_.conn->is_tls();
   bool udp = link_.conn->is_udp();
   auto fits = [&](size_t i) {
     return !udp && w.total + queue_[i]->xml.size() <= cfg_.write_bytes;
   };
+  std::vector<record_ref> unencodable;
   while (k < queue_.size() && (k == 0 || fits(k))) {
+    if (encoded && !encode_next(k, w.buffer)) {
+      unencodable.push_back(queue_[k]->ref);
+      queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(k));
+      continue;
+    }
     const auto& xml = queue_[k++]->xml;
-    w.total += xml.size();
-    if (tls)
-      w.buffer += xml;
-    else
+    auto size = encoded ? w.buffer.size() - w.total : xml.size();
+    w.total += size;
+    w.sizes.push_back(size);
+    if (!one_buffer)
       w.pieces.emplace_back(xml);
+    else if (!encoded)
+      w.buffer += xml;
   }
-  if (tls)
+  if (!unencodable.empty()) {
+    env_.counters->unencodable += unencodable.size();
+    finish(unencodable, true);
+  }
+  if (k == 0)
+    return false;
+  if (one_buffer)
     w.pieces.emplace_back(w.buffer);
   w.events = k;
   w.written = 0;
@@ -545,13 +695,13 @@ void tak_destination::complete_write() {
     scratch_.push_back(ev->ref);
     if (auto ts = ev->timestamp_ms; ts > 0)
       latencies_.add(static_cast<double>(wall - ts) / 1000.0);
-    window_.bytes += ev->xml.size();
-    window_.events.push_back(std::move(ev));
+    window_.bytes += write_.sizes[i];
+    window_.events.push_back({std::move(ev), write_.sizes[i]});
     queue_.pop_front();
   }
   env_.delivered(latencies_);
   while (!window_.events.empty() && window_.bytes > cfg_.replay_bytes) {
-    window_.bytes -= window_.events.front()->xml.size();
+    window_.bytes -= window_.events.front().bytes;
     window_.events.pop_front();
   }
   env_.counters->events += k;
@@ -582,7 +732,9 @@ tak_destination::pump_result tak_destination::pump() {
     return {false, delay};
   }
   std::string err;
-  if (!link_.conn->drain(err)) {
+  bool open = link_.negotiating != negotiation::none ? negotiate(now, err)
+                                                     : link_.conn->drain(err);
+  if (!open) {
     lost(err, link_.conn->refused_credentials());
     return {false, ms{1}};
   }
@@ -593,7 +745,10 @@ tak_destination::pump_result tak_destination::pump() {
     lost(err);
     return {false, ms{1}};
   }
-  while (write_.events > 0 || !queue_.empty()) {
+  // Writes wait for the answer to a protocol request; and a negotiation
+  // comes back soon to read it.
+  bool answer_due = link_.negotiating == negotiation::response;
+  while (!answer_due && (write_.events > 0 || !queue_.empty())) {
     if (write_.events == 0 && !begin_write())
       break; // the half-open breaker's probes are out
     // Never blocks: a server that does not read leaves the write partial,
@@ -617,8 +772,10 @@ tak_destination::pump_result tak_destination::pump() {
     note_unacknowledged(true);
   }
   env_.counters->queue = static_cast<int64_t>(queue_.size());
-  // Replay waiting: come back at once. Idle: come back to read what the
-  // server sends and notice a close.
+  // Replay waiting: come back at once. A negotiation: soon. Idle: come back
+  // to read what the server sends and notice a close.
+  if (link_.negotiating != negotiation::none)
+    return {false, ms{soon >= 0 ? std::min(soon, 10) : 10}};
   return {false, soon >= 0 ? ms{soon} : ms{link_.conn->is_udp() ? 1000 : 250}};
 }
 

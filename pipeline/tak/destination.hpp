@@ -8,6 +8,7 @@
 #include "pipeline/tak/backoff.hpp"
 #include "pipeline/tak/circuit_breaker.hpp"
 #include "pipeline/tak/parking.hpp"
+#include "pipeline/tak/protocol/tak_protocol.hpp"
 #include "pipeline/tak/transport.hpp"
 #include "pipeline/tak/url/url.hpp"
 
@@ -44,6 +45,11 @@ struct tak_destination_settings {
   /// the server is taken for one that never answers: its connections are
   /// kept without pings. 0: reconnect every time.
   int ping_silent_cycles = 0;
+  /// protocol=negotiate: how long a new connection looks for the server's
+  /// offer of TAK Protocol version 1 (writing XML meanwhile), and how long
+  /// it waits, writing nothing, for the answer to its request.
+  ms negotiate_offer{0};
+  ms negotiate_response{0};
   /// Events held in memory before the destination spills to parking.
   size_t queue_events = 0;
   /// Bytes of events one write takes at most (at least one event).
@@ -105,6 +111,13 @@ struct tak_destination_env {
 /// count as acknowledged (with `parked_bit`) once Kafka has them; they come
 /// back, in order, once the breaker lets events through, and direct
 /// delivery resumes when the replay caught up.
+///
+/// Events stay CoT XML until their write: each connection encodes them in
+/// what it speaks (XML, or TAK Protocol version 1 stream frames or mesh
+/// datagrams; see takp), so a resent or replayed event goes out in the
+/// protocol of the connection it goes out on. With protocol=negotiate a
+/// connection starts in XML and switches when the server offers version 1
+/// and accepts cotflow's request; every new connection starts in XML again.
 class tak_destination {
 public:
   using clock = std::chrono::steady_clock;
@@ -170,6 +183,11 @@ public:
   }
 
 private:
+  /// Where a protocol=negotiate connection stands: looking for the server's
+  /// offer (writing XML), or waiting for the answer to its request (writing
+  /// nothing).
+  enum class negotiation : uint8_t { none, offer, response };
+
   /// The connection and its lifecycle.
   struct link_state {
     link_state(std::unique_ptr<tak_transport> c, backoff b)
@@ -194,6 +212,19 @@ private:
     /// Fault injection: every connect and write fails within this window.
     clock::time_point down_from{};
     clock::time_point down_until{};
+    /// What this connection writes, and where its negotiation stands.
+    takp::wire_format format = takp::wire_format::xml;
+    negotiation negotiating = negotiation::none;
+    clock::time_point negotiate_until{};
+    /// The uid of the server's offer, while the request waits for the
+    /// write in progress to end.
+    std::optional<std::string> offer_uid;
+    takp::negotiation_reader inbox;
+    /// A request went unanswered: later connections stay in XML.
+    bool negotiation_failed = false;
+    /// Mesh: when the next datagram says again which versions cotflow
+    /// decodes (at least once a minute, as the protocol asks).
+    clock::time_point next_control{};
   };
 
   /// The circuit breaker and whether a probe it granted is not reported.
@@ -204,20 +235,28 @@ private:
   };
 
   /// The write in progress: the first `events` queued events, as `pieces`
-  /// (`total` bytes; on TLS one piece, `buffer`, holding them all), of
-  /// which `written` bytes went out; begun at `since`.
+  /// (`total` bytes; on TLS, or encoded for TAK Protocol version 1, one
+  /// piece, `buffer`, holding them all), of which `written` bytes went out;
+  /// begun at `since`. `sizes`: each event's bytes on the wire.
   struct write_state {
     std::vector<std::string_view> pieces;
     std::string buffer;
+    std::vector<size_t> sizes;
     size_t total = 0;
     size_t events = 0;
     size_t written = 0;
     clock::time_point since{};
   };
 
+  /// An event written on the current connection, and its bytes there.
+  struct written_event {
+    event_ref ev;
+    size_t bytes;
+  };
+
   /// Events written on the current connection, the latest `replay_bytes`.
   struct replay_window {
-    std::deque<event_ref> events;
+    std::deque<written_event> events;
     size_t bytes = 0;
   };
 
@@ -244,6 +283,9 @@ private:
                       bool config_error);
   void lost(const std::string& why, bool credentials = false);
   bool keepalive(clock::time_point now, std::string& err);
+  void start_protocol(clock::time_point now);
+  bool negotiate(clock::time_point now, std::string& err);
+  bool write_control(const std::string& xml, std::string& err);
 
   // Deliver or park.
   size_t park_queued();
@@ -255,6 +297,7 @@ private:
 
   // Writing.
   void drop_stale();
+  bool encode_next(size_t i, std::string& out);
   void note_unacknowledged(bool complete);
   bool begin_write();
   void complete_write();
@@ -271,6 +314,7 @@ private:
   size_t deferred_bytes_ = 0;
   std::vector<record_ref> scratch_;
   latency_tally latencies_;
+  takp::encoder proto_;
 };
 
 } // namespace cotflow

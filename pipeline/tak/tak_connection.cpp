@@ -646,7 +646,7 @@ tak_connection::progress tak_connection::write_some(
   return progress::complete;
 }
 
-bool tak_connection::drain(std::string& err) {
+bool tak_connection::receive(std::string* keep, std::string& err) {
   if (fd_ < 0 || is_udp())
     return fd_ >= 0;
   char buf[4096];
@@ -656,6 +656,8 @@ bool tak_connection::drain(std::string& err) {
     if (n > 0) {
       bytes_read_ += static_cast<uint64_t>(n);
       last_read_ = std::chrono::steady_clock::now();
+      if (keep)
+        keep->append(buf, static_cast<size_t>(n));
       continue;
     }
     int e = SSL_get_error(ssl_, n);
@@ -683,6 +685,8 @@ bool tak_connection::drain(std::string& err) {
     if (n > 0) {
       bytes_read_ += static_cast<uint64_t>(n);
       last_read_ = std::chrono::steady_clock::now();
+      if (keep)
+        keep->append(buf, static_cast<size_t>(n));
       continue;
     }
     if (n == 0) {

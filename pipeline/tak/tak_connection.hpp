@@ -81,7 +81,13 @@ public:
 
   /// Reads and discards what the server sent, so its send buffer never
   /// fills; false with `err` when the server closed the connection.
-  bool drain(std::string& err) override;
+  bool drain(std::string& err) override {
+    return receive(nullptr, err);
+  }
+
+  bool read(std::string& into, std::string& err) override {
+    return receive(&into, err);
+  }
 
   bool refused_credentials() const override {
     return refused_credentials_;
@@ -96,6 +102,8 @@ public:
   }
 
 private:
+  /// Reads what the server sent, keeping it in `keep` unless null.
+  bool receive(std::string* keep, std::string& err);
   bool setup_tls(std::string& err);
   bool handshake(std::string& err, bool& config_error);
   bool wait(bool for_read, std::chrono::steady_clock::time_point deadline);

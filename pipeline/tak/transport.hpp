@@ -55,6 +55,10 @@ public:
   /// server closed the connection.
   virtual bool drain(std::string& err) = 0;
 
+  /// As drain, but what the server sent is appended to `into` (a
+  /// negotiation reads the server's messages).
+  virtual bool read(std::string& into, std::string& err) = 0;
+
   /// True when the last drain failed because the server refused the
   /// client's certificate (TLS 1.3 says so after the handshake): a
   /// credential problem, not a network one.

@@ -907,12 +907,25 @@ BOOST_AUTO_TEST_CASE(tak_urls_in_the_usual_forms_parse) {
   auto v6 = cotflow::parse_tak_url("tcp://[::1]:8087", err);
   BOOST_REQUIRE(v6);
   BOOST_TEST(v6->host == "::1");
+  using choice = cotflow::tak_protocol_choice;
+  BOOST_TEST((v6->protocol == choice::xml));
+  for (auto [url, want] :
+       {std::pair{"tcp://h:1?protocol=negotiate", choice::negotiate},
+        std::pair{"tcp://h:1?protocol=1", choice::v1},
+        std::pair{"tcp://h:1?protocol=xml", choice::xml},
+        std::pair{"udp://h:1?protocol=mesh", choice::mesh}}) {
+    auto u = cotflow::parse_tak_url(url, err);
+    BOOST_REQUIRE_MESSAGE(u, url << ": " << err);
+    BOOST_TEST((u->protocol == want), url);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(bad_tak_urls_are_refused_with_a_reason) {
-  for (auto bad : {"tak.example.org:8087", "http://h:1", "tcp://h", "tcp://h:0",
-                   "tcp://h:70000", "tcp://:8087", "udp://h:1?ttl=300",
-                   "tcp://h:1?ttl=2", "udp://h:1?x=1"}) {
+  for (auto bad :
+       {"tak.example.org:8087", "http://h:1", "tcp://h", "tcp://h:0",
+        "tcp://h:70000", "tcp://:8087", "udp://h:1?ttl=300", "tcp://h:1?ttl=2",
+        "udp://h:1?x=1", "tcp://h:1?protocol=mesh", "udp://h:1?protocol=1",
+        "udp://h:1?protocol=negotiate", "tls://h:1?protocol=2"}) {
     std::string err;
     BOOST_TEST(!cotflow::parse_tak_url(bad, err), bad);
     BOOST_TEST(!err.empty(), bad);

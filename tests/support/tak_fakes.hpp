@@ -33,6 +33,8 @@ struct wire {
   int connects = 0;
   /// Outcomes of the next write_some calls; complete when none is left.
   std::deque<progress> script;
+  /// What the server sends next (read by the next read).
+  std::string inbound;
   /// The server closes the connection at the next drain.
   bool close_next = false;
   /// What unacknowledged() reports (nothing: it cannot tell).
@@ -102,6 +104,13 @@ struct fake_transport final : tak_transport {
     w->open = false;
     err = "the server closed the connection";
     return false;
+  }
+  bool read(std::string& into, std::string& err) override {
+    if (!drain(err))
+      return false;
+    into += w->inbound;
+    w->inbound.clear();
+    return true;
   }
   void close() override {
     w->open = false;

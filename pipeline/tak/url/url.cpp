@@ -147,6 +147,22 @@ bool apply_option(tak_url& out, const std::string& key, const std::string& val,
       return false;
     }
     out.ping = *v;
+  } else if (key == "protocol") {
+    bool udp = out.scheme == "udp";
+    if (val == "xml")
+      out.protocol = tak_protocol_choice::xml;
+    else if (!udp && val == "negotiate")
+      out.protocol = tak_protocol_choice::negotiate;
+    else if (!udp && val == "1")
+      out.protocol = tak_protocol_choice::v1;
+    else if (udp && val == "mesh")
+      out.protocol = tak_protocol_choice::mesh;
+    else {
+      err = std::string{"protocol must be "}
+            + (udp ? "xml or mesh" : "xml, negotiate or 1") + " for "
+            + out.scheme + "://";
+      return false;
+    }
   } else if (key == "coalesce") {
     auto v = parse_bool(val);
     if (!v) {

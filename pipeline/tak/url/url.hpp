@@ -7,12 +7,28 @@
 
 namespace cotflow {
 
+/// What a TAK destination speaks (the URL's `protocol` option).
+enum class tak_protocol_choice : uint8_t {
+  /// CoT XML only (TAK Protocol version 0), the default.
+  xml,
+  /// Streams: start in XML, switch to TAK Protocol version 1 when the
+  /// server offers it (t-x-takp-v), stay in XML when it does not.
+  negotiate,
+  /// Streams: TAK Protocol version 1 frames from the first byte (a TAK
+  /// Server input with protocol="prototls" or similar).
+  v1,
+  /// UDP: TAK Protocol version 1 mesh datagrams (ATAK's mesh SA).
+  mesh,
+};
+
 /// A TAK destination URL: tcp://host:port, udp://host:port (unicast or
 /// multicast, with ?ttl=N&interface=ADDR), tls://host:port with options
 /// ca (PEM) or ca_p12 (a PKCS#12 truststore, with ca_password_env or
 /// ca_password_file), cert and key (PEM files) or p12 (PKCS#12 file, as
 /// TAK Server's scripts export them, legacy encryption included) with
-/// password_env or password_file, server_name, verify=false.
+/// password_env or password_file, server_name, verify=false; on every
+/// scheme protocol (xml, or TAK Protocol version 1: negotiate or 1 on
+/// streams, mesh on UDP).
 struct tak_url {
   std::string scheme;
   std::string host;
@@ -50,6 +66,8 @@ struct tak_url {
   bool coalesce = false;
   /// Keepalive pings (ping=false: none); nothing: on for tcp and tls.
   std::optional<bool> ping;
+  /// protocol=xml|negotiate|1 (tcp, tls) or xml|mesh (udp).
+  tak_protocol_choice protocol = tak_protocol_choice::xml;
 };
 
 /// Parses a TAK destination URL; returns nothing when bad, with every

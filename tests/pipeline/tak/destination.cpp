@@ -7,6 +7,7 @@
 
 #include "pipeline/tak/destination.hpp"
 #include "tests/support/tak_fakes.hpp"
+#include "tests/support/tak_frames.hpp"
 
 #include <deque>
 #include <memory>
@@ -73,20 +74,21 @@ struct fixture {
     return *d;
   }
 
-  /// A batch of events with uids `uids` (offsets continue across batches).
+  /// A batch of events with uids `uids` (offsets continue across batches);
+  /// with `full`, whole CoT events, which version 1 can encode.
   std::shared_ptr<const cot_events> batch(std::vector<std::string> uids,
-                                          std::string type = "a-f-G") {
-    auto evs = std::make_shared<cot_events>();
-    for (auto& uid : uids) {
-      cot_event ev;
-      ev.ref = {0, next_offset++};
-      ev.uid = uid;
-      ev.type = type;
-      ev.stale_ms = wall + 60'000;
-      ev.xml = "<event uid=\"" + uid + "\"/>";
-      evs->push_back(std::move(ev));
-    }
-    return evs;
+                                          std::string type = "a-f-G",
+                                          bool full = false);
+
+  std::shared_ptr<const cot_events> cot_batch(std::vector<std::string> uids) {
+    return batch(std::move(uids), "a-f-G", true);
+  }
+
+  /// Sets the destination's URL.
+  void url(const std::string& u) {
+    std::string err;
+    cfg.url = u;
+    cfg.target = *parse_tak_url(u, err);
   }
 
   tak_destination::pump_result pump() {
@@ -120,6 +122,62 @@ struct fixture {
 
 std::string xml(const std::string& uid) {
   return "<event uid=\"" + uid + "\"/>";
+}
+
+/// A CoT event as the encoder writes them, with uid `uid`.
+std::string cot(const std::string& uid) {
+  return R"(<event version="2.0" uid=")" + uid
+         + R"(" type="a-f-G" how="m-g" time="2026-11-26T12:34:55.789Z" )"
+           R"(start="2026-11-26T12:34:55.789Z" )"
+           R"(stale="2026-11-26T12:39:56.789Z"><point lat="1.5" lon="2.5" )"
+           R"(hae="9999999.0" ce="9999999.0" le="9999999.0"/><detail>)"
+           R"(<contact callsign=")"
+         + uid + R"("/></detail></event>)";
+}
+
+/// The uids of the TAK Protocol version 1 stream frames in `bytes`.
+std::vector<std::string> frame_uids(const std::string& bytes) {
+  std::vector<std::string> uids;
+  for (auto& m : test::stream_frames(bytes))
+    uids.push_back(m.cotevent().uid());
+  return uids;
+}
+
+/// The server's offer of version 1 and its answer, as TAK Server sends
+/// them.
+std::string offer(const std::string& uid = "proto-1") {
+  return R"(<?xml version="1.0" encoding="UTF-8"?><event version="2.0" uid=")"
+         + uid
+         + R"(" type="t-x-takp-v" how="m-g" time="2026-11-26T12:34:55Z" )"
+           R"(start="2026-11-26T12:34:55Z" stale="2026-11-26T12:35:55Z">)"
+           R"(<point lat="0" lon="0" hae="0" ce="999999" le="999999"/>)"
+           R"(<detail><TakControl><TakProtocolSupport version="1"/>)"
+           R"(</TakControl></detail></event>)";
+}
+
+std::string answer(bool yes) {
+  return R"(<event version="2.0" uid="proto-1" type="t-x-takp-r" how="m-g" )"
+         R"(time="2026-11-26T12:34:55Z" start="2026-11-26T12:34:55Z" )"
+         R"(stale="2026-11-26T12:35:55Z"><point lat="0" lon="0" hae="0" )"
+         R"(ce="999999" le="999999"/><detail><TakControl><TakResponse )"
+         R"(status=")"
+         + std::string{yes ? "true" : "false"}
+         + R"("/></TakControl></detail></event>)";
+}
+
+std::shared_ptr<const cot_events> fixture::batch(std::vector<std::string> uids,
+                                                 std::string type, bool full) {
+  auto evs = std::make_shared<cot_events>();
+  for (auto& uid : uids) {
+    cot_event ev;
+    ev.ref = {0, next_offset++};
+    ev.uid = uid;
+    ev.type = type;
+    ev.stale_ms = wall + 60'000;
+    ev.xml = full ? cot(uid) : xml(uid);
+    evs->push_back(std::move(ev));
+  }
+  return evs;
 }
 
 using offsets = std::vector<int64_t>;
@@ -704,6 +762,191 @@ BOOST_AUTO_TEST_CASE(a_reload_changes_the_queue_bound_and_keeps_the_breaker) {
   d->reconfigure(b, 2);
   BOOST_CHECK(d->breaker().state() == circuit_state::open);
   BOOST_CHECK_EQUAL(d->breaker().settings().consecutive_failures, 7);
+}
+
+// --- TAK Protocol version 1 ------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(protocol_1_writes_stream_frames_from_the_first_byte) {
+  url("tcp://tak.example:8087?protocol=1");
+  start(false);
+  d->take(cot_batch({"a", "b", "c"}));
+  pump();
+  BOOST_REQUIRE_EQUAL(w->writes.size(), 1u); // one write, three frames
+  BOOST_CHECK(frame_uids(received())
+              == (std::vector<std::string>{"a", "b", "c"}));
+  BOOST_CHECK(acked(bit) == (offsets{0, 1, 2}));
+  BOOST_CHECK_EQUAL(counters->protocol, 1);
+  BOOST_CHECK_EQUAL(counters->bytes, received().size());
+}
+
+BOOST_AUTO_TEST_CASE(an_offer_is_answered_and_accepted_then_protobuf) {
+  url("tcp://tak.example:8087?protocol=negotiate");
+  cfg.negotiate_offer = 5s;
+  cfg.negotiate_response = 60s;
+  start(false);
+  w->inbound = offer("proto-&amp;7");
+  d->take(cot_batch({"a", "b"}));
+  pump();
+  // The request, with the offer's uid, and nothing else until the answer.
+  BOOST_REQUIRE_EQUAL(w->pings.size(), 1u);
+  BOOST_CHECK(w->pings[0].find("t-x-takp-q") != std::string::npos);
+  BOOST_CHECK(w->pings[0].find(R"(uid="proto-&amp;7")") != std::string::npos);
+  BOOST_CHECK(w->pings[0].find(R"(<TakRequest version="1"/>)")
+              != std::string::npos);
+  BOOST_CHECK(w->writes.empty());
+  BOOST_CHECK(acks.empty());
+  after(1s);
+  BOOST_CHECK(w->writes.empty());
+  w->inbound = answer(true);
+  after(10ms);
+  BOOST_CHECK(frame_uids(received()) == (std::vector<std::string>{"a", "b"}));
+  BOOST_CHECK_EQUAL(counters->protocol, 1);
+  BOOST_CHECK_EQUAL(w->pings.size(), 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_declined_request_keeps_the_connection_in_xml) {
+  url("tcp://tak.example:8087?protocol=negotiate");
+  cfg.negotiate_offer = 5s;
+  cfg.negotiate_response = 60s;
+  start(false);
+  w->inbound = offer();
+  d->take(cot_batch({"a"}));
+  pump();
+  w->inbound = answer(false);
+  after(10ms);
+  BOOST_CHECK_EQUAL(received(), cot("a"));
+  BOOST_CHECK_EQUAL(counters->protocol, 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_server_that_offers_nothing_gets_xml_at_once) {
+  // XML goes out while cotflow looks for an offer; after the offer time
+  // it stops looking, and an offer after that is not taken up.
+  url("tcp://tak.example:8087?protocol=negotiate");
+  cfg.negotiate_offer = 5s;
+  start(false);
+  d->take(cot_batch({"a"}));
+  pump();
+  BOOST_CHECK_EQUAL(received(), cot("a"));
+  after(5s);
+  w->inbound = offer();
+  after(10ms);
+  d->take(cot_batch({"b"}));
+  pump();
+  BOOST_CHECK(w->pings.empty());
+  BOOST_CHECK_EQUAL(received(), cot("a") + cot("b"));
+}
+
+BOOST_AUTO_TEST_CASE(an_unanswered_request_reconnects_and_stays_in_xml) {
+  url("tcp://tak.example:8087?protocol=negotiate");
+  cfg.negotiate_offer = 5s;
+  cfg.negotiate_response = 60s;
+  start(false);
+  w->inbound = offer();
+  d->take(cot_batch({"a"}));
+  pump();
+  BOOST_REQUIRE_EQUAL(w->pings.size(), 1u);
+  after(60s); // no answer: the protocol says disconnect
+  BOOST_CHECK(!w->open);
+  BOOST_CHECK(counters->last_error().find("no answer to the request")
+              != std::string::npos);
+  w->inbound = offer();
+  after(100ms); // reconnected: XML, no second request
+  BOOST_CHECK(w->open);
+  BOOST_CHECK_EQUAL(w->pings.size(), 1u);
+  BOOST_CHECK_EQUAL(received(), cot("a"));
+}
+
+BOOST_AUTO_TEST_CASE(a_resent_event_goes_out_in_the_new_connections_protocol) {
+  // Written as protobuf on a connection that negotiated version 1, lost
+  // unacknowledged, resent as XML on a connection whose server offers
+  // nothing: events wait as CoT XML and are encoded per connection.
+  url("tcp://tak.example:8087?protocol=negotiate");
+  cfg.negotiate_offer = 1s;
+  start(false);
+  w->inbound = offer();
+  d->take(cot_batch({"a", "b"}));
+  pump();
+  w->inbound = answer(true);
+  after(10ms);
+  BOOST_REQUIRE(frame_uids(received()) == (std::vector<std::string>{"a", "b"}));
+  auto frames = received().size();
+  w->unacked = frames; // the server's kernel acknowledged none of it
+  w->close_next = true;
+  pump();
+  BOOST_CHECK_EQUAL(counters->resent, 2u);
+  after(100ms); // reconnect: looking for an offer, writing XML
+  BOOST_CHECK_EQUAL(received().substr(frames), cot("a") + cot("b"));
+  BOOST_CHECK_EQUAL(counters->protocol, 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_replay_window_counts_the_bytes_on_the_wire) {
+  // Resend sizes are those written: protobuf frames, not their XML.
+  url("tcp://tak.example:8087?protocol=1");
+  start(false);
+  d->take(cot_batch({"a"}));
+  pump();
+  auto one = received().size();
+  // Counted in XML bytes, b alone would cover what the kernel reports.
+  BOOST_REQUIRE_LT(2 * one, cot("b").size());
+  // After b's write, the kernel says none of a's and b's frames (as long
+  // as each other) was acknowledged: both go again.
+  w->unacked = 2 * one;
+  d->take(cot_batch({"b"}));
+  pump();
+  BOOST_CHECK_EQUAL(received().size(), 2 * one);
+  w->close_next = true;
+  pump();
+  BOOST_CHECK_EQUAL(counters->resent, 2u);
+}
+
+BOOST_AUTO_TEST_CASE(mesh_datagrams_carry_the_control_twice_a_minute) {
+  url("udp://239.2.3.1:6969?protocol=mesh");
+  w->udp = true;
+  start(false);
+  d->take(cot_batch({"a", "b"}));
+  pump();
+  after(31s);
+  d->take(cot_batch({"c"}));
+  pump();
+  BOOST_REQUIRE_EQUAL(w->writes.size(), 3u); // a datagram per event
+  std::vector<bool> control;
+  std::vector<std::string> uids;
+  for (auto& dgram : w->writes) {
+    BOOST_REQUIRE_EQUAL(dgram.substr(0, 3), "\xbf\x01\xbf");
+    takp::pb::TakMessage m;
+    BOOST_REQUIRE(m.ParseFromString(dgram.substr(3)));
+    control.push_back(m.has_takcontrol());
+    uids.push_back(m.cotevent().uid());
+    if (m.has_takcontrol()) {
+      BOOST_CHECK_EQUAL(m.takcontrol().minprotoversion(), 1u);
+      BOOST_CHECK_EQUAL(m.takcontrol().maxprotoversion(), 1u);
+    }
+  }
+  BOOST_CHECK(uids == (std::vector<std::string>{"a", "b", "c"}));
+  BOOST_CHECK(control == (std::vector<bool>{true, false, true}));
+}
+
+BOOST_AUTO_TEST_CASE(an_event_version_1_cannot_encode_is_dropped_and_counted) {
+  url("tcp://tak.example:8087?protocol=1");
+  start(false);
+  d->take(batch({"bad"})); // not a CoT event: <event uid="bad"/>
+  d->take(cot_batch({"good"}));
+  pump();
+  BOOST_CHECK(frame_uids(received()) == (std::vector<std::string>{"good"}));
+  BOOST_CHECK_EQUAL(counters->unencodable, 1u);
+  BOOST_CHECK(acked(bit) == (offsets{0, 1}));
+}
+
+BOOST_AUTO_TEST_CASE(pings_go_out_in_the_connections_protocol) {
+  url("tcp://tak.example:8087?protocol=1");
+  cfg.ping_interval = 100ms;
+  cfg.ping_timeout = 50ms;
+  start(false);
+  pump();
+  after(100ms);
+  BOOST_REQUIRE_EQUAL(w->pings.size(), 1u);
+  BOOST_CHECK(frame_uids(w->pings[0])
+              == (std::vector<std::string>{"cotflow-tak1"}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

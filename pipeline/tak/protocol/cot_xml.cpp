@@ -1,0 +1,298 @@
+#include "pipeline/tak/protocol/cot_xml.hpp"
+
+#include <charconv>
+#include <cstdint>
+
+namespace cotflow {
+
+namespace {
+
+constexpr int max_depth = 64;
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+bool is_name_char(char c) {
+  return !is_space(c) && c != '/' && c != '>' && c != '=' && c != '<'
+         && c != '"' && c != '\'';
+}
+
+bool references_ok(std::string_view raw) {
+  if (raw.find('&') == std::string_view::npos)
+    return true;
+  thread_local std::string scratch;
+  scratch.clear();
+  return xml_unescape(raw, scratch);
+}
+
+/// A cursor over XML text; each reader advances `p` past what it read.
+struct reader {
+  std::string_view text;
+  size_t p = 0;
+  std::string& err;
+
+  bool at_end() const {
+    return p >= text.size();
+  }
+
+  bool starts(std::string_view s) const {
+    return text.substr(p, s.size()) == s;
+  }
+
+  void skip_space() {
+    while (!at_end() && is_space(text[p]))
+      ++p;
+  }
+
+  bool fail(const std::string& why) {
+    if (err.empty())
+      err = why + " at byte " + std::to_string(p);
+    return false;
+  }
+
+  /// Skips past `end`, which must follow.
+  bool skip_past(std::string_view end, const char* what) {
+    auto at = text.find(end, p);
+    if (at == std::string_view::npos)
+      return fail(std::string{"unterminated "} + what);
+    p = at + end.size();
+    return true;
+  }
+
+  /// At `<`: skips a comment, CDATA section or processing instruction and
+  /// returns true; false (nothing skipped) when an element or end tag
+  /// begins here. `ok` is cleared when the construct does not end.
+  bool skip_markup(bool& ok) {
+    if (starts("<!--"))
+      ok = skip_past("-->", "comment");
+    else if (starts("<![CDATA["))
+      ok = skip_past("]]>", "CDATA section");
+    else if (starts("<?"))
+      ok = skip_past("?>", "processing instruction");
+    else if (starts("<!"))
+      ok = fail("a document type declaration is not allowed");
+    else
+      return false;
+    return true;
+  }
+
+  std::string_view name() {
+    auto from = p;
+    while (!at_end() && is_name_char(text[p]))
+      ++p;
+    return text.substr(from, p - from);
+  }
+
+  /// Reads the element at `p` (which is at `<`); with `keep`, its name,
+  /// attributes and extent go there, and only checks its descendants.
+  bool element(xml_element* keep, int depth) {
+    if (depth > max_depth)
+      return fail("elements nested deeper than 64");
+    auto from = p++;
+    auto tag = name();
+    if (tag.empty())
+      return fail("an element without a name");
+    if (keep) {
+      keep->name = tag;
+      keep->attributes.clear();
+    }
+    for (;;) {
+      bool spaced = !at_end() && is_space(text[p]);
+      skip_space();
+      if (at_end())
+        return fail("unterminated tag <" + std::string{tag} + ">");
+      if (starts("/>")) {
+        p += 2;
+        if (keep) {
+          keep->inner = {};
+          keep->whole = text.substr(from, p - from);
+        }
+        return true;
+      }
+      if (text[p] == '>') {
+        ++p;
+        break;
+      }
+      if (!spaced)
+        return fail("attributes must be separated by white space");
+      auto attr = name();
+      skip_space();
+      if (attr.empty() || at_end() || text[p] != '=')
+        return fail("an attribute without a value in <" + std::string{tag}
+                    + ">");
+      ++p;
+      skip_space();
+      if (at_end() || (text[p] != '"' && text[p] != '\''))
+        return fail("an attribute value without quotes");
+      char quote = text[p++];
+      auto end = text.find(quote, p);
+      if (end == std::string_view::npos)
+        return fail("an unterminated attribute value");
+      auto raw = text.substr(p, end - p);
+      if (raw.find('<') != std::string_view::npos)
+        return fail("'<' in an attribute value");
+      if (!references_ok(raw))
+        return fail("an unknown entity or a bad character reference");
+      if (keep)
+        keep->attributes.push_back({attr, raw});
+      p = end + 1;
+    }
+    auto inner_from = p;
+    for (;;) {
+      auto lt = text.find('<', p);
+      if (lt == std::string_view::npos)
+        return fail("element <" + std::string{tag} + "> does not end");
+      if (!references_ok(text.substr(p, lt - p)))
+        return fail("an unknown entity or a bad character reference");
+      p = lt;
+      bool ok = true;
+      if (skip_markup(ok)) {
+        if (!ok)
+          return false;
+        continue;
+      }
+      if (starts("</")) {
+        auto inner_to = p;
+        p += 2;
+        auto closing = name();
+        skip_space();
+        if (closing != tag || at_end() || text[p] != '>')
+          return fail("</" + std::string{closing} + "> does not close <"
+                      + std::string{tag} + ">");
+        ++p;
+        if (keep) {
+          keep->inner = text.substr(inner_from, inner_to - inner_from);
+          keep->whole = text.substr(from, p - from);
+        }
+        return true;
+      }
+      if (!element(nullptr, depth + 1))
+        return false;
+    }
+  }
+};
+
+void append_utf8(uint32_t cp, std::string& out) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+bool is_xml_char(uint32_t cp) {
+  return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF)
+         || (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
+}
+
+} // namespace
+
+const std::string_view* xml_element::find(std::string_view attr) const {
+  for (auto& a : attributes)
+    if (a.name == attr)
+      return &a.raw;
+  return nullptr;
+}
+
+bool read_elements(std::string_view content, std::vector<xml_element>& out,
+                   std::string& err) {
+  reader r{content, 0, err};
+  for (;;) {
+    auto lt = content.find('<', r.p);
+    if (lt == std::string_view::npos)
+      return true;
+    r.p = lt;
+    bool ok = true;
+    if (r.skip_markup(ok)) {
+      if (!ok)
+        return false;
+      continue;
+    }
+    if (r.starts("</"))
+      return r.fail("an end tag without its start");
+    out.emplace_back();
+    if (!r.element(&out.back(), 1))
+      return false;
+  }
+}
+
+bool read_cot_xml(std::string_view xml, cot_xml& out, std::string& err) {
+  std::vector<xml_element> top;
+  if (!read_elements(xml, top, err))
+    return false;
+  if (top.size() != 1 || top[0].name != "event") {
+    err = "not one <event> element";
+    return false;
+  }
+  out.event = std::move(top[0]);
+  out.has_point = false;
+  out.detail.clear();
+  std::vector<xml_element> children;
+  if (!read_elements(out.event.inner, children, err))
+    return false;
+  for (auto& child : children) {
+    if (child.name == "point" && !out.has_point) {
+      out.point = std::move(child);
+      out.has_point = true;
+    } else if (child.name == "detail") {
+      if (!read_elements(child.inner, out.detail, err))
+        return false;
+    } else {
+      err = "<event> holds <" + std::string{child.name}
+            + ">: only <point> and <detail> belong there";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool xml_unescape(std::string_view raw, std::string& out) {
+  for (size_t i = 0; i < raw.size();) {
+    auto amp = raw.find('&', i);
+    out.append(raw.substr(i, amp == std::string_view::npos ? amp : amp - i));
+    if (amp == std::string_view::npos)
+      return true;
+    auto semi = raw.find(';', amp);
+    if (semi == std::string_view::npos)
+      return false;
+    auto ref = raw.substr(amp + 1, semi - amp - 1);
+    i = semi + 1;
+    if (ref == "amp") {
+      out += '&';
+    } else if (ref == "lt") {
+      out += '<';
+    } else if (ref == "gt") {
+      out += '>';
+    } else if (ref == "quot") {
+      out += '"';
+    } else if (ref == "apos") {
+      out += '\'';
+    } else if (ref.size() > 1 && ref[0] == '#') {
+      bool hex = ref[1] == 'x';
+      auto digits = ref.substr(hex ? 2 : 1);
+      uint32_t cp = 0;
+      auto [end, ec] = std::from_chars(
+        digits.data(), digits.data() + digits.size(), cp, hex ? 16 : 10);
+      if (digits.empty() || ec != std::errc{}
+          || end != digits.data() + digits.size() || !is_xml_char(cp))
+        return false;
+      append_utf8(cp, out);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace cotflow

@@ -1,0 +1,304 @@
+#include <boost/test/unit_test.hpp>
+
+#include "config/config.hpp"
+#include "pipeline/codec/cot_encoder.hpp"
+#include "pipeline/codec/decoder.hpp"
+#include "pipeline/codec/generator.hpp"
+#include "pipeline/core/detection.hpp"
+#include "pipeline/tak/protocol/cot_xml.hpp"
+#include "pipeline/tak/protocol/tak_protocol.hpp"
+#include "tests/support/tak_frames.hpp"
+
+#include <string>
+#include <vector>
+
+using namespace cotflow;
+using namespace cotflow::takp;
+
+namespace {
+
+// 2026-11-26T12:34:56.789Z
+constexpr int64_t now = 1795696496789;
+
+const std::string head = R"(<event version="2.0" uid="u-1" type="a-h-G" )"
+                         R"(how="m-g" time="2026-11-26T12:34:55.789Z" )"
+                         R"(start="2026-11-26T12:34:55.789Z" )"
+                         R"(stale="2026-11-26T12:39:56.789Z">)"
+                         R"(<point lat="38.8977000" lon="-77.0365000" )"
+                         R"(hae="9999999.0" ce="12.5" le="9999999.0"/>)";
+
+std::string event_with(const std::string& detail) {
+  return head + "<detail>" + detail + "</detail></event>";
+}
+
+pb::TakMessage convert(const std::string& xml) {
+  pb::TakMessage m;
+  std::string err;
+  BOOST_TEST_REQUIRE(to_tak_message(xml, m, err), err);
+  return m;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(an_event_becomes_typed_fields) {
+  auto m = convert(event_with(R"(<contact callsign="Eagle &amp; 1"/>)"
+                              R"(<track course="271.5" speed="12.25"/>)"
+                              R"(<precisionlocation geopointsrc="GPS" )"
+                              R"(altsrc="DTED0"/>)"
+                              R"(<__group name="Cyan" role="Team Member"/>)"
+                              R"(<status battery="87"/>)"
+                              R"(<takv device="d" platform="p" os="o" )"
+                              R"(version="v"/>)"));
+  BOOST_TEST_REQUIRE(m.has_cotevent());
+  BOOST_TEST(!m.has_takcontrol());
+  auto& e = m.cotevent();
+  BOOST_TEST(e.uid() == "u-1");
+  BOOST_TEST(e.type() == "a-h-G");
+  BOOST_TEST(e.how() == "m-g");
+  BOOST_TEST(e.sendtime() == uint64_t(now - 1000));
+  BOOST_TEST(e.starttime() == uint64_t(now - 1000));
+  BOOST_TEST(e.staletime() == uint64_t(now + 300000));
+  BOOST_TEST(e.lat() == 38.8977);
+  BOOST_TEST(e.lon() == -77.0365);
+  BOOST_TEST(e.hae() == 9999999.0);
+  BOOST_TEST(e.ce() == 12.5);
+  auto& d = e.detail();
+  BOOST_TEST(d.xmldetail().empty());
+  BOOST_TEST(d.contact().callsign() == "Eagle & 1");
+  BOOST_TEST(d.contact().endpoint().empty());
+  BOOST_TEST(d.track().course() == 271.5);
+  BOOST_TEST(d.track().speed() == 12.25);
+  BOOST_TEST(d.precisionlocation().geopointsrc() == "GPS");
+  BOOST_TEST(d.precisionlocation().altsrc() == "DTED0");
+  BOOST_TEST(d.group().name() == "Cyan");
+  BOOST_TEST(d.group().role() == "Team Member");
+  BOOST_TEST(d.status().battery() == 87u);
+  BOOST_TEST(d.takv().os() == "o");
+}
+
+BOOST_AUTO_TEST_CASE(elements_that_do_not_fit_their_message_stay_xml) {
+  // The protocol's rule: a whole element goes into its message or stays
+  // XML; never part of it in each. An extra attribute, a missing one,
+  // content, a second element of the same name, a number that is not one.
+  const std::string rest = R"(<contact callsign="a" phone="555"/>)"
+                           R"(<precisionlocation geopointsrc="GPS"/>)"
+                           R"(<track course="1" speed="2"/>)"
+                           R"(<track course="3" speed="4"/>)"
+                           R"(<status battery="x"/>)"
+                           R"(<__group name="n" role="r"><x/></__group>)"
+                           R"(<remarks source="cam">a &lt; b</remarks>)"
+                           R"(<_flow-tags_ cotflow="2026-11-26T12:34:56Z"/>)";
+  auto m = convert(event_with(rest));
+  auto& d = m.cotevent().detail();
+  BOOST_TEST(!d.has_contact());
+  BOOST_TEST(!d.has_precisionlocation());
+  BOOST_TEST(!d.has_track());
+  BOOST_TEST(!d.has_status());
+  BOOST_TEST(!d.has_group());
+  // As written, in their order, escapes and all.
+  BOOST_TEST(d.xmldetail() == rest);
+}
+
+BOOST_AUTO_TEST_CASE(an_event_without_detail_has_none) {
+  auto m = convert(head + "<detail/></event>");
+  BOOST_TEST(!m.cotevent().has_detail());
+  auto with_prolog = convert(R"(<?xml version="1.0" encoding="UTF-8"?>)"
+                             "\n"
+                             + head + "</event>");
+  BOOST_TEST(with_prolog.cotevent().uid() == "u-1");
+}
+
+BOOST_AUTO_TEST_CASE(what_is_not_a_cot_event_is_refused_with_a_reason) {
+  const std::string bad[] = {
+    "",
+    "not xml",
+    "<event uid='a'>",
+    head + "</evnt>",
+    head + "<detail><a></b></detail></event>",
+    head + "<detail><a x=1/></detail></event>",
+    head + "<detail><a x='1'y='2'/></detail></event>",
+    head + "<detail><a x='&bogus;'/></detail></event>",
+    head + "<detail><!DOCTYPE x></detail></event>",
+    R"(<event uid="u" type="t" how="h" time="x" start="x" stale="x">)"
+    R"(<point lat="1" lon="2" hae="3" ce="4" le="5"/></event>)",
+    R"(<event uid="u" type="t" how="h" time="2026-11-26T12:34:55Z" )"
+    R"(start="2026-11-26T12:34:55Z" stale="2026-11-26T12:34:55Z"></event>)",
+    R"(<event uid="u" type="t" how="h" time="2026-11-26T12:34:55Z" )"
+    R"(start="2026-11-26T12:34:55Z" stale="2026-11-26T12:34:55Z">)"
+    R"(<point lat="north" lon="2" hae="3" ce="4" le="5"/></event>)",
+    head + "</event><event/>",
+    std::string(70, '<') + "x",
+  };
+  for (auto& xml : bad) {
+    pb::TakMessage m;
+    std::string err;
+    BOOST_TEST_CONTEXT(xml) {
+      BOOST_TEST(!to_tak_message(xml, m, err));
+      BOOST_TEST(!err.empty());
+    }
+  }
+  // Nesting is bounded, not recursed without end.
+  std::string deep = head + "<detail>";
+  for (int i = 0; i < 100; ++i)
+    deep += "<a>";
+  for (int i = 0; i < 100; ++i)
+    deep += "</a>";
+  deep += "</detail></event>";
+  pb::TakMessage m;
+  std::string err;
+  BOOST_TEST(!to_tak_message(deep, m, err));
+  BOOST_TEST(err.find("deeper than 64") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(character_references_decode_to_utf8) {
+  std::string out;
+  BOOST_TEST(xml_unescape("a&#233;&#x263A;&lt;&amp;&quot;&apos;&gt;", out));
+  BOOST_TEST(out == "a\xC3\xA9\xE2\x98\xBA<&\"'>");
+  for (auto bad : {"&#0;", "&#xD800;", "&#x110000;", "&#;", "&x;", "&amp"}) {
+    out.clear();
+    BOOST_TEST(!xml_unescape(bad, out), bad);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(varints_are_protobufs) {
+  auto hex = [](uint64_t v) {
+    std::string out;
+    append_varint(v, out);
+    std::string h;
+    for (unsigned char c : out) {
+      char b[3];
+      std::snprintf(b, sizeof b, "%02x", c);
+      h += b;
+    }
+    return h;
+  };
+  BOOST_TEST(hex(0) == "00");
+  BOOST_TEST(hex(127) == "7f");
+  BOOST_TEST(hex(128) == "8001");
+  BOOST_TEST(hex(300) == "ac02");
+  BOOST_TEST(hex(UINT64_MAX) == "ffffffffffffffffff01");
+}
+
+BOOST_AUTO_TEST_CASE(stream_frames_and_mesh_datagrams) {
+  encoder enc;
+  std::string out, err;
+  auto a = event_with(R"(<contact callsign="a"/>)");
+  // A long remark makes the second frame's length take two varint bytes.
+  auto b = event_with("<remarks>" + std::string(300, 'r') + "</remarks>");
+  BOOST_TEST_REQUIRE(enc.append(a, wire_format::stream, false, out, err));
+  BOOST_TEST_REQUIRE(enc.append(b, wire_format::stream, false, out, err));
+  auto frames = test::stream_frames(out);
+  BOOST_TEST_REQUIRE(frames.size() == 2u);
+  BOOST_TEST(frames[0].cotevent().detail().contact().callsign() == "a");
+  BOOST_TEST(frames[1].cotevent().detail().xmldetail().size() > 300u);
+
+  std::string datagram;
+  BOOST_TEST_REQUIRE(enc.append(a, wire_format::mesh, true, datagram, err));
+  BOOST_TEST_REQUIRE(datagram.substr(0, 3) == "\xbf\x01\xbf");
+  pb::TakMessage m;
+  BOOST_TEST_REQUIRE(m.ParseFromString(datagram.substr(3)));
+  BOOST_TEST(m.takcontrol().minprotoversion() == 1u);
+  BOOST_TEST(m.takcontrol().maxprotoversion() == 1u);
+  BOOST_TEST(m.cotevent().uid() == "u-1");
+
+  // A failed conversion appends nothing.
+  auto before = out.size();
+  BOOST_TEST(!enc.append("<event/>", wire_format::stream, false, out, err));
+  BOOST_TEST(out.size() == before);
+}
+
+BOOST_AUTO_TEST_CASE(every_event_the_encoder_writes_converts) {
+  // Generated detections of every kind the generator makes, through the
+  // real decoder and encoder: each event converts, and its typed fields
+  // and xmlDetail hold all of its detail (nothing dropped, nothing twice).
+  detection_generator gen{{}};
+  decoder dec{64 * 1024};
+  cot_encoder cot{default_config().cot};
+  generated_record rec;
+  detection d;
+  std::string xml, err;
+  int converted = 0;
+  for (int i = 0; i < 2000; ++i) {
+    gen.next(rec, now);
+    if (!rec.valid || dec.decode(rec.payload, d))
+      continue;
+    if (cot.encode(d, now, xml) != encode_outcome::encoded)
+      continue;
+    pb::TakMessage m;
+    BOOST_TEST_REQUIRE(to_tak_message(xml, m, err), err << ": " << xml);
+    auto& det = m.cotevent().detail();
+    BOOST_TEST(xml.find(det.xmldetail()) != std::string::npos);
+    BOOST_TEST((det.has_contact() == (xml.find("<contact") != xml.npos)));
+    BOOST_TEST((det.has_track() == (xml.find("<track") != xml.npos)));
+    BOOST_TEST(det.xmldetail().find("<contact") == std::string::npos);
+    ++converted;
+  }
+  BOOST_TEST(converted > 1500);
+  // Pings too: a connection in version 1 pings in version 1.
+  pb::TakMessage ping;
+  BOOST_TEST(to_tak_message(ping_event("cotflow-x", now), ping, err), err);
+  BOOST_TEST(ping.cotevent().type() == "t-x-c-t");
+}
+
+BOOST_AUTO_TEST_CASE(the_reader_finds_the_offer_among_other_events) {
+  negotiation_reader r;
+  const std::string other = R"(<?xml version="1.0"?><event uid="x" )"
+                            R"(type="a-f-G" how="m-g"><point/></event>)";
+  const std::string offer
+    = R"(<?xml version="1.0" encoding="UTF-8"?>)"
+      R"(<event version='2.0' uid='proto-&amp;1' type='t-x-takp-v' )"
+      R"(time='2026-11-26T12:34:55Z' start='2026-11-26T12:34:55Z' )"
+      R"(stale='2026-11-26T12:35:55Z' how='m-g'><point lat='0.0' )"
+      R"(lon='0.0' hae='0.0' ce='999999' le='999999'/><detail>)"
+      R"(<TakControl><TakProtocolSupport version="1"/>)"
+      R"(<TakServerVersionInfo serverVersion="5.2"/></TakControl>)"
+      R"(</detail></event>)";
+  // Split anywhere, after other traffic: found once it is complete.
+  BOOST_TEST(!r.feed(other));
+  BOOST_TEST(!r.feed(offer.substr(0, 100)));
+  auto m = r.feed(offer.substr(100));
+  BOOST_TEST_REQUIRE(m.has_value());
+  BOOST_TEST((m->what == server_message::kind::offer));
+  BOOST_TEST(m->uid == "proto-&1");
+  BOOST_TEST(m->versions == std::vector<int>{1});
+
+  const std::string yes
+    = R"(<event version="2.0" uid="proto-&amp;1" type="t-x-takp-r" )"
+      R"(time="2026-11-26T12:34:56Z" start="2026-11-26T12:34:56Z" )"
+      R"(stale="2026-11-26T12:35:56Z" how="m-g"><point lat="0" lon="0" )"
+      R"(hae="0" ce="999999" le="999999"/><detail><TakControl>)"
+      R"(<TakResponse status="true"/></TakControl></detail></event>)";
+  // The server's first frame may follow in the same read.
+  auto r2 = r.feed(yes + "\xbf\x05");
+  BOOST_TEST_REQUIRE(r2.has_value());
+  BOOST_TEST((r2->what == server_message::kind::response));
+  BOOST_TEST(r2->accepted);
+  BOOST_TEST(r.rest() == "\xbf\x05");
+
+  negotiation_reader no;
+  auto declined = yes;
+  declined.replace(declined.find("true"), 4, "false");
+  auto r3 = no.feed(declined);
+  BOOST_TEST_REQUIRE(r3.has_value());
+  BOOST_TEST(!r3->accepted);
+
+  // What never ends is not kept without bound.
+  negotiation_reader flood;
+  for (int i = 0; i < 100; ++i)
+    BOOST_TEST(!flood.feed(std::string(4096, 'x')));
+  BOOST_TEST(flood.rest().size() <= 64u * 1024);
+}
+
+BOOST_AUTO_TEST_CASE(the_request_repeats_the_offer_uid) {
+  auto q = protocol_request("proto-<1>", 1, now);
+  cot_xml ev;
+  std::string err;
+  BOOST_TEST_REQUIRE(read_cot_xml(q, ev, err), err);
+  std::string uid;
+  BOOST_TEST(xml_unescape(*ev.event.find("uid"), uid));
+  BOOST_TEST(uid == "proto-<1>");
+  BOOST_TEST(*ev.event.find("type") == "t-x-takp-q");
+  BOOST_TEST(q.find(R"(<TakRequest version="1"/>)") != std::string::npos);
+  pb::TakMessage m;
+  BOOST_TEST(to_tak_message(q, m, err), err);
+}
