@@ -1,5 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
+#include "tests/pipeline/codec/decoder_vectors.hpp"
+
 #include "pipeline/codec/decoder.hpp"
 #include "pipeline/codec/generator.hpp"
 #include "pipeline/codec/xml_text.hpp"
@@ -8,6 +10,7 @@
 #include <cmath>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -1078,6 +1081,49 @@ BOOST_AUTO_TEST_CASE(it_decodes_every_record_as_rapidjson_does) {
       }
     }
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The vectors of decoder_vectors.txt, which the JSON Schema test
+// (decoder_schema) reads too: the verdicts docs/input-format.md promises.
+BOOST_AUTO_TEST_SUITE(vectors)
+
+BOOST_AUTO_TEST_CASE(every_vector_gets_its_verdict_from_both_parsers) {
+  namespace dv = cotflow::decoder_vectors;
+  auto vectors = dv::load(COTFLOW_DECODER_VECTORS);
+  BOOST_TEST_REQUIRE(vectors.size() > 100u);
+  for (const auto& v : vectors)
+    for (bool fast : {true, false})
+      BOOST_TEST_CONTEXT("line " << v.line << ": " << v.name
+                                 << (fast ? "" : " (RapidJSON alone)")) {
+        auto r = dv::decode(v, fast);
+        std::string got = r ? std::string{to_string(r->reason)} : "accept";
+        BOOST_TEST(got == v.verdict, got << (r ? ": " + r->detail : ""));
+        if (r && !v.detail_word.empty())
+          BOOST_TEST(r->detail.find(v.detail_word) != std::string::npos,
+                     "detail '" << r->detail << "' holds '" << v.detail_word
+                                << "'");
+      }
+}
+
+BOOST_AUTO_TEST_CASE(every_refusal_reason_has_a_vector_and_names_are_unique) {
+  auto vectors = cotflow::decoder_vectors::load(COTFLOW_DECODER_VECTORS);
+  std::set<std::string> names;
+  std::set<std::string> verdicts;
+  for (const auto& v : vectors) {
+    BOOST_TEST(names.insert(v.name).second,
+               "line " << v.line << ": " << v.name << " again");
+    verdicts.insert(v.verdict);
+  }
+  for (auto r :
+       {refusal_reason::too_large, refusal_reason::invalid_json,
+        refusal_reason::not_an_object, refusal_reason::missing_field,
+        refusal_reason::wrong_type, refusal_reason::out_of_range,
+        refusal_reason::non_finite, refusal_reason::bad_time,
+        refusal_reason::unsupported_geometry, refusal_reason::invalid_id})
+    BOOST_TEST(verdicts.count(std::string{to_string(r)}) == 1u, to_string(r));
+  BOOST_TEST(verdicts.count("accept") == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
