@@ -321,10 +321,11 @@ udp_receiver::udp_receiver(const std::string& group, uint16_t port) {
       if (n <= 0)
         continue;
       std::string ev{buf, static_cast<size_t>(n)};
-      if (auto seq = seq_of(ev)) {
-        std::lock_guard<std::mutex> guard{mtx_};
+      std::lock_guard<std::mutex> guard{mtx_};
+      // A mesh datagram's remarks are in its xmlDetail, as written.
+      if (auto seq = seq_of(ev))
         seqs_[*seq] += 1;
-      }
+      datagrams_.push_back(std::move(ev));
     }
   }};
 }
@@ -338,6 +339,11 @@ udp_receiver::~udp_receiver() {
 std::map<uint64_t, int> udp_receiver::seqs() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return seqs_;
+}
+
+std::vector<std::string> udp_receiver::datagrams() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return datagrams_;
 }
 
 } // namespace cotflow::test

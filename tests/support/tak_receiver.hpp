@@ -182,6 +182,9 @@ public:
 
   std::map<uint64_t, int> seqs() const;
 
+  /// Every datagram received, as it came.
+  std::vector<std::string> datagrams() const;
+
 private:
   uint16_t port_ = 0;
   int fd_ = -1;
@@ -189,6 +192,7 @@ private:
   std::atomic<bool> running_{true};
   mutable std::mutex mtx_;
   std::map<uint64_t, int> seqs_;
+  std::vector<std::string> datagrams_;
 };
 
 } // namespace cotflow::test
