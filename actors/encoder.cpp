@@ -110,9 +110,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
         std::shared_ptr<stats> st, dispatcher_actor dispatcher, uint64_t slot,
         std::shared_ptr<string_pool> xml_buffers) {
   auto& s = self->state;
-  s.dec.emplace(static_cast<size_t>(cfg->pipeline.max_record_bytes));
-  s.dec->max_text(static_cast<size_t>(cfg->pipeline.max_text_bytes));
-  s.dec->allow_missing_time(cfg->cot.missing_time != "refuse");
+  s.dec = make_decoder(*cfg);
   s.time_from_kafka = cfg->cot.missing_time == "kafka_timestamp";
   s.enc.emplace(cfg->cot);
   s.sinks = std::move(sinks);

@@ -4,6 +4,7 @@
 #include "messages/registration.hpp"
 #include "pipeline/core/files.hpp"
 #include "pipeline/core/log.hpp"
+#include "pipeline/ingest/http_ingest.hpp"
 #include "pipeline/ops/dashboard.hpp"
 #include "pipeline/ops/http_server.hpp"
 #include "pipeline/ops/metrics.hpp"
@@ -63,6 +64,24 @@ bool start_http(const config& cfg, const metrics& probe,
   log::info("http", "operations endpoints on http://" + http->address()
                       + " (/ /metrics /health/live /health/ready /status"
                         " /supervision)");
+  return true;
+}
+
+/// Starts the HTTP ingest (none when `ingest.address` is empty); false
+/// when it cannot (logged).
+bool start_ingest(const config& cfg, std::shared_ptr<stats> st,
+                  std::unique_ptr<http_ingest>& ingest) {
+  if (cfg.ingest.address.empty())
+    return true;
+  std::string err;
+  ingest = http_ingest::start(cfg, std::move(st), err);
+  if (!ingest) {
+    log::error("pipeline", err);
+    return false;
+  }
+  log::info("ingest", "detections taken at POST http://" + ingest->address()
+                        + "/v1/detections"
+                        + (cfg.ingest.token.empty() ? " (no token)" : ""));
   return true;
 }
 
@@ -214,6 +233,9 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   std::unique_ptr<http_server> http;
   if (!start_http(cfg, probe, st, http))
     return 1;
+  std::unique_ptr<http_ingest> ingest;
+  if (!start_ingest(cfg, st, ingest))
+    return 1;
   clients c;
   if (!make_producers(cfg, c, true) || !make_consumers(cfg, l.all, st, c))
     return 1;
@@ -256,7 +278,10 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     auto failed = supervise(self, s, hooks, trigger, current, *st);
     s.sinks.clear();
     if (failed.empty()) {
-      // Stop requested: drain, commit, stop everything.
+      // Stop requested: take no more records, drain, commit, stop
+      // everything.
+      if (ingest)
+        ingest->stop_taking();
       st->draining = true;
       if (!drain(self, s, current))
         exit_code = 1;

@@ -724,17 +724,34 @@ void check_parking_topics(const config& c, std::vector<std::string>& errs) {
   }
 }
 
-void check_http_address(const config& c, std::vector<std::string>& errs) {
-  if (c.http.address.empty())
+/// An address to listen on (`key` names it): host:port, or empty (off).
+void check_listen_address(const std::string& key, const std::string& address,
+                          std::vector<std::string>& errs) {
+  if (address.empty())
     return;
-  auto colon = c.http.address.rfind(':');
+  auto colon = address.rfind(':');
   int64_t port = -1; // (not an optional: GCC 12 saw it maybe unset)
   if (colon != std::string::npos)
-    if (auto p = parse_int(c.http.address.substr(colon + 1)))
+    if (auto p = parse_int(address.substr(colon + 1)))
       port = *p;
   need(errs,
        colon != std::string::npos && colon > 0 && port >= 0 && port <= 65535,
-       "http.address: '" + c.http.address + "' must be host:port");
+       key + ": '" + address + "' must be host:port");
+}
+
+void check_http_addresses(const config& c, std::vector<std::string>& errs) {
+  check_listen_address("http.address", c.http.address, errs);
+  check_listen_address("ingest.address", c.ingest.address, errs);
+  // (Port 0 picks a free port for each.)
+  auto port_zero = c.ingest.address.size() > 2
+                   && c.ingest.address.compare(c.ingest.address.size() - 2, 2,
+                                               ":0")
+                        == 0;
+  if (!c.ingest.address.empty() && c.ingest.address == c.http.address
+      && !port_zero)
+    errs.push_back("ingest.address: '" + c.ingest.address
+                   + "' is http.address too: the ingest needs a port of its "
+                     "own");
 }
 
 } // namespace
@@ -757,7 +774,7 @@ std::vector<std::string> validate(const config& c) {
     need(errs, c.tak.destinations.count(c.faults.destination_down) == 1,
          "faults.destination_down: '" + c.faults.destination_down
            + "' is not a TAK destination");
-  check_http_address(c, errs);
+  check_http_addresses(c, errs);
   need(errs, c.supervision.backoff_max_ms >= c.supervision.backoff_min_ms,
        "supervision.backoff_max_ms: must be at least backoff_min_ms");
   return errs;

@@ -146,6 +146,21 @@ struct http_config {
   int64_t ready_timeout_ms = 0;
 };
 
+/// HTTP detection ingest (POST /v1/detections), off unless an address is
+/// set.
+struct ingest_config {
+  /// host:port to listen on; empty: off.
+  std::string address;
+  /// When set, requests need "Authorization: Bearer <token>".
+  std::string token;
+  /// The topic records go to; empty: the first of kafka.input_topics.
+  std::string topic;
+  /// Larger request bodies are refused (413).
+  int64_t max_body_bytes = 0;
+  /// How long a request waits for Kafka to confirm its records (then 503).
+  int64_t timeout_ms = 0;
+};
+
 /// Structured logging.
 struct log_config {
   std::string level;
@@ -160,6 +175,7 @@ struct config {
   sinks_config sinks;
   tak_config tak;
   http_config http;
+  ingest_config ingest;
   supervision_config supervision;
   faults_config faults;
   log_config log;

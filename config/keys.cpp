@@ -559,6 +559,27 @@ std::vector<config_key> table() {
       .defaults_to(30000)
       .range(0, 3600000),
 
+    COTFLOW_KEY(ingest, address,
+                "HTTP detection ingest (POST /v1/detections) on this "
+                "host:port, e.g. 127.0.0.1:8088; empty = off"),
+    COTFLOW_KEY(ingest, token,
+                "bearer token the ingest requires (set it whenever the "
+                "address is not loopback)"),
+    COTFLOW_KEY(ingest, topic,
+                "Kafka topic the ingest writes records to; empty = the "
+                "first of kafka.input_topics")
+      .form("a Kafka topic name", topic_name_problem),
+    COTFLOW_KEY(ingest, max_body_bytes,
+                "larger request bodies are refused (413)")
+      .defaults_to(8 * 1024 * 1024)
+      .range(1024, 256 * 1024 * 1024),
+    COTFLOW_KEY(ingest, timeout_ms,
+                "a request waits this long for Kafka to confirm its records, "
+                "then is answered 503 with Retry-After (its records may "
+                "still arrive: a retry can duplicate them)")
+      .defaults_to(10000)
+      .range(1, 600000),
+
     COTFLOW_KEY(supervision, max_restarts,
                 "restarts of one group of workers allowed within window_ms "
                 "before the failure escalates (the root exits non-zero)")

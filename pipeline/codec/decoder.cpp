@@ -1111,4 +1111,12 @@ std::optional<refusal> decoder::decode(std::string_view bytes, detection& out) {
   return interpret(view, out, max_text_, missing_time_ok_);
 }
 
+std::unique_ptr<decoder> make_decoder(const config& cfg) {
+  auto d = std::make_unique<decoder>(
+    static_cast<size_t>(cfg.pipeline.max_record_bytes));
+  d->max_text(static_cast<size_t>(cfg.pipeline.max_text_bytes));
+  d->allow_missing_time(cfg.cot.missing_time != "refuse");
+  return d;
+}
+
 } // namespace cotflow

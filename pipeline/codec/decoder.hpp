@@ -1,7 +1,9 @@
 #pragma once
 
+#include "config/config.hpp"
 #include "pipeline/core/detection.hpp"
 
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -48,6 +50,10 @@ private:
   bool missing_time_ok_ = false;
   bool fast_;
 };
+
+/// A decoder set up as the pipeline's encoders have it: cfg's
+/// pipeline.max_record_bytes, pipeline.max_text_bytes and cot.missing_time.
+std::unique_ptr<decoder> make_decoder(const config& cfg);
 
 /// Gives a detection decoded without a time (allow_missing_time) its Kafka
 /// record's timestamp, when `prefer_kafka_timestamp` and it has a plausible

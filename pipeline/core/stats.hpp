@@ -69,6 +69,24 @@ private:
   std::string last_failure_;
 };
 
+/// What the HTTP ingest reports: requests by answer, records, latency.
+struct ingest_stats {
+  std::atomic<bool> on{false};
+  /// Requests answered 202, 400, 401, 413, 429, 503.
+  std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> bad_request{0};
+  std::atomic<uint64_t> unauthorized{0};
+  std::atomic<uint64_t> too_large{0};
+  std::atomic<uint64_t> busy{0};
+  std::atomic<uint64_t> unavailable{0};
+  /// Records Kafka confirmed in the input topic; records refused.
+  std::atomic<uint64_t> records{0};
+  std::atomic<uint64_t> refused{0};
+  /// Seconds from a request's arrival to its answer; owned by the metrics
+  /// registry (thread-safe).
+  prometheus::Histogram* latency = nullptr;
+};
+
 /// What one destination reports about itself; written by its sink actor,
 /// read by the HTTP endpoints.
 struct destination_stats {
@@ -195,6 +213,7 @@ struct stats {
   std::vector<std::shared_ptr<actor_info>> actors;
   /// Batch sizes (records); owned by the metrics registry.
   prometheus::Histogram* batch_size = nullptr;
+  ingest_stats ingest;
   /// Lifecycle for /health/ready.
   std::atomic<bool> running{false};
   std::atomic<bool> draining{false};

@@ -88,6 +88,22 @@ public:
       add("cotflow_actor_restarts_total",
           "Restarts of an actor by its supervisor", c, a->restarts,
           {{"actor", a->name}});
+    if (s.ingest.on) {
+      auto& in = s.ingest;
+      for (auto [code, n] :
+           {std::pair{"202", &in.accepted}, std::pair{"400", &in.bad_request},
+            std::pair{"401", &in.unauthorized}, std::pair{"413", &in.too_large},
+            std::pair{"429", &in.busy}, std::pair{"503", &in.unavailable}})
+        add("cotflow_ingest_requests_total",
+            "HTTP ingest requests by the status answered", c, *n,
+            {{"code", code}});
+      add("cotflow_ingest_records_total",
+          "HTTP ingest records Kafka confirmed in the input topic", c,
+          in.records);
+      add("cotflow_ingest_refused_total",
+          "HTTP ingest records refused (400; sent to the dead-letter topic)", c,
+          in.refused);
+    }
     for (auto& d : s.destinations) {
       std::vector<ClientMetric::Label> l{{"destination", d->name},
                                          {"kind", d->kind}};
@@ -238,6 +254,11 @@ void metrics::attach() {
                    .Help("Duration of one socket write to a TAK server")
                    .Register(*impl_->registry);
   prometheus::Histogram::BucketBoundaries secs = latency_buckets();
+  st.ingest.latency = &prometheus::BuildHistogram()
+                         .Name("cotflow_ingest_request_seconds")
+                         .Help("HTTP ingest: a request's arrival to its answer")
+                         .Register(*impl_->registry)
+                         .Add({}, secs);
   for (auto& d : st.destinations) {
     d->latency = &latency.Add({{"destination", d->name}}, secs);
     d->write_latency = &writes.Add({{"destination", d->name}}, secs);

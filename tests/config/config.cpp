@@ -890,6 +890,26 @@ BOOST_AUTO_TEST_CASE(show_config_never_prints_secret_values) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_CASE(the_ingest_needs_an_address_of_its_own) {
+  auto same = load("http:\n  address: 127.0.0.1:9180\ningest:\n  address: "
+                   "127.0.0.1:9180\n");
+  BOOST_TEST(joined(same.errors)
+                 .find("ingest.address: '127.0.0.1:9180' is "
+                       "http.address too")
+               != std::string::npos,
+             joined(same.errors));
+  auto bad = load("ingest:\n  address: nowhere\n  topic: 'a b'\n");
+  BOOST_TEST(joined(bad.errors)
+                 .find("ingest.address: 'nowhere' must be "
+                       "host:port")
+               != std::string::npos,
+             joined(bad.errors));
+  BOOST_TEST(joined(bad.errors).find("ingest.topic") != std::string::npos);
+  auto free_ports = load("http:\n  address: 127.0.0.1:0\ningest:\n  "
+                         "address: 127.0.0.1:0\n");
+  BOOST_TEST(free_ports.ok(), joined(free_ports.errors));
+}
+
 BOOST_AUTO_TEST_SUITE(tak_urls)
 
 BOOST_AUTO_TEST_CASE(tak_urls_in_the_usual_forms_parse) {
