@@ -366,6 +366,13 @@ void check_strict(const YAML::Node& node, const std::string& text,
   }
 }
 
+bool is_type_suffix(const std::string& s) {
+  static const std::regex re{"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$"};
+  return std::regex_match(s, re);
+}
+
+} // namespace
+
 /// Edits (insert, delete, replace one character) from `a` to `b`.
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -402,13 +409,6 @@ std::string did_you_mean(const std::string& unknown,
     return {};
   return " (did you mean " + *best + "?)";
 }
-
-bool is_type_suffix(const std::string& s) {
-  static const std::regex re{"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$"};
-  return std::regex_match(s, re);
-}
-
-} // namespace
 
 config default_config() {
   config c;

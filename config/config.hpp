@@ -234,6 +234,15 @@ load_result load_config_text(const std::string& yaml, const std::string& file,
 load_result load_config(const std::string& explicit_path, const env_lookup& env,
                         const std::vector<std::string>& env_names = {});
 
+/// Edits (insert, delete, replace one character) from `a` to `b`.
+size_t edit_distance(const std::string& a, const std::string& b);
+
+/// " (did you mean X?)" for the candidate nearest to `unknown`, when it is
+/// near enough to be a misspelling of it (at most a third of it changed);
+/// else nothing. For configuration keys and command-line words alike.
+std::string did_you_mean(const std::string& unknown,
+                         const std::vector<std::string>& candidates);
+
 /// Checks ranges and cross-key rules; returns every problem.
 std::vector<std::string> validate(const config& cfg);
 
