@@ -110,7 +110,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
         std::shared_ptr<stats> st, dispatcher_actor dispatcher, uint64_t slot,
         std::shared_ptr<string_pool> xml_buffers) {
   auto& s = self->state;
-  s.dec = make_decoder(*cfg);
+  s.dec.emplace(*cfg);
   s.time_from_kafka = cfg->cot.missing_time == "kafka_timestamp";
   s.enc.emplace(cfg->cot);
   s.sinks = std::move(sinks);

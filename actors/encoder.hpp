@@ -20,7 +20,7 @@ namespace cotflow {
 /// State of one encoder worker: its decoder buffers and scratch detection.
 struct encoder_state {
   static inline const char* name = "encoder";
-  std::unique_ptr<decoder> dec;
+  std::optional<decoder> dec;
   std::optional<cot_encoder> enc;
   detection det;
   /// cot.missing_time is kafka_timestamp (else receive_time, or refuse,

@@ -1,5 +1,6 @@
 #include "pipeline/codec/decoder.hpp"
 
+#include "config/config.hpp"
 #include "pipeline/codec/xml_text.hpp"
 
 #include "pipeline/core/json.hpp"
@@ -1039,6 +1040,12 @@ struct decoder::impl {
 decoder::decoder(size_t max_bytes, bool fast)
   : impl_(new impl), max_bytes_(max_bytes), fast_(fast) {}
 
+decoder::decoder(const config& cfg)
+  : decoder(static_cast<size_t>(cfg.pipeline.max_record_bytes)) {
+  max_text(static_cast<size_t>(cfg.pipeline.max_text_bytes));
+  allow_missing_time(cfg.cot.missing_time != "refuse");
+}
+
 decoder::~decoder() {
   delete impl_;
 }
@@ -1109,14 +1116,6 @@ std::optional<refusal> decoder::decode(std::string_view bytes, detection& out) {
                     + std::to_string(res.Offset() + bom));
   }
   return interpret(view, out, max_text_, missing_time_ok_);
-}
-
-std::unique_ptr<decoder> make_decoder(const config& cfg) {
-  auto d = std::make_unique<decoder>(
-    static_cast<size_t>(cfg.pipeline.max_record_bytes));
-  d->max_text(static_cast<size_t>(cfg.pipeline.max_text_bytes));
-  d->allow_missing_time(cfg.cot.missing_time != "refuse");
-  return d;
 }
 
 } // namespace cotflow

@@ -1,13 +1,13 @@
 #pragma once
 
-#include "config/config.hpp"
 #include "pipeline/core/detection.hpp"
 
-#include <memory>
 #include <optional>
 #include <string_view>
 
 namespace cotflow {
+
+struct config;
 
 /// Strict decoder of both input shapes: a flat detection or a GeoJSON Point
 /// Feature. Holds its parse buffers so that decoding does not allocate once
@@ -19,6 +19,10 @@ public:
   /// cotflow's own parser, the rest by RapidJSON; false (for tests): all by
   /// RapidJSON. Both decode every record alike.
   explicit decoder(size_t max_bytes, bool fast = true);
+  /// The decoder of the pipeline's encoders: pipeline.max_record_bytes,
+  /// pipeline.max_text_bytes, and a Feature without time allowed unless
+  /// cot.missing_time is refuse.
+  explicit decoder(const config& cfg);
   ~decoder();
   decoder(const decoder&) = delete;
   decoder& operator=(const decoder&) = delete;
@@ -50,10 +54,6 @@ private:
   bool missing_time_ok_ = false;
   bool fast_;
 };
-
-/// A decoder set up as the pipeline's encoders have it: cfg's
-/// pipeline.max_record_bytes, pipeline.max_text_bytes and cot.missing_time.
-std::unique_ptr<decoder> make_decoder(const config& cfg);
 
 /// Gives a detection decoded without a time (allow_missing_time) its Kafka
 /// record's timestamp, when `prefer_kafka_timestamp` and it has a plausible

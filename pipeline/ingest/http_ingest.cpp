@@ -253,7 +253,7 @@ struct http_ingest::impl : public CivetHandler,
            ingest_stats& in) {
     thread_local std::unique_ptr<decoder> dec;
     if (!dec)
-      dec = make_decoder(cfg);
+      dec = std::make_unique<decoder>(cfg);
     detection d;
     std::vector<std::string> keys(records.size());
     std::string refused;
