@@ -4,6 +4,7 @@
 #include "commands/signal_waiter.hpp"
 
 #include <csignal>
+#include <iostream>
 #include <string>
 
 using namespace cotflow::commands;
@@ -13,35 +14,38 @@ int main(int argc, char** argv) {
   // SSL_write reaches write(2), which raises SIGPIPE; the error is handled.
   std::signal(SIGPIPE, SIG_IGN);
   signal_waiter sig; // before any thread, so all threads inherit the mask
-  if (argc < 2)
-    return cmd_missing();
-  std::string cmd = argv[1];
-  if (cmd == "version" || cmd == "--version")
-    return cmd_version();
-  if (cmd == "help" || cmd == "--help" || cmd == "-h")
-    return cmd_help();
-  auto inv = parse(argc, argv, 2);
-  if (!inv)
+  std::string err;
+  auto line = parse_command_line({argv + 1, argv + argc}, err);
+  if (!line) {
+    std::cerr << err << "\n";
     return exit_config;
-  if (cmd == "config")
-    return cmd_config(*inv);
+  }
+  if (line->command.empty())
+    return cmd_missing();
+  if (line->help)
+    return cmd_help(line->command);
+  if (line->command == "help")
+    return cmd_help(line->positional.empty() ? "" : line->positional[0]);
+  if (line->command == "version")
+    return cmd_version();
+  auto inv = configured(std::move(*line));
+  auto& cmd = inv.command;
+  if (cmd == "config check" || cmd == "config show")
+    return cmd_config(inv);
   // `run` refuses what would fail it at start with the other problems
   // (exit 2): a service manager does not restart that.
   if (cmd == "run")
-    check_start(inv->loaded);
-  // Every other command, even an unknown one, needs a valid configuration
-  // first.
-  if (!prepare(*inv, sig))
+    check_start(inv.loaded);
+  // Every other command needs a valid configuration first.
+  if (!prepare(inv, sig))
     return exit_config;
   if (cmd == "run")
-    return cmd_run(*inv, sig);
+    return cmd_run(inv, sig);
   if (cmd == "demo")
-    return cmd_demo(*inv, sig);
+    return cmd_demo(inv, sig);
   if (cmd == "broker")
-    return cmd_broker(*inv, sig);
+    return cmd_broker(inv, sig);
   if (cmd == "loadgen")
-    return cmd_loadgen(*inv, sig);
-  if (cmd == "top")
-    return cmd_top(*inv, sig);
-  return cmd_unknown(cmd);
+    return cmd_loadgen(inv, sig);
+  return cmd_top(inv, sig);
 }

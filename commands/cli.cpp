@@ -11,59 +11,11 @@
 
 namespace cotflow::commands {
 
-const char* const usage = R"(usage: cotflow COMMAND [OPTIONS]
-
-commands:
-  run            run the pipeline (kafka.brokers: embedded starts a broker)
-  demo           embedded broker + generated detections + pipeline + live
-                 summary, until Ctrl-C
-  broker         run the embedded Kafka-protocol broker alone; prints its
-                 bootstrap address
-  loadgen        publish generated detections at --rate (0 = as fast as
-                 possible) for --count N or --seconds N; options --malformed
-                 F, --geojson F, --tracks N, --sensors N, --seed N
-  top            live view of a running instance: rates, latency,
-                 destinations, supervision tree (--url http://host:port,
-                 default http.address; --token T; --frames N to stop)
-  config check   validate the configuration and what run checks at start
-                 (Kafka client settings, sinks.file; nothing connects);
-                 lists every problem (exit 2)
-  config show    print the effective configuration and where each key came
-                 from
-  version        print the version
-
-options:
-  --config PATH        config file (default search: ./cotflow.yaml,
-                       /etc/cotflow/cotflow.yaml,
-                       ~/.config/cotflow/cotflow.yaml)
-  --rate N             demo: detections per second (default 200)
-  --count N            demo: stop publishing after N detections
-  --output PATH        demo: CoT file (default ./cotflow-demo.cot)
-  --partitions N       demo/broker/embedded: partitions per input topic
-                       (default 6)
-)";
-
-std::optional<invocation> parse(int argc, char** argv, int first) {
+invocation configured(command_line line) {
   invocation inv;
-  bool ok = true;
-  for (int i = first; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) == 0) {
-      auto eq = a.find('=');
-      if (eq != std::string::npos) {
-        inv.opts[a.substr(2, eq - 2)] = a.substr(eq + 1);
-      } else if (i + 1 < argc) {
-        inv.opts[a.substr(2)] = argv[++i];
-      } else {
-        std::cerr << "cotflow: option " << a << " needs a value\n";
-        ok = false;
-      }
-    } else {
-      inv.positional.push_back(a);
-    }
-  }
-  if (!ok)
-    return std::nullopt;
+  inv.command = std::move(line.command);
+  inv.opts = std::move(line.opts);
+  inv.positional = std::move(line.positional);
   inv.loaded = load(inv.opts);
   return inv;
 }

@@ -1,10 +1,9 @@
 #pragma once
 
+#include "commands/options.hpp"
 #include "config/config.hpp"
 
 #include <cstdint>
-#include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,11 +14,11 @@ class signal_waiter;
 /// Exit code of a bad configuration or usage.
 constexpr int exit_config = 2;
 
-/// `--name value` and `--name=value` options by name.
-using option_map = std::map<std::string, std::string>;
-
-/// A parsed command line: what every command gets.
+/// A parsed command line with its configuration: what every command that
+/// reads one gets.
 struct invocation {
+  /// The command ("demo", "config show").
+  std::string command;
   option_map opts;
   /// Arguments that are not options (`config show`: "show").
   std::vector<std::string> positional;
@@ -29,13 +28,9 @@ struct invocation {
   int partitions = 6;
 };
 
-/// The usage text.
-extern const char* const usage;
-
-/// Parses argv[first..] and loads the configuration (--config, else the
-/// default search); nothing when an option lacks its value (said on
-/// stderr).
-std::optional<invocation> parse(int argc, char** argv, int first);
+/// The invocation of `line` with the configuration loaded (--config, else
+/// the default search, then the environment).
+invocation configured(command_line line);
 
 /// What every command that starts something needs first: a valid
 /// configuration (else every problem is printed), the log set up, the

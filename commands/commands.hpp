@@ -35,13 +35,11 @@ int cmd_config(const invocation& inv);
 /// `cotflow version`.
 int cmd_version();
 
-/// `cotflow help`: the usage on stdout.
-int cmd_help();
+/// `cotflow help [COMMAND]` and `--help`: the usage, or the help of
+/// `command` (empty: the usage), on stdout.
+int cmd_help(const std::string& command);
 
 /// No command given: the usage on stderr, exit_config.
 int cmd_missing();
-
-/// An unknown command: says so with the usage on stderr, exit_config.
-int cmd_unknown(const std::string& name);
 
 } // namespace cotflow::commands

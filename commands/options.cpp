@@ -1,0 +1,404 @@
+#include "commands/options.hpp"
+
+#include "config/config.hpp"
+
+#include <algorithm>
+
+namespace cotflow::commands {
+
+const std::vector<command_spec>& command_table() {
+  static const std::vector<command_spec> table{
+    {"run", "", "run the pipeline until a stop signal",
+     "kafka.brokers: embedded starts a broker in the process first.",
+     "cotflow run --config /etc/cotflow/cotflow.yaml"},
+    {"demo", "",
+     "embedded broker, generated detections, the pipeline and a live "
+     "summary line",
+     "Runs until Ctrl-C, or with --count N until the N detections are "
+     "delivered: then it prints the totals and exits 0 when every one "
+     "reached its sinks (the CoT destinations, or the dead-letter topic for "
+     "the deliberately malformed ones), else 1.",
+     "cotflow demo --rate 500 --count 10000"},
+    {"broker", "",
+     "run the embedded Kafka-protocol broker alone; prints its bootstrap "
+     "address",
+     "", "cotflow broker --partitions 3"},
+    {"loadgen", "",
+     "publish generated detections at --rate for --count N or --seconds N",
+     "Into the first of kafka.input_topics at kafka.brokers.",
+     "cotflow loadgen --rate 500 --seconds 60 --malformed 0.01"},
+    {"top", "",
+     "live view of a running instance: rates, latency, destinations, "
+     "supervision tree",
+     "", "cotflow top --url http://127.0.0.1:9180 --token T"},
+    // `config` alone is the first of its sub-commands.
+    {"config check", "",
+     "validate the configuration and what run checks at start",
+     "Kafka client settings and sinks.file are checked too, without "
+     "connecting. Lists every problem (exit 2).",
+     "cotflow config check --config /etc/cotflow/cotflow.yaml"},
+    {"config show", "",
+     "print the effective configuration and where each key came from", "",
+     "cotflow config show --config cotflow.yaml"},
+    {"help", "[COMMAND]", "print the usage, or the help of COMMAND", "",
+     "cotflow help demo"},
+    {"version", "", "print the version", "", "cotflow version"},
+  };
+  return table;
+}
+
+const std::vector<option_spec>& option_table() {
+  static const std::vector<option_spec> table{
+    {"config", "PATH",
+     "config file (default search: ./cotflow.yaml, "
+     "/etc/cotflow/cotflow.yaml, ~/.config/cotflow/cotflow.yaml); COTFLOW_* "
+     "environment variables override it",
+     "run,demo,broker,loadgen,top,config check,config show"},
+    {"partitions", "N",
+     "partitions per input and output topic of the embedded broker "
+     "(default 6)",
+     "run,demo,broker"},
+    {"rate", "N", "detections per second (default 200)", "demo"},
+    {"count", "N",
+     "publish N detections, then exit once every one is delivered", "demo"},
+    {"output", "PATH", "CoT file (default ./cotflow-demo.cot)", "demo"},
+    {"rate", "N", "records per second; 0 = as fast as possible (default 1000)",
+     "loadgen"},
+    {"count", "N", "stop after N records", "loadgen"},
+    {"seconds", "N", "stop after N seconds", "loadgen"},
+    {"malformed", "F", "share of malformed records, 0..1 (default 0.01)",
+     "loadgen"},
+    {"geojson", "F",
+     "share of the valid records sent as GeoJSON Features, 0..1 (default "
+     "0.25)",
+     "loadgen"},
+    {"tracks", "N", "moving objects (default 40)", "loadgen"},
+    {"sensors", "N", "sensors the records come from (default 5)", "loadgen"},
+    {"seed", "N", "seed of the generator (default 42)", "loadgen"},
+    {"url", "URL",
+     "the instance's operations port, http://host:port (default "
+     "http.address)",
+     "top"},
+    {"token", "T",
+     "bearer token of the operations endpoints (default http.token)", "top"},
+    {"frames", "N", "stop after N frames (default: until Ctrl-C)", "top"},
+    {"help", "", "print this help", "*", "h"},
+  };
+  return table;
+}
+
+namespace {
+
+/// The width the help is wrapped to.
+constexpr size_t width = 79;
+
+bool takes(const option_spec& o, std::string_view command) {
+  if (o.commands == "*")
+    return true;
+  for (auto rest = o.commands; !rest.empty();) {
+    auto comma = rest.find(',');
+    if (rest.substr(0, comma) == command)
+      return true;
+    rest.remove_prefix(comma == rest.npos ? rest.size() : comma + 1);
+  }
+  return false;
+}
+
+/// The sub-commands of `family` ("config": check, show), in table order;
+/// empty when it has none.
+std::vector<std::string_view> subcommands(std::string_view family) {
+  std::vector<std::string_view> subs;
+  for (auto& c : command_table())
+    if (c.name.size() > family.size() && c.name[family.size()] == ' '
+        && c.name.substr(0, family.size()) == family)
+      subs.push_back(c.name.substr(family.size() + 1));
+  return subs;
+}
+
+bool is_family(std::string_view name) {
+  return !subcommands(name).empty();
+}
+
+/// The first words of the commands: "run", ..., "config", ...
+std::vector<std::string> command_words() {
+  std::vector<std::string> words;
+  for (auto& c : command_table()) {
+    std::string word{c.name.substr(0, c.name.find(' '))};
+    if (std::find(words.begin(), words.end(), word) == words.end())
+      words.push_back(word);
+  }
+  return words;
+}
+
+const option_spec* find_option(const std::vector<const option_spec*>& opts,
+                               std::string_view name, bool short_name) {
+  for (auto* o : opts)
+    if ((short_name ? o->short_name : o->name) == name)
+      return o;
+  return nullptr;
+}
+
+/// "--name" and "-x" of each option of `opts`.
+std::vector<std::string>
+spellings(const std::vector<const option_spec*>& opts) {
+  std::vector<std::string> out;
+  for (auto* o : opts) {
+    out.push_back("--" + std::string{o->name});
+    if (!o->short_name.empty())
+      out.push_back("-" + std::string{o->short_name});
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& words) {
+  std::string out;
+  for (auto& w : words)
+    out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+/// Whether `args` is a list of literal words ("bash"), not a placeholder.
+bool literal_words(std::string_view args) {
+  return !args.empty() && args[0] != '['
+         && std::none_of(args.begin(), args.end(),
+                         [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+/// The arguments of a parsed command line against its command's spec.
+bool check_arguments(const command_line& line, std::string& err) {
+  auto who = "cotflow " + line.command;
+  auto see = "\nsee: " + who + " --help";
+  auto& spec = *find_command(line.command);
+  auto& pos = line.positional;
+  for (auto& [name, value] : line.opts)
+    if (!find_option(options_of(line.command), name, false)) {
+      err = who + ": unknown option --" + name + see;
+      return false;
+    }
+  if (line.command == "help") {
+    auto topic = join(pos);
+    if (topic.empty() || find_command(topic) || is_family(topic))
+      return true;
+    err = "cotflow help: unknown command '" + topic + "'"
+          + did_you_mean(topic, command_words()) + see;
+    return false;
+  }
+  if (spec.args.empty() && !pos.empty()) {
+    err = who + ": unexpected argument '" + pos.front() + "'" + see;
+    return false;
+  }
+  if (!spec.args.empty() && pos.size() != 1) {
+    err = who
+          + (pos.empty() ? ": needs " + std::string{spec.args}
+                         : ": unexpected argument '" + pos[1] + "'")
+          + see;
+    return false;
+  }
+  if (literal_words(spec.args)) {
+    std::vector<std::string> words;
+    for (auto rest = spec.args; !rest.empty();) {
+      auto bar = rest.find('|');
+      words.emplace_back(rest.substr(0, bar));
+      rest.remove_prefix(bar == rest.npos ? rest.size() : bar + 1);
+    }
+    if (std::find(words.begin(), words.end(), pos.front()) == words.end()) {
+      err = who + ": unknown argument '" + pos.front() + "'"
+            + did_you_mean(pos.front(), words) + see;
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Appends `text` wrapped at `width`, from column `indent` (where `out`
+/// is) and every further line indented as much.
+void wrap(std::string& out, std::string_view text, size_t indent) {
+  auto column = indent;
+  bool first = true;
+  while (!text.empty()) {
+    auto word = text.substr(0, text.find(' '));
+    text.remove_prefix(std::min(text.size(), word.size() + 1));
+    if (word.empty())
+      continue;
+    if (!first && column + 1 + word.size() > width) {
+      out += "\n" + std::string(indent, ' ');
+      column = indent;
+    } else if (!first) {
+      out += ' ';
+      ++column;
+    }
+    out += word;
+    column += word.size();
+    first = false;
+  }
+  out += '\n';
+}
+
+/// "  left   text" with `text` wrapped from column `col`.
+void item(std::string& out, std::string_view left, std::string_view text,
+          size_t col) {
+  out += "  ";
+  out += left;
+  if (left.size() + 4 > col) {
+    out += "\n" + std::string(col, ' ');
+  } else {
+    out += std::string(col - 2 - left.size(), ' ');
+  }
+  wrap(out, text, col);
+}
+
+/// "--rate N", "-h, --help".
+std::string option_left(const option_spec& o) {
+  std::string s;
+  if (!o.short_name.empty())
+    s += "-" + std::string{o.short_name} + ", ";
+  s += "--" + std::string{o.name};
+  if (!o.value.empty())
+    s += " " + std::string{o.value};
+  return s;
+}
+
+/// "cotflow demo [OPTIONS]", "cotflow validate [OPTIONS] FILE|-".
+std::string synopsis(const command_spec& c) {
+  std::string s = "cotflow " + std::string{c.name};
+  if (options_of(c.name).size() > 1) // more than --help
+    s += " [OPTIONS]";
+  if (!c.args.empty())
+    s += " " + std::string{c.args};
+  return s;
+}
+
+} // namespace
+
+const command_spec* find_command(std::string_view name) {
+  for (auto& c : command_table())
+    if (c.name == name)
+      return &c;
+  return nullptr;
+}
+
+std::vector<const option_spec*> options_of(std::string_view command) {
+  auto subs = subcommands(command);
+  std::vector<const option_spec*> out;
+  for (auto& o : option_table()) {
+    bool any = takes(o, command);
+    for (auto sub : subs)
+      any = any || takes(o, std::string{command} + " " + std::string{sub});
+    if (any)
+      out.push_back(&o);
+  }
+  return out;
+}
+
+std::optional<command_line>
+parse_command_line(const std::vector<std::string>& args, std::string& err) {
+  command_line line;
+  if (args.empty())
+    return line;
+  line.command = args[0];
+  if (line.command == "-h" || line.command == "--help")
+    line.command = "help";
+  else if (line.command == "-V" || line.command == "--version")
+    line.command = "version";
+  if (!find_command(line.command) && !is_family(line.command)) {
+    err = "cotflow: unknown command '" + args[0] + "'"
+          + did_you_mean(args[0], command_words()) + "\nsee: cotflow --help";
+    return std::nullopt;
+  }
+  auto who = "cotflow " + line.command;
+  auto known = options_of(line.command);
+  for (size_t i = 1; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a.size() < 2 || a[0] != '-') { // "-" is stdin
+      line.positional.push_back(a);
+      continue;
+    }
+    bool is_long = a[1] == '-';
+    auto eq = is_long ? a.find('=') : std::string::npos;
+    auto name = a.substr(is_long ? 2 : 1, eq == a.npos ? a.npos : eq - 2);
+    auto* spec = find_option(known, name, !is_long);
+    if (!spec) {
+      err = who + ": unknown option " + a.substr(0, eq)
+            + did_you_mean(a.substr(0, eq), spellings(known)) + "\nsee: " + who
+            + " --help";
+      return std::nullopt;
+    }
+    auto key = std::string{spec->name};
+    if (spec->value.empty() && eq != a.npos) {
+      err = who + ": option --" + key + " takes no value";
+      return std::nullopt;
+    }
+    if (spec->value.empty()) {
+      line.opts[key] = "";
+    } else if (eq != a.npos) {
+      line.opts[key] = a.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      line.opts[key] = args[++i];
+    } else {
+      err = who + ": option --" + key + " needs a value ("
+            + std::string{spec->value} + ")";
+      return std::nullopt;
+    }
+  }
+  line.help = line.opts.erase("help") > 0;
+  if (auto subs = subcommands(line.command); !subs.empty()) {
+    auto& pos = line.positional;
+    if (!pos.empty()
+        && std::find(subs.begin(), subs.end(), pos.front()) != subs.end()) {
+      line.command += " " + pos.front();
+      pos.erase(pos.begin());
+    } else if (!pos.empty() && !line.help) {
+      std::vector<std::string> names{subs.begin(), subs.end()};
+      err = who + ": unknown sub-command '" + pos.front() + "'"
+            + did_you_mean(pos.front(), names) + "\nsee: " + who + " --help";
+      return std::nullopt;
+    } else if (!line.help) {
+      line.command += " " + std::string{subs.front()};
+    }
+  }
+  if (!line.help && !check_arguments(line, err))
+    return std::nullopt;
+  if (line.command == "help" && line.positional.size() > 1)
+    line.positional = {join(line.positional)}; // "config check"
+  return line;
+}
+
+std::string usage() {
+  std::string out = "usage: cotflow COMMAND [OPTIONS] [ARGUMENTS]\n"
+                    "       cotflow COMMAND --help   (its options and an "
+                    "example)\n\n"
+                    "Kafka detections to Cursor-on-Target events.\n\n"
+                    "commands:\n";
+  for (auto& c : command_table())
+    item(out, c.name, c.summary, 18);
+  out += "\noptions:\n";
+  item(out, "-h, --help", "print this usage", 18);
+  item(out, "-V, --version", "print the version", 18);
+  return out;
+}
+
+std::string command_help(std::string_view command) {
+  if (command.empty())
+    return usage();
+  if (!find_command(command)) {
+    std::string out;
+    for (auto sub : subcommands(command))
+      out += (out.empty() ? "" : "\n")
+             + command_help(std::string{command} + " " + std::string{sub});
+    return out;
+  }
+  auto& c = *find_command(command);
+  std::string out = "usage: " + synopsis(c) + "\n\n";
+  wrap(out, c.summary, 0);
+  if (!c.details.empty()) {
+    out += "\n";
+    wrap(out, c.details, 0);
+  }
+  out += "\noptions:\n";
+  for (auto* o : options_of(command))
+    item(out, option_left(*o), o->help, 22);
+  out += "\nexample:\n  " + std::string{c.example} + "\n";
+  return out;
+}
+
+} // namespace cotflow::commands
