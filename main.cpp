@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
     return cmd_help(line->positional.empty() ? "" : line->positional[0]);
   if (line->command == "version")
     return cmd_version();
+  if (line->command == "completion")
+    return cmd_completion();
+  if (line->command == "man")
+    return cmd_man();
   auto inv = configured(std::move(*line));
   auto& cmd = inv.command;
   if (cmd == "config check" || cmd == "config show")

@@ -39,6 +39,12 @@ int cmd_version();
 /// `command` (empty: the usage), on stdout.
 int cmd_help(const std::string& command);
 
+/// `cotflow completion bash`: the completion script on stdout.
+int cmd_completion();
+
+/// `cotflow man`: the manual page (roff) on stdout.
+int cmd_man();
+
 /// No command given: the usage on stderr, exit_config.
 int cmd_missing();
 

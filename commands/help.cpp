@@ -17,6 +17,16 @@ int cmd_help(const std::string& command) {
   return 0;
 }
 
+int cmd_completion() {
+  std::cout << bash_completion();
+  return 0;
+}
+
+int cmd_man() {
+  std::cout << man_page(COTFLOW_VERSION);
+  return 0;
+}
+
 int cmd_missing() {
   std::cerr << usage();
   return exit_config;

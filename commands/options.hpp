@@ -84,4 +84,11 @@ std::string usage();
 /// the binary (empty): usage, what it does, options and an example.
 std::string command_help(std::string_view command);
 
+/// A bash completion script: commands, sub-commands, each command's
+/// options, file names where a file is expected.
+std::string bash_completion();
+
+/// The manual page (roff, section 1) of `version`.
+std::string man_page(std::string_view version);
+
 } // namespace cotflow::commands

@@ -89,4 +89,18 @@ BOOST_AUTO_TEST_CASE(usage_errors_name_the_nearest_known_word) {
              != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(the_completion_and_the_man_page_come_from_the_tables) {
+  auto script = bash_completion();
+  BOOST_TEST(script.find("    demo)\n      opts='--config --partitions --rate "
+                         "--count --output --help -h'")
+               != std::string::npos,
+             script);
+  auto page = man_page("1.2.3");
+  for (auto& c : command_table())
+    BOOST_TEST(page.find(".SS cotflow " + std::string{c.name})
+                 != std::string::npos,
+               c.name);
+  BOOST_TEST(page.find("\\fB\\-\\-count\\fR \\fIN\\fR") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,10 +1,12 @@
 // The command line as a user meets it: --help on every command, usage
-// errors.
+// errors, the completion script and the man page.
 #include <boost/test/unit_test.hpp>
 
 #include "commands/options.hpp"
 #include "tests/support/process.hpp"
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -29,9 +31,30 @@ result run_cotflow(std::vector<std::string> args) {
   return r;
 }
 
+/// What `sh -c SCRIPT` printed on stdout and stderr, and its exit code.
+result shell(const std::string& script) {
+  child c{{"/bin/sh", "-c", script + " 2>&1"}};
+  result r;
+  r.text = c.read_all(30s);
+  r.rc = c.wait(30s).value_or(-1);
+  return r;
+}
+
 bool has(const std::string& text, const std::string& what) {
   return text.find(what) != std::string::npos;
 }
+
+/// A file removed at the end of the test.
+struct temp_file {
+  explicit temp_file(const std::string& name, const std::string& content = "")
+    : path("/tmp/cotflow-cli-" + std::to_string(getpid()) + "-" + name) {
+    std::ofstream{path} << content;
+  }
+  ~temp_file() {
+    std::remove(path.c_str());
+  }
+  std::string path;
+};
 
 } // namespace
 
@@ -93,6 +116,7 @@ BOOST_AUTO_TEST_CASE(unknown_options_and_stray_arguments_are_refused) {
     {{"config", "shwo"}, "unknown sub-command 'shwo' (did you mean show?)"},
     {{"dmeo"}, "unknown command 'dmeo' (did you mean demo?)"},
     {{"demo", "--rate"}, "option --rate needs a value"},
+    {{"completion", "zsh"}, "unknown argument 'zsh'"},
     {{"help", "bogus"}, "unknown command 'bogus'"},
   };
   for (auto& c : cases) {
@@ -113,6 +137,47 @@ BOOST_AUTO_TEST_CASE(valid_command_lines_keep_working) {
     BOOST_CHECK_MESSAGE(
       has(r.text, "batch_size") || has(r.text, "configuration OK"), r.text);
   }
+}
+
+BOOST_AUTO_TEST_CASE(bash_completes_the_options_of_a_command) {
+  temp_file script{"completion.bash"};
+  BOOST_REQUIRE_EQUAL(
+    shell(cotflow_bin() + " completion bash >" + script.path).rc, 0);
+  auto syntax = shell("bash -n " + script.path);
+  BOOST_CHECK_MESSAGE(syntax.rc == 0, syntax.text);
+  auto complete = [&](const std::string& words, int cword) {
+    return shell(
+      "bash -c 'source " + script.path + "; COMP_WORDS=(" + words
+      + "); COMP_CWORD=" + std::to_string(cword)
+      + "; f=$(complete -p cotflow | sed \"s/.*-F \\([^ ]*\\).*/\\1/\");"
+        " $f; printf \"%s\\n\" \"${COMPREPLY[@]}\"'");
+  };
+  auto demo = complete("cotflow demo --", 2);
+  for (auto option : {"--rate\n", "--count\n", "--output\n", "--partitions\n",
+                      "--config\n", "--help\n"})
+    BOOST_CHECK_MESSAGE(has(demo.text, option), option << " not offered:\n"
+                                                       << demo.text);
+  BOOST_CHECK_MESSAGE(!has(demo.text, "--frames"), demo.text);
+  BOOST_CHECK(has(complete("cotflow con", 1).text, "config\n"));
+  auto config = complete("cotflow config \"\"", 2);
+  BOOST_CHECK_MESSAGE(has(config.text, "check\n") && has(config.text, "show\n"),
+                      config.text);
+}
+
+BOOST_AUTO_TEST_CASE(the_man_page_renders_without_warnings) {
+  temp_file page{"cotflow.1"};
+  BOOST_REQUIRE_EQUAL(shell(cotflow_bin() + " man >" + page.path).rc, 0);
+  // groff with every warning on, then man as a user reads the page.
+  auto groff = shell("groff -man -Tutf8 -ww -z " + page.path);
+  BOOST_CHECK_MESSAGE(groff.rc == 0 && groff.text.empty(), groff.text);
+  auto man = shell("MANWIDTH=80 man --warnings -l " + page.path
+                   + " 2>&1 >/dev/null");
+  BOOST_CHECK_MESSAGE(man.rc == 0 && man.text.empty(), man.text);
+  auto text = shell("MANWIDTH=80 man -l " + page.path + " 2>/dev/null");
+  for (auto what : {"cotflow demo [OPTIONS]", "--count N", "EXIT STATUS",
+                    "cotflow completion bash"})
+    BOOST_CHECK_MESSAGE(has(text.text, what), what << " not in:\n"
+                                                   << text.text);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
