@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
     return cmd_man();
   auto inv = configured(std::move(*line));
   auto& cmd = inv.command;
+  if (cmd == "validate")
+    return cmd_validate(inv);
   if (cmd == "config check" || cmd == "config show")
     return cmd_config(inv);
   // `run` refuses what would fail it at start with the other problems

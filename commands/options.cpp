@@ -32,6 +32,19 @@ const std::vector<command_spec>& command_table() {
      "live view of a running instance: rates, latency, destinations, "
      "supervision tree",
      "", "cotflow top --url http://127.0.0.1:9180 --token T"},
+    {"validate", "FILE|-",
+     "check NDJSON detection records offline as the pipeline would",
+     "Each line of FILE (- for stdin) is decoded and encoded with the "
+     "pipeline's decoder and encoder and the configured cot.* settings. "
+     "Prints each line's CoT event, or \"line N: refused: REASON "
+     "(detail)\" with the reason the dead-letter headers would carry, or "
+     "\"line N: dropped: REASON\" for what the pipeline drops and counts "
+     "(stale, too old, low confidence). Empty lines are skipped. A GeoJSON "
+     "Feature without time gets the receive time (now), as in the pipeline "
+     "when a record has no Kafka timestamp; a note on stderr says so. Exit "
+     "0 when every line becomes an event, 1 when any is refused or "
+     "dropped, 2 on a bad configuration or a file that cannot be read.",
+     "cotflow validate detections.ndjson"},
     // `config` alone is the first of its sub-commands.
     {"config check", "",
      "validate the configuration and what run checks at start",
@@ -58,7 +71,7 @@ const std::vector<option_spec>& option_table() {
      "config file (default search: ./cotflow.yaml, "
      "/etc/cotflow/cotflow.yaml, ~/.config/cotflow/cotflow.yaml); COTFLOW_* "
      "environment variables override it",
-     "run,demo,broker,loadgen,top,config check,config show"},
+     "run,demo,broker,loadgen,top,validate,config check,config show"},
     {"partitions", "N",
      "partitions per input and output topic of the embedded broker "
      "(default 6)",
@@ -542,8 +555,8 @@ std::string man_page(std::string_view version) {
          ".TP\n\\fB\\-V\\fR, \\fB\\-\\-version\\fR\n"
          "print the version\n"
          ".SH EXIT STATUS\n"
-         "0 on success, 1 on a failure, 2 on a bad configuration or command "
-         "line.\n"
+         "0 on success, 1 on a failure (for validate: a record refused or "
+         "dropped), 2 on a bad configuration or command line.\n"
          ".SH ENVIRONMENT\n"
          "Every configuration key can be set as COTFLOW_SECTION_KEY, e.g. "
          "COTFLOW_KAFKA_BROKERS for kafka.brokers; "

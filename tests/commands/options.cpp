@@ -87,6 +87,12 @@ BOOST_AUTO_TEST_CASE(usage_errors_name_the_nearest_known_word) {
              == "error: cotflow demo: option --help takes no value");
   BOOST_TEST(parse({"top", "-x"}).command.find("unknown option -x")
              != std::string::npos);
+  BOOST_TEST(parse({"validate", "a", "b"})
+               .command.find("unexpected argument "
+                             "'b'")
+             != std::string::npos);
+  BOOST_TEST(parse({"validate", "-"}).positional
+             == std::vector<std::string>{"-"});
 }
 
 BOOST_AUTO_TEST_CASE(the_completion_and_the_man_page_come_from_the_tables) {

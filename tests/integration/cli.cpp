@@ -1,11 +1,12 @@
 // The command line as a user meets it: --help on every command, usage
-// errors, the completion script and the man page.
+// errors, the completion script and the man page, `validate`.
 #include <boost/test/unit_test.hpp>
 
 #include "commands/options.hpp"
 #include "tests/support/process.hpp"
 
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -38,6 +39,14 @@ result shell(const std::string& script) {
   r.text = c.read_all(30s);
   r.rc = c.wait(30s).value_or(-1);
   return r;
+}
+
+/// Now as RFC 3339 UTC, to the second.
+std::string utc_now() {
+  auto t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
 }
 
 bool has(const std::string& text, const std::string& what) {
@@ -94,7 +103,7 @@ BOOST_AUTO_TEST_CASE(the_top_level_has_help_and_version_flags) {
     auto r = run_cotflow({flag});
     BOOST_CHECK_EQUAL(r.rc, 0);
     BOOST_CHECK_MESSAGE(
-      has(r.text, "usage: cotflow COMMAND") && has(r.text, "loadgen"), r.text);
+      has(r.text, "usage: cotflow COMMAND") && has(r.text, "validate"), r.text);
   }
   for (auto flag : {"-V", "--version", "version"}) {
     auto r = run_cotflow({flag});
@@ -116,6 +125,7 @@ BOOST_AUTO_TEST_CASE(unknown_options_and_stray_arguments_are_refused) {
     {{"config", "shwo"}, "unknown sub-command 'shwo' (did you mean show?)"},
     {{"dmeo"}, "unknown command 'dmeo' (did you mean demo?)"},
     {{"demo", "--rate"}, "option --rate needs a value"},
+    {{"validate"}, "needs FILE|-"},
     {{"completion", "zsh"}, "unknown argument 'zsh'"},
     {{"help", "bogus"}, "unknown command 'bogus'"},
   };
@@ -174,10 +184,59 @@ BOOST_AUTO_TEST_CASE(the_man_page_renders_without_warnings) {
                    + " 2>&1 >/dev/null");
   BOOST_CHECK_MESSAGE(man.rc == 0 && man.text.empty(), man.text);
   auto text = shell("MANWIDTH=80 man -l " + page.path + " 2>/dev/null");
-  for (auto what : {"cotflow demo [OPTIONS]", "--count N", "EXIT STATUS",
-                    "cotflow completion bash"})
+  for (auto what :
+       {"cotflow demo [OPTIONS]", "--count N", "EXIT STATUS",
+        "cotflow completion bash", "cotflow validate [OPTIONS] FILE|-"})
     BOOST_CHECK_MESSAGE(has(text.text, what), what << " not in:\n"
                                                    << text.text);
+}
+
+BOOST_AUTO_TEST_CASE(validate_prints_each_lines_event_or_dead_letter_reason) {
+  temp_file records{
+    "records.ndjson",
+    "{\"id\":\"a\",\"time\":\"" + utc_now()
+      + "\",\"lat\":38.9,\"lon\":-77}\n"
+        "{\"id\":\"b\",\"lat\":38.9,\"lon\":-77}\n"
+        "\n"
+        "not json\n"
+        "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\","
+        "\"coordinates\":[-77,38.9]},\"properties\":{\"uid\":"
+        "\"f1\"}}\n"
+        "{\"id\":\"c\",\"time\":\""
+      + utc_now() + "\",\"lat\":98.9,\"lon\":-77}\n"
+      + "{\"id\":\"d\",\"time\":\"2001-01-01T00:00:00Z\","
+        "\"lat\":38.9,\"lon\":-77}\n"};
+  auto run = [&](const std::string& input) {
+    return shell(cotflow_bin() + " validate --config /dev/null " + input);
+  };
+  for (auto input : {records.path, "- <" + records.path}) {
+    auto r = run(input);
+    BOOST_CHECK_EQUAL(r.rc, 1);
+    for (auto what :
+         {"<event version=\"2.0\" uid=\"a\"",
+          "line 2: refused: missing_field (time)\n",
+          "line 4: refused: invalid_json (",
+          "<event version=\"2.0\" uid=\"f1\"", "time_source=\"receive_time\"",
+          "line 5: note: no time", "line 6: refused: out_of_range (lat",
+          "line 7: dropped: dropped_too_old\n",
+          "2 encoded, 3 refused, 1 dropped"})
+      BOOST_CHECK_MESSAGE(has(r.text, what), input << ": " << what
+                                                   << " not in:\n"
+                                                   << r.text);
+    BOOST_CHECK(!has(r.text, "line 3"));
+  }
+  auto good = shell("head -n 1 " + records.path + " | " + cotflow_bin()
+                    + " validate --config /dev/null -");
+  BOOST_CHECK_MESSAGE(good.rc == 0, good.text);
+  // The cot.* settings of --config apply: the Feature without time is
+  // refused as the pipeline would refuse it.
+  temp_file refuse{"refuse.yaml", "cot:\n  missing_time: refuse\n"};
+  auto feature = shell("sed -n 5p " + records.path + " | " + cotflow_bin()
+                       + " validate --config " + refuse.path + " -");
+  BOOST_CHECK_EQUAL(feature.rc, 1);
+  BOOST_CHECK_MESSAGE(has(feature.text, "line 1: refused: missing_field"),
+                      feature.text);
+  BOOST_CHECK_EQUAL(run_cotflow({"validate", "/nonexistent.ndjson"}).rc, 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
