@@ -78,6 +78,18 @@ void print_banner(const config& cfg, int64_t rate) {
   std::fflush(stdout);
 }
 
+/// The last line: what became of the records published.
+void print_totals(const stats& st, uint64_t published,
+                  const std::string& file) {
+  std::printf("published %llu: delivered %llu, dead-lettered %llu, dropped "
+              "%llu, parked %llu; CoT file: %s\n",
+              static_cast<unsigned long long>(published),
+              static_cast<unsigned long long>(st.delivered()),
+              static_cast<unsigned long long>(st.dead_lettered.load()),
+              static_cast<unsigned long long>(st.dropped()),
+              static_cast<unsigned long long>(st.parked.load()), file.c_str());
+}
+
 } // namespace
 
 int cmd_demo(const invocation& inv, signal_waiter& sig) {
@@ -107,13 +119,26 @@ int cmd_demo(const invocation& inv, signal_waiter& sig) {
   summary sum{st};
   sig.start();
   auto hooks = pipeline_hooks(sig, inv.opts, inv.loaded.cfg, cfg);
-  hooks.tick = [&] { sum.tick(); };
+  // --count: the drain starts once every record published is accounted
+  // for (delivered, dead-lettered, dropped or parked).
+  bool counted = false;
+  hooks.tick = [&] {
+    sum.tick();
+    if (count > 0 && pub.done()
+        && st->completed >= static_cast<uint64_t>(count)) {
+      counted = true;
+      sig.stop = true;
+    }
+  };
   auto rc = run_pipeline(cfg, st, hooks);
   pub.stop();
   sum.done();
-  std::printf("published %llu; CoT file: %s\n",
-              static_cast<unsigned long long>(pub.published()),
-              cfg.sinks.file.c_str());
+  print_totals(*st, pub.published(), cfg.sinks.file);
+  // Every record reached its sinks: the CoT destinations, or the
+  // dead-letter topic (the generator's malformed records).
+  if (rc == 0 && counted
+      && st->delivered() + st->dead_lettered != static_cast<uint64_t>(count))
+    return 1;
   return rc;
 }
 

@@ -17,7 +17,8 @@ public:
   /// Starts the waiting thread.
   void start();
 
-  /// Set by the first SIGINT or SIGTERM.
+  /// Set by the first SIGINT or SIGTERM (or by a command that is done:
+  /// `demo --count`).
   std::atomic<bool> stop{false};
   /// Set on SIGHUP; the pipeline reloads its configuration and clears it.
   std::atomic<bool> reload{false};

@@ -1,5 +1,6 @@
 // The command line as a user meets it: --help on every command, usage
-// errors, the completion script and the man page, `validate`.
+// errors, the completion script and the man page, `validate`, and
+// `demo --count` ending by itself.
 #include <boost/test/unit_test.hpp>
 
 #include "commands/options.hpp"
@@ -237,6 +238,29 @@ BOOST_AUTO_TEST_CASE(validate_prints_each_lines_event_or_dead_letter_reason) {
   BOOST_CHECK_MESSAGE(has(feature.text, "line 1: refused: missing_field"),
                       feature.text);
   BOOST_CHECK_EQUAL(run_cotflow({"validate", "/nonexistent.ndjson"}).rc, 2);
+}
+
+BOOST_AUTO_TEST_CASE(demo_count_exits_once_every_record_is_delivered) {
+  temp_file out{"demo.cot"};
+  child demo{{cotflow_bin(), "demo", "--count", "300", "--rate", "1000",
+              "--partitions", "1", "--output", out.path},
+             {{"COTFLOW_HTTP_ADDRESS", "127.0.0.1:0"}}};
+  auto text = demo.read_all(60s);
+  auto rc = demo.wait(30s);
+  BOOST_REQUIRE_MESSAGE(rc, "demo --count still running:\n" << text);
+  BOOST_CHECK_EQUAL(*rc, 0);
+  auto totals = text.substr(text.rfind("published"));
+  BOOST_CHECK_MESSAGE(totals.rfind("published 300: delivered ", 0) == 0
+                        && has(totals, "dropped 0, parked 0"),
+                      totals);
+  // What it says it delivered is in the CoT file, one event per line.
+  auto delivered = std::stoul(totals.substr(totals.find("delivered ") + 10));
+  std::ifstream file{out.path};
+  size_t lines = 0;
+  for (std::string line; std::getline(file, line);)
+    ++lines;
+  BOOST_CHECK_EQUAL(lines, delivered);
+  BOOST_CHECK_GT(delivered, 250u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
