@@ -93,6 +93,9 @@ struct tak_config {
   /// Protocol version 1, and to wait for the answer to the request.
   int64_t negotiate_offer_ms = 0;
   int64_t negotiate_response_ms = 0;
+  /// cotflow's identity event on each new TCP/TLS connection.
+  std::string hello_uid;
+  std::string hello_callsign;
   /// Events written on a connection that then fails are sent again, up to
   /// this many of the latest bytes: the kernel accepted them but the server
   /// may never have read them (TAK has no acknowledgement).

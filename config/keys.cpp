@@ -486,6 +486,13 @@ std::vector<config_key> table() {
                 "destination stays with XML")
       .defaults_to(60000)
       .range(1, 600000),
+    COTFLOW_KEY(tak, hello_uid,
+                "uid of the identity event cotflow sends first on each TCP "
+                "and TLS connection (hello=false in a URL: none); empty = "
+                "cotflow-<host name>"),
+    COTFLOW_KEY(tak, hello_callsign, "callsign in that identity event")
+      .defaults_to("cotflow")
+      .not_empty(),
     // Covers our capped send buffer plus what a server's receive buffer may
     // hold unread when it dies.
     COTFLOW_KEY(tak, replay_bytes,

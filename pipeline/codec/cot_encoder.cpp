@@ -303,6 +303,24 @@ std::string ping_event(std::string_view uid, int64_t now) {
   return xml;
 }
 
+std::string hello_event(std::string_view uid, std::string_view callsign,
+                        std::string_view version, int64_t now) {
+  std::string xml;
+  xml_out w{xml};
+  w.lit("<event version=\"2.0\"");
+  w.attr("uid", uid);
+  w.lit(" type=\"t-x-d-d\" how=\"m-g\"");
+  w.instant_times(now);
+  w.lit("><point lat=\"0.0\" lon=\"0.0\" hae=\"9999999.0\" "
+        "ce=\"9999999.0\" le=\"9999999.0\"/><detail><contact");
+  w.attr("callsign", callsign);
+  w.lit("/><takv device=\"cotflow\" platform=\"cotflow\" os=\"linux\"");
+  w.attr("version", version);
+  w.lit("/></detail></event>");
+  w.finish();
+  return xml;
+}
+
 std::string cot_encoder::cot_type(const detection& d) const {
   if (!d.type.empty())
     return d.type;

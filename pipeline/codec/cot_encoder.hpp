@@ -77,6 +77,13 @@ private:
 /// A TAK keepalive ping (type t-x-c-t) at `now_ms`, as TAK clients send it.
 std::string ping_event(std::string_view uid, int64_t now_ms);
 
+/// cotflow's identity on a new TAK connection (PyTAK sends one; some
+/// servers, FreeTAKServer among them, take the first event as the client's
+/// identity): a t-x-d-d event, which puts nothing on a map, with cotflow's
+/// uid, its callsign in <contact> and <takv> naming cotflow `version`.
+std::string hello_event(std::string_view uid, std::string_view callsign,
+                        std::string_view version, int64_t now_ms);
+
 /// Maps detections to CoT types and encodes CoT 2.0 XML events (SPEC §4).
 class cot_encoder {
 public:

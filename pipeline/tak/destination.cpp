@@ -22,6 +22,32 @@ uint64_t seed_of(const tak_destination_settings& s, uint64_t offset) {
   return s.seed ? *s.seed + offset : std::random_device{}();
 }
 
+/// The detail a destination adds to every event: <marti> routing to
+/// callsigns, groups and Data Sync missions, and <archive/>.
+std::string extra_detail_of(const tak_url& u) {
+  std::string out;
+  if (!u.dest_callsigns.empty() || !u.dest_groups.empty()
+      || !u.dest_missions.empty()) {
+    out += "<marti>";
+    auto dests = [&](const std::vector<std::string>& values, const char* attr) {
+      for (auto& v : values) {
+        out += "<dest ";
+        out += attr;
+        out += "=\"";
+        xml_escape(v, out);
+        out += "\"/>";
+      }
+    };
+    dests(u.dest_callsigns, "callsign");
+    dests(u.dest_groups, "group");
+    dests(u.dest_missions, "mission");
+    out += "</marti>";
+  }
+  if (u.archive)
+    out += "<archive/>";
+  return out;
+}
+
 } // namespace
 
 tak_destination::tak_destination(tak_destination_settings settings,
@@ -39,6 +65,7 @@ tak_destination::tak_destination(tak_destination_settings settings,
   parking_.lot = std::move(lot);
   if (parking_.lot)
     env_.counters->parking_topic = parking_.lot->topic();
+  extra_detail_ = extra_detail_of(cfg_.target);
 }
 
 void tak_destination::reconfigure(const breaker_settings& breaker,
@@ -218,6 +245,16 @@ bool tak_destination::ensure_connected() {
   }
   link_.connected_since = now;
   start_protocol(now);
+  // Who is connecting, first (on streams, unless the URL says hello=false).
+  if (!link_.conn->is_udp() && cfg_.target.hello.value_or(true)) {
+    std::string err;
+    if (!write_control(hello_event(cfg_.hello_uid, cfg_.hello_callsign,
+                                   cfg_.version, env_.wall_ms()),
+                       err)) {
+      connect_failed(now, err, false);
+      return false;
+    }
+  }
   link_.ping_sent.reset();
   link_.next_ping = now + cfg_.ping_interval;
   if (link_.ever_connected)
@@ -609,12 +646,12 @@ void tak_destination::note_unacknowledged(bool complete) {
 // false (logged) when it cannot be, which only an event that is not CoT
 // XML cotflow wrote could cause. A mesh datagram says which versions
 // cotflow decodes every 30 s (the protocol asks for once a minute).
-bool tak_destination::encode_next(size_t i, std::string& out) {
+bool tak_destination::encode_next(std::string_view xml, std::string& out) {
   auto now = env_.now();
   bool control = link_.format == takp::wire_format::mesh
                  && now >= link_.next_control;
   std::string err;
-  if (!proto_.append(queue_[i]->xml, link_.format, control, out, err)) {
+  if (!proto_.append(xml, link_.format, control, out, err)) {
     log::error("tak-sink", cfg_.name
                              + ": an event cannot be encoded in TAK Protocol "
                                "version 1 and is dropped: "
@@ -624,6 +661,24 @@ bool tak_destination::encode_next(size_t i, std::string& out) {
   if (control)
     link_.next_control = now + std::chrono::seconds{30};
   return true;
+}
+
+// Appends queued event `i` to `out` as this destination and connection
+// write it: with the destination's detail added, encoded for version 1.
+void tak_destination::append_event(size_t i, bool encoded, std::string& out,
+                                   bool& unencodable) {
+  std::string_view xml = queue_[i]->xml;
+  if (!extra_detail_.empty()) {
+    routed_.clear();
+    append_with_detail(xml, extra_detail_, encoded ? routed_ : out);
+    if (!encoded)
+      return;
+    xml = routed_;
+  }
+  if (encoded)
+    unencodable = !encode_next(xml, out);
+  else
+    out.append(xml);
 }
 
 bool tak_destination::begin_write() {
@@ -646,26 +701,30 @@ bool tak_destination::begin_write() {
   w.buffer.clear();
   w.sizes.clear();
   bool encoded = link_.format != takp::wire_format::xml;
-  bool one_buffer = encoded || link_.conn->is_tls();
+  bool one_buffer = encoded || link_.conn->is_tls() || !extra_detail_.empty();
   bool udp = link_.conn->is_udp();
   auto fits = [&](size_t i) {
     return !udp && w.total + queue_[i]->xml.size() <= cfg_.write_bytes;
   };
   std::vector<record_ref> unencodable;
   while (k < queue_.size() && (k == 0 || fits(k))) {
-    if (encoded && !encode_next(k, w.buffer)) {
+    if (!one_buffer) {
+      const auto& xml = queue_[k++]->xml;
+      w.total += xml.size();
+      w.sizes.push_back(xml.size());
+      w.pieces.emplace_back(xml);
+      continue;
+    }
+    bool failed = false;
+    append_event(k, encoded, w.buffer, failed);
+    if (failed) {
       unencodable.push_back(queue_[k]->ref);
       queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(k));
       continue;
     }
-    const auto& xml = queue_[k++]->xml;
-    auto size = encoded ? w.buffer.size() - w.total : xml.size();
-    w.total += size;
-    w.sizes.push_back(size);
-    if (!one_buffer)
-      w.pieces.emplace_back(xml);
-    else if (!encoded)
-      w.buffer += xml;
+    ++k;
+    w.sizes.push_back(w.buffer.size() - w.total);
+    w.total = w.buffer.size();
   }
   if (!unencodable.empty()) {
     env_.counters->unencodable += unencodable.size();

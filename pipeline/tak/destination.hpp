@@ -50,6 +50,11 @@ struct tak_destination_settings {
   /// it waits, writing nothing, for the answer to its request.
   ms negotiate_offer{0};
   ms negotiate_response{0};
+  /// cotflow's identity event on each new TCP/TLS connection (the URL's
+  /// hello, on by default): its uid, callsign and version.
+  std::string hello_uid;
+  std::string hello_callsign;
+  std::string version;
   /// Events held in memory before the destination spills to parking.
   size_t queue_events = 0;
   /// Bytes of events one write takes at most (at least one event).
@@ -297,7 +302,9 @@ private:
 
   // Writing.
   void drop_stale();
-  bool encode_next(size_t i, std::string& out);
+  bool encode_next(std::string_view xml, std::string& out);
+  void append_event(size_t i, bool encoded, std::string& out,
+                    bool& unencodable);
   void note_unacknowledged(bool complete);
   bool begin_write();
   void complete_write();
@@ -315,6 +322,10 @@ private:
   std::vector<record_ref> scratch_;
   latency_tally latencies_;
   takp::encoder proto_;
+  /// What every event gets added to its detail on this destination
+  /// (<marti> routing, <archive/>); empty: nothing.
+  std::string extra_detail_;
+  std::string routed_;
 };
 
 } // namespace cotflow

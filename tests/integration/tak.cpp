@@ -176,6 +176,9 @@ BOOST_AUTO_TEST_CASE(filtered_destinations_get_only_their_share_and_commit) {
   BOOST_REQUIRE(eventually([&] { return all_committed("tak-filter"); }, 60s));
   BOOST_CHECK_GT(hostile.events(), 0u);
   BOOST_CHECK_LT(hostile.events(), all.events());
+  // Each connection began with cotflow's identity.
+  BOOST_CHECK_GE(hostile.hellos(), 1u);
+  BOOST_CHECK_EQUAL(hostile.hellos(), hostile.connections());
   for (auto& ev : hostile.sample())
     BOOST_CHECK_MESSAGE(ev.find("type=\"a-h-") != std::string::npos, ev);
   run->signal(SIGTERM);

@@ -218,6 +218,12 @@ uint64_t tak_receiver::take_events(client& c) {
       }
       continue;
     }
+    // cotflow's identity event, first on each connection: not an event of
+    // the stream.
+    if (ev.find("<takv device=\"cotflow\"") != std::string_view::npos) {
+      ++hellos_;
+      continue;
+    }
     ++k;
     if (!opts_.keep_seqs && seen_.empty() && !hook_)
       continue; // counting only

@@ -101,6 +101,11 @@ public:
     return pings_;
   }
 
+  /// cotflow's identity events received (one per connection).
+  size_t hellos() const {
+    return hellos_;
+  }
+
   /// Distinct seqs of the range seen; seqs of it seen again; events with
   /// no seq in it (other runs, warm-up).
   uint64_t distinct() const {
@@ -153,6 +158,7 @@ private:
   std::atomic<bool> running_{false};
   std::atomic<size_t> accepted_{0};
   std::atomic<size_t> pings_{0};
+  std::atomic<size_t> hellos_{0};
   std::atomic<uint64_t> events_{0};
   std::vector<uint8_t> seen_;
   std::atomic<uint64_t> distinct_{0};

@@ -113,7 +113,8 @@ void takp_receiver::take(int fd, std::string& buf, bool& v1) {
                                        + (yes ? "true" : "false") + "\"/>"));
           v1 = yes;
         }
-      } else if (ev.find("t-x-c-t") == std::string::npos) {
+      } else if (ev.find("t-x-c-t") == std::string::npos
+                 && ev.find("<takv device=\"cotflow\"") == std::string::npos) {
         std::lock_guard<std::mutex> guard{mtx_};
         xml_.push_back(std::move(ev));
       }

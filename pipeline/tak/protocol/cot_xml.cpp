@@ -295,4 +295,26 @@ bool xml_unescape(std::string_view raw, std::string& out) {
   return true;
 }
 
+void append_with_detail(std::string_view xml, std::string_view extra,
+                        std::string& out) {
+  auto close = xml.rfind("</detail>");
+  if (close != std::string_view::npos) {
+    out.append(xml.substr(0, close));
+    out.append(extra);
+    out.append(xml.substr(close));
+    return;
+  }
+  auto empty = xml.rfind("<detail/>");
+  auto end = empty != std::string_view::npos ? empty : xml.rfind("</event>");
+  if (end == std::string_view::npos) {
+    out.append(xml); // not an event cotflow wrote: left as it is
+    return;
+  }
+  out.append(xml.substr(0, end));
+  out.append("<detail>");
+  out.append(extra);
+  out.append("</detail>");
+  out.append(xml.substr(empty != std::string_view::npos ? end + 9 : end));
+}
+
 } // namespace cotflow

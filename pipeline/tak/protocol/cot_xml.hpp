@@ -47,6 +47,12 @@ bool read_elements(std::string_view content, std::vector<xml_element>& out,
 /// False with `err` when it is not one.
 bool read_cot_xml(std::string_view xml, cot_xml& out, std::string& err);
 
+/// Appends the CoT event `xml` to `out` with `extra` (detail elements)
+/// added at the end of its <detail>, which is made when the event has
+/// none.
+void append_with_detail(std::string_view xml, std::string_view extra,
+                        std::string& out);
+
 /// Appends the text of an attribute value or of character data: the five
 /// predefined entities and numeric character references replaced. False
 /// when a reference is unknown or not a character XML allows.

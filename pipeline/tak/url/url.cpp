@@ -147,6 +147,26 @@ bool apply_option(tak_url& out, const std::string& key, const std::string& val,
       return false;
     }
     out.ping = *v;
+  } else if (key == "dest_callsigns" || key == "dest_groups"
+             || key == "dest_missions") {
+    auto& list = key == "dest_callsigns" ? out.dest_callsigns
+                 : key == "dest_groups"  ? out.dest_groups
+                                         : out.dest_missions;
+    list = split(val, '|');
+    if (list.empty()) {
+      err = key + " needs at least one value (a|b|c)";
+      return false;
+    }
+  } else if (key == "archive" || (out.scheme != "udp" && key == "hello")) {
+    auto v = parse_bool(val);
+    if (!v) {
+      err = key + " must be true or false";
+      return false;
+    }
+    if (key == "archive")
+      out.archive = *v;
+    else
+      out.hello = *v;
   } else if (key == "protocol") {
     bool udp = out.scheme == "udp";
     if (val == "xml")

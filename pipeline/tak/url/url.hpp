@@ -66,6 +66,16 @@ struct tak_url {
   bool coalesce = false;
   /// Keepalive pings (ping=false: none); nothing: on for tcp and tls.
   std::optional<bool> ping;
+  /// Routing on a TAK Server: <marti><dest callsign|group|mission=.../>
+  /// added to every event (dest_callsigns=A|B, dest_groups=, dest_missions=).
+  std::vector<std::string> dest_callsigns;
+  std::vector<std::string> dest_groups;
+  std::vector<std::string> dest_missions;
+  /// archive=true: <archive/> on every event (clients keep the item).
+  bool archive = false;
+  /// An identity event for cotflow itself first on each connection
+  /// (hello=false: none); nothing: on for tcp and tls.
+  std::optional<bool> hello;
   /// protocol=xml|negotiate|1 (tcp, tls) or xml|mesh (udp).
   tak_protocol_choice protocol = tak_protocol_choice::xml;
 };

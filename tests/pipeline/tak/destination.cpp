@@ -57,6 +57,11 @@ struct fixture {
     cfg.write_bytes = 1 << 20;
     cfg.replay_bytes = 1 << 20;
     cfg.seed = 42;
+    // The identity event has tests of its own; the rest count writes.
+    cfg.target.hello = false;
+    cfg.hello_uid = "cotflow-test";
+    cfg.hello_callsign = "cotflow";
+    cfg.version = "1.2.3";
   }
 
   /// Creates the destination; with `parking` false it has no parking topic.
@@ -84,11 +89,13 @@ struct fixture {
     return batch(std::move(uids), "a-f-G", true);
   }
 
-  /// Sets the destination's URL.
+  /// Sets the destination's URL (hello=false unless it says).
   void url(const std::string& u) {
     std::string err;
     cfg.url = u;
     cfg.target = *parse_tak_url(u, err);
+    if (!cfg.target.hello)
+      cfg.target.hello = false;
   }
 
   tak_destination::pump_result pump() {
@@ -628,7 +635,7 @@ BOOST_AUTO_TEST_CASE(a_lost_connection_while_parking_parks_the_window) {
 
 BOOST_AUTO_TEST_CASE(filtered_and_superseded_events_are_skipped) {
   std::string err;
-  cfg.target = *parse_tak_url("tcp://tak.example:8087?coalesce=true", err);
+  url("tcp://tak.example:8087?coalesce=true");
   start(false);
   auto b = std::make_shared<cot_events>(*batch({"a", "b", "a"}));
   (*b)[1].type = "t-x-d-d"; // deletes are never coalesced away
@@ -669,7 +676,7 @@ BOOST_AUTO_TEST_CASE(tcp_is_pinged_too_unless_the_url_says_not) {
 
   fixture quiet;
   std::string err;
-  quiet.cfg.target = *parse_tak_url("tcp://tak.example:8087?ping=false", err);
+  quiet.url("tcp://tak.example:8087?ping=false");
   quiet.cfg.ping_interval = 100ms;
   quiet.start(false);
   quiet.pump();
@@ -947,6 +954,68 @@ BOOST_AUTO_TEST_CASE(pings_go_out_in_the_connections_protocol) {
   BOOST_REQUIRE_EQUAL(w->pings.size(), 1u);
   BOOST_CHECK(frame_uids(w->pings[0])
               == (std::vector<std::string>{"cotflow-tak1"}));
+}
+
+// --- Routing and identity --------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(each_connection_starts_with_cotflows_identity) {
+  url("tcp://tak.example:8087?hello=true");
+  w->up = true;
+  start(false);
+  d->take(cot_batch({"a"}));
+  pump();
+  BOOST_REQUIRE_EQUAL(w->pings.size(), 1u);
+  auto& hello = w->pings[0];
+  BOOST_CHECK(hello.find(R"(uid="cotflow-test" type="t-x-d-d")")
+              != std::string::npos);
+  BOOST_CHECK(hello.find(R"(<contact callsign="cotflow"/>)")
+              != std::string::npos);
+  BOOST_CHECK(hello.find(R"(version="1.2.3")") != std::string::npos);
+  w->close_next = true;
+  pump();
+  after(100ms); // reconnected: the identity again
+  BOOST_CHECK_EQUAL(w->pings.size(), 2u);
+
+  // In version 1 it is a frame like the rest; UDP has none.
+  fixture v1;
+  v1.url("tcp://tak.example:8087?protocol=1&hello=true");
+  v1.start(false);
+  v1.pump();
+  BOOST_REQUIRE_EQUAL(v1.w->pings.size(), 1u);
+  BOOST_CHECK(frame_uids(v1.w->pings[0])
+              == (std::vector<std::string>{"cotflow-test"}));
+  fixture udp;
+  udp.url("udp://239.2.3.1:6969");
+  udp.cfg.target.hello.reset();
+  udp.w->udp = true;
+  udp.start(false);
+  udp.pump();
+  BOOST_CHECK(udp.w->pings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(routing_details_go_into_every_event_in_either_protocol) {
+  url("tcp://tak.example:8087?dest_callsigns=Alpha|B%20b&dest_groups=Cyan"
+      "&dest_missions=ops&archive=true");
+  start(false);
+  d->take(cot_batch({"a"}));
+  pump();
+  const std::string extra = R"(<marti><dest callsign="Alpha"/>)"
+                            R"(<dest callsign="B%20b"/><dest group="Cyan"/>)"
+                            R"(<dest mission="ops"/></marti><archive/>)";
+  auto want = cot("a");
+  want.insert(want.find("</detail>"), extra);
+  BOOST_CHECK_EQUAL(received(), want);
+
+  fixture v1;
+  v1.url("tcp://tak.example:8087?protocol=1&dest_missions=ops");
+  v1.start(false);
+  v1.d->take(v1.cot_batch({"a"}));
+  v1.pump();
+  auto frames = test::stream_frames(v1.received());
+  BOOST_REQUIRE_EQUAL(frames.size(), 1u);
+  BOOST_CHECK_EQUAL(frames[0].cotevent().detail().xmldetail(),
+                    R"(<marti><dest mission="ops"/></marti>)");
+  BOOST_CHECK_EQUAL(frames[0].cotevent().detail().contact().callsign(), "a");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -302,3 +302,19 @@ BOOST_AUTO_TEST_CASE(the_request_repeats_the_offer_uid) {
   pb::TakMessage m;
   BOOST_TEST(to_tak_message(q, m, err), err);
 }
+
+BOOST_AUTO_TEST_CASE(detail_is_added_where_the_event_has_it_or_made) {
+  const std::string extra = "<archive/>";
+  auto with = [&](const std::string& xml) {
+    std::string out;
+    append_with_detail(xml, extra, out);
+    return out;
+  };
+  BOOST_TEST(with(head + "<detail><a/></detail></event>")
+             == head + "<detail><a/><archive/></detail></event>");
+  BOOST_TEST(with(head + "<detail/></event>")
+             == head + "<detail><archive/></detail></event>");
+  BOOST_TEST(with(head + "</event>")
+             == head + "<detail><archive/></detail></event>");
+  BOOST_TEST(with("not an event") == "not an event");
+}
