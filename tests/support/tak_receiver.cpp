@@ -192,23 +192,65 @@ bool tak_receiver::read_from(client& c, std::vector<char>& tmp) {
                    : ::recv(c.fd, tmp.data(), tmp.size(), 0);
     if (n <= 0)
       return false;
+    bytes_ += static_cast<uint64_t>(n);
     c.buf.append(tmp.data(), static_cast<size_t>(n));
   } while (c.ssl && SSL_pending(c.ssl) > 0);
+  return true;
+}
+
+bool tak_receiver::next_event(std::string_view all, size_t& from,
+                              std::string_view& ev) {
+  if (opts_.frames == receiver_options::framing::xml) {
+    auto pos = all.find("</event>", from);
+    if (pos == std::string_view::npos)
+      return false;
+    ev = all.substr(from, pos + 8 - from);
+    from = pos + 8;
+    return true;
+  }
+  if (from >= all.size())
+    return false;
+  if (static_cast<unsigned char>(all[from]) != 0xbf) {
+    ++violations_;
+    from = all.size(); // nothing after it can be trusted to be framed
+    return false;
+  }
+  uint64_t len = 0;
+  size_t at = from + 1;
+  for (int shift = 0;; shift += 7) {
+    if (at >= all.size())
+      return false; // the length is not all here yet
+    if (shift > 63) {
+      ++violations_;
+      from = all.size();
+      return false;
+    }
+    auto b = static_cast<unsigned char>(all[at++]);
+    len |= uint64_t{b & 0x7Fu} << shift;
+    if (!(b & 0x80))
+      break;
+  }
+  if (all.size() - at < len)
+    return false;
+  ev = all.substr(at, len);
+  from = at + len;
   return true;
 }
 
 uint64_t tak_receiver::take_events(client& c) {
   uint64_t k = 0;
   size_t from = 0;
-  size_t pos;
   std::string_view all{c.buf};
+  std::string_view ev;
+  bool xml = opts_.frames == receiver_options::framing::xml;
   std::lock_guard<std::mutex> guard{mtx_};
-  while ((pos = all.find("</event>", from)) != std::string_view::npos) {
-    auto ev = all.substr(from, pos + 8 - from);
-    from = pos + 8;
-    if (opts_.pings && ev.find("type=\"t-x-c-t\"") != std::string_view::npos) {
+  while (next_event(all, from, ev)) {
+    if (opts_.pings
+        && ev.find(xml ? std::string_view{"type=\"t-x-c-t\""}
+                       : std::string_view{"t-x-c-t"})
+             != std::string_view::npos) {
       ++pings_;
-      if (opts_.answer_pings) {
+      if (xml && opts_.answer_pings) {
         std::string pong = "<event version=\"2.0\" uid=\"takPong\" "
                            "type=\"t-x-c-t-r\" how=\"h-g-i-g-o\"/>";
         if (c.ssl)

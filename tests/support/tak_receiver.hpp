@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -50,6 +51,13 @@ struct receiver_options {
   /// Reads at real-time priority (else nice -10, else as is): a server of
   /// its own on the benchmark's shared cores.
   bool high_priority = false;
+  /// How events are framed: CoT XML, or TAK Protocol version 1 stream
+  /// frames (0xbf, a varint length, a TakMessage) from a connection's first
+  /// byte, as a protocol=1 client writes them. The seq is read from the
+  /// raw TakMessage (the remarks travel in its xmlDetail as written); pings
+  /// are counted apart (with `pings`) but not answered.
+  enum class framing : uint8_t { xml, takp_stream };
+  framing frames = framing::xml;
 };
 
 /// A TAK-like TCP (or TLS) receiver on loopback: splits each connection's
@@ -85,6 +93,11 @@ public:
     return events_;
   }
 
+  /// Bytes read so far, from every connection.
+  uint64_t bytes() const {
+    return bytes_;
+  }
+
   /// Complete events received so far, by seq (count of copies).
   std::map<uint64_t, int> seqs() const;
 
@@ -104,6 +117,12 @@ public:
   /// cotflow's identity events received (one per connection).
   size_t hellos() const {
     return hellos_;
+  }
+
+  /// Version 1 connections that broke the framing (no 0xbf where a frame
+  /// starts; what was buffered is dropped): 0 for a correct client.
+  size_t violations() const {
+    return violations_;
   }
 
   /// Distinct seqs of the range seen; seqs of it seen again; events with
@@ -145,6 +164,9 @@ private:
   bool accept_one(std::vector<client>& clients);
   /// Reads what `c` has; false when it closed.
   bool read_from(client& c, std::vector<char>& tmp);
+  /// The next complete event of `all` from `from` (moved past it), in
+  /// the connection's framing; false when none is complete yet.
+  bool next_event(std::string_view all, size_t& from, std::string_view& ev);
   /// Counts the complete events in `c`'s buffer and drops them from it.
   uint64_t take_events(client& c);
   void count_seq(uint64_t seq);
@@ -159,7 +181,9 @@ private:
   std::atomic<size_t> accepted_{0};
   std::atomic<size_t> pings_{0};
   std::atomic<size_t> hellos_{0};
+  std::atomic<size_t> violations_{0};
   std::atomic<uint64_t> events_{0};
+  std::atomic<uint64_t> bytes_{0};
   std::vector<uint8_t> seen_;
   std::atomic<uint64_t> distinct_{0};
   std::atomic<uint64_t> dups_{0};
