@@ -8,6 +8,7 @@
 //                  [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]
 //                  [--perf PERF_BIN] [--tput-reps N] [--malformed SHARE]
 //                  [--baseline-cmd CMD [--baseline-name NAME]] [--no-tak]
+//                  [--tak-protocols]
 //
 // This process hosts the embedded broker (librdkafka mock cluster, 6
 // partitions per topic), publishes the generated detections and observes the
@@ -45,6 +46,15 @@
 // So a phase of more than --latency-segment-records records runs as
 // segments, each with its own instance and topics, its percentiles taken
 // over all the segments' records.
+//
+// --tak-protocols measures TAK Protocol version 1 against XML instead
+// (issue 21): two cotflow instances whose TAK destination differs only in
+// protocol=xml and protocol=1, each writing to a receiver of its own that
+// splits what it reads as that protocol frames it, take the throughput
+// runs in turns (no passthrough, no latency phases). Every run publishes
+// records of seqs of its own (the same records to both), and the
+// receivers count each seq, so that a record missing at a receiver or
+// delivered twice shows.
 #include "config/config.hpp"
 #include "pipeline/codec/generator.hpp"
 #include "pipeline/core/time.hpp"
@@ -252,6 +262,8 @@ struct throughput_result {
   int64_t outputs = 0;
   /// Events cotflow's local TCP (TAK) receiver got in the run; -1 without.
   int64_t tcp_events = -1;
+  /// Bytes it read in the run; -1 without.
+  int64_t tcp_bytes = -1;
 
   /// Records/s to the last output: the throughput figure of a run.
   double rps() const {
@@ -349,6 +361,9 @@ std::string baseline_name;
 bool with_tak = true;
 // --malformed: share of malformed records in every generated stream.
 double malformed_share = 0.01;
+// --tak-protocols: TAK destination protocol=xml against protocol=1 (see the
+// top of this file) instead of the passthrough against cotflow.
+bool tak_protocols = false;
 
 const char* baseline_label() {
   if (baseline_cmd.empty())
@@ -588,6 +603,7 @@ throughput_phase(const std::string& bootstrap, kafka_observer& obs,
   throughput_result r;
   auto before = outputs_now(obs, t);
   auto tcp_before = t.tcp ? static_cast<int64_t>(t.tcp->events()) : 0;
+  auto bytes_before = t.tcp ? static_cast<int64_t>(t.tcp->bytes()) : 0;
   auto in_before = obs.high_sum(t.in_topic, partitions);
   std::atomic<int64_t> done{0};
   std::atomic<bool> stop_monitor{false};
@@ -648,8 +664,10 @@ throughput_phase(const std::string& bootstrap, kafka_observer& obs,
     sleep_ms(2);
   r.out_seconds = secs_since(t0);
   r.outputs = done.load();
-  if (t.tcp)
+  if (t.tcp) {
     r.tcp_events = static_cast<int64_t>(t.tcp->events()) - tcp_before;
+    r.tcp_bytes = static_cast<int64_t>(t.tcp->bytes()) - bytes_before;
+  }
   stop_monitor = true;
   monitor.join();
   // Commits complete: the group's committed offsets reach the input's end.
@@ -716,6 +734,18 @@ struct target_result {
   /// Times cotflow started parking during the throughput runs (its TAK
   /// destination's queue passed tak.queue_events).
   int tput_parkings = 0;
+  /// What its TAK receiver counted over the throughput runs (with a seq
+  /// range, --tak-protocols): seqs of the runs' records, distinct seqs
+  /// seen, copies seen again, events outside the range (warm-ups), framing
+  /// errors.
+  uint64_t tak_expected = 0;
+  uint64_t tak_distinct = 0;
+  uint64_t tak_duplicates = 0;
+  uint64_t tak_other = 0;
+  uint64_t tak_violations = 0;
+  /// Events and bytes the receiver read in the throughput runs, summed.
+  uint64_t tak_events = 0;
+  uint64_t tak_bytes = 0;
 };
 
 /// Lines of the log at `path` that contain `what`.
@@ -883,11 +913,15 @@ void resume(const std::string& bootstrap, kafka_observer& obs, instance& inst) {
 /// over the minutes of a run weighs on both alike. Each has one instance
 /// for all its runs; the one whose turn it is not is stopped with SIGSTOP,
 /// so that neither competes with the other's idle polling.
+/// The records of throughput run `rep` (0, 1, ...) of both pipelines.
+using record_pool
+  = std::function<const std::vector<cotflow::generated_record>&(int rep)>;
+
 void measure_throughput(const std::string& bootstrap,
                         const launcher& base_launch, const launcher& cot_launch,
-                        const std::vector<cotflow::generated_record>& pool,
-                        uint64_t n, int64_t window, double max_seconds,
-                        target_result& base, target_result& cot) {
+                        const record_pool& pool_of, uint64_t n, int64_t window,
+                        double max_seconds, target_result& base,
+                        target_result& cot) {
   kafka_observer obs{bootstrap, "bench-observer"};
   struct side {
     instance inst;
@@ -910,6 +944,8 @@ void measure_throughput(const std::string& bootstrap,
            static_cast<unsigned long long>(n), static_cast<long long>(window),
            std::max(tput_reps, 1));
   for (int rep = 0; rep < std::max(tput_reps, 1); ++rep) {
+    // Before either side's turn: making the records costs no run time.
+    auto& pool = pool_of(rep);
     for (auto& s : sides) {
       auto& t = s.inst.t;
       resume(bootstrap, obs, s.inst);
@@ -917,6 +953,10 @@ void measure_throughput(const std::string& bootstrap,
       s.runs.push_back(throughput_phase(bootstrap, obs, *s.group_obs, t, pool,
                                         n, window, max_seconds));
       s.res->tput_runs.push_back(s.runs.back().rps());
+      s.res->tak_events += static_cast<uint64_t>(
+        std::max<int64_t>(0, s.runs.back().tcp_events));
+      s.res->tak_bytes += static_cast<uint64_t>(
+        std::max<int64_t>(0, s.runs.back().tcp_bytes));
       s.other += load.other_cores();
       s.inst.proc->signal(SIGSTOP);
     }
@@ -929,8 +969,11 @@ void measure_throughput(const std::string& bootstrap,
     // goes at full speed. One more run, not counted: perf's sampling and
     // its own process take CPU from the 2 cores, which the passthrough's
     // runs do not pay.
+    // Not with --tak-protocols: the run would repeat seqs the receiver
+    // counts (and its instances are not called "cotflow").
     std::optional<child> perf;
     if (!perf_bin.empty() && t.name == "cotflow") {
+      auto& pool = pool_of(0);
       auto data = perf_dir + "/perf-" + dump_scenario + ".data";
       perf.emplace(std::vector<std::string>{perf_bin, "record", "-g", "-F",
                                             "2999", "-o", data, "-p",
@@ -960,6 +1003,15 @@ void measure_throughput(const std::string& bootstrap,
     res.other_sum += s.other / static_cast<double>(s.runs.size());
     ++res.other_phases;
     stop(s.inst, res);
+    // The receiver outlives cotflow: what it wrote up to its exit counts
+    // (a duplicate too), once the receiver has read it.
+    if (auto* rx = s.inst.rx.get()) {
+      sleep_ms(200);
+      res.tak_distinct = rx->distinct();
+      res.tak_duplicates = rx->duplicates();
+      res.tak_other = rx->other();
+      res.tak_violations = rx->violations();
+    }
   }
 }
 
@@ -986,6 +1038,9 @@ struct scenario {
   std::string fetch_wait_ms;
   target_result base;
   target_result cot;
+  /// --tak-protocols: cotflow with protocol=xml and with protocol=1.
+  target_result xml;
+  target_result v1;
 };
 
 void report(const scenario& sc, uint64_t n) {
@@ -1163,6 +1218,169 @@ void write_summary(std::ofstream& out, const scenario& sc) {
   }
 }
 
+/// The report of --tak-protocols: cotflow's TAK destination with
+/// protocol=xml against protocol=1, throughput runs in turns.
+void report_protocols(const scenario& sc) {
+  auto& x = sc.xml;
+  auto& v = sc.v1;
+  std::printf("### Scenario `%s`: TAK destination protocol=xml against "
+              "protocol=1\n\n",
+              sc.name.c_str());
+  std::printf(
+    "%s.\n\n",
+    sc.fetch_wait_ms.empty()
+      ? "cotflow as shipped (fetch.wait.max.ms at librdkafka's "
+        "default)"
+      : ("cotflow's clients with fetch.wait.max.ms=" + sc.fetch_wait_ms)
+          .c_str());
+  auto per_event = [](const target_result& r) {
+    return r.tak_events ? static_cast<double>(r.tak_bytes)
+                            / static_cast<double>(r.tak_events)
+                        : 0.0;
+  };
+  auto list = [](const std::vector<double>& v) {
+    std::string o;
+    for (auto r : v)
+      o += (o.empty() ? "" : ", ") + std::to_string(std::lround(r));
+    return o;
+  };
+  std::printf("| TAK destination | records per run | records/s to last output "
+              "(median) | runs, in order | bytes/event at the receiver | "
+              "CPU µs/record | peak RSS MB | parkings | missing | duplicates "
+              "| framing errors |\n");
+  std::printf("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (auto* p : {&x, &v})
+    std::printf("| %s | %llu | %.0f | %s | %.1f | %.1f | %s | %d | %lld | "
+                "%llu | %llu |\n",
+                p == &x ? "protocol=xml" : "protocol=1",
+                static_cast<unsigned long long>(p->tput.records), p->tput.rps(),
+                list(p->tput_runs).c_str(), per_event(*p),
+                p->tput.cpu_us_per_record, mb(p->tput.peak_rss_kb).c_str(),
+                p->tput_parkings,
+                static_cast<long long>(p->tak_expected)
+                  - static_cast<long long>(p->tak_distinct),
+                static_cast<unsigned long long>(p->tak_duplicates),
+                static_cast<unsigned long long>(p->tak_violations));
+  std::vector<double> paired;
+  std::string ratios;
+  for (size_t i = 0; i < x.tput_runs.size() && i < v.tput_runs.size(); ++i) {
+    paired.push_back(v.tput_runs[i] / x.tput_runs[i]);
+    char buf[16];
+    std::snprintf(buf, sizeof(buf), "%s%.2f", ratios.empty() ? "" : ", ",
+                  paired.back());
+    ratios += buf;
+  }
+  std::sort(paired.begin(), paired.end());
+  std::printf(
+    "\nThe median of %zu throughput runs per destination is shown; the runs "
+    "were taken in turns (protocol=xml, then protocol=1, ...), the idle "
+    "instance stopped (SIGSTOP). A record is done when it is on the output "
+    "topic and, as an event, at the receiver. Each run publishes records "
+    "with seqs of their own (the same records to both), no malformed ones; "
+    "every receiver counts each seq of all its runs (%llu): 'missing' were "
+    "never received, 'duplicates' are copies received again. Bytes/event: "
+    "everything the receiver read in the runs over the events in them. CPU "
+    "per record and peak RSS of the run shown (peak RSS: the highest of "
+    "the runs). Ratio protocol=1/protocol=xml of each pair: %s (median "
+    "%.2f).\n\n",
+    x.tput_runs.size(), static_cast<unsigned long long>(x.tak_expected),
+    ratios.c_str(), pct(paired, 50));
+  std::printf("**protocol=1 / protocol=xml: %.2f of the records/s** (medians), "
+              "**%.3f of the bytes/event** at the receiver.\n\n",
+              v.tput.rps() / x.tput.rps(),
+              per_event(x) > 0 ? per_event(v) / per_event(x) : 0.0);
+  for (auto* p : {&x, &v}) {
+    std::printf("- %s: other load on the machine during its runs %.2f "
+                "cores; SIGTERM -> exit code %s after %.2f s; %zu log lines, "
+                "%zu distinct warnings/errors%s\n",
+                p == &x ? "protocol=xml" : "protocol=1", p->other_cores(),
+                p->exit_code ? std::to_string(*p->exit_code).c_str()
+                             : "none (killed after 30 s)",
+                p->stop_seconds, p->log_lines, p->log_problems.size(),
+                p->log_problems.empty() ? "" : ":");
+    for (size_t i = 0; i < p->log_problems.size() && i < 10; ++i)
+      std::printf("  - `%s`\n", p->log_problems[i].c_str());
+  }
+  std::printf("\n");
+}
+
+void write_protocols_summary(std::ofstream& out, const scenario& sc) {
+  auto k = [&](const std::string& key) -> std::ofstream& {
+    out << sc.name << ".takp_" << key << "=";
+    return out;
+  };
+  std::vector<double> paired;
+  for (size_t i = 0; i < sc.xml.tput_runs.size() && i < sc.v1.tput_runs.size();
+       ++i)
+    paired.push_back(sc.v1.tput_runs[i] / sc.xml.tput_runs[i]);
+  std::sort(paired.begin(), paired.end());
+  k("ratio") << sc.v1.tput.rps() / sc.xml.tput.rps() << "\n";
+  k("ratio_pairs") << pct(paired, 50) << "\n";
+  for (auto* p : {&sc.xml, &sc.v1}) {
+    std::string w = p == &sc.xml ? "xml_" : "v1_";
+    k(w + "rps") << p->tput.rps() << "\n";
+    k(w + "bytes") << (p->tak_events ? static_cast<double>(p->tak_bytes)
+                                         / static_cast<double>(p->tak_events)
+                                     : 0.0)
+                   << "\n";
+    k(w + "cpu_us") << p->tput.cpu_us_per_record << "\n";
+    k(w + "expected") << p->tak_expected << "\n";
+    k(w + "missing") << static_cast<long long>(p->tak_expected)
+                          - static_cast<long long>(p->tak_distinct)
+                     << "\n";
+    k(w + "duplicates") << p->tak_duplicates << "\n";
+    k(w + "violations") << p->tak_violations << "\n";
+    k(w + "parkings") << p->tput_parkings << "\n";
+    k(w + "exit") << (p->exit_code ? *p->exit_code : -1) << "\n";
+  }
+}
+
+/// The report, summary and exit code of --tak-protocols: 0, 3 when an
+/// instance did not exit 0 on SIGTERM, 4 when a record was missing at a
+/// receiver or a receiver saw broken framing.
+int finish_protocols(const std::vector<scenario>& scenarios, uint64_t n,
+                     int64_t window, const std::string& summary,
+                     const struct rusage& self_usage) {
+  std::printf(
+    "Embedded broker (librdkafka mock cluster, 1 broker) in the benchmark "
+    "process; topics with %d partitions; %llu records per throughput run "
+    "(generated detections, 25%% GeoJSON, none malformed), publisher at "
+    "most %lld records ahead of the outputs. Two instances of `cotflow run "
+    "--config /dev/null`, their Kafka output as shipped and one TAK "
+    "destination each, `tcp://127.0.0.1:PORT?protocol=xml` or "
+    "`?protocol=1` (version 1 from the first byte, no negotiation), to a "
+    "TCP receiver of its own in this process (at real-time priority) that "
+    "splits what it reads at `</event>` or into version 1 stream frames "
+    "(0xbf, a varint length, the TakMessage) and counts the `seq=N` of "
+    "each event (the CoT remarks; in a TakMessage they travel in "
+    "xmlDetail).\n\n",
+    partitions, static_cast<unsigned long long>(n),
+    static_cast<long long>(window));
+  for (auto& sc : scenarios)
+    report_protocols(sc);
+  std::printf("Benchmark process (broker, publisher, observers): %.1f s CPU, "
+              "peak RSS %s MB.\n\n",
+              static_cast<double>(self_usage.ru_utime.tv_sec)
+                + static_cast<double>(self_usage.ru_stime.tv_sec)
+                + static_cast<double>(self_usage.ru_utime.tv_usec
+                                      + self_usage.ru_stime.tv_usec)
+                    / 1e6,
+              mb(self_usage.ru_maxrss).c_str());
+  if (!summary.empty()) {
+    std::ofstream out(summary, std::ios::app);
+    for (auto& sc : scenarios)
+      write_protocols_summary(out, sc);
+  }
+  bool exits = true, counts = true;
+  for (auto& sc : scenarios)
+    for (auto* p : {&sc.xml, &sc.v1}) {
+      exits = exits && p->exit_code && *p->exit_code == 0;
+      counts = counts && p->tak_distinct == p->tak_expected
+               && p->tak_violations == 0;
+    }
+  return !exits ? 3 : !counts ? 4 : 0;
+}
+
 /// An SVG chart of the latency percentiles against the offered rate: one
 /// panel per scenario, log-log, cotflow solid and the baseline dashed, the
 /// targets of issue 6 as crosses. Plain SVG, no plotting library.
@@ -1337,7 +1555,8 @@ int main(int argc, char** argv) {
       " [--fetch-wait default,5] [--cotflow-env KEY=VALUE]... [--log-dir DIR]"
       " [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]"
       " [--perf PERF_BIN] [--tput-reps N] [--malformed SHARE]"
-      " [--baseline-cmd CMD [--baseline-name NAME]] [--no-tak]\n"
+      " [--baseline-cmd CMD [--baseline-name NAME]] [--no-tak]"
+      " [--tak-protocols]\n"
       "--no-tak leaves cotflow's TAK destination (a TCP receiver in this"
       " process) out: Kafka output only.\n"
       "--baseline-cmd runs CMD with /bin/sh in the passthrough's place, once"
@@ -1352,7 +1571,10 @@ int main(int argc, char** argv) {
       "--latency-segment-records N (default 25000, at least 1000): a latency"
       " phase of more records runs as segments of at most N, one after the"
       " other, each with a fresh instance on fresh topics (the mock broker"
-      " slows as a phase's topics grow).\n");
+      " slows as a phase's topics grow).\n"
+      "--tak-protocols: instead, throughput runs in turns of cotflow with its"
+      " TAK destination at protocol=xml and at protocol=1, every record"
+      " counted at the receivers (no passthrough, no latency phases).\n");
     return 2;
   }
   std::string cotflow_bin = argv[1];
@@ -1378,6 +1600,8 @@ int main(int argc, char** argv) {
       n = std::stoull(next());
     else if (a == "--no-tak")
       with_tak = false;
+    else if (a == "--tak-protocols")
+      tak_protocols = true;
     else if (a == "--window")
       window = std::stoll(next());
     else if (a == "--rates")
@@ -1420,6 +1644,9 @@ int main(int argc, char** argv) {
     else
       die("unknown argument " + a);
   }
+  if (tak_protocols && (!with_tak || !baseline_cmd.empty()))
+    die("--tak-protocols compares two TAK destinations of cotflow: not with "
+        "--no-tak or --baseline-cmd");
   auto rates = parse_rates(rates_arg);
   perf_dir = log_dir;
   if (::access(cotflow_bin.c_str(), X_OK) != 0)
@@ -1432,9 +1659,9 @@ int main(int argc, char** argv) {
     std::string item;
     while (std::getline(in, item, ','))
       if (item == "default")
-        scenarios.push_back({"default", "", {}, {}});
+        scenarios.push_back({"default", "", {}, {}, {}, {}});
       else if (!item.empty())
-        scenarios.push_back({"fetch-wait-" + item, item, {}, {}});
+        scenarios.push_back({"fetch-wait-" + item, item, {}, {}, {}, {}});
   }
 
   // The broker and its topics.
@@ -1466,6 +1693,9 @@ int main(int argc, char** argv) {
   self[len] = 0;
 
   uint64_t seq_base = 1000000000ULL;
+  // --tak-protocols: the runs' seqs, apart from the warm-ups'
+  // (900000000000 on).
+  uint64_t takp_seq_base = 2000000000000ULL;
   for (auto& sc : scenarios) {
     progress("scenario %s", sc.name.c_str());
     dump_scenario = sc.name;
@@ -1504,71 +1734,123 @@ int main(int argc, char** argv) {
                 {{out, partitions}}, out,   inst.proc.get()};
       return inst;
     };
+    // (b) cotflow, in a group of its own per instance, as the baseline;
+    // its TAK destination's `protocol` option (empty: none, XML) and the
+    // receiver's options as given.
+    auto cot_with = [&](const std::string& protocol,
+                        cotflow::test::receiver_options rx_opts) -> launcher {
+      return [&, protocol, rx_opts](const std::string& suffix) {
+        auto kind = protocol.empty()  ? std::string{}
+                    : protocol == "1" ? "v1"
+                                      : protocol;
+        auto tag = sc.name + "-" + suffix + (kind.empty() ? "" : "-" + kind);
+        auto group = "cotflow-" + tag;
+        auto in = "detections-" + tag, out = "cot-" + tag,
+             dead = "cot-dead-letter-" + tag,
+             parking = "cotflow.parking-" + tag;
+        // A parking topic of its own, wider than the 4 partitions of an
+        // auto-created one: the mock broker keeps only ~5 MB per partition,
+        // and a throughput run that parks for a few seconds puts more there
+        // (the oldest parked events were trimmed before their replay, and
+        // one run waited 60 s for 3,180 events that never came). A longer
+        // parking can still pass it. A real cluster's retention is by time.
+        topics({{in, partitions},
+                {out, partitions},
+                {dead, 1},
+                {parking + ".bench", parking_partitions}});
+        auto env = cot_env;
+        instance inst;
+        if (with_tak) {
+          // The TAK destination: a local TCP receiver in this process that
+          // reads every event (counting them, and timing them in the
+          // latency phases).
+          inst.rx = std::make_unique<tak_receiver>(rx_opts);
+          inst.rx->listen_now();
+          env.emplace_back(
+            "COTFLOW_TAK_DESTINATIONS",
+            "bench=tcp://127.0.0.1:" + std::to_string(inst.rx->port())
+              + (protocol.empty() ? "" : "?protocol=" + protocol));
+        }
+        env.emplace_back("COTFLOW_KAFKA_BROKERS", bootstrap);
+        env.emplace_back("COTFLOW_HTTP_ADDRESS", "127.0.0.1:0");
+        env.emplace_back("COTFLOW_KAFKA_INPUT_TOPICS", in);
+        env.emplace_back("COTFLOW_KAFKA_OUTPUT_TOPIC", out);
+        env.emplace_back("COTFLOW_KAFKA_DEAD_LETTER_TOPIC", dead);
+        env.emplace_back("COTFLOW_KAFKA_GROUP_ID", group);
+        env.emplace_back("COTFLOW_KAFKA_PARKING_TOPIC", parking);
+        if (!sc.fetch_wait_ms.empty()) {
+          bool merged = false;
+          for (auto& [k, v] : env)
+            if (k == "COTFLOW_KAFKA_PROPERTIES") {
+              v += ",fetch.wait.max.ms=" + sc.fetch_wait_ms;
+              merged = true;
+            }
+          if (!merged)
+            env.emplace_back("COTFLOW_KAFKA_PROPERTIES",
+                             "fetch.wait.max.ms=" + sc.fetch_wait_ms);
+        }
+        inst.log = log_dir + "/cotflow-" + tag + ".log";
+        inst.proc = std::make_unique<child>(
+          std::vector<std::string>{cotflow_bin, "run", "--config", "/dev/null"},
+          env, log_file{inst.log});
+        inst.t = {kind.empty() ? "cotflow" : "cotflow-" + kind,
+                  group,
+                  in,
+                  {{out, partitions}, {dead, 1}},
+                  out,
+                  inst.proc.get(),
+                  inst.rx.get()};
+        return inst;
+      };
+    };
+    if (tak_protocols) {
+      // Seqs of their own per run, the same records to both instances;
+      // each receiver counts every seq of all the runs.
+      auto runs = static_cast<uint64_t>(std::max(tput_reps, 1));
+      auto rx_opts = receiver(takp_seq_base, runs * n);
+      auto v1_opts = rx_opts;
+      v1_opts.frames = cotflow::test::receiver_options::framing::takp_stream;
+      sc.xml.tak_expected = sc.v1.tak_expected = runs * n;
+      std::vector<cotflow::generated_record> records;
+      int made = -1;
+      record_pool run_records =
+        [&](int rep) -> const std::vector<cotflow::generated_record>& {
+        if (rep != made) {
+          cotflow::detection_generator::options o;
+          o.malformed = 0.0;
+          o.first_seq = takp_seq_base + static_cast<uint64_t>(rep) * n;
+          cotflow::detection_generator gen{o};
+          records.assign(n, {});
+          auto now = cotflow::now_ms();
+          for (auto& r : records)
+            gen.next(r, now);
+          made = rep;
+        }
+        return records;
+      };
+      measure_throughput(bootstrap, cot_with("xml", rx_opts),
+                         cot_with("1", v1_opts), run_records, n, window,
+                         max_seconds, sc.xml, sc.v1);
+      takp_seq_base += runs * n;
+      continue;
+    }
+    auto cot = cot_with("", receiver(0, 0));
     measure_latency(bootstrap, baseline, rates, lat_seconds, segment_records,
                     seq_base, sc.base);
-    // (b) cotflow, in a group of its own per instance, as the baseline.
-    launcher cot = [&](const std::string& suffix) {
-      auto tag = sc.name + "-" + suffix;
-      auto group = "cotflow-" + tag;
-      auto in = "detections-" + tag, out = "cot-" + tag,
-           dead = "cot-dead-letter-" + tag, parking = "cotflow.parking-" + tag;
-      // A parking topic of its own, wider than the 4 partitions of an
-      // auto-created one: the mock broker keeps only ~5 MB per partition,
-      // and a throughput run that parks for a few seconds puts more there
-      // (the oldest parked events were trimmed before their replay, and
-      // one run waited 60 s for 3,180 events that never came). A longer
-      // parking can still pass it. A real cluster's retention is by time.
-      topics({{in, partitions},
-              {out, partitions},
-              {dead, 1},
-              {parking + ".bench", parking_partitions}});
-      auto env = cot_env;
-      instance inst;
-      if (with_tak) {
-        // The TAK destination: a local TCP receiver in this process that
-        // reads every event (counting them, and timing them in the
-        // latency phases).
-        inst.rx = std::make_unique<tak_receiver>(receiver(0, 0));
-        inst.rx->listen_now();
-        env.emplace_back("COTFLOW_TAK_DESTINATIONS",
-                         "bench=tcp://127.0.0.1:"
-                           + std::to_string(inst.rx->port()));
-      }
-      env.emplace_back("COTFLOW_KAFKA_BROKERS", bootstrap);
-      env.emplace_back("COTFLOW_HTTP_ADDRESS", "127.0.0.1:0");
-      env.emplace_back("COTFLOW_KAFKA_INPUT_TOPICS", in);
-      env.emplace_back("COTFLOW_KAFKA_OUTPUT_TOPIC", out);
-      env.emplace_back("COTFLOW_KAFKA_DEAD_LETTER_TOPIC", dead);
-      env.emplace_back("COTFLOW_KAFKA_GROUP_ID", group);
-      env.emplace_back("COTFLOW_KAFKA_PARKING_TOPIC", parking);
-      if (!sc.fetch_wait_ms.empty()) {
-        bool merged = false;
-        for (auto& [k, v] : env)
-          if (k == "COTFLOW_KAFKA_PROPERTIES") {
-            v += ",fetch.wait.max.ms=" + sc.fetch_wait_ms;
-            merged = true;
-          }
-        if (!merged)
-          env.emplace_back("COTFLOW_KAFKA_PROPERTIES",
-                           "fetch.wait.max.ms=" + sc.fetch_wait_ms);
-      }
-      inst.log = log_dir + "/cotflow-" + tag + ".log";
-      inst.proc = std::make_unique<child>(
-        std::vector<std::string>{cotflow_bin, "run", "--config", "/dev/null"},
-        env, log_file{inst.log});
-      inst.t = {
-        "cotflow",       group,        in, {{out, partitions}, {dead, 1}}, out,
-        inst.proc.get(), inst.rx.get()};
-      return inst;
-    };
     measure_latency(bootstrap, cot, rates, lat_seconds, segment_records,
                     seq_base, sc.cot);
-    measure_throughput(bootstrap, baseline, cot, pool, n, window, max_seconds,
-                       sc.base, sc.cot);
+    measure_throughput(
+      bootstrap, baseline, cot,
+      [&](int) -> const std::vector<cotflow::generated_record>& {
+        return pool;
+      },
+      n, window, max_seconds, sc.base, sc.cot);
   }
 
   struct rusage self_usage {};
   getrusage(RUSAGE_SELF, &self_usage);
+  if (tak_protocols)
+    return finish_protocols(scenarios, n, window, summary, self_usage);
 
   std::printf(
     "Embedded broker (librdkafka mock cluster, 1 broker) in the "
