@@ -166,13 +166,19 @@ inline void send(cotflow::record_publisher& pub, const std::string& topic,
 /// (connects refused, the port reserved) until listen_now(); reading
 /// (`hold` false) or accepting and never reading (a hung server);
 /// counting the distinct "seq=N" in [first_seq, first_seq + n_seq) (n_seq
-/// 0: only counting events), at real-time priority. Pings count as events.
+/// 0: only counting events), at real-time priority. Keepalive pings are
+/// answered as a TAK server does and are not events: cotflow pings TCP
+/// destinations too (tak.ping_interval_ms, 15 s) and reconnects, resending
+/// its replay window, when no reply comes within 10 s, so a receiver that
+/// did not answer made every instance that lived past ~25 s reconnect and
+/// deliver thousands of duplicates in the middle of a run.
 inline cotflow::test::receiver_options
 receiver(uint64_t first_seq, uint64_t n_seq, bool hold = false) {
   cotflow::test::receiver_options o;
   o.listen = false;
   o.read = !hold;
-  o.pings = false;
+  o.pings = true;
+  o.answer_pings = true;
   o.keep_seqs = false;
   o.first_seq = first_seq;
   o.n_seq = n_seq;

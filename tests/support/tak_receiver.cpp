@@ -1,5 +1,6 @@
 #include "tests/support/tak_receiver.hpp"
 
+#include "pipeline/tak/protocol/tak_protocol.hpp"
 #include "tests/support/seq.hpp"
 
 #include <openssl/err.h>
@@ -34,6 +35,24 @@ void drop(SSL*& ssl, int& fd) {
   ssl = nullptr;
   ::close(fd);
   fd = -1;
+}
+
+/// A TAK server's answer to a keepalive ping, as a version 1 stream frame.
+const std::string& v1_pong() {
+  static const std::string frame = [] {
+    std::string out, err;
+    takp::encoder enc;
+    enc.append(R"(<event version="2.0" uid="takPong" type="t-x-c-t-r" )"
+               R"(how="h-g-i-g-o" time="2026-01-01T00:00:00Z" )"
+               R"(start="2026-01-01T00:00:00Z" stale="2036-01-01T00:00:00Z">)"
+               R"(<point lat="0.0" lon="0.0" hae="0.0" ce="9999999" )"
+               R"(le="9999999"/><detail/></event>)",
+               takp::wire_format::stream, false, out, err);
+    if (out.empty())
+      throw std::runtime_error("test receiver: no version 1 pong: " + err);
+    return out;
+  }();
+  return frame;
 }
 
 } // namespace
@@ -250,9 +269,10 @@ uint64_t tak_receiver::take_events(client& c) {
                        : std::string_view{"t-x-c-t"})
              != std::string_view::npos) {
       ++pings_;
-      if (xml && opts_.answer_pings) {
-        std::string pong = "<event version=\"2.0\" uid=\"takPong\" "
-                           "type=\"t-x-c-t-r\" how=\"h-g-i-g-o\"/>";
+      if (opts_.answer_pings) {
+        std::string pong = xml ? "<event version=\"2.0\" uid=\"takPong\" "
+                                 "type=\"t-x-c-t-r\" how=\"h-g-i-g-o\"/>"
+                               : v1_pong();
         if (c.ssl)
           SSL_write(c.ssl, pong.data(), static_cast<int>(pong.size()));
         else

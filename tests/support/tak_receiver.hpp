@@ -54,8 +54,8 @@ struct receiver_options {
   /// How events are framed: CoT XML, or TAK Protocol version 1 stream
   /// frames (0xbf, a varint length, a TakMessage) from a connection's first
   /// byte, as a protocol=1 client writes them. The seq is read from the
-  /// raw TakMessage (the remarks travel in its xmlDetail as written); pings
-  /// are counted apart (with `pings`) but not answered.
+  /// raw TakMessage (the remarks travel in its xmlDetail as written); a
+  /// ping is answered with a version 1 frame.
   enum class framing : uint8_t { xml, takp_stream };
   framing frames = framing::xml;
 };
