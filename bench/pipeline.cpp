@@ -743,6 +743,8 @@ struct target_result {
   uint64_t tak_duplicates = 0;
   uint64_t tak_other = 0;
   uint64_t tak_violations = 0;
+  /// Keepalive pings it answered.
+  uint64_t tak_pings = 0;
   /// Events and bytes the receiver read in the throughput runs, summed.
   uint64_t tak_events = 0;
   uint64_t tak_bytes = 0;
@@ -1011,6 +1013,7 @@ void measure_throughput(const std::string& bootstrap,
       res.tak_duplicates = rx->duplicates();
       res.tak_other = rx->other();
       res.tak_violations = rx->violations();
+      res.tak_pings = rx->pings();
     }
   }
 }
@@ -1291,9 +1294,11 @@ void report_protocols(const scenario& sc) {
               per_event(x) > 0 ? per_event(v) / per_event(x) : 0.0);
   for (auto* p : {&x, &v}) {
     std::printf("- %s: other load on the machine during its runs %.2f "
-                "cores; SIGTERM -> exit code %s after %.2f s; %zu log lines, "
+                "cores; %llu keepalive pings answered by the receiver; "
+                "SIGTERM -> exit code %s after %.2f s; %zu log lines, "
                 "%zu distinct warnings/errors%s\n",
                 p == &x ? "protocol=xml" : "protocol=1", p->other_cores(),
+                static_cast<unsigned long long>(p->tak_pings),
                 p->exit_code ? std::to_string(*p->exit_code).c_str()
                              : "none (killed after 30 s)",
                 p->stop_seconds, p->log_lines, p->log_problems.size(),
