@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The benchmark of issue 6 in one command: builds cotflow and the four
 # benchmark programs, runs them on the embedded broker and writes
-# bench/RESULTS.md (command, machine, date, numbers, targets met or missed).
+# bench/RESULTS.md (command, machine, date, numbers, targets met or missed),
+# with the TAK Protocol v1 figures of issue 21.
 #
 #   bench/run.sh [extra bench_pipeline options, e.g. --records 100000]
 #
 # Environment: BENCH_BUILD_DIR (default build) is the CMake build directory;
-# BENCH_PARKING_ARGS adds options to bench_parking (e.g. "--stall-seconds 20").
+# BENCH_PARKING_ARGS adds options to bench_parking (e.g. "--stall-seconds 20");
+# BENCH_TAKP_ARGS to the protocol=xml/protocol=1 runs of bench_pipeline
+# (e.g. "--tput-reps 3"). BENCH_ONLY=takp runs only bench_codec and those
+# (~2 minutes) and writes the TAK Protocol v1 section to
+# $BENCH_BUILD_DIR/bench/out/RESULTS-takp.md, leaving bench/RESULTS.md alone.
 #
-# About 11 minutes on a 2-core machine. Logs of the children and the raw
+# About 13 minutes on a 2-core machine. Logs of the children and the raw
 # key=value summary go to $BENCH_BUILD_DIR/bench/out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +22,11 @@ build=${BENCH_BUILD_DIR:-build}
 out="$build/bench/out"
 case "$out" in /*) ;; *) out="$root/$out" ;; esac
 results="$root/bench/RESULTS.md"
+only=${BENCH_ONLY:-}
+case "$only" in
+  "" | takp) ;;
+  *) echo "BENCH_ONLY: only 'takp' (or nothing) is known" >&2; exit 2 ;;
+esac
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 t0=$(date +%s)
 # Changes in the tree when the run starts (this run's own outputs, RESULTS.md
@@ -42,6 +52,72 @@ summary="$out/summary.txt"
 echo "== bench_codec" >&2
 "$out/bench_codec" --records 200000 --reps 7 --summary "$summary" \
   >"$out/codec.md"
+
+# TAK Protocol v1 against XML (issue 21): the two TAK destinations of
+# cotflow in turns, at fetch.wait.max.ms=5 as the issue-6 scenario of that
+# name, so that the mock broker's held fetches do not set the pace.
+echo "== bench_pipeline --tak-protocols" >&2
+# shellcheck disable=SC2206
+takp_args=(--tak-protocols --records 600000 --window 30000 --fetch-wait 5
+  --tput-reps 5 --log-dir "$out" --summary "$summary" ${BENCH_TAKP_ARGS:-})
+takp_rc=0
+"$out/bench_pipeline" "$out/cotflow" "${takp_args[@]}" \
+  >"$out/takp.md" || takp_rc=$?
+
+get() { awk -F= -v k="$1" '$1 == k { print $2 }' "$summary"; }
+num() { local v; v=$(get "$1"); echo "${v:-nan}"; }
+# fmt VALUE [DECIMALS]: the number rounded, or "nan".
+fmt() { awk -v v="$1" -v d="${2:-0}" 'BEGIN { if (v == "nan" || v == "") print "nan"; else printf "%.*f", d, v }'; }
+
+# The section of RESULTS.md on TAK Protocol v1.
+takp_section() {
+  local s=fetch-wait-5
+  echo "## TAK Protocol v1 against XML (issue 21)"
+  echo
+  echo "- Commands: \`bench_codec --records 200000 --reps 7\` (its table above, or in"
+  echo "  codec.md) and \`bench_pipeline cotflow ${takp_args[*]/#$out/${build}/bench/out}\`"
+  echo "  (from \`bench/run.sh\`; \`BENCH_ONLY=takp bench/run.sh\` runs only these)"
+  echo
+  echo "Events stay CoT XML until a destination writes them; a protocol=1 destination"
+  echo "converts each one (\`takp::encoder::append\`: the XML read back, a TakMessage"
+  echo "filled and serialized as a stream frame), so per event it pays the XML encoder"
+  echo "and the conversion. Ratios are of figures measured in turns in the same run."
+  echo
+  echo "| figure | XML | TAK Protocol v1 | v1 / XML |"
+  echo "|---|---:|---:|---:|"
+  echo "| ns/event on one core: XML encoder (map+encode) / conversion of its XML to a v1 stream frame (medians of the repetitions, in turns; ratio: median of the pairs' ratios) | $(fmt "$(num codec_xml_ns)") | $(fmt "$(num codec_v1_ns)") | $(fmt "$(num codec_v1_ns_ratio)" 2) |"
+  echo "| heap allocations/event of the conversion | | $(fmt "$(num codec_v1_allocs)" 2) | |"
+  echo "| bytes/event as encoded (mean over the same $(num codec_events) events; issue 21 expects ~0.75) | $(fmt "$(num codec_xml_bytes)" 1) | $(fmt "$(num codec_v1_bytes)" 1) | $(fmt "$(num codec_v1_bytes_ratio)" 3) |"
+  echo "| bytes/event read by the receiver, end to end | $(fmt "$(num $s.takp_xml_bytes)" 1) | $(fmt "$(num $s.takp_v1_bytes)" 1) | $(awk -v x="$(num $s.takp_xml_bytes)" -v v="$(num $s.takp_v1_bytes)" 'BEGIN { if (x == "nan" || v == "nan" || x == 0) print "nan"; else printf "%.3f", v / x }') |"
+  echo "| records/s end to end, to the Kafka output and the receiver (medians of the runs, in turns; ratio of the medians, median of the pairs' in brackets) | $(fmt "$(num $s.takp_xml_rps)") | $(fmt "$(num $s.takp_v1_rps)") | $(fmt "$(num $s.takp_ratio)" 2) ($(fmt "$(num $s.takp_ratio_pairs)" 2)) |"
+  echo "| cotflow CPU µs/record end to end (run of the median) | $(fmt "$(num $s.takp_xml_cpu_us)" 1) | $(fmt "$(num $s.takp_v1_cpu_us)" 1) | |"
+  echo "| records missing / duplicated at the receiver (of $(num $s.takp_xml_expected) each) | $(num $s.takp_xml_missing) / $(num $s.takp_xml_duplicates) | $(num $s.takp_v1_missing) / $(num $s.takp_v1_duplicates) | |"
+  echo
+  cat "$out/takp.md"
+  if [ "$takp_rc" != 0 ]; then
+    echo "**bench_pipeline --tak-protocols exited with code $takp_rc** (3 = an instance"
+    echo "did not exit 0 on SIGTERM; 4 = a record was missing at a receiver or a"
+    echo "receiver saw broken framing; see ${build}/bench/out/)."
+    echo
+  fi
+}
+
+if [ "$only" = takp ]; then
+  {
+    echo "# TAK Protocol v1 benchmark (issue 21), this section only"
+    echo
+    echo "Generated by \`BENCH_ONLY=takp bench/run.sh\` on $started, commit"
+    echo "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$( [ "$dirty" != 0 ] && echo " plus ${dirty} uncommitted changes"),"
+    echo "$(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)."
+    echo
+    echo "## Codec, one core (\`bench_codec\`)"
+    echo
+    cat "$out/codec.md"
+    takp_section
+  } >"$out/RESULTS-takp.md"
+  echo "== wrote $out/RESULTS-takp.md ($(( $(date +%s) - t0 )) s)" >&2
+  exit "$takp_rc"
+fi
 
 echo "== bench_actor_hop" >&2
 # About 10 s on 2 cores.
@@ -121,8 +197,6 @@ parking_rc=0
 "$out/bench_parking" "$out/cotflow" "${parking_args[@]}" \
   >"$out/parking.md" || parking_rc=$?
 
-get() { awk -F= -v k="$1" '$1 == k { print $2 }' "$summary"; }
-num() { local v; v=$(get "$1"); echo "${v:-nan}"; }
 # verdict VALUE OP LIMIT UNIT: "met" / "missed" and the distance.
 verdict() {
   awk -v v="$1" -v op="$2" -v l="$3" -v u="$4" '
@@ -163,6 +237,7 @@ f=fetch-wait-5
   echo "  builds, copies the binaries to ${build}/bench/out/ and runs \`bench_codec --records 200000 --reps 7\`,"
   echo "  \`bench_actor_hop --batches 100000 --reps 7\`,"
   echo "  \`bench_pipeline cotflow ${pipeline_args[*]/#$out/${build}/bench/out}\`"
+  echo "  \`bench_pipeline cotflow ${takp_args[*]/#$out/${build}/bench/out}\`"
   echo "  and \`bench_parking cotflow ${parking_args[*]/#$out/${build}/bench/out}\`)"
   echo "- Date: $started, total run time ${runtime} s"
   echo "- Machine: $(nproc) cores, ${cpu_model}, $(awk '/MemTotal/ { printf "%.1f GB RAM", $2 / 1048576 }' /proc/meminfo),"
@@ -249,6 +324,7 @@ f=fetch-wait-5
     echo "on SIGTERM; see the shutdown lines above and the logs in ${build}/bench/out/)."
     echo
   fi
+  takp_section
   echo "## TAK destination down: parking and replay (\`bench_parking\`)"
   echo
   cat "$out/parking.md"
@@ -264,4 +340,5 @@ f=fetch-wait-5
 
 echo "== wrote $results (${runtime} s)" >&2
 [ "$pipeline_rc" != 0 ] && exit "$pipeline_rc"
+[ "$takp_rc" != 0 ] && exit "$takp_rc"
 exit "$parking_rc"
