@@ -241,16 +241,35 @@ void append_varint(uint64_t v, std::string& out) {
   out += static_cast<char>(v);
 }
 
+namespace {
+
+constexpr size_t arena_block = 64 * 1024;
+
+} // namespace
+
+encoder::encoder() : block_(new char[arena_block]) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block_.get();
+  options.initial_block_size = arena_block;
+  arena_ = std::make_unique<google::protobuf::Arena>(options);
+}
+
+encoder::~encoder() = default;
+
 bool encoder::append(std::string_view xml, wire_format format, bool control,
                      std::string& out, std::string& err) {
-  if (!to_tak_message(xml, msg_, err))
+  // What the last event left in the arena goes; its first block stays.
+  arena_->Reset();
+  auto& msg = *google::protobuf::Arena::CreateMessage<pb::TakMessage>(
+    arena_.get());
+  if (!to_tak_message(xml, msg, err))
     return false;
   if (control) {
-    auto c = msg_.mutable_takcontrol();
+    auto c = msg.mutable_takcontrol();
     c->set_minprotoversion(1);
     c->set_maxprotoversion(1);
   }
-  auto size = msg_.ByteSizeLong();
+  auto size = msg.ByteSizeLong();
   if (format == wire_format::mesh) {
     out += "\xbf\x01\xbf";
   } else {
@@ -259,7 +278,7 @@ bool encoder::append(std::string_view xml, wire_format format, bool control,
   }
   auto at = out.size();
   out.resize(at + size);
-  msg_.SerializeWithCachedSizesToArray(
+  msg.SerializeWithCachedSizesToArray(
     reinterpret_cast<uint8_t*>(out.data() + at));
   return true;
 }

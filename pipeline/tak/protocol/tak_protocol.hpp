@@ -4,6 +4,7 @@
 #include "pipeline/tak/protocol/tak_message.pb.h"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,10 +45,16 @@ bool to_tak_message(std::string_view xml, pb::TakMessage& out,
 /// Appends `v` as an unsigned protobuf varint.
 void append_varint(uint64_t v, std::string& out);
 
-/// Encodes CoT XML events for a connection that speaks version 1, reusing
-/// its buffers from one event to the next.
+/// Encodes CoT XML events for a connection that speaks version 1. Each
+/// message is built in an arena that starts again for the next event, so
+/// that encoding does not go to the heap once warm.
 class encoder {
 public:
+  encoder();
+  ~encoder();
+  encoder(const encoder&) = delete;
+  encoder& operator=(const encoder&) = delete;
+
   /// Appends `xml` as a stream frame or a mesh datagram (per `format`,
   /// not xml) to `out`; with `control`, the message also says which
   /// versions cotflow decodes (a mesh sender must, at least once a
@@ -57,7 +64,8 @@ public:
               std::string& out, std::string& err);
 
 private:
-  pb::TakMessage msg_;
+  std::unique_ptr<char[]> block_;
+  std::unique_ptr<google::protobuf::Arena> arena_;
 };
 
 /// The negotiation messages a server sends on a stream connection.
