@@ -478,10 +478,14 @@ void detail_and_end(xml_out& w, const detection& d, bool low_confidence,
     w.attr("callsign", d.callsign.empty() ? d.id : d.callsign);
     w.lit("/>");
   }
+  // Each only as given: an invented course 0 points a speed-only track
+  // due north.
   if (!std::isnan(d.course) || !std::isnan(d.speed)) {
     w.lit("<track");
-    w.num_attr("course", std::isnan(d.course) ? 0.0 : d.course, 1);
-    w.num_attr("speed", std::isnan(d.speed) ? 0.0 : d.speed, 2);
+    if (!std::isnan(d.course))
+      w.num_attr("course", d.course, 1);
+    if (!std::isnan(d.speed))
+      w.num_attr("speed", d.speed, 2);
     w.lit("/>");
   }
   if (!d.geopointsrc.empty() || !d.altsrc.empty()) {

@@ -329,17 +329,24 @@ BOOST_AUTO_TEST_CASE(the_contact_callsign_falls_back_to_the_id) {
 }
 
 BOOST_AUTO_TEST_CASE(track_appears_only_when_course_or_speed_is_known) {
+  // Each attribute only as given: a speed-only track written with course
+  // 0 would point due north on the map (issue 24).
   cot_encoder enc{default_cot()};
   auto d = sample();
   BOOST_TEST(!has(encode_and_parse(enc, d), "track"));
   d.course = 271.5;
   auto t = find(encode_and_parse(enc, d), "track");
   BOOST_TEST(t.attrs.at("course") == "271.5");
+  BOOST_TEST(t.attrs.count("speed") == 0u);
   d.course = NAN;
   d.speed = 3.25;
   t = find(encode_and_parse(enc, d), "track");
   BOOST_TEST(t.attrs.at("speed") == "3.25");
-  BOOST_TEST(t.attrs.count("course") == 1u);
+  BOOST_TEST(t.attrs.count("course") == 0u);
+  d.course = 0;
+  t = find(encode_and_parse(enc, d), "track");
+  BOOST_TEST(t.attrs.at("course") == "0.0");
+  BOOST_TEST(t.attrs.at("speed") == "3.25");
 }
 
 BOOST_AUTO_TEST_CASE(precisionlocation_appears_only_when_known) {
