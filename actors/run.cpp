@@ -39,6 +39,24 @@ struct system_config : caf::actor_system_config {
 /// Fails (logged) when `sinks.file` cannot be opened for appending.
 bool check_file_sink(const config& cfg) {
   if (cfg.sinks.file.empty())
+/// Says which configuration file was loaded (or none: defaults only) and
+/// how many keys the environment set.
+void log_config_source(const config& cfg) {
+  size_t from_env = 0;
+  for (auto& [key, source] : cfg.sources)
+    from_env += source.rfind("env ", 0) == 0;
+  auto env = from_env == 0 ? std::string{}
+                           : " and " + std::to_string(from_env)
+                               + (from_env == 1 ? " key" : " keys")
+                               + " from COTFLOW_* variables";
+  if (cfg.file.empty())
+    log::info("config", "no configuration file: defaults" + env,
+              {{"file", ""}});
+  else
+    log::info("config", "configuration file " + cfg.file + env,
+              {{"file", cfg.file}});
+}
+
     return true;
   if (auto problem = check_appendable(cfg.sinks.file)) {
     log::error("pipeline", "sinks.file: " + *problem);
@@ -240,6 +258,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   if (!make_producers(cfg, c, true) || !make_consumers(cfg, l.all, st, c))
     return 1;
   // Consumers replaced after a failed rewind, closed (out of the group) but
+  log_config_source(cfg);
   // destroyed only after the actor system: records still on their way
   // (an old encoder's queue) hold their messages, and librdkafka's destroy
   // waits for every message to go.

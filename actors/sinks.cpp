@@ -135,10 +135,12 @@ dead_letter_sink_actor::behavior_type dead_letter_sink(
         // it (the producer's cut_oversized, which says so in a header).
         std::string_view payload = r.bytes();
         if (log::enabled(log::level::debug))
-          log::write(log::level::debug, "dead-letter-sink",
+          log::debug("dead-letter-sink",
                      "dead letter: " + d.reason + ": " + d.detail,
-                     topic + "/" + std::to_string(r.partition) + "/"
-                       + std::to_string(r.ref.offset));
+                     {{"topic", topic},
+                      {"partition", r.partition},
+                      {"offset", r.ref.offset},
+                      {"reason", d.reason}});
         s.producer->produce(s.topic, r.key, payload, r.ref.tp, r.ref.offset,
                             r.timestamp_ms, h);
       }

@@ -1,5 +1,6 @@
 #include "pipeline/core/log.hpp"
 
+#include "pipeline/core/json.hpp"
 #include "pipeline/core/time.hpp"
 
 #include <atomic>
@@ -31,37 +32,6 @@ const char* name_of(level l) {
   return "info";
 }
 
-void json_escape(std::string_view s, std::string& out) {
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += ch;
-        }
-    }
-  }
-}
-
 } // namespace
 
 void configure(std::string_view t, std::string_view format) {
@@ -77,35 +47,66 @@ bool enabled(level lvl) {
   return static_cast<int>(lvl) >= threshold_.load(std::memory_order_relaxed);
 }
 
+namespace {
+
+std::string json_line(const std::string& time, level lvl,
+                      std::string_view actor, std::string_view message,
+                      fields extra) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  auto str = [&](std::string_view s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  };
+  w.StartObject();
+  w.Key("time");
+  str(time);
+  w.Key("level");
+  w.String(name_of(lvl));
+  w.Key("actor");
+  str(actor);
+  w.Key("message");
+  str(message);
+  for (auto& f : extra) {
+    w.Key(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size()));
+    if (f.is_number)
+      w.Int64(f.number);
+    else
+      str(f.text);
+  }
+  w.EndObject();
+  return std::string{buf.GetString(), buf.GetSize()} + "\n";
+}
+
+std::string text_line(const std::string& time, level lvl,
+                      std::string_view actor, std::string_view message,
+                      fields extra) {
+  auto out = time + " " + name_of(lvl) + " [" + std::string{actor} + "] "
+             + std::string{message};
+  for (auto& f : extra) {
+    out += ' ';
+    out += f.key;
+    out += '=';
+    out += f.is_number ? std::to_string(f.number) : std::string{f.text};
+  }
+  return out + "\n";
+}
+
+} // namespace
+
+std::string line(level lvl, std::string_view actor, std::string_view message,
+                 fields extra) {
+  auto ts = rfc3339(now_ms());
+  return json_ ? json_line(ts, lvl, actor, message, extra)
+               : text_line(ts, lvl, actor, message, extra);
+}
+
 void write(level lvl, std::string_view actor, std::string_view message,
-           std::string_view record_id) {
+           fields extra) {
   if (!enabled(lvl))
     return;
-  std::string line;
-  line.reserve(128 + message.size());
-  auto ts = rfc3339(now_ms());
-  if (json_) {
-    line += "{\"time\":\"" + ts + "\",\"level\":\"" + name_of(lvl)
-            + "\",\"actor\":\"";
-    json_escape(actor, line);
-    line += "\",\"message\":\"";
-    json_escape(message, line);
-    line += '"';
-    if (!record_id.empty()) {
-      line += ",\"record\":\"";
-      json_escape(record_id, line);
-      line += '"';
-    }
-    line += "}\n";
-  } else {
-    line += ts + " " + name_of(lvl) + " [" + std::string{actor} + "] "
-            + std::string{message};
-    if (!record_id.empty())
-      line += " record=" + std::string{record_id};
-    line += '\n';
-  }
+  auto text = line(lvl, actor, message, extra);
   std::lock_guard<std::mutex> guard{mtx_};
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fwrite(text.data(), 1, text.size(), stderr);
   std::fflush(stderr);
 }
 

@@ -164,10 +164,13 @@ bool tracked_consumer::track(rd_kafka_message_t* m, const owning_message_fn& fn,
     // The partition went backwards (truncated log, recreated topic): what
     // was tracked no longer describes it. Start over for it; late acks of
     // the old handle are ignored.
-    log::warn(name_, std::string{rd_kafka_topic_name(msg->rkt)} + "["
-                       + std::to_string(msg->partition)
-                       + "] moved back to offset " + std::to_string(msg->offset)
-                       + "; tracking it afresh");
+    log::warn(name_,
+              std::string{rd_kafka_topic_name(msg->rkt)} + "["
+                + std::to_string(msg->partition) + "] moved back to offset "
+                + std::to_string(msg->offset) + "; tracking it afresh",
+              {{"topic", rd_kafka_topic_name(msg->rkt)},
+               {"partition", msg->partition},
+               {"offset", msg->offset}});
     last_tp_ = tracker_.reset(last_tp_);
     // The gaps counted describe the old log (as does the group's commit:
     // no gap is looked for at this record).
@@ -223,13 +226,16 @@ void tracked_consumer::check_gap(uint32_t tp, const rd_kafka_message_t& msg) {
   gaps_counted_[key] = msg.offset;
   auto missing = msg.offset - expected;
   lost_ += static_cast<uint64_t>(missing);
-  log::error(name_, std::string{rd_kafka_topic_name(msg.rkt)} + "["
-                      + std::to_string(msg.partition)
-                      + "]: " + std::to_string(missing) + " records (offsets "
-                      + std::to_string(expected) + " to "
-                      + std::to_string(msg.offset - 1)
-                      + ") are gone from the log before they were read "
-                        "(retention shorter than the outage?): lost");
+  log::error(name_,
+             std::string{rd_kafka_topic_name(msg.rkt)} + "["
+               + std::to_string(msg.partition) + "]: " + std::to_string(missing)
+               + " records (offsets " + std::to_string(expected) + " to "
+               + std::to_string(msg.offset - 1)
+               + ") are gone from the log before they were read "
+                 "(retention shorter than the outage?): lost",
+             {{"topic", rd_kafka_topic_name(msg.rkt)},
+              {"partition", msg.partition},
+              {"offset", expected}});
 }
 
 void tracked_consumer::idle(int timeout_ms) {
@@ -313,9 +319,12 @@ bool tracked_consumer::rewind(int timeout_ms) {
       RdKafka::TopicPartition::create(p->topic(), p->partition(), offset)};
     auto src = consumer_->seek(*at, timeout_ms);
     if (src != RdKafka::ERR_NO_ERROR) {
-      log::warn(name_, "rewind of " + p->topic() + "["
-                         + std::to_string(p->partition())
-                         + "] failed: " + RdKafka::err2str(src));
+      log::warn(name_,
+                "rewind of " + p->topic() + "[" + std::to_string(p->partition())
+                  + "] failed: " + RdKafka::err2str(src),
+                {{"topic", p->topic()},
+                 {"partition", p->partition()},
+                 {"error", RdKafka::err2str(src)}});
       ok = false;
       break;
     }
@@ -400,7 +409,8 @@ bool tracked_consumer::commit_points(const std::vector<commit_point>& points,
       stats_->commits += 1;
     } else {
       // Nothing is marked committed, so the next round tries again.
-      log::warn(name_, "commit failed: " + RdKafka::err2str(rc));
+      log::warn(name_, "commit failed: " + RdKafka::err2str(rc),
+                {{"error", RdKafka::err2str(rc)}});
     }
   }
   // Otherwise librdkafka's committer (enable.auto.commit) commits what was
@@ -413,7 +423,8 @@ bool tracked_consumer::commit_points(const std::vector<commit_point>& points,
 void tracked_consumer::offset_commit_cb(
   RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) {
   if (err != RdKafka::ERR_NO_ERROR && err != RdKafka::ERR__NO_OFFSET) {
-    log::warn(name_, "commit failed: " + RdKafka::err2str(err));
+    log::warn(name_, "commit failed: " + RdKafka::err2str(err),
+              {{"error", RdKafka::err2str(err)}});
     return;
   }
   for (auto* p : offsets)
@@ -549,11 +560,14 @@ void tracked_consumer::resume_unconfirmed(
     }
     of[i]->set_offset(mine);
     unconfirmed_[key].resumed = std::chrono::steady_clock::now();
-    log::info(name_, a->topic() + "[" + std::to_string(a->partition())
-                       + "] resumes at " + std::to_string(mine)
-                       + ", delivered up to there by this instance (the "
-                         "group's commit: "
-                       + std::to_string(a->offset()) + ")");
+    log::info(
+      name_,
+      a->topic() + "[" + std::to_string(a->partition()) + "] resumes at "
+        + std::to_string(mine)
+        + ", delivered up to there by this instance (the "
+          "group's commit: "
+        + std::to_string(a->offset()) + ")",
+      {{"topic", a->topic()}, {"partition", a->partition()}, {"offset", mine}});
   }
   RdKafka::TopicPartition::destroy(ask);
 }

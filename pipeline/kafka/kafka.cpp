@@ -37,7 +37,8 @@ public:
     switch (e.type()) {
       case RdKafka::Event::EVENT_ERROR:
         log::write(e.fatal() ? log::level::error : log::level::warn, "kafka",
-                   RdKafka::err2str(e.err()) + ": " + e.str());
+                   RdKafka::err2str(e.err()) + ": " + e.str(),
+                   {{"error", RdKafka::err2str(e.err())}});
         break;
       case RdKafka::Event::EVENT_LOG: {
         auto sev = e.severity();
@@ -393,8 +394,10 @@ void tracked_producer::produce_slot(const std::string& topic,
     // Unknown topic and the like: the record stays unacknowledged, so its
     // offset is not committed; try again after a pause.
     if (retries_pending_.empty())
-      log::warn("producer", "produce to " + topic + " failed ("
-                              + RdKafka::err2str(rc) + "); retrying");
+      log::warn("producer",
+                "produce to " + topic + " failed (" + RdKafka::err2str(rc)
+                  + "); retrying",
+                {{"topic", topic}, {"error", RdKafka::err2str(rc)}});
     retries_pending_.push_back(
       {topic, std::string{key}, own ? std::string{} : std::string{payload},
        own ? payload : std::string_view{}, headers, slot});
@@ -480,8 +483,12 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
     // Once per round of retries, not once per message: a broker outage
     // fails every message in flight.
     if (retries_pending_.empty())
-      log::warn("producer", "delivery to " + msg.topic_name() + " failed ("
-                              + msg.errstr() + "); producing it again");
+      log::warn("producer",
+                "delivery to " + msg.topic_name() + " failed (" + msg.errstr()
+                  + "); producing it again",
+                {{"topic", msg.topic_name()},
+                 {"partition", msg.partition()},
+                 {"error", msg.errstr()}});
     RdKafka::Headers* headers = nullptr;
     if (auto h = msg.headers())
       headers = RdKafka::Headers::create(h->get_all());

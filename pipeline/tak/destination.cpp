@@ -112,9 +112,11 @@ void tak_destination::failed(const std::string& why) {
     auto wait = std::chrono::duration_cast<milliseconds>(b.open_until()
                                                          - env_.now());
     env_.counters->trip_reason(b.last_trip_reason());
-    log::warn("tak-sink", cfg_.name + ": circuit breaker open for "
-                            + std::to_string(wait.count()) + " ms ("
-                            + b.last_trip_reason() + ")");
+    log::warn("tak-sink",
+              cfg_.name + ": circuit breaker open for "
+                + std::to_string(wait.count()) + " ms (" + b.last_trip_reason()
+                + ")",
+              {{"destination", cfg_.name}, {"error", b.last_trip_reason()}});
   }
   publish_breaker();
 }
@@ -125,9 +127,11 @@ void tak_destination::succeeded() {
   b.success(env_.now());
   guard_.probe_out = false;
   if (was != circuit_state::closed && b.state() == circuit_state::closed)
-    log::info("tak-sink", cfg_.name + ": circuit breaker closed"
-                            + (parking_.active ? "; replaying parked events"
-                                               : std::string{}));
+    log::info(
+      "tak-sink",
+      cfg_.name + ": circuit breaker closed"
+        + (parking_.active ? "; replaying parked events" : std::string{}),
+      {{"destination", cfg_.name}});
   publish_breaker();
 }
 
@@ -172,10 +176,12 @@ void tak_destination::lost(const std::string& why, bool credentials) {
     for (int i = 0; i < 8; ++i)
       delay = std::max(delay, link_.retry.next());
   link_.next_attempt = env_.now() + delay;
-  log::warn("tak-sink", cfg_.name + " (" + cfg_.url + "): " + why + "; "
-                          + std::to_string(queue_.size())
-                          + " events queued, reconnecting in "
-                          + std::to_string(delay.count()) + " ms");
+  log::warn("tak-sink",
+            cfg_.name + " (" + cfg_.url + "): " + why + "; "
+              + std::to_string(queue_.size())
+              + " events queued, reconnecting in "
+              + std::to_string(delay.count()) + " ms",
+            {{"destination", cfg_.name}, {"error", why}});
   link_.last_error = why;
   failed(why);
 }
@@ -197,9 +203,11 @@ bool tak_destination::may_connect(clock::time_point now) {
         }
         guard_.probe_out = true;
         publish_breaker();
-        log::info("tak-sink", cfg_.name
-                                + ": circuit breaker half-open, "
-                                  "probing");
+        log::info("tak-sink",
+                  cfg_.name
+                    + ": circuit breaker half-open, "
+                      "probing",
+                  {{"destination", cfg_.name}});
       }
       return true;
   }
@@ -219,9 +227,10 @@ void tak_destination::connect_failed(clock::time_point now,
   auto what = std::string{config_error ? "configuration error: " : ""} + err;
   env_.counters->error(what);
   if (what != link_.last_error)
-    log::warn("tak-sink", cfg_.name + " (" + cfg_.url + "): " + what
-                            + "; retrying in " + std::to_string(delay.count())
-                            + " ms");
+    log::warn("tak-sink",
+              cfg_.name + " (" + cfg_.url + "): " + what + "; retrying in "
+                + std::to_string(delay.count()) + " ms",
+              {{"destination", cfg_.name}, {"error", what}});
   link_.last_error = what;
   failed(what);
 }
@@ -261,8 +270,10 @@ bool tak_destination::ensure_connected() {
     env_.counters->reconnects += 1;
   link_.ever_connected = true;
   env_.counters->connected = true;
-  log::info("tak-sink", cfg_.name + " (" + cfg_.url + "): connected; "
-                          + std::to_string(queue_.size()) + " events queued");
+  log::info("tak-sink",
+            cfg_.name + " (" + cfg_.url + "): connected; "
+              + std::to_string(queue_.size()) + " events queued",
+            {{"destination", cfg_.name}});
   link_.last_error.clear();
   // With nothing to write, an accepted connection is the probe's answer.
   if (guard_.probe_out && queue_.empty())
@@ -295,11 +306,12 @@ bool tak_destination::keepalive(clock::time_point now, std::string& err) {
       env_.counters->error("the server answered none of "
                            + std::to_string(link_.silent_pings)
                            + " keepalive pings in a row");
-      log::warn("tak-sink", cfg_.name + " (" + cfg_.url
-                              + "): the server answered none of "
-                              + std::to_string(link_.silent_pings)
-                              + " keepalive pings in a row: keeping its "
-                                "connection without pings");
+      log::warn("tak-sink",
+                cfg_.name + " (" + cfg_.url + "): the server answered none of "
+                  + std::to_string(link_.silent_pings)
+                  + " keepalive pings in a row: keeping its "
+                    "connection without pings",
+                {{"destination", cfg_.name}});
       return true;
     }
     err = "no reply to the keepalive ping within "
@@ -366,17 +378,21 @@ bool tak_destination::negotiate(clock::time_point now, std::string& err) {
       auto& v = msg->versions;
       if (std::find(v.begin(), v.end(), 1) == v.end()) {
         l.negotiating = negotiation::none;
-        log::info("tak-sink", where
-                                + "the server offers no TAK Protocol "
-                                  "version cotflow speaks; writing XML");
+        log::info("tak-sink",
+                  where
+                    + "the server offers no TAK Protocol "
+                      "version cotflow speaks; writing XML",
+                  {{"destination", cfg_.name}});
         return true;
       }
       l.offer_uid = msg->uid;
     } else if (!l.offer_uid && now >= l.negotiate_until) {
       l.negotiating = negotiation::none;
-      log::info("tak-sink", where + "no offer of TAK Protocol version 1 within "
-                              + std::to_string(cfg_.negotiate_offer.count())
-                              + " ms; writing XML");
+      log::info("tak-sink",
+                where + "no offer of TAK Protocol version 1 within "
+                  + std::to_string(cfg_.negotiate_offer.count())
+                  + " ms; writing XML",
+                {{"destination", cfg_.name}});
       return true;
     }
     if (l.offer_uid && write_.events == 0) {
@@ -402,7 +418,8 @@ bool tak_destination::negotiate(clock::time_point now, std::string& err) {
                      ? "the server accepted TAK Protocol version 1: writing "
                        "protobuf"
                      : "the server declined TAK Protocol version 1; writing "
-                       "XML"));
+                       "XML"),
+              {{"destination", cfg_.name}});
     return true;
   }
   if (now >= l.negotiate_until) {
@@ -510,9 +527,11 @@ void tak_destination::start_parking(const std::string& why) {
   parking_.active = true;
   env_.counters->parking = true;
   auto moved = park_queued();
-  log::warn("tak-sink", cfg_.name + ": " + why + "; parking new events to "
-                          + parking_.lot->topic() + " (" + std::to_string(moved)
-                          + " queued events moved there)");
+  log::warn("tak-sink",
+            cfg_.name + ": " + why + "; parking new events to "
+              + parking_.lot->topic() + " (" + std::to_string(moved)
+              + " queued events moved there)",
+            {{"destination", cfg_.name}, {"topic", parking_.lot->topic()}});
 }
 
 // Acknowledges what Kafka confirmed as parked. False (logged) when the
@@ -527,8 +546,12 @@ bool tak_destination::confirm_parked() {
   }
   if (lot.failure().empty())
     return true;
-  log::error("tak-sink", cfg_.name + ": cannot park to " + lot.topic() + ": "
-                           + lot.failure());
+  log::error("tak-sink",
+             cfg_.name + ": cannot park to " + lot.topic() + ": "
+               + lot.failure(),
+             {{"destination", cfg_.name},
+              {"topic", lot.topic()},
+              {"error", lot.failure()}});
   return false;
 }
 
@@ -550,9 +573,11 @@ void tak_destination::decide_parking() {
              && parking_.lot->caught_up()) {
     parking_.active = false;
     env_.counters->parking = false;
-    log::info("tak-sink", cfg_.name
-                            + ": parked backlog replayed; delivering "
-                              "directly again");
+    log::info("tak-sink",
+              cfg_.name
+                + ": parked backlog replayed; delivering "
+                  "directly again",
+              {{"destination", cfg_.name}});
   }
 }
 
@@ -652,10 +677,12 @@ bool tak_destination::encode_next(std::string_view xml, std::string& out) {
                  && now >= link_.next_control;
   std::string err;
   if (!proto_.append(xml, link_.format, control, out, err)) {
-    log::error("tak-sink", cfg_.name
-                             + ": an event cannot be encoded in TAK Protocol "
-                               "version 1 and is dropped: "
-                             + err);
+    log::error("tak-sink",
+               cfg_.name
+                 + ": an event cannot be encoded in TAK Protocol "
+                   "version 1 and is dropped: "
+                 + err,
+               {{"destination", cfg_.name}, {"error", err}});
     return false;
   }
   if (control)

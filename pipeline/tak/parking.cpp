@@ -129,14 +129,18 @@ size_t parking_lot::replay(size_t max, int64_t now_ms,
         owner && *owner != group_) {
       ++foreign_;
       if (warned_owners_.insert(std::string{*owner}).second)
-        log::warn("replayer", topic_
-                                + ": passing over events parked by "
-                                  "consumer group '"
-                                + std::string{*owner}
-                                + "' (another deployment, or this one "
-                                  "before kafka.group_id changed: its "
-                                  "events are not replayed here); counted "
-                                  "in cotflow_parked_foreign_total");
+        log::warn("replayer",
+                  topic_
+                    + ": passing over events parked by "
+                      "consumer group '"
+                    + std::string{*owner}
+                    + "' (another deployment, or this one "
+                      "before kafka.group_id changed: its "
+                      "events are not replayed here); counted "
+                      "in cotflow_parked_foreign_total",
+                  {{"topic", topic_},
+                   {"partition", msg.partition},
+                   {"offset", msg.offset}});
       replayer_->ack(tp, msg.offset, 1);
       return;
     }
