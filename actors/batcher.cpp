@@ -1,5 +1,7 @@
 #include "actors/batcher.hpp"
 
+#include "actors/detail/failure.hpp"
+
 #include <caf/all.hpp>
 
 #include <prometheus/histogram.h>
@@ -24,6 +26,7 @@ void emit(batcher_actor::stateful_pointer<batcher_state> self) {
 batcher_actor::behavior_type
 batcher(batcher_actor::stateful_pointer<batcher_state> self,
         pipeline_config cfg, dispatcher_actor next, std::shared_ptr<stats> st) {
+  self->set_exception_handler(detail::exception_text);
   auto& s = self->state;
   s.age = std::chrono::milliseconds{cfg.batch_age_ms};
   s.builder.emplace(static_cast<size_t>(cfg.batch_size), s.age);

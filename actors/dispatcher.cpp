@@ -1,5 +1,6 @@
 #include "actors/dispatcher.hpp"
 
+#include "actors/detail/failure.hpp"
 #include "actors/encoder.hpp"
 #include "pipeline/core/log.hpp"
 
@@ -41,7 +42,7 @@ void worker_down(self_ptr self, caf::down_msg& dm) {
       continue;
     slot.up = false;
     slot.info->up = false;
-    auto why = caf::to_string(dm.reason);
+    auto why = detail::failure_text(dm.reason);
     slot.info->failed(why);
     // The actor clock: steady_clock in production, the test clock in
     // deterministic tests (as for the delayed restart below).
@@ -53,7 +54,8 @@ void worker_down(self_ptr self, caf::down_msg& dm) {
                    + " worker restarts within the last "
                    + std::to_string(s.policy->window().count())
                    + " ms, more than the restart intensity allows; "
-                     "escalating");
+                     "escalating",
+                 {{"error", why}});
       self->quit(dm.reason);
       return;
     }
@@ -66,7 +68,8 @@ void worker_down(self_ptr self, caf::down_msg& dm) {
     log::warn("dispatcher",
               slot.info->name + " failed (" + why + "); restarting in "
                 + std::to_string(delay->count()) + " ms with "
-                + std::to_string(slot.outstanding.size()) + " batches to redo");
+                + std::to_string(slot.outstanding.size()) + " batches to redo",
+              {{"error", why}});
     self->delayed_send(self, *delay, atom::restart::value, i);
     return;
   }
@@ -117,6 +120,7 @@ void dispatch(self_ptr self, batch& b) {
 dispatcher_actor::behavior_type
 dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
            encoder_args args, std::vector<std::shared_ptr<actor_info>> infos) {
+  self->set_exception_handler(detail::exception_text);
   auto& s = self->state;
   auto& sup = args.cfg->supervision;
   s.policy.emplace(static_cast<int>(sup.max_restarts),

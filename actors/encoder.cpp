@@ -1,5 +1,6 @@
 #include "actors/encoder.hpp"
 
+#include "actors/detail/failure.hpp"
 #include "pipeline/core/time.hpp"
 
 #include <caf/all.hpp>
@@ -109,6 +110,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
         dead_letter_sink_actor dead_letters, source_actor source,
         std::shared_ptr<stats> st, dispatcher_actor dispatcher, uint64_t slot,
         std::shared_ptr<string_pool> xml_buffers) {
+  self->set_exception_handler(detail::exception_text);
   auto& s = self->state;
   s.dec.emplace(*cfg);
   s.time_from_kafka = cfg->cot.missing_time == "kafka_timestamp";

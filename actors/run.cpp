@@ -1,6 +1,7 @@
 #include "actors/run.hpp"
 
 #include "actors/assembly.hpp"
+#include "actors/detail/failure.hpp"
 #include "messages/registration.hpp"
 #include "pipeline/core/files.hpp"
 #include "pipeline/core/log.hpp"
@@ -13,6 +14,8 @@
 #include "pipeline/supervision/restart_policy.hpp"
 
 #include <caf/all.hpp>
+
+#include <optional>
 
 /// The root supervisor: starts the operations endpoints and the clients,
 /// then runs incarnations of the pipeline (actors/assembly.hpp) until a
@@ -36,9 +39,6 @@ struct system_config : caf::actor_system_config {
   }
 };
 
-/// Fails (logged) when `sinks.file` cannot be opened for appending.
-bool check_file_sink(const config& cfg) {
-  if (cfg.sinks.file.empty())
 /// Says which configuration file was loaded (or none: defaults only) and
 /// how many keys the environment set.
 void log_config_source(const config& cfg) {
@@ -57,6 +57,9 @@ void log_config_source(const config& cfg) {
               {{"file", cfg.file}});
 }
 
+/// Fails (logged) when `sinks.file` cannot be opened for appending.
+bool check_file_sink(const config& cfg) {
+  if (cfg.sinks.file.empty())
     return true;
   if (auto problem = check_appendable(cfg.sinks.file)) {
     log::error("pipeline", "sinks.file: " + *problem);
@@ -103,26 +106,34 @@ bool start_ingest(const config& cfg, std::shared_ptr<stats> st,
   return true;
 }
 
+/// A stage that failed: its name and why (the exception's text).
+struct failure {
+  std::string stage;
+  std::string why;
+};
+
 /// Runs one incarnation until a stop or a stage fails; returns the failed
-/// stage's name (empty after a stop). Reloads on SIGHUP or a changed file
-/// in between: the actors take the new tunables between two messages, so
-/// no record is lost or sent twice.
-std::string supervise(caf::scoped_actor& self, stages& s,
-                      const run_hooks& hooks, reload_trigger& trigger,
-                      config& current, stats& st) {
-  std::string failed;
-  while (!hooks.stop->load() && failed.empty()) {
+/// stage (none after a stop). Reloads on SIGHUP or a changed file in
+/// between: the actors take the new tunables between two messages, so no
+/// record is lost or sent twice.
+std::optional<failure> supervise(caf::scoped_actor& self, stages& s,
+                                 const run_hooks& hooks,
+                                 reload_trigger& trigger, config& current,
+                                 stats& st) {
+  std::optional<failure> failed;
+  while (!hooks.stop->load() && !failed) {
     self->receive(
       [&](caf::down_msg& dm) {
-        std::string name = caf::to_string(dm.source);
+        failure f{caf::to_string(dm.source), detail::failure_text(dm.reason)};
         for (auto& [a, info] : s.everyone)
           if (a.address() == dm.source) {
-            name = info->name;
+            f.stage = info->name;
             info->up = false;
-            info->failed(caf::to_string(dm.reason));
+            info->failed(f.why);
           }
-        log::error("pipeline", name + " failed: " + caf::to_string(dm.reason));
-        failed = name;
+        log::error("pipeline", f.stage + " failed: " + f.why,
+                   {{"error", f.why}});
+        failed = std::move(f);
       },
       caf::after(std::chrono::milliseconds{100}) >>
         [&] {
@@ -191,25 +202,30 @@ enum class restart { now, escalate, stopped };
 /// once, nothing lost) after the policy's backoff, unless failures come too
 /// fast (escalate) or a stop comes first.
 restart after_failure(caf::scoped_actor& self, restart_policy& policy,
-                      const std::string& failed, const layout& l,
+                      const failure& failed, const layout& l,
                       const run_hooks& hooks) {
   auto delay = policy.failed(std::chrono::steady_clock::now());
+  auto& name = failed.stage;
   if (!delay) {
-    l.root->failed(failed + " failed; restart intensity exceeded");
+    l.root->failed(name + " failed (" + failed.why
+                   + "); restart intensity exceeded");
     // The restarts the intensity counted, not those of the whole run.
-    log::error("pipeline", failed + " failed and the pipeline restarted "
-                             + std::to_string(policy.recent_restarts())
-                             + " times within the last "
-                             + std::to_string(policy.window().count())
-                             + " ms: escalating, exiting");
+    log::error(
+      "pipeline",
+      name + " failed and the pipeline restarted "
+        + std::to_string(policy.recent_restarts()) + " times within the last "
+        + std::to_string(policy.window().count()) + " ms: escalating, exiting",
+      {{"error", failed.why}});
     return restart::escalate;
   }
   l.root->restarts += 1;
-  l.root->failed(failed + " failed");
-  log::warn("pipeline", failed
-                          + " failed; restarting the pipeline from "
-                            "the committed offsets in "
-                          + std::to_string(delay->count()) + " ms");
+  l.root->failed(name + " failed: " + failed.why);
+  log::warn("pipeline",
+            name
+              + " failed; restarting the pipeline from "
+                "the committed offsets in "
+              + std::to_string(delay->count()) + " ms",
+            {{"error", failed.why}});
   auto resume = std::chrono::steady_clock::now() + *delay;
   while (std::chrono::steady_clock::now() < resume && !hooks.stop->load())
     self->receive(caf::after(std::chrono::milliseconds{10}) >> [&] {});
@@ -242,6 +258,7 @@ bool renew_clients(const config& cfg, const layout& l,
 
 int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
                  const run_hooks& hooks) {
+  log_config_source(cfg);
   if (!check_file_sink(cfg))
     return 1;
   auto l = describe(cfg, *st);
@@ -258,7 +275,6 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
   if (!make_producers(cfg, c, true) || !make_consumers(cfg, l.all, st, c))
     return 1;
   // Consumers replaced after a failed rewind, closed (out of the group) but
-  log_config_source(cfg);
   // destroyed only after the actor system: records still on their way
   // (an old encoder's queue) hold their messages, and librdkafka's destroy
   // waits for every message to go.
@@ -296,7 +312,7 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
                             + " usable CPUs)");
     auto failed = supervise(self, s, hooks, trigger, current, *st);
     s.sinks.clear();
-    if (failed.empty()) {
+    if (!failed) {
       // Stop requested: take no more records, drain, commit, stop
       // everything.
       if (ingest)
@@ -308,10 +324,10 @@ int run_pipeline(const config& cfg, std::shared_ptr<stats> st,
     stop_all(self, s);
     if (hooks.tick)
       hooks.tick();
-    if (failed.empty())
+    if (!failed)
       break;
     st->running = false;
-    auto next = after_failure(self, policy, failed, l, hooks);
+    auto next = after_failure(self, policy, *failed, l, hooks);
     if (next == restart::escalate)
       return 1;
     if (next == restart::stopped)

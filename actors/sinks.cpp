@@ -1,5 +1,6 @@
 #include "actors/sinks.hpp"
 
+#include "actors/detail/failure.hpp"
 #include "pipeline/core/log.hpp"
 #include "pipeline/core/time.hpp"
 #include "pipeline/delivery/topic_names.hpp"
@@ -51,8 +52,10 @@ void serve(Self* self, int timeout_ms, bool count_dead_letters) {
   if (!s.producer->failure().empty()) {
     // Its records stay unacknowledged and uncommitted: stop, so that the
     // process (or, later, its supervisor) starts over from the commits.
-    log::error(s.topic, "cannot deliver: " + s.producer->failure());
-    self->quit(caf::sec::runtime_error);
+    log::error(s.topic, "cannot deliver: " + s.producer->failure(),
+               {{"topic", s.topic}, {"error", s.producer->failure()}});
+    self->quit(detail::runtime_error("cannot deliver to " + s.topic + ": "
+                                     + s.producer->failure()));
     return;
   }
   if (s.producer->outstanding() > 0) {
@@ -84,6 +87,7 @@ kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
                std::shared_ptr<tracked_producer> producer, std::string topic,
                dest_mask bit, source_actor source, std::shared_ptr<stats> st,
                std::shared_ptr<destination_stats> dest, double throw_rate) {
+  self->set_exception_handler(detail::exception_text);
   init(self, std::move(producer), std::move(topic), bit, std::move(source),
        std::move(st));
   self->state.dest = std::move(dest);
@@ -115,6 +119,7 @@ dead_letter_sink_actor::behavior_type dead_letter_sink(
   dead_letter_sink_actor::stateful_pointer<kafka_sink_state> self,
   std::shared_ptr<tracked_producer> producer, std::string topic, dest_mask all,
   source_actor source, std::shared_ptr<stats> st) {
+  self->set_exception_handler(detail::exception_text);
   init(self, std::move(producer), std::move(topic), all, std::move(source),
        std::move(st));
   self->state.producer->cut_oversized(true);
@@ -160,11 +165,12 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
   s.bit = bit;
   s.source = std::move(source);
   s.st = std::move(st);
+  self->set_exception_handler(detail::exception_text);
   s.file = std::fopen(path.c_str(), "a");
   if (!s.file) {
-    log::error("file-sink",
-               "cannot open " + path + ": " + std::strerror(errno));
-    self->quit(caf::sec::runtime_error);
+    auto why = "cannot open " + path + ": " + std::strerror(errno);
+    log::error("file-sink", why);
+    self->quit(detail::runtime_error(why));
     return {[](cot_batch&) {}, [](atom::poll) {}, [](atom::poll, uint64_t) {},
             [](tunables&) {}};
   }
@@ -179,9 +185,9 @@ file_sink(cot_sink_actor::stateful_pointer<file_sink_state> self,
       }
       if (std::fflush(s.file) != 0 || std::ferror(s.file)) {
         // Not acknowledged: the offsets stay uncommitted.
-        log::error("file-sink",
-                   "write to " + s.path + " failed: " + std::strerror(errno));
-        self->quit(caf::sec::runtime_error);
+        auto why = "write to " + s.path + " failed: " + std::strerror(errno);
+        log::error("file-sink", why);
+        self->quit(detail::runtime_error(why));
         return;
       }
       ack a{s.bit, {}};

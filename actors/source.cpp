@@ -1,5 +1,6 @@
 #include "actors/source.hpp"
 
+#include "actors/detail/failure.hpp"
 #include "pipeline/core/log.hpp"
 
 #include <caf/all.hpp>
@@ -88,6 +89,7 @@ source_actor::behavior_type
 source(source_actor::stateful_pointer<source_state> self,
        std::shared_ptr<record_feed> feed, pipeline_config cfg,
        std::shared_ptr<stats> st, int64_t rebalance_every_ms) {
+  self->set_exception_handler(detail::exception_text);
   self->state.rebalance_every = std::chrono::milliseconds{rebalance_every_ms};
   self->state.feed = std::move(feed);
   self->state.cfg = cfg;

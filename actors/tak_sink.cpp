@@ -1,5 +1,6 @@
 #include "actors/tak_sink.hpp"
 
+#include "actors/detail/failure.hpp"
 #include "pipeline/core/time.hpp"
 #include "pipeline/tak/tak_connection.hpp"
 
@@ -35,7 +36,7 @@ void schedule(self_ptr self, milliseconds delay) {
 void pump(self_ptr self) {
   auto r = self->state.dest->pump();
   if (r.stop) {
-    self->quit(caf::sec::runtime_error);
+    self->quit(detail::runtime_error(r.why));
     return;
   }
   schedule(self, r.again);
@@ -127,6 +128,7 @@ cot_sink_actor::behavior_type tak_sink_with(
   source_actor source, std::shared_ptr<stats> st,
   std::shared_ptr<destination_stats> dstats, std::shared_ptr<parking_port> lot,
   tak_transport_factory connect) {
+  self->set_exception_handler(detail::exception_text);
   auto& s = self->state;
   auto settings = settings_of(name, url, *cfg_ptr, bit);
   auto conn = connect(settings.target);

@@ -806,7 +806,9 @@ tak_destination::pump_result tak_destination::pump() {
   int soon = -1;
   if (parking_.lot) {
     if (!confirm_parked())
-      return {true, ms{0}};
+      return {true, ms{0},
+              "cannot park to " + parking_.lot->topic() + ": "
+                + parking_.lot->failure()};
     soon = tend_parking(now);
   }
   if (!ensure_connected()) {

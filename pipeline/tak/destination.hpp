@@ -134,6 +134,8 @@ public:
     bool stop = false;
     /// When to pump again at the latest (the timer).
     ms again{0};
+    /// Why it stops.
+    std::string why = {};
   };
 
   tak_destination(tak_destination_settings settings,

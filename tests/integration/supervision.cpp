@@ -223,6 +223,51 @@ BOOST_FIXTURE_TEST_CASE(crashing_sinks_restart_the_pipeline_in_place,
   BOOST_CHECK_EQUAL(missing, 0u);
 }
 
+// What an actor threw is what /supervision and the log say, not CAF's
+// "system_error(runtime_error)".
+BOOST_AUTO_TEST_CASE(a_failure_reads_as_the_exception_s_text) {
+  auto run = this->run("sup-text",
+                       {{"COTFLOW_FAULTS_ENCODER_THROW_RATE", "0.01"},
+                        {"COTFLOW_SUPERVISION_MAX_RESTARTS", "100000"},
+                        {"COTFLOW_SUPERVISION_BACKOFF_MIN_MS", "1"},
+                        {"COTFLOW_SUPERVISION_BACKOFF_MAX_MS", "20"}},
+                       true);
+  std::string log;
+  auto port = wait_for_http_port(*run, log);
+  publish_generated(bootstrap, input_topic, 1000, 0.0);
+  // The first encoder node that restarted, as /supervision shows it.
+  auto failed_encoder = [&]() -> std::string {
+    auto tree = http_get(port, "/supervision");
+    rapidjson::Document doc;
+    if (!tree || doc.Parse(tree->body.c_str()).HasParseError()
+        || !doc.IsObject())
+      return "";
+    for (auto& enc : doc["children"].GetArray())
+      if (enc["name"].GetString() == std::string{"dispatcher"})
+        for (auto& e : enc["children"].GetArray())
+          if (e["restarts"].GetUint64() > 0)
+            return e["last_failure"].GetString();
+    return "";
+  };
+  std::string why;
+  BOOST_REQUIRE(
+    eventually([&] { return !(why = failed_encoder()).empty(); }, 60s));
+  BOOST_CHECK_EQUAL(why, "injected fault");
+  BOOST_REQUIRE(eventually(
+    [&] {
+      read_log(*run, log);
+      return log.find("restarting in") != std::string::npos;
+    },
+    10s));
+  BOOST_CHECK_MESSAGE(
+    log.find("failed (injected fault); restarting in") != std::string::npos
+      && log.find("\"error\":\"injected fault\"") != std::string::npos,
+    log);
+  BOOST_CHECK(log.find("system_error") == std::string::npos);
+  run->signal(SIGTERM);
+  BOOST_CHECK_EQUAL(run->wait(60s).value_or(-1), 0);
+}
+
 BOOST_AUTO_TEST_CASE(exceeding_the_restart_intensity_exits_non_zero) {
   // The failed process leaves its group; a short session keeps the next
   // run's join quick should it not.
@@ -247,7 +292,8 @@ BOOST_AUTO_TEST_CASE(exceeding_the_restart_intensity_exits_non_zero) {
   read_log(*run, log);
   BOOST_CHECK_NE(*rc, 0);
   BOOST_CHECK_MESSAGE(log.find("encoder-") != std::string::npos
-                        && log.find("escalating") != std::string::npos,
+                        && log.find("escalating") != std::string::npos
+                        && log.find("injected fault") != std::string::npos,
                       log);
   // Nothing past an undelivered record was committed: the next run
   // delivers everything.
