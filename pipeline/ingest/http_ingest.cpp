@@ -3,12 +3,13 @@
 #include "pipeline/codec/cot_encoder.hpp"
 #include "pipeline/codec/decoder.hpp"
 #include "pipeline/core/json.hpp"
+#include "pipeline/core/listen.hpp"
 #include "pipeline/core/log.hpp"
 #include "pipeline/kafka/kafka.hpp"
 
 #include <CivetServer.h>
-#include <prometheus/histogram.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <prometheus/histogram.h>
 
 #include <atomic>
 #include <chrono>
@@ -396,8 +397,8 @@ std::unique_ptr<http_ingest> http_ingest::start(const config& cfg,
   try {
     m.server = std::make_unique<CivetServer>(options);
   } catch (const std::exception& ex) {
-    err = "ingest.address " + cfg.ingest.address + ": cannot listen ("
-          + ex.what() + "; is another process using it?)";
+    err = cannot_listen("ingest.address", cfg.ingest.address, ex.what(),
+                        "the ingest");
     return nullptr;
   }
   m.server->addHandler("/v1/detections$", &m);

@@ -1,5 +1,7 @@
 #include "pipeline/ops/http_server.hpp"
 
+#include "pipeline/core/listen.hpp"
+
 #include <CivetServer.h>
 
 #include <mutex>
@@ -72,7 +74,7 @@ std::unique_ptr<http_server> http_server::start(const std::string& address,
   try {
     self->impl_->server = std::make_unique<CivetServer>(options);
   } catch (const std::exception& e) {
-    err = "http.address " + address + ": cannot listen (" + e.what() + ")";
+    err = cannot_listen("http.address", address, e.what(), "the endpoints");
     return nullptr;
   }
   return self;

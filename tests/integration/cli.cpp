@@ -12,6 +12,11 @@
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 using namespace cotflow::test;
 using namespace std::chrono_literals;
 
@@ -24,9 +29,11 @@ struct result {
   int rc = -1;
 };
 
-result run_cotflow(std::vector<std::string> args) {
+result
+run_cotflow(std::vector<std::string> args,
+            const std::vector<std::pair<std::string, std::string>>& env = {}) {
   args.insert(args.begin(), cotflow_bin());
-  child c{args, {}, true};
+  child c{args, env, true};
   result r;
   r.text = c.read_all(20s);
   r.rc = c.wait(20s).value_or(-1);
@@ -64,6 +71,26 @@ struct temp_file {
     std::remove(path.c_str());
   }
   std::string path;
+};
+
+/// A TCP port on 127.0.0.1 that another socket listens on while it lives.
+struct busy_port {
+  busy_port() {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    auto* sa = reinterpret_cast<sockaddr*>(&a);
+    socklen_t len = sizeof(a);
+    BOOST_REQUIRE(bind(fd, sa, len) == 0 && listen(fd, 1) == 0
+                  && getsockname(fd, sa, &len) == 0);
+    address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  }
+  ~busy_port() {
+    close(fd);
+  }
+  int fd = -1;
+  std::string address;
 };
 
 } // namespace
@@ -261,6 +288,33 @@ BOOST_AUTO_TEST_CASE(demo_count_exits_once_every_record_is_delivered) {
     ++lines;
   BOOST_CHECK_EQUAL(lines, delivered);
   BOOST_CHECK_GT(delivered, 250u);
+}
+
+// A second instance on the same host: the port is named with the way out,
+// not in the web server library's words, and the process exits non-zero
+// before it touches Kafka.
+BOOST_AUTO_TEST_CASE(a_port_in_use_is_named_with_the_way_out) {
+  busy_port taken;
+  temp_file empty{"busy.yaml"};
+  auto http = run_cotflow({"run", "--config", empty.path},
+                          {{"COTFLOW_HTTP_ADDRESS", taken.address}});
+  BOOST_CHECK_EQUAL(http.rc, 1);
+  BOOST_CHECK_MESSAGE(
+    has(http.text, "http.address " + taken.address
+                     + " is in use by another process; set http.address (or "
+                       "COTFLOW_HTTP_ADDRESS) to a free port, or empty to "
+                       "turn the endpoints off"),
+    http.text);
+  auto ingest = run_cotflow(
+    {"run", "--config", empty.path},
+    {{"COTFLOW_HTTP_ADDRESS", ""}, {"COTFLOW_INGEST_ADDRESS", taken.address}});
+  BOOST_CHECK_EQUAL(ingest.rc, 1);
+  BOOST_CHECK_MESSAGE(
+    has(ingest.text, "ingest.address " + taken.address
+                       + " is in use by another process; set ingest.address "
+                         "(or COTFLOW_INGEST_ADDRESS) to a free port, or "
+                         "empty to turn the ingest off"),
+    ingest.text);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

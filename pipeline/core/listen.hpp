@@ -1,0 +1,20 @@
+#pragma once
+
+#include <string>
+
+namespace cotflow {
+
+/// True when another socket listens on `address` (host:port, as
+/// http.address and ingest.address take it): binding there fails with
+/// EADDRINUSE. False for port 0 and for addresses that do not parse.
+bool address_in_use(const std::string& address);
+
+/// Why the server of config key `key` cannot listen on `address`, for an
+/// operator: a port in use says so and how to choose another (its
+/// environment variable too) or to turn `what` off; anything else gives
+/// the web server's own text.
+std::string cannot_listen(const std::string& key, const std::string& address,
+                          const std::string& library_text,
+                          const std::string& what);
+
+} // namespace cotflow
