@@ -31,7 +31,8 @@ const std::vector<command_spec>& command_table() {
     {"top", "",
      "live view of a running instance: rates, latency, destinations, "
      "supervision tree",
-     "", "cotflow top --url http://127.0.0.1:9180 --token T"},
+     "q or Ctrl-C quits. An instance with an http.token wants it: --token.",
+     "cotflow top --url http://127.0.0.1:9180 --token T"},
     {"validate", "FILE|-",
      "check NDJSON detection records offline as the pipeline would",
      "Each line of FILE (- for stdin) is decoded and encoded with the "

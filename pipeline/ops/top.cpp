@@ -20,15 +20,27 @@ scrape_top(const std::string& host, int port, const std::string& token,
   s.at = std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
            .count();
   s.metrics = parse_prometheus(m->body);
-  if (auto st = http_get(host, port, "/status", token); st && st->status == 200)
-    s.status_json = st->body;
-  if (auto sv = http_get(host, port, "/supervision", token);
-      sv && sv->status == 200)
-    s.supervision_json = sv->body;
+  if (auto st = http_get(host, port, "/status", token)) {
+    if (st->status == 200)
+      s.status_json = st->body;
+    s.unauthorized = st->status == 401;
+  }
+  if (auto sv = http_get(host, port, "/supervision", token)) {
+    if (sv->status == 200)
+      s.supervision_json = sv->body;
+    s.unauthorized = s.unauthorized || sv->status == 401;
+  }
   return s;
 }
 
 std::map<std::string, double> parse_prometheus(const std::string& text) {
+std::string top_unauthorized(const std::string& url) {
+  return url
+         + " answered 401 Unauthorized: /status and /supervision need the "
+           "instance's http.token; pass it with --token TOKEN (or "
+           "COTFLOW_HTTP_TOKEN)";
+}
+
   std::map<std::string, double> out;
   std::istringstream in{text};
   std::string line;
@@ -252,6 +264,8 @@ std::string render_top(const std::string& url, const top_sample& before,
   if (auto& dests = member(st, "destinations"); dests.IsArray())
     for (auto& d : dests.GetArray())
       destination_lines(d, before, now, out);
+  if (now.unauthorized)
+    out += top_unauthorized(url) + "\n";
   rapidjson::Document sup;
   sup.Parse(now.supervision_json.c_str());
   if (!sup.HasParseError() && sup.IsObject()) {

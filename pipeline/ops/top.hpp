@@ -15,6 +15,8 @@ struct top_sample {
   std::map<std::string, double> metrics;
   std::string status_json;
   std::string supervision_json;
+  /// /status or /supervision answered 401: the token is missing or wrong.
+  bool unauthorized = false;
 };
 
 /// Scrapes /metrics, /status and /supervision of the instance at
@@ -35,6 +37,10 @@ double histogram_quantile(const std::map<std::string, double>& before,
                           const std::map<std::string, double>& now,
                           const std::string& name, const std::string& label,
                           double q);
+
+/// What to say when the instance at `url` answered 401: which token it
+/// wants and how to pass it.
+std::string top_unauthorized(const std::string& url);
 
 /// Renders one frame of `cotflow top` (plain text lines, 80 columns).
 std::string render_top(const std::string& url, const top_sample& before,

@@ -71,6 +71,16 @@ BOOST_AUTO_TEST_CASE(metrics_add_up_and_readiness_follows_the_lifecycle) {
     20s));
   // /status is JSON and needs the token; the metrics and health do not.
   BOOST_CHECK_EQUAL(http_get(port, "/status")->status, 401);
+  // `top` without it says so and how to pass it, and exits non-zero.
+  child top{{cotflow_bin(), "top", "--frames", "1", "--url",
+             "http://127.0.0.1:" + std::to_string(port)},
+            {},
+            true};
+  auto said = top.read_all(30s);
+  BOOST_CHECK_EQUAL(top.wait(10s).value_or(-1), 2);
+  BOOST_CHECK_MESSAGE(said.find("401 Unauthorized") != std::string::npos
+                        && said.find("--token") != std::string::npos,
+                      said);
   auto status = http_get(port, "/status", "t0ken");
   BOOST_REQUIRE(status);
   BOOST_CHECK_EQUAL(status->status, 200);
@@ -118,6 +128,13 @@ BOOST_AUTO_TEST_CASE(cotflow_top_renders_in_a_terminal) {
     BOOST_CHECK_MESSAGE(screen.find(what) != std::string::npos,
                         what << " not on the screen:\n"
                              << screen);
+  // `q` typed at the terminal quits it (no --frames: it would run on).
+  child typed{{"/bin/sh", "-c",
+               "printf q | /usr/bin/script -qec '" + cotflow_bin()
+                 + " top --url http://127.0.0.1:" + std::to_string(port)
+                 + "' /dev/null"}};
+  typed.read_all(30s);
+  BOOST_CHECK_EQUAL(typed.wait(10s).value_or(-1), 0);
   run->signal(SIGTERM);
   run->wait(60s);
 }

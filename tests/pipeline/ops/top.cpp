@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include "pipeline/ops/http_server.hpp"
 #include "pipeline/ops/top.hpp"
 
 using namespace cotflow;
@@ -78,4 +79,38 @@ BOOST_AUTO_TEST_CASE(a_status_with_missing_or_odd_members_still_renders) {
   now.supervision_json = "[]";
   screen = render_top("u", before, now);
   BOOST_TEST(screen.find("(null)") == std::string::npos, screen);
+}
+
+// An instance with an http.token answers /metrics to anyone and /status
+// and /supervision only with the token: `top` without it must say so
+// instead of drawing an empty screen.
+BOOST_AUTO_TEST_CASE(a_401_is_reported_with_how_to_pass_the_token) {
+  std::string err;
+  auto http = http_server::start("127.0.0.1:0", "secret", err);
+  BOOST_REQUIRE_MESSAGE(http, err);
+  auto answer = [](std::string body) {
+    return [body] { return http_response{200, "text/plain", body}; };
+  };
+  http->route("/metrics", answer("cotflow_records_in_total 5\n"), true);
+  http->route("/status", answer("{}"));
+  http->route("/supervision", answer("{}"));
+  auto address = http->address();
+  auto port = std::stoi(address.substr(address.rfind(':') + 1));
+  auto t0 = std::chrono::steady_clock::now();
+  auto without = scrape_top("127.0.0.1", port, "", t0);
+  BOOST_REQUIRE(without);
+  BOOST_TEST(without->unauthorized);
+  BOOST_TEST(without->metrics["cotflow_records_in_total"] == 5);
+  auto wrong = scrape_top("127.0.0.1", port, "guess", t0);
+  BOOST_REQUIRE(wrong);
+  BOOST_TEST(wrong->unauthorized);
+  auto with = scrape_top("127.0.0.1", port, "secret", t0);
+  BOOST_REQUIRE(with);
+  BOOST_TEST(!with->unauthorized);
+  BOOST_TEST(with->status_json == "{}");
+  auto screen = render_top("http://" + address, *with, *wrong);
+  BOOST_TEST(screen.find("401 Unauthorized") != std::string::npos, screen);
+  BOOST_TEST(screen.find("--token") != std::string::npos, screen);
+  BOOST_TEST(top_unauthorized("http://h:1").find("http://h:1 answered 401")
+             == 0u);
 }
