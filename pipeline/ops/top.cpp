@@ -1,6 +1,7 @@
 #include "pipeline/ops/top.hpp"
 
 #include "pipeline/core/json.hpp"
+#include "pipeline/core/stats.hpp"
 #include "pipeline/ops/http_client.hpp"
 
 #include <algorithm>
@@ -33,7 +34,6 @@ scrape_top(const std::string& host, int port, const std::string& token,
   return s;
 }
 
-std::map<std::string, double> parse_prometheus(const std::string& text) {
 std::string top_unauthorized(const std::string& url) {
   return url
          + " answered 401 Unauthorized: /status and /supervision need the "
@@ -41,6 +41,7 @@ std::string top_unauthorized(const std::string& url) {
            "COTFLOW_HTTP_TOKEN)";
 }
 
+std::map<std::string, double> parse_prometheus(const std::string& text) {
   std::map<std::string, double> out;
   std::istringstream in{text};
   std::string line;
@@ -108,6 +109,11 @@ double rate(const top_sample& a, const top_sample& b, const std::string& k) {
 std::string ms(double seconds) {
   if (seconds < 0)
     return "    -";
+  // Past the top bucket all that is known is "at least its bound" (the
+  // quantile then reads as the bound itself).
+  if (seconds >= latency_buckets().back())
+    return "\u2265 "
+           + std::to_string(static_cast<int>(latency_buckets().back())) + " s";
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%5.1f", seconds * 1000);
   return buf;
@@ -258,14 +264,14 @@ std::string render_top(const std::string& url, const top_sample& before,
   st.Parse(now.status_json.c_str());
   bool have_status = !st.HasParseError() && st.IsObject();
   header_line(url, st, have_status, out);
+  if (now.unauthorized)
+    out += top_unauthorized(url) + "\n";
   record_lines(before, now, out);
   out += "\ndestination      kind   conn  events/s  queue  reconn  latency "
          "ms p50   p95   p99\n";
   if (auto& dests = member(st, "destinations"); dests.IsArray())
     for (auto& d : dests.GetArray())
       destination_lines(d, before, now, out);
-  if (now.unauthorized)
-    out += top_unauthorized(url) + "\n";
   rapidjson::Document sup;
   sup.Parse(now.supervision_json.c_str());
   if (!sup.HasParseError() && sup.IsObject()) {

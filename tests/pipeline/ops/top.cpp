@@ -114,3 +114,22 @@ BOOST_AUTO_TEST_CASE(a_401_is_reported_with_how_to_pass_the_token) {
   BOOST_TEST(top_unauthorized("http://h:1").find("http://h:1 answered 401")
              == 0u);
 }
+
+// A quantile in the +Inf bucket reads as the top bound: shown as "≥ 10 s",
+// not as "10000" ms.
+BOOST_AUTO_TEST_CASE(latency_past_the_top_bucket_shows_as_at_least_10_s) {
+  top_sample before, now;
+  now.at = 1;
+  const std::string h = "cotflow_end_to_end_latency_seconds_bucket{"
+                        "destination=\"tak1\",le=\"";
+  now.metrics[h + "5\"}"] = 0;
+  now.metrics[h + "10\"}"] = 0;
+  now.metrics[h + "+Inf\"}"] = 100;
+  now.status_json = R"({"destinations": [{"name": "tak1", "kind": "tcp",
+    "connected": true}]})";
+  auto screen = render_top("u", before, now);
+  BOOST_TEST(screen.find("\u2265 10 s \u2265 10 s \u2265 10 s")
+               != std::string::npos,
+             screen);
+  BOOST_TEST(screen.find("10000") == std::string::npos, screen);
+}
