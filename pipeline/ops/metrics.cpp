@@ -1,6 +1,7 @@
 #include "pipeline/ops/metrics.hpp"
 
 #include "pipeline/kafka/kafka_stats.hpp"
+#include "pipeline/ops/process_stats.hpp"
 
 #include <prometheus/collectable.h>
 #include <prometheus/histogram.h>
@@ -84,6 +85,24 @@ public:
         s.delivery_retries);
     add("cotflow_ready", "1 while /health/ready answers 200", g,
         s.ready() ? 1 : 0);
+    add("cotflow_build_info", "The running build: 1, with its version", g, 1,
+        {{"version", COTFLOW_VERSION_STRING}});
+    // The process_* metrics of the Prometheus clients' conventions.
+    if (auto p = read_process_sample()) {
+      add("process_cpu_seconds_total",
+          "Total user and system CPU time spent in seconds", c, p->cpu_seconds);
+      add("process_resident_memory_bytes", "Resident memory size in bytes", g,
+          p->resident_bytes);
+      add("process_virtual_memory_bytes", "Virtual memory size in bytes", g,
+          p->virtual_bytes);
+      add("process_start_time_seconds",
+          "Start time of the process since unix epoch in seconds", g,
+          p->start_time_seconds);
+      add("process_open_fds", "Number of open file descriptors", g,
+          p->open_fds);
+      add("process_max_fds", "Maximum number of open file descriptors", g,
+          p->max_fds);
+    }
     for (auto& a : s.actors)
       add("cotflow_actor_restarts_total",
           "Restarts of an actor by its supervisor", c, a->restarts,
