@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
     return cmd_completion();
   if (line->command == "man")
     return cmd_man();
+  if (line->command == "tak enroll")
+    return cmd_tak_enroll(*line);
   auto inv = configured(std::move(*line));
   auto& cmd = inv.command;
   if (cmd == "validate")

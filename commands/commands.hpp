@@ -36,6 +36,11 @@ int cmd_validate(const invocation& inv);
 /// `cotflow config check|show`.
 int cmd_config(const invocation& inv);
 
+/// `cotflow tak enroll`: a client certificate from a TAK Server's
+/// enrollment port; prints the destination URL to use. Needs no
+/// configuration.
+int cmd_tak_enroll(const command_line& line);
+
 /// `cotflow version`.
 int cmd_version();
 

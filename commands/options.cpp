@@ -55,6 +55,18 @@ const std::vector<command_spec>& command_table() {
     {"config show", "",
      "print the effective configuration and where each key came from", "",
      "cotflow config show --config cotflow.yaml"},
+    {"tak enroll", "",
+     "get a client certificate from a TAK Server's enrollment port",
+     "As ATAK and PyTAK enroll: asks the server (port 8446) what a "
+     "certificate's subject holds, makes a key and a certificate request "
+     "here (the key never leaves this machine), has the server sign it with "
+     "the user's name and password, and writes the key (mode 0600), the "
+     "certificate and the server's CA as PEM files into --out. Prints the "
+     "tls:// destination URL that uses them. The password comes from an "
+     "environment variable or a file, never from the command line. Exit 0 "
+     "enrolled, 1 refused or unreachable, 2 usage.",
+     "TAK_PASSWORD=... cotflow tak enroll --host tak.example.org --user "
+     "alice --password-env TAK_PASSWORD --ca tak-ca.pem"},
     {"completion", "bash", "print the bash completion script",
      "Generated from the same tables as --help.",
      "source <(cotflow completion bash)"},
@@ -101,6 +113,27 @@ const std::vector<option_spec>& option_table() {
     {"token", "T",
      "bearer token of the operations endpoints (default http.token)", "top"},
     {"frames", "N", "stop after N frames (default: until Ctrl-C)", "top"},
+    {"host", "HOST", "the TAK Server's name or address", "tak enroll"},
+    {"port", "N", "its enrollment port (default 8446)", "tak enroll"},
+    {"tak-port", "N",
+     "its streaming TLS port, for the printed URL (default 8089)",
+     "tak enroll"},
+    {"user", "NAME", "the TAK user to enroll as", "tak enroll"},
+    {"password-env", "VAR", "environment variable holding the password",
+     "tak enroll"},
+    {"password-file", "FILE", "file whose first line is the password",
+     "tak enroll"},
+    {"ca", "PEM",
+     "CA certificates to verify the server with (default: the "
+     "system's)",
+     "tak enroll"},
+    {"insecure", "",
+     "do not verify the server (a first enrollment without its CA)",
+     "tak enroll"},
+    {"client-uid", "ID",
+     "the client uid the server records (default cotflow-<host name>)",
+     "tak enroll"},
+    {"out", "DIR", "where the files go (default ./tak-certs)", "tak enroll"},
     {"help", "", "print this help", "*", "h"},
   };
   return table;
