@@ -55,5 +55,7 @@ int main(int argc, char** argv) {
     return cmd_broker(inv, sig);
   if (cmd == "loadgen")
     return cmd_loadgen(inv, sig);
+  if (cmd == "tail")
+    return cmd_tail(inv, sig);
   return cmd_top(inv, sig);
 }

@@ -2,6 +2,7 @@
 
 #include "actors/detail/failure.hpp"
 #include "pipeline/core/time.hpp"
+#include "pipeline/delivery/topic_names.hpp"
 
 #include <caf/all.hpp>
 
@@ -11,6 +12,21 @@
 namespace cotflow {
 
 namespace {
+
+/// What `cotflow tail` viewers see of a batch: each event, and each dead
+/// letter as its reason, detail, origin and bytes.
+void show(event_tap& tap, const cot_events& events,
+          const dead_letter_batch& dead) {
+  for (auto& ev : events)
+    tap.offer(false, ev.uid, ev.type, ev.source, ev.xml);
+  for (auto& d : dead.letters) {
+    auto& r = d.rec;
+    tap.offer(true, "", "", "",
+              d.reason + " (" + d.detail + ") " + topic_names::name(r.topic)
+                + "/" + std::to_string(r.partition) + "/"
+                + std::to_string(r.ref.offset) + ": " + std::string{r.bytes()});
+  }
+}
 
 /// Asks the CPU to fetch the cache lines of `bytes` (up to 512 bytes).
 void prefetch_bytes(std::string_view bytes) {
@@ -89,6 +105,8 @@ void encode_work(encoder_actor::stateful_pointer<encoder_state> self,
     }
     dropped.refs.push_back(r.ref);
   }
+  if (s.st->tap.watching())
+    show(s.st->tap, *events, dead);
   if (!events->empty()) {
     // Every destination reads the same events: no copy per destination.
     cot_batch out{std::move(events)};

@@ -11,6 +11,7 @@
 #include "pipeline/ops/metrics.hpp"
 #include "pipeline/ops/reload.hpp"
 #include "pipeline/ops/status.hpp"
+#include "pipeline/ops/tail.hpp"
 #include "pipeline/supervision/restart_policy.hpp"
 
 #include <caf/all.hpp>
@@ -81,6 +82,7 @@ bool start_http(const config& cfg, const metrics& probe,
     return false;
   }
   add_status_routes(*http, probe, cfg, st);
+  add_tail_route(*http, st);
   add_dashboard(*http);
   log::info("http", "operations endpoints on http://" + http->address()
                       + " (/ /metrics /health/live /health/ready /status"

@@ -29,6 +29,10 @@ int cmd_loadgen(const invocation& inv, signal_waiter& sig);
 /// `cotflow top`: a live terminal view of a running instance.
 int cmd_top(const invocation& inv, signal_waiter& sig);
 
+/// `cotflow tail`: the events (or dead letters) passing a running
+/// instance, printed as they pass.
+int cmd_tail(const invocation& inv, signal_waiter& sig);
+
 /// `cotflow validate FILE|-`: each NDJSON line's CoT event or why the
 /// pipeline would refuse or drop it; 1 when any line is refused or dropped.
 int cmd_validate(const invocation& inv);

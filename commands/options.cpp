@@ -33,6 +33,16 @@ const std::vector<command_spec>& command_table() {
      "supervision tree",
      "q or Ctrl-C quits. An instance with an http.token wants it: --token.",
      "cotflow top --url http://127.0.0.1:9180 --token T"},
+    {"tail", "",
+     "print the CoT events (or dead letters) passing a running instance",
+     "As they pass, one per line, filtered by --uid, --type (a CoT type "
+     "prefix) and --source; --dead-letters shows the dead letters instead "
+     "(reason, detail, topic/partition/offset, the record). The pipeline "
+     "never waits for the viewer: what it cannot keep up with is dropped, "
+     "and a \"# N lines dropped\" line on stderr says so. Stops after "
+     "--count lines, on Ctrl-C, or when the instance goes. The instance's "
+     "http.token applies (--token).",
+     "cotflow tail --type a-h --count 20"},
     {"validate", "FILE|-",
      "check NDJSON detection records offline as the pipeline would",
      "Each line of FILE (- for stdin) is decoded and encoded with the "
@@ -84,7 +94,7 @@ const std::vector<option_spec>& option_table() {
      "config file (default search: ./cotflow.yaml, "
      "/etc/cotflow/cotflow.yaml, ~/.config/cotflow/cotflow.yaml); COTFLOW_* "
      "environment variables override it",
-     "run,demo,broker,loadgen,top,validate,config check,config show"},
+     "run,demo,broker,loadgen,top,tail,validate,config check,config show"},
     {"partitions", "N",
      "partitions per input and output topic of the embedded broker "
      "(default 6)",
@@ -109,9 +119,15 @@ const std::vector<option_spec>& option_table() {
     {"url", "URL",
      "the instance's operations port, http://host:port (default "
      "http.address)",
-     "top"},
+     "top,tail"},
     {"token", "T",
-     "bearer token of the operations endpoints (default http.token)", "top"},
+     "bearer token of the operations endpoints (default http.token)",
+     "top,tail"},
+    {"uid", "UID", "only the events of this uid", "tail"},
+    {"type", "PREFIX", "only events whose CoT type starts so (a-h)", "tail"},
+    {"source", "S", "only events of this source", "tail"},
+    {"dead-letters", "", "the dead letters instead of the events", "tail"},
+    {"count", "N", "stop after N lines", "tail"},
     {"frames", "N", "stop after N frames (default: until Ctrl-C)", "top"},
     {"host", "HOST", "the TAK Server's name or address", "tak enroll"},
     {"port", "N", "its enrollment port (default 8446)", "tak enroll"},

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "pipeline/core/tap.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -214,6 +216,8 @@ struct stats {
   /// Batch sizes (records); owned by the metrics registry.
   prometheus::Histogram* batch_size = nullptr;
   ingest_stats ingest;
+  /// Events and dead letters as they pass, for `cotflow tail`.
+  event_tap tap;
   /// Lifecycle for /health/ready.
   std::atomic<bool> running{false};
   std::atomic<bool> draining{false};

@@ -4,7 +4,9 @@
 
 #include <CivetServer.h>
 
+#include <atomic>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 namespace cotflow {
@@ -16,6 +18,10 @@ public:
   route_handler(http_server::handler h, bool open, const std::string* token)
     : h_(std::move(h)), open_(open), token_(token) {}
 
+  route_handler(http_server::stream_handler h, const std::string* token,
+                const std::atomic<bool>* stopping)
+    : stream_(std::move(h)), open_(false), token_(token), stopping_(stopping) {}
+
   bool handleGet(CivetServer*, mg_connection* conn) override {
     http_response res;
     if (!open_ && !token_->empty()) {
@@ -26,6 +32,20 @@ public:
         send(conn, res);
         return true;
       }
+    }
+    if (stream_) {
+      // No length: the body ends when either side closes.
+      mg_printf(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; "
+                      "charset=utf-8\r\nCache-Control: no-store\r\n"
+                      "Connection: close\r\n\r\n");
+      auto query = mg_get_request_info(conn)->query_string;
+      stream_(query ? query : "", [&](std::string_view bytes) {
+        // Nothing to write: only whether the server stops.
+        return !stopping_->load()
+               && (bytes.empty()
+                   || mg_write(conn, bytes.data(), bytes.size()) > 0);
+      });
+      return true;
     }
     try {
       res = h_();
@@ -51,14 +71,18 @@ private:
   }
 
   http_server::handler h_;
+  http_server::stream_handler stream_;
   bool open_;
   const std::string* token_;
+  const std::atomic<bool>* stopping_ = nullptr;
 };
 
 } // namespace
 
 struct http_server::impl {
   std::string token;
+  /// Set before the server closes: streams end.
+  std::atomic<bool> stopping{false};
   std::unique_ptr<CivetServer> server;
   std::vector<std::unique_ptr<route_handler>> handlers;
 };
@@ -69,8 +93,9 @@ std::unique_ptr<http_server> http_server::start(const std::string& address,
   std::unique_ptr<http_server> self{new http_server};
   self->impl_.reset(new impl);
   self->impl_->token = token;
+  // Two for the quick routes, the rest for `cotflow tail` streams.
   std::vector<std::string> options = {"listening_ports", address, "num_threads",
-                                      "2"};
+                                      "6"};
   try {
     self->impl_->server = std::make_unique<CivetServer>(options);
   } catch (const std::exception& e) {
@@ -81,8 +106,16 @@ std::unique_ptr<http_server> http_server::start(const std::string& address,
 }
 
 http_server::~http_server() {
-  if (impl_ && impl_->server)
+  if (impl_ && impl_->server) {
+    impl_->stopping = true;
     impl_->server->close();
+  }
+}
+
+void http_server::stream_route(const std::string& path, stream_handler h) {
+  impl_->handlers.push_back(std::make_unique<route_handler>(
+    std::move(h), &impl_->token, &impl_->stopping));
+  impl_->server->addHandler(path + "$", impl_->handlers.back().get());
 }
 
 void http_server::route(const std::string& path, handler h, bool open) {

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace cotflow {
 
@@ -29,6 +30,15 @@ public:
 
   /// Serves GET `path`; `open` paths need no token.
   void route(const std::string& path, handler h, bool open = false);
+
+  /// A response written as it goes: the query string, and a writer that
+  /// says false once the client went away or the server stops.
+  using stream_handler = std::function<void(
+    const std::string& query, const std::function<bool(std::string_view)>&)>;
+
+  /// Serves GET `path` as a stream (the token applies), until the handler
+  /// returns.
+  void stream_route(const std::string& path, stream_handler h);
 
   /// The address actually listened on ("127.0.0.1:9180").
   std::string address() const;

@@ -107,6 +107,11 @@ public:
       add("cotflow_actor_restarts_total",
           "Restarts of an actor by its supervisor", c, a->restarts,
           {{"actor", a->name}});
+    add("cotflow_tail_viewers", "`cotflow tail` viewers attached", g,
+        static_cast<double>(s.tap.viewers()));
+    add("cotflow_tail_dropped_total",
+        "Lines `cotflow tail` viewers lost because they fell behind", c,
+        static_cast<double>(s.tap.dropped()));
     if (s.ingest.on) {
       auto& in = s.ingest;
       for (auto [code, n] :
