@@ -10,6 +10,7 @@
 #include "pipeline/codec/cot_encoder.hpp"
 #include "pipeline/codec/decoder.hpp"
 #include "pipeline/core/detection.hpp"
+#include "pipeline/tak/protocol/tak_protocol.hpp"
 
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
@@ -260,6 +261,12 @@ void require_good_output(const detection& d) {
     require_well_formed(xml);
     require_text("the encoded event is UTF-8 of XML characters", xml, true);
     require_text("the CoT type is UTF-8 (header cotflow.type)", type, false);
+    // Every event cotflow writes goes out in TAK Protocol version 1 too.
+    static cotflow::takp::pb::TakMessage msg;
+    std::string err;
+    if (!cotflow::takp::to_tak_message(xml, msg, err))
+      fail("the event converts to TAK Protocol v1",
+           err + " in " + printable(xml, 2048));
   }
   enc.uid(d, uid);
   require_text("the uid (Kafka key) is UTF-8 of XML characters", uid, true);
@@ -301,6 +308,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)configured;
   std::string_view bytes{reinterpret_cast<const char*>(data), size};
   current_input = bytes;
+  // What a TAK server sends is read as XML while a connection negotiates:
+  // any bytes, never a crash.
+  static cotflow::takp::negotiation_reader server;
+  server.feed(bytes);
+  static cotflow::cot_xml any;
+  std::string ignored;
+  cotflow::read_cot_xml(bytes, any, ignored);
   auto fast_refusal = fast.decode(bytes, a);
   auto full_refusal = full.decode(bytes, b);
   if (fast_refusal.has_value() != full_refusal.has_value()) {
