@@ -74,6 +74,8 @@ void encode_work(encoder_actor::stateful_pointer<encoder_state> self,
       s.st->text_replaced_chars += s.det.replaced_chars;
     if (s.det.truncated_fields != 0)
       s.st->text_truncated_fields += s.det.truncated_fields;
+    if (s.det.clamped != 0)
+      s.st->values_clamped += clamped_count(s.det.clamped);
     cot_event ev;
     if (s.xml.capacity() < s.xml_reserve)
       s.xml = buffer_for(s.xml_buffers.get(), s.xml_spares, 64, s.xml_reserve,

@@ -59,6 +59,8 @@ struct cot_config {
   std::string low_confidence;
   std::string uid_prefix;
   std::string missing_time;
+  /// "refuse" or "clamp" a number outside the range TAK Server keeps.
+  std::string out_of_range;
   /// classification -> CoT type suffix after the affiliation ("G-U-C-I").
   std::map<std::string, std::string> classification_types;
   /// affiliation word -> one-letter CoT affiliation ("hostile" -> "h").

@@ -386,6 +386,15 @@ std::vector<config_key> table() {
                 "says which in <_cotflow_ time_source=...>")
       .defaults_to("kafka_timestamp")
       .one_of({"kafka_timestamp", "receive_time", "refuse"}),
+    COTFLOW_KEY(cot, out_of_range,
+                "hae, ce, le, course or speed outside the range a TAK Server "
+                "with its scrubber keeps (speed 0..999999 m/s, ...) is "
+                "dead-lettered as out_of_range (refuse) or set to the nearest "
+                "end of it (clamp), counted in cotflow_values_clamped_total "
+                "and named in <_cotflow_ clamped=...>; lat, lon are always "
+                "refused")
+      .defaults_to("refuse")
+      .one_of({"refuse", "clamp"}),
     // MIL-STD-2525 function codes as TAK clients draw them.
     COTFLOW_KEY(cot, classification_types,
                 "classification -> CoT type after the affiliation")

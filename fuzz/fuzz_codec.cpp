@@ -192,6 +192,9 @@ void require_same(const detection& fast, const detection& full) {
                   + ", RapidJSON " + (full.ended ? "true" : "false"));
   if (fast.time_from != full.time_from)
     fail(check, "time_from differs");
+  if (fast.clamped != full.clamped)
+    fail(check, "clamped " + std::to_string(fast.clamped) + "/"
+                  + std::to_string(full.clamped));
   if (fast.replaced_chars != full.replaced_chars
       || fast.truncated_fields != full.truncated_fields)
     fail(check, "replaced_chars " + std::to_string(fast.replaced_chars) + "/"

@@ -468,6 +468,33 @@ void remarks(xml_out& w, const detection& d, bool low_confidence) {
   w.lit("</remarks>");
 }
 
+/// `<_cotflow_ .../>` when cotflow made up part of the event: where the time
+/// came from when the record had none, and which numbers it set to the end
+/// of their range (cot.out_of_range: clamp), space-separated.
+void cotflow_marks(xml_out& w, const detection& d) {
+  if (d.time_from == detection::time_origin::record && d.clamped == 0)
+    return;
+  w.lit("<_cotflow_");
+  if (d.time_from == detection::time_origin::kafka_timestamp)
+    w.lit(" time_source=\"kafka_timestamp\"");
+  else if (d.time_from == detection::time_origin::receive_time)
+    w.lit(" time_source=\"receive_time\"");
+  if (d.clamped != 0) {
+    w.lit(" clamped=\"");
+    bool first = true;
+    for (const auto& c : clamped_names) {
+      if ((d.clamped & c.bit) == 0)
+        continue;
+      if (!first)
+        w.put(' ');
+      w.raw(c.name); // field names: nothing to escape
+      first = false;
+    }
+    w.put('"');
+  }
+  w.lit("/>");
+}
+
 /// `<detail>...</detail></event>`: each element only when the detection
 /// has something for it.
 void detail_and_end(xml_out& w, const detection& d, bool low_confidence,
@@ -497,11 +524,7 @@ void detail_and_end(xml_out& w, const detection& d, bool low_confidence,
     w.lit("/>");
   }
   remarks(w, d, low_confidence);
-  // The record had no time: say where the event's came from.
-  if (d.time_from == detection::time_origin::kafka_timestamp)
-    w.lit("<_cotflow_ time_source=\"kafka_timestamp\"/>");
-  else if (d.time_from == detection::time_origin::receive_time)
-    w.lit("<_cotflow_ time_source=\"receive_time\"/>");
+  cotflow_marks(w, d);
   w.lit("<_flow-tags_");
   w.time_attr("cotflow", now);
   w.lit("/></detail></event>");

@@ -8,6 +8,7 @@
 
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@ void detection::clear() {
   time_from = time_origin::record;
   replaced_chars = 0;
   truncated_fields = 0;
+  clamped = 0;
   lat = lon = hae = ce = le = confidence = course = speed = stale_s = NAN;
 }
 
@@ -592,13 +594,20 @@ result read_code(const members& obj, field f, std::string& out, detection& d) {
   return std::nullopt;
 }
 
+/// `v` as the detail of a refusal writes it: 1000000, -90.0001, 0.5.
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
+}
+
 result check_number(const char* name, double v, double lo, double hi) {
   if (!std::isfinite(v))
     return refuse(refusal_reason::non_finite, name);
   if (v < lo || v > hi)
-    return refuse(refusal_reason::out_of_range, std::string{name} + " outside ["
-                                                  + std::to_string(lo) + ", "
-                                                  + std::to_string(hi) + "]");
+    return refuse(refusal_reason::out_of_range,
+                  std::string{name} + " " + number_text(v) + " outside ["
+                    + number_text(lo) + ", " + number_text(hi) + "]");
   return std::nullopt;
 }
 
@@ -622,6 +631,52 @@ result read_number(const members& obj, field f, double& out, double lo,
     return std::nullopt;
   }
   return number_value(name, *given, out, lo, hi);
+}
+
+/// The range of a number field a TAK Server keeps, and the bit that says
+/// cot.out_of_range: clamp set the field to one of its ends.
+struct bounds {
+  double lo;
+  double hi;
+  clamped_field bit;
+};
+
+// Each range is the one TAK Server's scrubber (CoreConfig <filter><scrubber
+// enable="true"/>; com.bbn.cot.filter.ScrubInvalidValues) enforces, or
+// cotflow's own where that is narrower:
+//   scrubber: hae -99999..99999999, ce and le 0..99999999, course 0..360,
+//   speed 0..999999 (m/s), lat -91..91, lon -181..181;
+//   cotflow: lat -90..90 and lon -180..180 (the CoT 2.0 event schema);
+//   hae -20000..9999999, ce and le 0..9999999 (cotflow's own since its
+//   first version, inside the scrubber's; 9999999 is CoT's "unknown").
+constexpr double min_lat = -90, max_lat = 90;
+constexpr double min_lon = -180, max_lon = 180;
+constexpr bounds hae_bounds{-20000, 9999999, clamped_hae};
+constexpr bounds ce_bounds{0, 9999999, clamped_ce};
+constexpr bounds le_bounds{0, 9999999, clamped_le};
+constexpr bounds course_bounds{0, 360, clamped_course};
+constexpr bounds speed_bounds{0, 999999, clamped_speed};
+
+/// A number within `b`, or with `clamp` one outside it set to the nearest
+/// end of `b` and marked in `d.clamped`. Not a number, NaN or infinity is
+/// refused either way: no bound is nearer than another.
+result bounded_value(const char* name, const value& v, double& out, bounds b,
+                     detection& d, bool clamp) {
+  auto r = number_value(name, v, out, b.lo, b.hi);
+  if (!r || !clamp || r->reason != refusal_reason::out_of_range)
+    return r;
+  out = out < b.lo ? b.lo : b.hi;
+  d.clamped |= b.bit;
+  return std::nullopt;
+}
+
+/// Reads an optional number field within `b` (see bounded_value).
+result read_bounded(const members& obj, field f, double& out, bounds b,
+                    detection& d, bool clamp) {
+  auto given = obj.given(f);
+  if (!given)
+    return std::nullopt;
+  return bounded_value(field_names[f], *given, out, b, d, clamp);
 }
 
 /// Reads a time: RFC 3339 text or epoch milliseconds.
@@ -672,8 +727,10 @@ bool is_cot_type(const std::string& s) {
   return true;
 }
 
-/// The properties both shapes share; text over `max_text` bytes is cut.
-result read_common(const members& o, detection& d, size_t max_text) {
+/// The properties both shapes share; text over `max_text` bytes is cut,
+/// numbers out of range clamped when `clamp`.
+result read_common(const members& o, detection& d, size_t max_text,
+                   bool clamp) {
   if (auto r = read_identifier(o, f_source, d.source, false, max_source))
     return r;
   if (auto r = read_text(o, f_classification, d.classification, d, max_text))
@@ -697,22 +754,23 @@ result read_common(const members& o, detection& d, size_t max_text) {
       return refuse(refusal_reason::wrong_type, "ended must be true or false");
     d.ended = ended->GetBool();
   }
-  if (auto r = read_number(o, f_ce, d.ce, 0, 9999999))
+  if (auto r = read_bounded(o, f_ce, d.ce, ce_bounds, d, clamp))
     return r;
-  if (auto r = read_number(o, f_le, d.le, 0, 9999999))
+  if (auto r = read_bounded(o, f_le, d.le, le_bounds, d, clamp))
     return r;
   if (auto r = read_number(o, f_confidence, d.confidence, 0, 1))
     return r;
-  if (auto r = read_number(o, f_course, d.course, 0, 360))
+  if (auto r = read_bounded(o, f_course, d.course, course_bounds, d, clamp))
     return r;
-  if (auto r = read_number(o, f_speed, d.speed, 0, 9999999))
+  if (auto r = read_bounded(o, f_speed, d.speed, speed_bounds, d, clamp))
     return r;
   if (auto r = read_number(o, f_stale_s, d.stale_s, 1, 31 * 24 * 3600))
     return r;
   return std::nullopt;
 }
 
-result decode_flat(const members& o, detection& d, size_t max_text) {
+result decode_flat(const members& o, detection& d, size_t max_text,
+                   bool clamp) {
   if (auto r = read_identifier(o, f_id, d.id, true, max_id))
     return r;
   if (auto r = read_time(o, f_time, d.time_ms, true))
@@ -720,17 +778,19 @@ result decode_flat(const members& o, detection& d, size_t max_text) {
   // A record that ends a track needs no position: it becomes a delete.
   auto ended = o[f_ended];
   bool ending = ended && ended->IsBool() && ended->GetBool();
-  if (auto r = read_number(o, f_lat, d.lat, -90, 90, !ending))
+  // A position outside the globe is never clamped: the event would be
+  // drawn where nothing was reported.
+  if (auto r = read_number(o, f_lat, d.lat, min_lat, max_lat, !ending))
     return r;
-  if (auto r = read_number(o, f_lon, d.lon, -180, 180, !ending))
+  if (auto r = read_number(o, f_lon, d.lon, min_lon, max_lon, !ending))
     return r;
-  if (auto r = read_number(o, f_hae, d.hae, -20000, 9999999))
+  if (auto r = read_bounded(o, f_hae, d.hae, hae_bounds, d, clamp))
     return r;
-  return read_common(o, d, max_text);
+  return read_common(o, d, max_text, clamp);
 }
 
 result decode_feature(const record_view& view, detection& d, size_t max_text,
-                      bool missing_time_ok) {
+                      bool missing_time_ok, bool clamp) {
   const members& o = view.top;
   auto geo = o.given(f_geometry);
   if (!geo)
@@ -754,12 +814,13 @@ result decode_feature(const record_view& view, detection& d, size_t max_text,
   if (view.coords.kind != value::array || size < 2 || size > 3)
     return refuse(refusal_reason::wrong_type,
                   "geometry.coordinates must be [lon, lat, hae?]");
-  if (auto r = number_value("lon", view.coord[0], d.lon, -180, 180))
+  if (auto r = number_value("lon", view.coord[0], d.lon, min_lon, max_lon))
     return r;
-  if (auto r = number_value("lat", view.coord[1], d.lat, -90, 90))
+  if (auto r = number_value("lat", view.coord[1], d.lat, min_lat, max_lat))
     return r;
   if (size == 3)
-    if (auto r = number_value("hae", view.coord[2], d.hae, -20000, 9999999))
+    if (auto r = bounded_value("hae", view.coord[2], d.hae, hae_bounds, d,
+                               clamp))
       return r;
   // No properties (absent or null): none of their members were kept, as
   // for an empty object.
@@ -794,9 +855,9 @@ result decode_feature(const record_view& view, detection& d, size_t max_text,
     return refuse(refusal_reason::wrong_type,
                   "properties.type is not a CoT type");
   if (std::isnan(d.hae))
-    if (auto r = read_number(props, f_hae, d.hae, -20000, 9999999))
+    if (auto r = read_bounded(props, f_hae, d.hae, hae_bounds, d, clamp))
       return r;
-  return read_common(props, d, max_text);
+  return read_common(props, d, max_text, clamp);
 }
 
 /// A parser for the JSON that producers send nearly always: ASCII text
@@ -1009,19 +1070,19 @@ private:
 
 /// The detection (or the refusal) from a parsed record's view.
 result interpret(const record_view& view, detection& out, size_t max_text,
-                 bool missing_time_ok) {
+                 bool missing_time_ok, bool clamp) {
   if (!view.top_kind.IsObject())
     return refuse(refusal_reason::not_an_object, "top level is not an object");
   auto type = view.top[f_type];
   if (type && type->IsString()) {
     std::string_view t{type->GetString(), type->GetStringLength()};
     if (t == "Feature")
-      return decode_feature(view, out, max_text, missing_time_ok);
+      return decode_feature(view, out, max_text, missing_time_ok, clamp);
     if (t == "FeatureCollection")
       return refuse(refusal_reason::unsupported_geometry,
                     "FeatureCollection (send one Feature per record)");
   }
-  return decode_flat(view.top, out, max_text);
+  return decode_flat(view.top, out, max_text, clamp);
 }
 
 } // namespace
@@ -1044,6 +1105,7 @@ decoder::decoder(const config& cfg)
   : decoder(static_cast<size_t>(cfg.pipeline.max_record_bytes)) {
   max_text(static_cast<size_t>(cfg.pipeline.max_text_bytes));
   allow_missing_time(cfg.cot.missing_time != "refuse");
+  clamp_out_of_range(cfg.cot.out_of_range == "clamp");
 }
 
 decoder::~decoder() {
@@ -1090,7 +1152,7 @@ std::optional<refusal> decoder::decode(std::string_view bytes, detection& out) {
     view.clear();
     view_handler handler{view, max_depth};
     if (fast_parser{bytes, handler}.parse())
-      return interpret(view, out, max_text_, missing_time_ok_);
+      return interpret(view, out, max_text_, missing_time_ok_, clamp_);
   }
   // A NUL byte ends the text here as the end of `bytes` did before: both
   // streams read it as the end (JSON has no raw NUL anywhere).
@@ -1115,7 +1177,7 @@ std::optional<refusal> decoder::decode(std::string_view bytes, detection& out) {
                   std::string{rapidjson::GetParseError_En(code)} + " at byte "
                     + std::to_string(res.Offset() + bom));
   }
-  return interpret(view, out, max_text_, missing_time_ok_);
+  return interpret(view, out, max_text_, missing_time_ok_, clamp_);
 }
 
 } // namespace cotflow

@@ -20,8 +20,9 @@ public:
   /// RapidJSON. Both decode every record alike.
   explicit decoder(size_t max_bytes, bool fast = true);
   /// The decoder of the pipeline's encoders: pipeline.max_record_bytes,
-  /// pipeline.max_text_bytes, and a Feature without time allowed unless
-  /// cot.missing_time is refuse.
+  /// pipeline.max_text_bytes, a Feature without time allowed unless
+  /// cot.missing_time is refuse, numbers clamped when cot.out_of_range is
+  /// clamp.
   explicit decoder(const config& cfg);
   ~decoder();
   decoder(const decoder&) = delete;
@@ -40,6 +41,14 @@ public:
     missing_time_ok_ = on;
   }
 
+  /// hae, ce, le, course or speed outside its range (what TAK Server's
+  /// scrubber keeps, docs/input-format.md) is set to the nearest end of it
+  /// and marked in detection::clamped, instead of refused (out_of_range).
+  /// lat, lon, confidence and stale_s stay refused.
+  void clamp_out_of_range(bool on) {
+    clamp_ = on;
+  }
+
   /// Decodes `bytes` into `out`; returns the refusal when it is not valid.
   /// Every string it keeps is UTF-8 of characters XML can carry: an id or
   /// source that is not is refused (invalid_id), text has what is not
@@ -52,6 +61,7 @@ private:
   size_t max_bytes_;
   size_t max_text_ = 4096;
   bool missing_time_ok_ = false;
+  bool clamp_ = false;
   bool fast_;
 };
 

@@ -48,10 +48,42 @@ struct detection {
   /// not allowed in XML), and text fields it cut to the length limit.
   uint32_t replaced_chars = 0;
   uint32_t truncated_fields = 0;
+  /// Number fields the decoder set to the nearest bound of their range
+  /// (cot.out_of_range: clamp): clamped_field bits.
+  uint8_t clamped = 0;
 
   /// Resets every field, keeping string capacity.
   void clear();
 };
+
+/// The number fields cot.out_of_range: clamp may set to a bound, one bit
+/// each in detection::clamped.
+enum clamped_field : uint8_t {
+  clamped_hae = 1,
+  clamped_ce = 2,
+  clamped_le = 4,
+  clamped_course = 8,
+  clamped_speed = 16,
+};
+
+/// Each clamped_field bit with its field's name, in the order events list
+/// them.
+struct clamped_name {
+  clamped_field bit;
+  const char* name;
+};
+inline constexpr clamped_name clamped_names[] = {
+  {clamped_hae, "hae"},       {clamped_ce, "ce"},       {clamped_le, "le"},
+  {clamped_course, "course"}, {clamped_speed, "speed"},
+};
+
+/// How many fields of `bits` were clamped.
+inline unsigned clamped_count(uint8_t bits) {
+  unsigned n = 0;
+  for (const auto& c : clamped_names)
+    n += (bits & c.bit) != 0 ? 1 : 0;
+  return n;
+}
 
 /// Why a record was refused; the wire name goes into dead-letter headers.
 enum class refusal_reason : uint8_t {

@@ -203,6 +203,9 @@ struct stats {
   /// records that were converted.
   std::atomic<uint64_t> text_replaced_chars{0};
   std::atomic<uint64_t> text_truncated_fields{0};
+  /// Number fields set to the nearest end of their range
+  /// (cot.out_of_range: clamp), in records that were converted.
+  std::atomic<uint64_t> values_clamped{0};
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> delivery_retries{0};
   std::atomic<uint64_t> commits{0};

@@ -69,6 +69,10 @@ public:
     add("cotflow_text_fields_truncated_total",
         "Text fields cut to pipeline.max_text_bytes", c,
         s.text_truncated_fields);
+    add("cotflow_values_clamped_total",
+        "Numbers set to the nearest end of their range (cot.out_of_range: "
+        "clamp)",
+        c, s.values_clamped);
     add("cotflow_batches_total", "Batches formed by the batcher", c, s.batches);
     add("cotflow_in_flight_records",
         "Records handed out by the source and not yet acknowledged", g,

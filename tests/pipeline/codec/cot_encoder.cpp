@@ -8,6 +8,7 @@
 #include "pipeline/core/time.hpp"
 #include "tests/support/cot_schema.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -275,6 +276,29 @@ BOOST_AUTO_TEST_CASE(a_time_cotflow_filled_in_says_where_it_came_from) {
              == "receive_time");
 }
 
+BOOST_AUTO_TEST_CASE(numbers_cotflow_clamped_are_named) {
+  cot_encoder enc{default_cot()};
+  auto d = sample();
+  d.speed = 999999;
+  d.clamped = cotflow::clamped_speed;
+  auto es = encode_and_parse(enc, d);
+  const auto& marks = find(es, "_cotflow_");
+  BOOST_TEST(marks.attrs.at("clamped") == "speed");
+  BOOST_TEST(marks.attrs.count("time_source") == 0u);
+  BOOST_TEST(find(es, "track").attrs.at("speed") == "999999.00");
+  // With a filled-in time, in the same element.
+  d.clamped = cotflow::clamped_hae | cotflow::clamped_course
+              | cotflow::clamped_speed;
+  d.time_from = detection::time_origin::receive_time;
+  es = encode_and_parse(enc, d);
+  BOOST_TEST(
+    std::count_if(es.begin(), es.end(),
+                  [](const element& e) { return e.name == "_cotflow_"; })
+    == 1);
+  BOOST_TEST(find(es, "_cotflow_").attrs.at("clamped") == "hae course speed");
+  BOOST_TEST(find(es, "_cotflow_").attrs.at("time_source") == "receive_time");
+}
+
 BOOST_AUTO_TEST_CASE(unknown_hae_ce_and_le_are_9999999) {
   cot_encoder enc{default_cot()};
   auto pt = find(encode_and_parse(enc, sample()), "point");
@@ -409,6 +433,8 @@ BOOST_AUTO_TEST_CASE(events_validate_against_the_cot_schema,
   d.lat = -90;
   d.lon = 180;
   d.time_from = detection::time_origin::kafka_timestamp;
+  BOOST_TEST(run_xmllint(encode_ok(enc, d), xsd) == 0);
+  d.clamped = cotflow::clamped_ce | cotflow::clamped_speed;
   BOOST_TEST(run_xmllint(encode_ok(enc, d), xsd) == 0);
   auto cfg = default_cot();
   cfg.uid_prefix = nasty;

@@ -698,6 +698,100 @@ BOOST_AUTO_TEST_CASE(an_out_of_range_number_is_named) {
   expect_refusal(feature("[1,2,-30000]"), refusal_reason::out_of_range, "hae");
 }
 
+BOOST_AUTO_TEST_CASE(ranges_end_where_tak_servers_scrubber_drops_events) {
+  // TAK Server's ScrubInvalidValues drops an event whose speed is over
+  // 999999 m/s or whose course is outside 0..360.
+  expect_ok(flat(R"("speed":999999,"course":360)"));
+  BOOST_TEST(d.speed == 999999);
+  BOOST_TEST(d.course == 360);
+  expect_ok(
+    feature("[1,2]", R"("uid":"f","time":1795696496789,"speed":999999)"));
+  BOOST_TEST(d.speed == 999999);
+  expect_refusal(flat(R"("speed":999999.5)"), refusal_reason::out_of_range,
+                 "speed");
+  expect_refusal(
+    feature("[1,2]", R"("uid":"f","time":1795696496789,"speed":1e6)"),
+    refusal_reason::out_of_range, "speed");
+  expect_refusal(flat(R"("course":360.5)"), refusal_reason::out_of_range,
+                 "course");
+  expect_refusal(flat(R"("hae":9999999.5)"), refusal_reason::out_of_range,
+                 "hae");
+  expect_refusal(flat(R"("ce":1e8)"), refusal_reason::out_of_range, "ce");
+  expect_refusal(flat(R"("le":1e8)"), refusal_reason::out_of_range, "le");
+}
+
+BOOST_AUTO_TEST_CASE(an_out_of_range_detail_gives_the_value_and_the_range) {
+  auto r = decode(flat(R"("speed":1000000)"));
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->detail == "speed 1000000 outside [0, 999999]");
+  r = decode(flat(R"("lat":-90.0001)"));
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->detail == "lat -90.0001 outside [-90, 90]");
+  r = decode(feature("[1,2,-30000]"));
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->detail == "hae -30000 outside [-20000, 9999999]");
+}
+
+BOOST_AUTO_TEST_CASE(clamping_sets_each_track_and_error_number_to_its_bound) {
+  dec.clamp_out_of_range(true);
+  full.clamp_out_of_range(true);
+  expect_ok_both(
+    flat(R"("hae":-30000,"ce":-1,"le":1e8,"course":400,"speed":1000000)"));
+  BOOST_TEST(d.hae == -20000);
+  BOOST_TEST(d.ce == 0);
+  BOOST_TEST(d.le == 9999999);
+  BOOST_TEST(d.course == 360);
+  BOOST_TEST(d.speed == 999999);
+  BOOST_TEST(d.clamped
+             == (cotflow::clamped_hae | cotflow::clamped_ce
+                 | cotflow::clamped_le | cotflow::clamped_course
+                 | cotflow::clamped_speed));
+  BOOST_TEST(cotflow::clamped_count(d.clamped) == 5u);
+  expect_ok(flat(R"("course":-0.5,"speed":12)"));
+  BOOST_TEST(d.course == 0);
+  BOOST_TEST(d.speed == 12);
+  BOOST_TEST(d.clamped == cotflow::clamped_course);
+  expect_ok(
+    feature("[1,2,1e8]", R"("uid":"f","time":1795696496789,"speed":-3)"));
+  BOOST_TEST(d.hae == 9999999);
+  BOOST_TEST(d.speed == 0);
+  BOOST_TEST(d.clamped == (cotflow::clamped_hae | cotflow::clamped_speed));
+  expect_ok(feature("[1,2]", R"("uid":"f","time":1795696496789,"hae":-1e6)"));
+  BOOST_TEST(d.hae == -20000);
+  BOOST_TEST(d.clamped == cotflow::clamped_hae);
+  // In range: nothing to say, and the next record starts clean.
+  expect_ok(flat(R"("speed":999999,"course":0)"));
+  BOOST_TEST(d.clamped == 0);
+}
+
+BOOST_AUTO_TEST_CASE(clamping_leaves_positions_and_non_numbers_refused) {
+  dec.clamp_out_of_range(true);
+  full.clamp_out_of_range(true);
+  expect_refusal(flat(R"("lat":91,"speed":2e6)"), refusal_reason::out_of_range,
+                 "lat");
+  expect_refusal(flat(R"("lon":-181)"), refusal_reason::out_of_range, "lon");
+  expect_refusal(feature("[181,1]"), refusal_reason::out_of_range, "lon");
+  expect_refusal(flat(R"("confidence":2)"), refusal_reason::out_of_range,
+                 "confidence");
+  expect_refusal(flat(R"("stale_s":0)"), refusal_reason::out_of_range,
+                 "stale_s");
+  expect_refusal(flat(R"("speed":Infinity)"), refusal_reason::non_finite,
+                 "speed");
+  expect_refusal(flat(R"("course":"400")"), refusal_reason::wrong_type,
+                 "course");
+}
+
+BOOST_AUTO_TEST_CASE(the_configuration_chooses_refuse_or_clamp) {
+  auto cfg = cotflow::default_config();
+  BOOST_TEST(cfg.cot.out_of_range == "refuse");
+  detection out;
+  BOOST_TEST(decoder{cfg}.decode(flat(R"("speed":1e6)"), out).has_value());
+  cfg.cot.out_of_range = "clamp";
+  BOOST_TEST(!decoder{cfg}.decode(flat(R"("speed":1e6)"), out).has_value());
+  BOOST_TEST(out.speed == 999999);
+  BOOST_TEST(out.clamped == cotflow::clamped_speed);
+}
+
 BOOST_AUTO_TEST_CASE(an_id_longer_than_256_characters_is_out_of_range) {
   std::string id256(256, 'x');
   expect_ok(

@@ -20,6 +20,7 @@ struct settings {
   size_t max_record_bytes = 0;
   size_t max_text_bytes = 0;
   std::string missing_time;
+  std::string out_of_range;
 };
 
 /// One vector: a record and what becomes of it.
@@ -67,7 +68,7 @@ inline std::vector<input_vector> load(const std::string& path) {
   auto defaults = default_config();
   settings with{static_cast<size_t>(defaults.pipeline.max_record_bytes),
                 static_cast<size_t>(defaults.pipeline.max_text_bytes),
-                defaults.cot.missing_time};
+                defaults.cot.missing_time, defaults.cot.out_of_range};
   std::vector<input_vector> out;
   std::string text;
   for (int line = 1; std::getline(in, text); ++line) {
@@ -99,6 +100,8 @@ inline std::vector<input_vector> load(const std::string& path) {
         with.max_text_bytes = std::stoul(value);
       else if (key == "missing_time" && !value.empty())
         with.missing_time = value;
+      else if (key == "out_of_range" && !value.empty())
+        with.out_of_range = value;
       else
         fail("unknown setting " + key);
       continue;
@@ -131,6 +134,7 @@ inline std::optional<refusal> decode(const input_vector& v, bool fast = true) {
   decoder dec{v.with.max_record_bytes, fast};
   dec.max_text(v.with.max_text_bytes);
   dec.allow_missing_time(v.with.missing_time != "refuse");
+  dec.clamp_out_of_range(v.with.out_of_range == "clamp");
   detection d;
   return dec.decode(v.record, d);
 }
