@@ -60,3 +60,15 @@ BOOST_AUTO_TEST_CASE(the_exposition_has_process_and_build_info_metrics) {
     if (name.rfind("cotflow_build_info{", 0) == 0)
       BOOST_TEST(value == 1);
 }
+
+BOOST_AUTO_TEST_CASE(clamped_values_are_a_counter) {
+  auto st = std::make_shared<stats>();
+  metrics probe{st};
+  probe.attach();
+  st->values_clamped += 3;
+  auto text = probe.text();
+  BOOST_TEST(text.find("# TYPE cotflow_values_clamped_total counter")
+               != std::string::npos,
+             text);
+  BOOST_TEST(parse_prometheus(text)["cotflow_values_clamped_total"] == 3);
+}
