@@ -4,7 +4,9 @@
 #include "pipeline/core/time.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -15,6 +17,8 @@ namespace {
 std::atomic<int> threshold_{static_cast<int>(level::info)};
 std::atomic<bool> json_{true};
 std::mutex mtx_;
+/// Where the lines go; guarded by mtx_.
+std::FILE* out_ = stderr;
 
 const char* name_of(level l) {
   switch (l) {
@@ -41,6 +45,19 @@ void configure(std::string_view t, std::string_view format) {
     if (t == name_of(l))
       threshold_ = static_cast<int>(l);
   json_ = format != "text";
+}
+
+bool to_file(const std::string& path, std::string& err) {
+  auto* f = std::fopen(path.c_str(), "ae");
+  if (!f) {
+    err = path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (out_ != stderr)
+    std::fclose(out_);
+  out_ = f;
+  return true;
 }
 
 bool enabled(level lvl) {
@@ -106,8 +123,8 @@ void write(level lvl, std::string_view actor, std::string_view message,
     return;
   auto text = line(lvl, actor, message, extra);
   std::lock_guard<std::mutex> guard{mtx_};
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
+  std::fwrite(text.data(), 1, text.size(), out_);
+  std::fflush(out_);
 }
 
 } // namespace cotflow::log

@@ -32,6 +32,11 @@ using fields = std::initializer_list<field>;
 /// Sets the threshold and format ("json" or "text"); thread-safe.
 void configure(std::string_view threshold, std::string_view format);
 
+/// Writes the lines to the file at `path` (appended) instead of stderr,
+/// e.g. while stdout shows a live line; false with `err` set when it
+/// cannot be opened.
+bool to_file(const std::string& path, std::string& err);
+
 /// True when messages at `lvl` are written.
 bool enabled(level lvl);
 

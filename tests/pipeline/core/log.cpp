@@ -3,7 +3,11 @@
 #include "pipeline/core/json.hpp"
 #include "pipeline/core/log.hpp"
 
+#include <cstdio>
+#include <fstream>
 #include <string>
+
+#include <unistd.h>
 
 using namespace cotflow;
 
@@ -87,6 +91,24 @@ BOOST_AUTO_TEST_CASE(the_threshold_decides_what_is_written) {
   log::configure("error", "json");
   BOOST_TEST(!log::enabled(log::level::warn));
   BOOST_TEST(log::enabled(log::level::error));
+}
+
+// Last: the lines stay in the file for the rest of the process.
+BOOST_AUTO_TEST_CASE(to_file_appends_the_lines_to_the_file_instead) {
+  std::string path = "/tmp/cotflow-log-test-" + std::to_string(getpid());
+  std::string err;
+  BOOST_TEST(!log::to_file("/nonexistent/dir/x.log", err));
+  BOOST_TEST(err.find("/nonexistent/dir/x.log: ") == 0, err);
+  BOOST_TEST_REQUIRE(log::to_file(path, err), err);
+  log::info("test", "one", {{"n", 1}});
+  log::info("test", "two");
+  std::ifstream in{path};
+  std::string first, second;
+  std::getline(in, first);
+  std::getline(in, second);
+  std::remove(path.c_str());
+  BOOST_TEST(std::string{parse(first + "\n")["message"].GetString()} == "one");
+  BOOST_TEST(std::string{parse(second + "\n")["message"].GetString()} == "two");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
