@@ -13,13 +13,19 @@ const std::vector<command_spec>& command_table() {
      "kafka.brokers: embedded starts a broker in the process first.",
      "cotflow run --config /etc/cotflow/cotflow.yaml"},
     {"demo", "",
-     "embedded broker, generated detections, the pipeline and a live "
-     "summary line",
-     "Runs until Ctrl-C, or with --count N until the N detections are "
-     "delivered: then it prints the totals and exits 0 when every one "
-     "reached its sinks (the CoT destinations, or the dead-letter topic for "
-     "the deliberately malformed ones), else 1.",
-     "cotflow demo --rate 500 --count 10000"},
+     "embedded broker, generated detections, the pipeline, a TAK server "
+     "and a live summary line",
+     "The CoT events go to a file, a Kafka topic and a TAK-like server in "
+     "the process (destination demo-tak on loopback), which goes down for "
+     "20 s once a minute unless --no-outage: its circuit breaker opens, its "
+     "events are parked in Kafka and replayed when it is back. Runs until "
+     "Ctrl-C, or with --count N until the N detections are delivered "
+     "(those parked for a TAK destination once they are replayed): then it "
+     "prints the totals and exits 0 when every one reached its sinks (the "
+     "CoT destinations, or the dead-letter topic for the deliberately "
+     "malformed ones) and the demo's TAK server got every one delivered, "
+     "else 1. Logs go to --log-file unless --log-stderr.",
+     "cotflow demo --rate 500 --tak udp://239.2.3.1:6969"},
     {"broker", "",
      "run the embedded Kafka-protocol broker alone; prints its bootstrap "
      "address",
@@ -103,6 +109,22 @@ const std::vector<option_spec>& option_table() {
     {"count", "N",
      "publish N detections, then exit once every one is delivered", "demo"},
     {"output", "PATH", "CoT file (default ./cotflow-demo.cot)", "demo"},
+    {"tak", "URL",
+     "also deliver to this TAK server (tcp://HOST:8087, "
+     "tls://HOST:8089?cert=...) or ATAK multicast (udp://239.2.3.1:6969), "
+     "as destination 'tak'",
+     "demo"},
+    {"no-outage", "", "keep the demo's TAK server up", "demo"},
+    {"outage-every", "MS",
+     "the demo's TAK server goes down this often, in milliseconds (default "
+     "60000)",
+     "demo"},
+    {"outage-for", "MS",
+     "and stays down this long (default 20000; less than --outage-every)",
+     "demo"},
+    {"log-file", "PATH", "where the logs go (default ./cotflow-demo.log)",
+     "demo"},
+    {"log-stderr", "", "logs on stderr instead of --log-file", "demo"},
     {"rate", "N", "records per second; 0 = as fast as possible (default 1000)",
      "loadgen"},
     {"count", "N", "stop after N records", "loadgen"},

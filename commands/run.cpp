@@ -21,6 +21,10 @@ run_hooks pipeline_hooks(signal_waiter& sig, const option_map& opts,
       }
       if (r.cfg.sinks.file == orig.sinks.file)
         r.cfg.sinks.file = running.sinks.file;
+      // The demo's TAK destinations (its own server, --tak).
+      for (auto& [name, url] : running.tak.destinations)
+        if (!orig.tak.destinations.count(name))
+          r.cfg.tak.destinations.emplace(name, url);
     }
     return r;
   };

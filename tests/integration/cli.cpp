@@ -1,14 +1,18 @@
 // The command line as a user meets it: --help on every command, usage
 // errors, the completion script and the man page, `validate`, and
-// `demo --count` ending by itself.
+// `demo --count` ending by itself, the demo's TAK side (its own server's
+// outages, --tak).
 #include <boost/test/unit_test.hpp>
 
 #include "commands/options.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/tak_receiver.hpp"
 
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -269,8 +273,10 @@ BOOST_AUTO_TEST_CASE(validate_prints_each_lines_event_or_dead_letter_reason) {
 
 BOOST_AUTO_TEST_CASE(demo_count_exits_once_every_record_is_delivered) {
   temp_file out{"demo.cot"};
+  temp_file log{"demo.log"};
   child demo{{cotflow_bin(), "demo", "--count", "300", "--rate", "1000",
-              "--partitions", "1", "--output", out.path},
+              "--partitions", "1", "--output", out.path, "--log-file",
+              log.path},
              {{"COTFLOW_HTTP_ADDRESS", "127.0.0.1:0"}}};
   auto text = demo.read_all(60s);
   auto rc = demo.wait(30s);
@@ -288,6 +294,86 @@ BOOST_AUTO_TEST_CASE(demo_count_exits_once_every_record_is_delivered) {
     ++lines;
   BOOST_CHECK_EQUAL(lines, delivered);
   BOOST_CHECK_GT(delivered, 250u);
+}
+
+// The demo's own TAK server goes down and comes back: the destination's
+// breaker opens, its events are parked and replayed, and the server gets
+// every record delivered. The breaker and reconnect timings are shortened
+// to fit outages of 2 s.
+BOOST_AUTO_TEST_CASE(the_demo_tak_server_goes_down_and_misses_nothing) {
+  temp_file out{"outage.cot"};
+  temp_file log{"outage.log"};
+  child demo{{cotflow_bin(), "demo", "--count", "3000", "--rate", "500",
+              "--partitions", "1", "--output", out.path, "--log-file", log.path,
+              "--outage-every", "4000", "--outage-for", "2000"},
+             {{"COTFLOW_HTTP_ADDRESS", "127.0.0.1:0"},
+              {"COTFLOW_TAK_RECONNECT_MIN_MS", "50"},
+              {"COTFLOW_TAK_RECONNECT_MAX_MS", "200"},
+              {"COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "300"},
+              {"COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "1000"}}};
+  auto text = demo.read_all(120s);
+  auto rc = demo.wait(30s);
+  BOOST_REQUIRE_MESSAGE(rc, "demo --count still running:\n" << text);
+  BOOST_CHECK_EQUAL(*rc, 0);
+  BOOST_CHECK_MESSAGE(has(text, "-> demo-tak=tcp://127.0.0.1:"), text);
+  // The live line showed the outage, the open breaker and events parked.
+  bool down = false, open = false, parked = false;
+  std::istringstream lines{text};
+  for (std::string line; std::getline(lines, line);) {
+    auto tak = line.find("| demo-tak: ");
+    if (tak == std::string::npos)
+      continue;
+    auto part = line.substr(tak);
+    down = down || has(part, "demo-tak: down ");
+    open = open || has(part, "breaker open");
+    auto p = part.find("parked ");
+    parked = parked || (p != std::string::npos && part[p + 7] != '0');
+  }
+  BOOST_CHECK_MESSAGE(down && open && parked, text);
+  auto totals = text.substr(text.rfind("published"));
+  BOOST_CHECK_MESSAGE(has(totals, "published 3000: delivered ")
+                        && has(totals, "dropped 0, parked 0;")
+                        && has(totals, "(0 missing, ")
+                        && has(totals, "lost in parking: 0"),
+                      totals);
+  auto delivered = std::stoul(totals.substr(totals.find("delivered ") + 10));
+  BOOST_CHECK_GT(delivered, 2900u);
+  auto server = totals.substr(totals.find("demo TAK server: "));
+  auto replayed = std::stoul(server.substr(server.find("replayed: ") + 10));
+  BOOST_CHECK_GT(replayed, 0u);
+  // The logs went to the file, not into the live line.
+  BOOST_CHECK_MESSAGE(!has(text, "\"level\":"), text);
+  std::ifstream file{log.path};
+  std::string logged{std::istreambuf_iterator<char>{file}, {}};
+  BOOST_CHECK_MESSAGE(has(logged, "circuit breaker open"), logged);
+}
+
+// --tak adds a TAK destination of the user's: it gets the records too.
+BOOST_AUTO_TEST_CASE(demo_tak_adds_a_destination) {
+  tak_receiver rx;
+  auto url = "tcp://127.0.0.1:" + std::to_string(rx.port());
+  temp_file out{"tak.cot"};
+  temp_file log{"tak.log"};
+  child demo{{cotflow_bin(), "demo", "--count", "300", "--rate", "1000",
+              "--partitions", "1", "--output", out.path, "--log-file", log.path,
+              "--no-outage", "--tak", url},
+             {{"COTFLOW_HTTP_ADDRESS", "127.0.0.1:0"}}};
+  auto text = demo.read_all(60s);
+  auto rc = demo.wait(30s);
+  BOOST_REQUIRE_MESSAGE(rc, "demo --count still running:\n" << text);
+  BOOST_CHECK_EQUAL(*rc, 0);
+  BOOST_CHECK_MESSAGE(has(text, "-> tak=" + url + " (--tak)"), text);
+  BOOST_CHECK_MESSAGE(has(text, "| tak: breaker closed"), text);
+  BOOST_CHECK_MESSAGE(!has(text, "goes down"), text);
+  auto totals = text.substr(text.rfind("published"));
+  auto delivered = std::stoul(totals.substr(totals.find("delivered ") + 10));
+  BOOST_CHECK_GT(delivered, 250u);
+  BOOST_CHECK_MESSAGE(
+    eventually([&] { return rx.seqs().size() >= delivered; }, 10s),
+    rx.seqs().size() << " of " << delivered << " records at --tak");
+  auto bad = run_cotflow({"demo", "--tak", "ftp://x:1", "--log-stderr"});
+  BOOST_CHECK_EQUAL(bad.rc, 2);
+  BOOST_CHECK_MESSAGE(has(bad.text, "tak.destinations.tak: "), bad.text);
 }
 
 // A second instance on the same host: the port is named with the way out,
