@@ -133,13 +133,15 @@ void cot_receiver::wake() {
   [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
 }
 
+// The listener first: once a client sees its connection closed, a
+// connect is refused.
 void cot_receiver::close_all() {
-  for (auto& c : clients_)
-    ::close(c.fd);
-  clients_.clear();
   if (listener_ >= 0)
     ::close(listener_);
   listener_ = -1;
+  for (auto& c : clients_)
+    ::close(c.fd);
+  clients_.clear();
 }
 
 void cot_receiver::loop() {
