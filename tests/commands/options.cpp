@@ -98,7 +98,8 @@ BOOST_AUTO_TEST_CASE(usage_errors_name_the_nearest_known_word) {
 BOOST_AUTO_TEST_CASE(the_completion_and_the_man_page_come_from_the_tables) {
   auto script = bash_completion();
   BOOST_TEST(script.find("    demo)\n      opts='--config --partitions --rate "
-                         "--count --output --help -h'")
+                         "--count --output --tak --no-outage --outage-every "
+                         "--outage-for --log-file --log-stderr --help -h'")
                != std::string::npos,
              script);
   auto page = man_page("1.2.3");
