@@ -21,6 +21,8 @@ run_hooks pipeline_hooks(signal_waiter& sig, const option_map& opts,
       }
       if (r.cfg.sinks.file == orig.sinks.file)
         r.cfg.sinks.file = running.sinks.file;
+      if (r.cfg.tak.breaker_open_min_ms == orig.tak.breaker_open_min_ms)
+        r.cfg.tak.breaker_open_min_ms = running.tak.breaker_open_min_ms;
       // The demo's TAK destinations (its own server, --tak).
       for (auto& [name, url] : running.tak.destinations)
         if (!orig.tak.destinations.count(name))
