@@ -224,7 +224,7 @@ for p in 1 9 19 47 61 89; do
   fi
 done
 COTFLOW_HTTP_ADDRESS=127.0.0.1:0 COTFLOW_TAK_DESTINATIONS=probe=tcp://127.0.0.1:$closed_port \
-  "$BIN" demo --rate 200 --output "$tmp/demo.cot" \
+  "$BIN" demo --rate 200 --output "$tmp/demo.cot" --log-stderr \
   </dev/null >"$tmp/demo.out" 2>"$tmp/demo.err" &
 demo_pid=$!
 port=""
