@@ -185,4 +185,28 @@ BOOST_AUTO_TEST_CASE(filtered_destinations_get_only_their_share_and_commit) {
   BOOST_CHECK_EQUAL(*run->wait(60s), 0);
 }
 
+BOOST_AUTO_TEST_CASE(routing_details_and_the_identity_reach_the_server) {
+  tak_receiver routed;
+  auto env = fast_retry;
+  env.push_back({"COTFLOW_TAK_DESTINATIONS",
+                 "routed=" + tcp(routed.port())
+                   + "?dest_callsigns=Alpha|Bravo&dest_missions=ops"
+                     "&archive=true"});
+  env.push_back({"COTFLOW_TAK_HELLO_CALLSIGN", "gateway-7"});
+  auto run = this->run("tak-routed", env);
+  auto inputs = publish_generated(bootstrap, input_topic, 200, 0.0);
+  BOOST_REQUIRE(
+    eventually([&] { return has_all_valid(inputs, routed.seqs()); }, 60s));
+  const std::string extra = R"(<marti><dest callsign="Alpha"/>)"
+                            R"(<dest callsign="Bravo"/><dest mission="ops"/>)"
+                            R"(</marti><archive/></detail>)";
+  auto sample = routed.sample();
+  BOOST_REQUIRE(!sample.empty());
+  for (auto& ev : sample)
+    BOOST_CHECK_MESSAGE(ev.find(extra) != std::string::npos, ev);
+  BOOST_CHECK_EQUAL(routed.hellos(), routed.connections());
+  run->signal(SIGTERM);
+  BOOST_CHECK_EQUAL(*run->wait(60s), 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
