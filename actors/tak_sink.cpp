@@ -1,6 +1,7 @@
 #include "actors/tak_sink.hpp"
 
 #include "actors/detail/failure.hpp"
+#include "pipeline/core/listen.hpp"
 #include "pipeline/core/time.hpp"
 #include "pipeline/tak/tak_connection.hpp"
 
@@ -9,7 +10,6 @@
 #include <caf/all.hpp>
 
 #include <stdexcept>
-#include <unistd.h>
 
 namespace cotflow {
 
@@ -42,13 +42,6 @@ void pump(self_ptr self) {
   schedule(self, r.again);
 }
 
-std::string host_name() {
-  char name[256] = {};
-  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0')
-    return "unknown";
-  return name;
-}
-
 tak_destination_settings settings_of(const std::string& name,
                                      const std::string& url, const config& cfg,
                                      dest_mask bit) {
@@ -66,8 +59,9 @@ tak_destination_settings settings_of(const std::string& name,
   s.ping_interval = milliseconds{tak.ping_interval_ms};
   s.ping_timeout = milliseconds{tak.ping_timeout_ms};
   s.ping_silent_cycles = static_cast<int>(tak.ping_silent_cycles);
-  s.hello_uid = !tak.hello_uid.empty() ? tak.hello_uid
-                                       : "cotflow-" + host_name();
+  s.hello_uid = !tak.hello_uid.empty()
+                  ? tak.hello_uid
+                  : "cotflow-" + host_name().value_or("unknown");
   s.hello_callsign = tak.hello_callsign;
   s.version = COTFLOW_VERSION_STRING;
   s.negotiate_offer = milliseconds{tak.negotiate_offer_ms};

@@ -73,6 +73,23 @@ void check_start(load_result& res) {
       res.errors.push_back("sinks.file: " + *problem);
 }
 
+std::optional<http_endpoint> parse_http_url(std::string addr) {
+  if (addr.rfind("http://", 0) == 0)
+    addr = addr.substr(7);
+  while (!addr.empty() && addr.back() == '/')
+    addr.pop_back();
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos)
+    return std::nullopt;
+  http_endpoint e;
+  e.host = addr.substr(0, colon);
+  if (e.host == "0.0.0.0" || e.host.empty())
+    e.host = "127.0.0.1";
+  e.port = std::atoi(addr.c_str() + colon + 1);
+  e.url = "http://" + e.host + ":" + std::to_string(e.port);
+  return e;
+}
+
 int report_errors(const load_result& res) {
   std::cerr << "cotflow: invalid configuration"
             << (res.cfg.file.empty() ? "" : " in " + res.cfg.file) << " ("

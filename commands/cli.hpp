@@ -59,6 +59,19 @@ load_result load(const option_map& opts);
 /// which a service manager restarts).
 void check_start(load_result& res);
 
+/// Where `cotflow top` and `cotflow tail` look: an instance's operations
+/// port.
+struct http_endpoint {
+  std::string host;
+  int port = 0;
+  /// "http://host:port", for messages.
+  std::string url;
+};
+
+/// "http://host:port/" or "host:port" (0.0.0.0 or no host: 127.0.0.1);
+/// nothing without a port.
+std::optional<http_endpoint> parse_http_url(std::string addr);
+
 /// Prints every problem of `res` on stderr; returns exit_config.
 int report_errors(const load_result& res);
 

@@ -1,9 +1,10 @@
 #include "commands/commands.hpp"
 #include "commands/signal_waiter.hpp"
 
+#include "pipeline/core/listen.hpp"
+
 #include <cstdlib>
 #include <iostream>
-#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,23 +28,6 @@ std::string encoded(const std::string& v) {
   return out;
 }
 
-int dial(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res)
-      != 0)
-    return -1;
-  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  bool ok = ::connect(fd, res->ai_addr, res->ai_addrlen) == 0;
-  freeaddrinfo(res);
-  if (!ok) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 } // namespace
 
 int cmd_tail(const invocation& inv, signal_waiter& sig) {
@@ -52,20 +36,13 @@ int cmd_tail(const invocation& inv, signal_waiter& sig) {
   auto count = int_option(inv.opts, "count", 0, ok);
   if (!ok)
     return exit_config;
-  auto url = string_option(inv.opts, "url", cfg.http.address);
-  if (url.rfind("http://", 0) == 0)
-    url = url.substr(7);
-  while (!url.empty() && url.back() == '/')
-    url.pop_back();
-  auto colon = url.rfind(':');
-  if (colon == std::string::npos) {
+  auto at = parse_http_url(string_option(inv.opts, "url", cfg.http.address));
+  if (!at) {
     std::cerr << "cotflow tail: --url must be http://host:port\n";
     return exit_config;
   }
-  auto host = url.substr(0, colon);
-  if (host.empty() || host == "0.0.0.0")
-    host = "127.0.0.1";
-  int port = std::atoi(url.c_str() + colon + 1);
+  auto& host = at->host;
+  auto port = at->port;
   auto token = string_option(inv.opts, "token", cfg.http.token);
   std::string path = "/tail?";
   if (inv.opts.count("dead-letters"))
@@ -74,7 +51,8 @@ int cmd_tail(const invocation& inv, signal_waiter& sig) {
     if (auto v = string_option(inv.opts, key, ""); !v.empty())
       path += std::string{key} + "=" + encoded(v) + "&";
   path.pop_back();
-  int fd = dial(host, port);
+  std::string err;
+  int fd = connect_tcp(host, port, 5000, err);
   if (fd < 0) {
     std::cerr << "cotflow tail: no cotflow answers at http://" << host << ":"
               << port << " (see http.address; --url http://host:port)\n";

@@ -1,11 +1,11 @@
 #include "commands/commands.hpp"
 
+#include "pipeline/core/listen.hpp"
 #include "pipeline/tak/enroll.hpp"
 
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <unistd.h>
 
 namespace cotflow::commands {
 
@@ -44,13 +44,6 @@ std::optional<std::string> password(const option_map& opts, std::string& err) {
   return line;
 }
 
-std::string host_name() {
-  char name[256] = {};
-  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0')
-    return "unknown";
-  return name;
-}
-
 } // namespace
 
 int cmd_tak_enroll(const command_line& line) {
@@ -60,7 +53,8 @@ int cmd_tak_enroll(const command_line& line) {
   req.user = option(opts, "user");
   req.ca = option(opts, "ca");
   req.insecure = opts.count("insecure") > 0;
-  req.client_uid = option(opts, "client-uid", "cotflow-" + host_name());
+  req.client_uid = option(opts, "client-uid",
+                          "cotflow-" + host_name().value_or("unknown"));
   req.out_dir = option(opts, "out", "tak-certs");
   std::string err;
   std::vector<std::string> problems;

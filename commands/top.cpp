@@ -17,31 +17,6 @@ namespace cotflow::commands {
 
 namespace {
 
-/// Where `cotflow top` looks.
-struct endpoint {
-  std::string host;
-  int port = 0;
-  std::string url;
-};
-
-/// "http://host:port/" or "host:port" (0.0.0.0 or no host: 127.0.0.1).
-std::optional<endpoint> parse_url(std::string addr) {
-  if (addr.rfind("http://", 0) == 0)
-    addr = addr.substr(7);
-  while (!addr.empty() && addr.back() == '/')
-    addr.pop_back();
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos)
-    return std::nullopt;
-  endpoint e;
-  e.host = addr.substr(0, colon);
-  if (e.host == "0.0.0.0" || e.host.empty())
-    e.host = "127.0.0.1";
-  e.port = std::atoi(addr.c_str() + colon + 1);
-  e.url = "http://" + e.host + ":" + std::to_string(e.port);
-  return e;
-}
-
 /// Keys typed at the terminal, one at a time and not echoed, while it
 /// lives (stdin a terminal); nothing is read from any other stdin (a pipe,
 /// /dev/null), whose end must not stop `top`.
@@ -90,9 +65,9 @@ private:
 
 /// Draws a frame about once a second until `frames` (0: no limit), `q` or
 /// a stop signal; on a terminal each frame replaces the last.
-void draw_frames(const endpoint& at, const std::string& token, int64_t frames,
-                 top_sample before, std::chrono::steady_clock::time_point t0,
-                 signal_waiter& sig) {
+void draw_frames(const http_endpoint& at, const std::string& token,
+                 int64_t frames, top_sample before,
+                 std::chrono::steady_clock::time_point t0, signal_waiter& sig) {
   bool tty = isatty(STDOUT_FILENO);
   keyboard keys;
   bool quit = false;
@@ -124,7 +99,7 @@ int cmd_top(const invocation& inv, signal_waiter& sig) {
   auto frames = int_option(inv.opts, "frames", 0, ok);
   if (!ok)
     return exit_config;
-  auto at = parse_url(string_option(inv.opts, "url", cfg.http.address));
+  auto at = parse_http_url(string_option(inv.opts, "url", cfg.http.address));
   if (!at) {
     std::cerr << "cotflow top: --url must be http://host:port\n";
     return exit_config;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include <netdb.h>
 #include <sys/socket.h>
@@ -59,6 +60,39 @@ std::string cannot_listen(const std::string& key, const std::string& address,
   return key + " " + address + " is in use by another process; set " + key
          + " (or " + env + ") to a free port, or empty to turn " + what
          + " off";
+}
+
+int connect_tcp(const std::string& host, int port, int timeout_ms,
+                std::string& err) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints,
+                           &res);
+      rc != 0) {
+    err = "cannot resolve " + host + ": " + gai_strerror(rc);
+    return -1;
+  }
+  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  bool ok = ::connect(fd, res->ai_addr, res->ai_addrlen) == 0;
+  freeaddrinfo(res);
+  if (!ok) {
+    err = "cannot connect to " + host + ":" + std::to_string(port) + ": "
+          + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::optional<std::string> host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0')
+    return std::nullopt;
+  return std::string{name};
 }
 
 } // namespace cotflow

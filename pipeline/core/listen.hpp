@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace cotflow {
@@ -16,5 +17,14 @@ bool address_in_use(const std::string& address);
 std::string cannot_listen(const std::string& key, const std::string& address,
                           const std::string& library_text,
                           const std::string& what);
+
+/// A TCP connection to `host`:`port` (a name or an address), made within
+/// `timeout_ms`, whose sends and receives wait at most that long too; -1
+/// with `err` (which name, or which address refused) when it cannot be.
+int connect_tcp(const std::string& host, int port, int timeout_ms,
+                std::string& err);
+
+/// This host's name; nothing when it cannot be read.
+std::optional<std::string> host_name();
 
 } // namespace cotflow

@@ -1,5 +1,7 @@
 #include "pipeline/kafka/kafka.hpp"
 
+#include "pipeline/core/listen.hpp"
+
 #include "pipeline/core/log.hpp"
 #include "pipeline/kafka/kafka_stats.hpp"
 
@@ -71,13 +73,11 @@ public:
 std::string group_instance_id(const std::string& configured) {
   if (configured != "hostname")
     return configured;
-  char name[256] = {};
-  if (gethostname(name, sizeof name - 1) != 0) {
+  auto name = host_name();
+  if (!name)
     log::warn("kafka", "kafka.group_instance_id is 'hostname' but the host "
                        "name cannot be read: static membership is off");
-    return {};
-  }
-  return name;
+  return name.value_or("");
 }
 
 bool set(RdKafka::Conf& conf, const std::string& key, const std::string& val,

@@ -1,7 +1,8 @@
 #include "pipeline/ops/http_client.hpp"
 
+#include "pipeline/core/listen.hpp"
+
 #include <cstdlib>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,22 +17,10 @@ std::optional<http_reply> request(const std::string& method,
                                   const std::string& path,
                                   const std::string& body,
                                   const std::string& token, int timeout_ms) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res)
-      != 0)
+  std::string err;
+  int fd = connect_tcp(host, port, timeout_ms, err);
+  if (fd < 0)
     return std::nullopt;
-  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  bool ok = ::connect(fd, res->ai_addr, res->ai_addrlen) == 0;
-  freeaddrinfo(res);
-  if (!ok) {
-    ::close(fd);
-    return std::nullopt;
-  }
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\n";
   if (!token.empty())
     req += "Authorization: Bearer " + token + "\r\n";

@@ -1,6 +1,7 @@
 #include "pipeline/tak/enroll.hpp"
 
 #include "pipeline/core/json.hpp"
+#include "pipeline/core/listen.hpp"
 #include "pipeline/tak/protocol/cot_xml.hpp"
 
 #include <openssl/bio.h>
@@ -15,8 +16,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <memory>
-#include <netdb.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,33 +45,6 @@ std::string base64(std::string_view in) {
   return out;
 }
 
-/// A TCP connection with a deadline for connecting.
-int dial(const std::string& host, uint16_t port, int timeout_ms,
-         std::string& err) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints,
-                           &res);
-      rc != 0) {
-    err = "cannot resolve " + host + ": " + gai_strerror(rc);
-    return -1;
-  }
-  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  bool ok = ::connect(fd, res->ai_addr, res->ai_addrlen) == 0;
-  freeaddrinfo(res);
-  if (!ok) {
-    err = "cannot connect to " + host + ":" + std::to_string(port) + ": "
-          + std::strerror(errno);
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 struct reply {
   int status = 0;
   std::string body;
@@ -99,7 +71,7 @@ std::optional<reply> https(const enrollment_request& req,
       return std::nullopt;
     }
   }
-  int fd = dial(req.host, req.port, req.timeout_ms, err);
+  int fd = connect_tcp(req.host, req.port, req.timeout_ms, err);
   if (fd < 0)
     return std::nullopt;
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl{SSL_new(ctx.get()), SSL_free};
