@@ -672,9 +672,10 @@ void tak_destination::note_unacknowledged(bool complete) {
 // XML cotflow wrote could cause. A mesh datagram says which versions
 // cotflow decodes every 30 s (the protocol asks for once a minute).
 bool tak_destination::encode_next(std::string_view xml, std::string& out) {
-  auto now = env_.now();
-  bool control = link_.format == takp::wire_format::mesh
-                 && now >= link_.next_control;
+  // Only a mesh datagram may carry the control: the clock only for it.
+  bool mesh = link_.format == takp::wire_format::mesh;
+  auto now = mesh ? env_.now() : clock::time_point{};
+  bool control = mesh && now >= link_.next_control;
   std::string err;
   if (!proto_.append(xml, link_.format, control, out, err)) {
     log::error("tak-sink",
