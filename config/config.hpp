@@ -61,6 +61,8 @@ struct cot_config {
   std::string missing_time;
   /// "refuse" or "clamp" a number outside the range TAK Server keeps.
   std::string out_of_range;
+  /// Most vertices of a GeoJSON LineString or Polygon.
+  int64_t max_vertices = 0;
   /// classification -> CoT type suffix after the affiliation ("G-U-C-I").
   std::map<std::string, std::string> classification_types;
   /// affiliation word -> one-letter CoT affiliation ("hostile" -> "h").

@@ -395,6 +395,14 @@ std::vector<config_key> table() {
                 "refused")
       .defaults_to("refuse")
       .one_of({"refuse", "clamp"}),
+    // ATAK draws a shape's vertices one by one; a thousand is far beyond a
+    // hand-drawn area and well inside a record of 64 KiB (about 40 bytes
+    // per vertex in the event).
+    COTFLOW_KEY(cot, max_vertices,
+                "a GeoJSON LineString or Polygon with more positions than "
+                "this is dead-lettered (out_of_range)")
+      .defaults_to(1000)
+      .range(4, 100000),
     // MIL-STD-2525 function codes as TAK clients draw them.
     COTFLOW_KEY(cot, classification_types,
                 "classification -> CoT type after the affiliation")

@@ -128,10 +128,14 @@ void require_text(const char* check, std::string_view text, bool xml_only) {
 // A field added to detection must be compared below as well: this stops
 // the build until it is (10 strings, 3 times, 9 numbers, then the flag,
 // the time's origin and the two counters of repaired text, padded to the
-// alignment of a double).
+// alignment of a double; the CloudTAK attributes and elements, the
+// drawing, the two flags of a record's own icon and colour and the clamped
+// bits, padded).
 static_assert(sizeof(detection)
                 == 10 * sizeof(std::string) + 3 * sizeof(int64_t)
-                     + 9 * sizeof(double) + 2 * alignof(double),
+                     + 9 * sizeof(double) + 2 * alignof(double)
+                     + 2 * sizeof(std::vector<int>) + sizeof(cotflow::drawing)
+                     + alignof(double),
               "detection changed: compare its new fields in same_detection");
 
 /// Equal numbers, NaN equal to NaN; 0 and -0 differ (the encoder writes
@@ -140,6 +144,28 @@ bool same_number(double a, double b) {
   if (std::isnan(a) || std::isnan(b))
     return std::isnan(a) && std::isnan(b);
   return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+bool same_attrs(const std::vector<cotflow::xml_attr>& a,
+                const std::vector<cotflow::xml_attr>& b) {
+  if (a.size() != b.size())
+    return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::string_view{a[i].name} != b[i].name || a[i].value != b[i].value)
+      return false;
+  return true;
+}
+
+bool same_elements(const std::vector<cotflow::detail_element>& a,
+                   const std::vector<cotflow::detail_element>& b) {
+  if (a.size() != b.size())
+    return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::string_view{a[i].name} != b[i].name
+        || !same_attrs(a[i].attrs, b[i].attrs) || a[i].text != b[i].text
+        || !same_elements(a[i].children, b[i].children))
+      return false;
+  return true;
 }
 
 /// Fails when the two decoders' detections differ in any field.
@@ -195,6 +221,19 @@ void require_same(const detection& fast, const detection& full) {
   if (fast.clamped != full.clamped)
     fail(check, "clamped " + std::to_string(fast.clamped) + "/"
                   + std::to_string(full.clamped));
+  if (!same_attrs(fast.contact_attrs, full.contact_attrs))
+    fail(check, "contact_attrs differ");
+  if (!same_elements(fast.extra_detail, full.extra_detail))
+    fail(check, "extra_detail differs");
+  auto& a = fast.shape;
+  auto& b = full.shape;
+  if (a.shape != b.shape || a.vertices != b.vertices
+      || a.stroke_argb != b.stroke_argb || a.fill_argb != b.fill_argb
+      || !same_number(a.stroke_width, b.stroke_width)
+      || a.stroke_style != b.stroke_style || a.labels != b.labels)
+    fail(check, "shape differs");
+  if (fast.has_icon != full.has_icon || fast.has_color != full.has_color)
+    fail(check, "has_icon or has_color differs");
   if (fast.replaced_chars != full.replaced_chars
       || fast.truncated_fields != full.truncated_fields)
     fail(check, "replaced_chars " + std::to_string(fast.replaced_chars) + "/"

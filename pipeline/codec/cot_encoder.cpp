@@ -1,5 +1,7 @@
 #include "pipeline/codec/cot_encoder.hpp"
 
+#include "pipeline/codec/cloudtak.hpp"
+
 #include "pipeline/core/time.hpp"
 
 #include <algorithm>
@@ -203,6 +205,16 @@ public:
   void attr(const char (&name)[N], std::string_view value) {
     put(' ');
     lit(name);
+    lit("=\"");
+    escaped(value);
+    put('"');
+  }
+
+  /// ` name="escaped value"` for a name known only at run time (one of
+  /// cotflow's own, never a record's).
+  void named_attr(std::string_view name, std::string_view value) {
+    put(' ');
+    raw(name);
     lit("=\"");
     escaped(value);
     put('"');
@@ -495,6 +507,52 @@ void cotflow_marks(xml_out& w, const detection& d) {
   w.lit("/>");
 }
 
+/// A detail element a record gave (cloudtak): names are cotflow's own,
+/// values escaped.
+void record_element(xml_out& w, const detail_element& e) {
+  w.put('<');
+  w.raw(e.name);
+  for (auto& a : e.attrs) {
+    w.named_attr(a.name, a.value);
+  }
+  if (e.children.empty() && e.text.empty()) {
+    w.lit("/>");
+    return;
+  }
+  w.put('>');
+  w.escaped(e.text);
+  for (auto& c : e.children)
+    record_element(w, c);
+  w.lit("</");
+  w.raw(e.name);
+  w.put('>');
+}
+
+/// A drawing's vertices and style, as ATAK writes a u-d-f shape.
+void drawing_detail(xml_out& w, const drawing& s) {
+  for (auto& [lat, lon] : s.vertices) {
+    w.lit("<link point=\"");
+    w.fixed(lat, 7);
+    w.put(',');
+    w.fixed(lon, 7);
+    w.lit("\"/>");
+  }
+  w.lit("<strokeColor value=\"");
+  w.raw(cloudtak::argb_text(s.stroke_argb));
+  w.lit("\"/><strokeWeight");
+  w.num_attr("value", s.stroke_width, 1);
+  w.lit("/><strokeStyle");
+  w.attr("value", s.stroke_style);
+  w.lit("/><fillColor value=\"");
+  w.raw(cloudtak::argb_text(s.fill_argb));
+  w.lit("\"/>");
+  if (s.labels >= 0) {
+    w.lit("<labels_on value=\"");
+    w.raw(s.labels ? "true" : "false");
+    w.lit("\"/>");
+  }
+}
+
 /// `<detail>...</detail></event>`: each element only when the detection
 /// has something for it.
 void detail_and_end(xml_out& w, const detection& d, bool low_confidence,
@@ -503,6 +561,9 @@ void detail_and_end(xml_out& w, const detection& d, bool low_confidence,
   if (!d.callsign.empty() || !d.id.empty()) {
     w.lit("<contact");
     w.attr("callsign", d.callsign.empty() ? d.id : d.callsign);
+    for (auto& a : d.contact_attrs) {
+      w.named_attr(a.name, a.value);
+    }
     w.lit("/>");
   }
   // Each only as given: an invented course 0 points a speed-only track
@@ -523,6 +584,10 @@ void detail_and_end(xml_out& w, const detection& d, bool low_confidence,
       w.attr("altsrc", d.altsrc);
     w.lit("/>");
   }
+  for (auto& e : d.extra_detail)
+    record_element(w, e);
+  if (d.shape.shape != drawing::shape_t::none)
+    drawing_detail(w, d.shape);
   remarks(w, d, low_confidence);
   cotflow_marks(w, d);
   w.lit("<_flow-tags_");

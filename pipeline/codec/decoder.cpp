@@ -1,6 +1,7 @@
 #include "pipeline/codec/decoder.hpp"
 
 #include "config/config.hpp"
+#include "pipeline/codec/cloudtak.hpp"
 #include "pipeline/codec/xml_text.hpp"
 
 #include "pipeline/core/json.hpp"
@@ -36,6 +37,13 @@ void detection::clear() {
   replaced_chars = 0;
   truncated_fields = 0;
   clamped = 0;
+  contact_attrs.clear();
+  extra_detail.clear();
+  shape.shape = drawing::shape_t::none;
+  shape.vertices.clear();
+  shape.stroke_style.clear();
+  shape.labels = -1;
+  has_icon = has_color = false;
   lat = lon = hae = ce = le = confidence = course = speed = stale_s = NAN;
 }
 
@@ -341,6 +349,8 @@ struct record_view {
   value coords;          // the coordinates member's kind, .i = its size
   value coord[3];        // its first three elements
   bool too_deep = false; // the handler stopped the parse at max_depth
+  /// properties holds a member of the CloudTAK convention (cloudtak).
+  bool extended = false;
 
   void clear() {
     top_kind.kind = value::absent;
@@ -352,6 +362,7 @@ struct record_view {
     for (auto& c : coord)
       c.kind = value::absent;
     too_deep = false;
+    extended = false;
   }
 };
 
@@ -422,6 +433,8 @@ public:
         auto f = field_of(s, n);
         if (f >= 0)
           key_ = v_.props.slot(static_cast<field>(f));
+        else if (!v_.extended && cloudtak::is_property({s, n}))
+          v_.extended = true;
         break;
       }
       case geometry:
@@ -789,8 +802,23 @@ result decode_flat(const members& o, detection& d, size_t max_text,
   return read_common(o, d, max_text, clamp);
 }
 
-result decode_feature(const record_view& view, detection& d, size_t max_text,
-                      bool missing_time_ok, bool clamp) {
+/// What the reading of a record's fields depends on besides the record.
+struct settings {
+  size_t max_text;
+  size_t max_vertices;
+  bool missing_time_ok;
+  bool clamp;
+};
+
+/// A Feature's CloudTAK properties and drawing, read again from `bytes`.
+result read_cloudtak(std::string_view bytes, detection& d, const settings& s) {
+  return cloudtak::read(bytes, d, {s.max_text, s.max_vertices});
+}
+
+result decode_feature(const record_view& view, std::string_view bytes,
+                      detection& d, const settings& s) {
+  auto max_text = s.max_text;
+  auto clamp = s.clamp;
   const members& o = view.top;
   auto geo = o.given(f_geometry);
   if (!geo)
@@ -801,27 +829,34 @@ result decode_feature(const record_view& view, detection& d, size_t max_text,
     return refuse(refusal_reason::missing_field, "geometry.type");
   std::string_view gt{view.geo_type.GetString(),
                       view.geo_type.GetStringLength()};
-  if (gt != "Point") {
+  bool drawn = cloudtak::is_drawing(gt);
+  if (gt != "Point" && !drawn) {
     // The record's own text goes into a Kafka header: UTF-8 only.
     std::string named{gt.substr(0, 64)};
     xml_text::replace_flaws(named);
     return refuse(refusal_reason::unsupported_geometry,
-                  named + " (only Point)");
+                  named + " (only Point, LineString and Polygon)");
   }
-  if (view.coords.kind == value::absent)
-    return refuse(refusal_reason::missing_field, "geometry.coordinates");
-  auto size = view.coords.i;
-  if (view.coords.kind != value::array || size < 2 || size > 3)
-    return refuse(refusal_reason::wrong_type,
-                  "geometry.coordinates must be [lon, lat, hae?]");
-  if (auto r = number_value("lon", view.coord[0], d.lon, min_lon, max_lon))
-    return r;
-  if (auto r = number_value("lat", view.coord[1], d.lat, min_lat, max_lat))
-    return r;
-  if (size == 3)
-    if (auto r = bounded_value("hae", view.coord[2], d.hae, hae_bounds, d,
-                               clamp))
+  if (drawn) {
+    // Its vertices, style and point; its other properties as a Point's.
+    if (auto r = read_cloudtak(bytes, d, s))
       return r;
+  } else {
+    if (view.coords.kind == value::absent)
+      return refuse(refusal_reason::missing_field, "geometry.coordinates");
+    auto size = view.coords.i;
+    if (view.coords.kind != value::array || size < 2 || size > 3)
+      return refuse(refusal_reason::wrong_type,
+                    "geometry.coordinates must be [lon, lat, hae?]");
+    if (auto r = number_value("lon", view.coord[0], d.lon, min_lon, max_lon))
+      return r;
+    if (auto r = number_value("lat", view.coord[1], d.lat, min_lat, max_lat))
+      return r;
+    if (size == 3)
+      if (auto r = bounded_value("hae", view.coord[2], d.hae, hae_bounds, d,
+                                 clamp))
+        return r;
+  }
   // No properties (absent or null): none of their members were kept, as
   // for an empty object.
   const members& props = view.props;
@@ -847,17 +882,24 @@ result decode_feature(const record_view& view, detection& d, size_t max_text,
   if (d.time_ms == 0)
     d.time_ms = d.start_ms;
   // Without a time it is left at 0 for fill_missing_time, when allowed.
-  if (d.time_ms == 0 && !missing_time_ok)
+  if (d.time_ms == 0 && !s.missing_time_ok)
     return refuse(refusal_reason::missing_field, "properties.time");
   if (auto r = read_string(props, f_type, d.type, false, max_code))
     return r;
   if (!d.type.empty() && !is_cot_type(d.type))
     return refuse(refusal_reason::wrong_type,
                   "properties.type is not a CoT type");
+  // A drawing is a u-d-f shape unless the Feature names its type.
+  if (drawn && d.type.empty())
+    d.type = "u-d-f";
   if (std::isnan(d.hae))
     if (auto r = read_bounded(props, f_hae, d.hae, hae_bounds, d, clamp))
       return r;
-  return read_common(props, d, max_text, clamp);
+  if (auto r = read_common(props, d, max_text, clamp))
+    return r;
+  if (view.extended && !drawn)
+    return read_cloudtak(bytes, d, s);
+  return std::nullopt;
 }
 
 /// A parser for the JSON that producers send nearly always: ASCII text
@@ -1069,20 +1111,20 @@ private:
 };
 
 /// The detection (or the refusal) from a parsed record's view.
-result interpret(const record_view& view, detection& out, size_t max_text,
-                 bool missing_time_ok, bool clamp) {
+result interpret(const record_view& view, std::string_view bytes,
+                 detection& out, const settings& s) {
   if (!view.top_kind.IsObject())
     return refuse(refusal_reason::not_an_object, "top level is not an object");
   auto type = view.top[f_type];
   if (type && type->IsString()) {
     std::string_view t{type->GetString(), type->GetStringLength()};
     if (t == "Feature")
-      return decode_feature(view, out, max_text, missing_time_ok, clamp);
+      return decode_feature(view, bytes, out, s);
     if (t == "FeatureCollection")
       return refuse(refusal_reason::unsupported_geometry,
                     "FeatureCollection (send one Feature per record)");
   }
-  return decode_flat(view.top, out, max_text, clamp);
+  return decode_flat(view.top, out, s.max_text, s.clamp);
 }
 
 } // namespace
@@ -1106,6 +1148,7 @@ decoder::decoder(const config& cfg)
   max_text(static_cast<size_t>(cfg.pipeline.max_text_bytes));
   allow_missing_time(cfg.cot.missing_time != "refuse");
   clamp_out_of_range(cfg.cot.out_of_range == "clamp");
+  max_vertices(static_cast<size_t>(cfg.cot.max_vertices));
 }
 
 decoder::~decoder() {
@@ -1148,11 +1191,12 @@ std::optional<refusal> decoder::decode(std::string_view bytes, detection& out) {
   size_t bom = bytes.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
   bytes.remove_prefix(bom);
   auto& view = impl_->view;
+  settings s{max_text_, max_vertices_, missing_time_ok_, clamp_};
   if (fast_) {
     view.clear();
     view_handler handler{view, max_depth};
     if (fast_parser{bytes, handler}.parse())
-      return interpret(view, out, max_text_, missing_time_ok_, clamp_);
+      return interpret(view, bytes, out, s);
   }
   // A NUL byte ends the text here as the end of `bytes` did before: both
   // streams read it as the end (JSON has no raw NUL anywhere).
@@ -1177,7 +1221,7 @@ std::optional<refusal> decoder::decode(std::string_view bytes, detection& out) {
                   std::string{rapidjson::GetParseError_En(code)} + " at byte "
                     + std::to_string(res.Offset() + bom));
   }
-  return interpret(view, out, max_text_, missing_time_ok_, clamp_);
+  return interpret(view, bytes, out, s);
 }
 
 } // namespace cotflow

@@ -9,9 +9,10 @@ namespace cotflow {
 
 struct config;
 
-/// Strict decoder of both input shapes: a flat detection or a GeoJSON Point
-/// Feature. Holds its parse buffers so that decoding does not allocate once
-/// warm.
+/// Strict decoder of both input shapes: a flat detection or a GeoJSON
+/// Feature (a Point, or a LineString or Polygon drawn as a TAK shape, with
+/// the CloudTAK convention's properties: pipeline/codec/cloudtak). Holds its
+/// parse buffers so that decoding does not allocate once warm.
 class decoder {
 public:
   /// `max_bytes`: larger records are refused as too_large. `fast`: the
@@ -41,6 +42,12 @@ public:
     missing_time_ok_ = on;
   }
 
+  /// A LineString or Polygon with more positions than this is refused
+  /// (out_of_range; default 1000).
+  void max_vertices(size_t n) {
+    max_vertices_ = n;
+  }
+
   /// hae, ce, le, course or speed outside its range (what TAK Server's
   /// scrubber keeps, docs/input-format.md) is set to the nearest end of it
   /// and marked in detection::clamped, instead of refused (out_of_range).
@@ -60,6 +67,7 @@ private:
   impl* impl_;
   size_t max_bytes_;
   size_t max_text_ = 4096;
+  size_t max_vertices_ = 1000;
   bool missing_time_ok_ = false;
   bool clamp_ = false;
   bool fast_;

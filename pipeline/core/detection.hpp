@@ -4,8 +4,43 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cotflow {
+
+/// An attribute of a detail element a record gave: its name is one of
+/// cotflow's own (a fixed list per element), its value checked text.
+struct xml_attr {
+  const char* name;
+  std::string value;
+};
+
+/// A detail element a GeoJSON Feature gave by the CloudTAK / node-CoT
+/// convention (`links`, `group`, `status`, `dest`, ... in its properties;
+/// pipeline/codec/cloudtak), written into the event as it is.
+struct detail_element {
+  const char* name;
+  std::vector<xml_attr> attrs;
+  std::vector<detail_element> children;
+  /// The element's text, for the few that hold text (missionLayer's).
+  std::string text;
+};
+
+/// A TAK drawing: a GeoJSON LineString or Polygon, sent as a u-d-f shape
+/// whose vertices are `<link point="lat,lon"/>` elements.
+struct drawing {
+  enum class shape_t : uint8_t { none, line, polygon };
+  shape_t shape = shape_t::none;
+  /// lat, lon of each vertex; a polygon's ring ends where it starts.
+  std::vector<std::pair<double, double>> vertices;
+  /// ARGB colours as ATAK writes them (a signed 32-bit integer).
+  int32_t stroke_argb = 0;
+  int32_t fill_argb = 0;
+  double stroke_width = 0;
+  std::string stroke_style;
+  /// The shape's label shown on the map: -1 not given, 0 off, 1 on.
+  int8_t labels = -1;
+};
 
 /// A decoded, validated detection of either input shape (SPEC §3).
 /// Unknown numbers are NaN; unknown times are 0. Reused across records so
@@ -48,6 +83,16 @@ struct detection {
   /// not allowed in XML), and text fields it cut to the length limit.
   uint32_t replaced_chars = 0;
   uint32_t truncated_fields = 0;
+  /// What a GeoJSON Feature gave by the CloudTAK convention beyond the
+  /// fields above: attributes of <contact> besides the callsign, detail
+  /// elements, and its drawing when it is not a Point.
+  std::vector<xml_attr> contact_attrs;
+  std::vector<detail_element> extra_detail;
+  drawing shape;
+  /// An icon or colour the record gave (<usericon>, <color>), which
+  /// configured presentation does not override.
+  bool has_icon = false;
+  bool has_color = false;
   /// Number fields the decoder set to the nearest bound of their range
   /// (cot.out_of_range: clamp): clamped_field bits.
   uint8_t clamped = 0;

@@ -22,29 +22,22 @@ uint64_t seed_of(const tak_destination_settings& s, uint64_t offset) {
   return s.seed ? *s.seed + offset : std::random_device{}();
 }
 
-/// The detail a destination adds to every event: <marti> routing to
-/// callsigns, groups and Data Sync missions, and <archive/>.
-std::string extra_detail_of(const tak_url& u) {
+/// The <dest> elements a destination adds to every event's <marti>:
+/// routing to callsigns, groups and Data Sync missions.
+std::string dests_of(const tak_url& u) {
   std::string out;
-  if (!u.dest_callsigns.empty() || !u.dest_groups.empty()
-      || !u.dest_missions.empty()) {
-    out += "<marti>";
-    auto dests = [&](const std::vector<std::string>& values, const char* attr) {
-      for (auto& v : values) {
-        out += "<dest ";
-        out += attr;
-        out += "=\"";
-        xml_escape(v, out);
-        out += "\"/>";
-      }
-    };
-    dests(u.dest_callsigns, "callsign");
-    dests(u.dest_groups, "group");
-    dests(u.dest_missions, "mission");
-    out += "</marti>";
-  }
-  if (u.archive)
-    out += "<archive/>";
+  auto dests = [&](const std::vector<std::string>& values, const char* attr) {
+    for (auto& v : values) {
+      out += "<dest ";
+      out += attr;
+      out += "=\"";
+      xml_escape(v, out);
+      out += "\"/>";
+    }
+  };
+  dests(u.dest_callsigns, "callsign");
+  dests(u.dest_groups, "group");
+  dests(u.dest_missions, "mission");
   return out;
 }
 
@@ -65,7 +58,9 @@ tak_destination::tak_destination(tak_destination_settings settings,
   parking_.lot = std::move(lot);
   if (parking_.lot)
     env_.counters->parking_topic = parking_.lot->topic();
-  extra_detail_ = extra_detail_of(cfg_.target);
+  dests_ = dests_of(cfg_.target);
+  if (cfg_.target.archive)
+    extra_detail_ = "<archive/>";
 }
 
 void tak_destination::reconfigure(const breaker_settings& breaker,
@@ -696,9 +691,9 @@ bool tak_destination::encode_next(std::string_view xml, std::string& out) {
 void tak_destination::append_event(size_t i, bool encoded, std::string& out,
                                    bool& unencodable) {
   std::string_view xml = queue_[i]->xml;
-  if (!extra_detail_.empty()) {
+  if (!extra_detail_.empty() || !dests_.empty()) {
     routed_.clear();
-    append_with_detail(xml, extra_detail_, encoded ? routed_ : out);
+    append_with_detail(xml, extra_detail_, encoded ? routed_ : out, dests_);
     if (!encoded)
       return;
     xml = routed_;
@@ -729,7 +724,8 @@ bool tak_destination::begin_write() {
   w.buffer.clear();
   w.sizes.clear();
   bool encoded = link_.format != takp::wire_format::xml;
-  bool one_buffer = encoded || link_.conn->is_tls() || !extra_detail_.empty();
+  bool one_buffer = encoded || link_.conn->is_tls() || !extra_detail_.empty()
+                    || !dests_.empty();
   bool udp = link_.conn->is_udp();
   auto fits = [&](size_t i) {
     return !udp && w.total + queue_[i]->xml.size() <= cfg_.write_bytes;

@@ -327,6 +327,8 @@ private:
   /// What every event gets added to its detail on this destination
   /// (<marti> routing, <archive/>); empty: nothing.
   std::string extra_detail_;
+  /// <dest> elements for the event's <marti> (dest_callsigns, ...).
+  std::string dests_;
   std::string routed_;
 };
 

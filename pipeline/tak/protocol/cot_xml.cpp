@@ -296,8 +296,26 @@ bool xml_unescape(std::string_view raw, std::string& out) {
 }
 
 void append_with_detail(std::string_view xml, std::string_view extra,
-                        std::string& out) {
+                        std::string& out, std::string_view dests) {
   auto close = xml.rfind("</detail>");
+  // Markup in an event is never text: attribute values and text have '<'
+  // escaped, so "</marti>" is the element's end.
+  auto marti = dests.empty() ? std::string_view::npos : xml.rfind("</marti>");
+  if (close != std::string_view::npos && marti != std::string_view::npos
+      && marti < close) {
+    out.append(xml.substr(0, marti));
+    out.append(dests);
+    out.append(xml.substr(marti, close - marti));
+    out.append(extra);
+    out.append(xml.substr(close));
+    return;
+  }
+  std::string joined;
+  if (!dests.empty()) {
+    joined.reserve(dests.size() + extra.size() + 15);
+    joined.append("<marti>").append(dests).append("</marti>").append(extra);
+    extra = joined;
+  }
   if (close != std::string_view::npos) {
     out.append(xml.substr(0, close));
     out.append(extra);

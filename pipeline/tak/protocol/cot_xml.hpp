@@ -49,9 +49,11 @@ bool read_cot_xml(std::string_view xml, cot_xml& out, std::string& err);
 
 /// Appends the CoT event `xml` to `out` with `extra` (detail elements)
 /// added at the end of its <detail>, which is made when the event has
-/// none.
+/// none, and `dests` (<dest .../> elements of TAK Server's routing) in its
+/// <marti>: the event's own when it has one (a record's `dest`), so that
+/// both lists route it, else a <marti> of their own.
 void append_with_detail(std::string_view xml, std::string_view extra,
-                        std::string& out);
+                        std::string& out, std::string_view dests = {});
 
 /// Appends the text of an attribute value or of character data: the five
 /// predefined entities and numeric character references replaced. False

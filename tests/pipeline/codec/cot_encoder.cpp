@@ -965,3 +965,107 @@ BOOST_AUTO_TEST_CASE(the_uid_is_stable_across_updates) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(drawings_and_cloudtak_properties)
+
+/// The event of a GeoJSON record, decoded with the pipeline's defaults.
+std::string event_of(const std::string& record) {
+  cotflow::decoder dec{cotflow::default_config()};
+  detection d;
+  auto r = dec.decode(record, d);
+  BOOST_TEST_REQUIRE(!r.has_value(), (r ? r->detail : ""));
+  d.time_ms = now - 1000;
+  return encode_ok(cot_encoder{default_cot()}, d);
+}
+
+const std::string line_record
+  = R"({"type":"Feature","id":"route-1","geometry":{"type":"LineString",)"
+    R"("coordinates":[[-77.03,38.89],[-77.02,38.9],[-77.01,38.91]]},)"
+    R"("properties":{"time":1795696496789,"callsign":"Route <A>",)"
+    R"("stroke":"#ff0000","stroke-width":4,"stroke-style":"dashed",)"
+    R"("labels":true}})";
+
+const std::string polygon_record
+  = R"({"type":"Feature","id":"area-1","geometry":{"type":"Polygon",)"
+    R"("coordinates":[[[-77.03,38.89],[-77.02,38.89],[-77.02,38.9],)"
+    R"([-77.03,38.9],[-77.03,38.89]]]},"properties":{)"
+    R"("time":1795696496789,"fill":"#00ff00","fill-opacity":0.25}})";
+
+const std::string point_record
+  = R"({"type":"Feature","id":"pt-1","geometry":{"type":"Point",)"
+    R"("coordinates":[-77.03,38.89,10]},"properties":{)"
+    R"("time":1795696496789,"callsign":"Bravo","type":"a-f-G-U-C",)"
+    R"("archived":true,"icon":"set:Military/soldier.png",)"
+    R"("marker-color":"#FF0000","group":{"name":"Cyan",)"
+    R"("role":"Team Member"},"contact":{"phone":"+1 & 2"},)"
+    R"("status":{"battery":88},"links":[{"uid":"cam-7",)"
+    R"("relation":"p-p","type":"a-f-G-E-S"}],"dest":[{"callsign":)"
+    R"("Alpha"},{"group":"Blue"}],"mission":{"name":"ops",)"
+    R"("missionLayer":{"name":"<layer>"}},"milsym":{"id":"SFG"}}})";
+
+/// The `name` elements of `es`.
+std::vector<element> all(const std::vector<element>& es,
+                         const std::string& name) {
+  std::vector<element> out;
+  for (auto& e : es)
+    if (e.name == name)
+      out.push_back(e);
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(a_line_is_a_u_d_f_shape_with_link_points) {
+  auto es = parse(event_of(line_record));
+  BOOST_TEST(es[0].attrs.at("type") == "u-d-f");
+  auto links = all(es, "link");
+  BOOST_TEST_REQUIRE(links.size() == 3u);
+  BOOST_TEST(links[0].attrs.at("point") == "38.8900000,-77.0300000");
+  BOOST_TEST(links[2].attrs.at("point") == "38.9100000,-77.0100000");
+  // Its point is the middle vertex.
+  BOOST_TEST(all(es, "point")[0].attrs.at("lat") == "38.9000000");
+  BOOST_TEST(all(es, "strokeColor")[0].attrs.at("value") == "-65536");
+  BOOST_TEST(all(es, "strokeWeight")[0].attrs.at("value") == "4.0");
+  BOOST_TEST(all(es, "strokeStyle")[0].attrs.at("value") == "dashed");
+  BOOST_TEST(all(es, "fillColor")[0].attrs.at("value") == "0");
+  BOOST_TEST(all(es, "labels_on")[0].attrs.at("value") == "true");
+  BOOST_TEST(all(es, "contact")[0].attrs.at("callsign") == "Route <A>");
+}
+
+BOOST_AUTO_TEST_CASE(a_polygon_repeats_its_first_vertex_last) {
+  auto es = parse(event_of(polygon_record));
+  auto links = all(es, "link");
+  BOOST_TEST_REQUIRE(links.size() == 5u);
+  BOOST_TEST(links.front().attrs.at("point") == links.back().attrs.at("point"));
+  // #00ff00 at 0.25 (alpha 64).
+  BOOST_TEST(all(es, "fillColor")[0].attrs.at("value")
+             == std::to_string(0x4000FF00));
+  BOOST_TEST(!has(es, "labels_on"));
+}
+
+BOOST_AUTO_TEST_CASE(cloudtak_properties_become_detail_elements) {
+  auto es = parse(event_of(point_record));
+  BOOST_TEST(all(es, "contact")[0].attrs.at("phone") == "+1 & 2");
+  BOOST_TEST(all(es, "__group")[0].attrs.at("role") == "Team Member");
+  BOOST_TEST(all(es, "status")[0].attrs.at("battery") == "88");
+  BOOST_TEST(all(es, "link")[0].attrs.at("relation") == "p-p");
+  auto dests = all(es, "dest");
+  BOOST_TEST_REQUIRE(dests.size() == 2u);
+  BOOST_TEST(dests[1].attrs.at("group") == "Blue");
+  BOOST_TEST(has(es, "marti"));
+  BOOST_TEST(all(es, "name")[0].text == "<layer>");
+  BOOST_TEST(has(es, "missionLayer"));
+  BOOST_TEST(has(es, "archive"));
+  BOOST_TEST(all(es, "usericon")[0].attrs.at("iconsetpath")
+             == "set/Military/soldier.png");
+  BOOST_TEST(all(es, "color")[0].attrs.at("argb") == "-65536");
+  BOOST_TEST(all(es, "__milsym")[0].attrs.at("id") == "SFG");
+}
+
+BOOST_AUTO_TEST_CASE(drawings_and_cloudtak_events_validate_against_the_schema,
+                     *utf::label("cot_schema") * utf::disabled()
+                       * utf::precondition(have_cot_schema)) {
+  auto xsd = require_cot_schema();
+  for (auto* record : {&line_record, &polygon_record, &point_record})
+    BOOST_TEST(run_xmllint(event_of(*record), xsd) == 0, *record);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

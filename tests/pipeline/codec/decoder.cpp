@@ -852,14 +852,15 @@ BOOST_AUTO_TEST_CASE(epoch_seconds_are_a_bad_time) {
                  "time");
 }
 
-BOOST_AUTO_TEST_CASE(geometries_other_than_point_are_unsupported) {
-  expect_refusal(R"({"type":"Feature","geometry":{"type":"LineString",)"
-                 R"("coordinates":[[1,2],[3,4]]},"properties":{"uid":"a",)"
-                 R"("time":1795696496789}})",
-                 refusal_reason::unsupported_geometry, "LineString");
+BOOST_AUTO_TEST_CASE(geometries_tak_cannot_draw_are_unsupported) {
+  expect_refusal(R"({"type":"Feature","geometry":{"type":"MultiPolygon",)"
+                 R"("coordinates":[[[[1,2],[3,4],[1,2]]]]},"properties":{}})",
+                 refusal_reason::unsupported_geometry, "MultiPolygon");
   expect_refusal(R"({"type":"Feature","geometry":{"type":"Polygon",)"
-                 R"("coordinates":[[[1,2],[3,4],[1,2]]]},"properties":{}})",
-                 refusal_reason::unsupported_geometry, "Polygon");
+                 R"("coordinates":[[[0,0],[4,0],[4,4],[0,0]],)"
+                 R"([[1,1],[2,1],[2,2],[1,1]]]},"properties":{"uid":"a",)"
+                 R"("time":1795696496789}})",
+                 refusal_reason::unsupported_geometry, "holes");
   expect_refusal(R"({"type":"FeatureCollection","features":[)" + feature()
                    + "]}",
                  refusal_reason::unsupported_geometry, "FeatureCollection");
@@ -1218,6 +1219,200 @@ BOOST_AUTO_TEST_CASE(every_refusal_reason_has_a_vector_and_names_are_unique) {
         refusal_reason::unsupported_geometry, refusal_reason::invalid_id})
     BOOST_TEST(verdicts.count(std::string{to_string(r)}) == 1u, to_string(r));
   BOOST_TEST(verdicts.count("accept") == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(drawings_and_cloudtak_properties, fixture)
+
+/// A Feature of geometry `geometry` (JSON) with properties `props` besides
+/// its uid and time.
+std::string drawing(const std::string& geometry, const std::string& props) {
+  return R"({"type":"Feature","geometry":)" + geometry
+         + R"(,"properties":{"uid":"s1","time":1795696496789)"
+         + (props.empty() ? "" : "," + props) + "}}";
+}
+
+/// Decodes `bytes` with both parsers, requiring both to accept it alike
+/// (the drawing and the elements included).
+void decode_both(fixture& f, const std::string& bytes) {
+  BOOST_TEST_CONTEXT(bytes) {
+    auto r = f.decode(bytes);
+    BOOST_TEST_REQUIRE(!r.has_value(), (r ? r->detail : ""));
+    detection other;
+    BOOST_TEST_REQUIRE(!f.full.decode(bytes, other).has_value());
+    BOOST_TEST(other.shape.vertices == f.d.shape.vertices);
+    BOOST_TEST(other.extra_detail.size() == f.d.extra_detail.size());
+    BOOST_TEST(other.contact_attrs.size() == f.d.contact_attrs.size());
+  }
+}
+
+using shape_t = cotflow::drawing::shape_t;
+
+BOOST_AUTO_TEST_CASE(a_linestring_is_a_u_d_f_line_with_its_vertices) {
+  decode_both(*this,
+              drawing(R"({"type":"LineString","coordinates":[[1,2],[3,4],)"
+                      R"([5,6,7]]})",
+                      ""));
+  BOOST_TEST((d.shape.shape == shape_t::line));
+  BOOST_TEST(d.type == "u-d-f");
+  BOOST_TEST_REQUIRE(d.shape.vertices.size() == 3u);
+  BOOST_TEST(d.shape.vertices[0].first == 2.0); // lat
+  BOOST_TEST(d.shape.vertices[0].second == 1.0);
+  // Its point is the middle vertex.
+  BOOST_TEST(d.lat == 4.0);
+  BOOST_TEST(d.lon == 3.0);
+  // simplestyle-spec's defaults; a line is never filled.
+  BOOST_TEST(d.shape.stroke_argb == static_cast<int32_t>(0xFF555555u));
+  BOOST_TEST(d.shape.fill_argb == 0);
+  BOOST_TEST(d.shape.stroke_width == 2.0);
+  BOOST_TEST(d.shape.stroke_style == "solid");
+  BOOST_TEST(d.shape.labels == -1);
+}
+
+BOOST_AUTO_TEST_CASE(a_polygon_ring_is_closed_and_its_point_is_the_mean) {
+  decode_both(*this, drawing(R"({"type":"Polygon","coordinates":)"
+                             R"([[[0,0],[4,0],[4,2],[0,2]]]})",
+                             R"("fill":"#0F0","fill-opacity":0.25,)"
+                             R"("stroke":-65536,"stroke-width":4.5,)"
+                             R"("stroke-style":"dashed","labels":false)"));
+  BOOST_TEST((d.shape.shape == shape_t::polygon));
+  BOOST_TEST_REQUIRE(d.shape.vertices.size() == 5u);
+  BOOST_TEST((d.shape.vertices.front() == d.shape.vertices.back()));
+  BOOST_TEST(d.lat == 1.0);
+  BOOST_TEST(d.lon == 2.0);
+  // #0F0 at 0.25: alpha round(63.75) = 64.
+  BOOST_TEST(d.shape.fill_argb == 0x4000FF00);
+  BOOST_TEST(d.shape.stroke_argb == -65536);
+  BOOST_TEST(d.shape.stroke_width == 4.5);
+  BOOST_TEST(d.shape.stroke_style == "dashed");
+  BOOST_TEST(d.shape.labels == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_drawing_keeps_its_given_type_and_center) {
+  decode_both(*this,
+              drawing(R"({"type":"LineString","coordinates":[[1,2],[3,4]]})",
+                      R"("type":"b-m-r","center":[10,20,30])"));
+  BOOST_TEST(d.type == "b-m-r");
+  BOOST_TEST(d.lat == 20.0);
+  BOOST_TEST(d.lon == 10.0);
+  BOOST_TEST(d.hae == 30.0);
+}
+
+BOOST_AUTO_TEST_CASE(the_vertex_limit_is_a_setting) {
+  dec.max_vertices(4);
+  auto five = drawing(R"({"type":"LineString","coordinates":)"
+                      R"([[1,1],[2,2],[3,3],[4,4],[5,5]]})",
+                      "");
+  auto r = decode(five);
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(r->detail.find("cot.max_vertices (4)") != std::string::npos);
+  // A ring of four that closing would make five is refused too.
+  r = decode(drawing(R"({"type":"Polygon","coordinates":)"
+                     R"([[[0,0],[1,0],[1,1],[0,1]]]})",
+                     ""));
+  BOOST_TEST_REQUIRE(r.has_value());
+  BOOST_TEST(to_string(r->reason) == "out_of_range");
+}
+
+/// The attribute `name` of `attrs`, or "(none)".
+std::string attr(const std::vector<cotflow::xml_attr>& attrs,
+                 const std::string& name) {
+  for (auto& a : attrs)
+    if (a.name == name)
+      return a.value;
+  return "(none)";
+}
+
+/// The first element named `name` of `d`'s extra detail, or null.
+const cotflow::detail_element* element(const detection& d,
+                                       const std::string& name) {
+  for (auto& e : d.extra_detail)
+    if (e.name == name)
+      return &e;
+  return nullptr;
+}
+
+BOOST_AUTO_TEST_CASE(every_cloudtak_property_becomes_its_element) {
+  decode_both(
+    *this,
+    feature("[1,2]",
+            R"("uid":"p1","time":1795696496789,"archived":true,)"
+            R"("icon":"set-1:Military/soldier","marker-color":"#FF0000",)"
+            R"("marker-opacity":0.5,"group":{"name":"Cyan","role":"HQ"},)"
+            R"("contact":{"phone":"+1555","endpoint":"*:-1:stcp",)"
+            R"("callsign":"ignored"},"status":{"battery":88.5,)"
+            R"("readiness":true},"links":[{"uid":"cam-7","relation":"p-p"}],)"
+            R"("dest":{"callsign":"Alpha"},"milsym":{"id":"S"},)"
+            R"("milicon":{"id":"1003"},"takv":{"device":"d","os":"o"},)"
+            R"("mission":{"name":"ops","missionLayer":{"uid":"l-1"}},)"
+            R"("precisionlocation":{"geopointsrc":"GPS","altsrc":"DTED2"})"));
+  BOOST_TEST(attr(d.contact_attrs, "phone") == "+1555");
+  BOOST_TEST(attr(d.contact_attrs, "endpoint") == "*:-1:stcp");
+  BOOST_TEST(attr(d.contact_attrs, "callsign") == "(none)");
+  BOOST_TEST(d.geopointsrc == "GPS");
+  BOOST_TEST(d.altsrc == "DTED2");
+  auto group = element(d, "__group");
+  BOOST_TEST_REQUIRE(group);
+  BOOST_TEST(attr(group->attrs, "name") == "Cyan");
+  BOOST_TEST(attr(group->attrs, "role") == "HQ");
+  BOOST_TEST(attr(element(d, "status")->attrs, "battery") == "88.5");
+  BOOST_TEST(attr(element(d, "status")->attrs, "readiness") == "true");
+  BOOST_TEST(attr(element(d, "link")->attrs, "relation") == "p-p");
+  auto marti = element(d, "marti");
+  BOOST_TEST_REQUIRE(marti);
+  BOOST_TEST_REQUIRE(marti->children.size() == 1u);
+  BOOST_TEST(attr(marti->children[0].attrs, "callsign") == "Alpha");
+  BOOST_TEST(attr(element(d, "__milsym")->attrs, "id") == "S");
+  BOOST_TEST(attr(element(d, "__milicon")->attrs, "id") == "1003");
+  BOOST_TEST(attr(element(d, "takv")->attrs, "os") == "o");
+  auto mission = element(d, "mission");
+  BOOST_TEST_REQUIRE(mission);
+  BOOST_TEST_REQUIRE(mission->children.size() == 1u);
+  BOOST_TEST(std::string{mission->children[0].children.at(0).name} == "uid");
+  BOOST_TEST(mission->children[0].children.at(0).text == "l-1");
+  BOOST_TEST(element(d, "archive"));
+  // CloudTAK's web form of an icon is ATAK's path to its file.
+  BOOST_TEST(attr(element(d, "usericon")->attrs, "iconsetpath")
+             == "set-1/Military/soldier.png");
+  BOOST_TEST(d.has_icon);
+  // #FF0000 at 0.5: alpha 128, written as ATAK's signed ARGB.
+  BOOST_TEST(attr(element(d, "color")->attrs, "argb")
+             == std::to_string(static_cast<int32_t>(0x80FF0000u)));
+  BOOST_TEST(d.has_color);
+}
+
+BOOST_AUTO_TEST_CASE(flat_precisionlocation_fields_win_over_the_nested_one) {
+  decode_both(*this,
+              feature("[1,2]", R"("uid":"p1","time":1795696496789,)"
+                               R"("geopointsrc":"USER",)"
+                               R"("precisionlocation":{"geopointsrc":"GPS",)"
+                               R"("altsrc":"DTED2"})"));
+  BOOST_TEST(d.geopointsrc == "USER");
+  BOOST_TEST(d.altsrc == "DTED2");
+}
+
+BOOST_AUTO_TEST_CASE(element_text_follows_the_text_rule) {
+  // \u0000 is no XML character: replaced and counted, as in a callsign.
+  decode_both(*this, feature("[1,2]", R"("uid":"p1","time":1795696496789,)"
+                                      R"("group":{"name":"a\u0000b"})"));
+  auto group = element(d, "__group");
+  BOOST_TEST_REQUIRE(group);
+  BOOST_TEST(attr(group->attrs, "name")
+             == "a\xEF\xBF\xBD"
+                "b");
+  BOOST_TEST(d.replaced_chars == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_decoder_reused_forgets_the_previous_drawing) {
+  decode_both(*this,
+              drawing(R"({"type":"LineString","coordinates":[[1,2],[3,4]]})",
+                      R"("group":{"name":"Red"})"));
+  BOOST_TEST_REQUIRE(!decode(feature()).has_value());
+  BOOST_TEST((d.shape.shape == shape_t::none));
+  BOOST_TEST(d.shape.vertices.empty());
+  BOOST_TEST(d.extra_detail.empty());
+  BOOST_TEST(!d.has_icon);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

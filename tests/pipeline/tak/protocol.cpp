@@ -318,3 +318,66 @@ BOOST_AUTO_TEST_CASE(detail_is_added_where_the_event_has_it_or_made) {
              == head + "<detail><archive/></detail></event>");
   BOOST_TEST(with("not an event") == "not an event");
 }
+
+BOOST_AUTO_TEST_CASE(routing_dests_join_the_events_own_marti) {
+  const std::string dests = R"(<dest callsign="B"/>)";
+  auto with = [&](const std::string& xml) {
+    std::string out;
+    append_with_detail(xml, "<archive/>", out, dests);
+    return out;
+  };
+  // A record's own dest list (CloudTAK `dest`) and the destination's:
+  // one <marti>, both lists.
+  BOOST_TEST(with(head
+                  + R"(<detail><marti><dest callsign="A"/></marti>)"
+                    R"(<x/></detail></event>)")
+             == head
+                  + R"(<detail><marti><dest callsign="A"/><dest )"
+                    R"(callsign="B"/></marti><x/><archive/></detail></event>)");
+  BOOST_TEST(with(head + "<detail><x/></detail></event>")
+             == head
+                  + R"(<detail><x/><marti><dest callsign="B"/></marti>)"
+                    R"(<archive/></detail></event>)");
+  BOOST_TEST(with(head + "</event>")
+             == head
+                  + R"(<detail><marti><dest callsign="B"/></marti>)"
+                    R"(<archive/></detail></event>)");
+}
+
+BOOST_AUTO_TEST_CASE(drawings_and_cloudtak_elements_convert) {
+  // A Feature with the CloudTAK properties and a drawing, through the
+  // real decoder and encoder: the elements with a message go there (the
+  // team's __group, the status), the rest stay XML whole, in order.
+  decoder dec{default_config()};
+  cot_encoder cot{default_config().cot};
+  detection d;
+  std::string xml;
+  auto encode = [&](const std::string& record) {
+    auto r = dec.decode(record, d);
+    BOOST_TEST_REQUIRE(!r.has_value(), (r ? r->detail : ""));
+    BOOST_TEST_REQUIRE((cot.encode(d, now, xml) == encode_outcome::encoded));
+    return convert(xml);
+  };
+  auto m = encode(
+    R"({"type":"Feature","id":"p","geometry":{"type":"Point","coordinates":)"
+    R"([1,2]},"properties":{"time":1795696496789,"callsign":"B",)"
+    R"("group":{"name":"Cyan","role":"Team Member"},"status":{)"
+    R"("battery":88},"links":[{"uid":"cam-7","relation":"p-p"}],)"
+    R"("marker-color":"#FF0000"}})");
+  auto& det = m.cotevent().detail();
+  BOOST_TEST(det.group().name() == "Cyan");
+  BOOST_TEST(det.group().role() == "Team Member");
+  BOOST_TEST(det.status().battery() == 88u);
+  BOOST_TEST(det.contact().callsign() == "B");
+  BOOST_TEST(det.xmldetail().find(R"(<link uid="cam-7" relation="p-p"/>)")
+             != std::string::npos);
+  BOOST_TEST(det.xmldetail().find(R"(<color argb="-65536"/>)")
+             != std::string::npos);
+  auto line = encode(
+    R"({"type":"Feature","id":"l","geometry":{"type":"LineString",)"
+    R"("coordinates":[[1,2],[3,4]]},"properties":{"time":1795696496789}})");
+  BOOST_TEST(line.cotevent().type() == "u-d-f");
+  BOOST_TEST(line.cotevent().detail().xmldetail().find(
+               R"(<link point="2.0000000,1.0000000"/>)")
+             != std::string::npos);
+}
