@@ -1,0 +1,640 @@
+#!/usr/bin/env python3
+"""cotflow's conformance suite: its CoT events read by an independent TAK
+parser (node-CoT), field by field (docs/conformance.md).
+
+  conformance.py table   every row of tests/conformance/rows/*.yaml through
+                         `cotflow validate` and node-CoT (parse.mjs): the
+                         outcome, the row's expected fields, and the fields
+                         that must come back from the input
+  conformance.py golden  docs/golden/*.json through `cotflow validate`: the
+                         event must still be docs/golden/*.xml, times aside
+                         (--update rewrites the XML files)
+  conformance.py schema  every event of both against the CoT XSD (xmllint)
+
+Environment: COTFLOW_BIN (the binary), COTFLOW_SOURCE_DIR (the tree),
+COTFLOW_COT_XSD (the schema; missing: skipped, exit 77, unless
+COTFLOW_REQUIRE_SHARED=1), COTFLOW_REQUIRE_NODE_COT=1 (tests/conformance/
+node_modules missing is a failure, not a skip: `./dev test` sets it after
+`npm ci`).
+"""
+
+import datetime as dt
+import glob
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+SKIP = 77
+SRC = os.environ.get("COTFLOW_SOURCE_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+HERE = os.path.join(SRC, "tests", "conformance")
+GOLDEN = os.path.join(SRC, "docs", "golden")
+UNKNOWN = 9999999.0
+
+# The run's clock. Rows write times as tokens: $NOW is when the run
+# started, $T a minute later on a whole second. Records are dated $T: in
+# the future, so that stale = max(now, time) + TTL is exactly $T + TTL
+# however long the run takes (within the minute), and never too old.
+NOW_MS = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
+T_MS = (NOW_MS // 1000 + 60) * 1000
+TOKEN = re.compile(r"\$(T|NOW)(?:([+-]\d+(?:\.\d+)?)s)?(_MS)?")
+
+
+def rfc3339(ms):
+    """Epoch ms as cotflow writes times: UTC with milliseconds."""
+    t = dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
+
+
+def to_ms(value):
+    """An RFC 3339 text or epoch ms as epoch ms (None when neither)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    try:
+        t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int(round(t.timestamp() * 1000))
+
+
+def token_ms(m):
+    base = T_MS if m.group(1) == "T" else NOW_MS
+    return base + int(round(float(m.group(2) or 0) * 1000))
+
+
+def expand(value):
+    """`value` with its time tokens replaced: a whole-string `$T_MS` (with
+    an offset: `$T-5s_MS`) becomes the number, any other `$T`/`$NOW` the
+    RFC 3339 text."""
+    if isinstance(value, str):
+        m = TOKEN.fullmatch(value)
+        if m and m.group(3):
+            return token_ms(m)
+        return TOKEN.sub(lambda m: rfc3339(token_ms(m)), value)
+    if isinstance(value, list):
+        return [expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: expand(v) for k, v in value.items()}
+    return value
+
+
+# ---------------------------------------------------------------- running
+
+
+def cotflow_bin():
+    path = os.environ.get("COTFLOW_BIN") or os.path.join(SRC, "build",
+                                                         "cotflow")
+    if not os.access(path, os.X_OK):
+        sys.exit("conformance: no cotflow binary at %s (COTFLOW_BIN)" % path)
+    return path
+
+
+def config_file(settings, tmp):
+    """A config file holding `settings` ({"cot.how": "h-e", ...})."""
+    tree = {}
+    for key, value in (settings or {}).items():
+        node = tree
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    fd, path = tempfile.mkstemp(suffix=".yaml", dir=tmp)
+    with os.fdopen(fd, "w") as f:
+        yaml.safe_dump(tree, f)
+    return path
+
+
+def validate(records, settings, tmp):
+    """`cotflow validate` over `records` (one line each): per record what
+    it printed, an event's XML or "refused: ..."/"dropped: ..."."""
+    # Only the row's settings: COTFLOW_* variables of the caller's
+    # environment would override them.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COTFLOW_")}
+    run = subprocess.run(
+        [cotflow_bin(), "validate", "--config", config_file(settings, tmp),
+         "-"], input="".join(r + "\n" for r in records), env=env,
+        capture_output=True, text=True)
+    if run.returncode not in (0, 1):
+        sys.exit("conformance: cotflow validate exited %d: %s"
+                 % (run.returncode, run.stderr))
+    out = run.stdout.splitlines()
+    if len(out) != len(records):
+        sys.exit("conformance: %d records gave %d lines:\n%s"
+                 % (len(records), len(out), run.stdout))
+    return [re.sub(r"^line \d+: ", "", line) for line in out]
+
+
+def node_cot_dir():
+    """tests/conformance when node-CoT is installed there, else None."""
+    if os.path.isdir(os.path.join(HERE, "node_modules", "@tak-ps",
+                                  "node-cot")):
+        return HERE
+    return None
+
+
+def node_cot(events):
+    """node-CoT's reading of each XML event: {"raw", "geojson"} or
+    {"error"}."""
+    run = subprocess.run(["node", os.path.join(HERE, "parse.mjs")],
+                         input="".join(e + "\n" for e in events), cwd=HERE,
+                         capture_output=True, text=True, check=False)
+    if run.returncode != 0:
+        sys.exit("conformance: parse.mjs failed: " + run.stderr)
+    parsed = [json.loads(line) for line in run.stdout.splitlines()]
+    if len(parsed) != len(events):
+        sys.exit("conformance: parse.mjs read %d of %d events"
+                 % (len(parsed), len(events)))
+    return parsed
+
+
+# ----------------------------------------------------------- the table
+
+
+def load_rows():
+    rows = []
+    for path in sorted(glob.glob(os.path.join(HERE, "rows", "*.yaml"))):
+        with open(path) as f:
+            for n, row in enumerate(yaml.safe_load(f) or [], 1):
+                where = "%s #%d" % (os.path.relpath(path, SRC), n)
+                if "name" not in row or ("input" in row) == ("input_raw"
+                                                             in row):
+                    sys.exit("conformance: %s needs a name and one of input, "
+                             "input_raw" % where)
+                row["where"] = where
+                rows.append(row)
+    if not rows:
+        sys.exit("conformance: no rows in tests/conformance/rows/")
+    return rows
+
+
+def record_of(row):
+    """The row's record: its input as compact JSON (tokens expanded), or
+    input_raw as written."""
+    if "input_raw" in row:
+        return expand(row["input_raw"])
+    return json.dumps(expand(row["input"]), ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def flatten(node, prefix, out):
+    """node-CoT's raw parse (xml-js compact form) as flat keys: an
+    attribute `prefix.attr`, a text `prefix`, an empty element `prefix`:
+    True, the i-th of repeated elements `prefix[i]`."""
+    if isinstance(node, list):
+        for i, child in enumerate(node):
+            flatten(child, "%s[%d]" % (prefix, i), out)
+        return
+    if not node:
+        out[prefix] = True
+        return
+    for key, value in node.items():
+        if key == "_attributes":
+            for attr, v in value.items():
+                out[prefix + "." + attr] = v
+        elif key in ("_text", "_cdata"):
+            out[prefix] = value
+        else:
+            flatten(value, prefix + "." + key if prefix else key, out)
+
+
+def xml_view(raw):
+    """The flat keys of an event: its attributes as `uid`, `type`, ...,
+    `point.lat`, and its detail's elements as `contact.callsign`,
+    `track.course`, `remarks`, `link[0].point`, `__forcedelete`."""
+    flat = {}
+    flatten(raw, "", flat)
+    view = {}
+    for key, value in flat.items():
+        for prefix in ("event.detail.", "event."):
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+                break
+        view[key] = value
+    return view
+
+
+def path_get(tree, path):
+    """The value at a dotted path (`properties.callsign`,
+    `geometry.coordinates[0]`) of a JSON tree, or KeyError."""
+    node = tree
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if part.startswith("["):
+            i = int(part[1:-1])
+            if not isinstance(node, list) or i >= len(node):
+                raise KeyError(path)
+            node = node[i]
+        else:
+            if not isinstance(node, dict) or part not in node:
+                raise KeyError(path)
+            node = node[part]
+    return node
+
+
+OPS = {"near", "within_s", "contains", "matches", "present"}
+
+
+def same(expected, actual):
+    """Whether `actual` is `expected`: numbers numerically (XML's "38.1230000"
+    is 38.123), lists and objects member by member."""
+    if isinstance(expected, bool) or expected is None:
+        return actual == expected
+    if isinstance(expected, (int, float)):
+        try:
+            a = float(actual)
+        except (TypeError, ValueError):
+            return False
+        return math.isclose(a, expected, rel_tol=1e-12, abs_tol=1e-9)
+    if isinstance(expected, list):
+        return (isinstance(actual, list) and len(actual) == len(expected)
+                and all(same(e, a) for e, a in zip(expected, actual)))
+    if isinstance(expected, dict):
+        return (isinstance(actual, dict) and expected.keys() == actual.keys()
+                and all(same(v, actual[k]) for k, v in expected.items()))
+    return actual == expected
+
+
+def check_value(expected, actual, absent):
+    """None when `actual` matches `expected`, else the problem. `expected`
+    null: absent; {near: T, within_s: S}: a time within S s of T;
+    {contains: s}, {matches: regex}, {present: true}."""
+    if expected is None:
+        return None if absent else "should be absent, is %r" % (actual,)
+    if absent:
+        return "absent, expected %r" % (expected,)
+    if isinstance(expected, dict) and expected and set(expected) <= OPS:
+        if "near" in expected:
+            want, got = to_ms(expected["near"]), to_ms(actual)
+            slack = float(expected.get("within_s", 30)) * 1000
+            if got is None or abs(got - want) > slack:
+                return "%r is not within %g s of %s" % (
+                    actual, slack / 1000, expected["near"])
+        if "contains" in expected and expected["contains"] not in str(actual):
+            return "%r does not contain %r" % (actual, expected["contains"])
+        if "matches" in expected and not re.fullmatch(expected["matches"],
+                                                      str(actual)):
+            return "%r does not match /%s/" % (actual, expected["matches"])
+        return None
+    if not same(expected, actual):
+        return "%r, expected %r" % (actual, expected)
+    return None
+
+
+def check_xml(view, key, expected):
+    """A row's expectation of a flat key; null: neither the key nor
+    anything under it (`track: null`: no track element)."""
+    if expected is None:
+        under = [k for k in view
+                 if k == key or k.startswith(key + ".") or k.startswith(key +
+                                                                        "[")]
+        return None if not under else "should be absent, has %s" % under
+    return check_value(expected, view.get(key), key not in view)
+
+
+def check_geojson(geojson, path, expected):
+    try:
+        actual, absent = path_get(geojson, path), False
+    except KeyError:
+        actual, absent = None, True
+    return check_value(expected, actual, absent)
+
+
+# --------------------------------------------- what comes back from input
+
+
+def input_fields(record, settings):
+    """What the event must carry back from the record, by the input format
+    (docs/input-format.md): {field: value}, or None for a record the
+    generic checks cannot read (input_raw that is not plain JSON)."""
+    try:
+        rec = json.loads(record)
+    except ValueError:
+        return None
+    if not isinstance(rec, dict):
+        return None
+    given = lambda v: v is not None and v != ""  # noqa: E731
+    f = {}
+    if rec.get("type") == "Feature":
+        props = rec.get("properties") or {}
+        coords = (rec.get("geometry") or {}).get("coordinates") or []
+        ids = [rec.get("id"), props.get("uid"), props.get("id")]
+        f["id"] = next((i for i in ids if given(i)), None)
+        f["lon"], f["lat"] = (coords + [None, None])[:2]
+        f["hae"] = coords[2] if len(coords) > 2 else props.get("hae")
+        time = props.get("time")
+        f["time"] = time if given(time) else props.get("start")
+        f["start"] = props.get("start")
+        f["stale"] = props.get("stale")
+        f["type"] = props.get("type")
+        fields = props
+    else:
+        f["id"] = rec.get("id")
+        for k in ("lat", "lon", "hae", "time"):
+            f[k] = rec.get(k)
+        f["start"] = f["stale"] = f["type"] = None  # not read in a flat one
+        fields = rec
+    for k in ("source", "callsign", "course", "speed", "ce", "le", "how",
+              "remarks", "geopointsrc", "altsrc", "stale_s", "ended"):
+        f[k] = fields.get(k)
+    f["uid"] = "%s%s%s" % (settings.get("cot.uid_prefix", ""),
+                           "%s-" % f["source"] if given(f["source"]) else "",
+                           f["id"])
+    return f
+
+
+def roundtrip(record, settings, view, geojson):
+    """The problems of the event against its record: node-CoT must give
+    back the record's position, id, callsign, course, speed, times... as
+    the input format says they are written. Values cotflow clamped
+    (`_cotflow_ clamped`) are left to the row's expectations."""
+    f = input_fields(record, settings)
+    if f is None:
+        return []
+    problems = []
+
+    def expect(what, ok, got, want):
+        if not ok:
+            problems.append("round trip: %s is %r, the record says %r"
+                            % (what, got, want))
+
+    def near(a, b, decimals):
+        try:
+            return abs(float(a) - float(b)) <= 0.5 * 10**-decimals + 1e-12
+        except (TypeError, ValueError):
+            return False
+
+    props = geojson.get("properties", {})
+    if f["ended"] is True:
+        expect("uid", view.get("uid") == f["uid"] + "-delete",
+               view.get("uid"), f["uid"] + "-delete")
+        expect("type", view.get("type") == "t-x-d-d", view.get("type"),
+               "t-x-d-d")
+        expect("link.uid", view.get("link.uid") == f["uid"],
+               view.get("link.uid"), f["uid"])
+        expect("__forcedelete", view.get("__forcedelete") is True,
+               view.get("__forcedelete"), True)
+        return problems
+    clamped = set(str(view.get("_cotflow_.clamped", "")).split())
+    coords = geojson.get("geometry", {}).get("coordinates") or []
+    expect("uid", view.get("uid") == f["uid"] and geojson.get("id")
+           == f["uid"], geojson.get("id"), f["uid"])
+    for i, k in ((0, "lon"), (1, "lat")):
+        got = coords[i] if len(coords) > i else None
+        expect("geometry " + k, near(got, f[k], 7), got, f[k])
+    if "hae" not in clamped:
+        want = UNKNOWN if f["hae"] is None else f["hae"]
+        got = coords[2] if len(coords) > 2 else None
+        expect("geometry hae", near(got, want, 1), got, want)
+    for k in ("ce", "le"):
+        if k not in clamped:
+            want = UNKNOWN if f[k] is None else f[k]
+            expect("point " + k, near(view.get("point." + k), want, 1),
+                   view.get("point." + k), want)
+    callsign = f["callsign"] if f["callsign"] not in (None, "") else f["id"]
+    expect("callsign", props.get("callsign") == str(callsign),
+           props.get("callsign"), callsign)
+    for k, decimals in (("course", 1), ("speed", 2)):
+        if k in clamped:
+            continue
+        got = view.get("track." + k)
+        if f[k] is None:
+            expect("track " + k, got is None, got, None)
+        else:
+            expect("track " + k, near(got, f[k], decimals), got, f[k])
+    # node-CoT 12 reads speed only beside a course.
+    if f["course"] is not None and "course" not in clamped:
+        expect("GeoJSON course", near(props.get("course"), f["course"], 1),
+               props.get("course"), f["course"])
+        if f["speed"] is not None and "speed" not in clamped:
+            expect("GeoJSON speed", near(props.get("speed"), f["speed"], 2),
+                   props.get("speed"), f["speed"])
+    for k in ("type", "how"):
+        if f.get(k) not in (None, ""):
+            expect(k, props.get(k) == str(f[k]), props.get(k), f[k])
+    if f["remarks"] not in (None, ""):
+        got = props.get("remarks", "")
+        expect("remarks", str(f["remarks"]) in got, got, f["remarks"])
+    for k in ("geopointsrc", "altsrc"):
+        if f[k] not in (None, ""):
+            got = view.get("precisionlocation." + k)
+            expect("precisionlocation " + k, got == str(f[k]), got, f[k])
+    time = to_ms(f["time"])
+    if time is not None:
+        expect("time", to_ms(props.get("time")) == time, props.get("time"),
+               f["time"])
+        start = to_ms(f["start"]) if f["start"] is not None else time
+        expect("start", to_ms(props.get("start")) == start,
+               props.get("start"), f["start"] or f["time"])
+    if f["stale"] is not None:
+        expect("stale", to_ms(props.get("stale")) == to_ms(f["stale"]),
+               props.get("stale"), f["stale"])
+    elif (f["stale_s"] is not None and "stale_s" not in clamped
+          and time is not None and time > NOW_MS + 30000):
+        # A record dated in the future: stale is exactly time + stale_s.
+        want = time + int(f["stale_s"]) * 1000
+        expect("stale", to_ms(props.get("stale")) == want,
+               props.get("stale"), rfc3339(want))
+    return problems
+
+
+def check_row(row, record, out, parsed):
+    """The problems of one row: its outcome, its expected fields, and the
+    round trip of its record."""
+    want = expand(row.get("outcome", "encoded"))
+    if not out.startswith("<event"):
+        got = out
+        if want == "encoded":
+            return ["not encoded: " + got]
+        return [] if got == want or re.fullmatch(
+            re.escape(want) + r" \(.*\)", got) else [
+                "outcome %r, expected %r" % (got, want)]
+    if want != "encoded":
+        return ["encoded, expected %r" % want]
+    if "error" in parsed:
+        return ["node-CoT refused the event: %s\n  %s" % (parsed["error"],
+                                                          out)]
+    view, geojson = xml_view(parsed["raw"]), parsed["geojson"]
+    problems = []
+    for key, expected in (row.get("expect") or {}).items():
+        p = check_xml(view, key, expand(expected))
+        if p:
+            problems.append("%s: %s" % (key, p))
+    for path, expected in (row.get("geojson") or {}).items():
+        p = check_geojson(geojson, path, expand(expected))
+        if p:
+            problems.append("GeoJSON %s: %s" % (path, p))
+    if row.get("roundtrip", True):
+        problems += roundtrip(record, row.get("config") or {}, view, geojson)
+    return problems
+
+
+def run_table(rows, tmp):
+    """Every row through validate, grouped by config (one validate per
+    group); returns [(row, record, output line)] in the rows' order."""
+    groups = {}
+    for i, row in enumerate(rows):
+        key = json.dumps(row.get("config") or {}, sort_keys=True)
+        groups.setdefault(key, []).append(i)
+    results = [None] * len(rows)
+    for key, members in groups.items():
+        records = [record_of(rows[i]) for i in members]
+        if any("\n" in r for r in records):
+            sys.exit("conformance: a record holds a line feed")
+        for i, r, out in zip(members, records,
+                             validate(records, json.loads(key), tmp)):
+            results[i] = (rows[i], r, out)
+    return results
+
+
+def table(tmp):
+    if not node_cot_dir():
+        msg = ("node-CoT is not installed: run `npm ci --prefix "
+               "tests/conformance` (./dev test does)")
+        if os.environ.get("COTFLOW_REQUIRE_NODE_COT") == "1":
+            sys.exit("conformance: " + msg)
+        print("conformance: skipped: " + msg)
+        return SKIP
+    results = run_table(load_rows(), tmp)
+    events = [out for _, _, out in results if out.startswith("<event")]
+    parsed = iter(node_cot(events))
+    failed = 0
+    for row, record, out in results:
+        problems = check_row(row, record, out,
+                             next(parsed) if out.startswith("<event") else {})
+        if problems:
+            failed += 1
+            print("FAIL %s: %s\n  record: %s\n  event:  %s" % (
+                row["where"], row["name"], record, out))
+            for p in problems:
+                print("    " + p)
+    print("conformance: %d rows, %d events read by node-CoT, %d failed"
+          % (len(results), len(events), failed))
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------- golden events
+
+
+TIME_ATTR = re.compile(
+    r'((?:time|start|stale|cotflow)=")(\d{4}-\d\d-\d\dT[^"]*)(")')
+
+
+# The golden records are dated now (on the whole second before the run
+# started), so that their times, moved back by --update, read as if they had
+# been converted when they were made.
+GOLDEN_MS = NOW_MS // 1000 * 1000
+
+
+def golden_inputs():
+    """[(name, record)] of docs/golden/*.json, each record dated now."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(GOLDEN, "*.json"))):
+        with open(path) as f:
+            rec = json.load(f)
+        holder = rec.get("properties", rec) if rec.get(
+            "type") == "Feature" else rec
+        holder["time"] = rfc3339(GOLDEN_MS)
+        found.append((os.path.splitext(os.path.basename(path))[0],
+                      json.dumps(rec, ensure_ascii=False,
+                                 separators=(",", ":"))))
+    return found
+
+
+def golden_settings():
+    with open(os.path.join(GOLDEN, "config.yaml")) as f:
+        tree = yaml.safe_load(f) or {}
+    return {"%s.%s" % (s, k): v for s, keys in tree.items()
+            for k, v in keys.items()}
+
+
+def golden_events(tmp):
+    inputs = golden_inputs()
+    outs = validate([r for _, r in inputs], golden_settings(), tmp)
+    return [(name, record, out) for (name, record), out in zip(inputs, outs)]
+
+
+def golden(tmp, update):
+    """Each golden input must still give its golden event, times aside. With
+    --update the XML files are rewritten, their times moved back to the
+    input's own time, as if converted then."""
+    failed = 0
+    for name, record, out in golden_events(tmp):
+        path = os.path.join(GOLDEN, name + ".xml")
+        if update:
+            with open(os.path.join(GOLDEN, name + ".json")) as f:
+                rec = json.load(f)
+            holder = rec.get("properties", rec) if rec.get(
+                "type") == "Feature" else rec
+            shift = to_ms(holder["time"]) - GOLDEN_MS
+            out = TIME_ATTR.sub(lambda m: m.group(1) + rfc3339(
+                to_ms(m.group(2)) + shift) + m.group(3), out)
+            with open(path, "w") as f:
+                f.write(out + "\n")
+            print("conformance: wrote " + os.path.relpath(path, SRC))
+            continue
+        with open(path) as f:
+            want = f.read().strip()
+        blank = lambda x: TIME_ATTR.sub(r"\1…\3", x)  # noqa: E731
+        if blank(out) != blank(want):
+            failed += 1
+            print("FAIL docs/golden/%s: cotflow now writes\n  %s\ninstead of"
+                  "\n  %s\n(if the change is meant, review it and run "
+                  "conformance.py golden --update)" % (name, out, want))
+    if not update:
+        print("conformance: golden events checked, %d differ" % failed)
+    return 1 if failed else 0
+
+
+# ------------------------------------------------------------------ schema
+
+
+def schema(tmp):
+    xsd = os.environ.get("COTFLOW_COT_XSD", "")
+    if not os.access(xsd, os.R_OK):
+        msg = "no CoT schema at COTFLOW_COT_XSD=%s" % (xsd or "(unset)")
+        if os.environ.get("COTFLOW_REQUIRE_SHARED") == "1":
+            sys.exit("conformance: COTFLOW_REQUIRE_SHARED=1 and " + msg)
+        print("conformance: skipped: %s (COTFLOW_REQUIRE_SHARED=1 makes this "
+              "a failure)" % msg)
+        return SKIP
+    events = [("%s: %s" % (row["where"], row["name"]), out)
+              for row, _, out in run_table(load_rows(), tmp)]
+    events += [("docs/golden/" + name, out)
+               for name, _, out in golden_events(tmp)]
+    failed = 0
+    checked = 0
+    for what, out in events:
+        if not out.startswith("<event"):
+            continue
+        checked += 1
+        run = subprocess.run(["xmllint", "--noout", "--schema", xsd, "-"],
+                             input=out, capture_output=True, text=True)
+        if run.returncode != 0:
+            failed += 1
+            print("FAIL %s: not valid CoT\n  %s\n  %s" % (what, out,
+                                                          run.stderr.strip()))
+    print("conformance: %d events against %s, %d invalid" % (checked, xsd,
+                                                            failed))
+    return 1 if failed else 0
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] not in ("table", "golden", "schema"):
+        sys.exit(__doc__)
+    with tempfile.TemporaryDirectory() as tmp:
+        if argv[1] == "table":
+            return table(tmp)
+        if argv[1] == "golden":
+            return golden(tmp, "--update" in argv[2:])
+        return schema(tmp)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
