@@ -1,0 +1,104 @@
+// Writes to stdout a self-contained HTML page that draws CoT events on a
+// Leaflet map, from node-CoT's GeoJSON of each (the round trip a TAK web
+// client such as CloudTAK makes): MIL-STD-2525 symbols from the CoT type
+// (milsymbol), the callsign, course and speed as the symbol's modifiers.
+// No tiles (offline): a plain background with a graticule. node-CoT's
+// GeoJSON has no ce, so there is no error circle. Events without a place on
+// the map (a delete) are listed under it.
+// Usage: node render.mjs EVENT.xml... > map.html (docs/golden/render.sh).
+import CoT from '@tak-ps/node-cot';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const asset = (p) => fs.readFileSync(path.join(here, 'node_modules', p), 'utf8');
+
+const events = process.argv.slice(2).map((file) => {
+  const xml = fs.readFileSync(file, 'utf8').trim();
+  const feature = new CoT(xml).to_geojson();
+  return { name: path.basename(file, '.xml'), feature };
+});
+
+// A script's text inside <script>: "</script" would end it early.
+const inline = (text) => text.replace(/<\/script/gi, '<\\/script');
+
+const page = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>cotflow golden events</title>
+<style>${asset('leaflet/dist/leaflet.css')}
+html, body { margin: 0; font: 13px sans-serif; background: #fff; }
+#map { width: 1000px; height: 620px; background: #e8ecef; }
+#list { padding: 6px 10px; width: 980px; }
+#list div { margin: 2px 0; }
+.label { background: rgba(255,255,255,0.85); border: 0; box-shadow: none;
+         font-weight: bold; }
+</style></head><body>
+<div id="map"></div><div id="list"></div>
+<script>${inline(asset('leaflet/dist/leaflet.js'))}</script>
+<script>${inline(asset('milsymbol/dist/milsymbol.js'))}</script>
+<script>
+const events = ${JSON.stringify(events)};
+
+// CoT type a-h-G-E-V -> 2525B SIDC SHGPEV--------: the affiliation letter,
+// the battle dimension, status present, the function id.
+function sidc(type) {
+  const p = type.split('-');
+  if (p[0] !== 'a' || p.length < 3) return null;
+  const fn = (p.slice(3).join('') + '------').slice(0, 6);
+  return ('S' + p[1].toUpperCase() + p[2] + 'P' + fn + '-----').slice(0, 15);
+}
+
+const map = L.map('map', { zoomControl: false, attributionControl: false });
+const placed = events.filter((e) => !e.feature.properties.type.startsWith('t-'));
+const bounds = L.latLngBounds(placed.map((e) => {
+  const c = e.feature.geometry.coordinates;
+  return [c[1], c[0]];
+}));
+map.fitBounds(bounds.pad(0.35));
+
+// Graticule every 0.002 degrees, labelled.
+const b = map.getBounds(), step = 0.002;
+for (let lat = Math.ceil(b.getSouth() / step) * step; lat < b.getNorth(); lat += step) {
+  L.polyline([[lat, b.getWest()], [lat, b.getEast()]], { color: '#b8c0c8', weight: 1 }).addTo(map);
+  L.marker([lat, b.getWest()], { icon: L.divIcon({ className: '', iconAnchor: [-3, 14], html:
+    '<span style="color:#778">' + lat.toFixed(3) + '</span>' }) }).addTo(map);
+}
+for (let lon = Math.ceil(b.getWest() / step) * step; lon < b.getEast(); lon += step) {
+  L.polyline([[b.getSouth(), lon], [b.getNorth(), lon]], { color: '#b8c0c8', weight: 1 }).addTo(map);
+  L.marker([b.getSouth(), lon], { icon: L.divIcon({ className: '', iconAnchor: [-2, 14], html:
+    '<span style="color:#778">' + lon.toFixed(3) + '</span>' }) }).addTo(map);
+}
+
+const list = document.getElementById('list');
+list.innerHTML = '<b>cotflow golden events</b> (docs/golden/*.xml) read by node-CoT, drawn from its GeoJSON';
+for (const { name, feature } of events) {
+  const p = feature.properties;
+  const [lon, lat] = feature.geometry.coordinates;
+  const line = document.createElement('div');
+  line.textContent = name + ': ' + p.type + ' ' + feature.id + ' "' + p.callsign
+    + '" how=' + p.how + (p.remarks ? ' - ' + p.remarks : '');
+  list.appendChild(line);
+  if (p.type.startsWith('t-')) {
+    line.textContent = name + ': ' + p.type + ' ' + feature.id
+      + ' (a delete: not drawn; TAK removes the track it links)';
+    continue;
+  }
+  const options = { size: 30, uniqueDesignation: p.callsign };
+  if (p.course !== undefined) options.direction = p.course;
+  if (p.speed !== undefined) options.speed = p.speed + ' m/s';
+  const hae = feature.geometry.coordinates[2];
+  if (hae !== undefined && hae !== 9999999) options.altitudeDepth = hae + ' m HAE';
+  const code = sidc(p.type);
+  const sym = code && new ms.Symbol(code, options);
+  if (sym && sym.isValid()) {
+    const a = sym.getAnchor(), s = sym.getSize();
+    L.marker([lat, lon], { icon: L.divIcon({ className: '', html: sym.asSVG(),
+      iconSize: [s.width, s.height], iconAnchor: [a.x, a.y] }) }).addTo(map);
+  } else {
+    L.circleMarker([lat, lon], { radius: 6 }).addTo(map)
+      .bindTooltip(p.callsign, { permanent: true, className: 'label' });
+  }
+}
+</script></body></html>
+`;
+process.stdout.write(page);
