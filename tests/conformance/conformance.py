@@ -3,7 +3,8 @@
 parser (node-CoT), field by field (docs/conformance.md).
 
   conformance.py table   every row of tests/conformance/rows/*.yaml through
-                         `cotflow validate` and node-CoT (parse.mjs): the
+                         `cotflow validate` (`via: pipeline`: `cotflow run`)
+                         and node-CoT (parse.mjs): the
                          outcome, the row's expected fields, and the fields
                          that must come back from the input
   conformance.py golden  docs/golden/*.json through `cotflow validate`: the
@@ -24,9 +25,14 @@ import json
 import math
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 
 import yaml
 
@@ -130,6 +136,75 @@ def validate(records, settings, tmp):
         sys.exit("conformance: %d records gave %d lines:\n%s"
                  % (len(records), len(out), run.stdout))
     return [re.sub(r"^line \d+: ", "", line) for line in out]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(url, body=None, timeout=5):
+    """(status, text) of a GET, or of a POST of `body`; status 0 when
+    nothing answers."""
+    req = urllib.request.Request(url, data=body and body.encode())
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def pipeline(records, settings, tmp):
+    """The events `cotflow run` writes for `records`, each an encoded one:
+    one process with the embedded broker (one partition, so the events come
+    in the records' order), the records POSTed to its HTTP ingest (their
+    Kafka timestamp is when the ingest produced them) and the file sink
+    read back."""
+    out = os.path.join(tmp, "pipeline-%d.cot" % free_port())
+    ingest, ops = free_port(), free_port()
+    settings = dict(settings, **{
+        "kafka.brokers": "embedded", "ingest.address": "127.0.0.1:%d" % ingest,
+        "http.address": "127.0.0.1:%d" % ops, "sinks.file": out})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COTFLOW_")}
+    log = open(os.path.join(tmp, "pipeline.log"), "a+")
+    proc = subprocess.Popen(
+        [cotflow_bin(), "run", "--config", config_file(settings, tmp),
+         "--partitions", "1"], env=env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while http("http://127.0.0.1:%d/health/ready" % ops)[0] != 200:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                sys.exit("conformance: cotflow run did not get ready:\n"
+                         + log.read())
+            time.sleep(0.1)
+        status, answer = http("http://127.0.0.1:%d/v1/detections" % ingest,
+                              "".join(r + "\n" for r in records), 30)
+        if status != 202:
+            sys.exit("conformance: the ingest answered %d: %s"
+                     % (status, answer))
+        lines = []
+        while time.monotonic() < deadline:
+            if os.path.exists(out):
+                with open(out) as f:
+                    lines = f.read().splitlines()
+                if len(lines) >= len(records):
+                    return lines
+            time.sleep(0.1)
+        sys.exit("conformance: cotflow run wrote %d events of %d records "
+                 "(rows with via: pipeline must be encoded)"
+                 % (len(lines), len(records)))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 def node_cot_dir():
@@ -476,19 +551,25 @@ def check_row(row, record, out, parsed):
 
 
 def run_table(rows, tmp):
-    """Every row through validate, grouped by config (one validate per
-    group); returns [(row, record, output line)] in the rows' order."""
+    """Every row through validate, or with `via: pipeline` through `cotflow
+    run`, grouped by config and way (one process per group); returns
+    [(row, record, output line)] in the rows' order."""
     groups = {}
     for i, row in enumerate(rows):
-        key = json.dumps(row.get("config") or {}, sort_keys=True)
+        via = row.get("via", "validate")
+        if via not in ("validate", "pipeline"):
+            sys.exit("conformance: %s: via is validate or pipeline"
+                     % row["where"])
+        key = (via, json.dumps(row.get("config") or {}, sort_keys=True))
         groups.setdefault(key, []).append(i)
     results = [None] * len(rows)
-    for key, members in groups.items():
+    for (via, settings), members in groups.items():
         records = [record_of(rows[i]) for i in members]
         if any("\n" in r for r in records):
             sys.exit("conformance: a record holds a line feed")
+        run = validate if via == "validate" else pipeline
         for i, r, out in zip(members, records,
-                             validate(records, json.loads(key), tmp)):
+                             run(records, json.loads(settings), tmp)):
             results[i] = (rows[i], r, out)
     return results
 
