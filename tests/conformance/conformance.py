@@ -113,7 +113,7 @@ def config_file(settings, tmp):
             node = node.setdefault(p, {})
         node[leaf] = value
     fd, path = tempfile.mkstemp(suffix=".yaml", dir=tmp)
-    with os.fdopen(fd, "w") as f:
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
         yaml.safe_dump(tree, f)
     return path
 
@@ -127,7 +127,7 @@ def validate(records, settings, tmp):
     run = subprocess.run(
         [cotflow_bin(), "validate", "--config", config_file(settings, tmp),
          "-"], input="".join(r + "\n" for r in records), env=env,
-        capture_output=True, text=True)
+        capture_output=True, encoding="utf-8")
     if run.returncode not in (0, 1):
         sys.exit("conformance: cotflow validate exited %d: %s"
                  % (run.returncode, run.stderr))
@@ -169,7 +169,7 @@ def pipeline(records, settings, tmp):
         "kafka.brokers": "embedded", "ingest.address": "127.0.0.1:%d" % ingest,
         "http.address": "127.0.0.1:%d" % ops, "sinks.file": out})
     env = {k: v for k, v in os.environ.items() if not k.startswith("COTFLOW_")}
-    log = open(os.path.join(tmp, "pipeline.log"), "a+")
+    log = open(os.path.join(tmp, "pipeline.log"), "a+", encoding="utf-8")
     proc = subprocess.Popen(
         [cotflow_bin(), "run", "--config", config_file(settings, tmp),
          "--partitions", "1"], env=env, stdout=log, stderr=log)
@@ -189,7 +189,7 @@ def pipeline(records, settings, tmp):
         lines = []
         while time.monotonic() < deadline:
             if os.path.exists(out):
-                with open(out) as f:
+                with open(out, encoding="utf-8") as f:
                     lines = f.read().splitlines()
                 if len(lines) >= len(records):
                     return lines
@@ -220,7 +220,7 @@ def node_cot(events):
     {"error"}."""
     run = subprocess.run(["node", os.path.join(HERE, "parse.mjs")],
                          input="".join(e + "\n" for e in events), cwd=HERE,
-                         capture_output=True, text=True, check=False)
+                         capture_output=True, encoding="utf-8", check=False)
     if run.returncode != 0:
         sys.exit("conformance: parse.mjs failed: " + run.stderr)
     parsed = [json.loads(line) for line in run.stdout.splitlines()]
@@ -236,7 +236,7 @@ def node_cot(events):
 def load_rows():
     rows = []
     for path in sorted(glob.glob(os.path.join(HERE, "rows", "*.yaml"))):
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             for n, row in enumerate(yaml.safe_load(f) or [], 1):
                 where = "%s #%d" % (os.path.relpath(path, SRC), n)
                 if "name" not in row or ("input" in row) == ("input_raw"
@@ -613,15 +613,21 @@ TIME_ATTR = re.compile(
 GOLDEN_MS = NOW_MS // 1000 * 1000
 
 
+def dated(rec):
+    """The object holding a record's time: a Feature's properties, else
+    the record."""
+    if rec.get("type") == "Feature":
+        return rec.setdefault("properties", {})
+    return rec
+
+
 def golden_inputs():
     """[(name, record)] of docs/golden/*.json, each record dated now."""
     found = []
     for path in sorted(glob.glob(os.path.join(GOLDEN, "*.json"))):
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             rec = json.load(f)
-        holder = rec.get("properties", rec) if rec.get(
-            "type") == "Feature" else rec
-        holder["time"] = rfc3339(GOLDEN_MS)
+        dated(rec)["time"] = rfc3339(GOLDEN_MS)
         found.append((os.path.splitext(os.path.basename(path))[0],
                       json.dumps(rec, ensure_ascii=False,
                                  separators=(",", ":"))))
@@ -629,7 +635,7 @@ def golden_inputs():
 
 
 def golden_settings():
-    with open(os.path.join(GOLDEN, "config.yaml")) as f:
+    with open(os.path.join(GOLDEN, "config.yaml"), encoding="utf-8") as f:
         tree = yaml.safe_load(f) or {}
     return {"%s.%s" % (s, k): v for s, keys in tree.items()
             for k, v in keys.items()}
@@ -649,18 +655,16 @@ def golden(tmp, update):
     for name, record, out in golden_events(tmp):
         path = os.path.join(GOLDEN, name + ".xml")
         if update:
-            with open(os.path.join(GOLDEN, name + ".json")) as f:
-                rec = json.load(f)
-            holder = rec.get("properties", rec) if rec.get(
-                "type") == "Feature" else rec
-            shift = to_ms(holder["time"]) - GOLDEN_MS
+            with open(os.path.join(GOLDEN, name + ".json"),
+                      encoding="utf-8") as f:
+                shift = to_ms(dated(json.load(f))["time"]) - GOLDEN_MS
             out = TIME_ATTR.sub(lambda m: m.group(1) + rfc3339(
                 to_ms(m.group(2)) + shift) + m.group(3), out)
-            with open(path, "w") as f:
+            with open(path, "w", encoding="utf-8") as f:
                 f.write(out + "\n")
             print("conformance: wrote " + os.path.relpath(path, SRC))
             continue
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             want = f.read().strip()
         blank = lambda x: TIME_ATTR.sub(r"\1…\3", x)  # noqa: E731
         if blank(out) != blank(want):
@@ -696,7 +700,7 @@ def schema(tmp):
             continue
         checked += 1
         run = subprocess.run(["xmllint", "--noout", "--schema", xsd, "-"],
-                             input=out, capture_output=True, text=True)
+                             input=out, capture_output=True, encoding="utf-8")
         if run.returncode != 0:
             failed += 1
             print("FAIL %s: not valid CoT\n  %s\n  %s" % (what, out,

@@ -18,7 +18,8 @@ function without_own_flow_tag(raw) {
   return raw;
 }
 
-const lines = readline.createInterface({ input: process.stdin, terminal: false });
+const lines = readline.createInterface({ input: process.stdin,
+                                        terminal: false });
 for await (const line of lines) {
   if (!line.trim()) continue;
   let out;

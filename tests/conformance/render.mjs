@@ -49,37 +49,40 @@ function sidc(type) {
 }
 
 const map = L.map('map', { zoomControl: false, attributionControl: false });
-const placed = events.filter((e) => !e.feature.properties.type.startsWith('t-'));
-const bounds = L.latLngBounds(placed.map((e) => {
-  const c = e.feature.geometry.coordinates;
-  return [c[1], c[0]];
-}));
-map.fitBounds(bounds.pad(0.35));
+// Events of type t-... (a delete) say something about other events: they
+// are listed, not drawn.
+const drawn = (f) => !f.properties.type.startsWith('t-');
+const latlng = (f) => [f.geometry.coordinates[1], f.geometry.coordinates[0]];
+const placed = events.filter((e) => drawn(e.feature));
+map.fitBounds(L.latLngBounds(placed.map((e) => latlng(e.feature))).pad(0.35));
 
-// Graticule every 0.002 degrees, labelled.
+// A graticule every 0.002 degrees, labelled at the west and south edges.
 const b = map.getBounds(), step = 0.002;
-for (let lat = Math.ceil(b.getSouth() / step) * step; lat < b.getNorth(); lat += step) {
-  L.polyline([[lat, b.getWest()], [lat, b.getEast()]], { color: '#b8c0c8', weight: 1 }).addTo(map);
-  L.marker([lat, b.getWest()], { icon: L.divIcon({ className: '', iconAnchor: [-3, 14], html:
-    '<span style="color:#778">' + lat.toFixed(3) + '</span>' }) }).addTo(map);
+const label = (at, text, anchor) => L.marker(at, { icon: L.divIcon({
+  className: '', iconAnchor: anchor,
+  html: '<span style="color:#778">' + text + '</span>' }) }).addTo(map);
+const line = (from, to) =>
+  L.polyline([from, to], { color: '#b8c0c8', weight: 1 }).addTo(map);
+for (let v = Math.ceil(b.getSouth() / step) * step; v < b.getNorth(); v += step) {
+  line([v, b.getWest()], [v, b.getEast()]);
+  label([v, b.getWest()], v.toFixed(3), [-3, 14]);
 }
-for (let lon = Math.ceil(b.getWest() / step) * step; lon < b.getEast(); lon += step) {
-  L.polyline([[b.getSouth(), lon], [b.getNorth(), lon]], { color: '#b8c0c8', weight: 1 }).addTo(map);
-  L.marker([b.getSouth(), lon], { icon: L.divIcon({ className: '', iconAnchor: [-2, 14], html:
-    '<span style="color:#778">' + lon.toFixed(3) + '</span>' }) }).addTo(map);
+for (let v = Math.ceil(b.getWest() / step) * step; v < b.getEast(); v += step) {
+  line([b.getSouth(), v], [b.getNorth(), v]);
+  label([b.getSouth(), v], v.toFixed(3), [-2, 14]);
 }
 
 const list = document.getElementById('list');
-list.innerHTML = '<b>cotflow golden events</b> (docs/golden/*.xml) read by node-CoT, drawn from its GeoJSON';
+list.innerHTML = '<b>cotflow golden events</b> (docs/golden/*.xml) read by '
+  + 'node-CoT, drawn from its GeoJSON';
 for (const { name, feature } of events) {
   const p = feature.properties;
-  const [lon, lat] = feature.geometry.coordinates;
-  const line = document.createElement('div');
-  line.textContent = name + ': ' + p.type + ' ' + feature.id + ' "' + p.callsign
-    + '" how=' + p.how + (p.remarks ? ' - ' + p.remarks : '');
-  list.appendChild(line);
-  if (p.type.startsWith('t-')) {
-    line.textContent = name + ': ' + p.type + ' ' + feature.id
+  const entry = document.createElement('div');
+  entry.textContent = name + ': ' + p.type + ' ' + feature.id + ' "'
+    + p.callsign + '" how=' + p.how + (p.remarks ? ' - ' + p.remarks : '');
+  list.appendChild(entry);
+  if (!drawn(feature)) {
+    entry.textContent = name + ': ' + p.type + ' ' + feature.id
       + ' (a delete: not drawn; TAK removes the track it links)';
     continue;
   }
@@ -87,15 +90,17 @@ for (const { name, feature } of events) {
   if (p.course !== undefined) options.direction = p.course;
   if (p.speed !== undefined) options.speed = p.speed + ' m/s';
   const hae = feature.geometry.coordinates[2];
-  if (hae !== undefined && hae !== 9999999) options.altitudeDepth = hae + ' m HAE';
+  if (hae !== undefined && hae !== 9999999)
+    options.altitudeDepth = hae + ' m HAE';
   const code = sidc(p.type);
   const sym = code && new ms.Symbol(code, options);
   if (sym && sym.isValid()) {
     const a = sym.getAnchor(), s = sym.getSize();
-    L.marker([lat, lon], { icon: L.divIcon({ className: '', html: sym.asSVG(),
-      iconSize: [s.width, s.height], iconAnchor: [a.x, a.y] }) }).addTo(map);
+    L.marker(latlng(feature), { icon: L.divIcon({ className: '',
+      html: sym.asSVG(), iconSize: [s.width, s.height],
+      iconAnchor: [a.x, a.y] }) }).addTo(map);
   } else {
-    L.circleMarker([lat, lon], { radius: 6 }).addTo(map)
+    L.circleMarker(latlng(feature), { radius: 6 }).addTo(map)
       .bindTooltip(p.callsign, { permanent: true, className: 'label' });
   }
 }
