@@ -1,7 +1,9 @@
-// Reads CoT XML events from stdin, one per line, and prints for each one JSON
+// Reads CoT events from stdin, one per line, and prints for each one JSON
 // line of what node-CoT (@tak-ps/node-cot, the TAK parser CloudTAK uses)
-// makes of it: {"raw": its parse of the XML, "geojson": its to_geojson()},
-// or {"error": why it refused the event}. The conformance suite
+// makes of it: {"raw": its parse of the event, "geojson": its
+// to_geojson()}, or {"error": why it refused the event}. A line is CoT XML,
+// or "takp:" and a TAK Protocol version 1 TakMessage in base64 (read with
+// node-CoT's from_proto). The conformance suite
 // (conformance.py) compares these with cotflow's input; node-CoT is an
 // independent reading of cotflow's output, so this script must stay a plain
 // call of the library, without fixes of its own.
@@ -24,7 +26,9 @@ for await (const line of lines) {
   if (!line.trim()) continue;
   let out;
   try {
-    const cot = new CoT(line);
+    const cot = line.startsWith('takp:')
+      ? CoT.from_proto(Buffer.from(line.slice(5), 'base64'))
+      : new CoT(line);
     const geojson = cot.to_geojson();
     if (geojson.properties.flow)
       for (const key of Object.keys(geojson.properties.flow))
