@@ -5,9 +5,9 @@ parser (node-CoT), field by field (docs/conformance.md).
   conformance.py table   every row of tests/conformance/rows/*.yaml through
                          `cotflow validate` (`via: pipeline` or `tak`:
                          `cotflow run`, its file sink or a TAK destination)
-                         and node-CoT (parse.mjs): the
-                         outcome, the row's expected fields, and the fields
-                         that must come back from the input
+                         and node-CoT (parse.mjs): the outcome, the row's
+                         expected fields, and the fields that must come
+                         back from the input
   conformance.py golden  docs/golden/*.json through `cotflow validate`: the
                          event must still be docs/golden/*.xml, times aside
                          (--update rewrites the XML files)
@@ -588,20 +588,20 @@ def roundtrip(record, settings, view, geojson, via):
         if f[k] not in (None, ""):
             got = view.get("precisionlocation." + k)
             expect("precisionlocation " + k, got == str(f[k]), got, f[k])
-    time = to_ms(f["time"])
-    if time is not None:
-        expect("time", to_ms(props.get("time")) == time, props.get("time"),
-               f["time"])
-        start = to_ms(f["start"]) if f["start"] is not None else time
+    dated_ms = to_ms(f["time"])
+    if dated_ms is not None:
+        expect("time", to_ms(props.get("time")) == dated_ms,
+               props.get("time"), f["time"])
+        start = to_ms(f["start"]) if f["start"] is not None else dated_ms
         expect("start", to_ms(props.get("start")) == start,
                props.get("start"), f["start"] or f["time"])
     if f["stale"] is not None:
         expect("stale", to_ms(props.get("stale")) == to_ms(f["stale"]),
                props.get("stale"), f["stale"])
     elif (f["stale_s"] is not None and "stale_s" not in clamped
-          and time is not None and time > NOW_MS + 30000):
+          and dated_ms is not None and dated_ms > NOW_MS + 30000):
         # A record dated in the future: stale is exactly time + stale_s.
-        want = time + int(f["stale_s"]) * 1000
+        want = dated_ms + int(f["stale_s"]) * 1000
         expect("stale", to_ms(props.get("stale")) == want,
                props.get("stale"), rfc3339(want))
     return problems
@@ -640,8 +640,9 @@ def check_row(row, record, out, parsed):
 
 
 def run_table(rows, tmp):
-    """Every row through validate, or with `via: pipeline` through `cotflow
-    run`, grouped by config and way (one process per group); returns
+    """Every row through validate, or with `via: pipeline` or `tak`
+    through `cotflow run`, grouped by config and way (one process per
+    group); returns
     [(row, record, output line)] in the rows' order."""
     groups = {}
     for i, row in enumerate(rows):
