@@ -480,9 +480,13 @@ def input_fields(record, settings):
         return None
     given = lambda v: v is not None and v != ""  # noqa: E731
     f = {}
+    f["geometry"] = f["properties"] = None
     if rec.get("type") == "Feature":
         props = rec.get("properties") or {}
+        f["geometry"], f["properties"] = rec.get("geometry") or {}, props
         coords = (rec.get("geometry") or {}).get("coordinates") or []
+        if f["geometry"].get("type") != "Point":  # a drawing: its point is
+            coords = []                           # checked by its rows
         ids = [rec.get("id"), props.get("uid"), props.get("id")]
         f["id"] = next((i for i in ids if given(i)), None)
         f["lon"], f["lat"] = (coords + [None, None])[:2]
@@ -541,6 +545,12 @@ def roundtrip(record, settings, view, geojson, via):
                view.get("__forcedelete"), True)
         return problems
     clamped = set(str(view.get("_cotflow_.clamped", "")).split())
+    if f["properties"] is not None:
+        problems += cloudtak_roundtrip(f["geometry"], f["properties"], props,
+                                       view)
+    if f["geometry"] and f["geometry"].get("type") != "Point":
+        return problems + drawing_roundtrip(f, view, props,
+                                            geojson.get("geometry", {}))
     coords = geojson.get("geometry", {}).get("coordinates") or []
     expect("uid", view.get("uid") == f["uid"] and geojson.get("id")
            == f["uid"], geojson.get("id"), f["uid"])
@@ -604,6 +614,166 @@ def roundtrip(record, settings, view, geojson, via):
         want = dated_ms + int(f["stale_s"]) * 1000
         expect("stale", to_ms(props.get("stale")) == want,
                props.get("stale"), rfc3339(want))
+    return problems
+
+
+def as_text(v):
+    """A JSON scalar as cotflow writes it into an attribute."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def hex_colour(v):
+    """(#rrggbb, opacity) of a colour property as node-CoT gives it back:
+    #RGB doubled, an ARGB integer's alpha as its opacity."""
+    if isinstance(v, int):
+        v &= 0xFFFFFFFF
+        return "#%06x" % (v & 0xFFFFFF), (v >> 24) / 255
+    v = v.lower()
+    if len(v) == 4:
+        v = "#" + "".join(c * 2 for c in v[1:])
+    return v, 1.0
+
+
+# The CloudTAK properties and the attributes cotflow copies of each
+# (docs/input-format.md, "CloudTAK properties").
+CLOUDTAK_ATTRS = {
+    "group": ["name", "role"],
+    "status": ["battery", "readiness"],
+    "takv": ["device", "platform", "os", "version", "appid"],
+    "contact": ["phone", "endpoint", "emailAddress", "xmppUsername",
+                "sipAddress"],
+}
+
+
+def cloudtak_roundtrip(geometry, given, props, view):
+    """The CloudTAK properties of a Feature, as node-CoT's to_geojson gives
+    them back: each object's copied attributes as text, dest, mission,
+    archived, icon, marker-color; and the links as node-CoT parsed them
+    (its to_geojson leaves out a p-p link; milsym and milicon it does not
+    know before node-CoT 13, so their rows check the parse)."""
+    problems = []
+
+    def expect(what, ok, got, want):
+        if not ok:
+            problems.append("round trip: %s is %r, the record says %r"
+                            % (what, got, want))
+
+    def attrs(obj, names):
+        return {k: as_text(obj[k]) for k in names
+                if obj.get(k) is not None}
+
+    for prop, names in CLOUDTAK_ATTRS.items():
+        obj = given.get(prop)
+        if isinstance(obj, dict) and attrs(obj, names):
+            want = attrs(obj, names)
+            got = props.get(prop)
+            expect(prop, got == want, got, want)
+    links = given.get("links")
+    if links and geometry.get("type") == "Point":
+        for i, link in enumerate(links):
+            at = "link[%d]" % i if len(links) > 1 else "link"
+            for k, v in attrs(link, ["uid", "type", "relation", "url",
+                                     "point", "callsign", "remarks", "mime",
+                                     "production_time",
+                                     "parent_callsign"]).items():
+                got = view.get(at + "." + k)
+                expect(at + "." + k, got == v, got, v)
+    dest = given.get("dest")
+    if dest:
+        names = ["callsign", "uid", "group", "mission", "mission-guid"]
+        want = ([attrs(d, names) for d in dest] if isinstance(dest, list)
+                else [attrs(dest, names)])
+        got = props.get("dest")
+        got = got if isinstance(got, list) else [got]
+        expect("dest", got == want, got, want)
+    mission = given.get("mission")
+    if isinstance(mission, dict):
+        want = attrs(mission, ["type", "guid", "tool", "name", "authorUid"])
+        if isinstance(mission.get("missionLayer"), dict):
+            want["missionLayer"] = attrs(mission["missionLayer"],
+                                         ["name", "parentUid", "type", "uid"])
+        expect("mission", props.get("mission") == want,
+               props.get("mission"), want)
+    if given.get("archived") is True:
+        expect("archived", props.get("archived") is True,
+               props.get("archived"), True)
+    icon = given.get("icon")
+    if isinstance(icon, str) and icon:
+        want = icon
+        if ":" in icon:
+            want = icon.replace(":", "/")
+            want += "" if want.endswith(".png") else ".png"
+        expect("icon", props.get("icon") == want, props.get("icon"), want)
+    colour = given.get("marker-color")
+    if colour is not None and geometry.get("type") == "Point":
+        want, opacity = hex_colour(colour)
+        if given.get("marker-opacity") is not None:
+            opacity = round(given["marker-opacity"] * 255) / 255
+        got = props.get("marker-color")
+        expect("marker-color", (got or "").lower() == want, got, want)
+        got = props.get("marker-opacity")
+        expect("marker-opacity", got is not None
+               and abs(got - opacity) < 1e-9, got, opacity)
+    return problems
+
+
+def drawing_roundtrip(f, view, props, geo):
+    """A LineString or Polygon, as node-CoT reads the u-d-f shape back: its
+    vertices (a ring closed), its type, stroke and fill."""
+    problems = []
+    geometry, given = f["geometry"], f["properties"]
+
+    def expect(what, ok, got, want):
+        if not ok:
+            problems.append("round trip: %s is %r, the record says %r"
+                            % (what, got, want))
+
+    kind = geometry.get("type")
+    coords = geometry.get("coordinates")
+    ring = coords if kind == "LineString" else coords[0]
+    want = [[round(p[0], 7), round(p[1], 7)] for p in ring]
+    if kind == "Polygon" and want[0] != want[-1]:
+        want.append(want[0])
+    # node-CoT reads a shape that ends where it starts as a Polygon.
+    want_kind = "Polygon" if want[0] == want[-1] else "LineString"
+    got_coords = geo.get("coordinates")
+    if want_kind == "Polygon" and got_coords:
+        got_coords = got_coords[0]
+    got = [[round(float(c), 7) for c in p[:2]] for p in got_coords or []]
+    expect("geometry type", geo.get("type") == want_kind, geo.get("type"),
+           want_kind)
+    expect("vertices", got == want, got, want)
+    if not given.get("type"):
+        expect("type", view.get("type") == "u-d-f", view.get("type"),
+               "u-d-f")
+    stroke, opacity = hex_colour(given.get("stroke") or "#555555")
+    if given.get("stroke-opacity") is not None:
+        opacity = round(given["stroke-opacity"] * 255) / 255
+    expect("stroke", (props.get("stroke") or "").lower() == stroke,
+           props.get("stroke"), stroke)
+    got = props.get("stroke-opacity")
+    expect("stroke-opacity", got is not None and abs(got - opacity) < 1e-9,
+           got, opacity)
+    width = given.get("stroke-width")
+    want_width = 2 if width is None else width
+    expect("stroke-width", props.get("stroke-width") == want_width,
+           props.get("stroke-width"), want_width)
+    style = given.get("stroke-style") or "solid"
+    expect("stroke-style", props.get("stroke-style") == style,
+           props.get("stroke-style"), style)
+    if kind == "Polygon":
+        fill, opacity = hex_colour(given.get("fill") or "#555555")
+        opacity = 0.6 if given.get("fill") is None else opacity
+        if given.get("fill-opacity") is not None:
+            opacity = given["fill-opacity"]
+        opacity = round(opacity * 255) / 255
+        expect("fill", (props.get("fill") or "").lower() == fill,
+               props.get("fill"), fill)
+        got = props.get("fill-opacity")
+        expect("fill-opacity", got is not None and abs(got - opacity) < 1e-9,
+               got, opacity)
     return problems
 
 
