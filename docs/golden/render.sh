@@ -11,7 +11,7 @@ profile="$(mktemp -d)"
 trap 'rm -rf "$html" "$profile"' EXIT
 node tests/conformance/render.mjs docs/golden/*.xml >"$html"
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
-  --user-data-dir="$profile" --window-size=1000,760 \
+  --user-data-dir="$profile" --window-size=1000,820 \
   --virtual-time-budget=3000 --screenshot="$PWD/docs/golden/map.png" \
   "file://$html" 2>/dev/null
 echo "wrote docs/golden/map.png"

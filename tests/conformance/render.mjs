@@ -52,9 +52,18 @@ const map = L.map('map', { zoomControl: false, attributionControl: false });
 // Events of type t-... (a delete) say something about other events: they
 // are listed, not drawn.
 const drawn = (f) => !f.properties.type.startsWith('t-');
-const latlng = (f) => [f.geometry.coordinates[1], f.geometry.coordinates[0]];
+// A drawing (LineString, Polygon) is placed at its center, node-CoT's
+// point of the event.
+const shape = (f) => f.geometry.type !== 'Point';
+const latlng = (f) => shape(f)
+  ? [f.properties.center[1], f.properties.center[0]]
+  : [f.geometry.coordinates[1], f.geometry.coordinates[0]];
 const placed = events.filter((e) => drawn(e.feature));
-map.fitBounds(L.latLngBounds(placed.map((e) => latlng(e.feature))).pad(0.35));
+const bounds = L.latLngBounds([]);
+for (const { feature } of placed)
+  bounds.extend(shape(feature) ? L.geoJSON(feature.geometry).getBounds()
+                               : latlng(feature));
+map.fitBounds(bounds.pad(0.1));
 
 // A graticule every 0.002 degrees, labelled at the west and south edges.
 const b = map.getBounds(), step = 0.002;
@@ -86,7 +95,22 @@ for (const { name, feature } of events) {
       + ' (a delete: not drawn; TAK removes the track it links)';
     continue;
   }
+  if (shape(feature)) {
+    // As ATAK draws a u-d-f shape: its stroke and fill, dashed or not.
+    const style = {
+      color: p.stroke, opacity: p['stroke-opacity'], weight: p['stroke-width'],
+      dashArray: p['stroke-style'] === 'dashed' ? '10 6'
+        : p['stroke-style'] === 'dotted' ? '2 6' : null,
+      fill: feature.geometry.type === 'Polygon', fillColor: p.fill,
+      fillOpacity: p['fill-opacity'] };
+    L.geoJSON(feature.geometry, { style }).addTo(map);
+    label(latlng(feature), '<b style="color:#222;white-space:nowrap">'
+      + p.callsign + '</b>', [40, 8]);
+    continue;
+  }
   const options = { size: 30, uniqueDesignation: p.callsign };
+  if (p.group) options.additionalInformation = p.group.name + ' '
+    + p.group.role;
   if (p.course !== undefined) options.direction = p.course;
   if (p.speed !== undefined) options.speed = p.speed + ' m/s';
   const hae = feature.geometry.coordinates[2];
