@@ -122,6 +122,13 @@ def config_file(settings, tmp):
     return path
 
 
+def lines(text):
+    """The lines of `text`, split at line feeds only: str.splitlines also
+    splits at U+0085, U+2028 and others, which an event's text may hold."""
+    parts = text.split("\n")
+    return parts[:-1] if parts and parts[-1] == "" else parts
+
+
 def validate(records, settings, tmp):
     """`cotflow validate` over `records` (one line each): per record what
     it printed, an event's XML or "refused: ..."/"dropped: ..."."""
@@ -135,7 +142,7 @@ def validate(records, settings, tmp):
     if run.returncode not in (0, 1):
         sys.exit("conformance: cotflow validate exited %d: %s"
                  % (run.returncode, run.stderr))
-    out = run.stdout.splitlines()
+    out = lines(run.stdout)
     if len(out) != len(records):
         sys.exit("conformance: %d records gave %d lines:\n%s"
                  % (len(records), len(out), run.stdout))
@@ -249,7 +256,7 @@ def pipeline(records, settings, tmp, via):
         if not os.path.exists(out):
             return []
         with open(out, encoding="utf-8") as f:
-            return f.read().splitlines()
+            return lines(f.read())
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("COTFLOW_")}
     log = open(os.path.join(tmp, "pipeline.log"), "a+", encoding="utf-8")
@@ -269,15 +276,15 @@ def pipeline(records, settings, tmp, via):
         if status != 202:
             sys.exit("conformance: the ingest answered %d: %s"
                      % (status, answer))
-        lines = []
+        got = []
         while time.monotonic() < deadline and not (tak and tak.problem):
-            lines = written()
-            if len(lines) >= len(records):
-                return lines
+            got = written()
+            if len(got) >= len(records):
+                return got
             time.sleep(0.1)
         sys.exit("conformance: cotflow run wrote %d events of %d records "
                  "(rows with via: %s must be encoded)%s"
-                 % (len(lines), len(records), via,
+                 % (len(got), len(records), via,
                     tak and tak.problem and ": " + tak.problem or ""))
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -307,7 +314,7 @@ def node_cot(events):
                          capture_output=True, encoding="utf-8", check=False)
     if run.returncode != 0:
         sys.exit("conformance: parse.mjs failed: " + run.stderr)
-    parsed = [json.loads(line) for line in run.stdout.splitlines()]
+    parsed = [json.loads(line) for line in lines(run.stdout)]
     if len(parsed) != len(events):
         sys.exit("conformance: parse.mjs read %d of %d events"
                  % (len(parsed), len(events)))
