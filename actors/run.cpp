@@ -102,9 +102,14 @@ bool start_ingest(const config& cfg, std::shared_ptr<stats> st,
     log::error("pipeline", err);
     return false;
   }
-  log::info("ingest", "detections taken at POST http://" + ingest->address()
-                        + "/v1/detections"
-                        + (cfg.ingest.token.empty() ? " (no token)" : ""));
+  auto& in = cfg.ingest;
+  std::string guard = in.token.empty() ? "no token" : "token";
+  if (!in.tls_client_ca.empty())
+    guard = in.token.empty() ? "client certificates"
+                             : "client certificates and token";
+  log::info("ingest", std::string{"detections taken at POST "}
+                        + (in.tls_cert.empty() ? "http://" : "https://")
+                        + ingest->address() + "/v1/detections (" + guard + ")");
   return true;
 }
 

@@ -3,6 +3,7 @@
 #include "commands/signal_waiter.hpp"
 #include "pipeline/core/files.hpp"
 #include "pipeline/core/log.hpp"
+#include "pipeline/ingest/http_ingest.hpp"
 #include "pipeline/kafka/kafka.hpp"
 #include "pipeline/tak/tak_connection.hpp"
 
@@ -67,6 +68,8 @@ void check_start(load_result& res) {
   for (auto& problem : check_client_confs(res.cfg))
     res.errors.push_back(problem);
   for (auto& problem : check_tak_credentials(res.cfg))
+    res.errors.push_back(problem);
+  for (auto& problem : check_ingest_tls(res.cfg))
     res.errors.push_back(problem);
   if (!res.cfg.sinks.file.empty())
     if (auto problem = check_appendable(res.cfg.sinks.file))

@@ -747,6 +747,9 @@ void check_http_addresses(const config& c, std::vector<std::string>& errs) {
                    && c.ingest.address.compare(c.ingest.address.size() - 2, 2,
                                                ":0")
                         == 0;
+  need(errs, c.ingest.tls_client_ca.empty() || !c.ingest.tls_cert.empty(),
+       "ingest.tls_client_ca: needs ingest.tls_cert (client certificates are "
+       "asked for only over TLS)");
   if (!c.ingest.address.empty() && c.ingest.address == c.http.address
       && !port_zero)
     errs.push_back("ingest.address: '" + c.ingest.address

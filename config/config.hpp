@@ -166,6 +166,12 @@ struct ingest_config {
   int64_t max_body_bytes = 0;
   /// How long a request waits for Kafka to confirm its records (then 503).
   int64_t timeout_ms = 0;
+  /// HTTPS: a PEM file with the server's certificate (and chain) and its
+  /// private key; empty: plain HTTP.
+  std::string tls_cert;
+  /// With tls_cert: clients must present a certificate signed by a CA of
+  /// this PEM file (mutual TLS); empty: any client.
+  std::string tls_client_ca;
 };
 
 /// Structured logging.

@@ -603,6 +603,14 @@ std::vector<config_key> table() {
                 "still arrive: a retry can duplicate them)")
       .defaults_to(10000)
       .range(1, 600000),
+    COTFLOW_KEY(ingest, tls_cert,
+                "HTTPS for the ingest: a PEM file with the server certificate "
+                "(and its chain) and its private key, e.g. cat server.crt "
+                "server.key; empty = plain HTTP"),
+    COTFLOW_KEY(ingest, tls_client_ca,
+                "with tls_cert, mutual TLS: clients must present a "
+                "certificate signed by a CA in this PEM file (with or "
+                "instead of the bearer token); empty = any client"),
 
     COTFLOW_KEY(supervision, max_restarts,
                 "restarts of one group of workers allowed within window_ms "

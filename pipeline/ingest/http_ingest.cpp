@@ -5,10 +5,12 @@
 #include "pipeline/core/json.hpp"
 #include "pipeline/core/listen.hpp"
 #include "pipeline/core/log.hpp"
+#include "pipeline/ingest/tls_front.hpp"
 #include "pipeline/kafka/kafka.hpp"
 
 #include <CivetServer.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <openssl/ssl.h>
 #include <prometheus/histogram.h>
 
 #include <atomic>
@@ -114,6 +116,8 @@ struct http_ingest::impl : public CivetHandler,
   std::string topic;
   std::unique_ptr<RdKafka::Producer> producer;
   std::unique_ptr<CivetServer> server;
+  /// HTTPS in front of the server, with ingest.tls_cert.
+  std::unique_ptr<tls_front> front;
   std::thread poller;
   std::atomic<bool> polling{true};
   std::atomic<bool> taking{true};
@@ -122,6 +126,7 @@ struct http_ingest::impl : public CivetHandler,
   explicit impl(const config& c) : cfg(c), encoder(c.cot) {}
 
   ~impl() override {
+    front.reset(); // no new requests, and those relayed end
     if (server)
       server->close();
     if (producer)
@@ -371,6 +376,15 @@ struct http_ingest::impl : public CivetHandler,
   }
 };
 
+std::vector<std::string> check_ingest_tls(const config& cfg) {
+  std::vector<std::string> problems;
+  auto& in = cfg.ingest;
+  if (!in.address.empty() && !in.tls_cert.empty())
+    SSL_CTX_free(
+      tls_front::server_context(in.tls_cert, in.tls_client_ca, problems));
+  return problems;
+}
+
 std::unique_ptr<http_ingest> http_ingest::start(const config& cfg,
                                                 std::shared_ptr<stats> st,
                                                 std::string& err) {
@@ -392,14 +406,26 @@ std::unique_ptr<http_ingest> http_ingest::start(const config& cfg,
     while (m.polling)
       m.producer->poll(50);
   }};
-  std::vector<std::string> options = {"listening_ports", cfg.ingest.address,
-                                      "num_threads", "8"};
+  // With TLS, civetweb serves plain HTTP on a loopback port of its own
+  // and tls_front (which says why) takes the connections.
+  bool tls = !cfg.ingest.tls_cert.empty();
+  std::vector<std::string> options = {"num_threads", "8", "listening_ports",
+                                      tls ? std::string{"127.0.0.1:0"}
+                                          : cfg.ingest.address};
   try {
     m.server = std::make_unique<CivetServer>(options);
   } catch (const std::exception& ex) {
     err = cannot_listen("ingest.address", cfg.ingest.address, ex.what(),
                         "the ingest");
     return nullptr;
+  }
+  if (tls) {
+    auto ports = m.server->getListeningPortsFull();
+    m.front = tls_front::start(
+      cfg.ingest.address, cfg.ingest.tls_cert, cfg.ingest.tls_client_ca,
+      ports.empty() ? 0 : ports.front().port, 256, err);
+    if (!m.front)
+      return nullptr;
   }
   m.server->addHandler("/v1/detections$", &m);
   m.st->ingest.on = true;
@@ -409,6 +435,8 @@ std::unique_ptr<http_ingest> http_ingest::start(const config& cfg,
 http_ingest::~http_ingest() = default;
 
 std::string http_ingest::address() const {
+  if (impl_->front)
+    return "127.0.0.1:" + std::to_string(impl_->front->port());
   auto ports = impl_->server->getListeningPortsFull();
   if (ports.empty())
     return "";

@@ -20,7 +20,14 @@ namespace cotflow {
 bool split_records(std::string_view body, std::vector<std::string>& out,
                    std::string& err);
 
-/// `POST /v1/detections` on `ingest.address`, a port of its own (civetweb).
+/// The problems of the ingest's TLS settings (ingest.tls_cert,
+/// ingest.tls_client_ca), found by loading them as the ingest will: the
+/// certificate and its key (and that they match), and the client CAs.
+std::vector<std::string> check_ingest_tls(const config& cfg);
+
+/// `POST /v1/detections` on `ingest.address`, a port of its own (civetweb),
+/// over HTTPS with ingest.tls_cert (tls_front), requiring client
+/// certificates with ingest.tls_client_ca.
 ///
 /// A request is all or nothing. Its records are decoded as the pipeline
 /// will decode them; when any is refused, none goes to the input topic:
