@@ -4,6 +4,7 @@
 #include "commands/signal_waiter.hpp"
 
 #include "actors/run.hpp"
+#include "pipeline/core/counts.hpp"
 #include "pipeline/core/log.hpp"
 #include "pipeline/load/cot_receiver.hpp"
 #include "pipeline/load/publisher.hpp"
@@ -80,37 +81,6 @@ bool parking_caught_up(const stats& st) {
   return true;
 }
 
-/// What became of the records completed so far, counting a record parked
-/// for a TAK destination as delivered once it is replayed.
-struct tally {
-  /// Reached every destination (parked ones after their replay).
-  uint64_t delivered = 0;
-  /// Parked and not replayed yet.
-  uint64_t waiting = 0;
-  /// Parked and never replayed: stale, or deleted by the parking topic's
-  /// retention.
-  uint64_t lost = 0;
-};
-
-tally count_records(const stats& st) {
-  tally t;
-  for (auto& d : st.destinations) {
-    uint64_t gone = d->parked_stale + d->parked_lost;
-    uint64_t out = d->unparked + gone;
-    t.lost += gone;
-    t.waiting += d->parked > out ? d->parked - out : 0;
-  }
-  uint64_t parked = st.parked;
-  // An event parked again (an outage during its replay) counts twice in
-  // `parked`: the estimate is exact only once the replay caught up.
-  if (parking_caught_up(st))
-    t.waiting = 0;
-  t.waiting = std::min(t.waiting, parked);
-  t.lost = std::min(t.lost, parked - t.waiting);
-  t.delivered = st.delivered() + parked - t.waiting - t.lost;
-  return t;
-}
-
 const char* breaker_name(int state) {
   switch (state) {
     case 1:
@@ -122,8 +92,8 @@ const char* breaker_name(int state) {
   }
 }
 
-/// " | demo-tak: down 12 s, breaker open, parked 340, replayed 0" for each
-/// TAK destination.
+/// " | demo-tak: down 12 s, breaker open, parked 340, replayed 0, waiting
+/// 340" for each TAK destination.
 std::string tak_summary(const stats& st, const cot_receiver& rx) {
   std::string out;
   for (auto& d : st.destinations) {
@@ -135,9 +105,11 @@ std::string tak_summary(const stats& st, const cot_receiver& rx) {
       out += left > 0 ? "down " + std::to_string((left + 999) / 1000) + " s, "
                       : "up, ";
     }
+    auto p = parking_of(*d);
     out += std::string{"breaker "} + breaker_name(d->breaker) + ", parked "
-           + std::to_string(d->parked) + ", replayed "
-           + std::to_string(d->unparked);
+           + std::to_string(p.parked) + ", replayed "
+           + std::to_string(p.replayed) + ", waiting "
+           + std::to_string(p.waiting());
   }
   return out;
 }
@@ -160,16 +132,19 @@ public:
     double rate = secs > 0 ? static_cast<double>(done - last_done_) / secs : 0;
     last_ = now;
     last_done_ = done;
+    auto r = count_records(*st_);
     char line[256];
     std::snprintf(
       line, sizeof(line),
-      "in %llu | out %llu | dead-lettered %llu | dropped %llu | "
-      "in flight %lld | %.0f rec/s",
-      static_cast<unsigned long long>(st_->consumed.load()),
-      static_cast<unsigned long long>(count_records(*st_).delivered),
-      static_cast<unsigned long long>(st_->dead_lettered.load()),
-      static_cast<unsigned long long>(st_->dropped()),
-      static_cast<long long>(st_->in_flight.load()), rate);
+      "in %llu | delivered %llu | waiting %llu | replayed %llu | dropped "
+      "%llu | dead-lettered %llu | in flight %lld | %.0f rec/s",
+      static_cast<unsigned long long>(r.in),
+      static_cast<unsigned long long>(r.delivered),
+      static_cast<unsigned long long>(r.waiting),
+      static_cast<unsigned long long>(r.replayed),
+      static_cast<unsigned long long>(r.dropped),
+      static_cast<unsigned long long>(r.dead_lettered),
+      static_cast<long long>(r.in_flight), rate);
     auto text = line + tak_summary(*st_, rx_);
     // A line wider than the terminal would wrap, and \r would rewrite only
     // its last row.
@@ -254,26 +229,28 @@ void print_banner(const config& cfg, const demo_options& o,
 
 /// The last lines: what became of the records published, and what the
 /// demo's TAK server got of the `delivered` ones.
-void print_totals(const stats& st, const tally& t, uint64_t published,
+void print_totals(const record_counts& r, uint64_t published,
                   const std::string& file, const receiver_counts& rx,
                   uint64_t missing) {
-  std::printf("published %llu: delivered %llu, dead-lettered %llu, dropped "
-              "%llu, parked %llu; CoT file: %s\n",
+  std::printf("published %llu: delivered %llu, waiting in parking %llu, "
+              "dropped %llu (in parking %llu), dead-lettered %llu; CoT "
+              "file: %s\n",
               static_cast<unsigned long long>(published),
-              static_cast<unsigned long long>(t.delivered),
-              static_cast<unsigned long long>(st.dead_lettered.load()),
-              static_cast<unsigned long long>(st.dropped()),
-              static_cast<unsigned long long>(t.waiting), file.c_str());
+              static_cast<unsigned long long>(r.delivered),
+              static_cast<unsigned long long>(r.waiting),
+              static_cast<unsigned long long>(r.dropped),
+              static_cast<unsigned long long>(r.dropped_in_parking),
+              static_cast<unsigned long long>(r.dead_lettered), file.c_str());
   std::printf("demo TAK server: %llu events, %llu of the delivered records "
-              "(%llu missing, %llu twice), %llu outages; parked and "
-              "replayed: %llu, lost in parking: %llu\n",
+              "(%llu missing, %llu twice), %llu outages; records parked "
+              "%llu, events replayed %llu\n",
               static_cast<unsigned long long>(rx.events),
               static_cast<unsigned long long>(rx.distinct),
               static_cast<unsigned long long>(missing),
               static_cast<unsigned long long>(rx.duplicates),
               static_cast<unsigned long long>(rx.outages),
-              static_cast<unsigned long long>(st.parked - t.waiting - t.lost),
-              static_cast<unsigned long long>(t.lost));
+              static_cast<unsigned long long>(r.parked),
+              static_cast<unsigned long long>(r.replayed));
 }
 
 /// Adds the demo's TAK destinations to `cfg`; false (said on stderr) when
@@ -392,7 +369,7 @@ int cmd_demo(const invocation& inv, signal_waiter& sig) {
   rx.stop();
   auto got = rx.counts();
   auto missing = t.delivered > got.distinct ? t.delivered - got.distinct : 0;
-  print_totals(*st, t, pub.published(), cfg.sinks.file, got, missing);
+  print_totals(t, pub.published(), cfg.sinks.file, got, missing);
   // Every record reached its sinks: the CoT destinations, or the
   // dead-letter topic (the generator's malformed records).
   if (rc == 0 && counted

@@ -119,13 +119,18 @@ struct destination_stats {
   std::atomic<uint64_t> breaker_trips{0};
   /// Parking: 1 while new events go to the parking topic.
   std::atomic<bool> parking{false};
-  /// Events parked and confirmed by Kafka.
+  /// Events parked and confirmed by Kafka. What these counters add up to
+  /// is pipeline/core/counts.hpp's parking_counts.
   std::atomic<uint64_t> parked{0};
-  /// Parked events replayed to the destination. Shown as "replayed" in the
-  /// parking object of /status and in `cotflow top`.
+  /// Parked events replayed to the destination (once each: an event sent
+  /// again after a lost connection is in `resent`). Shown as "replayed" in
+  /// the parking object of /status and in `cotflow top`.
   std::atomic<uint64_t> unparked{0};
-  /// Parked events dropped because their stale time passed.
+  /// Parked events dropped by the replayer because their stale time passed.
   std::atomic<uint64_t> parked_stale{0};
+  /// Parked events taken back and dropped at their write: stale by then,
+  /// or not encodable (also in stale_at_write or unencodable).
+  std::atomic<uint64_t> parked_dropped_at_write{0};
   /// Parked events the replayer has not taken yet (its partitions).
   std::atomic<int64_t> parking_backlog{0};
   /// Parked events the parking topic's retention deleted before their
@@ -183,8 +188,8 @@ struct reload_info {
 };
 
 /// Counters shared by the actors of one pipeline; read by the live summary
-/// and the tests. Every input record ends in exactly one of delivered,
-/// dead_lettered or dropped_* once it is acknowledged.
+/// and the tests. What they add up to (delivered, waiting in parking, ...)
+/// is count_records() in pipeline/core/counts.hpp.
 struct stats {
   std::atomic<uint64_t> consumed{0};
   /// Records acknowledged by every destination (or dead-lettered or dropped).
@@ -193,7 +198,8 @@ struct stats {
   /// Dead letters Kafka refused as too large, sent cut (cotflow.truncated).
   std::atomic<uint64_t> dead_letters_cut{0};
   /// Records complete with at least one destination holding them in its
-  /// parking topic (not delivered there yet).
+  /// parking topic at that moment (a flow: never decreases; what is still
+  /// waiting is count_records()'s `waiting`).
   std::atomic<uint64_t> parked{0};
   std::atomic<uint64_t> dropped_stale{0};
   std::atomic<uint64_t> dropped_too_old{0};
@@ -228,6 +234,9 @@ struct stats {
   std::atomic<int64_t> unassigned_since_ms{0};
   std::atomic<bool> ever_assigned{false};
   int64_t ready_timeout_ms = 30000;
+  /// The highest `delivered` count_records() reported, which it never
+  /// reports less than (see pipeline/core/counts.hpp).
+  mutable std::atomic<uint64_t> delivered_floor{0};
 
   /// Ready: running, not draining, and partitions assigned (a short gap
   /// during a rebalance is tolerated up to ready_timeout_ms).
@@ -254,13 +263,6 @@ struct stats {
 
   uint64_t dropped() const {
     return dropped_stale + dropped_too_old + dropped_low_confidence;
-  }
-
-  /// Records that reached every destination.
-  uint64_t delivered() const {
-    auto other = dead_lettered + dropped() + parked;
-    auto done = completed.load();
-    return done > other ? done - other : 0;
   }
 
 private:

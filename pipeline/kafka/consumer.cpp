@@ -271,7 +271,7 @@ std::vector<tracked_consumer::partition_lag> tracked_consumer::lag() const {
       // holds counts.
       auto pos = p->offset() >= 0 ? p->offset() : lo;
       out.push_back(
-        {p->topic(), p->partition(), std::max<int64_t>(0, hi - pos)});
+        {p->topic(), p->partition(), std::max<int64_t>(0, hi - pos), pos, hi});
     }
   RdKafka::TopicPartition::destroy(parts);
   return out;

@@ -124,6 +124,9 @@ public:
     std::string topic;
     int32_t partition;
     int64_t lag;
+    /// The consume position and the high watermark the lag is made of.
+    int64_t position;
+    int64_t high;
   };
 
   /// Lag of every assigned partition whose position and watermark are

@@ -1,5 +1,6 @@
 #include "pipeline/ops/metrics.hpp"
 
+#include "pipeline/core/counts.hpp"
 #include "pipeline/kafka/kafka_stats.hpp"
 #include "pipeline/ops/process_stats.hpp"
 
@@ -42,8 +43,22 @@ public:
     auto g = MetricType::Gauge;
     add("cotflow_records_in_total", "Records consumed from the input topics", c,
         s.consumed);
-    add("cotflow_records_out_total", "Records delivered to every destination",
-        c, s.delivered());
+    // Derived in one place (pipeline/core/counts.hpp): in = out + dropped
+    // (but parking) + dead-lettered + in flight; out = delivered + waiting
+    // + dropped (parking).
+    auto r = count_records(s);
+    add("cotflow_records_out_total",
+        "Records every destination took: written, or parked in Kafka for a "
+        "TAK destination that was down",
+        c, r.out);
+    add("cotflow_records_delivered_total",
+        "Records that reached every destination, parked ones once replayed", c,
+        r.delivered);
+    add("cotflow_records_waiting",
+        "Records parked for a destination and not replayed to it yet", g,
+        r.waiting);
+    add("cotflow_records_replayed_total",
+        "Parked events replayed, all destinations", c, r.replayed);
     add("cotflow_records_dead_lettered_total",
         "Records sent to the dead-letter topic", c, s.dead_lettered);
     add("cotflow_dead_letters_truncated_total",
@@ -53,15 +68,19 @@ public:
         c, s.dead_letters_cut);
     add("cotflow_records_parked_total",
         "Records acknowledged with at least one destination holding them in "
-        "its parking topic (replayed later)",
-        c, s.parked);
+        "its parking topic (replayed later, or dropped there)",
+        c, r.parked);
     add("cotflow_records_dropped_total",
-        "Records dropped and counted, by reason", c, s.dropped_stale,
-        {{"reason", "stale"}});
+        "Records dropped and counted, by reason (parking: parked for a "
+        "destination and never delivered there, stale or deleted by "
+        "retention)",
+        c, s.dropped_stale, {{"reason", "stale"}});
     add("cotflow_records_dropped_total", "", c, s.dropped_too_old,
         {{"reason", "too_old"}});
     add("cotflow_records_dropped_total", "", c, s.dropped_low_confidence,
         {{"reason", "low_confidence"}});
+    add("cotflow_records_dropped_total", "", c, r.dropped_in_parking,
+        {{"reason", "parking"}});
     add("cotflow_text_characters_replaced_total",
         "Characters of text fields replaced by U+FFFD: not UTF-8, or not "
         "allowed in XML",
@@ -178,14 +197,24 @@ public:
       add("cotflow_parked_total",
           "Events parked for the destination (confirmed by Kafka)", c,
           d->parked, l);
+      auto p = parking_of(*d);
       add("cotflow_unparked_total", "Parked events replayed to the destination",
-          c, d->unparked, l);
+          c, p.replayed, l);
+      add("cotflow_parked_dropped_total",
+          "Parked events taken back and not delivered: stale by their replay "
+          "or write, or not encodable",
+          c, p.dropped, l);
+      add("cotflow_parking_waiting_events",
+          "Events parked for the destination by this instance and not "
+          "replayed yet: parked - replayed - dropped - lost",
+          g, p.waiting(), l);
       add("cotflow_parked_dropped_stale_total",
           "Parked events dropped because their stale time passed", c,
           d->parked_stale, l);
       add("cotflow_parking_backlog_records",
-          "Parked events the replayer has not taken yet", g, d->parking_backlog,
-          l);
+          "Events in the parking topic the replayer has not taken yet (any "
+          "instance's, earlier runs' too)",
+          g, d->parking_backlog, l);
       add("cotflow_parked_lost_total",
           "Parked events deleted from the parking topic (retention) before "
           "their replay: lost for the destination",

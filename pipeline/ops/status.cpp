@@ -1,5 +1,6 @@
 #include "pipeline/ops/status.hpp"
 
+#include "pipeline/core/counts.hpp"
 #include "pipeline/core/json.hpp"
 #include "pipeline/core/time.hpp"
 #include "pipeline/kafka/kafka_stats.hpp"
@@ -100,22 +101,27 @@ void write_kafka(json_writer& w, const stats& st, const std::string& brokers,
   w.EndObject();
 }
 
-/// The record counts of the whole pipeline.
+/// The record counts of the whole pipeline (see count_records).
 void write_records(json_writer& w, const stats& st) {
+  auto r = count_records(st);
   w.Key("records");
   w.StartObject();
-  w.Key("in");
-  w.Uint64(st.consumed);
-  w.Key("out");
-  w.Uint64(st.delivered());
-  w.Key("dead_lettered");
-  w.Uint64(st.dead_lettered);
-  w.Key("parked");
-  w.Uint64(st.parked);
-  w.Key("dropped");
-  w.Uint64(st.dropped());
+  auto field = [&](const char* key, uint64_t v) {
+    w.Key(key);
+    w.Uint64(v);
+  };
+  field("in", r.in);
+  field("out", r.out);
+  field("delivered", r.delivered);
+  field("waiting", r.waiting);
+  field("replayed", r.replayed);
+  field("parked", r.parked);
+  field("dropped", r.dropped);
+  field("dropped_filter", r.dropped_filter);
+  field("dropped_in_parking", r.dropped_in_parking);
+  field("dead_lettered", r.dead_lettered);
   w.Key("in_flight");
-  w.Int64(st.in_flight);
+  w.Int64(r.in_flight);
   w.EndObject();
 }
 
@@ -156,12 +162,17 @@ void write_destination(json_writer& w, const destination_stats& d) {
     w.String(d.parking_topic.c_str());
     w.Key("active");
     w.Bool(d.parking);
+    auto p = parking_of(d);
     w.Key("parked");
-    w.Uint64(d.parked);
-    w.Key("replayed"); // legacy key: parked events replayed (unparked)
-    w.Uint64(d.unparked);
+    w.Uint64(p.parked);
+    w.Key("replayed"); // parked events replayed (unparked)
+    w.Uint64(p.replayed);
+    w.Key("dropped");
+    w.Uint64(p.dropped);
     w.Key("dropped_stale");
     w.Uint64(d.parked_stale);
+    w.Key("waiting");
+    w.Uint64(p.waiting());
     w.Key("backlog");
     w.Int64(d.parking_backlog);
     w.Key("lost");

@@ -1,6 +1,7 @@
 #include "pipeline/tak/destination.hpp"
 
 #include "pipeline/codec/cot_encoder.hpp"
+#include "pipeline/core/counts.hpp"
 #include "pipeline/core/log.hpp"
 #include "pipeline/tak/tak_filter.hpp"
 
@@ -77,23 +78,29 @@ void tak_destination::publish_breaker() {
 }
 
 // Acknowledges events that are done for this destination: input records to
-// the source, replayed ones to the parking replayer.
-void tak_destination::finish(const std::vector<record_ref>& refs,
-                             bool delivered) {
+// the source, replayed ones to the parking replayer. A replayed event is
+// counted once, by how it left the parking topic (see parking_counts).
+void tak_destination::finish(const std::vector<record_ref>& refs, outcome how) {
   // Parked rather than delivered: the source counts the record as parked.
-  ack a{delivered ? cfg_.bit : cfg_.bit | parked_bit, {}};
+  ack a{how == outcome::parked ? cfg_.bit | parked_bit : cfg_.bit, {}};
   a.refs.reserve(refs.size());
-  uint64_t unparked = 0;
+  uint64_t replayed = 0;
   for (auto& r : refs) {
     if (from_parking(r)) {
       parking_.lot->done(r);
-      ++unparked;
+      // Sent again after a lost connection: counted the first time.
+      if (parking_.counted > 0)
+        --parking_.counted;
+      else
+        ++replayed;
     } else {
       a.refs.push_back(r);
     }
   }
-  if (delivered)
-    env_.counters->unparked += unparked;
+  if (how == outcome::delivered)
+    env_.counters->unparked += replayed;
+  else if (how == outcome::dropped)
+    env_.counters->parked_dropped_at_write += replayed;
   if (!a.refs.empty())
     env_.acknowledge(std::move(a));
 }
@@ -148,6 +155,8 @@ void tak_destination::lost(const std::string& why, bool credentials) {
   size_t again = 0, again_bytes = 0;
   while (!window_.events.empty() && again_bytes < want) {
     again_bytes += window_.events.back().bytes;
+    if (from_parking(window_.events.back().ev->ref))
+      ++parking_.counted;
     queue_.push_front(std::move(window_.events.back().ev));
     window_.events.pop_back();
     ++again;
@@ -537,7 +546,7 @@ bool tak_destination::confirm_parked() {
   lot.serve(scratch_);
   if (!scratch_.empty()) {
     env_.counters->parked += scratch_.size();
-    finish(scratch_, false);
+    finish(scratch_, outcome::parked);
   }
   if (lot.failure().empty())
     return true;
@@ -615,7 +624,10 @@ int tak_destination::tend_parking(clock::time_point now) {
   env_.counters->parked_lost += lot.take_lost();
   env_.counters->parked_foreign += lot.take_foreign();
   if (now >= parking_.next_report) {
-    env_.counters->parking_backlog = lot.backlog();
+    // The replayer's view freezes while it is paused (breaker open); what
+    // this instance parked and has not replayed is in the topic anyway.
+    auto waiting = static_cast<int64_t>(parking_of(*env_.counters).waiting());
+    env_.counters->parking_backlog = std::max(lot.backlog(), waiting);
     parking_.next_report = now + milliseconds{1000};
   }
   return replaying ? 0 : lot.outstanding() > 0 ? 2 : -1;
@@ -647,7 +659,7 @@ void tak_destination::drop_stale() {
   if (scratch_.empty())
     return;
   env_.counters->stale_at_write += scratch_.size();
-  finish(scratch_, true);
+  finish(scratch_, outcome::dropped);
 }
 
 // After a write call: how much of the replay window the server had not
@@ -752,7 +764,7 @@ bool tak_destination::begin_write() {
   }
   if (!unencodable.empty()) {
     env_.counters->unencodable += unencodable.size();
-    finish(unencodable, true);
+    finish(unencodable, outcome::dropped);
   }
   if (k == 0)
     return false;
@@ -789,7 +801,7 @@ void tak_destination::complete_write() {
   }
   env_.counters->events += k;
   env_.counters->bytes += write_.total;
-  finish(scratch_, true);
+  finish(scratch_, outcome::delivered);
   succeeded();
 }
 

@@ -273,11 +273,15 @@ private:
     bool active = false;
     /// A lost connection put written events back in the queue.
     bool requeued = false;
+    /// Replayed events a lost connection put back in the queue after they
+    /// were counted as replayed: their next finish counts nothing.
+    uint64_t counted = 0;
     clock::time_point next_report{};
   };
 
   // Acknowledgements and breaker outcomes.
-  void finish(const std::vector<record_ref>& refs, bool delivered);
+  enum class outcome { delivered, parked, dropped };
+  void finish(const std::vector<record_ref>& refs, outcome how);
   void failed(const std::string& why);
   void succeeded();
   void publish_breaker();

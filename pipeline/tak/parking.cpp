@@ -105,6 +105,8 @@ void parking_lot::serve(std::vector<record_ref>& durable) {
     durable.push_back({d.tp, d.offset});
     auto& last = last_parked_[d.partition];
     last = std::max(last, d.message_offset);
+    auto& high = high_parked_[d.partition];
+    high = std::max(high, d.message_offset + 1);
   }
 }
 
@@ -217,9 +219,16 @@ void parking_lot::store_positions() {
 }
 
 int64_t parking_lot::backlog() const {
+  // While the breaker is open the replayer is paused and fetches nothing:
+  // the high watermark it knows stays where it was. What this instance
+  // parked since, Kafka confirmed with its offsets: the backlog grows live.
   int64_t total = 0;
-  for (auto& p : replayer_->lag())
-    total += p.lag;
+  for (auto& p : replayer_->lag()) {
+    auto high = p.high;
+    if (auto it = high_parked_.find(p.partition); it != high_parked_.end())
+      high = std::max(high, it->second);
+    total += std::max<int64_t>(0, high - p.position);
+  }
   return total;
 }
 

@@ -112,8 +112,9 @@ public:
   /// tracked_consumer::store_positions).
   void store_positions() override;
 
-  /// Parked records the replayer has not finished yet on its partitions
-  /// (from the watermarks librdkafka last saw).
+  /// Parked records the replayer has not taken yet on its partitions: from
+  /// the watermarks librdkafka last saw, or the offsets of what this
+  /// instance parked since (the replayer fetches nothing while paused).
   int64_t backlog() const override;
 
   /// Events of other deployments (another consumer group's
@@ -149,6 +150,9 @@ private:
   /// Newest offset parked by this instance per parking partition, until
   /// the replayer passed it.
   std::map<int32_t, int64_t> last_parked_;
+  /// The offset after the newest event this instance parked, per parking
+  /// partition (for backlog()).
+  std::map<int32_t, int64_t> high_parked_;
   uint64_t lost_taken_ = 0;
   bool holding_ = false;
   bool paused_ = false;

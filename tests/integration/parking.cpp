@@ -9,12 +9,14 @@
 #include "tests/support/child_log.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/kafka_client.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/tak_receiver.hpp"
 
 #include "pipeline/core/json.hpp"
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <map>
 
 #include <arpa/inet.h>
@@ -47,6 +49,40 @@ std::vector<std::string> short_lived(uint64_t first, int n, int stale_s) {
                   + std::to_string(stale_s)
                   + ",\"remarks\":\"seq=" + std::to_string(first + i) + "\"}");
   return out;
+}
+
+/// /status of the instance on `port`.
+rapidjson::Document status(int port) {
+  auto r = http_get(port, "/status");
+  BOOST_REQUIRE(r);
+  rapidjson::Document doc;
+  doc.Parse(r->body.c_str());
+  BOOST_REQUIRE(!doc.HasParseError() && doc.IsObject());
+  return doc;
+}
+
+/// One frame of `cotflow top` watching the instance on `port`.
+std::string top_once(int port) {
+  child top{{cotflow_bin(), "top", "--frames", "1", "--url",
+             "http://127.0.0.1:" + std::to_string(port)},
+            {},
+            true};
+  auto screen = top.read_all(30s);
+  BOOST_CHECK_EQUAL(top.wait(10s).value_or(-1), 0);
+  return screen;
+}
+
+/// The number after the first `label` on `screen` (after `from`, when
+/// given), -1 without one.
+long long shown(const std::string& screen, const std::string& label,
+                const std::string& from = "") {
+  auto start = screen.find(from);
+  if (start == std::string::npos)
+    return -1;
+  auto at = screen.find(label, start);
+  if (at == std::string::npos)
+    return -1;
+  return std::atoll(screen.c_str() + at + label.size());
 }
 
 const std::string dest = "tak";
@@ -93,16 +129,43 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_parks_and_replays_everything) {
   BOOST_CHECK_EQUAL(m["cotflow_parking_active" + labels], 1);
   BOOST_CHECK_GE(m["cotflow_parked_total" + labels], 7000);
   BOOST_CHECK_EQUAL(rx.events(), 0u);
-  // Every record is accounted for once: parked ones are not "out".
+  // Every record is accounted for once: the parked ones are out (Kafka
+  // and the other destinations have them) and wait for the TAK one.
+  auto all_dropped = m["cotflow_records_dropped_total{reason=\"stale\"}"]
+                     + m["cotflow_records_dropped_total{reason=\"too_old\"}"]
+                     + m["cotflow_records_dropped_total{reason="
+                         "\"low_confidence\"}"]
+                     + m["cotflow_records_dropped_total{reason=\"parking\"}"];
+  BOOST_CHECK_EQUAL(m["cotflow_records_in_total"],
+                    m["cotflow_records_delivered_total"]
+                      + m["cotflow_records_waiting"]
+                      + m["cotflow_records_dead_lettered_total"] + all_dropped);
   BOOST_CHECK_EQUAL(m["cotflow_records_in_total"],
                     m["cotflow_records_out_total"]
-                      + m["cotflow_records_dead_lettered_total"]
-                      + m["cotflow_records_parked_total"]
-                      + m["cotflow_records_dropped_total{reason=\"stale\"}"]
-                      + m["cotflow_records_dropped_total{reason="
-                          "\"too_old\"}"]
-                      + m["cotflow_records_dropped_total{reason="
-                          "\"low_confidence\"}"]);
+                      + m["cotflow_records_dead_lettered_total"] + all_dropped);
+  // During the outage: the waiting backlog in /status and `top`, live.
+  auto during = status(port);
+  auto& records = during["records"];
+  auto out = records["out"].GetUint64();
+  BOOST_CHECK_GE(out, 7000u);
+  BOOST_CHECK_EQUAL(records["waiting"].GetUint64(), out);
+  BOOST_CHECK_EQUAL(records["delivered"].GetUint64(), 0u);
+  auto& parking = during["destinations"][1]["parking"];
+  BOOST_CHECK_GE(parking["waiting"].GetUint64(), out);
+  // The backlog is reported once a second, and grows although the
+  // replayer is paused.
+  BOOST_CHECK(eventually(
+    [&] {
+      return status(port)["destinations"][1]["parking"]["backlog"].GetInt64()
+             >= static_cast<int64_t>(out);
+    },
+    10s));
+  auto screen = top_once(port);
+  BOOST_CHECK_MESSAGE(shown(screen, "parking    waiting ") >= 7000
+                        && shown(screen, "  parked ") >= 7000
+                        && shown(screen, "replayed ") == 0
+                        && shown(screen, "backlog ") >= 7000,
+                      screen);
   BOOST_CHECK_GE(m["cotflow_records_parked_total"], 7000);
   // Let the short-lived ones go stale while parked, then bring the
   // destination back.
@@ -166,12 +229,27 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_parks_and_replays_everything) {
       return true;
     },
     60s));
-  auto status = http_get(port, "/status");
-  BOOST_REQUIRE(status);
-  rapidjson::Document doc;
-  doc.Parse(status->body.c_str());
-  BOOST_REQUIRE(!doc.HasParseError());
+  // After it: nothing waits, everything valid was delivered but the
+  // short-lived ones, dropped in parking.
+  auto doc = status(port);
+  auto& after = doc["records"];
+  BOOST_CHECK_EQUAL(after["waiting"].GetUint64(), 0u);
+  BOOST_CHECK_EQUAL(after["dropped_in_parking"].GetUint64(),
+                    static_cast<uint64_t>(shorts));
+  BOOST_CHECK_EQUAL(after["delivered"].GetUint64(),
+                    after["out"].GetUint64() - shorts);
+  BOOST_CHECK_EQUAL(after["in"].GetUint64(),
+                    after["delivered"].GetUint64()
+                      + after["dropped"].GetUint64()
+                      + after["dead_lettered"].GetUint64());
+  BOOST_CHECK_GE(after["replayed"].GetUint64(), out - shorts);
+  screen = top_once(port);
+  BOOST_CHECK_MESSAGE(shown(screen, "parking    waiting ") == 0
+                        && shown(screen, "replayed ") >= 7000
+                        && shown(screen, "waiting ", "  breaker ") == 0,
+                      screen);
   auto& d = doc["destinations"][1];
+  BOOST_CHECK_EQUAL(d["parking"]["waiting"].GetUint64(), 0u);
   BOOST_CHECK_EQUAL(std::string{d["name"].GetString()}, dest);
   BOOST_CHECK_EQUAL(std::string{d["breaker"]["state"].GetString()}, "closed");
   BOOST_CHECK_GE(d["breaker"]["trips"].GetUint64(), 1u);

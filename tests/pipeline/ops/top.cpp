@@ -42,14 +42,45 @@ BOOST_AUTO_TEST_CASE(a_tak_destination_shows_its_breaker_and_parking) {
     "breaker": {"state": "open", "trips": 3, "last_trip_reason": "x"},
     "parking": {"topic": "cotflow.parking.tak1", "active": true,
                 "parked": 42, "replayed": 7, "dropped_stale": 0,
-                "backlog": 35}}]})";
+                "waiting": 35, "dropped": 0, "backlog": 35}}]})";
   auto screen = render_top("http://127.0.0.1:9180", before, now);
   BOOST_TEST(screen.find("parked 42") != std::string::npos, screen);
   BOOST_TEST(screen.find("breaker OPEN") != std::string::npos, screen);
   BOOST_TEST(screen.find("trips 3") != std::string::npos, screen);
   BOOST_TEST(screen.find("parking ON") != std::string::npos, screen);
   BOOST_TEST(screen.find("backlog 35") != std::string::npos, screen);
+  BOOST_TEST(screen.find("waiting 35") != std::string::npos, screen);
   BOOST_TEST(screen.find("last error: connect: Connection refused")
+               != std::string::npos,
+             screen);
+}
+
+BOOST_AUTO_TEST_CASE(the_totals_show_what_out_is_made_of) {
+  top_sample before, now;
+  before.at = 0;
+  now.at = 2;
+  before.metrics["cotflow_records_delivered_total"] = 100;
+  now.metrics["cotflow_records_in_total"] = 1000;
+  now.metrics["cotflow_records_out_total"] = 990;
+  now.metrics["cotflow_records_delivered_total"] = 700;
+  now.metrics["cotflow_records_waiting"] = 280;
+  now.metrics["cotflow_records_replayed_total"] = 15;
+  now.metrics["cotflow_records_parked_total"] = 295;
+  now.metrics["cotflow_records_dead_lettered_total"] = 2;
+  now.metrics["cotflow_records_dropped_total{reason=\"stale\"}"] = 5;
+  now.metrics["cotflow_records_dropped_total{reason=\"parking\"}"] = 3;
+  now.metrics["cotflow_records_dropped_totally_unrelated"] = 1000;
+  auto screen = render_top("u", before, now);
+  BOOST_TEST(screen.find("records/s  in 500       out 495       delivered "
+                         "300       dead 1       dropped 4")
+               != std::string::npos,
+             screen);
+  BOOST_TEST(screen.find("totals     in 1000      out 990       delivered "
+                         "700       dead 2       dropped 8")
+               != std::string::npos,
+             screen);
+  BOOST_TEST(screen.find("parking    waiting 280       parked 295       "
+                         "replayed 15")
                != std::string::npos,
              screen);
 }

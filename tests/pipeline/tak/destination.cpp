@@ -5,6 +5,7 @@
 // socket, no Kafka, no sleep.
 #include <boost/test/unit_test.hpp>
 
+#include "pipeline/core/counts.hpp"
 #include "pipeline/tak/destination.hpp"
 #include "tests/support/tak_fakes.hpp"
 #include "tests/support/tak_frames.hpp"
@@ -482,6 +483,63 @@ BOOST_AUTO_TEST_CASE(stale_parked_events_are_dropped_at_replay) {
   BOOST_CHECK_EQUAL(counters->parked_stale, 1u);
   BOOST_CHECK_EQUAL(received(), xml("b"));
   BOOST_CHECK_EQUAL(counters->unparked, 1u);
+}
+
+// A replayed event leaves the parking topic once: delivered (replayed) or
+// dropped at its write (stale by then); what waits is parked less those
+// (parking_counts).
+BOOST_AUTO_TEST_CASE(a_replayed_event_stale_at_its_write_is_dropped_once) {
+  w->up = false;
+  cfg.breaker.consecutive_failures = 1;
+  cfg.write_bytes = xml("a").size(); // one event per write
+  start();
+  d->take(batch({"a", "b", "c"}));
+  for (int i = 0; i < 3; ++i)
+    pump(); // a, b, c parked and confirmed
+  BOOST_REQUIRE_EQUAL(counters->parked, 3u);
+  BOOST_CHECK_EQUAL(parking_of(*counters).waiting(), 3u);
+  lot->stored[2].stale_ms = wall + 1; // fresh at its replay, not at its write
+  w->up = true;
+  now = d->breaker().open_until();
+  pump(); // the probe connects
+  w->script = {progress::complete, progress::partial};
+  for (int i = 0; i < 4 && counters->unparked == 0; ++i)
+    pump(); // a, b, c replayed; a written, b's write in progress
+  BOOST_REQUIRE_EQUAL(counters->unparked, 1u);
+  BOOST_CHECK_EQUAL(counters->parked_stale, 0u);
+  BOOST_CHECK_EQUAL(parking_of(*counters).waiting(), 2u);
+  wall += 2;
+  for (int i = 0; i < 4 && parking_of(*counters).waiting() > 0; ++i)
+    pump();
+  BOOST_CHECK_EQUAL(received(), xml("a") + xml("b"));
+  BOOST_CHECK_EQUAL(counters->unparked, 2u);
+  BOOST_CHECK_EQUAL(counters->stale_at_write, 1u);
+  BOOST_CHECK_EQUAL(counters->parked_dropped_at_write, 1u);
+  BOOST_CHECK_EQUAL(parking_of(*counters).waiting(), 0u);
+  BOOST_CHECK_EQUAL(lot->done_refs.size(), 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_replayed_event_sent_again_is_replayed_once) {
+  w->up = false;
+  cfg.breaker.consecutive_failures = 1;
+  start();
+  d->take(batch({"a", "b"}));
+  for (int i = 0; i < 3; ++i)
+    pump();
+  BOOST_REQUIRE_EQUAL(counters->parked, 2u);
+  w->up = true;
+  now = d->breaker().open_until();
+  for (int i = 0; i < 4 && counters->unparked < 2; ++i)
+    pump();
+  BOOST_REQUIRE_EQUAL(received(), xml("a") + xml("b"));
+  // The server goes away: it may not have had them; they go again.
+  w->close_next = true;
+  for (int i = 0; i < 10 && received().size() < 2 * (xml("a").size() * 2); ++i)
+    after(200ms);
+  BOOST_CHECK_EQUAL(received(), xml("a") + xml("b") + xml("a") + xml("b"));
+  BOOST_CHECK_EQUAL(counters->resent, 2u);
+  BOOST_CHECK_EQUAL(counters->unparked, 2u);
+  BOOST_CHECK_EQUAL(parking_of(*counters).waiting(), 0u);
 }
 
 BOOST_AUTO_TEST_CASE(direct_mode_replays_into_half_the_queue) {
