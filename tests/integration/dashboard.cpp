@@ -478,7 +478,12 @@ BOOST_AUTO_TEST_CASE(the_page_shows_live_numbers_without_console_errors) {
   auto run = this->run("dashboard",
                        {{"COTFLOW_TAK_DESTINATIONS",
                          "rx=tcp://127.0.0.1:" + std::to_string(rx.port())},
-                        {"COTFLOW_HTTP_TOKEN", token}},
+                        {"COTFLOW_HTTP_TOKEN", token},
+                        // The outage at the end opens the breaker soon.
+                        {"COTFLOW_TAK_RECONNECT_MIN_MS", "50"},
+                        {"COTFLOW_TAK_RECONNECT_MAX_MS", "200"},
+                        {"COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "500"},
+                        {"COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "2000"}},
                        true);
   std::string log;
   auto port = wait_for_http_port(*run, log);
@@ -586,6 +591,36 @@ BOOST_AUTO_TEST_CASE(the_page_shows_live_numbers_without_console_errors) {
                                                                 << caught);
   // The page counts the first two itself.
   BOOST_CHECK_EQUAL(number(page_state(b), "js-errors"), counted + 2);
+
+  // The TAK server goes away: its events are parked, and the page shows
+  // what waits and the parking backlog growing while the breaker is open.
+  rx.stop();
+  BOOST_REQUIRE(eventually(
+    [&] {
+      read_log(*run, log);
+      auto m = http_get(port, "/metrics");
+      return m
+             && cotflow::parse_prometheus(m->body)["cotflow_records_waiting"]
+                  > 0;
+    },
+    60s));
+  b.run_for(2500ms);
+  auto down = page_state(b);
+  b.run_for(3000ms);
+  auto later = page_state(b);
+  for (auto id : {"records-out", "records-delivered", "records-waiting",
+                  "parking-backlog", "parked-events", "breaker-states"})
+    BOOST_TEST_MESSAGE("during the outage, 3 s apart: "
+                       << id << ": " << down[id] << " -> " << later[id]);
+  BOOST_CHECK_NE(later["breaker-states"], "rx: closed");
+  BOOST_CHECK_GT(number(down, "records-waiting"), 0);
+  BOOST_CHECK_GT(number(later, "records-waiting"),
+                 number(down, "records-waiting"));
+  BOOST_CHECK_GT(number(later, "parking-backlog"),
+                 number(down, "parking-backlog"));
+  BOOST_CHECK_GT(number(later, "records-out"), number(down, "records-out"));
+  BOOST_CHECK_GE(number(later, "parked-events"),
+                 number(later, "records-waiting"));
 
   flow.stop = true;
   run->signal(SIGTERM);
