@@ -51,7 +51,7 @@ using clock_type = std::chrono::steady_clock;
 
 struct options {
   int64_t single_requests = 5000;
-  int64_t batch_requests = 200;
+  int64_t batch_requests = 600;
   int64_t batch = 500;
   int64_t concurrency = 16;
   int64_t rate = 1000;
@@ -98,6 +98,8 @@ struct run_result {
   /// Milliseconds per request (from when it was due, in the paced phase).
   std::vector<double> latencies_ms;
   uint64_t counted = 0;
+  /// Cores other processes used meanwhile (bench::load_meter).
+  double other_cores = 0;
   double requests_per_s() const {
     return seconds > 0 ? static_cast<double>(requests) / seconds : 0;
   }
@@ -130,6 +132,7 @@ run_result drive(const workload& w, int64_t threads, int64_t rate,
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> failed{0};
   std::vector<std::vector<double>> lat(static_cast<size_t>(threads));
+  bench::load_meter meter{-1};
   // Every client starts at t0 (threads take a moment to start).
   auto t0 = clock_type::now() + std::chrono::milliseconds{20};
   std::vector<std::thread> clients;
@@ -156,6 +159,7 @@ run_result drive(const workload& w, int64_t threads, int64_t rate,
   for (auto& t : clients)
     t.join();
   r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  r.other_cores = meter.other_cores();
   r.requests = w.bodies.size();
   r.records = w.total;
   r.failed = failed;
@@ -471,6 +475,20 @@ int main(int argc, char** argv) {
       kv(key + "_plain", a);
       kv(key + "_http", b);
     }
+  }
+  // The spread behind the medians, and what else ran on the machine.
+  std::printf("\nEvery run, in the order run (requests/s, p99 ms, cores other "
+              "processes used meanwhile):\n\n");
+  for (auto& p : phases) {
+    auto& r = results[p.name];
+    std::printf("- %s:", p.name.c_str());
+    for (size_t i = 0; i < r.plain.size(); ++i)
+      for (auto* run : {&r.plain[i], &r.http[i]})
+        std::printf(" %s %.0f/s p99 %.1f ms (%.1f);",
+                    run == &r.plain[i] ? "plain" : "http",
+                    run->requests_per_s(), quantile(run->latencies_ms, 0.99),
+                    run->other_cores);
+    std::printf("\n");
   }
   kv("missing", static_cast<double>(missing));
   kv("failed", static_cast<double>(failed));

@@ -77,7 +77,7 @@ verdict() {
 # RESULTS.md.
 ingest_results="$root/bench/RESULTS-ingest.md"
 # shellcheck disable=SC2206
-ingest_args=(--single-requests 5000 --batch-requests 200 --batch 500
+ingest_args=(--single-requests 5000 --batch-requests 600 --batch 500
   --concurrency 16 --rate 1000 --paced-seconds 10 --reps 3
   --summary "$summary" ${BENCH_INGEST_ARGS:-})
 run_ingest() {
