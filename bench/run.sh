@@ -34,8 +34,10 @@ esac
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 t0=$(date +%s)
 # Changes in the tree when the run starts (this run's own outputs, RESULTS.md
-# and latency.svg, would count otherwise).
-dirty=$(git status --porcelain 2>/dev/null | wc -l | tr -d ' ')
+# and latency.svg, would count otherwise; an earlier run's
+# RESULTS-ingest.md, which this one rewrites, does not).
+dirty=$(git status --porcelain -- . ':!bench/RESULTS-ingest.md' 2>/dev/null |
+  wc -l | tr -d ' ')
 
 echo "== build" >&2
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
