@@ -105,14 +105,17 @@ double wait_log(const std::string& path, const std::string& text,
   return -1;
 }
 
-int http_port(const std::string& log_path, child& proc) {
+/// The HTTP port cotflow's log names once it started; exits, naming the
+/// scenario `what`, when it does not start within 30 s.
+int http_port(const std::string& what, const std::string& log_path,
+              child& proc) {
   auto t0 = clock_type::now();
   while (secs_since(t0) < 30 && proc.alive()) {
     if (auto port = cotflow::test::http_port_in(read_file(log_path)))
       return port;
     sleep_ms(20);
   }
-  return 0;
+  die(what + ": cotflow did not start (log: " + log_path + ")");
 }
 
 /// One /metrics scrape: name{labels} -> value (empty on failure).
@@ -218,6 +221,23 @@ cotflow_env(const options& o, const std::string& bootstrap) {
   return env;
 }
 
+/// cotflow's environment with one TCP TAK destination `dest` at `port`,
+/// its reconnects and breaker fast (50/200 ms, 500/2000 ms, as in the
+/// parking integration test) so that delivery resumes soon after the
+/// receiver is up; everything else as shipped.
+std::vector<std::pair<std::string, std::string>>
+fast_tak_env(const options& o, const std::string& bootstrap,
+             const std::string& dest, uint16_t port) {
+  auto env = cotflow_env(o, bootstrap);
+  env.emplace_back("COTFLOW_TAK_DESTINATIONS",
+                   dest + "=tcp://127.0.0.1:" + std::to_string(port));
+  env.emplace_back("COTFLOW_TAK_RECONNECT_MIN_MS", "50");
+  env.emplace_back("COTFLOW_TAK_RECONNECT_MAX_MS", "200");
+  env.emplace_back("COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "500");
+  env.emplace_back("COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "2000");
+  return env;
+}
+
 std::unique_ptr<cotflow::embedded_broker>
 fresh_broker(const std::vector<std::pair<std::string, int>>& topics) {
   std::string err;
@@ -279,6 +299,7 @@ double raw_read(const options& o, const std::string& bootstrap,
   cfg.kafka.brokers = bootstrap;
   cfg.kafka.group_id = "bench-raw-replay";
   cfg.kafka.client_id = "bench-raw-replay";
+  cfg.kafka.embedded = cotflow::answers_as_embedded_broker(cfg, 1000ms);
   if (!o.fetch_wait.empty())
     cfg.kafka.properties["fetch.wait.max.ms"] = o.fetch_wait;
   std::string err;
@@ -335,22 +356,13 @@ replay_result run_replay(const options& o, uint64_t seq_base) {
   progress("replay: broker %s, TAK receiver port %u (down: refusing)",
            bootstrap.c_str(), rx.port());
 
-  auto env = cotflow_env(o, bootstrap);
-  env.emplace_back("COTFLOW_TAK_DESTINATIONS",
-                   dest + "=tcp://127.0.0.1:" + std::to_string(rx.port()));
-  // Fast breaker and reconnects (as in the parking integration test) so
-  // that the replay starts soon after the receiver is up; the replay rate
-  // itself is timed from the first replayed event.
-  env.emplace_back("COTFLOW_TAK_RECONNECT_MIN_MS", "50");
-  env.emplace_back("COTFLOW_TAK_RECONNECT_MAX_MS", "200");
-  env.emplace_back("COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "500");
-  env.emplace_back("COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "2000");
+  // The replay starts soon after the receiver is up; its rate is timed
+  // from the first replayed event.
+  auto env = fast_tak_env(o, bootstrap, dest, rx.port());
   auto log_path = o.log_dir + "/cotflow-parking-replay.log";
   child proc{
     {o.cotflow_bin, "run", "--config", "/dev/null"}, env, log_file{log_path}};
-  auto port = http_port(log_path, proc);
-  if (port == 0)
-    die("replay: cotflow did not start (log: " + log_path + ")");
+  auto port = http_port("replay", log_path, proc);
   r.breaker_open_s = wait_log(log_path, "circuit breaker open", 60, &proc);
   if (r.breaker_open_s < 0)
     die("replay: the breaker of the dead destination did not open (log: "
@@ -625,9 +637,7 @@ stall_result run_stall(const options& o, bool blackhole, uint64_t seq_base) {
   auto log_path = o.log_dir + "/cotflow-parking-" + name + ".log";
   child proc{
     {o.cotflow_bin, "run", "--config", "/dev/null"}, env, log_file{log_path}};
-  auto port = http_port(log_path, proc);
-  if (port == 0)
-    die(name + ": cotflow did not start (log: " + log_path + ")");
+  auto port = http_port(name, log_path, proc);
   kafka_observer obs{bootstrap, "bench-observer"};
   kafka_observer group_obs{bootstrap, "cotflow"};
   cotflow::detection_generator::options go;
@@ -792,8 +802,8 @@ stall_result run_stall(const options& o, bool blackhole, uint64_t seq_base) {
   r.kafka_median_rps = median(kafka_rps);
   r.up_median_rps = median(up_rps);
   // The same over 5 s windows: the mock holds an empty fetch for
-  // fetch.wait.max.ms (500 ms by default), so single seconds see one or two
-  // bursts of output.
+  // fetch.wait.max.ms (500 ms at librdkafka's default, which cotflow no
+  // longer uses there), so single seconds saw one or two bursts of output.
   r.kafka_min5_rps = r.up_min5_rps = -1;
   for (size_t i = 0; i + 5 < r.timeline.size(); ++i) {
     auto& a = r.timeline[i];
@@ -854,6 +864,7 @@ struct outage_result {
   int64_t rate = 0;
   double stream_s = 0;
   double margin_bytes = 0, replay_bytes = 0;
+  bool resend_as_shipped = true;
   std::vector<outage_one> outages;
   uint64_t events = 0, distinct = 0, dups = 0, other = 0;
   double bytes_per_event = 0; // cotflow's bytes / events to the receiver
@@ -884,6 +895,9 @@ outage_result run_outage(const options& o, uint64_t seq_base) {
                                      defaults.tak.resend_margin_bytes);
   r.replay_bytes = tak_bytes_setting(o, "COTFLOW_TAK_REPLAY_BYTES",
                                      defaults.tak.replay_bytes);
+  r.resend_as_shipped
+    = r.margin_bytes == static_cast<double>(defaults.tak.resend_margin_bytes)
+      && r.replay_bytes == static_cast<double>(defaults.tak.replay_bytes);
   auto stream_s = static_cast<double>(o.outage_records)
                   / static_cast<double>(o.outage_rate);
   // Two outages, at a fifth and at three fifths of the stream, each over
@@ -906,22 +920,13 @@ outage_result run_outage(const options& o, uint64_t seq_base) {
   rx.listen_now();
   progress("outage: broker %s, TAK receiver port %u", bootstrap.c_str(),
            rx.port());
-  auto env = cotflow_env(o, bootstrap);
-  env.emplace_back("COTFLOW_TAK_DESTINATIONS",
-                   dest + "=tcp://127.0.0.1:" + std::to_string(rx.port()));
-  // Fast reconnects and breaker, as in `replay`: the reconnect follows the
-  // receiver within a second, so that each outage ends with a connection
-  // that resends; the resend settings stay as shipped.
-  env.emplace_back("COTFLOW_TAK_RECONNECT_MIN_MS", "50");
-  env.emplace_back("COTFLOW_TAK_RECONNECT_MAX_MS", "200");
-  env.emplace_back("COTFLOW_TAK_BREAKER_OPEN_MIN_MS", "500");
-  env.emplace_back("COTFLOW_TAK_BREAKER_OPEN_MAX_MS", "2000");
+  // The reconnect follows the receiver within a second, so that each
+  // outage ends with a connection that resends.
+  auto env = fast_tak_env(o, bootstrap, dest, rx.port());
   auto log_path = o.log_dir + "/cotflow-parking-outage.log";
   child proc{
     {o.cotflow_bin, "run", "--config", "/dev/null"}, env, log_file{log_path}};
-  auto port = http_port(log_path, proc);
-  if (port == 0)
-    die("outage: cotflow did not start (log: " + log_path + ")");
+  auto port = http_port("outage", log_path, proc);
   auto lbl = std::string{"destination=\"" + dest + "\""};
   auto dest_metric = [&](const std::map<std::string, double>& m,
                          const char* name) { return metric(m, name, lbl); };
@@ -1071,6 +1076,19 @@ std::string exit_text(const std::optional<int>& c) {
   return c ? std::to_string(*c) : std::string{"none (killed)"};
 }
 
+/// The last line of a scenario's report: cotflow's exit on SIGTERM and the
+/// warnings and errors of its log.
+template <class Result>
+void report_shutdown(const Result& r) {
+  std::printf("- SIGTERM → exit code %s after %.2f s; %zu log lines, %zu "
+              "distinct warnings/errors (digits folded to #)%s\n",
+              exit_text(r.exit_code).c_str(), r.stop_s, r.log_lines,
+              r.problems.size(), r.problems.empty() ? "." : ":");
+  for (size_t i = 0; i < r.problems.size() && i < 10; ++i)
+    std::printf("  - `%s`\n", r.problems[i].c_str());
+  std::printf("\n");
+}
+
 void report_replay(const options& o, const replay_result& r) {
   std::printf("### Parking replay (`replay`)\n\n");
   std::printf(
@@ -1155,13 +1173,7 @@ void report_replay(const options& o, const replay_result& r) {
               metric(r.metrics_end, "cotflow_parked_dropped_stale_total", lbl),
               metric(r.metrics_end, "cotflow_breaker_trips_total", lbl),
               metric(r.metrics_end, "cotflow_parking_active", lbl));
-  std::printf("- SIGTERM → exit code %s after %.2f s; %zu log lines, %zu "
-              "distinct warnings/errors (digits folded to #)%s\n",
-              exit_text(r.exit_code).c_str(), r.stop_s, r.log_lines,
-              r.problems.size(), r.problems.empty() ? "." : ":");
-  for (size_t i = 0; i < r.problems.size() && i < 10; ++i)
-    std::printf("  - `%s`\n", r.problems[i].c_str());
-  std::printf("\n");
+  report_shutdown(r);
 }
 
 void report_stall(const options& o, const stall_result& r) {
@@ -1252,13 +1264,7 @@ void report_stall(const options& o, const stall_result& r) {
       "caused the lag is cotflow's).\n",
       static_cast<long long>(static_cast<int64_t>(r.published) - r.outputs),
       static_cast<unsigned long long>(r.published), r.offset_resets);
-  std::printf("- SIGTERM → exit code %s after %.2f s; %zu log lines, %zu "
-              "distinct warnings/errors (digits folded to #)%s\n",
-              exit_text(r.exit_code).c_str(), r.stop_s, r.log_lines,
-              r.problems.size(), r.problems.empty() ? "." : ":");
-  for (size_t i = 0; i < r.problems.size() && i < 10; ++i)
-    std::printf("  - `%s`\n", r.problems[i].c_str());
-  std::printf("\n");
+  report_shutdown(r);
 }
 
 /// The bound of one outage, in events: what cotflow resends at most (the
@@ -1298,7 +1304,7 @@ void report_outage(const options& o, const outage_result& r) {
     "connects refused, then it listens again on the same port. "
     "tak.reconnect_min/max_ms=50/200 and tak.breaker_open_min/max_ms="
     "500/2000 (as in `replay`), so that cotflow is back within a second of "
-    "the receiver; the resend settings as shipped%s: "
+    "the receiver%s; the resend settings %s: "
     "tak.resend_margin_bytes=%.0f, tak.replay_bytes=%.0f. The bound of an "
     "outage is what cotflow may resend: the bytes the receiver's kernel had "
     "not acknowledged at the loss (read by cotflow after its latest write; "
@@ -1310,6 +1316,7 @@ void report_outage(const options& o, const outage_result& r) {
     o.fetch_wait.empty()
       ? ""
       : (", fetch.wait.max.ms=" + o.fetch_wait + " on every client").c_str(),
+    r.resend_as_shipped ? "as shipped" : "as set by --cotflow-env",
     r.margin_bytes, r.replay_bytes, r.bytes_per_event);
   std::printf("| outage | down at s | down for s | events received before "
               "| first event again after s | resent events | resent bytes "
@@ -1351,13 +1358,7 @@ void report_outage(const options& o, const outage_result& r) {
               "parked_total %.0f, dropped_stale_total %.0f, "
               "parked_dropped_stale_total %.0f.\n",
               r.reconnects, r.parked, r.stale_dropped, r.parked_stale);
-  std::printf("- SIGTERM → exit code %s after %.2f s; %zu log lines, %zu "
-              "distinct warnings/errors (digits folded to #)%s\n",
-              exit_text(r.exit_code).c_str(), r.stop_s, r.log_lines,
-              r.problems.size(), r.problems.empty() ? "." : ":");
-  for (size_t i = 0; i < r.problems.size() && i < 10; ++i)
-    std::printf("  - `%s`\n", r.problems[i].c_str());
-  std::printf("\n");
+  report_shutdown(r);
 }
 
 } // namespace
