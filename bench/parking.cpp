@@ -1337,8 +1337,8 @@ void report_outage(const options& o, const outage_result& r) {
                                                          : "**no**");
   }
   std::printf("\n- Received %llu events: %llu distinct of %llu valid inputs, "
-              "**%llu missing**, **%llu duplicates** (%.1f%% of the "
-              "stream), %llu without a known seq; every valid record at the "
+              "**%llu missing**, **%llu duplicates** (%.1f%% of the valid "
+              "ones), %llu without a known seq; every valid record at the "
               "receiver %s.\n",
               static_cast<unsigned long long>(r.events),
               static_cast<unsigned long long>(r.distinct),
