@@ -19,7 +19,9 @@
 //             every record to another topic (no decode, no encode);
 //   cotflow   `COTFLOW_BIN run --config /dev/null` with
 //             COTFLOW_KAFKA_BROKERS=<bootstrap> and the scenario's topics
-//             (everything else at its default), and one TAK destination:
+//             (everything else at its default; both recognize the
+//             embedded broker and take its settings), and one TAK
+//             destination:
 //             a TCP receiver in this process that reads every event
 //             (--no-tak: Kafka output only). A record counts as done when
 //             it is on the output topic and, as an event, at the receiver.
@@ -159,6 +161,8 @@ int run_passthrough(const std::string& brokers, const std::string& in,
   cfg.kafka.group_id = group;
   cfg.kafka.client_id = "bench-passthrough";
   cfg.kafka.properties = props; // like cotflow's kafka.properties
+  // Like `cotflow run`: the embedded broker's settings on an embedded broker.
+  cfg.kafka.embedded = cotflow::answers_as_embedded_broker(cfg, 1000ms);
   std::string err;
   auto cconf = cotflow::make_client_conf(cfg, cotflow::client_role::consumer,
                                          err);
@@ -1037,7 +1041,8 @@ std::string mb(long kb) {
 struct scenario {
   /// Label in the report and prefix of the summary keys.
   std::string name;
-  /// fetch.wait.max.ms for both pipelines' clients; empty = librdkafka's.
+  /// fetch.wait.max.ms for both pipelines' clients; empty = as shipped
+  /// (10 on the embedded broker, which both recognize).
   std::string fetch_wait_ms;
   target_result base;
   target_result cot;
@@ -1063,7 +1068,8 @@ void report(const scenario& sc, uint64_t n) {
     sc.fetch_wait_ms.empty()
       ? "every client setting at its default (cotflow: "
         "--config /dev/null, only the brokers, topics and group "
-        "set)"
+        "set; like cotflow, the passthrough recognizes the embedded "
+        "broker and takes its settings: fetch.wait.max.ms=10)"
       : ("both pipelines' clients with fetch.wait.max.ms=" + sc.fetch_wait_ms
          + " (cotflow: COTFLOW_KAFKA_PROPERTIES), everything "
            "else at its default")
@@ -1232,8 +1238,8 @@ void report_protocols(const scenario& sc) {
   std::printf(
     "%s.\n\n",
     sc.fetch_wait_ms.empty()
-      ? "cotflow as shipped (fetch.wait.max.ms at librdkafka's "
-        "default)"
+      ? "cotflow as shipped (on the embedded broker, which it "
+        "recognizes: fetch.wait.max.ms=10)"
       : ("cotflow's clients with fetch.wait.max.ms=" + sc.fetch_wait_ms)
           .c_str());
   auto per_event = [](const target_result& r) {

@@ -3,8 +3,17 @@
 #include "pipeline/core/log.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 namespace cotflow::commands {
+
+namespace {
+
+/// How long `run` waits at start for the brokers' answer to the question
+/// whether they are an embedded broker (on loopback: milliseconds).
+constexpr std::chrono::milliseconds embedded_probe{1000};
+
+} // namespace
 
 std::unique_ptr<embedded_broker> start_broker(const config& cfg,
                                               int partitions) {
@@ -38,8 +47,20 @@ std::unique_ptr<embedded_broker> start_broker(const config& cfg,
 
 bool start_embedded_if_asked(config& cfg, int partitions,
                              std::unique_ptr<embedded_broker>& broker) {
-  if (cfg.kafka.brokers != "embedded")
+  if (cfg.kafka.brokers != "embedded") {
+    // Another process's embedded broker (`cotflow broker`, a test's, a
+    // benchmark's) gets the embedded settings too.
+    cfg.kafka.embedded = answers_as_embedded_broker(cfg, embedded_probe);
+    if (cfg.kafka.embedded) {
+      std::string props;
+      for (auto& [k, v] : embedded_consumer_properties())
+        props += (props.empty() ? "" : ", ") + k + "=" + v;
+      log::info("broker", cfg.kafka.brokers
+                            + " is an embedded broker: its consumers get "
+                            + props);
+    }
     return true;
+  }
   broker = start_broker(cfg, partitions);
   if (!broker)
     return false;

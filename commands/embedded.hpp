@@ -14,7 +14,9 @@ std::unique_ptr<embedded_broker> start_broker(const config& cfg,
                                               int partitions);
 
 /// When kafka.brokers is `embedded`: starts the broker into `broker` and
-/// points `cfg` at it. False when it could not start.
+/// points `cfg` at it. Otherwise sets kafka.embedded when the brokers
+/// answer as an embedded broker (another process's). False when the broker
+/// could not start.
 bool start_embedded_if_asked(config& cfg, int partitions,
                              std::unique_ptr<embedded_broker>& broker);
 

@@ -29,7 +29,8 @@ struct kafka_config {
   std::string group_instance_id;
   /// librdkafka properties passed through verbatim to every client.
   std::map<std::string, std::string> properties;
-  /// Set (not configured) when brokers is the in-process embedded broker.
+  /// Set (not configured) when brokers is an embedded broker: this
+  /// process's, or another's that answers as one (recognized at start).
   bool embedded = false;
 };
 

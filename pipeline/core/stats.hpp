@@ -106,6 +106,12 @@ struct destination_stats {
   /// acknowledged, plus tak.resend_margin_bytes). Exported as
   /// cotflow_destination_replayed_total.
   std::atomic<uint64_t> resent{0};
+  /// Their bytes, as written on the connection that was lost.
+  std::atomic<uint64_t> resent_bytes{0};
+  /// Bytes the server's kernel had not acknowledged when connections were
+  /// lost (after the latest write; the whole replay window when the kernel
+  /// could not say): what was resent beyond tak.resend_margin_bytes.
+  std::atomic<uint64_t> unacknowledged_at_loss{0};
   /// Events whose stale time passed before they reached the socket:
   /// dropped, not written (TAK destinations).
   std::atomic<uint64_t> stale_at_write{0};

@@ -114,6 +114,46 @@ std::string try_client(const RdKafka::Conf& conf, client_role role) {
 
 } // namespace
 
+const std::vector<std::pair<std::string, std::string>>&
+embedded_consumer_properties() {
+  // 10 ms: a fetch with no data comes back at once on a real broker; the
+  // embedded one then holds it this long, so that an idle consumer does
+  // not spin.
+  static const std::vector<std::pair<std::string, std::string>> props{
+    {"fetch.wait.max.ms", "10"}};
+  return props;
+}
+
+bool answers_as_embedded_broker(const config& cfg,
+                                std::chrono::milliseconds timeout) {
+  // A producer with cotflow's settings (the security properties of
+  // kafka.properties too) asks for the cluster id and sends nothing.
+  std::string err;
+  auto conf = make_client_conf(cfg, client_role::producer, err);
+  if (!conf)
+    return false;
+  auto* c = rd_kafka_conf_dup(conf->c_ptr_global());
+  char errstr[512] = "";
+  rd_kafka_conf_set(c, "enable.idempotence", "false", errstr, sizeof(errstr));
+  rd_kafka_conf_set(c, "statistics.interval.ms", "0", errstr, sizeof(errstr));
+  // Unreachable brokers are not worth a log line here: the clients that
+  // follow report them.
+  rd_kafka_conf_set_log_cb(
+    c, [](const rd_kafka_t*, int, const char*, const char*) {});
+  auto* rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof(errstr));
+  if (!rk) {
+    rd_kafka_conf_destroy(c);
+    return false;
+  }
+  char* id = rd_kafka_clusterid(rk, static_cast<int>(timeout.count()));
+  // librdkafka's mock cluster names itself "mockCluster" + a number.
+  bool mock = id && std::string_view{id}.rfind("mockCluster", 0) == 0;
+  if (id)
+    rd_kafka_mem_free(rk, id);
+  rd_kafka_destroy(rk);
+  return mock;
+}
+
 std::unique_ptr<RdKafka::Conf>
 make_client_conf(const config& cfg, client_role role, std::string& err,
                  std::vector<std::string>* problems) {
@@ -158,11 +198,10 @@ make_client_conf(const config& cfg, client_role role, std::string& err,
       });
     if (auto id = group_instance_id(cfg.kafka.group_instance_id); !id.empty())
       props.push_back({"group.instance.id", id});
-    // The embedded (mock) broker holds an empty fetch for the whole
-    // fetch.wait.max.ms even when data arrives meanwhile; a real broker
-    // answers at once. Keep the demo's latency what a real cluster gives.
+    // Keep the latency on the embedded broker what a real cluster gives.
     if (cfg.kafka.embedded)
-      props.push_back({"fetch.wait.max.ms", "10"});
+      props.insert(props.end(), embedded_consumer_properties().begin(),
+                   embedded_consumer_properties().end());
   } else {
     auto queue = std::max<int64_t>(100000, 4 * cfg.pipeline.max_in_flight);
     props.insert(props.end(),

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 /// RAII wrappers around librdkafka: client configuration, a producer that
@@ -200,6 +201,22 @@ private:
   std::string failure_;
   std::chrono::steady_clock::time_point next_retry_{};
 };
+
+/// librdkafka properties that every consumer of cotflow's (and of its tests
+/// and benchmarks) gets on an embedded broker, from this one place: the
+/// embedded broker holds an empty fetch for the whole fetch.wait.max.ms
+/// (librdkafka's default 500 ms) even when data arrives meanwhile, where a
+/// real broker answers as soon as data arrives.
+const std::vector<std::pair<std::string, std::string>>&
+embedded_consumer_properties();
+
+/// True when the brokers of `cfg` answer as an embedded broker: this
+/// process's, another process's (`cotflow broker`), a test's or a
+/// benchmark's, recognized by the cluster id librdkafka's mock cluster
+/// gives itself. False when they do not answer within `timeout` (a cluster
+/// that is down gets a real cluster's settings).
+bool answers_as_embedded_broker(const config& cfg,
+                                std::chrono::milliseconds timeout);
 
 /// librdkafka's mock cluster: a Kafka-protocol broker on loopback TCP that
 /// lives inside this process (SPEC §9).

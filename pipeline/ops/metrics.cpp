@@ -169,6 +169,13 @@ public:
       // parked ones replayed (cotflow_unparked_total).
       add("cotflow_destination_replayed_total",
           "Events sent again after a lost connection", c, d->resent, l);
+      add("cotflow_destination_resent_bytes_total",
+          "Bytes of the events sent again after a lost connection", c,
+          d->resent_bytes, l);
+      add("cotflow_destination_unacknowledged_at_loss_bytes_total",
+          "Bytes the server had not acknowledged when a connection was "
+          "lost: what is resent besides tak.resend_margin_bytes",
+          c, d->unacknowledged_at_loss, l);
       add("cotflow_destination_dropped_stale_total",
           "Events whose stale time passed before they reached the "
           "destination's socket: dropped, not written",

@@ -149,9 +149,9 @@ void tak_destination::lost(const std::string& why, bool credentials) {
   // may never have reached the server, nor what the server read and did
   // not process yet (the margin): send those again first, in their order.
   // The rest of the window reached it.
-  size_t want = link_.window_unacked
-                  ? *link_.window_unacked + cfg_.resend_margin
-                  : window_.bytes;
+  size_t unacked = link_.window_unacked.value_or(window_.bytes);
+  size_t want = link_.window_unacked ? unacked + cfg_.resend_margin
+                                     : window_.bytes;
   size_t again = 0, again_bytes = 0;
   while (!window_.events.empty() && again_bytes < want) {
     again_bytes += window_.events.back().bytes;
@@ -162,6 +162,8 @@ void tak_destination::lost(const std::string& why, bool credentials) {
     ++again;
   }
   env_.counters->resent += again;
+  env_.counters->resent_bytes += again_bytes;
+  env_.counters->unacknowledged_at_loss += unacked;
   env_.counters->connected = false;
   env_.counters->error(why);
   window_.events.clear();
@@ -182,8 +184,11 @@ void tak_destination::lost(const std::string& why, bool credentials) {
   link_.next_attempt = env_.now() + delay;
   log::warn("tak-sink",
             cfg_.name + " (" + cfg_.url + "): " + why + "; "
-              + std::to_string(queue_.size())
-              + " events queued, reconnecting in "
+              + std::to_string(queue_.size()) + " events queued ("
+              + std::to_string(again) + " of them, "
+              + std::to_string(again_bytes)
+              + " bytes, to send again; the server had not acknowledged "
+              + std::to_string(unacked) + " bytes), reconnecting in "
               + std::to_string(delay.count()) + " ms",
             {{"destination", cfg_.name}, {"error", why}});
   link_.last_error = why;

@@ -2,6 +2,7 @@
 
 #include "pipeline/codec/generator.hpp"
 #include "pipeline/core/time.hpp"
+#include "pipeline/kafka/kafka.hpp"
 #include "pipeline/load/publisher.hpp"
 
 #include <librdkafka/rdkafkacpp.h>
@@ -22,6 +23,16 @@ std::unique_ptr<RdKafka::Conf> base_conf(const std::string& bootstrap) {
   std::string err;
   conf->set("bootstrap.servers", bootstrap, err);
   conf->set("log_level", "3", err);
+  return conf;
+}
+
+/// A consumer's: the embedded broker's settings, as cotflow's consumers
+/// have them there.
+std::unique_ptr<RdKafka::Conf> consumer_conf(const std::string& bootstrap) {
+  auto conf = base_conf(bootstrap);
+  std::string err;
+  for (auto& [k, v] : cotflow::embedded_consumer_properties())
+    conf->set(k, v, err);
   return conf;
 }
 
@@ -197,7 +208,7 @@ std::map<int32_t, int64_t> high_watermarks(const std::string& bootstrap,
 std::vector<consumed> read_topic(const std::string& bootstrap,
                                  const std::string& topic) {
   auto highs = high_watermarks(bootstrap, topic);
-  auto conf = base_conf(bootstrap);
+  auto conf = consumer_conf(bootstrap);
   std::string err;
   conf->set("group.id", "cotflow-test-reader", err);
   conf->set("enable.auto.commit", "false", err);
@@ -287,12 +298,11 @@ topic_tail::topic_tail(const std::string& bootstrap,
   : impl_(new impl) {
   impl_->bootstrap = bootstrap;
   impl_->topics = topics;
-  auto conf = base_conf(bootstrap);
+  auto conf = consumer_conf(bootstrap);
   std::string err;
   conf->set("group.id", "cotflow-test-tail", err);
   conf->set("auto.offset.reset", "earliest", err);
   conf->set("enable.auto.commit", "false", err);
-  conf->set("fetch.wait.max.ms", "10", err);
   impl_->consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   std::vector<RdKafka::TopicPartition*> parts;
   for (auto& t : topics)

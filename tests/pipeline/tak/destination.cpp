@@ -574,6 +574,9 @@ BOOST_AUTO_TEST_CASE(a_lost_connection_resends_only_the_replay_window) {
   BOOST_CHECK_EQUAL(r.again.count(), 1);
   BOOST_CHECK(!counters->connected);
   BOOST_CHECK_EQUAL(counters->resent, 2u);
+  // The kernel could not say: the whole window counts as unacknowledged.
+  BOOST_CHECK_EQUAL(counters->resent_bytes, 2 * xml("a").size());
+  BOOST_CHECK_EQUAL(counters->unacknowledged_at_loss, 2 * xml("a").size());
   BOOST_CHECK_EQUAL(d->queued(), 3u); // c, d, then e
   BOOST_CHECK_EQUAL(d->in_window(), 0u);
   after(100ms); // the backoff passed: reconnect
@@ -599,6 +602,8 @@ BOOST_AUTO_TEST_CASE(only_what_the_server_may_have_lost_is_resent) {
   w->close_next = true;
   pump();
   BOOST_CHECK_EQUAL(counters->resent, 2u); // c (the margin) and d
+  BOOST_CHECK_EQUAL(counters->resent_bytes, 2 * size);
+  BOOST_CHECK_EQUAL(counters->unacknowledged_at_loss, size);
   BOOST_CHECK_EQUAL(d->queued(), 2u);
   BOOST_CHECK_EQUAL(d->in_window(), 0u);
   after(100ms);
@@ -614,6 +619,8 @@ BOOST_AUTO_TEST_CASE(nothing_is_resent_when_the_server_acknowledged_all) {
   w->close_next = true;
   pump();
   BOOST_CHECK_EQUAL(counters->resent, 0u);
+  BOOST_CHECK_EQUAL(counters->resent_bytes, 0u);
+  BOOST_CHECK_EQUAL(counters->unacknowledged_at_loss, 0u);
   BOOST_CHECK_EQUAL(d->queued(), 0u);
   after(100ms);
   BOOST_CHECK_EQUAL(received(), xml("a") + xml("b"));
