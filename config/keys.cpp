@@ -308,8 +308,8 @@ std::vector<config_key> table() {
                 "that the next owner does not deliver them again; what is "
                 "still in flight then is left to it (duplicates). 5 s: a "
                 "healthy pipeline delivers in well under a second, and the "
-                "next owner reads nothing of them meanwhile, so it stays "
-                "below the session timeout. 0: hand them over at once")
+                "next owner reads nothing of them meanwhile; below "
+                "session_timeout_ms (required). 0: hand them over at once")
       .defaults_to(5000)
       .range(0, 120000),
     COTFLOW_KEY(kafka, group_instance_id,

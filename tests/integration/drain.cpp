@@ -125,7 +125,7 @@ size_t duplicates(const outcome& o) {
 BOOST_FIXTURE_TEST_SUITE(drain_on_revoke, broker_fixture)
 
 BOOST_AUTO_TEST_CASE(a_scale_out_delivers_nothing_twice) {
-  auto o = scale_out_during_an_outage(*this, "drain-on", "60000");
+  auto o = scale_out_during_an_outage(*this, "drain-on", "8000");
   BOOST_CHECK_EQUAL(o.copies.size(), o.inputs);
   BOOST_CHECK_EQUAL(duplicates(o), 0u);
   BOOST_CHECK_GT(o.first[drained], 0);
