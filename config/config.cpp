@@ -768,6 +768,11 @@ std::vector<std::string> validate(const config& c) {
   // Rules about a key's format, or between keys, follow; the order of the
   // checks is the order of their messages.
   check_kafka_topics(c, errs);
+  // A member holding a revoke near its session timeout was seen to lose
+  // its membership (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION on the commit
+  // that was to hand the partitions over).
+  need(errs, c.kafka.revoke_drain_ms < c.kafka.session_timeout_ms,
+       "kafka.revoke_drain_ms: must be below kafka.session_timeout_ms");
   need(errs, c.pipeline.max_in_flight >= c.pipeline.batch_size,
        "pipeline.max_in_flight: must be at least pipeline.batch_size");
   check_cot(c, errs);

@@ -25,6 +25,8 @@ struct kafka_config {
   /// Empty: no parking (an open breaker holds events in memory).
   std::string parking_topic;
   int64_t session_timeout_ms = 0;
+  /// How long revoked partitions wait for their records in flight.
+  int64_t revoke_drain_ms = 0;
   /// Static membership: "" (off), "hostname", or the id itself.
   std::string group_instance_id;
   /// librdkafka properties passed through verbatim to every client.

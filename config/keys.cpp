@@ -294,6 +294,24 @@ std::vector<config_key> table() {
                 "the floor")
       .defaults_to(10000)
       .range(1000, 1800000),
+    // A healthy pipeline delivers what it has in flight in well under a
+    // second; a destination that is down parks its events once its
+    // breaker opens. Meanwhile the next owner reads nothing of those
+    // partitions, so the bound stays below the session timeout (what a
+    // killed instance costs anyway) and far below max.poll.interval.ms
+    // (300 s, the rebalance timeout with the eager assignors, where the
+    // whole group waits).
+    COTFLOW_KEY(kafka, revoke_drain_ms,
+                "how long partitions revoked in a rebalance (an instance "
+                "joining or leaving) stay paused with this instance until "
+                "their records in flight are delivered and committed, so "
+                "that the next owner does not deliver them again; what is "
+                "still in flight then is left to it (duplicates). 5 s: a "
+                "healthy pipeline delivers in well under a second, and the "
+                "next owner reads nothing of them meanwhile; below "
+                "session_timeout_ms (required). 0: hand them over at once")
+      .defaults_to(5000)
+      .range(0, 120000),
     COTFLOW_KEY(kafka, group_instance_id,
                 "static group membership (group.instance.id): an instance "
                 "that restarts within session_timeout_ms gets its "

@@ -223,6 +223,13 @@ struct stats {
   std::atomic<uint64_t> commits{0};
   std::atomic<int64_t> in_flight{0};
   std::atomic<int64_t> assigned_partitions{0};
+  /// Revoked partitions handed over with nothing in flight (drained) or
+  /// with records still in flight (abandoned to the next owner), and those
+  /// records (kafka.revoke_drain_ms).
+  std::atomic<uint64_t> revoked_drained{0};
+  std::atomic<uint64_t> revoked_abandoned{0};
+  std::atomic<uint64_t> revoke_records_drained{0};
+  std::atomic<uint64_t> revoke_records_abandoned{0};
   std::atomic<bool> paused{false};
   /// Set once before the actors start; never resized after.
   std::vector<std::shared_ptr<destination_stats>> destinations;

@@ -121,6 +121,11 @@ size_t offset_tracker::in_flight() const {
   return n;
 }
 
+size_t offset_tracker::in_flight(uint32_t tp) const {
+  auto it = parts_.find(tp);
+  return it == parts_.end() ? 0 : it->second.offsets.in_flight();
+}
+
 size_t offset_tracker::span() const {
   size_t n = 0;
   for (auto& [tp, e] : parts_)

@@ -101,6 +101,9 @@ public:
   /// Records in flight over all partitions.
   size_t in_flight() const;
 
+  /// Records in flight on one handle (0 if unknown).
+  size_t in_flight(uint32_t tp) const;
+
   /// Sum of partition_offsets::span() over all partitions: the bound that
   /// credit applies to, so one stuck record cannot let memory and
   /// redelivery grow without limit behind it.

@@ -7,6 +7,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
+
 namespace cotflow {
 
 namespace {
@@ -29,6 +31,8 @@ tracked_consumer::make(const config& cfg, dest_mask all,
   std::unique_ptr<tracked_consumer> self{new tracked_consumer};
   self->all_ = all;
   self->stats_ = std::move(st);
+  self->drain_ = revoke_drain{
+    std::chrono::milliseconds{cfg.kafka.revoke_drain_ms}};
   self->conf_ = make_client_conf(cfg, client_role::consumer, err);
   if (!self->conf_)
     return nullptr;
@@ -157,8 +161,10 @@ bool tracked_consumer::track(rd_kafka_message_t* m, const owning_message_fn& fn,
     last_rkt_ = msg->rkt;
     last_partition_ = msg->partition;
   }
-  if (last_tp_ == 0)
-    return true; // not ours (any more): left uncommitted for its owner
+  // Not ours (any more), or revoked and waiting for what is in flight:
+  // left uncommitted for the next owner.
+  if (last_tp_ == 0 || drain_.holds(last_tp_))
+    return true;
   bool moved_back = msg->offset < tracker_.next(last_tp_);
   if (moved_back) {
     // The partition went backwards (truncated log, recreated topic): what
@@ -278,7 +284,8 @@ std::vector<tracked_consumer::partition_lag> tracked_consumer::lag() const {
 }
 
 void tracked_consumer::simulate_rebalance() {
-  if (closed_)
+  // Not while a real revoke waits: the assignment is about to change.
+  if (closed_ || drain_.pending())
     return;
   std::vector<RdKafka::TopicPartition*> parts;
   if (consumer_->assignment(parts) != RdKafka::ERR_NO_ERROR || parts.empty()) {
@@ -286,6 +293,7 @@ void tracked_consumer::simulate_rebalance() {
     return;
   }
   log::info(name_, "fault injection: rebalance of " + describe(parts));
+  simulating_ = true;
   // What the coordinator hands back: the partitions, offsets unset (so the
   // committed ones apply).
   std::vector<RdKafka::TopicPartition*> again;
@@ -294,6 +302,7 @@ void tracked_consumer::simulate_rebalance() {
       RdKafka::TopicPartition::create(p->topic(), p->partition()));
   rebalance_cb(consumer_.get(), RdKafka::ERR__REVOKE_PARTITIONS, parts);
   rebalance_cb(consumer_.get(), RdKafka::ERR__ASSIGN_PARTITIONS, again);
+  simulating_ = false;
   RdKafka::TopicPartition::destroy(parts);
   RdKafka::TopicPartition::destroy(again);
 }
@@ -301,6 +310,9 @@ void tracked_consumer::simulate_rebalance() {
 bool tracked_consumer::rewind(int timeout_ms) {
   if (closed_)
     return false;
+  // What is in flight is forgotten anyway: a waiting revoke has nothing
+  // more to wait for.
+  finish_held_revoke();
   std::vector<RdKafka::TopicPartition*> parts;
   auto rc = consumer_->assignment(parts);
   if (rc == RdKafka::ERR_NO_ERROR && !parts.empty())
@@ -350,8 +362,13 @@ bool tracked_consumer::ack(uint32_t tp, int64_t offset, dest_mask bits,
 void tracked_consumer::pause(bool on) {
   if (on == paused_)
     return;
+  std::vector<RdKafka::TopicPartition*> all;
+  consumer_->assignment(all);
+  // A revoked partition waiting for its records stays paused.
   std::vector<RdKafka::TopicPartition*> parts;
-  consumer_->assignment(parts);
+  for (auto* p : all)
+    if (!drain_.pending() || !held(p->topic(), p->partition()))
+      parts.push_back(p);
   auto rc = on ? consumer_->pause(parts) : consumer_->resume(parts);
   for (auto* p : parts)
     if (on)
@@ -366,7 +383,7 @@ void tracked_consumer::pause(bool on) {
       log::warn(name_, std::string{on ? "pause " : "resume "} + p->topic() + "["
                          + std::to_string(p->partition())
                          + "] failed: " + RdKafka::err2str(p->err()));
-  RdKafka::TopicPartition::destroy(parts);
+  RdKafka::TopicPartition::destroy(all);
   log::debug(name_, std::string{on ? "paused" : "resumed"} + " at "
                       + std::to_string(tracker_.span()) + " records held");
   paused_ = on;
@@ -441,6 +458,11 @@ void tracked_consumer::offset_commit_cb(
 void tracked_consumer::store_positions() {
   if (closed_)
     return;
+  // Acknowledgements arrive between polls (as the source actor's messages),
+  // so this is where a revoke that waits for them can complete.
+  if (drain_.pending()
+      && drain_.due(in_flight_of(), std::chrono::steady_clock::now()))
+    finish_held_revoke();
   std::vector<commit_point> points;
   if (moved_) {
     points = tracker_.due();
@@ -468,6 +490,10 @@ bool tracked_consumer::close() {
   if (closed_ || !consumer_)
     return true;
   auto ok = commit_sync();
+  // librdkafka serves close() itself: a revoke still waiting completes now
+  // (with what commit_sync just committed), and the one close() brings
+  // does not wait (closed_).
+  finish_held_revoke();
   closed_ = true;
   consumer_->close();
   kafka_stats::instance().forget(consumer_->name());
@@ -576,19 +602,90 @@ void tracked_consumer::rebalance_cb(
   RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
   std::vector<RdKafka::TopicPartition*>& parts) {
   bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  // librdkafka starts no rebalance before a revoke completed; a callback
+  // meanwhile (a lost assignment) first completes the one waiting.
+  finish_held_revoke();
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     track_assigned(consumer, parts);
     assign_parts(consumer, parts, cooperative);
     restore_pause_flags(consumer, parts);
   } else {
-    std::vector<uint32_t> handles;
-    auto points = due_on_revoke(parts, handles);
-    store_on_revoke(consumer, err, parts, points);
-    remember_unconfirmed(points);
-    release_revoked(parts, handles);
-    unassign_parts(consumer, parts, cooperative);
+    auto handles = handles_of(parts);
+    // A planned revoke waits for the records in flight; a lost assignment
+    // is someone else's already, and close() and fault injection do not
+    // wait.
+    if (err == RdKafka::ERR__REVOKE_PARTITIONS && !consumer->assignment_lost()
+        && !closed_ && !simulating_ && drain_.waits(handles, in_flight_of()))
+      hold_revoked(consumer, err, parts, std::move(handles), cooperative);
+    else
+      complete_revoke(consumer, err, parts, handles, cooperative,
+                      revoke_drain::at_once(handles, in_flight_of()));
   }
   update_assignment_stats();
+}
+
+bool tracked_consumer::held(const std::string& topic, int32_t partition) const {
+  return std::find(held_.parts.begin(), held_.parts.end(),
+                   std::make_pair(topic, partition))
+         != held_.parts.end();
+}
+
+void tracked_consumer::hold_revoked(
+  RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+  std::vector<RdKafka::TopicPartition*>& parts, std::vector<uint32_t> handles,
+  bool cooperative) {
+  // The revoke completes when incremental_unassign (unassign) is called,
+  // which librdkafka lets the application do after the callback returned:
+  // the group waits for this member (with the eager assignors, every
+  // member waits, up to max.poll.interval.ms). Meanwhile the partitions
+  // are still this member's: their positions are stored as they move, and
+  // what librdkafka fetched of them is not handed out (track()).
+  size_t in_flight = 0;
+  for (auto tp : handles)
+    in_flight += tracker_.in_flight(tp);
+  drain_.start(std::move(handles), in_flight_of(),
+               std::chrono::steady_clock::now());
+  held_.parts.clear();
+  for (auto* p : parts)
+    held_.parts.emplace_back(p->topic(), p->partition());
+  held_.err = err;
+  held_.cooperative = cooperative;
+  consumer->pause(parts);
+  for (auto* p : parts)
+    paused_parts_.emplace(p->topic(), p->partition());
+  last_tp_ = 0;
+  log::info(name_,
+            "holding revoked " + describe(parts) + " until its "
+              + std::to_string(in_flight)
+              + " records in flight are delivered (kafka.revoke_drain_ms)");
+}
+
+void tracked_consumer::finish_held_revoke() {
+  if (!drain_.pending())
+    return;
+  auto handles = drain_.handles();
+  auto drained = drain_.finish(in_flight_of(),
+                               std::chrono::steady_clock::now());
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (auto& [topic, partition] : held_.parts)
+    parts.push_back(RdKafka::TopicPartition::create(topic, partition));
+  held_.parts.clear();
+  complete_revoke(consumer_.get(), held_.err, parts, handles, held_.cooperative,
+                  drained);
+  RdKafka::TopicPartition::destroy(parts);
+  update_assignment_stats();
+}
+
+void tracked_consumer::complete_revoke(
+  RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+  std::vector<RdKafka::TopicPartition*>& parts,
+  const std::vector<uint32_t>& handles, bool cooperative,
+  const revoke_drain::summary& drained) {
+  auto points = due_on_revoke(handles);
+  store_on_revoke(consumer, err, parts, points);
+  remember_unconfirmed(points);
+  release_revoked(parts, handles, drained);
+  unassign_parts(consumer, parts, cooperative);
 }
 
 void tracked_consumer::track_assigned(
@@ -654,19 +751,23 @@ void tracked_consumer::restore_pause_flags(
     consumer->resume(flagged);
 }
 
-std::vector<commit_point> tracked_consumer::due_on_revoke(
-  const std::vector<RdKafka::TopicPartition*>& parts,
-  std::vector<uint32_t>& handles) {
+std::vector<uint32_t> tracked_consumer::handles_of(
+  const std::vector<RdKafka::TopicPartition*>& parts) const {
+  std::vector<uint32_t> handles;
+  for (auto* p : parts)
+    if (auto tp = tracker_.handle(p->topic(), p->partition()))
+      handles.push_back(tp);
+  return handles;
+}
+
+std::vector<commit_point>
+tracked_consumer::due_on_revoke(const std::vector<uint32_t>& handles) {
   // Revoked: commit what is safe now; acknowledgements that arrive later
   // carry the old handles and are ignored.
   std::vector<commit_point> points;
-  for (auto* p : parts) {
-    auto tp = tracker_.handle(p->topic(), p->partition());
-    if (tp == 0)
-      continue;
+  for (auto tp : handles) {
     auto due = tracker_.due(tp);
     points.insert(points.end(), due.begin(), due.end());
-    handles.push_back(tp);
   }
   return points;
 }
@@ -697,14 +798,34 @@ void tracked_consumer::store_on_revoke(
 
 void tracked_consumer::release_revoked(
   const std::vector<RdKafka::TopicPartition*>& parts,
-  const std::vector<uint32_t>& handles) {
-  size_t abandoned = 0;
+  const std::vector<uint32_t>& handles, const revoke_drain::summary& drained) {
   for (auto tp : handles)
-    abandoned += tracker_.revoke(tp);
+    tracker_.revoke(tp);
   last_tp_ = 0;
-  log::info(name_, "revoked " + describe(parts) + " with "
-                     + std::to_string(abandoned)
-                     + " records in flight left to the next owner");
+  stats_->revoked_drained += drained.partitions_drained;
+  stats_->revoked_abandoned += drained.partitions_abandoned;
+  stats_->revoke_records_drained += drained.records_drained;
+  stats_->revoke_records_abandoned += drained.records_abandoned;
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  drained.waited)
+                  .count();
+  // "revoked <partitions> with <n> ..." is what tests/integration/scale.cpp
+  // reads: the moment the partitions changed hands, and what was left.
+  std::string text = "revoked " + describe(parts) + " with "
+                     + std::to_string(drained.records_abandoned)
+                     + " records in flight left to the next owner";
+  if (drained.records_drained > 0 || drained.timed_out)
+    text += " (" + std::to_string(drained.records_drained)
+            + " delivered while it waited " + std::to_string(waited) + " ms"
+            + (drained.timed_out ? ", kafka.revoke_drain_ms passed)" : ")");
+  log::fields fields = {
+    {"drained", static_cast<int64_t>(drained.records_drained)},
+    {"abandoned", static_cast<int64_t>(drained.records_abandoned)},
+    {"waited_ms", static_cast<int64_t>(waited)}};
+  if (drained.records_abandoned > 0 && drained.timed_out)
+    log::warn(name_, text, fields);
+  else
+    log::info(name_, text, fields);
 }
 
 void tracked_consumer::unassign_parts(

@@ -4,6 +4,7 @@
 #include "pipeline/core/stats.hpp"
 #include "pipeline/delivery/offset_tracker.hpp"
 #include "pipeline/delivery/record_feed.hpp"
+#include "pipeline/delivery/revoke_drain.hpp"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
@@ -21,8 +22,12 @@ namespace cotflow {
 
 /// The Kafka consumer of the source: a consumer-group member whose offsets
 /// are committed only up to the first record still owed an acknowledgement.
-/// It handles rebalances (revoked partitions commit what is safe and are
-/// forgotten; late acknowledgements for them are ignored) and pausing.
+/// It handles rebalances and pausing: revoked partitions stay paused with
+/// it until their records in flight are acknowledged, or at most
+/// kafka.revoke_drain_ms (store_positions() completes the revoke: the
+/// acknowledgements arrive between polls, never inside the rebalance
+/// callback); then what is safe is committed and they are forgotten (late
+/// acknowledgements for them are ignored).
 /// Not thread-safe: one actor owns it.
 class tracked_consumer : public record_feed,
                          public RdKafka::RebalanceCb,
@@ -81,8 +86,9 @@ public:
 
   /// Fault injection: runs this member's side of a rebalance on its whole
   /// assignment, as the group coordinator would (revoke: commit what is
-  /// safe, forget in-flight work; assign: fetch again from the committed
-  /// offsets). The group itself is untouched.
+  /// safe, forget in-flight work at once, without waiting for it; assign:
+  /// fetch again from the committed offsets). The group itself is
+  /// untouched.
   void simulate_rebalance() override;
 
   /// Names this consumer in its log lines (default "source").
@@ -156,14 +162,21 @@ public:
   /// Hands every partition's safe position that moved since the last call
   /// to librdkafka's committer (offsets_store), which commits what is
   /// stored every `pipeline.commit_interval_ms` while no rebalance is under
-  /// way, and for the partitions it unassigns (a revoke). Cheap when
-  /// nothing moved: meant for every round of the consume loop. Positions
+  /// way, and for the partitions it unassigns (a revoke). Completes a
+  /// revoke that waits for its records once they are all acknowledged or
+  /// kafka.revoke_drain_ms passed. Cheap when nothing moved: meant for
+  /// every round of the consume loop. Positions
   /// count as committed once the broker confirmed them (offset_commit_cb).
   void store_positions() override;
 
   /// Stores and commits synchronously (shutdown); false when the broker
   /// refused.
   bool commit_sync();
+
+  /// A revoke is waiting for its records in flight (kafka.revoke_drain_ms).
+  bool revoke_waiting() const {
+    return drain_.pending();
+  }
 
   /// Records handed out and not yet acknowledged.
   size_t in_flight() const override {
@@ -261,19 +274,34 @@ private:
   void restore_pause_flags(RdKafka::KafkaConsumer* consumer,
                            std::vector<RdKafka::TopicPartition*>& parts);
   // On a revocation:
-  /// The commit points of the revoked `parts` this instance tracks (their
-  /// handles go to `handles`).
-  std::vector<commit_point>
-  due_on_revoke(const std::vector<RdKafka::TopicPartition*>& parts,
-                std::vector<uint32_t>& handles);
+  /// The handles of the revoked `parts` this instance tracks.
+  std::vector<uint32_t>
+  handles_of(const std::vector<RdKafka::TopicPartition*>& parts) const;
+  /// Holds the revoked `parts` paused until their records in flight are
+  /// acknowledged or the bound passes (finish_held_revoke).
+  void hold_revoked(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& parts,
+                    std::vector<uint32_t> handles, bool cooperative);
+  /// Completes the waiting revoke, if any (also cut short: a shutdown,
+  /// another rebalance, a rewind).
+  void finish_held_revoke();
+  /// The phases below, in order: hands `parts` over.
+  void complete_revoke(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                       std::vector<RdKafka::TopicPartition*>& parts,
+                       const std::vector<uint32_t>& handles, bool cooperative,
+                       const revoke_drain::summary& drained);
+  /// The commit points of `handles` that moved.
+  std::vector<commit_point> due_on_revoke(const std::vector<uint32_t>& handles);
   /// Stores `points` for the rebalance's commit, or nothing when the
   /// assignment was lost.
   void store_on_revoke(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                        const std::vector<RdKafka::TopicPartition*>& parts,
                        const std::vector<commit_point>& points);
-  /// Stops tracking `handles`, leaving their records in flight behind.
+  /// Stops tracking `handles`, leaving their records in flight behind;
+  /// logs and counts what was drained and what is left.
   void release_revoked(const std::vector<RdKafka::TopicPartition*>& parts,
-                       const std::vector<uint32_t>& handles);
+                       const std::vector<uint32_t>& handles,
+                       const revoke_drain::summary& drained);
   /// Takes `parts` back from librdkafka.
   void unassign_parts(RdKafka::KafkaConsumer* consumer,
                       std::vector<RdKafka::TopicPartition*>& parts,
@@ -281,6 +309,23 @@ private:
   // After either:
   /// The assignment's numbers in stats_.
   void update_assignment_stats();
+  /// Records in flight per handle, for drain_.
+  revoke_drain::in_flight_fn in_flight_of() const {
+    return [this](uint32_t tp) { return tracker_.in_flight(tp); };
+  }
+  /// The revoke waiting for its records in flight (kafka.revoke_drain_ms).
+  revoke_drain drain_{std::chrono::milliseconds{0}};
+  /// What completing it needs: the partitions (librdkafka's list is gone
+  /// when the callback returns), the callback's code and protocol.
+  struct held_revoke {
+    std::vector<std::pair<std::string, int32_t>> parts;
+    RdKafka::ErrorCode err = RdKafka::ERR_NO_ERROR;
+    bool cooperative = false;
+  } held_;
+  /// `topic`/`partition` belongs to the waiting revoke.
+  bool held(const std::string& topic, int32_t partition) const;
+  /// Set while simulate_rebalance runs: its revoke does not wait.
+  bool simulating_ = false;
   bool closed_ = false;
   bool drained_ = false;
   // A record completed since the last store_positions(): a position may

@@ -101,6 +101,21 @@ public:
         s.paused ? 1 : 0);
     add("cotflow_assigned_partitions", "Input partitions assigned", g,
         s.assigned_partitions);
+    add("cotflow_revoked_partitions_total",
+        "Partitions revoked in a rebalance, by whether their records in "
+        "flight were delivered before the hand-over (drained) or left to "
+        "the next owner (abandoned: kafka.revoke_drain_ms passed, or the "
+        "assignment was lost)",
+        c, s.revoked_drained, {{"outcome", "drained"}});
+    add("cotflow_revoked_partitions_total", "", c, s.revoked_abandoned,
+        {{"outcome", "abandoned"}});
+    add("cotflow_revoke_records_total",
+        "Records in flight on revoked partitions: delivered before the "
+        "hand-over (drained) or left to the next owner, which delivers them "
+        "again (abandoned)",
+        c, s.revoke_records_drained, {{"outcome", "drained"}});
+    add("cotflow_revoke_records_total", "", c, s.revoke_records_abandoned,
+        {{"outcome", "abandoned"}});
     add("cotflow_offset_commits_total", "Offset commits confirmed", c,
         s.commits);
     add("cotflow_delivery_retries_total",

@@ -768,6 +768,17 @@ BOOST_AUTO_TEST_CASE(a_config_without_any_sink_is_refused) {
   BOOST_TEST(cotflow::validate(c).empty(), joined(cotflow::validate(c)));
 }
 
+BOOST_AUTO_TEST_CASE(a_revoke_drain_bound_past_the_session_is_refused) {
+  // A member that holds a revoke that long loses its membership.
+  auto c = cotflow::default_config();
+  c.kafka.revoke_drain_ms = c.kafka.session_timeout_ms;
+  BOOST_TEST(has_error(cotflow::validate(c), "kafka.revoke_drain_ms"));
+  c.kafka.revoke_drain_ms = c.kafka.session_timeout_ms - 1;
+  BOOST_TEST(cotflow::validate(c).empty(), joined(cotflow::validate(c)));
+  c.kafka.revoke_drain_ms = 0;
+  BOOST_TEST(cotflow::validate(c).empty(), joined(cotflow::validate(c)));
+}
+
 BOOST_AUTO_TEST_CASE(a_uid_prefix_with_control_characters_is_refused) {
   // It starts every uid and Kafka key, where ids may hold none.
   auto c = cotflow::default_config();
