@@ -1,5 +1,7 @@
 #pragma once
 
+#include "config/presentation.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -177,6 +179,7 @@ struct config {
   kafka_config kafka;
   pipeline_config pipeline;
   cot_config cot;
+  presentation_config presentation;
   sinks_config sinks;
   tak_config tak;
   http_config http;
