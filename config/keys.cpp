@@ -435,8 +435,8 @@ std::vector<config_key> table() {
                 "per detection source (its `source` field): {how, color, "
                 "icon, team: {name, role, endpoint}, sensor: {uid, type, "
                 "callsign, lat, lon, hae, azimuth, fov, vfov, range}}; wins "
-                "over the type's rule, field by field (README, "
-                "Presentation)"),
+                "over the type's rule, field by field "
+                "(docs/presentation.md)"),
     COTFLOW_KEY(presentation, types,
                 "per CoT type prefix (the longest wins): {how, color, icon, "
                 "team}"),

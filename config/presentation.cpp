@@ -74,6 +74,13 @@ namespace {
 
 using problems = std::vector<std::string>;
 
+/// `v` in the fewest digits that read back as `v`.
+std::string number(double v) {
+  char buf[32];
+  auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  return {buf, end};
+}
+
 /// One sub-key of a mapping read into a field: a text, a number or a
 /// nested mapping. `read` gives its problems, each to follow the sub-key's
 /// name (": expected a number", ".role: unknown key").
@@ -241,8 +248,7 @@ void check_sensor(const sensor_style& s, const std::string& path,
         || ((open_lo ? v > lo : v >= lo) && (open_hi ? v < hi : v <= hi)))
       return;
     errs.push_back(path + "." + name + ": must be within "
-                   + (open_lo ? "(" : "[") + std::to_string(lo).substr(0, 5)
-                   + ", " + std::to_string(hi).substr(0, 5)
+                   + (open_lo ? "(" : "[") + number(lo) + ", " + number(hi)
                    + (open_hi ? ")" : "]"));
   };
   within("lat", s.lat, -90, 90, false, false);
@@ -303,13 +309,6 @@ std::string quoted(const std::string& s) {
     out += c;
   }
   return out + "\"";
-}
-
-/// `v` in the fewest digits that read back as `v`.
-std::string number(double v) {
-  char buf[32];
-  auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
-  return {buf, end};
 }
 
 /// Appends "name: value" to a flow mapping being built in `out`.
