@@ -255,6 +255,8 @@ std::optional<std::string> apply_yaml(config& cfg, const config_key& k,
     k.field);
 }
 
+} // namespace
+
 std::string yaml_quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -264,6 +266,8 @@ std::string yaml_quote(const std::string& s) {
   }
   return out + "\"";
 }
+
+namespace {
 
 /// Values of pass-through properties that hold secrets are never shown.
 bool is_secret(const std::string& key) {

@@ -251,6 +251,9 @@ size_t edit_distance(const std::string& a, const std::string& b);
 std::string did_you_mean(const std::string& unknown,
                          const std::vector<std::string>& candidates);
 
+/// `s` as a double-quoted YAML scalar (`config show`).
+std::string yaml_quote(const std::string& s);
+
 /// Checks ranges and cross-key rules; returns every problem.
 std::vector<std::string> validate(const config& cfg);
 

@@ -301,16 +301,6 @@ void check_rule(const presentation_rule& r, rule_place place,
 
 namespace {
 
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 /// Appends "name: value" to a flow mapping being built in `out`.
 void field(std::string& out, const char* name, const std::string& value) {
   out += (out.size() > 1 ? ", " : "") + std::string{name} + ": " + value;
@@ -322,7 +312,7 @@ std::string render_rule(const presentation_rule& r) {
   std::string out = "{";
   auto text = [&out](const char* name, const std::string& v) {
     if (!v.empty())
-      field(out, name, quoted(v));
+      field(out, name, yaml_quote(v));
   };
   text("how", r.how);
   text("type", r.type);
@@ -334,7 +324,7 @@ std::string render_rule(const presentation_rule& r) {
                            {"role", &r.team->role},
                            {"endpoint", &r.team->endpoint}})
       if (!v->empty())
-        field(t, name, quoted(*v));
+        field(t, name, yaml_quote(*v));
     field(out, "team", t + "}");
   }
   if (r.sensor) {
@@ -344,7 +334,7 @@ std::string render_rule(const presentation_rule& r) {
                            {"type", &s.type},
                            {"callsign", &s.callsign}})
       if (!v->empty())
-        field(t, name, quoted(*v));
+        field(t, name, yaml_quote(*v));
     for (auto [name, v] : {std::pair{"lat", s.lat},
                            {"lon", s.lon},
                            {"hae", s.hae},

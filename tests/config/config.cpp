@@ -1418,7 +1418,9 @@ presentation:
       icon: camera.png
       type: a-h-G
       team: {name: Cyan Blue, role: Captain, rol: x}
-      sensor: {lat: 91, lon: 2, azimut: 10, fov: 0, range: -5, hae: high}
+      sensor: {lat: 91, lon: 2, azimut: 10, fov: 0, range: -5, hae: high,
+               type: "b m"}
+    cam2: {sensor: {lon: 2}}
     radar: [m-r]
   types:
     a-h: {sensor: {lat: 1, lon: 2}, how: m-x-}
@@ -1426,6 +1428,7 @@ presentation:
   low_confidence: {team: {name: Cyan}, type: "a h"}
 )");
   BOOST_TEST(!r.ok());
+  // What cannot be read, word for word...
   for (const char* expected :
        {"presentation.sources.cam.colour: unknown key (did you mean color?)",
         "presentation.sources.cam.team.rol: unknown key (did you mean role?)",
@@ -1437,26 +1440,7 @@ presentation:
       BOOST_TEST(std::count(r.errors.begin(), r.errors.end(), expected) == 1,
                  joined(r.errors));
     }
-  // Reading stops at malformed YAML values; validation lists the rest.
-  auto v = load(R"(
-cot:
-  low_confidence: drop
-presentation:
-  sources:
-    cam:
-      how: gps
-      color: red
-      icon: camera.png
-      type: a-h-G
-      team: {name: Cyan Blue, role: Captain}
-      sensor: {lat: 91, lon: 2, fov: 0, range: -5, type: "b m"}
-    cam2: {sensor: {lon: 2}}
-  types:
-    a-h: {sensor: {lat: 1, lon: 2}, how: m-x-}
-    A h: {}
-  low_confidence: {team: {name: Cyan}, type: "a h"}
-)");
-  BOOST_TEST(!v.ok());
+  // ... and every value that is read but wrong.
   for (const char* path :
        {"presentation.sources.cam.how:", "presentation.sources.cam.color:",
         "presentation.sources.cam.icon:", "presentation.sources.cam.type:",
@@ -1472,7 +1456,7 @@ presentation:
         "presentation.low_confidence.type:",
         "presentation.low_confidence: applies only with"})
     BOOST_TEST_CONTEXT(path) {
-      BOOST_TEST(has_error(v.errors, path), joined(v.errors));
+      BOOST_TEST(has_error(r.errors, path), joined(r.errors));
     }
 }
 
