@@ -509,11 +509,16 @@ std::string_view how_of(const detection& d, const event_style* style,
   return cfg.how;
 }
 
-/// What the presentation section adds after `<contact>` (`<__group>`,
-/// `<usericon>`, `<color>`, `<link>`), rendered once per (source, type).
+/// What the presentation section adds after `<contact>`, rendered once
+/// per (source, type). A record's own icon or colour, once the detection
+/// carries one, is written instead of the configured one.
 void presentation_detail(xml_out& w, const event_style* style) {
-  if (style)
-    w.raw(style->detail);
+  if (!style)
+    return;
+  w.raw(style->group);
+  w.raw(style->icon);
+  w.raw(style->color);
+  w.raw(style->link);
 }
 
 /// `<detail>...</detail></event>`: each element only when the detection

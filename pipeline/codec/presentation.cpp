@@ -76,30 +76,28 @@ event_style render(const presentation_rule& r, const std::string& source,
   if (r.team) {
     attr(s.contact, "endpoint",
          r.team->endpoint.empty() ? default_endpoint : r.team->endpoint);
-    s.detail += "<__group";
-    attr(s.detail, "name", r.team->name);
+    s.group = "<__group";
+    attr(s.group, "name", r.team->name);
     // TAK Protocol v1 and ATAK need both.
-    attr(s.detail, "role",
+    attr(s.group, "role",
          r.team->role.empty() ? team_roles().front() : r.team->role);
-    s.detail += "/>";
+    s.group += "/>";
   }
   if (!r.icon.empty()) {
-    s.detail += "<usericon";
-    attr(s.detail, "iconsetpath", r.icon);
-    s.detail += "/>";
+    s.icon = "<usericon";
+    attr(s.icon, "iconsetpath", r.icon);
+    s.icon += "/>";
   }
   if (auto argb = argb_of(r.color)) {
-    s.detail += "<color argb=\"";
-    s.detail += std::to_string(*argb);
-    s.detail += "\"/>";
+    s.color = "<color argb=\"" + std::to_string(*argb) + "\"/>";
   }
   if (r.sensor) {
     auto [uid, type] = sensor_id(*r.sensor, source, uid_prefix);
-    s.detail += "<link";
-    attr(s.detail, "uid", uid);
-    s.detail += " relation=\"p-p\"";
-    attr(s.detail, "type", type);
-    s.detail += "/>";
+    s.link = "<link";
+    attr(s.link, "uid", uid);
+    s.link += " relation=\"p-p\"";
+    attr(s.link, "type", type);
+    s.link += "/>";
   }
   return s;
 }

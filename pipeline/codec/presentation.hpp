@@ -20,9 +20,13 @@ struct event_style {
   std::string type;
   /// Attributes added to `<contact>`: ` endpoint="..."` in team mode.
   std::string contact;
-  /// The elements after `<contact>`: `<__group/>`, `<usericon/>`,
-  /// `<color/>`, `<link relation="p-p"/>`.
-  std::string detail;
+  /// The elements after `<contact>`, each empty when not configured, kept
+  /// apart so that a record's own icon or colour can replace just its own:
+  /// `<__group/>`, `<usericon/>`, `<color/>`, `<link relation="p-p"/>`.
+  std::string group;
+  std::string icon;
+  std::string color;
+  std::string link;
 };
 
 /// A placed sensor's own event, rendered but for its times.
