@@ -36,6 +36,22 @@ void prefetch_bytes(std::string_view bytes) {
     __builtin_prefetch(p + at);
 }
 
+/// The event of the sensor that made the detection just encoded, when it
+/// is due (cot_encoder::sensor_event), after that detection's. It carries
+/// no input record (its ref is none, tp 0, which the offset tracker never
+/// hands out: its acknowledgements change nothing), so it never holds up a
+/// commit; it comes from configuration, and a lost one is written again
+/// with the source's next detection after half its time to live.
+void add_sensor_event(encoder_state& s, int64_t timestamp_ms, int64_t now,
+                      cot_events& events) {
+  cot_event ev;
+  if (!s.enc->sensor_event(s.det, now, ev.xml, ev.uid, ev.type, ev.stale_ms))
+    return;
+  ev.timestamp_ms = timestamp_ms;
+  ev.source = s.det.source; // routed as its source's detections are
+  events.push_back(std::move(ev));
+}
+
 /// Decodes, maps and encodes the records of `w`; sends the events to
 /// every sink, dead letters to theirs and drops back to the source; then
 /// reports the batch done to the dispatcher. One call per batch.
@@ -94,6 +110,8 @@ void encode_work(encoder_actor::stateful_pointer<encoder_state> self,
         s.enc->uid(s.det, ev.uid);
         ev.source = s.det.source;
         events->push_back(std::move(ev));
+        if (s.enc->presenting())
+          add_sensor_event(s, r.timestamp_ms, now, *events);
         continue;
       case encode_outcome::dropped_stale:
         s.st->dropped_stale += 1;
@@ -134,7 +152,7 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
   auto& s = self->state;
   s.dec.emplace(*cfg);
   s.time_from_kafka = cfg->cot.missing_time == "kafka_timestamp";
-  s.enc.emplace(cfg->cot);
+  s.enc.emplace(cfg->cot, cfg->presentation);
   s.sinks = std::move(sinks);
   s.all = all_destinations(static_cast<unsigned>(s.sinks.size()));
   s.dead_letters = std::move(dead_letters);

@@ -34,6 +34,8 @@ using bool_ref = key_field<bool>;
 using list_ref = key_field<std::vector<std::string>>;
 using smap_ref = key_field<std::map<std::string, std::string>>;
 using imap_ref = key_field<std::map<std::string, int64_t>>;
+using rule_ref = key_field<presentation_rule>;
+using rules_ref = key_field<std::map<std::string, presentation_rule>>;
 
 std::optional<double> parse_double(const std::string& s) {
   if (s.empty())
@@ -98,13 +100,56 @@ std::string resolve_secret(const std::string& v, const env_lookup& env,
   return v;
 }
 
+std::optional<std::string> apply_yaml(config& cfg, const config_key& k,
+                                      const YAML::Node& node);
+
+/// The problems of parse_rule(s) as one text for a key: one per line, a
+/// sub-key's starting with a dot (".cam-north.how: ..."); see report().
+std::optional<std::string> joined(const std::vector<std::string>& problems) {
+  if (problems.empty())
+    return std::nullopt;
+  std::string out;
+  for (auto& p : problems)
+    out += (out.empty() ? "" : "\n") + (p[0] == ':' ? p.substr(2) : "." + p);
+  return out;
+}
+
+/// Adds the problems of key `path` (one per line, see joined()) to `errs`,
+/// `note` (where the value came from) after the key or sub-key they are
+/// about.
+void report(std::vector<std::string>& errs, const std::string& path,
+            const std::string& note, const std::string& problems) {
+  for (auto& line : split(problems, '\n')) {
+    auto colon = line[0] == '.' ? line.find(": ") : 0;
+    if (colon == std::string::npos)
+      colon = line.size();
+    errs.push_back(path + line.substr(0, colon) + note
+                   + (line[0] == '.' ? "" : ": ") + line.substr(colon));
+  }
+}
+
 /// Applies a scalar text (from YAML or the environment) to a key.
 std::optional<std::string> apply_text(config& cfg, const config_key& k,
                                       const std::string& text) {
   return std::visit(
     [&](auto& get) -> std::optional<std::string> {
       using T = std::decay_t<decltype(get)>;
-      if constexpr (std::is_same_v<T, str_ref>) {
+      if constexpr (std::is_same_v<T,
+                                   rule_ref> || std::is_same_v<T, rules_ref>) {
+        // From the environment: the same mapping in YAML's flow style,
+        // COTFLOW_PRESENTATION_SOURCES='{cam-north: {how: m-i}}'.
+        YAML::Node node;
+        try {
+          node = YAML::Load(text);
+        } catch (const YAML::Exception& e) {
+          return "expected a YAML mapping ({name: value, ...}), got '" + text
+                 + "' (" + e.msg + ")";
+        }
+        if (!node.IsMap() && !node.IsNull())
+          return "expected a YAML mapping ({name: value, ...}), got '" + text
+                 + "'";
+        return apply_yaml(cfg, k, node);
+      } else if constexpr (std::is_same_v<T, str_ref>) {
         get(cfg) = text;
       } else if constexpr (std::is_same_v<T, int_ref>) {
         auto v = parse_int(text);
@@ -160,7 +205,11 @@ std::optional<std::string> apply_yaml(config& cfg, const config_key& k,
   return std::visit(
     [&](auto& get) -> std::optional<std::string> {
       using T = std::decay_t<decltype(get)>;
-      if constexpr (std::is_same_v<T, list_ref>) {
+      if constexpr (std::is_same_v<T, rule_ref>) {
+        return joined(parse_rule(node, get(cfg)));
+      } else if constexpr (std::is_same_v<T, rules_ref>) {
+        return joined(parse_rules(node, get(cfg)));
+      } else if constexpr (std::is_same_v<T, list_ref>) {
         if (node.IsScalar())
           return apply_text(cfg, k, node.Scalar());
         if (!node.IsSequence())
@@ -206,6 +255,8 @@ std::optional<std::string> apply_yaml(config& cfg, const config_key& k,
     k.field);
 }
 
+} // namespace
+
 std::string yaml_quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -215,6 +266,8 @@ std::string yaml_quote(const std::string& s) {
   }
   return out + "\"";
 }
+
+namespace {
 
 /// Values of pass-through properties that hold secrets are never shown.
 bool is_secret(const std::string& key) {
@@ -250,6 +303,14 @@ std::string render(const config& cfg, const config_key& k) {
           first = false;
         }
         out << "]";
+      } else if constexpr (std::is_same_v<T, rule_ref>) {
+        out << render_rule(get(c));
+      } else if constexpr (std::is_same_v<T, rules_ref>) {
+        auto& m = get(c);
+        if (m.empty())
+          return "{}";
+        for (auto& [key, v] : m)
+          out << "\n    " << yaml_quote(key) << ": " << render_rule(v);
       } else {
         auto& m = get(c);
         if (m.empty())
@@ -548,7 +609,7 @@ load_result load_config_text(const std::string& yaml, const std::string& file,
           continue;
         }
         if (auto err = apply_yaml(res.cfg, *it, kv.second))
-          res.errors.push_back(it->path() + ": " + *err);
+          report(res.errors, it->path(), "", *err);
         else
           res.cfg.sources[it->path()] = "file";
       }
@@ -558,7 +619,7 @@ load_result load_config_text(const std::string& yaml, const std::string& file,
     auto name = k.env_name();
     if (auto v = env(name)) {
       if (auto err = apply_text(res.cfg, k, *v))
-        res.errors.push_back(k.path() + " (from " + name + "): " + *err);
+        report(res.errors, k.path(), " (from " + name + ")", *err);
       else
         res.cfg.sources[k.path()] = "env " + name;
     }
@@ -670,6 +731,26 @@ void check_cot(const config& c, std::vector<std::string>& errs) {
        "uid and Kafka key)");
 }
 
+void check_presentation(const config& c, std::vector<std::string>& errs) {
+  const auto& p = c.presentation;
+  for (auto& [source, rule] : p.sources)
+    check_rule(rule, rule_place::source, "presentation.sources." + source,
+               errs);
+  for (auto& [prefix, rule] : p.types) {
+    need(errs, is_cot_type_prefix(prefix),
+         "presentation.types." + prefix + ": not a CoT type prefix like a-h-G");
+    check_rule(rule, rule_place::type, "presentation.types." + prefix, errs);
+  }
+  check_rule(p.low_confidence, rule_place::low_confidence,
+             "presentation.low_confidence", errs);
+  // A flagged record is only ever shown differently when it is kept.
+  need(errs,
+       p.low_confidence == presentation_rule{}
+         || c.cot.low_confidence == "flag",
+       "presentation.low_confidence: applies only with cot.low_confidence: "
+       "flag (records below cot.min_confidence are dropped)");
+}
+
 void check_destinations(const config& c, std::vector<std::string>& errs) {
   need(errs,
        c.sinks.kafka || !c.sinks.file.empty() || !c.tak.destinations.empty(),
@@ -776,6 +857,7 @@ std::vector<std::string> validate(const config& c) {
   need(errs, c.pipeline.max_in_flight >= c.pipeline.batch_size,
        "pipeline.max_in_flight: must be at least pipeline.batch_size");
   check_cot(c, errs);
+  check_presentation(c, errs);
   check_destinations(c, errs);
   check_parking_topics(c, errs);
   if (!c.faults.destination_down.empty())

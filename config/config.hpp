@@ -1,5 +1,7 @@
 #pragma once
 
+#include "config/presentation.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -188,6 +190,7 @@ struct config {
   kafka_config kafka;
   pipeline_config pipeline;
   cot_config cot;
+  presentation_config presentation;
   sinks_config sinks;
   tak_config tak;
   http_config http;
@@ -258,6 +261,9 @@ size_t edit_distance(const std::string& a, const std::string& b);
 /// else nothing. For configuration keys and command-line words alike.
 std::string did_you_mean(const std::string& unknown,
                          const std::vector<std::string>& candidates);
+
+/// `s` as a double-quoted YAML scalar (`config show`).
+std::string yaml_quote(const std::string& s);
 
 /// Checks ranges and cross-key rules; returns every problem.
 std::vector<std::string> validate(const config& cfg);

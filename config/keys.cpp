@@ -455,6 +455,22 @@ std::vector<config_key> table() {
         {"other", "x"},
       }),
 
+    // Empty by default: events look as they always did (cot.how, no icon,
+    // colour, team or sensor) until an operator says what a feed is.
+    COTFLOW_KEY(presentation, sources,
+                "per detection source (its `source` field): {how, color, "
+                "icon, team: {name, role, endpoint}, sensor: {uid, type, "
+                "callsign, lat, lon, hae, azimuth, fov, vfov, range}}; wins "
+                "over the type's rule, field by field "
+                "(docs/presentation.md)"),
+    COTFLOW_KEY(presentation, types,
+                "per CoT type prefix (the longest wins): {how, color, icon, "
+                "team}"),
+    COTFLOW_KEY(presentation, low_confidence,
+                "for records kept below cot.min_confidence (cot."
+                "low_confidence: flag): {how, color, icon, type}; wins over "
+                "the source's and the type's rules"),
+
     COTFLOW_KEY(sinks, kafka, "send CoT to kafka.output_topic")
       .defaults_to(true),
     COTFLOW_KEY(sinks, file,

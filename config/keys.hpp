@@ -33,11 +33,12 @@ template <class T>
 using key_field = std::function<T&(config&)>;
 
 /// A key's storage, by its value type (the types a key can have).
-using key_storage
-  = std::variant<key_field<std::string>, key_field<int64_t>, key_field<double>,
-                 key_field<bool>, key_field<std::vector<std::string>>,
-                 key_field<std::map<std::string, std::string>>,
-                 key_field<std::map<std::string, int64_t>>>;
+using key_storage = std::variant<
+  key_field<std::string>, key_field<int64_t>, key_field<double>,
+  key_field<bool>, key_field<std::vector<std::string>>,
+  key_field<std::map<std::string, std::string>>,
+  key_field<std::map<std::string, int64_t>>, key_field<presentation_rule>,
+  key_field<std::map<std::string, presentation_rule>>>;
 
 /// One row of the table: a documented key and everything known about it.
 struct config_key {

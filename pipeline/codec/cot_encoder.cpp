@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace cotflow {
 
@@ -293,7 +294,8 @@ void append_fixed(std::string& out, double v, int precision) {
   w.finish();
 }
 
-cot_encoder::cot_encoder(const cot_config& cfg) : cfg_(cfg) {
+cot_encoder::cot_encoder(const cot_config& cfg, const presentation_config& pres)
+  : cfg_(cfg), pres_(pres, cfg.uid_prefix) {
   // Names match without regard to case; where two configured names differ
   // only in case, the first in the configuration's order counts.
   for (auto& [name, code] : cfg_.affiliation_codes)
@@ -418,12 +420,13 @@ void delete_event(xml_out& w, const cot_config& cfg, const detection& d,
 
 /// `<event ...><point .../>`
 void event_and_point(xml_out& w, const cot_config& cfg, const detection& d,
-                     std::string_view type, int64_t start, int64_t stale) {
+                     std::string_view type, std::string_view how, int64_t start,
+                     int64_t stale) {
   w.lit("<event version=\"2.0\" uid=\"");
   uid_into(w, cfg, d);
   w.put('"');
   w.attr("type", type);
-  w.attr("how", d.how.empty() ? std::string_view{cfg.how} : d.how);
+  w.attr("how", how);
   w.time_attr("time", d.time_ms);
   w.time_attr("start", start);
   w.time_attr("stale", stale);
@@ -553,19 +556,68 @@ void drawing_detail(xml_out& w, const drawing& s) {
   }
 }
 
+/// The how of an event: the record's own, else its presentation's, else
+/// cot.how.
+std::string_view how_of(const detection& d, const event_style* style,
+                        const cot_config& cfg) {
+  if (!d.how.empty())
+    return d.how;
+  if (style && !style->how.empty())
+    return style->how;
+  return cfg.how;
+}
+
+/// Whether a record gave a detail element `name` (CloudTAK), with
+/// attribute `attr` = `value` when those are given.
+bool record_has(const detection& d, std::string_view name,
+                std::string_view attr = {}, std::string_view value = {}) {
+  for (auto& e : d.extra_detail) {
+    if (name != e.name)
+      continue;
+    if (attr.empty())
+      return true;
+    for (auto& a : e.attrs)
+      if (attr == a.name && value == a.value)
+        return true;
+  }
+  return false;
+}
+
+/// What the presentation section adds after `<contact>`, rendered once
+/// per (source, type). What a record gave itself (CloudTAK's group, icon,
+/// marker-color, a p-p link) is written instead of the configured one.
+void presentation_detail(xml_out& w, const event_style* style,
+                         const detection& d) {
+  if (!style)
+    return;
+  if (!record_has(d, "__group"))
+    w.raw(style->group);
+  if (!d.has_icon)
+    w.raw(style->icon);
+  if (!d.has_color)
+    w.raw(style->color);
+  if (!record_has(d, "link", "relation", "p-p"))
+    w.raw(style->link);
+}
+
 /// `<detail>...</detail></event>`: each element only when the detection
 /// has something for it.
 void detail_and_end(xml_out& w, const detection& d, bool low_confidence,
-                    int64_t now) {
+                    const event_style* style, int64_t now) {
   w.lit("<detail>");
   if (!d.callsign.empty() || !d.id.empty()) {
     w.lit("<contact");
     w.attr("callsign", d.callsign.empty() ? d.id : d.callsign);
+    bool own_endpoint = false;
     for (auto& a : d.contact_attrs) {
       w.named_attr(a.name, a.value);
+      own_endpoint = own_endpoint || std::string_view{a.name} == "endpoint";
     }
+    if (style && !own_endpoint)
+      w.raw(style->contact); // team mode's endpoint
     w.lit("/>");
   }
+  presentation_detail(w, style, d);
   // Each only as given: an invented course 0 points a speed-only track
   // due north.
   if (!std::isnan(d.course) || !std::isnan(d.speed)) {
@@ -610,6 +662,12 @@ encode_outcome cot_encoder::encode(const detection& d, int64_t now,
   if (low_confidence && cfg_.low_confidence == "drop")
     return encode_outcome::dropped_low_confidence;
   auto type = cot_type(d);
+  const event_style* style = nullptr;
+  if (pres_.on()) {
+    style = &pres_.style(d.source, type, low_confidence);
+    if (!style->type.empty())
+      type = style->type; // presentation.low_confidence.type
+  }
   if (type_out)
     *type_out = d.ended ? std::string{"t-x-d-d"} : type;
   int64_t stale = d.stale_ms;
@@ -625,11 +683,41 @@ encode_outcome cot_encoder::encode(const detection& d, int64_t now,
   if (d.ended) {
     delete_event(w, cfg_, d, type, now);
   } else {
-    event_and_point(w, cfg_, d, type, start, stale);
-    detail_and_end(w, d, low_confidence, now);
+    event_and_point(w, cfg_, d, type, how_of(d, style, cfg_), start, stale);
+    detail_and_end(w, d, low_confidence, style, now);
   }
   w.finish();
   return encode_outcome::encoded;
+}
+
+bool cot_encoder::sensor_event(const detection& d, int64_t now,
+                               std::string& xml, std::string& uid,
+                               std::string& type, int64_t& stale_out) {
+  xml.clear();
+  auto* s = pres_.on() ? pres_.sensor(d.source) : nullptr;
+  if (!s)
+    return false;
+  auto ttl_ms = ttl_s(s->type) * 1000;
+  // Again at half its time to live: it never goes stale on a map while its
+  // source keeps reporting, and a lost one is replaced as soon.
+  if (s->last_sent_ms != std::numeric_limits<int64_t>::min()
+      && now - s->last_sent_ms < ttl_ms / 2)
+    return false;
+  s->last_sent_ms = now;
+  uid = s->uid;
+  type = s->type;
+  stale_out = now + ttl_ms;
+  xml_out w{xml};
+  w.raw(s->head);
+  w.time_attr("time", now);
+  w.time_attr("start", now);
+  w.time_attr("stale", stale_out);
+  w.raw(s->body);
+  w.lit("<_flow-tags_");
+  w.time_attr("cotflow", now);
+  w.lit("/></detail></event>");
+  w.finish();
+  return true;
 }
 
 } // namespace cotflow

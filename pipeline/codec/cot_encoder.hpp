@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "pipeline/codec/presentation.hpp"
 #include "pipeline/core/detection.hpp"
 
 #include <cstdint>
@@ -87,7 +88,10 @@ std::string hello_event(std::string_view uid, std::string_view callsign,
 /// Maps detections to CoT types and encodes CoT 2.0 XML events (SPEC §4).
 class cot_encoder {
 public:
-  explicit cot_encoder(const cot_config& cfg);
+  /// With `pres`, events get the presentation it configures (how, icon,
+  /// colour, team, sensor link); without, they look as they always did.
+  explicit cot_encoder(const cot_config& cfg,
+                       const presentation_config& pres = {});
 
   /// The CoT type of a detection per the configured mapping.
   std::string cot_type(const detection& d) const;
@@ -95,12 +99,26 @@ public:
   /// The stable uid of a detection: uid_prefix + source-id (or id).
   void uid(const detection& d, std::string& out) const;
 
-  /// Encodes one event into `xml` (cleared first) at time `now_ms`; its
+  /// Encodes one event into `xml` (cleared first) at time `now_ms` (not
+  /// from two threads at once: the presentation cache fills on use); its
   /// CoT type goes into `type` and its stale time (ms; 0 for a delete
   /// event, which never goes stale in transit) into `stale_ms` when given.
   encode_outcome encode(const detection& d, int64_t now_ms, std::string& xml,
                         std::string* type = nullptr,
                         int64_t* stale_ms = nullptr) const;
+
+  /// Whether a presentation rule is configured (sensor events possible).
+  bool presenting() const {
+    return pres_.on();
+  }
+
+  /// The event of the sensor that made `d` (its source's rule places a
+  /// sensor) into `xml` (cleared first), its uid, type and stale time, when
+  /// this encoder has not written it for half its time to live (cot.stale_s
+  /// or cot.stale_by_type of the sensor's type); false when it is not due.
+  /// Call after encoding `d`: the sensor goes along with its detections.
+  bool sensor_event(const detection& d, int64_t now_ms, std::string& xml,
+                    std::string& uid, std::string& type, int64_t& stale_ms);
 
 private:
   int64_t ttl_s(const std::string& type) const;
@@ -109,6 +127,8 @@ private:
   /// The configured mappings, looked up without regard to case.
   iname_table<char> affiliations_;
   iname_table<std::string> classifications_;
+  /// Resolved per (source, type) on first use; mutable for that cache.
+  presentation pres_;
 };
 
 } // namespace cotflow

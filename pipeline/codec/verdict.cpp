@@ -3,7 +3,7 @@
 namespace cotflow {
 
 record_checker::record_checker(const config& cfg)
-  : dec_(cfg), enc_(cfg.cot),
+  : dec_(cfg), enc_(cfg.cot, cfg.presentation),
     time_from_kafka_(cfg.cot.missing_time == "kafka_timestamp") {}
 
 verdict record_checker::check(std::string_view bytes, int64_t now_ms) {

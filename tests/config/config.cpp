@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -91,6 +92,9 @@ const std::vector<std::string> all_keys = {
   "cot.uid_prefix",
   "cot.classification_types",
   "cot.affiliation_codes",
+  "presentation.sources",
+  "presentation.types",
+  "presentation.low_confidence",
   "sinks.kafka",
   "sinks.file",
   "log.level",
@@ -174,6 +178,20 @@ const std::vector<env_case>& env_cases() {
      [](auto& c) {
        return c.cot.affiliation_codes == map{{"friend", "f"}, {"foe", "h"}};
      }},
+    {"presentation.sources", "{cam-north: {how: m-i, team: {name: Cyan}}}",
+     [](auto& c) {
+       auto& s = c.presentation.sources;
+       return s.size() == 1 && s.at("cam-north").how == "m-i"
+              && s.at("cam-north").team->name == "Cyan";
+     }},
+    {"presentation.types", "{a-h: {color: '#FFFF0000'}}",
+     [](auto& c) {
+       return c.presentation.types.at("a-h").color == "#FFFF0000";
+     }},
+    {"presentation.low_confidence",
+     "{how: h-e}",
+     [](auto& c) { return c.presentation.low_confidence.how == "h-e"; },
+     {{"COTFLOW_COT_LOW_CONFIDENCE", "flag"}}},
     {"sinks.kafka",
      "false",
      [](auto& c) { return !c.sinks.kafka; },
@@ -223,6 +241,20 @@ cot:
   affiliation_codes:
     hostile: h
     friend: f
+presentation:
+  sources:
+    cam-north:
+      how: m-i
+      color: "#FF00FF00"
+      icon: "f7f71666-8b28-4b57-9fbb-e38e61d33b79/Google/camera.png"
+      team: {name: Dark Blue, role: Team Lead, endpoint: "*:-1:stcp"}
+      sensor: {uid: cam-north-1, callsign: North gate, lat: 48.8566123,
+               lon: 2.3522219, hae: 35, azimuth: 270, fov: 60, vfov: 40,
+               range: 800}
+    radar: {how: m-r, sensor: {type: a-f-G-E-S}}
+  types:
+    a-h: {color: "#FFFF0000", icon: "COT_MAPPING_2525B/a-h/a-h-G"}
+  low_confidence: {type: a-u-G, color: "#80FFFF00", how: h-e}
 sinks:
   kafka: false
   file: /var/tmp/cot.log
@@ -885,6 +917,9 @@ BOOST_AUTO_TEST_CASE(show_config_output_loads_back_to_the_same_values) {
   BOOST_TEST(a.sinks.kafka == b.sinks.kafka);
   BOOST_TEST(a.sinks.file == b.sinks.file);
   BOOST_TEST(a.log.level == b.log.level);
+  BOOST_TEST((a.presentation.sources == b.presentation.sources));
+  BOOST_TEST((a.presentation.types == b.presentation.types));
+  BOOST_TEST((a.presentation.low_confidence == b.presentation.low_confidence));
 }
 
 // SPEC §6: secrets are never logged, and `cotflow config show` output is
@@ -1292,6 +1327,8 @@ BOOST_AUTO_TEST_CASE(every_key_is_either_applied_or_needs_a_restart) {
             v += "x";
           else if constexpr (std::is_same_v<T, std::vector<std::string>>)
             v.push_back("x");
+          else if constexpr (std::is_same_v<T, cotflow::presentation_rule>)
+            v.how += "x";
           else
             v["x"] = {};
         },
@@ -1331,6 +1368,144 @@ BOOST_AUTO_TEST_CASE(a_changed_secret_is_reported_though_it_is_never_shown) {
                == (std::vector<std::string>{"kafka.properties", "http.token"}),
              boost::test_tools::per_element());
   BOOST_TEST(plan.next.http.token == "old-token");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(presentation)
+
+BOOST_AUTO_TEST_CASE(presentation_is_off_by_default) {
+  auto c = cotflow::default_config();
+  BOOST_TEST(c.presentation.sources.empty());
+  BOOST_TEST(c.presentation.types.empty());
+  BOOST_TEST((c.presentation.low_confidence == cotflow::presentation_rule{}));
+}
+
+BOOST_AUTO_TEST_CASE(every_presentation_field_is_read_from_yaml) {
+  auto r = load(full_yaml);
+  BOOST_TEST_REQUIRE(r.ok(), joined(r.errors));
+  const auto& p = r.cfg.presentation;
+  BOOST_TEST_REQUIRE(p.sources.size() == 2u);
+  const auto& cam = p.sources.at("cam-north");
+  BOOST_TEST(cam.how == "m-i");
+  BOOST_TEST(cam.color == "#FF00FF00");
+  BOOST_TEST(cam.icon
+             == "f7f71666-8b28-4b57-9fbb-e38e61d33b79/Google/camera.png");
+  BOOST_TEST_REQUIRE(cam.team.has_value());
+  BOOST_TEST(cam.team->name == "Dark Blue");
+  BOOST_TEST(cam.team->role == "Team Lead");
+  BOOST_TEST(cam.team->endpoint == "*:-1:stcp");
+  BOOST_TEST_REQUIRE(cam.sensor.has_value());
+  BOOST_TEST(cam.sensor->uid == "cam-north-1");
+  BOOST_TEST(cam.sensor->callsign == "North gate");
+  BOOST_TEST(cam.sensor->lat == 48.8566123);
+  BOOST_TEST(cam.sensor->lon == 2.3522219);
+  BOOST_TEST(cam.sensor->hae == 35);
+  BOOST_TEST(cam.sensor->azimuth == 270);
+  BOOST_TEST(cam.sensor->fov == 60);
+  BOOST_TEST(cam.sensor->vfov == 40);
+  BOOST_TEST(cam.sensor->range == 800);
+  BOOST_TEST(cam.sensor->placed());
+  const auto& radar = p.sources.at("radar");
+  BOOST_TEST(radar.how == "m-r");
+  BOOST_TEST(!radar.sensor->placed());
+  BOOST_TEST(std::isnan(radar.sensor->lat));
+  BOOST_TEST(radar.sensor->type == "a-f-G-E-S");
+  BOOST_TEST(p.types.at("a-h").color == "#FFFF0000");
+  BOOST_TEST(p.low_confidence.type == "a-u-G");
+  BOOST_TEST(p.low_confidence.how == "h-e");
+}
+
+BOOST_AUTO_TEST_CASE(every_presentation_problem_is_listed) {
+  auto r = load(R"(
+cot:
+  low_confidence: drop
+presentation:
+  sources:
+    cam:
+      how: gps
+      colour: "#FFFF0000"
+      color: red
+      icon: camera.png
+      type: a-h-G
+      team: {name: Cyan Blue, role: Captain, rol: x}
+      sensor: {lat: 91, lon: 2, azimut: 10, fov: 0, range: -5, hae: high,
+               type: "b m"}
+    cam2: {sensor: {lon: 2}}
+    radar: [m-r]
+  types:
+    a-h: {sensor: {lat: 1, lon: 2}, how: m-x-}
+    A h: {}
+  low_confidence: {team: {name: Cyan}, type: "a h"}
+)");
+  BOOST_TEST(!r.ok());
+  // What cannot be read, word for word...
+  for (const char* expected :
+       {"presentation.sources.cam.colour: unknown key (did you mean color?)",
+        "presentation.sources.cam.team.rol: unknown key (did you mean role?)",
+        "presentation.sources.cam.sensor.azimut: unknown key (did you mean "
+        "azimuth?)",
+        "presentation.sources.cam.sensor.hae: expected a number, got 'high'",
+        "presentation.sources.radar: expected a mapping"})
+    BOOST_TEST_CONTEXT(expected) {
+      BOOST_TEST(std::count(r.errors.begin(), r.errors.end(), expected) == 1,
+                 joined(r.errors));
+    }
+  // ... and every value that is read but wrong.
+  for (const char* path :
+       {"presentation.sources.cam.how:", "presentation.sources.cam.color:",
+        "presentation.sources.cam.icon:", "presentation.sources.cam.type:",
+        "presentation.sources.cam.team.name:",
+        "presentation.sources.cam.team.role:",
+        "presentation.sources.cam.sensor.lat:",
+        "presentation.sources.cam.sensor.fov:",
+        "presentation.sources.cam.sensor.range:",
+        "presentation.sources.cam.sensor.type:",
+        "presentation.sources.cam2.sensor:", "presentation.types.a-h.sensor:",
+        "presentation.types.a-h.how:", "presentation.types.A h:",
+        "presentation.low_confidence.team:",
+        "presentation.low_confidence.type:",
+        "presentation.low_confidence: applies only with"})
+    BOOST_TEST_CONTEXT(path) {
+      BOOST_TEST(has_error(r.errors, path), joined(r.errors));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_presentation_from_the_environment_names_it) {
+  auto r = load("", {{"COTFLOW_PRESENTATION_SOURCES", "{cam: {colr: x}}"},
+                     {"COTFLOW_PRESENTATION_TYPES", "[a-h]"}});
+  BOOST_TEST(!r.ok());
+  BOOST_TEST(has_error(r.errors, "presentation.sources.cam.colr (from "
+                                 "COTFLOW_PRESENTATION_SOURCES): unknown key"),
+             joined(r.errors));
+  BOOST_TEST(has_error(r.errors, "presentation.types (from "
+                                 "COTFLOW_PRESENTATION_TYPES): expected a "
+                                 "YAML mapping"),
+             joined(r.errors));
+}
+
+BOOST_AUTO_TEST_CASE(colours_are_atak_signed_argb_integers) {
+  using cotflow::argb_of;
+  BOOST_TEST(*argb_of("#FFFF0000") == -65536);
+  BOOST_TEST(*argb_of("#ff0000") == -65536); // #RRGGBB is opaque
+  BOOST_TEST(*argb_of("#FFFFFFFF") == -1);
+  BOOST_TEST(*argb_of("#7F00FF00") == 0x7F00FF00);
+  BOOST_TEST(*argb_of("#00000000") == 0);
+  for (const char* bad :
+       {"", "FF0000", "#FF00", "#GG0000", "#FF00000", "#FFFF00000", "red"})
+    BOOST_TEST_CONTEXT(bad) {
+      BOOST_TEST(!argb_of(bad).has_value());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_presentation_change_needs_a_restart) {
+  auto running = cotflow::default_config();
+  auto loaded = load("presentation:\n  types:\n    a-h: {how: m-f}\n");
+  BOOST_TEST_REQUIRE(loaded.ok(), joined(loaded.errors));
+  auto plan = cotflow::plan_reload(running, loaded.cfg);
+  BOOST_TEST(plan.restart_required
+               == std::vector<std::string>{"presentation.types"},
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

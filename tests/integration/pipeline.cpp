@@ -127,6 +127,77 @@ BOOST_AUTO_TEST_CASE(cot_events_validate_against_the_cot_schema,
   validate_against_schema(out.events);
 }
 
+// Presentation end to end (docs/presentation.md): the rules from the
+// environment reach the events, a placed sensor is published as its own
+// event beside its detections, and sensor events, which carry no input
+// record, neither lose records nor hold the commits back.
+BOOST_AUTO_TEST_CASE(presented_events_and_sensor_events_flow_and_commit) {
+  auto inputs = publish_generated(bootstrap, input_topic, 3000, 0.0);
+  auto run = this->run(
+    "present", {{"COTFLOW_PRESENTATION_SOURCES",
+                 "{cam-north: {how: m-i, color: '#FFFF0000', sensor: {lat: "
+                 "48.5, lon: -3.25, azimuth: 90, fov: 60, range: 500}}, "
+                 "radar-1: {how: m-r, team: {name: Cyan}}}"}});
+  BOOST_REQUIRE_MESSAGE(
+    eventually([&] { return all_committed("present"); }, 120s),
+    "offsets were not committed to the end");
+  run->signal(SIGTERM);
+  auto rc = run->wait(60s);
+  BOOST_REQUIRE(rc);
+  BOOST_CHECK_EQUAL(*rc, 0);
+  std::set<uint64_t> seen;
+  size_t sensor_events = 0, cams = 0, radars = 0;
+  for (auto& r : read_topic(bootstrap, "cot")) {
+    auto& xml = r.payload;
+    if (r.key == "sensor-cam-north") {
+      ++sensor_events;
+      BOOST_CHECK_MESSAGE(xml.find(R"(type="b-m-p-s-p-loc" how="m-c")")
+                              != xml.npos
+                            && xml.find(R"(<sensor azimuth="90.0" )"
+                                        R"(fov="60.0" range="500.0"/>)")
+                                 != xml.npos,
+                          xml);
+      continue;
+    }
+    auto seq = seq_of(xml);
+    BOOST_REQUIRE_MESSAGE(seq, "a CoT event without its seq: " + xml);
+    seen.insert(*seq);
+    if (xml.find(R"(source="cam-north")") != xml.npos) {
+      ++cams;
+      BOOST_CHECK_MESSAGE(
+        xml.find(R"(how="m-i")") != xml.npos
+          && xml.find(R"(<color argb="-65536"/>)") != xml.npos
+          && xml.find(R"(<link uid="sensor-cam-north" relation="p-p" )"
+                      R"(type="b-m-p-s-p-loc"/>)")
+               != xml.npos,
+        xml);
+    } else if (xml.find(R"(source="radar-1")") != xml.npos) {
+      ++radars;
+      BOOST_CHECK_MESSAGE(xml.find(R"(how="m-r")") != xml.npos
+                            && xml.find(R"(<__group name="Cyan" )"
+                                        R"(role="Team Member"/>)")
+                                 != xml.npos
+                            && xml.find(R"(endpoint="*:-1:stcp")") != xml.npos,
+                          xml);
+    } else {
+      BOOST_CHECK_MESSAGE(xml.find(R"(how="m-g")") != xml.npos, xml);
+    }
+  }
+  size_t missing = 0;
+  for (auto& p : inputs)
+    missing += p.valid && seen.count(p.seq) == 0;
+  BOOST_TEST_MESSAGE(sensor_events << " sensor events, " << cams
+                                   << " from cam-north, " << radars
+                                   << " from radar-1");
+  BOOST_CHECK_EQUAL(missing, 0u);
+  BOOST_CHECK_GT(cams, 0u);
+  BOOST_CHECK_GT(radars, 0u);
+  // Once per encoder worker at least; at most once per worker per half
+  // stale time (cot.stale_s 120 s), far longer than this run.
+  BOOST_CHECK_GE(sensor_events, 1u);
+  BOOST_CHECK_LE(sensor_events, 256u);
+}
+
 /// Checks that every input of `inputs` for which `take` holds reached the
 /// output it belongs to; returns how many were checked.
 template <class Pred>

@@ -82,6 +82,14 @@ BOOST_AUTO_TEST_CASE(protobuf_decodes_to_the_xml_of_the_same_events) {
                    + ",v1=" + tcp(v1.port(), "?protocol=negotiate")
                    + ",mesh=udp://127.0.0.1:" + std::to_string(mesh.port())
                    + "?protocol=mesh"});
+  // Presentation's elements (docs/presentation.md) in both forms too: the
+  // typed __group and contact endpoint, the rest in xmlDetail, and a
+  // camera's own sensor event.
+  env.push_back({"COTFLOW_PRESENTATION_SOURCES",
+                 "{cam-north: {how: m-i, icon: set/cams/cam.png, color: "
+                 "'#FFFF0000', team: {name: Cyan, role: HQ}, sensor: {lat: "
+                 "48.5, lon: -3.25, azimuth: 90, fov: 60, range: 500}}}"});
+  env.push_back({"COTFLOW_PRESENTATION_TYPES", "{a-h: {color: '#FF0000FF'}}"});
   auto run = this->run("takp", env);
   auto inputs = publish_generated(bootstrap, input_topic, 600, 0.02);
   auto want = valid_seqs(inputs);
@@ -120,6 +128,8 @@ BOOST_AUTO_TEST_CASE(protobuf_decodes_to_the_xml_of_the_same_events) {
   BOOST_TEST_MESSAGE(report);
   BOOST_REQUIRE(code);
   BOOST_CHECK_MESSAGE(*code == 0, report);
+  BOOST_CHECK_MESSAGE(report.find("(0 without a seq)") == std::string::npos,
+                      "no sensor event compared: " + report);
   for (auto& f : {xml_file, stream_file, mesh_file})
     std::remove(f.c_str());
 }

@@ -9,7 +9,8 @@ Usage: takp_compare.py PROTO XML_EVENTS [stream|mesh:MESSAGES]...
 XML_EVENTS and each MESSAGES file hold items as a 4-byte little-endian
 length then the bytes: CoT XML events; stream-frame payloads (TakMessage);
 whole mesh datagrams (0xbf 0x01 0xbf, TakMessage). Events are matched by
-the "seq=N" in their remarks. The detail is compared the way the protocol
+the "seq=N" in their remarks, an event without one (a sensor's, written
+from configuration) by its uid and time. The detail is compared the way the protocol
 tells a receiver to rebuild it: xmlDetail parsed, the typed messages
 merged in as their elements; the result must equal the XML's <detail>
 child for child (in any order), and no element may be both typed and in
@@ -114,6 +115,22 @@ def compare(msg, xml_bytes):
     return diffs
 
 
+def key_of_xml(x):
+    """seq, or (uid, time in ms) for an event without one."""
+    m = SEQ.search(x.decode())
+    if m:
+        return int(m.group(1))
+    ev = ET.fromstring(x)
+    return (ev.get("uid"), epoch_ms(ev.get("time")))
+
+
+def key_of_message(msg):
+    m = SEQ.search(msg.cotEvent.detail.xmlDetail)
+    if m:
+        return int(m.group(1))
+    return (msg.cotEvent.uid, msg.cotEvent.sendTime)
+
+
 def main():
     proto, xml_path, sources = sys.argv[1], sys.argv[2], sys.argv[3:]
     with tempfile.TemporaryDirectory() as out:
@@ -122,12 +139,8 @@ def main():
                         proto.name], check=True)
         sys.path.insert(0, out)
         pb = importlib.import_module(proto.stem + "_pb2")
-    xml_by_seq = {}
-    for x in items(xml_path):
-        m = SEQ.search(x.decode())
-        if m:
-            xml_by_seq[int(m.group(1))] = x
-    failures, compared, controls = [], 0, 0
+    xml_by_key = {key_of_xml(x): x for x in items(xml_path)}
+    failures, compared, controls, unnumbered = [], 0, 0, 0
     for source in sources:
         kind, _, path = source.partition(":")
         for raw in items(path):
@@ -144,17 +157,19 @@ def main():
                 c = msg.takControl
                 if (c.minProtoVersion, c.maxProtoVersion) != (1, 1):
                     failures.append(f"takControl {c}")
-            m = SEQ.search(msg.cotEvent.detail.xmlDetail)
-            if not m or int(m.group(1)) not in xml_by_seq:
+            key = key_of_message(msg)
+            if key not in xml_by_key:
                 failures.append(f"{kind}: no XML event for {msg.cotEvent.uid}")
                 continue
-            for d in compare(msg, xml_by_seq[int(m.group(1))]):
-                failures.append(f"{kind} seq={m.group(1)}: {d}")
+            for d in compare(msg, xml_by_key[key]):
+                failures.append(f"{kind} {key}: {d}")
             compared += 1
+            unnumbered += not isinstance(key, int)
     for f in failures[:20]:
         print(f)
-    print(f"compared {compared} messages with {len(xml_by_seq)} XML events; "
-          f"{controls} carried takControl; {len(failures)} differences")
+    print(f"compared {compared} messages with {len(xml_by_key)} XML events "
+          f"({unnumbered} without a seq); {controls} carried takControl; "
+          f"{len(failures)} differences")
     return 1 if failures or compared == 0 else 0
 
 

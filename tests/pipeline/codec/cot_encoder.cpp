@@ -1069,3 +1069,352 @@ BOOST_AUTO_TEST_CASE(drawings_and_cloudtak_events_validate_against_the_schema,
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(presentation)
+
+using cotflow::presentation_config;
+using cotflow::presentation_rule;
+
+/// cot.how m-g and flagging below 0.5, as the presentation tests use it.
+cot_config flagging_cot() {
+  auto cfg = default_cot();
+  cfg.min_confidence = 0.5;
+  cfg.low_confidence = "flag";
+  return cfg;
+}
+
+/// A rule of every kind: a camera with a placed sensor in team mode,
+/// colours for hostiles, another look below 0.5.
+presentation_config full_presentation() {
+  presentation_config p;
+  auto& cam = p.sources["cam"];
+  cam.how = "m-i";
+  cam.icon = "6d180af4-0fce-4a9a-bc93-f0a1ca9e6cb7/Sensors/camera.png";
+  cam.team = cotflow::team_style{"Cyan", "", ""};
+  cam.sensor.emplace();
+  cam.sensor->lat = 48.25;
+  cam.sensor->lon = -3.5;
+  cam.sensor->hae = 20;
+  cam.sensor->azimuth = 90;
+  cam.sensor->fov = 60;
+  cam.sensor->range = 500;
+  cam.sensor->callsign = "North gate";
+  p.types["a-h"].color = "#FFFF0000";
+  p.types["a-h"].how = "m-f";
+  p.low_confidence.type = "a-u-G";
+  p.low_confidence.color = "#80808080";
+  return p;
+}
+
+/// Every detection shape the other tests use, for comparisons.
+std::vector<detection> varied_detections() {
+  std::vector<detection> ds;
+  auto d = sample();
+  ds.push_back(d);
+  d.source = "radar";
+  d.classification = "person";
+  d.affiliation = "hostile";
+  d.confidence = 0.2; // flagged
+  ds.push_back(d);
+  d.confidence = 0.9;
+  d.callsign = nasty;
+  d.course = 10;
+  ds.push_back(d);
+  d.ended = true;
+  ds.push_back(d);
+  return ds;
+}
+
+BOOST_AUTO_TEST_CASE(without_presentation_events_are_unchanged) {
+  auto cfg = flagging_cot();
+  cot_encoder plain{cfg};
+  cot_encoder off{cfg, presentation_config{}};
+  // Rules for other sources and types leave these events alone too.
+  presentation_config elsewhere;
+  elsewhere.sources["cam"].how = "m-i";
+  elsewhere.types["b-m"].color = "#FF00FF00";
+  cot_encoder other{cfg, elsewhere};
+  BOOST_TEST(!off.presenting());
+  for (auto& d : varied_detections()) {
+    std::string a, b, c, type_a, type_b;
+    int64_t stale_a = 0, stale_b = 0;
+    plain.encode(d, now, a, &type_a, &stale_a);
+    off.encode(d, now, b, &type_b, &stale_b);
+    other.encode(d, now, c);
+    BOOST_TEST(a == b);
+    BOOST_TEST(a == c);
+    BOOST_TEST(type_a == type_b);
+    BOOST_TEST(stale_a == stale_b);
+    std::string xml, uid, type;
+    int64_t stale = 0;
+    BOOST_TEST(!off.sensor_event(d, now, xml, uid, type, stale));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(how_comes_from_the_record_then_source_then_type) {
+  cot_encoder enc{flagging_cot(), full_presentation()};
+  auto d = sample();
+  d.source = "cam";
+  d.affiliation = "hostile";
+  auto how = [&] { return encode_and_parse(enc, d)[0].attrs.at("how"); };
+  BOOST_TEST(how() == "m-i"); // the source's rule wins over a-h's
+  d.source = "radar";
+  BOOST_TEST(how() == "m-f"); // a-h's
+  d.affiliation = "friend";
+  BOOST_TEST(how() == "m-g"); // cot.how
+  d.how = "h-e";
+  BOOST_TEST(how() == "h-e"); // the record's own
+  d.source = "cam";
+  BOOST_TEST(how() == "h-e");
+}
+
+BOOST_AUTO_TEST_CASE(icon_colour_team_and_sensor_link_are_written) {
+  cot_encoder enc{flagging_cot(), full_presentation()};
+  auto d = sample();
+  d.source = "cam";
+  d.affiliation = "hostile";
+  d.callsign = "walker";
+  auto es = encode_and_parse(enc, d);
+  BOOST_TEST(find(es, "contact").attrs.at("callsign") == "walker");
+  BOOST_TEST(find(es, "contact").attrs.at("endpoint") == "*:-1:stcp");
+  BOOST_TEST(find(es, "__group").attrs.at("name") == "Cyan");
+  BOOST_TEST(find(es, "__group").attrs.at("role") == "Team Member");
+  BOOST_TEST(find(es, "usericon").attrs.at("iconsetpath")
+             == "6d180af4-0fce-4a9a-bc93-f0a1ca9e6cb7/Sensors/camera.png");
+  BOOST_TEST(find(es, "color").attrs.at("argb") == "-65536"); // a-h's
+  auto& link = find(es, "link");
+  BOOST_TEST(link.attrs.at("uid") == "sensor-cam");
+  BOOST_TEST(link.attrs.at("relation") == "p-p");
+  BOOST_TEST(link.attrs.at("type") == "b-m-p-s-p-loc");
+  // A source without a rule has only its type's.
+  d.source = "radar";
+  es = encode_and_parse(enc, d);
+  BOOST_TEST(find(es, "color").attrs.at("argb") == "-65536");
+  BOOST_TEST(!has(es, "__group"));
+  BOOST_TEST(!has(es, "usericon"));
+  BOOST_TEST(!has(es, "link"));
+  BOOST_TEST(find(es, "contact").attrs.count("endpoint") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_sources_rule_wins_over_its_types_field_by_field) {
+  presentation_config p;
+  p.types["a-h"].color = "#FFFF0000";
+  p.types["a-h"].icon = "set/type/icon.png";
+  p.sources["cam"].color = "#FF0000FF";
+  p.sources["cam"].sensor.emplace(); // a link, no sensor event
+  p.sources["cam"].sensor->uid = "known-camera";
+  p.sources["cam"].sensor->type = "a-f-G-E-S";
+  cot_encoder enc{default_cot(), p};
+  auto d = sample();
+  d.source = "cam";
+  d.affiliation = "hostile";
+  auto es = encode_and_parse(enc, d);
+  BOOST_TEST(find(es, "color").attrs.at("argb") == "-16776961");
+  BOOST_TEST(find(es, "usericon").attrs.at("iconsetpath")
+             == "set/type/icon.png");
+  BOOST_TEST(find(es, "link").attrs.at("uid") == "known-camera");
+  BOOST_TEST(find(es, "link").attrs.at("type") == "a-f-G-E-S");
+  std::string xml, uid, type;
+  int64_t stale = 0;
+  BOOST_TEST(!enc.sensor_event(d, now, xml, uid, type, stale));
+}
+
+BOOST_AUTO_TEST_CASE(the_longest_type_prefix_wins_at_a_dash) {
+  presentation_config p;
+  p.types["a"].icon = "set/a/any.png";
+  p.types["a-h"].icon = "set/a/hostile.png";
+  p.types["a-h-G"].icon = "set/a/hostile-ground.png";
+  cot_encoder enc{default_cot(), p};
+  auto d = sample();
+  auto icon = [&](const std::string& type) {
+    d.type = type;
+    auto es = encode_and_parse(enc, d);
+    return has(es, "usericon") ? find(es, "usericon").attrs.at("iconsetpath")
+                               : std::string{"(none)"};
+  };
+  BOOST_TEST(icon("a-h-G-E-V") == "set/a/hostile-ground.png");
+  BOOST_TEST(icon("a-h-A") == "set/a/hostile.png");
+  BOOST_TEST(icon("a-hx") == "set/a/any.png"); // under "a", not "a-h"
+  BOOST_TEST(icon("a-f-G") == "set/a/any.png");
+  BOOST_TEST(icon("b-m-p") == "(none)");
+}
+
+BOOST_AUTO_TEST_CASE(low_confidence_changes_type_colour_and_wins) {
+  auto p = full_presentation();
+  p.low_confidence.how = "h-e";
+  p.low_confidence.icon = "set/low/question.png";
+  cot_encoder enc{flagging_cot(), p};
+  auto d = sample();
+  d.source = "cam";
+  d.affiliation = "hostile";
+  d.classification = "person";
+  d.confidence = 0.2;
+  std::string xml, type;
+  int64_t stale = 0;
+  BOOST_TEST_REQUIRE(to_string(enc.encode(d, now, xml, &type, &stale))
+                     == "encoded");
+  auto es = parse(xml);
+  BOOST_TEST(es[0].attrs.at("type") == "a-u-G");
+  BOOST_TEST(type == "a-u-G");
+  BOOST_TEST(es[0].attrs.at("how") == "h-e");
+  BOOST_TEST(find(es, "color").attrs.at("argb")
+             == std::to_string(static_cast<int32_t>(0x80808080u)));
+  BOOST_TEST(find(es, "usericon").attrs.at("iconsetpath")
+             == "set/low/question.png");
+  BOOST_TEST(find(es, "__group").attrs.at("name") == "Cyan"); // kept
+  BOOST_TEST(find(es, "remarks").text.find("LOW CONFIDENCE")
+             != std::string::npos);
+  d.confidence = 0.9;
+  es = encode_and_parse(enc, d);
+  BOOST_TEST(es[0].attrs.at("type") == "a-h-G-U-C-I");
+  BOOST_TEST(es[0].attrs.at("how") == "m-i");
+  BOOST_TEST(find(es, "color").attrs.at("argb") == "-65536");
+}
+
+BOOST_AUTO_TEST_CASE(a_placed_sensor_is_its_own_event_again_at_half_its_ttl) {
+  auto cfg = flagging_cot();
+  cfg.stale_by_type = {{"b-m-p-s", 600}};
+  cfg.uid_prefix = "site1.";
+  cot_encoder enc{cfg, full_presentation()};
+  auto d = sample();
+  d.source = "cam";
+  std::string xml, uid, type;
+  int64_t stale = 0;
+  BOOST_TEST_REQUIRE(enc.sensor_event(d, now, xml, uid, type, stale));
+  BOOST_TEST(uid == "site1.sensor-cam");
+  BOOST_TEST(type == "b-m-p-s-p-loc");
+  BOOST_TEST(stale == now + 600000);
+  auto es = parse(xml);
+  BOOST_TEST(es[0].attrs.at("uid") == uid);
+  BOOST_TEST(es[0].attrs.at("type") == type);
+  BOOST_TEST(es[0].attrs.at("how") == "m-c");
+  BOOST_TEST(es[0].attrs.at("stale") == cotflow::rfc3339(now + 600000));
+  auto& pt = find(es, "point");
+  BOOST_TEST(pt.attrs.at("lat") == "48.2500000");
+  BOOST_TEST(pt.attrs.at("lon") == "-3.5000000");
+  BOOST_TEST(pt.attrs.at("hae") == "20.0");
+  BOOST_TEST(find(es, "contact").attrs.at("callsign") == "North gate");
+  auto& sensor = find(es, "sensor");
+  BOOST_TEST(sensor.attrs.at("azimuth") == "90.0");
+  BOOST_TEST(sensor.attrs.at("fov") == "60.0");
+  BOOST_TEST(sensor.attrs.at("range") == "500.0");
+  BOOST_TEST(sensor.attrs.count("vfov") == 0u);
+  // The detections link to it.
+  BOOST_TEST(find(encode_and_parse(enc, d), "link").attrs.at("uid") == uid);
+  // Not again before half of its 600 s, then again.
+  BOOST_TEST(!enc.sensor_event(d, now + 299999, xml, uid, type, stale));
+  BOOST_TEST(xml.empty());
+  BOOST_TEST(enc.sensor_event(d, now + 300000, xml, uid, type, stale));
+  BOOST_TEST(stale == now + 900000);
+  // Another source has no sensor.
+  d.source = "radar";
+  BOOST_TEST(!enc.sensor_event(d, now + 900000, xml, uid, type, stale));
+}
+
+BOOST_AUTO_TEST_CASE(presentation_text_is_escaped) {
+  presentation_config p;
+  p.sources["cam"].icon = "set/" + nasty + ".png";
+  p.sources["cam"].team = cotflow::team_style{"Cyan", "HQ", nasty};
+  p.sources["cam"].sensor.emplace();
+  p.sources["cam"].sensor->uid = nasty;
+  p.sources["cam"].sensor->callsign = nasty;
+  p.sources["cam"].sensor->lat = 1;
+  p.sources["cam"].sensor->lon = 2;
+  cot_encoder enc{default_cot(), p};
+  auto d = sample();
+  d.source = "cam";
+  auto es = encode_and_parse(enc, d);
+  BOOST_TEST(find(es, "usericon").attrs.at("iconsetpath")
+             == "set/" + nasty + ".png");
+  BOOST_TEST(find(es, "contact").attrs.at("endpoint") == nasty);
+  BOOST_TEST(find(es, "link").attrs.at("uid") == nasty);
+  std::string xml, uid, type;
+  int64_t stale = 0;
+  BOOST_TEST_REQUIRE(enc.sensor_event(d, now, xml, uid, type, stale));
+  es = parse(xml);
+  BOOST_TEST(es[0].attrs.at("uid") == nasty);
+  BOOST_TEST(find(es, "contact").attrs.at("callsign") == nasty);
+}
+
+BOOST_AUTO_TEST_CASE(styles_stay_right_past_the_cache_bound) {
+  presentation_config p;
+  p.types["a-h"].how = "m-f";
+  p.types["a-f"].how = "m-r";
+  cot_encoder enc{default_cot(), p};
+  auto d = sample();
+  for (int i = 0; i < 1500; ++i) {
+    d.type = (i % 2 ? "a-h-G-" : "a-f-G-") + std::to_string(i);
+    BOOST_TEST_REQUIRE(encode_and_parse(enc, d)[0].attrs.at("how")
+                       == (i % 2 ? "m-f" : "m-r"));
+  }
+}
+
+// Its own CTest test, cot_encoder_schema (tests/support/cot_schema.hpp).
+BOOST_AUTO_TEST_CASE(presented_and_sensor_events_validate_against_the_schema,
+                     *utf::label("cot_schema") * utf::disabled()
+                       * utf::precondition(have_cot_schema)) {
+  auto xsd = require_cot_schema();
+  auto p = full_presentation();
+  p.sources["cam"].sensor->vfov = 40;
+  p.sources["cam"].color = "#7F00FF00";
+  cot_encoder enc{flagging_cot(), p};
+  for (auto d : varied_detections()) {
+    for (const char* source : {"cam", "radar", ""}) {
+      d.source = source;
+      BOOST_TEST_CONTEXT(source << " " << d.confidence << " " << d.ended) {
+        BOOST_TEST(run_xmllint(encode_ok(enc, d), xsd) == 0);
+      }
+    }
+  }
+  auto d = sample();
+  d.source = "cam";
+  std::string xml, uid, type;
+  int64_t stale = 0;
+  BOOST_TEST_REQUIRE(enc.sensor_event(d, now, xml, uid, type, stale));
+  BOOST_TEST(run_xmllint(xml, xsd) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(what_a_record_gives_itself_wins_over_presentation) {
+  // A camera's configured icon, colour, team and endpoint; a Feature of
+  // that source with its own CloudTAK icon, marker-color, group and
+  // contact endpoint: its own are written, each once.
+  presentation_config p;
+  auto& cam = p.sources["cam"];
+  cam.icon = "configured/icon.png";
+  cam.color = "#FF00FF00";
+  cam.team = cotflow::team_style{"Cyan", "Team Member", "*:-1:stcp"};
+  cotflow::decoder dec{cotflow::default_config()};
+  detection d;
+  auto r = dec.decode(
+    R"({"type":"Feature","id":"p","geometry":{"type":"Point",)"
+    R"("coordinates":[1,2]},"properties":{"time":1795696496789,)"
+    R"("source":"cam","icon":"own/icon.png","marker-color":"#FF0000",)"
+    R"("group":{"name":"Red","role":"HQ"},"contact":{"endpoint":"own"}}})",
+    d);
+  BOOST_TEST_REQUIRE(!r.has_value());
+  d.time_ms = now - 1000;
+  auto es = parse(encode_ok(cot_encoder{default_cot(), p}, d));
+  std::vector<std::string> icons, colors, groups;
+  for (auto& e : es) {
+    if (e.name == "usericon")
+      icons.push_back(e.attrs.at("iconsetpath"));
+    if (e.name == "color")
+      colors.push_back(e.attrs.at("argb"));
+    if (e.name == "__group")
+      groups.push_back(e.attrs.at("name"));
+    if (e.name == "contact")
+      BOOST_TEST(e.attrs.at("endpoint") == "own");
+  }
+  BOOST_TEST(icons == std::vector<std::string>{"own/icon.png"});
+  BOOST_TEST(colors == std::vector<std::string>{"-65536"});
+  BOOST_TEST(groups == std::vector<std::string>{"Red"});
+  // Without them, the configured ones.
+  d.clear();
+  d = sample();
+  d.source = "cam";
+  es = parse(encode_ok(cot_encoder{default_cot(), p}, d));
+  BOOST_TEST(has(es, "usericon"));
+  BOOST_TEST(has(es, "__group"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

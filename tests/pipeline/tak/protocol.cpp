@@ -240,6 +240,59 @@ BOOST_AUTO_TEST_CASE(every_event_the_encoder_writes_converts) {
   BOOST_TEST(ping.cotevent().type() == "t-x-c-t");
 }
 
+BOOST_AUTO_TEST_CASE(presented_events_and_sensor_events_convert) {
+  // Team mode's __group and contact endpoint have typed fields; the icon,
+  // colour, sensor link and field of view go as xmlDetail.
+  presentation_config p;
+  auto& cam = p.sources["cam"];
+  cam.how = "m-i";
+  cam.icon = "set/group/camera.png";
+  cam.color = "#FFFF0000";
+  cam.team = team_style{"Dark Blue", "Team Lead", ""};
+  cam.sensor.emplace();
+  cam.sensor->lat = 48.25;
+  cam.sensor->lon = -3.5;
+  cam.sensor->azimuth = 90;
+  cam.sensor->fov = 60;
+  cam.sensor->range = 500;
+  cot_encoder cot{default_config().cot, p};
+  detection d;
+  d.clear();
+  d.id = "t1";
+  d.source = "cam";
+  d.time_ms = now - 1000;
+  d.lat = 48.5;
+  d.lon = -3.25;
+  std::string xml, uid, type;
+  int64_t stale = 0;
+  BOOST_TEST_REQUIRE((cot.encode(d, now, xml) == encode_outcome::encoded));
+  auto m = convert(xml);
+  auto& det = m.cotevent().detail();
+  BOOST_TEST(m.cotevent().how() == "m-i");
+  BOOST_TEST(det.group().name() == "Dark Blue");
+  BOOST_TEST(det.group().role() == "Team Lead");
+  BOOST_TEST(det.contact().callsign() == "t1");
+  BOOST_TEST(det.contact().endpoint() == "*:-1:stcp");
+  BOOST_TEST(
+    det.xmldetail().find(R"(<usericon iconsetpath="set/group/camera.png"/>)")
+    != std::string::npos);
+  BOOST_TEST(det.xmldetail().find(R"(<color argb="-65536"/>)")
+             != std::string::npos);
+  BOOST_TEST(det.xmldetail().find(R"(<link uid="sensor-cam" relation="p-p")")
+             != std::string::npos);
+  BOOST_TEST(det.xmldetail().find("__group") == std::string::npos);
+
+  BOOST_TEST_REQUIRE(cot.sensor_event(d, now, xml, uid, type, stale));
+  m = convert(xml);
+  BOOST_TEST(m.cotevent().uid() == "sensor-cam");
+  BOOST_TEST(m.cotevent().type() == "b-m-p-s-p-loc");
+  BOOST_TEST(m.cotevent().lat() == 48.25);
+  BOOST_TEST(m.cotevent().detail().contact().callsign() == "cam");
+  BOOST_TEST(m.cotevent().detail().xmldetail().find(
+               R"(<sensor azimuth="90.0" fov="60.0" range="500.0"/>)")
+             != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(the_reader_finds_the_offer_among_other_events) {
   negotiation_reader r;
   const std::string other = R"(<?xml version="1.0"?><event uid="x" )"
