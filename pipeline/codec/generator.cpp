@@ -131,11 +131,11 @@ void detection_generator::malformed(generated_record& out, const track& t,
                         out.key.c_str(), static_cast<long long>(now_ms / 1000),
                         t.lat, t.lon, seq);
       break;
-    case 4: // unsupported geometry
+    case 4: // unsupported geometry (TAK draws LineStrings and Polygons)
       n = std::snprintf(
         buf, sizeof(buf),
         "{\"type\":\"Feature\",\"id\":\"%s\",\"geometry\":{\"type\":"
-        "\"LineString\",\"coordinates\":[[%.5f,%.5f],[%.5f,%.5f]]},"
+        "\"MultiPoint\",\"coordinates\":[[%.5f,%.5f],[%.5f,%.5f]]},"
         "\"properties\":{\"remarks\":\"seq=%llu\"}}",
         out.key.c_str(), t.lon, t.lat, t.lon + 0.01, t.lat, seq);
       break;
