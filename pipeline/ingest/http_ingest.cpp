@@ -227,6 +227,13 @@ struct http_ingest::impl : public CivetHandler,
 
   int handle(mg_connection* conn) {
     auto& in = st->ingest;
+    // With TLS the plain port is on loopback for tls_front alone: a local
+    // process that connects to it directly would skip the client
+    // certificate.
+    if (front && !front->relays(mg_get_request_info(conn)->remote_port)) {
+      answer(conn, 401, error_body("HTTPS only"));
+      return 401;
+    }
     if (!cfg.ingest.token.empty()) {
       auto auth = mg_get_header(conn, "Authorization");
       if (!auth || std::string{auth} != "Bearer " + cfg.ingest.token) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <list>
@@ -14,8 +15,10 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <set>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -41,6 +44,12 @@ std::string openssl_text() {
   char buf[256];
   ERR_error_string_n(code, buf, sizeof buf);
   return code == 0 ? std::string{"unknown error"} : std::string{buf};
+}
+
+int port_of(const sockaddr_storage& a) {
+  return a.ss_family == AF_INET6
+           ? ntohs(reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port)
+           : ntohs(reinterpret_cast<const sockaddr_in*>(&a)->sin_port);
 }
 
 bool write_all(int fd, const char* p, size_t n) {
@@ -93,6 +102,11 @@ SSL_CTX* tls_front::server_context(const std::string& cert_pem,
                                  SSL_load_client_CA_file(client_ca.c_str()));
       SSL_CTX_set_verify(
         ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+      // Without one, OpenSSL fails the handshake of every resumed
+      // session (a client that caches them: curl, Java, Go) instead of
+      // taking it as a cache miss.
+      static const unsigned char id[] = "cotflow-ingest";
+      SSL_CTX_set_session_id_context(ctx.get(), id, sizeof id - 1);
     }
   }
   ERR_clear_error();
@@ -103,6 +117,7 @@ struct tls_front::impl {
   struct connection {
     int client = -1;
     int backend = -1;
+    int local_port = -1;
     std::thread thread;
     std::atomic<bool> done{false};
   };
@@ -115,8 +130,10 @@ struct tls_front::impl {
   size_t max_connections = 0;
   std::atomic<bool> stopping{false};
   std::thread acceptor;
-  std::mutex mutex;
+  mutable std::mutex mutex;
   std::list<connection> connections;
+  /// The local ports of the relays' backend connections.
+  std::set<int> relay_ports;
 
   ~impl() {
     stopping = true;
@@ -165,9 +182,9 @@ struct tls_front::impl {
         return;
       if ((fds[0].revents & POLLIN) == 0)
         continue;
-      int fd = ::accept(listener, nullptr, nullptr);
+      int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0)
-        continue;
+        continue; // the listener does not block: another took it
       std::lock_guard<std::mutex> lock{mutex};
       if (connections.size() >= max_connections) {
         ::close(fd); // as a full server does: the client may retry
@@ -175,21 +192,55 @@ struct tls_front::impl {
       }
       auto& c = connections.emplace_back();
       c.client = fd;
-      c.thread = std::thread{[this, &c] {
-        relay(c);
-        c.done = true;
-      }};
+      try {
+        c.thread = std::thread{[this, &c] {
+          relay(c);
+          c.done = true;
+        }};
+      } catch (const std::system_error&) { // no thread to be had
+        ::close(fd);
+        connections.pop_back();
+      }
     }
   }
 
-  /// One connection: the handshake, then bytes both ways until either
-  /// side closes or it is idle for idle_ms.
+  /// The TLS handshake within handshake_ms in all, however slowly the
+  /// client sends its bytes (a receive timeout bounds only each wait).
+  bool handshake(SSL* ssl, int fd) {
+    int flags = ::fcntl(fd, F_GETFL);
+    ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    auto deadline = std::chrono::steady_clock::now()
+                    + std::chrono::milliseconds{handshake_ms};
+    bool done = false;
+    for (;;) {
+      int rc = SSL_accept(ssl);
+      if (rc == 1) {
+        done = true;
+        break;
+      }
+      auto e = SSL_get_error(ssl, rc);
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+        break;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+      pollfd p{
+        fd, static_cast<short>(e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+      if (left <= 0 || stopping || ::poll(&p, 1, static_cast<int>(left)) <= 0)
+        break;
+    }
+    ::fcntl(fd, F_SETFL, flags);
+    return done;
+  }
+
+  /// One connection: the handshake, then bytes both ways until both sides
+  /// are done (a client that closes its half after its request still gets
+  /// the answer) or it is idle for idle_ms.
   void relay(connection& c) {
-    set_timeouts(c.client, handshake_ms);
     std::unique_ptr<SSL, decltype(&SSL_free)> ssl{SSL_new(ctx.get()),
                                                   &SSL_free};
     if (!ssl || SSL_set_fd(ssl.get(), c.client) != 1
-        || SSL_accept(ssl.get()) != 1) {
+        || !handshake(ssl.get(), c.client)) {
       ERR_clear_error(); // a client without a valid certificate, a scan
       close_both(c);
       return;
@@ -200,17 +251,26 @@ struct tls_front::impl {
     {
       std::lock_guard<std::mutex> lock{mutex};
       c.backend = backend;
+      sockaddr_storage local{};
+      socklen_t len = sizeof local;
+      if (backend >= 0
+          && getsockname(backend, reinterpret_cast<sockaddr*>(&local), &len)
+               == 0)
+        c.local_port = port_of(local);
+      relay_ports.insert(c.local_port);
     }
     if (backend < 0 || stopping) {
       close_both(c);
       return;
     }
     char buf[16384];
+    bool client_open = true; // the client may still send
     for (;;) {
-      bool from_client = SSL_pending(ssl.get()) > 0;
+      bool from_client = client_open && SSL_pending(ssl.get()) > 0;
       bool from_backend = false;
       if (!from_client) {
-        pollfd fds[2] = {{c.client, POLLIN, 0}, {backend, POLLIN, 0}};
+        pollfd fds[2] = {{client_open ? c.client : -1, POLLIN, 0},
+                         {backend, POLLIN, 0}};
         int n = ::poll(fds, 2, idle_ms);
         if (n < 0 && errno == EINTR)
           continue;
@@ -225,7 +285,12 @@ struct tls_front::impl {
           auto e = SSL_get_error(ssl.get(), n);
           if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
             continue; // a record not whole yet, or a session ticket
-          break;
+          if (e != SSL_ERROR_ZERO_RETURN)
+            break;
+          // close_notify: the request is whole; its answer still comes.
+          client_open = false;
+          ::shutdown(backend, SHUT_WR);
+          continue;
         }
         if (!write_all(backend, buf, static_cast<size_t>(n)))
           break;
@@ -245,6 +310,7 @@ struct tls_front::impl {
 
   void close_both(connection& c) {
     std::lock_guard<std::mutex> lock{mutex};
+    relay_ports.erase(c.local_port);
     ::close(c.client);
     if (c.backend >= 0)
       ::close(c.backend);
@@ -290,7 +356,8 @@ tls_front::start(const std::string& address, const std::string& cert_pem,
   }
   std::string why = "no address";
   for (auto* a = res; a && m.listener < 0; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
+    int fd = ::socket(a->ai_family,
+                      a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
       continue;
     int one = 1;
@@ -300,9 +367,7 @@ tls_front::start(const std::string& address, const std::string& cert_pem,
       sockaddr_storage bound{};
       socklen_t len = sizeof bound;
       getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-      m.port = bound.ss_family == AF_INET6
-                 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-                 : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+      m.port = port_of(bound);
     } else {
       why = std::strerror(errno);
       ::close(fd);
@@ -325,6 +390,11 @@ tls_front::~tls_front() = default;
 
 int tls_front::port() const {
   return impl_->port;
+}
+
+bool tls_front::relays(int port) const {
+  std::lock_guard<std::mutex> lock{impl_->mutex};
+  return impl_->relay_ports.count(port) != 0;
 }
 
 } // namespace cotflow

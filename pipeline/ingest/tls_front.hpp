@@ -47,6 +47,10 @@ public:
   /// The port listened on.
   int port() const;
 
+  /// Whether a connection to the backend from local port `port` is one of
+  /// this front's relays (and not another local process).
+  bool relays(int port) const;
+
   struct impl;
 
 private:
