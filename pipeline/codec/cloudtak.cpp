@@ -3,6 +3,7 @@
 #include "pipeline/codec/xml_text.hpp"
 #include "pipeline/core/json.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -23,6 +24,8 @@ result refuse(refusal_reason r, std::string detail) {
 /// Most elements of a list property (links, dest): a record is one track,
 /// not a document.
 constexpr size_t max_list = 64;
+/// Longest code (geopointsrc, altsrc), as the decoder's flat fields.
+constexpr size_t max_code = 64;
 
 // Properties that become one detail element each: the property, the
 // element and the attributes cotflow copies (the ones node-CoT and ATAK
@@ -377,7 +380,10 @@ result read_drawing(const json& geometry, const json* props, detection& d,
                       "cot.max_vertices once closed");
       v.push_back(v.front());
     }
-    if (v.size() < 4)
+    // A ring of fewer than three different positions encloses nothing.
+    std::vector<std::pair<double, double>> distinct{v.begin(), v.end() - 1};
+    std::sort(distinct.begin(), distinct.end());
+    if (std::unique(distinct.begin(), distinct.end()) - distinct.begin() < 3)
       return refuse(refusal_reason::wrong_type,
                     "geometry.coordinates[0] needs 3 different positions");
   }
@@ -475,6 +481,11 @@ result read_elements(const json& props, detection& d, const limits& lim) {
                                  attrs, d, lim))
       return r;
     for (auto& a : attrs) {
+      // Codes, limited as the flat fields are.
+      if (a.value.size() > max_code)
+        return refuse(refusal_reason::out_of_range,
+                      where("precisionlocation", a.name) + " longer than "
+                        + std::to_string(max_code));
       auto& field = std::strcmp(a.name, "geopointsrc") == 0 ? d.geopointsrc
                                                             : d.altsrc;
       if (field.empty())
@@ -492,9 +503,21 @@ result read_elements(const json& props, detection& d, const limits& lim) {
         out.pop_back(); // nothing cotflow writes: no empty element
     }
   }
-  if (auto v = member("links"))
+  if (auto v = member("links")) {
+    auto first = out.size();
     if (auto r = read_list(*v, link_rule, false, out, d, lim))
       return r;
+    // TAK reads every <link point> of a drawing as a vertex: a link with a
+    // point would add a spike to the shape.
+    if (d.shape.shape != drawing::shape_t::none)
+      for (auto i = first; i < out.size(); ++i)
+        for (auto& a : out[i].attrs)
+          if (std::strcmp(a.name, "point") == 0)
+            return refuse(refusal_reason::wrong_type,
+                          where("links", "point", static_cast<int>(i - first))
+                            + " on a drawing (TAK would take it for a "
+                              "vertex)");
+  }
   if (auto v = member("dest")) {
     detail_element marti{"marti", {}, {}, {}};
     if (auto r = read_list(*v, dest_rule, true, marti.children, d, lim))

@@ -299,13 +299,16 @@ void append_with_detail(std::string_view xml, std::string_view extra,
                         std::string& out, std::string_view dests) {
   auto close = xml.rfind("</detail>");
   // Markup in an event is never text: attribute values and text have '<'
-  // escaped, so "</marti>" is the element's end.
-  auto marti = dests.empty() ? std::string_view::npos : xml.rfind("</marti>");
-  if (close != std::string_view::npos && marti != std::string_view::npos
-      && marti < close) {
-    out.append(xml.substr(0, marti));
+  // escaped, so "<marti>" and "</marti>" are the element's tags.
+  auto marti = dests.empty() ? std::string_view::npos : xml.find("<marti>");
+  auto marti_end = marti == std::string_view::npos
+                     ? marti
+                     : xml.find("</marti>", marti);
+  if (close != std::string_view::npos && marti_end != std::string_view::npos
+      && marti_end < close) {
+    out.append(xml.substr(0, marti + 7));
     out.append(dests);
-    out.append(xml.substr(marti, close - marti));
+    out.append(xml.substr(marti_end, close - marti_end));
     out.append(extra);
     out.append(xml.substr(close));
     return;

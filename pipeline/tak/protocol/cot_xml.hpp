@@ -49,9 +49,11 @@ bool read_cot_xml(std::string_view xml, cot_xml& out, std::string& err);
 
 /// Appends the CoT event `xml` to `out` with `extra` (detail elements)
 /// added at the end of its <detail>, which is made when the event has
-/// none, and `dests` (<dest .../> elements of TAK Server's routing) in its
-/// <marti>: the event's own when it has one (a record's `dest`), so that
-/// both lists route it, else a <marti> of their own.
+/// none, and `dests` (<dest .../> elements of TAK Server's routing) as its
+/// <marti>: a destination that routes decides where its events go, so the
+/// event's own <marti> (a record's CloudTAK `dest`) gets these instead of
+/// its own, which could widen the operator's routing; else a <marti> of
+/// their own.
 void append_with_detail(std::string_view xml, std::string_view extra,
                         std::string& out, std::string_view dests = {});
 

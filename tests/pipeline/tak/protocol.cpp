@@ -372,7 +372,7 @@ BOOST_AUTO_TEST_CASE(detail_is_added_where_the_event_has_it_or_made) {
   BOOST_TEST(with("not an event") == "not an event");
 }
 
-BOOST_AUTO_TEST_CASE(routing_dests_join_the_events_own_marti) {
+BOOST_AUTO_TEST_CASE(routing_dests_replace_the_events_own) {
   const std::string dests = R"(<dest callsign="B"/>)";
   auto with = [&](const std::string& xml) {
     std::string out;
@@ -380,13 +380,14 @@ BOOST_AUTO_TEST_CASE(routing_dests_join_the_events_own_marti) {
     return out;
   };
   // A record's own dest list (CloudTAK `dest`) and the destination's:
-  // one <marti>, both lists.
+  // the destination's alone, in the event's <marti> (a record cannot
+  // widen the routing an operator configured).
   BOOST_TEST(with(head
-                  + R"(<detail><marti><dest callsign="A"/></marti>)"
-                    R"(<x/></detail></event>)")
-             == head
                   + R"(<detail><marti><dest callsign="A"/><dest )"
-                    R"(callsign="B"/></marti><x/><archive/></detail></event>)");
+                    R"(group="G"/></marti><x/></detail></event>)")
+             == head
+                  + R"(<detail><marti><dest callsign="B"/></marti>)"
+                    R"(<x/><archive/></detail></event>)");
   BOOST_TEST(with(head + "<detail><x/></detail></event>")
              == head
                   + R"(<detail><x/><marti><dest callsign="B"/></marti>)"
