@@ -291,9 +291,10 @@ result read_styled_colour(const json& props, const char* colour,
   return std::nullopt;
 }
 
-/// [lon, lat, hae?] within the globe.
+/// [lon, lat, hae?] within the globe; `clamped` (when given) lets a hae
+/// out of range be set to the nearest end of it, marked there.
 result read_position(const json& v, const std::string& name, double& lat,
-                     double& lon, double* hae) {
+                     double& lon, double* hae, uint8_t* clamped = nullptr) {
   if (!v.IsArray() || v.Size() < 2 || v.Size() > 3)
     return refuse(refusal_reason::wrong_type,
                   name + " must be [lon, lat, hae?]");
@@ -311,9 +312,13 @@ result read_position(const json& v, const std::string& name, double& lat,
                   name + " outside lat [-90, 90], lon [-180, 180]");
   if (hae && v.Size() == 3) {
     *hae = v[2].GetDouble();
-    if (*hae < -20000 || *hae > 9999999)
-      return refuse(refusal_reason::out_of_range,
-                    name + " hae outside [-20000, 9999999]");
+    if (*hae < -20000 || *hae > 9999999) {
+      if (!clamped)
+        return refuse(refusal_reason::out_of_range,
+                      name + " hae outside [-20000, 9999999]");
+      *hae = *hae < -20000 ? -20000 : 9999999;
+      *clamped |= clamped_hae;
+    }
   }
   return std::nullopt;
 }
@@ -445,20 +450,32 @@ result read_drawing(const json& geometry, const json* props, detection& d,
   if (props) {
     auto c = props->FindMember("center");
     if (c != props->MemberEnd() && !c->value.IsNull())
-      return read_position(c->value, where("center"), d.lat, d.lon, &d.hae);
+      return read_position(c->value, where("center"), d.lat, d.lon, &d.hae,
+                           lim.clamp ? &d.clamped : nullptr);
   }
   const auto& v = s.vertices;
   if (s.shape == drawing::shape_t::line) {
     d.lat = v[v.size() / 2].first;
     d.lon = v[v.size() / 2].second;
   } else {
+    // A ring across the antimeridian (longitudes more than 180 degrees
+    // apart) is averaged with its western longitudes moved east by 360,
+    // so that its point is on it, not on the other side of the globe.
+    double west = 180, east = -180;
+    for (auto& p : v) {
+      west = std::min(west, p.second);
+      east = std::max(east, p.second);
+    }
+    bool across = east - west > 180;
     double lat = 0, lon = 0;
     for (size_t i = 0; i + 1 < v.size(); ++i) { // the ring's end is its start
       lat += v[i].first;
-      lon += v[i].second;
+      lon += across && v[i].second < 0 ? v[i].second + 360 : v[i].second;
     }
     d.lat = lat / static_cast<double>(v.size() - 1);
     d.lon = lon / static_cast<double>(v.size() - 1);
+    if (d.lon > 180)
+      d.lon -= 360;
   }
   return std::nullopt;
 }

@@ -32,6 +32,9 @@ struct limits {
   size_t max_text = 4096;
   /// Most vertices of a drawing (cot.max_vertices).
   size_t max_vertices = 1000;
+  /// A center's hae out of range is set to the nearest end and marked
+  /// (cot.out_of_range: clamp), as a Point's is; else refused.
+  bool clamp = false;
 };
 
 /// Reads the convention's properties of the Feature `feature` (its whole

@@ -812,7 +812,7 @@ struct settings {
 
 /// A Feature's CloudTAK properties and drawing, read again from `bytes`.
 result read_cloudtak(std::string_view bytes, detection& d, const settings& s) {
-  return cloudtak::read(bytes, d, {s.max_text, s.max_vertices});
+  return cloudtak::read(bytes, d, {s.max_text, s.max_vertices, s.clamp});
 }
 
 result decode_feature(const record_view& view, std::string_view bytes,

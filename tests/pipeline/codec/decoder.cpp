@@ -1289,6 +1289,18 @@ BOOST_AUTO_TEST_CASE(a_polygon_ring_is_closed_and_its_point_is_the_mean) {
   BOOST_TEST(d.shape.labels == 0);
 }
 
+BOOST_AUTO_TEST_CASE(a_polygon_across_the_antimeridian_has_its_point_on_it) {
+  decode_both(*this, drawing(R"({"type":"Polygon","coordinates":)"
+                             R"([[[179,0],[-179,0],[-179,2],[179,2]]]})",
+                             ""));
+  BOOST_TEST(d.lat == 1.0);
+  BOOST_TEST(std::fabs(std::fabs(d.lon) - 180.0) < 1e-9);
+  decode_both(*this, drawing(R"({"type":"Polygon","coordinates":)"
+                             R"([[[170,0],[179,0],[-178,2],[175,2]]]})",
+                             ""));
+  BOOST_TEST(std::fabs(d.lon - 176.5) < 1e-9);
+}
+
 BOOST_AUTO_TEST_CASE(a_drawing_keeps_its_given_type_and_center) {
   decode_both(*this,
               drawing(R"({"type":"LineString","coordinates":[[1,2],[3,4]]})",
