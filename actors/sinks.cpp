@@ -17,13 +17,13 @@ namespace cotflow {
 
 namespace {
 
-// Serves delivery reports, acknowledges what Kafka confirmed, and keeps
-// polling while anything is outstanding.
+// Serves the delivery reports there are, acknowledges what Kafka
+// confirmed, and keeps a tick while anything is outstanding.
 template <class Self>
-void serve(Self* self, int timeout_ms, bool count_dead_letters) {
+void serve(Self* self, bool count_dead_letters) {
   auto& s = self->state;
   s.done.clear();
-  s.producer->poll(timeout_ms, s.done);
+  s.producer->poll(0, s.done);
   if (!s.done.empty()) {
     ack a{s.bits, {}};
     a.refs.reserve(s.done.size());
@@ -58,13 +58,14 @@ void serve(Self* self, int timeout_ms, bool count_dead_letters) {
                                      + s.producer->failure()));
     return;
   }
+  // Delivery reports wake the sink (init); the tick is for retries after
+  // their pause and in case a wake-up went missing.
   if (s.producer->outstanding() > 0) {
-    if (!s.polling || timeout_ms > 0) {
-      s.polling = true;
-      self->send(self, atom::poll::value);
+    auto now = std::chrono::steady_clock::now();
+    if (now >= s.tick_due) {
+      s.tick_due = now + kafka_sink_state::tick;
+      self->delayed_send(self, kafka_sink_state::tick, atom::poll::value);
     }
-  } else {
-    s.polling = false;
   }
 }
 
@@ -78,6 +79,11 @@ void init(Self* self, std::shared_ptr<tracked_producer> producer,
   s.bits = bits;
   s.source = std::move(source);
   s.st = std::move(st);
+  // Called on one of librdkafka's threads: a message, nothing more.
+  s.producer->on_report([who = self->address()] {
+    if (auto sink = caf::actor_cast<caf::actor>(who))
+      caf::anon_send(sink, atom::poll::value);
+  });
 }
 
 } // namespace
@@ -107,9 +113,9 @@ kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
         s.producer->produce_held(s.topic, ev.uid, ev.xml, ev.ref.tp,
                                  ev.ref.offset, ev.timestamp_ms, hold);
       s.producer->release(hold);
-      serve(self, 0, false);
+      serve(self, false);
     },
-    [=](atom::poll) { serve(self, 1, false); },
+    [=](atom::poll) { serve(self, false); },
     [=](atom::poll, uint64_t) {},
     [=](tunables&) {},
   };
@@ -149,9 +155,9 @@ dead_letter_sink_actor::behavior_type dead_letter_sink(
         s.producer->produce(s.topic, r.key, payload, r.ref.tp, r.ref.offset,
                             r.timestamp_ms, h);
       }
-      serve(self, 0, true);
+      serve(self, true);
     },
-    [=](atom::poll) { serve(self, 1, true); },
+    [=](atom::poll) { serve(self, true); },
   };
 }
 

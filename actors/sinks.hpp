@@ -6,6 +6,7 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -24,7 +25,10 @@ struct kafka_sink_state {
   dest_mask bits = 0;
   source_actor source;
   std::shared_ptr<stats> st;
-  bool polling = false;
+  /// When the pending tick fires: while messages are outstanding a poll
+  /// comes at least this often, for retries after their pause.
+  static constexpr std::chrono::milliseconds tick{100};
+  std::chrono::steady_clock::time_point tick_due{};
   std::vector<delivered_ref> done;
   std::shared_ptr<destination_stats> dest;
   /// Fault injection: share of batches on which the sink throws.

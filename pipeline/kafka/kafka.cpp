@@ -284,7 +284,24 @@ std::unique_ptr<tracked_producer> tracked_producer::make(const config& cfg,
   return self;
 }
 
+void tracked_producer::on_report(std::function<void()> wake) {
+  // librdkafka calls the trampoline with its queue lock held, so turning
+  // it off (here or in the destructor) waits for a call under way.
+  wake_ = std::move(wake);
+  if (!reports_)
+    reports_ = rd_kafka_queue_get_main(producer_->c_ptr());
+  using trampoline = void (*)(rd_kafka_t*, void*);
+  trampoline call = [](rd_kafka_t*, void* self) {
+    static_cast<tracked_producer*>(self)->wake_();
+  };
+  rd_kafka_queue_cb_event_enable(reports_, wake_ ? call : nullptr, this);
+}
+
 tracked_producer::~tracked_producer() {
+  if (reports_) {
+    rd_kafka_queue_cb_event_enable(reports_, nullptr, nullptr);
+    rd_kafka_queue_destroy(reports_);
+  }
   if (producer_) {
     std::vector<delivered_ref> ignored;
     flush(10000, ignored);

@@ -6,11 +6,16 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+extern "C" {
+struct rd_kafka_queue_s;
+}
 
 /// RAII wrappers around librdkafka: client configuration, a producer that
 /// turns delivery reports into acknowledgements, and the embedded broker.
@@ -90,6 +95,12 @@ public:
   /// Serves delivery reports for up to `timeout_ms`; appends the records
   /// that are now durable in Kafka to `out`.
   void poll(int timeout_ms, std::vector<delivered_ref>& out);
+
+  /// Calls `wake` (from one of librdkafka's threads) whenever a delivery
+  /// report or another event arrives on an empty queue, so that the owner
+  /// polls when there is something to serve instead of on a timer. `wake`
+  /// must be quick and must not call this producer. Null turns it off.
+  void on_report(std::function<void()> wake);
 
   /// Messages produced and not yet confirmed.
   size_t outstanding() const {
@@ -200,6 +211,9 @@ private:
                    RdKafka::Headers*& headers);
   std::string failure_;
   std::chrono::steady_clock::time_point next_retry_{};
+  /// on_report(): librdkafka's main queue, where delivery reports arrive.
+  std::function<void()> wake_;
+  ::rd_kafka_queue_s* reports_ = nullptr;
 };
 
 /// librdkafka properties that every consumer of cotflow's (and of its tests
