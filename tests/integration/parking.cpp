@@ -135,7 +135,9 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_parks_and_replays_everything) {
                      + m["cotflow_records_dropped_total{reason=\"too_old\"}"]
                      + m["cotflow_records_dropped_total{reason="
                          "\"low_confidence\"}"]
-                     + m["cotflow_records_dropped_total{reason=\"parking\"}"];
+                     + m["cotflow_records_dropped_total{reason=\"parking\"}"]
+                     + m["cotflow_records_dropped_total{reason="
+                         "\"destination\"}"];
   BOOST_CHECK_EQUAL(m["cotflow_records_in_total"],
                     m["cotflow_records_delivered_total"]
                       + m["cotflow_records_waiting"]
