@@ -4,7 +4,6 @@
 // delivered, none after its stale time, the parking offsets committed.
 #include <boost/test/unit_test.hpp>
 
-#include "pipeline/ops/top.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/child_log.hpp"
 #include "tests/support/http_get.hpp"
@@ -28,12 +27,6 @@ using namespace cotflow::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::map<std::string, double> scrape(int port) {
-  auto r = http_get(port, "/metrics");
-  BOOST_REQUIRE(r);
-  return cotflow::parse_prometheus(r->body);
-}
 
 /// Flat detections that go stale `stale_s` seconds after now, seq from
 /// `first`.
