@@ -448,6 +448,7 @@ BOOST_AUTO_TEST_CASE(each_deployment_replays_only_what_it_parked) {
   rx_a.start();
   auto again = this->run("dep-a", env_of(rx_a, input_topic), true);
   std::string log_again;
+  auto port_again = wait_for_http_port(*again, log_again);
   BOOST_REQUIRE_MESSAGE(eventually(
                           [&] {
                             read_log(*again, log_again);
@@ -459,6 +460,22 @@ BOOST_AUTO_TEST_CASE(each_deployment_replays_only_what_it_parked) {
                           },
                           120s),
                         "A's parked events were not all replayed to A");
+  // They are the earlier run's: this one counts them apart, and none of
+  // its own records waits or was replayed.
+  BOOST_CHECK(eventually(
+    [&] {
+      auto p = status(port_again)["destinations"][1]["parking"].GetObject();
+      return p["inherited_replayed"].GetUint64()
+               + p["inherited_dropped"].GetUint64()
+             >= static_cast<uint64_t>(parked_by_a);
+    },
+    30s));
+  auto now = status(port_again);
+  auto& parking = now["destinations"][1]["parking"];
+  BOOST_CHECK_EQUAL(parking["parked"].GetUint64(), 0u);
+  BOOST_CHECK_EQUAL(parking["replayed"].GetUint64(), 0u);
+  BOOST_CHECK_EQUAL(parking["waiting"].GetUint64(), 0u);
+  BOOST_CHECK_EQUAL(now["records"]["replayed"].GetUint64(), 0u);
   again->signal(SIGTERM);
   BOOST_CHECK_EQUAL(*again->wait(60s), 0);
 }
