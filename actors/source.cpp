@@ -107,17 +107,19 @@ source(source_actor::stateful_pointer<source_state> self,
     },
     [=](ack& a) {
       auto& s = self->state;
-      uint64_t done = 0, parked = 0;
+      uint64_t done = 0, parked = 0, dropped = 0;
       for (auto& ref : a.refs) {
-        bool was_parked = false;
-        if (s.feed->ack(ref.tp, ref.offset, a.bits, &was_parked)) {
+        dest_mask marks = 0;
+        if (s.feed->ack(ref.tp, ref.offset, a.bits, &marks)) {
           ++done;
-          parked += was_parked ? 1 : 0;
+          parked += (marks & parked_bit) ? 1 : 0;
+          dropped += (marks & dropped_bit) ? 1 : 0;
         }
       }
-      // Parked first, so that a reader never sees a parked record counted
-      // as delivered.
+      // Parked and dropped first, so that a reader never sees such a
+      // record counted as delivered.
       s.st->parked += parked;
+      s.st->dropped_at_destination += dropped;
       s.st->completed += done;
       s.st->in_flight = static_cast<int64_t>(s.feed->in_flight());
     },

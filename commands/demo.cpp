@@ -233,13 +233,14 @@ void print_totals(const record_counts& r, uint64_t published,
                   const std::string& file, const receiver_counts& rx,
                   uint64_t missing) {
   std::printf("published %llu: delivered %llu, waiting in parking %llu, "
-              "dropped %llu (in parking %llu), dead-lettered %llu; CoT "
-              "file: %s\n",
+              "dropped %llu (in parking %llu, at a destination %llu), "
+              "dead-lettered %llu; CoT file: %s\n",
               static_cast<unsigned long long>(published),
               static_cast<unsigned long long>(r.delivered),
               static_cast<unsigned long long>(r.waiting),
               static_cast<unsigned long long>(r.dropped),
               static_cast<unsigned long long>(r.dropped_in_parking),
+              static_cast<unsigned long long>(r.dropped_at_destination),
               static_cast<unsigned long long>(r.dead_lettered), file.c_str());
   std::printf("demo TAK server: %llu events, %llu of the delivered records "
               "(%llu missing, %llu twice), %llu outages; records parked "

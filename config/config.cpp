@@ -764,10 +764,10 @@ void check_destinations(const config& c, std::vector<std::string>& errs) {
     for (auto& p : problems)
       errs.push_back("tak.destinations." + name + ": " + p);
   }
-  // One acknowledgement bit per destination (Kafka, file, TAK) and one
-  // marking parked records: at most 31 destinations in all.
-  need(errs, c.tak.destinations.size() <= 29,
-       "tak.destinations: at most 29 destinations");
+  // One acknowledgement bit per destination (Kafka, file, TAK) and two
+  // marking parked and dropped records: at most 30 destinations in all.
+  need(errs, c.tak.destinations.size() <= 28,
+       "tak.destinations: at most 28 destinations");
   need(errs, c.tak.reconnect_max_ms >= c.tak.reconnect_min_ms,
        "tak.reconnect_max_ms: must be at least tak.reconnect_min_ms");
   need(errs, c.tak.breaker_open_max_ms >= c.tak.breaker_open_min_ms,

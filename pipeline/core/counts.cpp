@@ -37,10 +37,14 @@ record_counts count_records(const stats& st) {
   r.out = done > other ? done - other : 0;
   r.waiting = std::min(waiting, r.out);
   r.dropped_in_parking = std::min(gone, r.out - r.waiting);
-  r.dropped = r.dropped_filter + r.dropped_in_parking;
+  r.dropped_at_destination = std::min<uint64_t>(
+    st.dropped_at_destination, r.out - r.waiting - r.dropped_in_parking);
+  r.dropped = r.dropped_filter + r.dropped_in_parking
+              + r.dropped_at_destination;
   // The figure only lags the truth: the highest value seen is still true,
   // and a counter must not go down.
-  auto delivered = r.out - r.waiting - r.dropped_in_parking;
+  auto delivered = r.out - r.waiting - r.dropped_in_parking
+                   - r.dropped_at_destination;
   auto seen = st.delivered_floor.load();
   while (seen < delivered
          && !st.delivered_floor.compare_exchange_weak(seen, delivered)) {

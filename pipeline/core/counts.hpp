@@ -11,7 +11,11 @@
 /// counters mean") documents the same definitions for operators.
 namespace cotflow {
 
-/// What became of the events parked for one TAK destination.
+/// What became of the events parked for one TAK destination by this
+/// process. Sensor events (they carry no input record) are in none of
+/// these; an earlier run's or another instance's parked events that this
+/// one takes back are counted apart (destination_stats'
+/// inherited_replayed and inherited_dropped).
 struct parking_counts {
   /// Events written to the parking topic and confirmed by Kafka.
   uint64_t parked = 0;
@@ -26,10 +30,10 @@ struct parking_counts {
   /// replay.
   uint64_t lost = 0;
 
-  /// Events in the parking topic that the destination has not had yet:
-  /// parked - replayed - dropped - lost (0 when events parked
-  /// by an earlier run are replayed, which this process did not count as
-  /// parked; the destination's `backlog` shows those).
+  /// Events this process parked that the destination has not had yet:
+  /// parked - replayed - dropped - lost (what earlier runs parked is in
+  /// the destination's `backlog`, not here). Never below 0: retention
+  /// may delete an earlier run's events, counted in `lost` too.
   uint64_t waiting() const {
     auto out = replayed + dropped + lost;
     return parked > out ? parked - out : 0;
@@ -48,11 +52,12 @@ parking_counts parking_of(const destination_stats& d);
 /// one of delivered, waiting, dropped, dead_lettered and in_flight:
 ///   in  = out + dropped_filter + dead_lettered + in_flight
 ///   out = delivered + waiting + dropped_in_parking
-///   dropped = dropped_filter + dropped_in_parking
-/// The parking figures are exact while at most one destination parks a
-/// given record (one TAK destination, or outages that do not overlap);
-/// when several park the same record, `waiting` and `dropped_in_parking`
-/// count it once per destination, and `delivered` is a lower bound.
+///         + dropped_at_destination
+///   dropped = dropped_filter + dropped_in_parking + dropped_at_destination
+/// The parking figures are exact while at most one destination parks or
+/// drops a given record (one TAK destination, or outages that do not
+/// overlap); when several do, `waiting` and `dropped_in_parking` count it
+/// once per destination that parked it, and `delivered` is a lower bound.
 struct record_counts {
   /// Records consumed from the input topics.
   uint64_t in = 0;
@@ -75,7 +80,11 @@ struct record_counts {
   /// Records parked for a destination and never delivered there (stale by
   /// their replay, deleted by retention).
   uint64_t dropped_in_parking = 0;
-  /// dropped_filter + dropped_in_parking.
+  /// Records a destination dropped instead of writing them (a TAK
+  /// destination: stale by their write, not encodable for it); counted
+  /// once however many destinations dropped them.
+  uint64_t dropped_at_destination = 0;
+  /// dropped_filter + dropped_in_parking + dropped_at_destination.
   uint64_t dropped = 0;
   uint64_t dead_lettered = 0;
   /// Records handed out by the source and not acknowledged yet.

@@ -6,46 +6,88 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 namespace cotflow {
 
-bool address_in_use(const std::string& address) {
+int local_port(int fd) {
+  sockaddr_storage a{};
+  socklen_t len = sizeof a;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    return -1;
+  return a.ss_family == AF_INET6
+           ? ntohs(reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port)
+           : ntohs(reinterpret_cast<const sockaddr_in*>(&a)->sin_port);
+}
+
+std::optional<listen_address> split_listen_address(const std::string& address) {
   auto colon = address.rfind(':');
-  auto host = colon == std::string::npos ? "" : address.substr(0, colon);
-  auto port = address.substr(colon == std::string::npos ? 0 : colon + 1);
-  // civetweb's suffixes (s: TLS, r: redirect) are not part of the port.
-  while (!port.empty() && std::isalpha(static_cast<unsigned char>(port.back())))
-    port.pop_back();
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (port.empty() || std::atoi(port.c_str()) == 0)
-    return false;
+  if (colon == std::string::npos)
+    return std::nullopt;
+  listen_address a{address.substr(0, colon), address.substr(colon + 1)};
+  while (!a.port.empty()
+         && std::isalpha(static_cast<unsigned char>(a.port.back())))
+    a.port.pop_back();
+  if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']')
+    a.host = a.host.substr(1, a.host.size() - 2);
+  return a;
+}
+
+int bind_listener(const std::string& address, int& port, std::string& why,
+                  int& error) {
+  error = 0;
+  auto where = split_listen_address(address);
+  if (!where || where->port.empty()) {
+    why = "'" + address + "' is not host:port";
+    return -1;
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  hints.ai_flags = AI_PASSIVE;
   addrinfo* found = nullptr;
-  if (getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints,
-                  &found)
-      != 0)
-    return false;
-  bool in_use = false;
-  for (auto* a = found; a && !in_use; a = a->ai_next) {
-    int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+  if (int rc = getaddrinfo(where->host.empty() ? nullptr : where->host.c_str(),
+                           where->port.c_str(), &hints, &found);
+      rc != 0) {
+    why = gai_strerror(rc);
+    return -1;
+  }
+  int listener = -1;
+  why = "no address";
+  for (auto* a = found; a && listener < 0; a = a->ai_next) {
+    int fd = ::socket(a->ai_family,
+                      a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
       continue;
-    // As the web server binds: a port whose last connections linger in
-    // TIME_WAIT is free.
     int on = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-    in_use = bind(fd, a->ai_addr, a->ai_addrlen) != 0 && errno == EADDRINUSE;
-    close(fd);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 128) == 0) {
+      listener = fd;
+      port = local_port(fd);
+    } else {
+      error = errno;
+      why = std::strerror(errno);
+      ::close(fd);
+    }
   }
   freeaddrinfo(found);
-  return in_use;
+  return listener;
+}
+
+bool address_in_use(const std::string& address) {
+  auto where = split_listen_address(address);
+  if (!where || std::atoi(where->port.c_str()) == 0)
+    return false;
+  int port = 0, error = 0;
+  std::string why;
+  int fd = bind_listener(address, port, why, error);
+  if (fd >= 0)
+    ::close(fd);
+  return fd < 0 && error == EADDRINUSE;
 }
 
 std::string cannot_listen(const std::string& key, const std::string& address,

@@ -137,6 +137,12 @@ struct destination_stats {
   /// Parked events taken back and dropped at their write: stale by then,
   /// or not encodable (also in stale_at_write or unencodable).
   std::atomic<uint64_t> parked_dropped_at_write{0};
+  /// Events an earlier run (or another instance) parked that this one
+  /// replayed to the destination, or dropped (stale, not encodable): not
+  /// in this run's parked, replayed or dropped, so that its `waiting`
+  /// stays right while it works off an inherited backlog.
+  std::atomic<uint64_t> inherited_replayed{0};
+  std::atomic<uint64_t> inherited_dropped{0};
   /// Parked events the replayer has not taken yet (its partitions).
   std::atomic<int64_t> parking_backlog{0};
   /// Parked events the parking topic's retention deleted before their
@@ -207,6 +213,10 @@ struct stats {
   /// parking topic at that moment (a flow: never decreases; what is still
   /// waiting is count_records()'s `waiting`).
   std::atomic<uint64_t> parked{0};
+  /// Records complete with at least one destination that dropped them
+  /// (a TAK destination: stale by their write, or not encodable for it;
+  /// the reasons per destination are its stale_at_write and unencodable).
+  std::atomic<uint64_t> dropped_at_destination{0};
   std::atomic<uint64_t> dropped_stale{0};
   std::atomic<uint64_t> dropped_too_old{0};
   std::atomic<uint64_t> dropped_low_confidence{0};

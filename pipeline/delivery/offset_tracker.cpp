@@ -14,7 +14,7 @@ void partition_offsets::dispatched(int64_t offset, dest_mask mask) {
   ++in_flight_;
 }
 
-bool partition_offsets::ack(int64_t offset, dest_mask bits, bool* parked) {
+bool partition_offsets::ack(int64_t offset, dest_mask bits, dest_mask* marks) {
   if (pending_.empty() || offset < pending_.front().first)
     return false;
   // Offsets are mostly consecutive: the offset's distance from the oldest
@@ -28,12 +28,12 @@ bool partition_offsets::ack(int64_t offset, dest_mask bits, bool* parked) {
                 [](const auto& p, int64_t o) { return p.first < o; });
   if (it == pending_.end() || it->first != offset || it->second == 0)
     return false;
-  // Clear the destinations' bits; remember a parking.
-  it->second = (it->second & ~bits) | (bits & parked_bit);
-  if ((it->second & ~parked_bit) != 0)
+  // Clear the destinations' bits; remember a parking or a drop.
+  it->second = (it->second & ~bits) | (bits & outcome_bits);
+  if ((it->second & ~outcome_bits) != 0)
     return false;
-  if (parked)
-    *parked = (it->second & parked_bit) != 0;
+  if (marks)
+    *marks = it->second & outcome_bits;
   it->second = 0;
   --in_flight_;
   while (!pending_.empty() && pending_.front().second == 0)
@@ -80,11 +80,11 @@ bool offset_tracker::dispatched(uint32_t tp, int64_t offset, dest_mask mask) {
 }
 
 bool offset_tracker::ack(uint32_t tp, int64_t offset, dest_mask bits,
-                         bool* parked) {
+                         dest_mask* marks) {
   auto it = parts_.find(tp);
   if (it == parts_.end())
     return false;
-  return it->second.offsets.ack(offset, bits, parked);
+  return it->second.offsets.ack(offset, bits, marks);
 }
 
 std::vector<commit_point> offset_tracker::due() const {

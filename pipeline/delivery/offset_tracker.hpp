@@ -20,9 +20,10 @@ public:
   void dispatched(int64_t offset, dest_mask mask);
 
   /// Clears `bits` of `offset`; returns true when this completed the record
-  /// and then sets `*parked` when any destination parked it (parked_bit).
+  /// and then sets `*marks` to the outcome_bits its acknowledgements carried
+  /// (parked_bit, dropped_bit: some destination parked or dropped it).
   /// Unknown or already completed offsets are ignored (duplicate acks).
-  bool ack(int64_t offset, dest_mask bits, bool* parked = nullptr);
+  bool ack(int64_t offset, dest_mask bits, dest_mask* marks = nullptr);
 
   /// The offset to commit (next to consume), or -1 before any dispatch.
   int64_t commit_position() const;
@@ -87,7 +88,8 @@ public:
 
   /// Applies an acknowledgement; returns true when it completed a record of
   /// a partition still assigned.
-  bool ack(uint32_t tp, int64_t offset, dest_mask bits, bool* parked = nullptr);
+  bool ack(uint32_t tp, int64_t offset, dest_mask bits,
+           dest_mask* marks = nullptr);
 
   /// Commit points that moved since they were last marked committed.
   std::vector<commit_point> due() const;

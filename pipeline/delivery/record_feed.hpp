@@ -33,10 +33,10 @@ public:
   virtual void idle(int timeout_ms) = 0;
 
   /// Applies an acknowledgement of `bits` for one record; true when it
-  /// completed the record, and then `*parked` says whether a destination
-  /// parked it.
+  /// completed the record, and then `*marks` holds its outcome_bits
+  /// (whether a destination parked or dropped it).
   virtual bool ack(uint32_t tp, int64_t offset, dest_mask bits,
-                   bool* parked = nullptr)
+                   dest_mask* marks = nullptr)
     = 0;
 
   /// Pauses or resumes taking from every partition.

@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <list>
 #include <mutex>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <set>
@@ -44,12 +43,6 @@ std::string openssl_text() {
   char buf[256];
   ERR_error_string_n(code, buf, sizeof buf);
   return code == 0 ? std::string{"unknown error"} : std::string{buf};
-}
-
-int port_of(const sockaddr_storage& a) {
-  return a.ss_family == AF_INET6
-           ? ntohs(reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port)
-           : ntohs(reinterpret_cast<const sockaddr_in*>(&a)->sin_port);
 }
 
 bool write_all(int fd, const char* p, size_t n) {
@@ -251,12 +244,8 @@ struct tls_front::impl {
     {
       std::lock_guard<std::mutex> lock{mutex};
       c.backend = backend;
-      sockaddr_storage local{};
-      socklen_t len = sizeof local;
-      if (backend >= 0
-          && getsockname(backend, reinterpret_cast<sockaddr*>(&local), &len)
-               == 0)
-        c.local_port = port_of(local);
+      if (backend >= 0)
+        c.local_port = local_port(backend);
       relay_ports.insert(c.local_port);
     }
     if (backend < 0 || stopping) {
@@ -333,47 +322,9 @@ tls_front::start(const std::string& address, const std::string& cert_pem,
     err = problems.front();
     return nullptr;
   }
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    err = "ingest.address: '" + address + "' is not host:port";
-    return nullptr;
-  }
-  auto host = address.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
-  auto service = address.substr(colon + 1);
-  if (int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(),
-                           service.c_str(), &hints, &res);
-      rc != 0) {
-    err = cannot_listen("ingest.address", address, gai_strerror(rc),
-                        "the ingest");
-    return nullptr;
-  }
-  std::string why = "no address";
-  for (auto* a = res; a && m.listener < 0; a = a->ai_next) {
-    int fd = ::socket(a->ai_family,
-                      a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-      continue;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 128) == 0) {
-      m.listener = fd;
-      sockaddr_storage bound{};
-      socklen_t len = sizeof bound;
-      getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-      m.port = port_of(bound);
-    } else {
-      why = std::strerror(errno);
-      ::close(fd);
-    }
-  }
-  freeaddrinfo(res);
+  std::string why;
+  int error = 0;
+  m.listener = bind_listener(address, m.port, why, error);
   if (m.listener < 0) {
     err = cannot_listen("ingest.address", address, why, "the ingest");
     return nullptr;

@@ -353,8 +353,8 @@ bool tracked_consumer::rewind(int timeout_ms) {
 }
 
 bool tracked_consumer::ack(uint32_t tp, int64_t offset, dest_mask bits,
-                           bool* parked) {
-  bool done = tracker_.ack(tp, offset, bits, parked);
+                           dest_mask* marks) {
+  bool done = tracker_.ack(tp, offset, bits, marks);
   moved_ = moved_ || done;
   return done;
 }

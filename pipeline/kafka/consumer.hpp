@@ -150,7 +150,7 @@ public:
 
   /// Applies an acknowledgement; true when it completed a record.
   bool ack(uint32_t tp, int64_t offset, dest_mask bits,
-           bool* parked = nullptr) override;
+           dest_mask* marks = nullptr) override;
 
   /// Pauses or resumes every assigned partition.
   void pause(bool on) override;

@@ -44,8 +44,8 @@ public:
     add("cotflow_records_in_total", "Records consumed from the input topics", c,
         s.consumed);
     // Derived in one place (pipeline/core/counts.hpp): in = out + dropped
-    // (but parking) + dead-lettered + in flight; out = delivered + waiting
-    // + dropped (parking).
+    // (but parking and destination) + dead-lettered + in flight; out =
+    // delivered + waiting + dropped (parking, destination).
     auto r = count_records(s);
     add("cotflow_records_out_total",
         "Records every destination took: written, or parked in Kafka for a "
@@ -73,7 +73,8 @@ public:
     add("cotflow_records_dropped_total",
         "Records dropped and counted, by reason (parking: parked for a "
         "destination and never delivered there, stale or deleted by "
-        "retention)",
+        "retention; destination: a destination dropped them at their "
+        "write, stale by then or not encodable for it)",
         c, s.dropped_stale, {{"reason", "stale"}});
     add("cotflow_records_dropped_total", "", c, s.dropped_too_old,
         {{"reason", "too_old"}});
@@ -81,6 +82,8 @@ public:
         {{"reason", "low_confidence"}});
     add("cotflow_records_dropped_total", "", c, r.dropped_in_parking,
         {{"reason", "parking"}});
+    add("cotflow_records_dropped_total", "", c, r.dropped_at_destination,
+        {{"reason", "destination"}});
     add("cotflow_text_characters_replaced_total",
         "Characters of text fields replaced by U+FFFD: not UTF-8, or not "
         "allowed in XML",
@@ -245,6 +248,18 @@ public:
           "Events another deployment (consumer group) parked in the shared "
           "parking topic, passed over by this one's replayer",
           c, d->parked_foreign, l);
+      auto outcome = [&](const char* o) {
+        auto with = l;
+        with.push_back({"outcome", o});
+        return with;
+      };
+      add("cotflow_parked_inherited_total",
+          "Events an earlier run or another instance parked, taken back by "
+          "this one: replayed, or dropped (stale, not encodable); not in "
+          "this instance's parked, replayed, dropped or waiting",
+          c, d->inherited_replayed, outcome("replayed"));
+      add("cotflow_parked_inherited_total", "", c, d->inherited_dropped,
+          outcome("dropped"));
     }
     // librdkafka's own statistics, as of its last report.
     for (auto& [client, k] : kafka_stats::instance().snapshot()) {

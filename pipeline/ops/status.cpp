@@ -119,6 +119,7 @@ void write_records(json_writer& w, const stats& st) {
   field("dropped", r.dropped);
   field("dropped_filter", r.dropped_filter);
   field("dropped_in_parking", r.dropped_in_parking);
+  field("dropped_at_destination", r.dropped_at_destination);
   field("dead_lettered", r.dead_lettered);
   w.Key("in_flight");
   w.Int64(r.in_flight);
@@ -177,6 +178,12 @@ void write_destination(json_writer& w, const destination_stats& d) {
     w.Int64(d.parking_backlog);
     w.Key("lost");
     w.Uint64(d.parked_lost);
+    // An earlier run's (or another instance's) parked events this one
+    // took back: apart from the figures above.
+    w.Key("inherited_replayed");
+    w.Uint64(d.inherited_replayed);
+    w.Key("inherited_dropped");
+    w.Uint64(d.inherited_dropped);
     w.EndObject();
   }
   w.EndObject();

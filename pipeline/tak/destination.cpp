@@ -81,26 +81,38 @@ void tak_destination::publish_breaker() {
 // the source, replayed ones to the parking replayer. A replayed event is
 // counted once, by how it left the parking topic (see parking_counts).
 void tak_destination::finish(const std::vector<record_ref>& refs, outcome how) {
-  // Parked rather than delivered: the source counts the record as parked.
-  ack a{how == outcome::parked ? cfg_.bit | parked_bit : cfg_.bit, {}};
+  // Parked or dropped rather than delivered: the source counts the record
+  // so, not as delivered.
+  auto mark = how == outcome::parked    ? parked_bit
+              : how == outcome::dropped ? dropped_bit
+                                        : dest_mask{0};
+  ack a{cfg_.bit | mark, {}};
   a.refs.reserve(refs.size());
-  uint64_t replayed = 0;
+  uint64_t replayed = 0, inherited = 0;
   for (auto& r : refs) {
-    if (from_parking(r)) {
-      parking_.lot->done(r);
-      // Sent again after a lost connection: counted the first time.
-      if (parking_.counted > 0)
-        --parking_.counted;
-      else
-        ++replayed;
-    } else {
+    if (!from_parking(r)) {
       a.refs.push_back(r);
+      continue;
     }
+    parking_.lot->done(r);
+    // Sent again after a lost connection: counted the first time. A
+    // sensor event is no record: never counted.
+    if (parking_.resent.erase({r.tp, r.offset}) > 0
+        || (r.tp & parking_port::sensor_flag) != 0)
+      continue;
+    if (r.tp & parking_port::inherited_flag)
+      ++inherited;
+    else
+      ++replayed;
   }
-  if (how == outcome::delivered)
-    env_.counters->unparked += replayed;
-  else if (how == outcome::dropped)
-    env_.counters->parked_dropped_at_write += replayed;
+  auto& c = *env_.counters;
+  if (how == outcome::delivered) {
+    c.unparked += replayed;
+    c.inherited_replayed += inherited;
+  } else if (how == outcome::dropped) {
+    c.parked_dropped_at_write += replayed;
+    c.inherited_dropped += inherited;
+  }
   if (!a.refs.empty())
     env_.acknowledge(std::move(a));
 }
@@ -155,8 +167,8 @@ void tak_destination::lost(const std::string& why, bool credentials) {
   size_t again = 0, again_bytes = 0;
   while (!window_.events.empty() && again_bytes < want) {
     again_bytes += window_.events.back().bytes;
-    if (from_parking(window_.events.back().ev->ref))
-      ++parking_.counted;
+    if (auto& ref = window_.events.back().ev->ref; from_parking(ref))
+      parking_.resent.insert({ref.tp, ref.offset});
     queue_.push_front(std::move(window_.events.back().ev));
     window_.events.pop_back();
     ++again;
@@ -550,7 +562,10 @@ bool tak_destination::confirm_parked() {
   scratch_.clear();
   lot.serve(scratch_);
   if (!scratch_.empty()) {
-    env_.counters->parked += scratch_.size();
+    // Sensor events (tp 0) carry no input record: not counted as parked.
+    env_.counters->parked += static_cast<uint64_t>(
+      std::count_if(scratch_.begin(), scratch_.end(),
+                    [](const record_ref& r) { return r.tp != 0; }));
     finish(scratch_, outcome::parked);
   }
   if (lot.failure().empty())
@@ -603,12 +618,12 @@ bool tak_destination::replay_parked() {
     parking_.lot->hold();
     return false;
   }
-  uint64_t stale = 0;
+  stale_drops stale;
   auto taken = parking_.lot->replay(bound - queue_.size(), env_.wall_ms(),
                                     queue_, stale);
-  if (stale > 0)
-    env_.counters->parked_stale += stale;
-  return taken > 0 || stale > 0;
+  env_.counters->parked_stale += stale.counted;
+  env_.counters->inherited_dropped += stale.inherited;
+  return taken > 0 || stale.counted > 0 || stale.inherited > 0;
 }
 
 // Parking bookkeeping after the confirmations: mode changes, replay,

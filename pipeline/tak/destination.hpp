@@ -18,8 +18,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cotflow {
@@ -273,9 +275,10 @@ private:
     bool active = false;
     /// A lost connection put written events back in the queue.
     bool requeued = false;
-    /// Replayed events a lost connection put back in the queue after they
-    /// were counted as replayed: their next finish counts nothing.
-    uint64_t counted = 0;
+    /// Replayed events (their refs) a lost connection put back in the
+    /// queue after they were counted as replayed: their next finish counts
+    /// nothing.
+    std::set<std::pair<uint32_t, int64_t>> resent;
     clock::time_point next_report{};
   };
 

@@ -5,7 +5,9 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string_view>
 
 namespace cotflow {
@@ -43,7 +45,42 @@ std::string header_str(rd_kafka_headers_t* headers, const char* key) {
   return h ? std::string{*h} : std::string{};
 }
 
+/// This process's name in the header `cotflow.run`: random, drawn once,
+/// so that the parking lots a restart in place makes again keep it (the
+/// counters they feed live as long as the process).
+const std::string& this_run() {
+  static const std::string id = [] {
+    std::random_device entropy;
+    auto n = (static_cast<uint64_t>(entropy()) << 32) | entropy();
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx",
+                  static_cast<unsigned long long>(n));
+    return std::string{text};
+  }();
+  return id;
+}
+
 } // namespace
+
+uint32_t replayed_flags(std::optional<std::string_view> run, bool sensor,
+                        std::string_view this_run) {
+  if (sensor)
+    return parking_port::replay_flag | parking_port::sensor_flag;
+  if (run && *run == this_run)
+    return parking_port::replay_flag;
+  return parking_port::replay_flag | parking_port::inherited_flag;
+}
+
+int64_t parked_high_water::end(int32_t partition, int64_t watermark) {
+  auto it = high_.find(partition);
+  if (it == high_.end())
+    return watermark;
+  if (watermark >= it->second) {
+    high_.erase(it);
+    return watermark;
+  }
+  return it->second;
+}
 
 std::unique_ptr<parking_lot> parking_lot::make(const config& cfg,
                                                const std::string& destination,
@@ -51,6 +88,7 @@ std::unique_ptr<parking_lot> parking_lot::make(const config& cfg,
   std::unique_ptr<parking_lot> self{new parking_lot};
   self->topic_ = cfg.kafka.parking_topic + "." + destination;
   self->group_ = cfg.kafka.group_id;
+  self->run_ = this_run();
   self->producer_ = tracked_producer::make(cfg, err);
   if (!self->producer_)
     return nullptr;
@@ -94,6 +132,11 @@ void parking_lot::park(const cot_event& ev) {
   // Whose it is: deployments (consumer groups) that share a cluster and a
   // destination name share the topic, and each replays only its own.
   h->add("cotflow.group", group_);
+  // Whose count it is in: this run's events are in its parked figures; a
+  // sensor event (no input record, ref tp 0) is in none.
+  h->add("cotflow.run", run_);
+  if (ev.ref.tp == 0)
+    h->add("cotflow.sensor", "1");
   producer_->produce(topic_, ev.uid, ev.xml, ev.ref.tp, ev.ref.offset,
                      ev.timestamp_ms, h);
 }
@@ -103,15 +146,15 @@ void parking_lot::serve(std::vector<record_ref>& durable) {
   producer_->poll(0, delivered_);
   for (auto& d : delivered_) {
     durable.push_back({d.tp, d.offset});
-    auto& last = last_parked_[d.partition];
-    last = std::max(last, d.message_offset);
-    auto& high = high_parked_[d.partition];
-    high = std::max(high, d.message_offset + 1);
+    // The latest report is the newest event: offsets only go down when
+    // the topic was created again, and then the old ones mean nothing.
+    last_parked_[d.partition] = d.message_offset;
+    high_parked_.parked(d.partition, d.message_offset);
   }
 }
 
 size_t parking_lot::replay(size_t max, int64_t now_ms,
-                           std::deque<event_ref>& out, uint64_t& stale) {
+                           std::deque<event_ref>& out, stale_drops& stale) {
   holding_ = false;
   if (paused_) {
     replayer_->pause(false);
@@ -147,9 +190,15 @@ size_t parking_lot::replay(size_t max, int64_t now_ms,
       return;
     }
     auto stale_ms = header_int(headers, "cotflow.stale").value_or(0);
-    record_ref ref{tp | replay_flag, msg.offset};
+    auto flags = replayed_flags(header(headers, "cotflow.run"),
+                                header(headers, "cotflow.sensor").has_value(),
+                                run_);
+    record_ref ref{tp | flags, msg.offset};
     if (stale_ms != 0 && stale_ms <= now_ms) {
-      ++stale;
+      if (flags & inherited_flag)
+        ++stale.inherited;
+      else if (!(flags & sensor_flag))
+        ++stale.counted;
       replayer_->ack(tp, msg.offset, 1);
       return;
     }
@@ -190,7 +239,7 @@ void parking_lot::hold() {
 }
 
 void parking_lot::done(const record_ref& ref) {
-  replayer_->ack(ref.tp & ~replay_flag, ref.offset, 1);
+  replayer_->ack(ref.tp & ~replay_flags, ref.offset, 1);
 }
 
 bool parking_lot::caught_up() {
@@ -218,17 +267,14 @@ void parking_lot::store_positions() {
   replayer_->store_positions();
 }
 
-int64_t parking_lot::backlog() const {
+int64_t parking_lot::backlog() {
   // While the breaker is open the replayer is paused and fetches nothing:
   // the high watermark it knows stays where it was. What this instance
   // parked since, Kafka confirmed with its offsets: the backlog grows live.
   int64_t total = 0;
-  for (auto& p : replayer_->lag()) {
-    auto high = p.high;
-    if (auto it = high_parked_.find(p.partition); it != high_parked_.end())
-      high = std::max(high, it->second);
-    total += std::max<int64_t>(0, high - p.position);
-  }
+  for (auto& p : replayer_->lag())
+    total += std::max<int64_t>(0, high_parked_.end(p.partition, p.high)
+                                    - p.position);
   return total;
 }
 

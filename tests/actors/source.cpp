@@ -65,8 +65,9 @@ struct fake_feed : record_feed {
   void idle(int) override {
     ++idles;
   }
-  bool ack(uint32_t t, int64_t offset, dest_mask bits, bool* parked) override {
-    return tracker.ack(t, offset, bits, parked);
+  bool ack(uint32_t t, int64_t offset, dest_mask bits,
+           dest_mask* marks) override {
+    return tracker.ack(t, offset, bits, marks);
   }
   void pause(bool on) override {
     pauses.push_back(on);
@@ -244,6 +245,15 @@ BOOST_AUTO_TEST_CASE(parked_records_are_counted_apart) {
   ack(0, 3, 1 | parked_bit);
   ack(3, 10, 1);
   BOOST_TEST(st->parked.load() == 3u);
+  BOOST_TEST(st->completed.load() == 10u);
+}
+
+BOOST_AUTO_TEST_CASE(records_a_destination_dropped_are_counted_apart) {
+  start(10, 10);
+  ack(0, 2, 1 | dropped_bit);
+  ack(2, 10, 1);
+  BOOST_TEST(st->dropped_at_destination.load() == 2u);
+  BOOST_TEST(st->parked.load() == 0u);
   BOOST_TEST(st->completed.load() == 10u);
 }
 

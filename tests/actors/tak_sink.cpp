@@ -83,7 +83,8 @@ struct tak_sink_fixture : test::actor_fixture {
     auto evs = std::make_shared<cot_events>();
     for (auto& uid : uids) {
       cot_event ev;
-      ev.ref = {0, next_offset++};
+      // Handle 1: an input record's (tp 0 is a sensor event's, no record).
+      ev.ref = {1, next_offset++};
       ev.uid = uid;
       ev.type = "a-f-G";
       ev.xml = "<event uid=\"" + uid + "\"/>";

@@ -27,7 +27,6 @@ import json
 import math
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +37,11 @@ import urllib.error
 import urllib.request
 
 import yaml
+
+# tests/cotflow_child.py: what the Python tests share about a cotflow child.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+from cotflow_child import free_port, stop  # noqa: E402
 
 SKIP = 77
 SRC = os.environ.get("COTFLOW_SOURCE_DIR") or os.path.abspath(
@@ -147,12 +151,6 @@ def validate(records, settings, tmp):
         sys.exit("conformance: %d records gave %d lines:\n%s"
                  % (len(records), len(out), run.stdout))
     return [re.sub(r"^line \d+: ", "", line) for line in out]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http(url, body=None, timeout=5):
@@ -287,12 +285,7 @@ def pipeline(records, settings, tmp, via):
                  % (len(got), len(records), via,
                     tak and tak.problem and ": " + tak.problem or ""))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
         if tak:
             tak.close()

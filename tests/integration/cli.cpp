@@ -285,7 +285,7 @@ BOOST_AUTO_TEST_CASE(demo_count_exits_once_every_record_is_delivered) {
   auto totals = text.substr(text.rfind("published"));
   BOOST_CHECK_MESSAGE(totals.rfind("published 300: delivered ", 0) == 0
                         && has(totals, "waiting in parking 0, dropped 0 "
-                                       "(in parking 0)"),
+                                       "(in parking 0, at a destination 0)"),
                       totals);
   // What it says it delivered is in the CoT file, one event per line.
   auto delivered = std::stoul(totals.substr(totals.find("delivered ") + 10));
@@ -337,7 +337,7 @@ BOOST_AUTO_TEST_CASE(the_demo_tak_server_goes_down_and_misses_nothing) {
   auto totals = text.substr(text.rfind("published"));
   BOOST_CHECK_MESSAGE(has(totals, "published 3000: delivered ")
                         && has(totals, "waiting in parking 0, dropped 0 "
-                                       "(in parking 0)")
+                                       "(in parking 0, at a destination 0)")
                         && has(totals, "(0 missing, "),
                       totals);
   auto delivered = std::stoul(totals.substr(totals.find("delivered ") + 10));

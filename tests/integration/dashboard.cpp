@@ -639,7 +639,7 @@ BOOST_AUTO_TEST_CASE(without_tak_destinations_or_token) {
       return all_committed("dashboard-plain");
     },
     30s));
-  auto m = cotflow::parse_prometheus(http_get(port, "/metrics")->body);
+  auto m = scrape(port);
   browser b{chromium};
   b.open("http://127.0.0.1:" + std::to_string(port) + "/");
   b.run_for(2500ms);

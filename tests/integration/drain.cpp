@@ -7,7 +7,6 @@
 // delivered twice; without it the second instance reads them again.
 #include <boost/test/unit_test.hpp>
 
-#include "pipeline/ops/top.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/child_log.hpp"
 #include "tests/support/http_get.hpp"
@@ -21,12 +20,6 @@ using namespace cotflow::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::map<std::string, double> scrape(int port) {
-  auto r = http_get(port, "/metrics");
-  BOOST_REQUIRE(r);
-  return cotflow::parse_prometheus(r->body);
-}
 
 const std::string drained = "cotflow_revoke_records_total{outcome=\"drained\"}";
 const std::string abandoned

@@ -16,7 +16,6 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -25,6 +24,11 @@ import tempfile
 import time
 
 import yaml
+
+# tests/cotflow_child.py: what the Python tests share about a cotflow child.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+from cotflow_child import free_port, stop  # noqa: E402
 
 BIN = os.environ.get("COTFLOW_BIN", "build/cotflow")
 failures = []
@@ -58,12 +62,6 @@ def make_cert(d, name, ca, san=None):
     openssl("x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0],
             "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", crt)
     return key, crt
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(d, settings):
@@ -225,12 +223,7 @@ def run(d):
                                     for i in range(3)),
               "the records reach the output (%d events)" % len(got))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
     return 1 if failures else 0
 

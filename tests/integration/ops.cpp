@@ -3,7 +3,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include "pipeline/core/json.hpp"
-#include "pipeline/ops/top.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/child_log.hpp"
 #include "tests/support/http_get.hpp"
@@ -42,7 +41,7 @@ BOOST_AUTO_TEST_CASE(metrics_add_up_and_readiness_follows_the_lifecycle) {
     [&] { return http_get(port, "/health/ready")->status == 200; }, 60s));
   late.start();
   BOOST_REQUIRE(eventually([&] { return all_committed("ops"); }, 60s));
-  auto m = cotflow::parse_prometheus(http_get(port, "/metrics")->body);
+  auto m = scrape(port);
   auto in = m["cotflow_records_in_total"];
   BOOST_CHECK_EQUAL(in, 3000);
   BOOST_CHECK_EQUAL(in, m["cotflow_records_out_total"]
@@ -63,7 +62,7 @@ BOOST_AUTO_TEST_CASE(metrics_add_up_and_readiness_follows_the_lifecycle) {
   // librdkafka's statistics (every 5 s) give the lag of each partition.
   BOOST_CHECK(eventually(
     [&] {
-      auto m = cotflow::parse_prometheus(http_get(port, "/metrics")->body);
+      auto m = scrape(port);
       return m.count("cotflow_kafka_consumer_lag_records{topic=\"detections\""
                      ",partition=\"0\"}")
              == 1;

@@ -4,7 +4,6 @@
 // delivered, none after its stale time, the parking offsets committed.
 #include <boost/test/unit_test.hpp>
 
-#include "pipeline/ops/top.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/child_log.hpp"
 #include "tests/support/http_get.hpp"
@@ -28,12 +27,6 @@ using namespace cotflow::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::map<std::string, double> scrape(int port) {
-  auto r = http_get(port, "/metrics");
-  BOOST_REQUIRE(r);
-  return cotflow::parse_prometheus(r->body);
-}
 
 /// Flat detections that go stale `stale_s` seconds after now, seq from
 /// `first`.
@@ -135,7 +128,9 @@ BOOST_AUTO_TEST_CASE(a_dead_destination_parks_and_replays_everything) {
                      + m["cotflow_records_dropped_total{reason=\"too_old\"}"]
                      + m["cotflow_records_dropped_total{reason="
                          "\"low_confidence\"}"]
-                     + m["cotflow_records_dropped_total{reason=\"parking\"}"];
+                     + m["cotflow_records_dropped_total{reason=\"parking\"}"]
+                     + m["cotflow_records_dropped_total{reason="
+                         "\"destination\"}"];
   BOOST_CHECK_EQUAL(m["cotflow_records_in_total"],
                     m["cotflow_records_delivered_total"]
                       + m["cotflow_records_waiting"]
@@ -453,6 +448,7 @@ BOOST_AUTO_TEST_CASE(each_deployment_replays_only_what_it_parked) {
   rx_a.start();
   auto again = this->run("dep-a", env_of(rx_a, input_topic), true);
   std::string log_again;
+  auto port_again = wait_for_http_port(*again, log_again);
   BOOST_REQUIRE_MESSAGE(eventually(
                           [&] {
                             read_log(*again, log_again);
@@ -464,6 +460,22 @@ BOOST_AUTO_TEST_CASE(each_deployment_replays_only_what_it_parked) {
                           },
                           120s),
                         "A's parked events were not all replayed to A");
+  // They are the earlier run's: this one counts them apart, and none of
+  // its own records waits or was replayed.
+  BOOST_CHECK(eventually(
+    [&] {
+      auto p = status(port_again)["destinations"][1]["parking"].GetObject();
+      return p["inherited_replayed"].GetUint64()
+               + p["inherited_dropped"].GetUint64()
+             >= static_cast<uint64_t>(parked_by_a);
+    },
+    30s));
+  auto now = status(port_again);
+  auto& parking = now["destinations"][1]["parking"];
+  BOOST_CHECK_EQUAL(parking["parked"].GetUint64(), 0u);
+  BOOST_CHECK_EQUAL(parking["replayed"].GetUint64(), 0u);
+  BOOST_CHECK_EQUAL(parking["waiting"].GetUint64(), 0u);
+  BOOST_CHECK_EQUAL(now["records"]["replayed"].GetUint64(), 0u);
   again->signal(SIGTERM);
   BOOST_CHECK_EQUAL(*again->wait(60s), 0);
 }

@@ -4,7 +4,6 @@
 // running configuration stays.
 #include <boost/test/unit_test.hpp>
 
-#include "pipeline/ops/top.hpp"
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/child_log.hpp"
 #include "tests/support/http_get.hpp"
@@ -40,7 +39,7 @@ struct batches {
 };
 
 batches batch_sizes(int port) {
-  auto m = cotflow::parse_prometheus(http_get(port, "/metrics")->body);
+  auto m = scrape(port);
   return {m["cotflow_batch_size_records_sum"],
           m["cotflow_batch_size_records_count"]};
 }

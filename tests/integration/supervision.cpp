@@ -202,7 +202,7 @@ BOOST_FIXTURE_TEST_CASE(crashing_sinks_restart_the_pipeline_in_place,
                                    -1) << ":\n" << log);
   auto port = http_port_in(log);
   BOOST_REQUIRE(port != 0);
-  auto m = cotflow::parse_prometheus(http_get(port, "/metrics")->body);
+  auto m = scrape(port);
   auto restarts = m["cotflow_actor_restarts_total{actor=\"cotflow\"}"];
   BOOST_TEST_MESSAGE("pipeline restarts: " << restarts);
   BOOST_CHECK_GT(restarts, 0);

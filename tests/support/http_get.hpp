@@ -2,6 +2,7 @@
 
 #include "pipeline/ops/http_client.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -14,6 +15,10 @@ inline std::optional<http_reply> http_get(int port, const std::string& path,
                                           const std::string& token = "") {
   return cotflow::http_get("127.0.0.1", port, path, token);
 }
+
+/// The samples of GET /metrics on `port`, by name with labels
+/// (parse_prometheus); throws (failing the test case) without an answer.
+std::map<std::string, double> scrape(int port);
 
 /// The port in "http://127.0.0.1:PORT" inside a log text, or 0.
 int http_port_in(const std::string& log);

@@ -143,7 +143,10 @@ struct fake_lot final : parking_port {
     for (auto& ev : unconfirmed) {
       durable.push_back(ev.ref);
       auto copy = ev;
-      copy.ref = {replay_flag, next_offset++};
+      // As parking_lot marks them (replayed_flags): this run's, or a
+      // sensor event's (no record).
+      copy.ref = {ev.ref.tp == 0 ? replay_flag | sensor_flag : replay_flag,
+                  next_offset++};
       stored.push_back(copy);
     }
     unconfirmed.clear();
@@ -155,13 +158,16 @@ struct fake_lot final : parking_port {
     return broken;
   }
   size_t replay(size_t max, int64_t now_ms, std::deque<event_ref>& out,
-                uint64_t& stale) override {
+                stale_drops& stale) override {
     auto batch = std::make_shared<cot_events>();
     while (!stored.empty() && batch->size() < max) {
       auto ev = stored.front();
       stored.pop_front();
       if (ev.stale_ms > 0 && ev.stale_ms < now_ms) {
-        ++stale;
+        if (ev.ref.tp & inherited_flag)
+          ++stale.inherited;
+        else if (!(ev.ref.tp & sensor_flag))
+          ++stale.counted;
         done_refs.push_back(ev.ref);
         continue;
       }
@@ -181,7 +187,7 @@ struct fake_lot final : parking_port {
     return unconfirmed.empty() && stored.empty();
   }
   void store_positions() override {}
-  int64_t backlog() const override {
+  int64_t backlog() override {
     return static_cast<int64_t>(stored.size());
   }
   uint64_t take_lost() override {

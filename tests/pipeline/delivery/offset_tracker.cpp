@@ -449,19 +449,38 @@ BOOST_AUTO_TEST_CASE(a_record_a_destination_parked_completes_as_parked) {
   auto all = cotflow::all_destinations(2);
   p.dispatched(0, all);
   p.dispatched(1, all);
-  bool parked = true;
+  cotflow::dest_mask marks = cotflow::outcome_bits;
   // Offset 0: delivered by both.
-  BOOST_TEST(!p.ack(0, 1, &parked));
-  BOOST_TEST(p.ack(0, 2, &parked));
-  BOOST_TEST(!parked);
+  BOOST_TEST(!p.ack(0, 1, &marks));
+  BOOST_TEST(p.ack(0, 2, &marks));
+  BOOST_TEST(marks == 0u);
   // Offset 1: destination 2 parked it, then destination 1 delivered it.
-  BOOST_TEST(!p.ack(1, 2 | cotflow::parked_bit, &parked));
+  BOOST_TEST(!p.ack(1, 2 | cotflow::parked_bit, &marks));
   BOOST_TEST(p.in_flight() == 1u);
   BOOST_TEST(p.commit_position() == 1);
-  BOOST_TEST(p.ack(1, 1, &parked));
-  BOOST_TEST(parked);
+  BOOST_TEST(p.ack(1, 1, &marks));
+  BOOST_TEST(marks == cotflow::parked_bit);
   BOOST_TEST(p.commit_position() == 2);
   // A late duplicate changes nothing.
-  BOOST_TEST(!p.ack(1, 2 | cotflow::parked_bit, &parked));
+  BOOST_TEST(!p.ack(1, 2 | cotflow::parked_bit, &marks));
+  BOOST_TEST(p.in_flight() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_record_a_destination_dropped_completes_as_dropped) {
+  cotflow::partition_offsets p;
+  auto all = cotflow::all_destinations(2);
+  p.dispatched(0, all);
+  p.dispatched(1, all);
+  cotflow::dest_mask marks = 0;
+  // Offset 0: destination 1 dropped it (stale by its write), destination
+  // 2 delivered it: done, and committed, but not delivered everywhere.
+  BOOST_TEST(!p.ack(0, 1 | cotflow::dropped_bit, &marks));
+  BOOST_TEST(p.ack(0, 2, &marks));
+  BOOST_TEST(marks == cotflow::dropped_bit);
+  BOOST_TEST(p.commit_position() == 1);
+  // Offset 1: parked by one destination, dropped by the other.
+  BOOST_TEST(!p.ack(1, 2 | cotflow::parked_bit, &marks));
+  BOOST_TEST(p.ack(1, 1 | cotflow::dropped_bit, &marks));
+  BOOST_TEST(marks == cotflow::outcome_bits);
   BOOST_TEST(p.in_flight() == 0u);
 }
