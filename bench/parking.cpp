@@ -578,7 +578,7 @@ struct stall_result {
   long peak_rss_kb = -1; // VmHWM over the stall (reset at its start)
   long rss_start_kb = -1, rss_end_kb = -1;
   int64_t outputs = 0;
-  uint64_t up_events = 0, up_distinct = 0;
+  uint64_t up_events = 0, up_distinct = 0, up_dups = 0;
   double kafka_min_rps = 0, kafka_median_rps = 0;
   double up_min_rps = 0, up_median_rps = 0;
   int64_t max_lag = 0; // published - Kafka outputs, at the 1 s samples
@@ -760,6 +760,7 @@ stall_result run_stall(const options& o, bool blackhole, uint64_t seq_base) {
   r.outputs = kafka_outputs(obs) - before;
   r.up_events = up.events() - up_before;
   r.up_distinct = up.distinct();
+  r.up_dups = up.duplicates();
   r.down_connections = down.connections();
   auto mm = scrape(port);
   r.parked_total = metric(mm, "cotflow_parked_total", "destination=\"down\"");
@@ -1240,7 +1241,7 @@ void report_stall(const options& o, const stall_result& r) {
   std::printf(
     "- After the last publish: Kafka output complete %s, input "
     "offsets committed %s; `up` got %llu events (%llu "
-    "distinct) for %llu valid inputs; `down` accepted %zu "
+    "distinct, %llu copies again) for %llu valid inputs; `down` accepted %zu "
     "connections; breaker trips %.0f, parking active at the end "
     "%.0f.\n",
     r.drain_s >= 0
@@ -1252,6 +1253,7 @@ void report_stall(const options& o, const stall_result& r) {
                     : "— not within 30 s",
     static_cast<unsigned long long>(r.up_events),
     static_cast<unsigned long long>(r.up_distinct),
+    static_cast<unsigned long long>(r.up_dups),
     static_cast<unsigned long long>(r.valid), r.down_connections, r.trips,
     r.parking_active);
   if (r.offset_resets > 0 || r.outputs < static_cast<int64_t>(r.published))
@@ -1503,6 +1505,8 @@ int main(int argc, char** argv) {
       out << k << "rss_peak_mb=" << static_cast<double>(s.peak_rss_kb) / 1024.0
           << "\n"
           << k << "kafka_min_rps=" << s.kafka_min_rps << "\n"
+          << k << "kafka_median_rps=" << s.kafka_median_rps << "\n"
+          << k << "up_median_rps=" << s.up_median_rps << "\n"
           << k << "up_min_rps=" << s.up_min_rps << "\n"
           << k << "kafka_min5_rps=" << s.kafka_min5_rps << "\n"
           << k << "up_min5_rps=" << s.up_min5_rps << "\n"
@@ -1513,6 +1517,15 @@ int main(int argc, char** argv) {
           << k << "parked=" << s.parked_total << "\n"
           << k << "lost=" << (static_cast<int64_t>(s.published) - s.outputs)
           << "\n"
+          << k << "published=" << s.published << "\n"
+          << k << "offered_rps="
+          << (s.seconds > 0 ? static_cast<double>(s.published) / s.seconds : 0)
+          << "\n"
+          << k << "up_missing="
+          << (static_cast<int64_t>(s.valid)
+              - static_cast<int64_t>(s.up_distinct))
+          << "\n"
+          << k << "up_duplicates=" << s.up_dups << "\n"
           << k << "offset_resets=" << s.offset_resets << "\n"
           << k << "exit=" << (s.exit_code ? *s.exit_code : -1) << "\n";
     }

@@ -8,7 +8,7 @@
 //                  [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]
 //                  [--perf PERF_BIN] [--tput-reps N] [--malformed SHARE]
 //                  [--baseline-cmd CMD [--baseline-name NAME]] [--no-tak]
-//                  [--tak-protocols]
+//                  [--tak-destinations 1,2] [--tak-protocols]
 //
 // This process hosts the embedded broker (librdkafka mock cluster, 6
 // partitions per topic), publishes the generated detections and observes the
@@ -25,6 +25,17 @@
 //             a TCP receiver in this process that reads every event
 //             (--no-tak: Kafka output only). A record counts as done when
 //             it is on the output topic and, as an event, at the receiver.
+// --tak-destinations 1,2 gives cotflow that many TAK destinations (each a
+// receiver of its own; a record is done when every output has it): the
+// first count for the latency phases and the throughput runs, each further
+// one as another cotflow instance in the throughput runs' turns (baseline,
+// cotflow with 1, cotflow with 2, baseline, ...), each against the same
+// baseline runs. Every throughput run publishes records of seqs of its own
+// (the same to every pipeline): each receiver counts every seq (missing,
+// duplicates), the Kafka outputs are counted by high watermarks per run,
+// and the latency phases count every seq at the output topic and the first
+// receiver; a record missing after the throughput runs makes the program
+// exit 4.
 // For each: latency at fixed offered rates, then maximum throughput (the
 // median of --tput-reps runs), peak
 // RSS (VmHWM, reset per phase through /proc/PID/clear_refs) and CPU per
@@ -238,6 +249,36 @@ int run_passthrough(const std::string& brokers, const std::string& in,
 
 // ---- measurements -----------------------------------------------------------
 
+/// Records expected at one destination and what it got of them.
+struct counts {
+  uint64_t expected = 0;
+  uint64_t distinct = 0;
+  uint64_t duplicates = 0;
+  bool measured = false;
+
+  int64_t missing() const {
+    return static_cast<int64_t>(expected) - static_cast<int64_t>(distinct);
+  }
+  counts& operator+=(const counts& o) {
+    expected += o.expected;
+    distinct += o.distinct;
+    duplicates += o.duplicates;
+    measured = measured || o.measured;
+    return *this;
+  }
+};
+
+/// Marks the seq at `index` of a phase seen in `seen` and counts it in `c`
+/// as a first copy or a duplicate.
+void count_seq(std::vector<uint8_t>& seen, size_t index, counts& c) {
+  if (seen[index] == 0) {
+    seen[index] = 1;
+    ++c.distinct;
+  } else {
+    ++c.duplicates;
+  }
+}
+
 struct latency_result {
   int64_t rate = 0;
   double seconds = 0;
@@ -251,6 +292,10 @@ struct latency_result {
   // cotflow's local TCP (TAK) receiver: read time minus publish time.
   uint64_t tcp_matched = 0;
   double tcp50 = -1, tcp99 = -1;
+  /// Records of the phase that should reach the output topic (and the TAK
+  /// destination); distinct seqs of them seen there within 5 s of the
+  /// phase's end, and copies seen again.
+  counts kafka, tak;
   double cpu_us_per_record = 0;
   long peak_rss_kb = -1;
 };
@@ -264,6 +309,9 @@ struct throughput_result {
   double cpu_us_per_record = 0;
   long peak_rss_kb = -1;
   int64_t outputs = 0;
+  /// Records on the output topics (high watermarks, every output topic,
+  /// no TAK destination), at the end of the run.
+  int64_t kafka_outputs = 0;
   /// Events cotflow's local TCP (TAK) receiver got in the run; -1 without.
   int64_t tcp_events = -1;
   /// Bytes it read in the run; -1 without.
@@ -293,25 +341,42 @@ struct target {
   /// The topic whose records carry the latency (payload has "seq=N").
   std::string latency_topic;
   child* proc = nullptr;
-  /// cotflow's TAK destination, a local TCP receiver (null: none). Every
-  /// record on `latency_topic` is also an event here.
+  /// cotflow's first TAK destination, a local TCP receiver (null: none),
+  /// the one the latency phases time. Every record on `latency_topic` is
+  /// also an event here.
   tak_receiver* tcp = nullptr;
+  /// Every TAK destination's receiver, `tcp` first (--tak-destinations).
+  std::vector<tak_receiver*> tcps;
 };
 
-/// Input records done: outputs on every topic, and with a TCP receiver at
-/// most as many as it got events (plus the records that are no event).
-int64_t outputs_now(kafka_observer& obs, const target& t) {
-  int64_t sum = 0, no_event = 0;
+/// Records on the output topics of `t` (high watermarks); -1 when a topic
+/// is not known yet.
+int64_t kafka_outputs_now(kafka_observer& obs, const target& t,
+                          int64_t* no_event = nullptr) {
+  int64_t sum = 0, other = 0;
   for (auto& [topic, n] : t.outputs) {
     auto s = obs.high_sum(topic, n);
     if (s < 0)
       return -1;
     sum += s;
     if (topic != t.latency_topic)
-      no_event += s;
+      other += s;
   }
-  if (t.tcp)
-    sum = std::min(sum, static_cast<int64_t>(t.tcp->events()) + no_event);
+  if (no_event)
+    *no_event = other;
+  return sum;
+}
+
+/// Input records done: outputs on every topic, and with TCP receivers at
+/// most as many as the one that got the fewest events (plus the records
+/// that are no event): a record is done when every output has it.
+int64_t outputs_now(kafka_observer& obs, const target& t) {
+  int64_t no_event = 0;
+  auto sum = kafka_outputs_now(obs, t, &no_event);
+  if (sum < 0)
+    return -1;
+  for (auto* rx : t.tcps)
+    sum = std::min(sum, static_cast<int64_t>(rx->events()) + no_event);
   return sum;
 }
 
@@ -368,6 +433,10 @@ double malformed_share = 0.01;
 // --tak-protocols: TAK destination protocol=xml against protocol=1 (see the
 // top of this file) instead of the passthrough against cotflow.
 bool tak_protocols = false;
+// --tak-destinations: cotflow's TAK destinations; the first count is the
+// instance of the latency phases and the throughput runs, each further one
+// another instance in the throughput runs' turns.
+std::vector<int> tak_counts{1};
 
 const char* baseline_label() {
   if (baseline_cmd.empty())
@@ -389,6 +458,9 @@ struct latency_samples {
   double seconds = 0, cpu_seconds = 0;
   long peak_rss_kb = -1;
   bool tcp = false;
+  /// Every record of the segments counted at the output topic and at the
+  /// timed TAK destination.
+  counts kafka, tak;
   /// --dump-latency: one file per phase; index and published_s go on from
   /// one segment to the next, leaving out the restart between them.
   std::FILE* dump = nullptr;
@@ -437,6 +509,10 @@ void latency_phase(const std::string& bootstrap, kafka_observer& obs,
   int64_t start_us = 0;
   std::vector<double> tcp_ms;
   std::atomic<uint64_t> tcp_matched{0};
+  // Copies of each seq at the output topic and at the TAK destination
+  // (each written by one thread, read after it stopped).
+  std::vector<uint8_t> kafka_seen(total), tak_seen(total);
+  counts kafka_count, tak_count;
   if (t.tcp)
     t.tcp->on_event([&](uint64_t seq) {
       if (seq < first_seq || seq - first_seq >= total)
@@ -445,6 +521,7 @@ void latency_phase(const std::string& bootstrap, kafka_observer& obs,
       if (sent == 0)
         return;
       tcp_ms.push_back(static_cast<double>(wall_us() - sent) / 1000.0);
+      count_seq(tak_seen, seq - first_seq, tak_count);
       ++tcp_matched;
     });
   std::thread reader_thread{[&] {
@@ -461,6 +538,7 @@ void latency_phase(const std::string& bootstrap, kafka_observer& obs,
       auto sent = sent_us[*seq - first_seq].load();
       if (sent == 0)
         continue;
+      count_seq(kafka_seen, *seq - first_seq, kafka_count);
       lat_ms.push_back(static_cast<double>(now - sent) / 1000.0);
       if (dump)
         std::fprintf(
@@ -543,6 +621,9 @@ void latency_phase(const std::string& bootstrap, kafka_observer& obs,
     while (tcp_matched < expect && clock_type::now() < deadline)
       sleep_ms(10);
     t.tcp->on_event({}); // waits for a call in progress
+    tak_count.expected = valid;
+    tak_count.measured = true;
+    acc.tak += tak_count;
     acc.tcp = true;
     acc.tcp_matched += tcp_matched.load();
     acc.tcp_ms.insert(acc.tcp_ms.end(), tcp_ms.begin(), tcp_ms.end());
@@ -552,6 +633,9 @@ void latency_phase(const std::string& bootstrap, kafka_observer& obs,
   stop_reader = true;
   reader_thread.join();
   reader->close();
+  kafka_count.expected = expect;
+  kafka_count.measured = true;
+  acc.kafka += kafka_count;
   acc.seconds += seconds_taken;
   acc.cpu_seconds += cpu1 - cpu0;
   acc.published += sent;
@@ -590,6 +674,8 @@ latency_result summarize(latency_samples& acc, int64_t rate) {
   r.max = acc.lat_ms.empty() ? 0 : acc.lat_ms.back();
   r.c50 = pct(acc.create_ms, 50);
   r.c99 = pct(acc.create_ms, 99);
+  r.kafka = acc.kafka;
+  r.tak = acc.tak;
   if (acc.tcp) {
     std::sort(acc.tcp_ms.begin(), acc.tcp_ms.end());
     r.tcp_matched = acc.tcp_matched;
@@ -606,6 +692,7 @@ throughput_phase(const std::string& bootstrap, kafka_observer& obs,
                  int64_t window, double max_seconds) {
   throughput_result r;
   auto before = outputs_now(obs, t);
+  auto kafka_before = kafka_outputs_now(obs, t);
   auto tcp_before = t.tcp ? static_cast<int64_t>(t.tcp->events()) : 0;
   auto bytes_before = t.tcp ? static_cast<int64_t>(t.tcp->bytes()) : 0;
   auto in_before = obs.high_sum(t.in_topic, partitions);
@@ -668,6 +755,7 @@ throughput_phase(const std::string& bootstrap, kafka_observer& obs,
     sleep_ms(2);
   r.out_seconds = secs_since(t0);
   r.outputs = done.load();
+  r.kafka_outputs = kafka_outputs_now(obs, t) - kafka_before;
   if (t.tcp) {
     r.tcp_events = static_cast<int64_t>(t.tcp->events()) - tcp_before;
     r.tcp_bytes = static_cast<int64_t>(t.tcp->bytes()) - bytes_before;
@@ -738,15 +826,34 @@ struct target_result {
   /// Times cotflow started parking during the throughput runs (its TAK
   /// destination's queue passed tak.queue_events).
   int tput_parkings = 0;
-  /// What its TAK receiver counted over the throughput runs (with a seq
-  /// range, --tak-protocols): seqs of the runs' records, distinct seqs
-  /// seen, copies seen again, events outside the range (warm-ups), framing
-  /// errors.
+  /// TAK destinations of the instances (0: the baseline).
+  int tak_destinations = 0;
+  /// What its TAK receivers counted over the throughput runs, summed over
+  /// the receivers: seqs of the runs' records that are events (per
+  /// receiver), distinct seqs seen, copies seen again, events outside the
+  /// range (warm-ups), framing errors.
   uint64_t tak_expected = 0;
   uint64_t tak_distinct = 0;
   uint64_t tak_duplicates = 0;
   uint64_t tak_other = 0;
   uint64_t tak_violations = 0;
+  /// Events of the throughput runs' records that a receiver did not get,
+  /// summed over the receivers.
+  int64_t tak_missing() const {
+    return static_cast<int64_t>(tak_expected)
+             * std::max<int64_t>(1, tak_destinations)
+           - static_cast<int64_t>(tak_distinct);
+  }
+  /// The throughput runs' records against the records on the output topics
+  /// (high watermarks at the end of each run; the mock broker keeps too
+  /// little of a topic to read a run back): records short of one output
+  /// each, and outputs beyond one each (copies), summed over the runs.
+  int64_t kafka_short = 0;
+  int64_t kafka_extra = 0;
+  /// Records published in the throughput runs, summed.
+  uint64_t tput_records = 0;
+  /// The counts of the latency phases, all rates.
+  counts lat_kafka, lat_tak;
   /// Keepalive pings it answered.
   uint64_t tak_pings = 0;
   /// Events and bytes the receiver read in the throughput runs, summed.
@@ -794,8 +901,8 @@ std::vector<std::string> scan_log(const std::string& path, size_t& lines) {
 
 /// One running pipeline under test: its process, how to see it, its log.
 struct instance {
-  /// cotflow's TAK destination (null for the baseline); outlives `proc`.
-  std::unique_ptr<tak_receiver> rx;
+  /// cotflow's TAK destinations (none for the baseline); outlive `proc`.
+  std::vector<std::unique_ptr<tak_receiver>> rx;
   std::unique_ptr<child> proc;
   target t;
   std::string log;
@@ -899,6 +1006,8 @@ void measure_latency(const std::string& bootstrap, const launcher& launch,
                static_cast<unsigned long long>(r.matched),
                static_cast<unsigned long long>(acc.expected), r.p50, r.p95,
                r.p99, r.max);
+    res.lat_kafka += r.kafka;
+    res.lat_tak += r.tak;
     res.latency.push_back(r);
   }
 }
@@ -914,6 +1023,60 @@ void resume(const std::string& bootstrap, kafka_observer& obs, instance& inst) {
         + inst.log + ")");
 }
 
+/// The records of the throughput runs: run `rep` gets `n` generated
+/// detections of seqs of its own (`first_seq + rep * n` on), made when it is
+/// first asked for (one run's at a time), so that the receivers can count
+/// every record of every run.
+class run_records {
+public:
+  run_records(uint64_t first_seq, uint64_t n, double malformed)
+    : first_seq_(first_seq), n_(n), malformed_(malformed) {}
+
+  const std::vector<cotflow::generated_record>& operator()(int rep) {
+    if (rep != made_) {
+      cotflow::detection_generator::options o;
+      o.malformed = malformed_;
+      o.first_seq = first_seq_ + static_cast<uint64_t>(rep) * n_;
+      cotflow::detection_generator gen{o};
+      records_.assign(n_, {});
+      auto now = cotflow::now_ms();
+      uint64_t valid = 0, bytes = 0;
+      for (auto& r : records_) {
+        gen.next(r, now);
+        valid += r.valid;
+        bytes += r.payload.size();
+      }
+      valid_.resize(std::max(valid_.size(), static_cast<size_t>(rep) + 1));
+      valid_[static_cast<size_t>(rep)] = valid;
+      mean_bytes_ = static_cast<double>(bytes)
+                    / static_cast<double>(std::max<uint64_t>(n_, 1));
+      made_ = rep;
+    }
+    return records_;
+  }
+
+  /// Valid records (CoT events) of runs 0 .. runs-1, all made by now.
+  uint64_t valid(int runs) const {
+    uint64_t sum = 0;
+    for (int i = 0; i < runs && static_cast<size_t>(i) < valid_.size(); ++i)
+      sum += valid_[static_cast<size_t>(i)];
+    return sum;
+  }
+
+  /// Mean payload bytes of the latest run's records.
+  double mean_bytes() const {
+    return mean_bytes_;
+  }
+
+private:
+  uint64_t first_seq_, n_;
+  double malformed_;
+  int made_ = -1;
+  std::vector<cotflow::generated_record> records_;
+  std::vector<uint64_t> valid_;
+  double mean_bytes_ = 0;
+};
+
 /// The throughput runs of both pipelines, taken in turns (baseline,
 /// cotflow, baseline, ...) so that a machine that gets slower or faster
 /// over the minutes of a run weighs on both alike. Each has one instance
@@ -923,26 +1086,26 @@ void resume(const std::string& bootstrap, kafka_observer& obs, instance& inst) {
 using record_pool
   = std::function<const std::vector<cotflow::generated_record>&(int rep)>;
 
-void measure_throughput(const std::string& bootstrap,
-                        const launcher& base_launch, const launcher& cot_launch,
+/// The pipelines of the throughput runs, in the order of their turns, and
+/// where their results go.
+using contenders = std::vector<std::pair<launcher, target_result*>>;
+
+void measure_throughput(const std::string& bootstrap, const contenders& all,
                         const record_pool& pool_of, uint64_t n, int64_t window,
-                        double max_seconds, target_result& base,
-                        target_result& cot) {
+                        double max_seconds) {
   kafka_observer obs{bootstrap, "bench-observer"};
   struct side {
     instance inst;
-    target_result* res;
+    target_result* res = nullptr;
     std::unique_ptr<kafka_observer> group_obs;
     std::vector<throughput_result> runs;
     double other = 0;
   };
-  side sides[2];
-  sides[0].res = &base;
-  sides[1].res = &cot;
-  const launcher* launchers[2] = {&base_launch, &cot_launch};
-  for (int i = 0; i < 2; ++i) {
+  std::vector<side> sides(all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
     auto& s = sides[i];
-    s.inst = start_warm(bootstrap, obs, *launchers[i], "tput");
+    s.res = all[i].second;
+    s.inst = start_warm(bootstrap, obs, all[i].first, "tput");
     s.group_obs = std::make_unique<kafka_observer>(bootstrap, s.inst.t.group);
     s.inst.proc->signal(SIGSTOP);
   }
@@ -963,6 +1126,11 @@ void measure_throughput(const std::string& bootstrap,
         std::max<int64_t>(0, s.runs.back().tcp_events));
       s.res->tak_bytes += static_cast<uint64_t>(
         std::max<int64_t>(0, s.runs.back().tcp_bytes));
+      auto kafka = s.runs.back().kafka_outputs;
+      auto sent = static_cast<int64_t>(s.runs.back().records);
+      s.res->tput_records += s.runs.back().records;
+      s.res->kafka_short += std::max<int64_t>(0, sent - kafka);
+      s.res->kafka_extra += std::max<int64_t>(0, kafka - sent);
       s.other += load.other_cores();
       s.inst.proc->signal(SIGSTOP);
     }
@@ -975,11 +1143,12 @@ void measure_throughput(const std::string& bootstrap,
     // goes at full speed. One more run, not counted: perf's sampling and
     // its own process take CPU from the 2 cores, which the passthrough's
     // runs do not pay.
-    // Not with --tak-protocols: the run would repeat seqs the receiver
-    // counts (and its instances are not called "cotflow").
+    // Not with --tak-protocols (its instances are not called "cotflow").
     std::optional<child> perf;
     if (!perf_bin.empty() && t.name == "cotflow") {
-      auto& pool = pool_of(0);
+      // Records of seqs of its own, past the counted runs' (a receiver
+      // counts them apart, as other events).
+      auto& pool = pool_of(std::max(tput_reps, 1));
       auto data = perf_dir + "/perf-" + dump_scenario + ".data";
       perf.emplace(std::vector<std::string>{perf_bin, "record", "-g", "-F",
                                             "2999", "-o", data, "-p",
@@ -1011,13 +1180,14 @@ void measure_throughput(const std::string& bootstrap,
     stop(s.inst, res);
     // The receiver outlives cotflow: what it wrote up to its exit counts
     // (a duplicate too), once the receiver has read it.
-    if (auto* rx = s.inst.rx.get()) {
+    if (!s.inst.rx.empty())
       sleep_ms(200);
-      res.tak_distinct = rx->distinct();
-      res.tak_duplicates = rx->duplicates();
-      res.tak_other = rx->other();
-      res.tak_violations = rx->violations();
-      res.tak_pings = rx->pings();
+    for (auto& rx : s.inst.rx) {
+      res.tak_distinct += rx->distinct();
+      res.tak_duplicates += rx->duplicates();
+      res.tak_other += rx->other();
+      res.tak_violations += rx->violations();
+      res.tak_pings += rx->pings();
     }
   }
 }
@@ -1046,10 +1216,90 @@ struct scenario {
   std::string fetch_wait_ms;
   target_result base;
   target_result cot;
+  /// cotflow with each further count of --tak-destinations (throughput
+  /// runs only), in its order.
+  std::vector<target_result> more;
   /// --tak-protocols: cotflow with protocol=xml and with protocol=1.
   target_result xml;
   target_result v1;
 };
+
+/// What the report calls cotflow with `r.tak_destinations` destinations.
+std::string cotflow_label(const target_result& r) {
+  if (r.tak_destinations == 0)
+    return "cotflow";
+  return "cotflow, " + std::to_string(r.tak_destinations) + " TAK destination"
+         + (r.tak_destinations == 1 ? "" : "s");
+}
+
+/// The ratio of each pair of throughput runs taken in turn, `a` over `b`.
+std::vector<double> pair_ratios(const target_result& a,
+                                const target_result& b) {
+  std::vector<double> out;
+  for (size_t i = 0; i < a.tput_runs.size() && i < b.tput_runs.size(); ++i)
+    out.push_back(a.tput_runs[i] / b.tput_runs[i]);
+  return out;
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return pct(v, 50);
+}
+
+/// Every cotflow instance of the throughput runs of `sc`.
+std::vector<const target_result*> cotflows(const scenario& sc) {
+  std::vector<const target_result*> out{&sc.cot};
+  for (auto& m : sc.more)
+    out.push_back(&m);
+  return out;
+}
+
+/// "missing / duplicates" of `c`, or "—" when not counted.
+std::string missing_dups(const counts& c) {
+  if (!c.measured)
+    return "—";
+  return std::to_string(c.missing()) + " / " + std::to_string(c.duplicates);
+}
+
+/// The table of every record counted at every output of `sc`.
+void report_counts(const scenario& sc) {
+  auto pipelines = cotflows(sc);
+  pipelines.insert(pipelines.begin(), &sc.base);
+  std::printf("#### Every record counted\n\n");
+  std::printf("| pipeline | throughput runs: records | Kafka output: records "
+              "short / beyond one output each | TAK: events per destination "
+              "| TAK: missing / duplicates | latency phases: Kafka missing / "
+              "duplicates | latency phases: TAK missing / duplicates |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
+  for (auto* p : pipelines) {
+    auto records = p->tput_records;
+    auto tak = p->tak_destinations > 0;
+    std::printf("| %s | %llu | %lld / %lld | %s | %s | %s | %s |\n",
+                p == &sc.base ? baseline_short() : cotflow_label(*p).c_str(),
+                static_cast<unsigned long long>(records),
+                static_cast<long long>(p->kafka_short),
+                static_cast<long long>(p->kafka_extra),
+                tak ? std::to_string(p->tak_expected).c_str() : "—",
+                tak ? (std::to_string(p->tak_missing()) + " / "
+                       + std::to_string(p->tak_duplicates))
+                        .c_str()
+                    : "—",
+                missing_dups(p->lat_kafka).c_str(),
+                missing_dups(p->lat_tak).c_str());
+  }
+  std::printf(
+    "\nThroughput runs: every run publishes records of seqs of its own (the "
+    "same to every pipeline); each TAK receiver counts the distinct seqs of "
+    "all the runs' valid records (the malformed ones are dead letters) and "
+    "the copies it got again, summed over the destinations, counted up to "
+    "the instance's exit. The Kafka output is counted by its high watermarks "
+    "(CoT and dead-letter topics) at the end of each run against the run's "
+    "records: the mock broker keeps ~5 MB per partition, too little to read "
+    "a run back, and a reader during the runs would take CPU from the "
+    "pipelines. Latency phases: the benchmark's reader of the output topic "
+    "and the first TAK destination count each seq of the phase; a record "
+    "not seen within 5 s of the phase's end counts as missing there.\n\n");
+}
 
 void report(const scenario& sc, uint64_t n) {
   auto& base = sc.base;
@@ -1059,10 +1309,6 @@ void report(const scenario& sc, uint64_t n) {
              ? static_cast<double>(r.records) / r.commit_seconds
              : 0.0;
   };
-  double ratio = cot.tput.rps() / base.tput.rps();
-  double ratio_steady = base.tput.steady_rps > 0
-                          ? cot.tput.steady_rps / base.tput.steady_rps
-                          : 0;
   std::printf(
     "## Scenario `%s`: %s\n\n", sc.name.c_str(),
     sc.fetch_wait_ms.empty()
@@ -1081,11 +1327,13 @@ void report(const scenario& sc, uint64_t n) {
               "steady (10%%-90%%) | records/s to last commit | longest stall "
               "s | outputs seen | CPU µs/record | peak RSS MB |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-  for (auto* p : {&base, &cot}) {
+  auto pipelines = cotflows(sc);
+  pipelines.insert(pipelines.begin(), &base);
+  for (auto* p : pipelines) {
     auto& r = p->tput;
     std::printf("| %s | %llu | %.0f | %.0f | %.0f | %.2f | %lld | %.1f | %s "
                 "|\n",
-                p == &base ? baseline_label() : "cotflow",
+                p == &base ? baseline_label() : cotflow_label(*p).c_str(),
                 static_cast<unsigned long long>(r.records), r.rps(),
                 r.steady_rps, crps(r), r.longest_stall_s,
                 static_cast<long long>(r.outputs), r.cpu_us_per_record,
@@ -1098,33 +1346,38 @@ void report(const scenario& sc, uint64_t n) {
         out += (out.empty() ? "" : ", ") + std::to_string(std::lround(x));
       return out;
     };
-    std::vector<double> paired;
-    for (size_t i = 0; i < base.tput_runs.size() && i < cot.tput_runs.size();
-         ++i)
-      paired.push_back(cot.tput_runs[i] / base.tput_runs[i]);
-    std::string ratios;
-    for (auto x : paired) {
-      char buf[32];
-      std::snprintf(buf, sizeof(buf), "%s%.2f", ratios.empty() ? "" : ", ", x);
-      ratios += buf;
-    }
-    auto sorted = paired;
-    std::sort(sorted.begin(), sorted.end());
     std::printf("\nThe median of %zu throughput runs per pipeline is shown "
                 "(peak RSS: the highest of them); the runs were taken in "
-                "turns, baseline then cotflow, the idle pipeline stopped "
+                "turns, baseline then cotflow%s, the idle pipelines stopped "
                 "(SIGSTOP). Records/s to the last output of each run, in "
-                "order: baseline %s; cotflow %s. Ratio of each pair: %s "
-                "(median %.2f).\n",
-                base.tput_runs.size(), list(base.tput_runs).c_str(),
-                list(cot.tput_runs).c_str(), ratios.c_str(), pct(sorted, 50));
+                "order: baseline %s",
+                base.tput_runs.size(),
+                sc.more.empty() ? "" : " with each count of TAK destinations",
+                list(base.tput_runs).c_str());
+    for (auto* p : cotflows(sc))
+      std::printf("; %s %s", cotflow_label(*p).c_str(),
+                  list(p->tput_runs).c_str());
+    std::printf(".");
+    for (auto* p : cotflows(sc)) {
+      auto paired = pair_ratios(*p, base);
+      std::string ratios;
+      for (auto x : paired) {
+        char buf[32];
+        std::snprintf(buf, sizeof(buf), "%s%.2f", ratios.empty() ? "" : ", ",
+                      x);
+        ratios += buf;
+      }
+      std::printf(" Ratio of each pair, %s: %s (median %.2f).",
+                  cotflow_label(*p).c_str(), ratios.c_str(), median_of(paired));
+    }
+    std::printf("\n");
   }
   if (cot.tput.tcp_events >= 0)
-    std::printf("\ncotflow delivers every CoT event twice: to its Kafka "
-                "output topic and to a TAK destination, a TCP receiver in "
-                "the benchmark process that reads everything (%lld events "
-                "in the median run); a record is done when both have it. "
-                "The %s has only its Kafka output.\n",
+    std::printf("\ncotflow delivers every CoT event to its Kafka output topic "
+                "and to each TAK destination, a TCP receiver in the "
+                "benchmark process that reads everything (%lld events at "
+                "the first in the median run); a record is done when every "
+                "output has it. The %s has only its Kafka output.\n",
                 static_cast<long long>(cot.tput.tcp_events),
                 baseline_cmd.empty() ? "passthrough" : baseline_short());
   if (cot.tput_parkings > 0)
@@ -1135,17 +1388,29 @@ void report(const scenario& sc, uint64_t n) {
                 "new events went to the parking topic until it caught up. A "
                 "run with parking is slower.\n",
                 cot.tput_parkings);
-  std::printf("\n**Ratio cotflow/baseline: %.2f** (to last output; steady "
-              "10%%-90%%: %.2f; to last commit: %.2f)\n\n",
-              ratio, ratio_steady,
-              crps(base.tput) > 0 ? crps(cot.tput) / crps(base.tput) : 0.0);
+  std::printf("\n");
+  for (auto* p : cotflows(sc))
+    std::printf(
+      "**Ratio cotflow/baseline%s: %.2f** (medians, to last output; median "
+      "of the pairs' ratios: %.2f; steady 10%%-90%%: %.2f; to last commit: "
+      "%.2f)\n\n",
+      sc.more.empty()
+        ? ""
+        : (" with " + std::to_string(p->tak_destinations) + " TAK destination"
+           + (p->tak_destinations == 1 ? "" : "s"))
+            .c_str(),
+      p->tput.rps() / base.tput.rps(), median_of(pair_ratios(*p, base)),
+      base.tput.steady_rps > 0 ? p->tput.steady_rps / base.tput.steady_rps : 0,
+      crps(base.tput) > 0 ? crps(p->tput) / crps(base.tput) : 0.0);
+  report_counts(sc);
 
   std::printf("### Latency at fixed offered rates\n\n");
   std::printf("| pipeline | offered/s | achieved/s | s | matched | p50 ms | "
               "p95 ms | p99 ms | max ms | produced p50 ms | produced p99 ms "
-              "| TAK p50 ms | TAK p99 ms | CPU µs/record | peak RSS MB |\n");
+              "| TAK p50 ms | TAK p99 ms | CPU µs/record | peak RSS MB | "
+              "missing / duplicates: Kafka; TAK |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-              "---:|---:|---:|\n");
+              "---:|---:|---:|---:|\n");
   auto ms = [](double v) {
     char buf[32];
     if (v < 0)
@@ -1156,20 +1421,23 @@ void report(const scenario& sc, uint64_t n) {
   for (auto* p : {&base, &cot})
     for (auto& l : p->latency)
       std::printf("| %s | %lld | %.0f | %.1f | %llu/%llu | %.1f | %.1f | "
-                  "%.1f | %.1f | %.1f | %.1f | %s | %s | %.1f | %s |\n",
+                  "%.1f | %.1f | %.1f | %.1f | %s | %s | %.1f | %s | %s; %s "
+                  "|\n",
                   p == &base ? baseline_short() : "cotflow",
                   static_cast<long long>(l.rate), l.offered_achieved, l.seconds,
                   static_cast<unsigned long long>(l.matched),
                   static_cast<unsigned long long>(l.published), l.p50, l.p95,
                   l.p99, l.max, l.c50, l.c99, ms(l.tcp50).c_str(),
                   ms(l.tcp99).c_str(), l.cpu_us_per_record,
-                  mb(l.peak_rss_kb).c_str());
+                  mb(l.peak_rss_kb).c_str(), missing_dups(l.kafka).c_str(),
+                  missing_dups(l.tak).c_str());
   std::printf("\n### Shutdown and logs\n\n");
-  for (auto* p : {&base, &cot}) {
+  for (auto* p : pipelines) {
     std::printf("- %s: other load on the machine during its phases %.2f "
                 "cores; SIGTERM -> exit code %s after %.2f s (RSS before "
                 "stop %s MB); %zu log lines, %zu distinct warnings/errors%s\n",
-                p == &base ? baseline_short() : "cotflow", p->other_cores(),
+                p == &base ? baseline_short() : cotflow_label(*p).c_str(),
+                p->other_cores(),
                 p->exit_code ? std::to_string(*p->exit_code).c_str()
                              : "none (killed after 30 s)",
                 p->stop_seconds, mb(p->rss_at_stop_kb).c_str(), p->log_lines,
@@ -1201,6 +1469,37 @@ void write_summary(std::ofstream& out, const scenario& sc) {
   k("cotflow_log_problems") << sc.cot.log_problems.size() << "\n";
   k("cotflow_other_cores") << sc.cot.other_cores() << "\n";
   k("baseline_other_cores") << sc.base.other_cores() << "\n";
+  k("ratio_pairs") << median_of(pair_ratios(sc.cot, sc.base)) << "\n";
+  k("baseline_kafka_short") << sc.base.kafka_short << "\n";
+  k("baseline_kafka_extra") << sc.base.kafka_extra << "\n";
+  k("baseline_tput_records") << sc.base.tput_records << "\n";
+  k("baseline_lat_kafka_missing") << sc.base.lat_kafka.missing() << "\n";
+  k("baseline_lat_kafka_duplicates") << sc.base.lat_kafka.duplicates << "\n";
+  k("cotflow_lat_kafka_missing") << sc.cot.lat_kafka.missing() << "\n";
+  k("cotflow_lat_kafka_duplicates") << sc.cot.lat_kafka.duplicates << "\n";
+  if (sc.cot.lat_tak.measured) {
+    k("cotflow_lat_tak_missing") << sc.cot.lat_tak.missing() << "\n";
+    k("cotflow_lat_tak_duplicates") << sc.cot.lat_tak.duplicates << "\n";
+  }
+  k("cotflow_tak_destinations") << sc.cot.tak_destinations << "\n";
+  // Every cotflow instance of the throughput runs by its count of TAK
+  // destinations ("tak1_", "tak2_", ...).
+  for (auto* p : cotflows(sc)) {
+    auto w = "tak" + std::to_string(p->tak_destinations) + "_";
+    k(w + "rps") << p->tput.rps() << "\n";
+    k(w + "ratio") << p->tput.rps() / sc.base.tput.rps() << "\n";
+    k(w + "ratio_pairs") << median_of(pair_ratios(*p, sc.base)) << "\n";
+    k(w + "cpu_us") << p->tput.cpu_us_per_record << "\n";
+    k(w + "tput_records") << p->tput_records << "\n";
+    k(w + "kafka_short") << p->kafka_short << "\n";
+    k(w + "kafka_extra") << p->kafka_extra << "\n";
+    if (p->tak_destinations > 0) {
+      k(w + "tak_expected") << p->tak_expected << "\n";
+      k(w + "tak_missing") << p->tak_missing() << "\n";
+      k(w + "tak_duplicates") << p->tak_duplicates << "\n";
+    }
+    k(w + "exit") << (p->exit_code ? *p->exit_code : -1) << "\n";
+  }
   for (auto& l : sc.cot.latency) {
     auto r = "lat" + std::to_string(l.rate) + "_";
     k(r + "p50") << l.p50 << "\n";
@@ -1265,9 +1564,7 @@ void report_protocols(const scenario& sc) {
                 static_cast<unsigned long long>(p->tput.records), p->tput.rps(),
                 list(p->tput_runs).c_str(), per_event(*p),
                 p->tput.cpu_us_per_record, mb(p->tput.peak_rss_kb).c_str(),
-                p->tput_parkings,
-                static_cast<long long>(p->tak_expected)
-                  - static_cast<long long>(p->tak_distinct),
+                p->tput_parkings, static_cast<long long>(p->tak_missing()),
                 static_cast<unsigned long long>(p->tak_duplicates),
                 static_cast<unsigned long long>(p->tak_violations));
   std::vector<double> paired;
@@ -1336,9 +1633,7 @@ void write_protocols_summary(std::ofstream& out, const scenario& sc) {
                    << "\n";
     k(w + "cpu_us") << p->tput.cpu_us_per_record << "\n";
     k(w + "expected") << p->tak_expected << "\n";
-    k(w + "missing") << static_cast<long long>(p->tak_expected)
-                          - static_cast<long long>(p->tak_distinct)
-                     << "\n";
+    k(w + "missing") << p->tak_missing() << "\n";
     k(w + "duplicates") << p->tak_duplicates << "\n";
     k(w + "violations") << p->tak_violations << "\n";
     k(w + "parkings") << p->tput_parkings << "\n";
@@ -1382,14 +1677,13 @@ int finish_protocols(const std::vector<scenario>& scenarios, uint64_t n,
     for (auto& sc : scenarios)
       write_protocols_summary(out, sc);
   }
-  bool exits = true, counts = true;
+  bool exits = true, complete = true;
   for (auto& sc : scenarios)
     for (auto* p : {&sc.xml, &sc.v1}) {
       exits = exits && p->exit_code && *p->exit_code == 0;
-      counts = counts && p->tak_distinct == p->tak_expected
-               && p->tak_violations == 0;
+      complete = complete && p->tak_missing() == 0 && p->tak_violations == 0;
     }
-  return !exits ? 3 : !counts ? 4 : 0;
+  return !exits ? 3 : !complete ? 4 : 0;
 }
 
 /// An SVG chart of the latency percentiles against the offered rate: one
@@ -1401,7 +1695,7 @@ void write_plot(const std::string& path,
                    mb = 50;
   double width = std::max(800.0,
                           panel_w * static_cast<double>(scenarios.size()));
-  double height = panel_h + 60;
+  double height = panel_h + 76; // two legend lines
   double rmin = 1e18, rmax = 0, lmin = 1e18, lmax = 0;
   for (auto& sc : scenarios)
     for (auto* res : {&sc.base, &sc.cot})
@@ -1416,11 +1710,11 @@ void write_plot(const std::string& path,
       }
   if (rmax <= 0 || lmax <= 0)
     return;
-  // Whole decades around the data and the targets (10 ms .. 110 ms).
+  // Whole decades around the data and the targets (5 ms .. 110 ms).
   double x0 = std::floor(std::log10(rmin)), x1 = std::ceil(std::log10(rmax));
   if (x1 <= x0)
     x1 = x0 + 1;
-  double y0 = std::floor(std::log10(std::min(lmin, 10.0)));
+  double y0 = std::floor(std::log10(std::min(lmin, 5.0)));
   double y1 = std::ceil(std::log10(std::max(lmax, 110.0)));
   std::ofstream out(path);
   char buf[512];
@@ -1519,6 +1813,15 @@ void write_plot(const std::string& path,
            "stroke-width=\"1.5\"/>\n",
            px(r) - 4, py(v) - 4);
     }
+    // Issue 25's: p50 and p99 at 10,000/s, as open squares.
+    const std::pair<double, double> targets25[] = {{10000, 5}, {10000, 10}};
+    for (auto& [r, v] : targets25) {
+      if (std::log10(r) < x0 || std::log10(r) > x1)
+        continue;
+      emit("<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" "
+           "fill=\"none\" stroke=\"black\" stroke-width=\"1.5\"/>\n",
+           px(r) - 5, py(v) - 5);
+    }
   }
   // Legend under the panels.
   double lx = ml, ly = panel_h + 30;
@@ -1535,6 +1838,12 @@ void write_plot(const std::string& path,
        lx + 8, ly - 4);
   emit("<text x=\"%.1f\" y=\"%.1f\">target of issue 6</text>\n", lx + 28,
        ly + 4);
+  // On a line of its own: the first is full with two panels or fewer.
+  emit("<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" "
+       "fill=\"none\" stroke=\"black\" stroke-width=\"1.5\"/>\n",
+       lx + 7, ly + 13);
+  emit("<text x=\"%.1f\" y=\"%.1f\">target of issue 25</text>\n", lx + 28,
+       ly + 22);
   out << "</svg>\n";
 }
 
@@ -1567,9 +1876,14 @@ int main(int argc, char** argv) {
       " [--summary FILE] [--dump-latency DIR] [--plot FILE.svg]"
       " [--perf PERF_BIN] [--tput-reps N] [--malformed SHARE]"
       " [--baseline-cmd CMD [--baseline-name NAME]] [--no-tak]"
-      " [--tak-protocols]\n"
+      " [--tak-destinations 1,2] [--tak-protocols]\n"
       "--no-tak leaves cotflow's TAK destination (a TCP receiver in this"
       " process) out: Kafka output only.\n"
+      "--tak-destinations N,M,...: cotflow with N TAK destinations (each a"
+      " TCP receiver in this process) in the latency phases and the"
+      " throughput runs, and with M, ... as further instances in the"
+      " throughput runs' turns, each against the same baseline runs"
+      " (default 1).\n"
       "--baseline-cmd runs CMD with /bin/sh in the passthrough's place, once"
       " per latency segment and once for the throughput runs, with"
       " BENCH_BOOTSTRAP, BENCH_INPUT_TOPIC, BENCH_OUTPUT_TOPIC, BENCH_GROUP"
@@ -1613,7 +1927,20 @@ int main(int argc, char** argv) {
       with_tak = false;
     else if (a == "--tak-protocols")
       tak_protocols = true;
-    else if (a == "--window")
+    else if (a == "--tak-destinations") {
+      tak_counts.clear();
+      for (auto c : parse_rates(next()))
+        if (c < 1 || c > 8)
+          die("--tak-destinations wants counts from 1 to 8");
+        else
+          tak_counts.push_back(static_cast<int>(c));
+      if (tak_counts.empty())
+        die("--tak-destinations wants a count");
+      auto sorted = tak_counts;
+      std::sort(sorted.begin(), sorted.end());
+      if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+        die("--tak-destinations: each count once");
+    } else if (a == "--window")
       window = std::stoll(next());
     else if (a == "--rates")
       rates_arg = next();
@@ -1655,6 +1982,9 @@ int main(int argc, char** argv) {
     else
       die("unknown argument " + a);
   }
+  if (!with_tak && tak_counts.size() > 1)
+    die("--no-tak leaves the TAK destinations out: not with "
+        "--tak-destinations");
   if (tak_protocols && (!with_tak || !baseline_cmd.empty()))
     die("--tak-protocols compares two TAK destinations of cotflow: not with "
         "--no-tak or --baseline-cmd");
@@ -1670,9 +2000,9 @@ int main(int argc, char** argv) {
     std::string item;
     while (std::getline(in, item, ','))
       if (item == "default")
-        scenarios.push_back({"default", "", {}, {}, {}, {}});
+        scenarios.push_back({"default", "", {}, {}, {}, {}, {}});
       else if (!item.empty())
-        scenarios.push_back({"fetch-wait-" + item, item, {}, {}, {}, {}});
+        scenarios.push_back({"fetch-wait-" + item, item, {}, {}, {}, {}, {}});
   }
 
   // The broker and its topics.
@@ -1683,20 +2013,6 @@ int main(int argc, char** argv) {
   auto bootstrap = broker->bootstraps();
   progress("embedded broker at %s", bootstrap.c_str());
 
-  // The records of the throughput phases: one pool, reused in a cycle.
-  std::vector<cotflow::generated_record> pool(std::min<uint64_t>(n, 100000));
-  {
-    cotflow::detection_generator::options o;
-    o.malformed = malformed_share;
-    cotflow::detection_generator gen{o};
-    auto now = cotflow::now_ms();
-    for (auto& r : pool)
-      gen.next(r, now);
-  }
-  size_t pool_bytes = 0;
-  for (auto& r : pool)
-    pool_bytes += r.payload.size();
-
   char self[4096];
   auto len = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
   if (len <= 0)
@@ -1704,9 +2020,10 @@ int main(int argc, char** argv) {
   self[len] = 0;
 
   uint64_t seq_base = 1000000000ULL;
-  // --tak-protocols: the runs' seqs, apart from the warm-ups'
-  // (900000000000 on).
-  uint64_t takp_seq_base = 2000000000000ULL;
+  // The throughput runs' seqs, apart from the latency phases' and the
+  // warm-ups' (900000000000 on).
+  uint64_t run_seq_base = 2000000000000ULL;
+  double mean_record_bytes = 0;
   for (auto& sc : scenarios) {
     progress("scenario %s", sc.name.c_str());
     dump_scenario = sc.name;
@@ -1741,19 +2058,22 @@ int main(int argc, char** argv) {
       instance inst;
       inst.log = log_dir + "/baseline-" + tag + ".log";
       inst.proc = std::make_unique<child>(argv, env, log_file{inst.log});
-      inst.t = {"baseline",          group, in,
-                {{out, partitions}}, out,   inst.proc.get()};
+      inst.t = {"baseline", group,           in,      {{out, partitions}},
+                out,        inst.proc.get(), nullptr, {}};
       return inst;
     };
     // (b) cotflow, in a group of its own per instance, as the baseline;
     // its TAK destination's `protocol` option (empty: none, XML) and the
     // receiver's options as given.
+    // With `dests` TAK destinations, each a receiver with `rx_opts`.
     auto cot_with = [&](const std::string& protocol,
-                        cotflow::test::receiver_options rx_opts) -> launcher {
-      return [&, protocol, rx_opts](const std::string& suffix) {
-        auto kind = protocol.empty()  ? std::string{}
-                    : protocol == "1" ? "v1"
-                                      : protocol;
+                        cotflow::test::receiver_options rx_opts,
+                        int dests = 1) -> launcher {
+      return [&, protocol, rx_opts, dests](const std::string& suffix) {
+        auto kind = !protocol.empty() ? (protocol == "1" ? "v1" : protocol)
+                    : dests != tak_counts.front()
+                      ? "tak" + std::to_string(dests)
+                      : std::string{};
         auto tag = sc.name + "-" + suffix + (kind.empty() ? "" : "-" + kind);
         auto group = "cotflow-" + tag;
         auto in = "detections-" + tag, out = "cot-" + tag,
@@ -1765,23 +2085,26 @@ int main(int argc, char** argv) {
         // (the oldest parked events were trimmed before their replay, and
         // one run waited 60 s for 3,180 events that never came). A longer
         // parking can still pass it. A real cluster's retention is by time.
-        topics({{in, partitions},
-                {out, partitions},
-                {dead, 1},
-                {parking + ".bench", parking_partitions}});
+        topics({{in, partitions}, {out, partitions}, {dead, 1}});
         auto env = cot_env;
         instance inst;
-        if (with_tak) {
-          // The TAK destination: a local TCP receiver in this process that
+        std::string destinations;
+        for (int d = 0; with_tak && d < dests; ++d) {
+          // A TAK destination: a local TCP receiver in this process that
           // reads every event (counting them, and timing them in the
-          // latency phases).
-          inst.rx = std::make_unique<tak_receiver>(rx_opts);
-          inst.rx->listen_now();
-          env.emplace_back(
-            "COTFLOW_TAK_DESTINATIONS",
-            "bench=tcp://127.0.0.1:" + std::to_string(inst.rx->port())
-              + (protocol.empty() ? "" : "?protocol=" + protocol));
+          // latency phases: the first).
+          auto name = d == 0 ? std::string{"bench"}
+                             : "bench" + std::to_string(d + 1);
+          topics({{parking + "." + name, parking_partitions}});
+          inst.rx.push_back(std::make_unique<tak_receiver>(rx_opts));
+          inst.rx.back()->listen_now();
+          destinations += (destinations.empty() ? "" : ",") + name
+                          + "=tcp://127.0.0.1:"
+                          + std::to_string(inst.rx.back()->port())
+                          + (protocol.empty() ? "" : "?protocol=" + protocol);
         }
+        if (!destinations.empty())
+          env.emplace_back("COTFLOW_TAK_DESTINATIONS", destinations);
         env.emplace_back("COTFLOW_KAFKA_BROKERS", bootstrap);
         env.emplace_back("COTFLOW_HTTP_ADDRESS", "127.0.0.1:0");
         env.emplace_back("COTFLOW_KAFKA_INPUT_TOPICS", in);
@@ -1810,52 +2133,53 @@ int main(int argc, char** argv) {
                   {{out, partitions}, {dead, 1}},
                   out,
                   inst.proc.get(),
-                  inst.rx.get()};
+                  inst.rx.empty() ? nullptr : inst.rx.front().get(),
+                  {}};
+        for (auto& rx : inst.rx)
+          inst.t.tcps.push_back(rx.get());
         return inst;
       };
     };
+    // The throughput runs: seqs of their own per run, the same records to
+    // every pipeline; each receiver counts every seq of all the runs.
+    auto runs = std::max(tput_reps, 1);
+    auto run_seqs = static_cast<uint64_t>(runs) * n;
+    auto rx_opts = receiver(run_seq_base, run_seqs);
+    run_records records{run_seq_base, n, tak_protocols ? 0.0 : malformed_share};
+    record_pool pool_of =
+      [&](int rep) -> const std::vector<cotflow::generated_record>& {
+      return records(rep);
+    };
     if (tak_protocols) {
-      // Seqs of their own per run, the same records to both instances;
-      // each receiver counts every seq of all the runs.
-      auto runs = static_cast<uint64_t>(std::max(tput_reps, 1));
-      auto rx_opts = receiver(takp_seq_base, runs * n);
       auto v1_opts = rx_opts;
       v1_opts.frames = cotflow::test::receiver_options::framing::takp_stream;
-      sc.xml.tak_expected = sc.v1.tak_expected = runs * n;
-      std::vector<cotflow::generated_record> records;
-      int made = -1;
-      record_pool run_records =
-        [&](int rep) -> const std::vector<cotflow::generated_record>& {
-        if (rep != made) {
-          cotflow::detection_generator::options o;
-          o.malformed = 0.0;
-          o.first_seq = takp_seq_base + static_cast<uint64_t>(rep) * n;
-          cotflow::detection_generator gen{o};
-          records.assign(n, {});
-          auto now = cotflow::now_ms();
-          for (auto& r : records)
-            gen.next(r, now);
-          made = rep;
-        }
-        return records;
-      };
-      measure_throughput(bootstrap, cot_with("xml", rx_opts),
-                         cot_with("1", v1_opts), run_records, n, window,
-                         max_seconds, sc.xml, sc.v1);
-      takp_seq_base += runs * n;
-      continue;
+      measure_throughput(
+        bootstrap,
+        {{cot_with("xml", rx_opts), &sc.xml}, {cot_with("1", v1_opts), &sc.v1}},
+        pool_of, n, window, max_seconds);
+      sc.xml.tak_expected = sc.v1.tak_expected = records.valid(runs);
+      sc.xml.tak_destinations = sc.v1.tak_destinations = 1;
+    } else {
+      measure_latency(bootstrap, baseline, rates, lat_seconds, segment_records,
+                      seq_base, sc.base);
+      measure_latency(bootstrap,
+                      cot_with("", receiver(0, 0), tak_counts.front()), rates,
+                      lat_seconds, segment_records, seq_base, sc.cot);
+      sc.more.resize(tak_counts.size() - 1);
+      contenders all{{baseline, &sc.base},
+                     {cot_with("", rx_opts, tak_counts.front()), &sc.cot}};
+      for (size_t i = 1; i < tak_counts.size(); ++i)
+        all.emplace_back(cot_with("", rx_opts, tak_counts[i]), &sc.more[i - 1]);
+      measure_throughput(bootstrap, all, pool_of, n, window, max_seconds);
+      sc.cot.tak_destinations = with_tak ? tak_counts.front() : 0;
+      for (size_t i = 1; i < tak_counts.size(); ++i)
+        sc.more[i - 1].tak_destinations = tak_counts[i];
+      sc.cot.tak_expected = records.valid(runs);
+      for (auto& m : sc.more)
+        m.tak_expected = records.valid(runs);
+      mean_record_bytes = records.mean_bytes();
     }
-    auto cot = cot_with("", receiver(0, 0));
-    measure_latency(bootstrap, baseline, rates, lat_seconds, segment_records,
-                    seq_base, sc.base);
-    measure_latency(bootstrap, cot, rates, lat_seconds, segment_records,
-                    seq_base, sc.cot);
-    measure_throughput(
-      bootstrap, baseline, cot,
-      [&](int) -> const std::vector<cotflow::generated_record>& {
-        return pool;
-      },
-      n, window, max_seconds, sc.base, sc.cot);
+    run_seq_base += run_seqs + n; // and the profiled run's
   }
 
   struct rusage self_usage {};
@@ -1866,8 +2190,9 @@ int main(int argc, char** argv) {
   std::printf(
     "Embedded broker (librdkafka mock cluster, 1 broker) in the "
     "benchmark process; topics with %d partitions; %llu records "
-    "per throughput run (pool of %zu generated detections, %.0f "
-    "bytes average, %.0f%% malformed, 25%% GeoJSON), publisher at most "
+    "per throughput run (generated detections with seqs of their own per "
+    "run, the same to every pipeline, %.0f bytes average, %.0f%% "
+    "malformed, 25%% GeoJSON), publisher at most "
     "%lld records ahead of the outputs (the mock broker keeps only "
     "~5 MB per partition). Latency phases: %.0f s per offered rate, "
     "run as segments of at most %llu records one after the other. "
@@ -1877,8 +2202,7 @@ int main(int argc, char** argv) {
     "as a phase's topics grow; percentiles are over all the "
     "segments' records)."
     "\n\n",
-    partitions, static_cast<unsigned long long>(n), pool.size(),
-    static_cast<double>(pool_bytes) / static_cast<double>(pool.size()),
+    partitions, static_cast<unsigned long long>(n), mean_record_bytes,
     100 * malformed_share, static_cast<long long>(window), lat_seconds,
     static_cast<unsigned long long>(segment_records));
   if (!baseline_cmd.empty())
@@ -1920,8 +2244,15 @@ int main(int argc, char** argv) {
   }
   if (!plot.empty())
     write_plot(plot, scenarios);
-  for (auto& sc : scenarios)
-    ok = ok && sc.cot.exit_code && *sc.cot.exit_code == 0 && sc.base.exit_code
-         && *sc.base.exit_code == 0;
-  return ok ? 0 : 3;
+  bool complete = true;
+  for (auto& sc : scenarios) {
+    ok = ok && sc.base.exit_code && *sc.base.exit_code == 0;
+    complete = complete && sc.base.kafka_short == 0;
+    for (auto* p : cotflows(sc)) {
+      ok = ok && p->exit_code && *p->exit_code == 0;
+      complete = complete && p->kafka_short == 0
+                 && (p->tak_destinations == 0 || p->tak_missing() == 0);
+    }
+  }
+  return !ok ? 3 : !complete ? 4 : 0;
 }
