@@ -532,7 +532,8 @@ std::vector<config_key> table() {
                 "written since the previous one; a server that answers "
                 "(TAK Server) confirms what it read, and a lost connection "
                 "resends only what was written after the latest answered "
-                "ping; 0 = pings only every ping_interval_ms")
+                "ping; 0 = pings only every ping_interval_ms (with pings "
+                "off, ping_interval_ms 0 or ping=false, none at all)")
       .defaults_to(256 * 1024)
       .range(0, 256 * 1024 * 1024),
     // TAK Server offers version 1 as soon as a connection is up; a server

@@ -557,7 +557,7 @@ void tak_destination::take(const std::shared_ptr<const cot_events>& batch) {
     for (size_t i = 0; i < mine->size(); ++i)
       into.emplace_back(mine, i);
   }
-  env_.counters->queue = static_cast<int64_t>(queue_.size());
+  env_.counters->queue = static_cast<int64_t>(queued());
   if (!skipped.refs.empty()) {
     env_.counters->skipped += skipped.refs.size();
     env_.acknowledge(std::move(skipped));
@@ -588,7 +588,7 @@ size_t tak_destination::park_queued() {
       keep.push_back(std::move(ev));
   }
   queue_ = std::move(keep);
-  env_.counters->queue = static_cast<int64_t>(queue_.size());
+  env_.counters->queue = static_cast<int64_t>(queued());
   return moved;
 }
 
@@ -970,13 +970,13 @@ tak_destination::pump_result tak_destination::pump() {
     }
     if (r == tak_transport::progress::partial) {
       note_unacknowledged(false);
-      env_.counters->queue = static_cast<int64_t>(queue_.size());
+      env_.counters->queue = static_cast<int64_t>(queued());
       return {false, ms{5}};
     }
     complete_write();
     note_unacknowledged(true);
   }
-  env_.counters->queue = static_cast<int64_t>(queue_.size());
+  env_.counters->queue = static_cast<int64_t>(queued());
   // Replay waiting: come back at once. A negotiation: soon. Idle: come back
   // to read what the server sends and notice a close.
   if (link_.negotiating != negotiation::none)
