@@ -59,6 +59,7 @@ tak_destination_settings settings_of(const std::string& name,
   s.ping_interval = milliseconds{tak.ping_interval_ms};
   s.ping_timeout = milliseconds{tak.ping_timeout_ms};
   s.ping_silent_cycles = static_cast<int>(tak.ping_silent_cycles);
+  s.ping_every_bytes = static_cast<size_t>(tak.ping_every_bytes);
   s.hello_uid = !tak.hello_uid.empty()
                   ? tak.hello_uid
                   : "cotflow-" + host_name().value_or("unknown");

@@ -5,7 +5,8 @@
 //   replay,stall-refused,stall-blackhole,outage]
 //                 [--replay-records N] [--parking-partitions P] [--window W]
 //                 [--stall-rate R] [--stall-seconds S] [--outage-records N]
-//                 [--outage-rate R] [--outage-seconds S] [--fetch-wait MS]
+//                 [--outage-rate R] [--outage-seconds S]
+//                 [--outage-pings answer|silent] [--fetch-wait MS]
 //                 [--cotflow-env KEY=VALUE]... [--log-dir DIR] [--summary FILE]
 //
 // Each scenario gets a fresh embedded broker (librdkafka mock cluster) in
@@ -37,8 +38,12 @@
 //                   port (issue 21). Missing records, and per outage the
 //                   duplicates next to what cotflow may resend: the bytes
 //                   the receiver's kernel had not acknowledged at the loss
-//                   plus tak.resend_margin_bytes, in events. Not in the
-//                   default list: `BENCH_ONLY=outage bench/run.sh` runs it.
+//                   plus tak.resend_margin_bytes, but no more than what
+//                   went out after the latest ping the receiver answered,
+//                   in events. The receiver answers pings as TAK Server
+//                   does, or with --outage-pings silent never. Not in the
+//                   default list: `BENCH_ONLY=outage bench/run.sh` runs it
+//                   both ways.
 //
 // Prints Markdown on stdout, progress on stderr, key=value lines to
 // --summary (keys prefixed with the scenario name).
@@ -200,6 +205,9 @@ struct options {
   uint64_t outage_records = 100000;
   int64_t outage_rate = 1000;
   double outage_seconds = 25;
+  /// `outage`: the receiver answers pings as TAK Server does (t-x-c-t-r),
+  /// or never, as a plain CoT listener.
+  bool outage_answer_pings = true;
 };
 
 std::vector<std::pair<std::string, std::string>>
@@ -858,6 +866,9 @@ struct outage_one {
   // From cotflow's metrics, over the outage: events and bytes sent again,
   // the bytes the server's kernel had not acknowledged at the loss.
   double resent = -1, resent_bytes = -1, unacked = -1;
+  // The bytes written after the latest ping the receiver answered (the
+  // whole replay window when it answered none).
+  double unconfirmed = -1;
 };
 
 struct outage_result {
@@ -866,6 +877,8 @@ struct outage_result {
   double stream_s = 0;
   double margin_bytes = 0, replay_bytes = 0;
   bool resend_as_shipped = true;
+  bool answer_pings = true;
+  double ping_answers = -1;
   std::vector<outage_one> outages;
   uint64_t events = 0, distinct = 0, dups = 0, other = 0;
   double bytes_per_event = 0; // cotflow's bytes / events to the receiver
@@ -917,13 +930,22 @@ outage_result run_outage(const options& o, uint64_t seq_base) {
      {"cot-dead-letter", 1},
      {"cotflow.parking." + dest, std::max(o.parking_partitions, 12)}});
   auto bootstrap = broker->bootstraps();
-  tak_receiver rx{receiver(seq_base, o.outage_records)};
+  auto rx_opts = receiver(seq_base, o.outage_records);
+  rx_opts.answer_pings = o.outage_answer_pings;
+  r.answer_pings = o.outage_answer_pings;
+  tak_receiver rx{rx_opts};
   rx.listen_now();
-  progress("outage: broker %s, TAK receiver port %u", bootstrap.c_str(),
-           rx.port());
+  progress("outage: broker %s, TAK receiver port %u (%s pings)",
+           bootstrap.c_str(), rx.port(),
+           o.outage_answer_pings ? "answering" : "never answering");
   // The reconnect follows the receiver within a second, so that each
   // outage ends with a connection that resends.
   auto env = fast_tak_env(o, bootstrap, dest, rx.port());
+  // A receiver that never answers: cotflow still pings it, but does not
+  // reconnect for the silence within the run, so that each resend is an
+  // outage's.
+  if (!o.outage_answer_pings)
+    env.emplace_back("COTFLOW_TAK_PING_TIMEOUT_MS", "3600000");
   auto log_path = o.log_dir + "/cotflow-parking-outage.log";
   child proc{
     {o.cotflow_bin, "run", "--config", "/dev/null"}, env, log_file{log_path}};
@@ -984,6 +1006,8 @@ outage_result run_outage(const options& o, uint64_t seq_base) {
       one.resent_bytes = delta("cotflow_destination_resent_bytes_total");
       one.unacked = delta(
         "cotflow_destination_unacknowledged_at_loss_bytes_total");
+      one.unconfirmed = delta(
+        "cotflow_destination_unconfirmed_at_loss_bytes_total");
       events_at_up = rx.events();
       rx.start();
       up_at = clock_type::now();
@@ -1057,6 +1081,7 @@ outage_result run_outage(const options& o, uint64_t seq_base) {
   r.parked_stale = dest_metric(m, "cotflow_parked_dropped_stale_total");
   r.parked = dest_metric(m, "cotflow_parked_total");
   r.reconnects = dest_metric(m, "cotflow_destination_reconnects_total");
+  r.ping_answers = dest_metric(m, "cotflow_destination_ping_answers_total");
   progress("outage: %llu events, %llu distinct of %llu valid, %llu "
            "duplicates",
            static_cast<unsigned long long>(r.events),
@@ -1270,15 +1295,19 @@ void report_stall(const options& o, const stall_result& r) {
 }
 
 /// The bound of one outage, in events: what cotflow resends at most (the
-/// bytes the server's kernel had not acknowledged, plus the margin) over
-/// the mean bytes of the events resent (of all events when none was), plus
-/// the one event that crosses the bound (it goes whole).
+/// bytes the server's kernel had not acknowledged, plus the margin, but
+/// no more than the bytes written after the latest ping the server
+/// answered) over the mean bytes of the events resent (of all events when
+/// none was), plus the one event that crosses the bound (it goes whole).
 double outage_bound_events(const outage_result& r, const outage_one& one) {
   auto per_event = one.resent > 0 ? one.resent_bytes / one.resent
                                   : r.bytes_per_event;
   if (one.unacked < 0 || per_event <= 0)
     return -1;
-  return std::ceil((one.unacked + r.margin_bytes) / per_event) + 1;
+  auto bytes = one.unacked + r.margin_bytes;
+  if (one.unconfirmed >= 0)
+    bytes = std::min(bytes, one.unconfirmed);
+  return std::ceil(bytes / per_event) + 1;
 }
 
 uint64_t outage_missing(const outage_result& r) {
@@ -1303,18 +1332,26 @@ void report_outage(const options& o, const outage_result& r) {
     "process, counting each seq) goes down twice for %.0f s, at a fifth and "
     "at three fifths of the stream: its listener and connections closed (so "
     "what its kernel held unread is lost, as with a killed server), "
-    "connects refused, then it listens again on the same port. "
+    "connects refused, then it listens again on the same port. It %s "
+    "cotflow's keepalive pings (%.0f answers in the run)%s. "
     "tak.reconnect_min/max_ms=50/200 and tak.breaker_open_min/max_ms="
     "500/2000 (as in `replay`), so that cotflow is back within a second of "
     "the receiver%s; the resend settings %s: "
-    "tak.resend_margin_bytes=%.0f, tak.replay_bytes=%.0f. The bound of an "
+    "tak.resend_margin_bytes=%.0f, tak.replay_bytes=%.0f, "
+    "tak.ping_every_bytes as shipped. The bound of an "
     "outage is what cotflow may resend: the bytes the receiver's kernel had "
     "not acknowledged at the loss (read by cotflow after its latest write; "
-    "from its metrics) plus the margin, in events at the mean bytes of the "
-    "events resent (%.0f bytes an event over the whole run), plus the one "
-    "event that crosses it.\n\n",
+    "from its metrics) plus the margin, but no more than the bytes written "
+    "after the latest ping the receiver answered, in events at the mean "
+    "bytes of the events resent (%.0f bytes an event over the whole run), "
+    "plus the one event that crosses it.\n\n",
     static_cast<unsigned long long>(r.records), static_cast<long long>(r.rate),
-    o.outage_seconds,
+    o.outage_seconds, r.answer_pings ? "answers" : "never answers",
+    r.ping_answers,
+    r.answer_pings ? " as TAK Server does (t-x-c-t-r)"
+                   : " (a plain CoT listener; tak.ping_timeout_ms=3600000 "
+                     "so that cotflow does not reconnect for the silence "
+                     "during the run)",
     o.fetch_wait.empty()
       ? ""
       : (", fetch.wait.max.ms=" + o.fetch_wait + " on every client").c_str(),
@@ -1322,18 +1359,19 @@ void report_outage(const options& o, const outage_result& r) {
     r.margin_bytes, r.replay_bytes, r.bytes_per_event);
   std::printf("| outage | down at s | down for s | events received before "
               "| first event again after s | resent events | resent bytes "
-              "| unacknowledged bytes at the loss | bound: unacknowledged + "
-              "margin, events | duplicates | within the bound |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+              "| unacknowledged bytes at the loss | bytes after the latest "
+              "answered ping | bound: min(unacknowledged + margin, after "
+              "the answer), events | duplicates | within the bound |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
   for (size_t i = 0; i < r.outages.size(); ++i) {
     auto& one = r.outages[i];
     auto bound = outage_bound_events(r, one);
     std::printf("| %zu | %.1f | %.1f | %llu | %.2f | %.0f | %.0f | %.0f | "
-                "%.0f | **%llu** | %s |\n",
+                "%.0f | %.0f | **%llu** | %s |\n",
                 i + 1, one.down_at_s, one.down_s,
                 static_cast<unsigned long long>(one.events_before), one.back_s,
-                one.resent, one.resent_bytes, one.unacked, bound,
-                static_cast<unsigned long long>(one.dups),
+                one.resent, one.resent_bytes, one.unacked, one.unconfirmed,
+                bound, static_cast<unsigned long long>(one.dups),
                 bound < 0                                ? "unknown"
                 : static_cast<double>(one.dups) <= bound ? "yes"
                                                          : "**no**");
@@ -1375,7 +1413,8 @@ int main(int argc, char** argv) {
       " [--parking-partitions P] [--input-partitions N] [--window W]"
       " [--stall-rate R]"
       " [--stall-seconds S] [--outage-records N] [--outage-rate R]"
-      " [--outage-seconds S] [--fetch-wait MS] [--cotflow-env KEY=VALUE]..."
+      " [--outage-seconds S] [--outage-pings answer|silent] [--fetch-wait MS]"
+      " [--cotflow-env KEY=VALUE]..."
       " [--log-dir DIR] [--summary FILE]\n");
     return 2;
   }
@@ -1410,7 +1449,12 @@ int main(int argc, char** argv) {
       o.outage_rate = std::stoll(next());
     else if (a == "--outage-seconds")
       o.outage_seconds = std::stod(next());
-    else if (a == "--fetch-wait")
+    else if (a == "--outage-pings") {
+      auto v = next();
+      if (v != "answer" && v != "silent")
+        die("--outage-pings wants answer or silent");
+      o.outage_answer_pings = v == "answer";
+    } else if (a == "--fetch-wait")
       o.fetch_wait = next() == "default" ? "" : argv[i];
     else if (a == "--cotflow-env") {
       auto kv = next();
@@ -1546,6 +1590,7 @@ int main(int argc, char** argv) {
             << k << "resent=" << one.resent << "\n"
             << k << "resent_bytes=" << one.resent_bytes << "\n"
             << k << "unacked_bytes=" << one.unacked << "\n"
+            << k << "unconfirmed_bytes=" << one.unconfirmed << "\n"
             << k << "bound_events=" << b << "\n";
       }
       out << "outage.records=" << r.records << "\n"
@@ -1556,6 +1601,7 @@ int main(int argc, char** argv) {
           << "outage.within_bound=" << (outage_within_bounds(r) ? 1 : 0) << "\n"
           << "outage.bytes_per_event=" << r.bytes_per_event << "\n"
           << "outage.margin_bytes=" << r.margin_bytes << "\n"
+          << "outage.ping_answers=" << r.ping_answers << "\n"
           << "outage.exit=" << (r.exit_code ? *r.exit_code : -1) << "\n";
     }
     ok = ok && r.exit_code && *r.exit_code == 0;

@@ -98,6 +98,8 @@ struct tak_config {
   /// No bytes from the server this long after a ping: the link is dead.
   int64_t ping_timeout_ms = 0;
   int64_t ping_silent_cycles = 0;
+  /// While events are written, a ping also goes out every this many bytes.
+  int64_t ping_every_bytes = 0;
   /// protocol=negotiate: how long to look for the server's offer of TAK
   /// Protocol version 1, and to wait for the answer to the request.
   int64_t negotiate_offer_ms = 0;

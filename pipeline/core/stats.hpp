@@ -112,6 +112,12 @@ struct destination_stats {
   /// lost (after the latest write; the whole replay window when the kernel
   /// could not say): what was resent beyond tak.resend_margin_bytes.
   std::atomic<uint64_t> unacknowledged_at_loss{0};
+  /// Bytes of events written after the latest ping the server answered
+  /// when connections were lost (the whole replay window when it answered
+  /// none): no more than these are resent.
+  std::atomic<uint64_t> unconfirmed_at_loss{0};
+  /// Answers to keepalive pings (t-x-c-t-r) from the server.
+  std::atomic<uint64_t> ping_answers{0};
   /// Events whose stale time passed before they reached the socket:
   /// dropped, not written (TAK destinations).
   std::atomic<uint64_t> stale_at_write{0};

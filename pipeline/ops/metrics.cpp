@@ -194,6 +194,13 @@ public:
           "Bytes the server had not acknowledged when a connection was "
           "lost: what is resent besides tak.resend_margin_bytes",
           c, d->unacknowledged_at_loss, l);
+      add("cotflow_destination_unconfirmed_at_loss_bytes_total",
+          "Bytes of events written after the latest ping the server "
+          "answered when a connection was lost: the most that is resent",
+          c, d->unconfirmed_at_loss, l);
+      add("cotflow_destination_ping_answers_total",
+          "Answers (t-x-c-t-r) to keepalive pings from the server", c,
+          d->ping_answers, l);
       add("cotflow_destination_dropped_stale_total",
           "Events whose stale time passed before they reached the "
           "destination's socket: dropped, not written",

@@ -155,15 +155,29 @@ bool tak_destination::faulty(clock::time_point now) const {
   return now >= link_.down_from && now < link_.down_until;
 }
 
-void tak_destination::lost(const std::string& why, bool credentials) {
-  link_.conn->close();
-  // What the kernel accepted but the server's kernel had not acknowledged
-  // may never have reached the server, nor what the server read and did
-  // not process yet (the margin): send those again first, in their order.
-  // The rest of the window reached it.
-  size_t unacked = link_.window_unacked.value_or(window_.bytes);
+// How many of the window's latest bytes to send again after a loss. What
+// the kernel accepted but the server's kernel had not acknowledged may
+// never have reached the server, nor what the server read and did not
+// process yet (the margin); the whole window when the kernel cannot say.
+// But a ping the server answered says it read everything before it: only
+// what was written after the latest answered one can be missing.
+size_t tak_destination::resend_bytes(size_t unacked) const {
   size_t want = link_.window_unacked ? unacked + cfg_.resend_margin
                                      : window_.bytes;
+  auto unconfirmed = link_.written - link_.confirmed;
+  return static_cast<size_t>(std::min<uint64_t>(want, unconfirmed));
+}
+
+void tak_destination::lost(const std::string& why, bool credentials) {
+  // The read that found the connection closed may have brought answers.
+  note_answers();
+  link_.conn->close();
+  // Send those again first, in their order; the rest of the window
+  // reached the server.
+  size_t unacked = link_.window_unacked.value_or(window_.bytes);
+  size_t want = resend_bytes(unacked);
+  env_.counters->unconfirmed_at_loss += std::min<uint64_t>(
+    window_.bytes, link_.written - link_.confirmed);
   size_t again = 0, again_bytes = 0;
   while (!window_.events.empty() && again_bytes < want) {
     again_bytes += window_.events.back().bytes;
@@ -200,7 +214,10 @@ void tak_destination::lost(const std::string& why, bool credentials) {
               + std::to_string(again) + " of them, "
               + std::to_string(again_bytes)
               + " bytes, to send again; the server had not acknowledged "
-              + std::to_string(unacked) + " bytes), reconnecting in "
+              + std::to_string(unacked) + " bytes, and "
+              + std::to_string(link_.written - link_.confirmed)
+              + " bytes were written after its latest answer to a ping), "
+                "reconnecting in "
               + std::to_string(delay.count()) + " ms",
             {{"destination", cfg_.name}, {"error", why}});
   link_.last_error = why;
@@ -287,6 +304,9 @@ bool tak_destination::ensure_connected() {
   }
   link_.ping_sent.reset();
   link_.next_ping = now + cfg_.ping_interval;
+  link_.written = link_.pinged_at = link_.confirmed = link_.answers = 0;
+  link_.unanswered.clear();
+  link_.first_unanswered = 1;
   if (link_.ever_connected)
     env_.counters->reconnects += 1;
   link_.ever_connected = true;
@@ -302,6 +322,38 @@ bool tak_destination::ensure_connected() {
   return true;
 }
 
+// The server's answers to pings (t-x-c-t-r) since the last look. It
+// answers each ping in order, so the n-th answer on a connection answers
+// its n-th ping: everything written before that ping was read. A server
+// that leaves some pings unanswered makes an answer confirm less than it
+// could, never more.
+void tak_destination::note_answers() {
+  auto answers = link_.conn->pongs();
+  if (answers <= link_.answers)
+    return;
+  env_.counters->ping_answers += answers - link_.answers;
+  link_.answers = answers;
+  auto& out = link_.unanswered;
+  while (!out.empty() && link_.first_unanswered <= answers) {
+    link_.confirmed = out.front();
+    out.pop_front();
+    ++link_.first_unanswered;
+  }
+}
+
+// A ping is due every ping_interval, and, while events are written, once
+// ping_every_bytes of them went out since the previous ping (its answer
+// trims what a loss resends). Never inside a write, nor while the answer
+// to a protocol request is awaited.
+bool tak_destination::ping_due(clock::time_point now) const {
+  if (link_.ping_sent || write_.events > 0
+      || link_.negotiating == negotiation::response)
+    return false;
+  return now >= link_.next_ping
+         || (cfg_.ping_every_bytes > 0
+             && link_.written - link_.pinged_at >= cfg_.ping_every_bytes);
+}
+
 // Keepalive on TCP and TLS links: any bytes from the server after a ping count
 // as its reply; silence past the timeout means the link is dead even though
 // writes still succeed. False with `err` when the link is lost.
@@ -311,6 +363,7 @@ bool tak_destination::keepalive(clock::time_point now, std::string& err) {
   if (!pings || conn.is_udp() || link_.pings_off
       || cfg_.ping_interval.count() <= 0)
     return true;
+  note_answers();
   if (link_.ping_sent && conn.last_read() >= *link_.ping_sent) {
     link_.ping_sent.reset();
     link_.silent_pings = 0;
@@ -340,13 +393,19 @@ bool tak_destination::keepalive(clock::time_point now, std::string& err) {
           + std::to_string(link_.silent_pings) + " in a row)";
     return false;
   }
-  // Nothing goes out while the answer to a protocol request is awaited.
-  if (!link_.ping_sent && now >= link_.next_ping && write_.events == 0
-      && link_.negotiating != negotiation::response) {
+  if (ping_due(now)) {
     if (!write_control(ping_event("cotflow-" + cfg_.name, env_.wall_ms()), err))
       return false;
     link_.ping_sent = now;
     link_.next_ping = now + cfg_.ping_interval;
+    link_.pinged_at = link_.written;
+    // A server that reads but never answers: the oldest offsets go (their
+    // answers, should they come, confirm nothing).
+    if (link_.unanswered.size() >= 1024) {
+      link_.unanswered.pop_front();
+      ++link_.first_unanswered;
+    }
+    link_.unanswered.push_back(link_.written);
   }
   return true;
 }
@@ -484,17 +543,20 @@ void tak_destination::take(const std::shared_ptr<const cot_events>& batch) {
     keep[i] = keep[i] && destination_accepts(cfg_.target, ev.type, ev.source);
     if (!keep[i]) {
       skipped.refs.push_back(ev.ref);
-    } else if (parking_.active) {
+    } else if (parking_.active && !parking_.closing) {
       parking_.lot->park(ev);
     } else {
       ++taken;
       deferred_bytes_ += ev.xml.size();
     }
   }
+  // While the parked backlog's tail is replayed, new events wait behind
+  // it (see decide_parking).
+  auto& into = parking_.closing ? parking_.held : queue_;
   if (taken == events.size()) {
     // All of it: the queue refers to the batch the destinations share.
     for (size_t i = 0; i < events.size(); ++i)
-      queue_.emplace_back(batch, i);
+      into.emplace_back(batch, i);
   } else if (taken > 0) {
     // A share of it (filters, coalescing): the queue and the replay window
     // count what they hold by these events, so they get a batch of their
@@ -505,9 +567,9 @@ void tak_destination::take(const std::shared_ptr<const cot_events>& batch) {
       if (keep[i])
         mine->push_back(events[i]);
     for (size_t i = 0; i < mine->size(); ++i)
-      queue_.emplace_back(mine, i);
+      into.emplace_back(mine, i);
   }
-  env_.counters->queue = static_cast<int64_t>(queue_.size());
+  env_.counters->queue = static_cast<int64_t>(queued());
   if (!skipped.refs.empty()) {
     env_.counters->skipped += skipped.refs.size();
     env_.acknowledge(std::move(skipped));
@@ -538,7 +600,7 @@ size_t tak_destination::park_queued() {
       keep.push_back(std::move(ev));
   }
   queue_ = std::move(keep);
-  env_.counters->queue = static_cast<int64_t>(queue_.size());
+  env_.counters->queue = static_cast<int64_t>(queued());
   return moved;
 }
 
@@ -581,6 +643,17 @@ bool tak_destination::confirm_parked() {
 
 // Mode changes: start parking (breaker open, queue full, draining while
 // disconnected), or deliver directly again once the replay caught up.
+//
+// Catching up takes a pause in parking: while new events keep going to the
+// parking topic, the replay chases a moving end (there is always a parked
+// event Kafka has not confirmed or the replayer not fetched yet, at any
+// steady input rate), and direct delivery would never resume. So once the
+// server is back and the backlog is short, new events are held in memory
+// instead (`closing`), behind the backlog, until the replay has handed out
+// everything this instance parked; then they follow it. Should the server
+// go again, the pipeline drain, or the held events fill the queue's bound
+// first, they are parked after everything parked before them and parking
+// goes on (to try again later): the order per uid holds either way.
 void tak_destination::decide_parking() {
   auto state = guard_.breaker.state();
   auto& conn = *link_.conn;
@@ -592,17 +665,46 @@ void tak_destination::decide_parking() {
                     + " events queued (tak.queue_events)");
     else if (env_.pipeline->draining && !conn.connected() && !queue_.empty())
       start_parking("draining while disconnected");
-  } else if (state == circuit_state::closed && conn.connected()
-             && queue_.size() < cfg_.queue_events / 2
-             && parking_.lot->caught_up()) {
-    parking_.active = false;
-    env_.counters->parking = false;
-    log::info("tak-sink",
-              cfg_.name
-                + ": parked backlog replayed; delivering "
-                  "directly again",
-              {{"destination", cfg_.name}});
+    return;
   }
+  bool up = state == circuit_state::closed && conn.connected()
+            && !env_.pipeline->draining;
+  if (!parking_.closing) {
+    // What this instance parked and has not replayed: exact and current
+    // (a backlog an earlier run parked is not in it; holding then ends in
+    // parking the held events, and trying again).
+    if (!up || queue_.size() >= cfg_.queue_events / 2
+        || parking_of(*env_.counters).waiting() > cfg_.queue_events / 2)
+      return;
+    parking_.closing = true;
+  }
+  if (!up || parking_.held.size() >= cfg_.queue_events) {
+    stop_closing();
+    return;
+  }
+  if (queue_.size() >= cfg_.queue_events / 2 || !parking_.lot->caught_up())
+    return;
+  parking_.active = false;
+  parking_.closing = false;
+  env_.counters->parking = false;
+  for (auto& ev : parking_.held)
+    queue_.push_back(std::move(ev));
+  parking_.held.clear();
+  log::info("tak-sink",
+            cfg_.name
+              + ": parked backlog replayed; delivering "
+                "directly again",
+            {{"destination", cfg_.name}});
+}
+
+// The server went again (or the pipeline drains, or the replay did not
+// catch up before the held events filled the queue's bound): the held
+// events are parked, newest of all, and parking goes on.
+void tak_destination::stop_closing() {
+  parking_.closing = false;
+  for (auto& ev : parking_.held)
+    parking_.lot->park(*ev);
+  parking_.held.clear();
 }
 
 // Replay while the breaker lets events through: fill the queue up to half
@@ -811,6 +913,7 @@ void tak_destination::complete_write() {
     if (auto ts = ev->timestamp_ms; ts > 0)
       latencies_.add(static_cast<double>(wall - ts) / 1000.0);
     window_.bytes += write_.sizes[i];
+    link_.written += write_.sizes[i];
     window_.events.push_back({std::move(ev), write_.sizes[i]});
     queue_.pop_front();
   }
@@ -882,13 +985,13 @@ tak_destination::pump_result tak_destination::pump() {
     }
     if (r == tak_transport::progress::partial) {
       note_unacknowledged(false);
-      env_.counters->queue = static_cast<int64_t>(queue_.size());
+      env_.counters->queue = static_cast<int64_t>(queued());
       return {false, ms{5}};
     }
     complete_write();
     note_unacknowledged(true);
   }
-  env_.counters->queue = static_cast<int64_t>(queue_.size());
+  env_.counters->queue = static_cast<int64_t>(queued());
   // Replay waiting: come back at once. A negotiation: soon. Idle: come back
   // to read what the server sends and notice a close.
   if (link_.negotiating != negotiation::none)

@@ -47,6 +47,11 @@ struct tak_destination_settings {
   /// the server is taken for one that never answers: its connections are
   /// kept without pings. 0: reconnect every time.
   int ping_silent_cycles = 0;
+  /// While events are written, a ping also goes out once this many bytes
+  /// of events were written since the previous one (0: only every
+  /// ping_interval), so that the server's answers keep confirming what it
+  /// read.
+  size_t ping_every_bytes = 0;
   /// protocol=negotiate: how long a new connection looks for the server's
   /// offer of TAK Protocol version 1 (writing XML meanwhile), and how long
   /// it waits, writing nothing, for the answer to its request.
@@ -67,7 +72,8 @@ struct tak_destination_settings {
   /// Resent after a lost connection: the bytes the server's kernel had not
   /// acknowledged (tak_transport::unacknowledged) plus this many, for what
   /// the server read but may not have processed. The whole window when the
-  /// transport cannot tell.
+  /// transport cannot tell. Never more than what was written after the
+  /// latest ping the server answered (it read everything before it).
   size_t resend_margin = 0;
   /// Fault injection: every connect and write fails from `down_after`
   /// after construction, for `down_for` (0: never).
@@ -110,14 +116,16 @@ struct tak_destination_env {
 /// (TCP) or its datagram (UDP); events of a failed write stay queued, and
 /// after the reconnect the latest written events go again: those the
 /// server's kernel had not acknowledged, plus `resend_margin` bytes (at
-/// most `replay_bytes`). An event whose stale time passed is never written:
-/// it is dropped and counted when its write would begin, wherever it
-/// waited (queue, resend, parking). While the
-/// breaker is open, or the queue is full, or the pipeline drains while the
-/// server is away, new events go to the parking topic (may be null) and
-/// count as acknowledged (with `parked_bit`) once Kafka has them; they come
-/// back, in order, once the breaker lets events through, and direct
-/// delivery resumes when the replay caught up.
+/// most `replay_bytes`), but none written before the latest keepalive ping
+/// the server answered: a TAK server reads a connection in order, so its
+/// answer says it read everything written before the ping. An event whose stale
+/// time passed is never written: it is dropped and counted when its write would
+/// begin, wherever it waited (queue, resend, parking). While the breaker is
+/// open, or the queue is full, or the pipeline drains while the server is away,
+/// new events go to the parking topic (may be null) and count as acknowledged
+/// (with `parked_bit`) once Kafka has them; they come back, in order, once the
+/// breaker lets events through, and direct delivery resumes when the replay
+/// caught up.
 ///
 /// Events stay CoT XML until their write: each connection encodes them in
 /// what it speaks (XML, or TAK Protocol version 1 stream frames or mesh
@@ -172,9 +180,10 @@ public:
     return parking_.active;
   }
 
-  /// Events queued (replayed ones and those of a write in progress too).
+  /// Events queued (replayed ones and those of a write in progress too,
+  /// and new ones held behind the end of a replay).
   size_t queued() const {
-    return queue_.size();
+    return queue_.size() + parking_.held.size();
   }
 
   /// Events of the replay window (written on the current connection).
@@ -218,6 +227,18 @@ private:
     /// Keepalive: when the unanswered ping went out, if one did.
     std::optional<clock::time_point> ping_sent;
     clock::time_point next_ping{};
+    /// Bytes of events written on this connection (the replay window's
+    /// offsets), and where the latest ping went out in them.
+    uint64_t written = 0;
+    uint64_t pinged_at = 0;
+    /// The offsets of the pings awaiting their answer (t-x-c-t-r), the
+    /// first of them ping number `first_unanswered` of this connection;
+    /// the offset of the latest answered one (the server read every event
+    /// before it); the answers counted so far (tak_transport::pongs).
+    std::deque<uint64_t> unanswered;
+    uint64_t first_unanswered = 1;
+    uint64_t confirmed = 0;
+    uint64_t answers = 0;
     /// Fault injection: every connect and write fails within this window.
     clock::time_point down_from{};
     clock::time_point down_until{};
@@ -279,6 +300,10 @@ private:
     /// queue after they were counted as replayed: their next finish counts
     /// nothing.
     std::set<std::pair<uint32_t, int64_t>> resent;
+    /// The server is back and the backlog short: new events are `held`
+    /// behind it instead of parked until the replay caught up.
+    bool closing = false;
+    std::deque<event_ref> held;
     clock::time_point next_report{};
   };
 
@@ -297,6 +322,9 @@ private:
                       bool config_error);
   void lost(const std::string& why, bool credentials = false);
   bool keepalive(clock::time_point now, std::string& err);
+  bool ping_due(clock::time_point now) const;
+  void note_answers();
+  size_t resend_bytes(size_t unacked) const;
   void start_protocol(clock::time_point now);
   bool negotiate(clock::time_point now, std::string& err);
   bool write_control(const std::string& xml, std::string& err);
@@ -306,6 +334,7 @@ private:
   void start_parking(const std::string& why);
   bool confirm_parked();
   void decide_parking();
+  void stop_closing();
   bool replay_parked();
   int tend_parking(clock::time_point now);
 

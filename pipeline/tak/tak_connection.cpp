@@ -471,6 +471,7 @@ bool tak_connection::connect(std::string& err, bool& config_error) {
     break;
   }
   freeaddrinfo(res);
+  pongs_.reset();
   if (fd_ >= 0 && is_tls() && !handshake(err, config_error))
     return false;
   last_read_ = std::chrono::steady_clock::now();
@@ -656,6 +657,7 @@ bool tak_connection::receive(std::string* keep, std::string& err) {
     if (n > 0) {
       bytes_read_ += static_cast<uint64_t>(n);
       last_read_ = std::chrono::steady_clock::now();
+      pongs_.feed({buf, static_cast<size_t>(n)});
       if (keep)
         keep->append(buf, static_cast<size_t>(n));
       continue;
@@ -685,6 +687,7 @@ bool tak_connection::receive(std::string* keep, std::string& err) {
     if (n > 0) {
       bytes_read_ += static_cast<uint64_t>(n);
       last_read_ = std::chrono::steady_clock::now();
+      pongs_.feed({buf, static_cast<size_t>(n)});
       if (keep)
         keep->append(buf, static_cast<size_t>(n));
       continue;

@@ -93,6 +93,10 @@ public:
     return refused_credentials_;
   }
 
+  uint64_t pongs() const override {
+    return pongs_.count();
+  }
+
   /// Closes the socket.
   void close() override;
 
@@ -119,6 +123,8 @@ private:
   /// The last drain failed because the server refused our certificate.
   bool refused_credentials_ = false;
   uint64_t bytes_read_ = 0;
+  /// Ping answers read on this connection.
+  pong_scanner pongs_;
   // UDP destination address.
   char addr_[128] = {};
   unsigned addr_len_ = 0;

@@ -2,11 +2,36 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace cotflow {
+
+/// Counts TAK Server's answers to keepalive pings (type t-x-c-t-r, in XML
+/// or inside a version 1 TakMessage alike) in what a connection reads,
+/// chunk by chunk: an answer split across two reads counts once.
+class pong_scanner {
+public:
+  /// Scans the next bytes read; returns the answers found so far.
+  uint64_t feed(std::string_view bytes);
+
+  uint64_t count() const {
+    return count_;
+  }
+
+  /// A new connection: nothing seen.
+  void reset() {
+    count_ = 0;
+    tail_.clear();
+  }
+
+private:
+  uint64_t count_ = 0;
+  /// The last bytes of the previous chunk, shorter than the answer's type.
+  std::string tail_;
+};
 
 /// What a TAK destination needs from its connection: tak_connection in
 /// production, a scripted fake in the tests of tak_destination.
@@ -31,6 +56,12 @@ public:
 
   /// When bytes last came from the server (or the connection was made).
   virtual time_point last_read() const = 0;
+
+  /// Answers to keepalive pings (t-x-c-t-r) read on this connection so
+  /// far (see pong_scanner); a transport that cannot tell says 0.
+  virtual uint64_t pongs() const {
+    return 0;
+  }
 
   /// Writes every byte (TCP) or sends one datagram (UDP); false with `err`
   /// when the connection failed (it is closed then).

@@ -40,6 +40,8 @@ struct wire {
   /// What unacknowledged() reports (nothing: it cannot tell).
   std::optional<size_t> unacked;
   time_point last_read{};
+  /// Answers to pings (t-x-c-t-r) the server sent so far.
+  uint64_t pongs = 0;
   /// Every write the kernel took whole, and pings (`write`) in between.
   std::vector<std::string> writes;
   std::vector<std::string> pings;
@@ -69,6 +71,9 @@ struct fake_transport final : tak_transport {
   }
   time_point last_read() const override {
     return w->last_read;
+  }
+  uint64_t pongs() const override {
+    return w->pongs;
   }
   bool write(std::string_view bytes, std::string&) override {
     w->pings.emplace_back(bytes);

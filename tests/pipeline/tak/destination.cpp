@@ -380,6 +380,65 @@ BOOST_AUTO_TEST_CASE(a_successful_probe_closes_and_the_backlog_replays) {
   BOOST_CHECK(acked(bit) == (offsets{4}));
 }
 
+BOOST_AUTO_TEST_CASE(direct_delivery_resumes_under_a_steady_stream) {
+  // A new event every round, as a live input keeps coming: were it parked
+  // too, the replay would chase it forever. Once the server is back and
+  // the backlog short, new events wait behind the backlog instead, and go
+  // directly once the replay handed out everything parked.
+  w->up = false;
+  cfg.breaker.consecutive_failures = 1;
+  start();
+  d->take(batch({"a", "b"}));
+  pump();
+  pump(); // parks a, b
+  w->up = true;
+  now = d->breaker().open_until();
+  pump(); // the probe closes the breaker
+  BOOST_REQUIRE(d->breaker().state() == circuit_state::closed);
+  std::vector<std::string> live = {"c", "d", "e", "f", "g"};
+  for (auto& uid : live) {
+    d->take(batch({uid}));
+    pump();
+  }
+  BOOST_CHECK(!d->parking());
+  BOOST_CHECK_EQUAL(received(), xml("a") + xml("b") + xml("c") + xml("d")
+                                  + xml("e") + xml("f") + xml("g"));
+  // Parked ones counted as replayed, the rest delivered directly.
+  BOOST_CHECK_EQUAL(counters->unparked + acked(bit).size(), 7u);
+  BOOST_CHECK(lot->unconfirmed.empty() && lot->stored.empty());
+}
+
+BOOST_AUTO_TEST_CASE(
+  events_held_behind_the_backlog_are_parked_if_it_goes_again) {
+  // The server is back, the backlog's end is being replayed and a new
+  // event waits behind it; the server goes again: the held event is
+  // parked after everything parked before it, none is lost or reordered.
+  w->up = false;
+  cfg.breaker.consecutive_failures = 1;
+  start();
+  d->take(batch({"a"}));
+  pump();
+  pump(); // parks a
+  w->up = true;
+  now = d->breaker().open_until();
+  pump();                // the probe closes the breaker
+  lot->confirm = false;  // Kafka has not confirmed the next one yet
+  d->take(batch({"b"})); // parked
+  pump();                // a replayed; closing: b not confirmed
+  d->take(batch({"c"})); // held behind the backlog
+  BOOST_CHECK(lot->unconfirmed.size() == 1u);
+  BOOST_CHECK_EQUAL(d->queued(), 1u);
+  w->close_next = true;
+  w->up = false;
+  pump(); // the connection is lost
+  pump(); // c goes to parking behind b
+  BOOST_CHECK(d->parking());
+  BOOST_REQUIRE_EQUAL(lot->unconfirmed.size(), 2u);
+  BOOST_CHECK_EQUAL(lot->unconfirmed[0].uid, "b");
+  BOOST_CHECK_EQUAL(lot->unconfirmed[1].uid, "c");
+  BOOST_CHECK_EQUAL(d->queued(), 1u); // a, to send again (not re-parked)
+}
+
 BOOST_AUTO_TEST_CASE(the_probe_connect_carries_the_first_write) {
   cfg.breaker.consecutive_failures = 1;
   cfg.breaker.probes = 2;
@@ -711,6 +770,97 @@ BOOST_AUTO_TEST_CASE(only_what_the_server_may_have_lost_is_resent) {
   after(100ms);
   BOOST_CHECK_EQUAL(received(), xml("a") + xml("b") + xml("c") + xml("d")
                                   + xml("c") + xml("d"));
+}
+
+BOOST_AUTO_TEST_CASE(
+  only_what_went_out_after_the_latest_answered_ping_is_resent) {
+  // Pings go out every two events' bytes; the server answers the first.
+  // It read everything written before that ping, so a loss resends the
+  // events written after it, not the margin's worth before them.
+  auto size = xml("a").size();
+  cfg.write_bytes = size; // one event per write
+  cfg.ping_interval = 10s;
+  cfg.ping_timeout = 5s;
+  cfg.ping_every_bytes = 2 * size;
+  cfg.resend_margin = 100 * size;
+  start(false);
+  w->unacked = 0;
+  d->take(batch({"a", "b", "c", "d"}));
+  pump(); // connects, writes a, b, c, d
+  BOOST_CHECK(w->pings.empty());
+  pump(); // four events' bytes since the connect: a ping
+  BOOST_REQUIRE_EQUAL(w->pings.size(), 1u);
+  w->pongs = 1; // TAK Server's answer (t-x-c-t-r)
+  w->last_read = now;
+  d->take(batch({"e", "f"}));
+  pump(); // takes the answer, writes e, f
+  BOOST_CHECK_EQUAL(counters->ping_answers, 1u);
+  w->close_next = true;
+  pump();
+  BOOST_CHECK_EQUAL(counters->resent, 2u); // e, f
+  BOOST_CHECK_EQUAL(counters->resent_bytes, 2 * size);
+  BOOST_CHECK_EQUAL(counters->unconfirmed_at_loss, 2 * size);
+  after(100ms);
+  BOOST_CHECK_EQUAL(received(), xml("a") + xml("b") + xml("c") + xml("d")
+                                  + xml("e") + xml("f") + xml("e") + xml("f"));
+}
+
+BOOST_AUTO_TEST_CASE(a_server_that_answers_no_ping_gets_the_margin_resent) {
+  // The same stream, pings unanswered: the margin (three events) before
+  // the unacknowledged bytes (none) goes again.
+  auto size = xml("a").size();
+  cfg.write_bytes = size;
+  cfg.ping_interval = 10s;
+  cfg.ping_timeout = 5s;
+  cfg.ping_every_bytes = 2 * size;
+  cfg.resend_margin = 3 * size;
+  start(false);
+  w->unacked = 0;
+  d->take(batch({"a", "b", "c", "d"}));
+  pump();
+  pump(); // the ping
+  BOOST_REQUIRE_EQUAL(w->pings.size(), 1u);
+  d->take(batch({"e", "f"}));
+  pump();
+  w->close_next = true;
+  pump();
+  BOOST_CHECK_EQUAL(counters->ping_answers, 0u);
+  BOOST_CHECK_EQUAL(counters->resent, 3u); // d, e, f
+  BOOST_CHECK_EQUAL(counters->unconfirmed_at_loss, 6 * size);
+  after(100ms);
+  BOOST_CHECK_EQUAL(received(), xml("a") + xml("b") + xml("c") + xml("d")
+                                  + xml("e") + xml("f") + xml("d") + xml("e")
+                                  + xml("f"));
+}
+
+BOOST_AUTO_TEST_CASE(an_answer_confirms_its_own_ping_not_a_later_one) {
+  // Any bytes count as a reply for the keepalive, so a second ping may go
+  // out before the first is answered. The first answer then confirms
+  // only what was written before the first ping; the second, the rest.
+  auto size = xml("a").size();
+  cfg.write_bytes = size;
+  cfg.ping_interval = 10s;
+  cfg.ping_timeout = 5s;
+  cfg.ping_every_bytes = size;
+  cfg.resend_margin = 100 * size;
+  start(false);
+  w->unacked = 0;
+  d->take(batch({"a"}));
+  pump();                   // a
+  pump();                   // ping 1 (after a)
+  w->last_read = now + 1ms; // some other bytes from the server
+  now += 2ms;
+  d->take(batch({"b"}));
+  pump(); // b
+  pump(); // ping 2 (after b)
+  BOOST_REQUIRE_EQUAL(w->pings.size(), 2u);
+  w->pongs = 1; // the answer to ping 1
+  d->take(batch({"c"}));
+  pump(); // c
+  w->close_next = true;
+  pump();
+  BOOST_CHECK_EQUAL(counters->resent, 2u); // b, c
+  BOOST_CHECK_EQUAL(counters->unconfirmed_at_loss, 2 * size);
 }
 
 BOOST_AUTO_TEST_CASE(nothing_is_resent_when_the_server_acknowledged_all) {

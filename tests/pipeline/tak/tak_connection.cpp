@@ -127,6 +127,66 @@ BOOST_AUTO_TEST_CASE(a_gather_write_sends_the_pieces_in_order_across_partials) {
   BOOST_TEST((got == expected));
 }
 
+BOOST_AUTO_TEST_CASE(ping_answers_are_counted_across_reads) {
+  // TAK Server's answer in XML, and the bytes of a version 1 frame that
+  // carries one (the type is a string field: the same bytes), fed whole,
+  // byte by byte, and split at every place.
+  std::string xml = R"(<event version="2.0" uid="takPong" type="t-x-c-t-r" )"
+                    R"(how="h-g-i-g-o"/>)";
+  std::string frame = std::string{"\xbf\x2a\x12\x28\x0a\x09"} + "t-x-c-t-r"
+                      + "\x12\x07takPong";
+  std::string ping = R"(<event type="t-x-c-t" uid="x"/>)";
+  auto stream = xml + ping + frame + "t-x-c-t-" + xml;
+  cotflow::pong_scanner whole;
+  BOOST_TEST(whole.feed(stream) == 3u);
+  cotflow::pong_scanner bytes;
+  for (char ch : stream)
+    bytes.feed(std::string_view{&ch, 1});
+  BOOST_TEST(bytes.count() == 3u);
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    cotflow::pong_scanner two;
+    two.feed(std::string_view{stream}.substr(0, cut));
+    two.feed(std::string_view{stream}.substr(cut));
+    BOOST_TEST(two.count() == 3u, "cut at " << cut);
+  }
+  whole.reset();
+  BOOST_TEST(whole.feed(ping) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_connection_counts_the_answers_it_reads) {
+  server srv;
+  tak_connection c{tcp_url(srv.port), 2000ms, 10000ms};
+  connect(c, srv);
+  std::string pong = R"(<event uid="takPong" type="t-x-c-t-r"/>)";
+  auto half = pong.size() / 2;
+  auto send = [&](std::string_view bytes) {
+    BOOST_REQUIRE(::write(srv.conn, bytes.data(), bytes.size())
+                  == static_cast<ssize_t>(bytes.size()));
+  };
+  // Reads until `n` answers are counted, for at most two seconds.
+  auto wait_for = [&](uint64_t n) {
+    std::string err;
+    auto until = std::chrono::steady_clock::now() + 2s;
+    while (c.pongs() < n && std::chrono::steady_clock::now() < until) {
+      BOOST_REQUIRE_MESSAGE(c.drain(err), err);
+      pollfd p{srv.conn, 0, 0};
+      ::poll(&p, 1, 10);
+    }
+    return c.pongs();
+  };
+  send(std::string_view{pong}.substr(0, 25));
+  BOOST_TEST(wait_for(0) == 0u);
+  send(std::string_view{pong}.substr(25));
+  send(pong.substr(0, half));
+  BOOST_TEST(wait_for(1) == 1u);
+  send(pong.substr(half));
+  BOOST_TEST(wait_for(2) == 2u);
+  // A new connection counts from zero.
+  ::close(srv.conn);
+  connect(c, srv);
+  BOOST_TEST(c.pongs() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(unacknowledged_bytes_are_what_the_server_has_not_acked) {
   // A server that reads nothing: the kernel holds what it could not send;
   // once the server reads everything, its kernel has acknowledged all.
