@@ -284,8 +284,9 @@ std::vector<tracked_consumer::partition_lag> tracked_consumer::lag() const {
 }
 
 void tracked_consumer::simulate_rebalance() {
-  // Not while a real revoke waits: the assignment is about to change.
-  if (closed_ || drain_.pending())
+  // Not while a real revoke waits (or librdkafka refused to complete
+  // one): the assignment is about to change.
+  if (closed_ || drain_.pending() || refused_.pending)
     return;
   std::vector<RdKafka::TopicPartition*> parts;
   if (consumer_->assignment(parts) != RdKafka::ERR_NO_ERROR || parts.empty()) {
@@ -364,10 +365,11 @@ void tracked_consumer::pause(bool on) {
     return;
   std::vector<RdKafka::TopicPartition*> all;
   consumer_->assignment(all);
-  // A revoked partition waiting for its records stays paused.
+  // A revoked partition waiting for its records, or one librdkafka refused
+  // to take back, stays paused.
   std::vector<RdKafka::TopicPartition*> parts;
   for (auto* p : all)
-    if (!drain_.pending() || !held(p->topic(), p->partition()))
+    if (!held(p->topic(), p->partition()))
       parts.push_back(p);
   auto rc = on ? consumer_->pause(parts) : consumer_->resume(parts);
   for (auto* p : parts)
@@ -463,6 +465,7 @@ void tracked_consumer::store_positions() {
   if (drain_.pending()
       && drain_.due(in_flight_of(), std::chrono::steady_clock::now()))
     finish_held_revoke();
+  retry_unassign();
   std::vector<commit_point> points;
   if (moved_) {
     points = tracker_.due();
@@ -603,8 +606,10 @@ void tracked_consumer::rebalance_cb(
   std::vector<RdKafka::TopicPartition*>& parts) {
   bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
   // librdkafka starts no rebalance before a revoke completed; a callback
-  // meanwhile (a lost assignment) first completes the one waiting.
+  // meanwhile (a lost assignment) first completes the one waiting, and
+  // supersedes a refused unassign (its partitions come with it).
   finish_held_revoke();
+  refused_ = {};
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     track_assigned(consumer, parts);
     assign_parts(consumer, parts, cooperative);
@@ -625,9 +630,13 @@ void tracked_consumer::rebalance_cb(
 }
 
 bool tracked_consumer::held(const std::string& topic, int32_t partition) const {
-  return std::find(held_.parts.begin(), held_.parts.end(),
-                   std::make_pair(topic, partition))
-         != held_.parts.end();
+  auto key = std::make_pair(topic, partition);
+  return (drain_.pending()
+          && std::find(held_.parts.begin(), held_.parts.end(), key)
+               != held_.parts.end())
+         || (refused_.pending
+             && std::find(refused_.parts.begin(), refused_.parts.end(), key)
+                  != refused_.parts.end());
 }
 
 void tracked_consumer::hold_revoked(
@@ -833,14 +842,60 @@ void tracked_consumer::unassign_parts(
   std::vector<RdKafka::TopicPartition*>& parts, bool cooperative) {
   std::string failed;
   if (cooperative) {
+    // incremental_unassign refuses the whole list for one partition that
+    // is not in librdkafka's assignment: nothing is taken back, and the
+    // rebalance keeps waiting for this member. Only what it holds is
+    // passed; an empty list still completes this member's revoke.
+    std::vector<RdKafka::TopicPartition*> current, still;
+    if (consumer->assignment(current) == RdKafka::ERR_NO_ERROR) {
+      for (auto* p : parts)
+        if (std::any_of(current.begin(), current.end(), [p](auto* c) {
+              return c->topic() == p->topic()
+                     && c->partition() == p->partition();
+            }))
+          still.push_back(p);
+    } else {
+      still = parts;
+    }
     if (std::unique_ptr<RdKafka::Error> e{
-          consumer->incremental_unassign(parts)})
+          consumer->incremental_unassign(still)})
       failed = e->str();
+    RdKafka::TopicPartition::destroy(current);
   } else if (auto rc = consumer->unassign(); rc != RdKafka::ERR_NO_ERROR) {
     failed = RdKafka::err2str(rc);
   }
-  if (!failed.empty())
-    log::error(name_, "unassigning " + describe(parts) + " failed: " + failed);
+  if (failed.empty()) {
+    if (refused_.pending)
+      log::info(name_, "unassigned " + describe(parts) + " on a retry");
+    refused_ = {};
+    return;
+  }
+  // Their handles are gone: nothing of them is handed out or stored any
+  // more, so nothing past what was delivered is committed. Paused, they
+  // are not fetched either until librdkafka takes them back.
+  if (!refused_.pending)
+    log::error(name_, "unassigning " + describe(parts) + " failed: " + failed
+                        + "; they stay paused, tried again every second");
+  consumer->pause(parts);
+  refused_.parts.clear();
+  for (auto* p : parts) {
+    paused_parts_.emplace(p->topic(), p->partition());
+    refused_.parts.emplace_back(p->topic(), p->partition());
+  }
+  refused_.cooperative = cooperative;
+  refused_.pending = true;
+  refused_.next = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+}
+
+void tracked_consumer::retry_unassign() {
+  if (!refused_.pending || closed_
+      || std::chrono::steady_clock::now() < refused_.next)
+    return;
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (auto& [topic, partition] : refused_.parts)
+    parts.push_back(RdKafka::TopicPartition::create(topic, partition));
+  unassign_parts(consumer_.get(), parts, refused_.cooperative);
+  RdKafka::TopicPartition::destroy(parts);
 }
 
 void tracked_consumer::update_assignment_stats() {

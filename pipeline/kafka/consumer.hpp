@@ -302,10 +302,22 @@ private:
   void release_revoked(const std::vector<RdKafka::TopicPartition*>& parts,
                        const std::vector<uint32_t>& handles,
                        const revoke_drain::summary& drained);
-  /// Takes `parts` back from librdkafka.
+  /// Takes `parts` back from librdkafka (those it still holds: one it
+  /// does not would fail the whole call). When librdkafka refuses, they
+  /// stay paused and the call is made again (retry_unassign): until it
+  /// goes through, the rebalance waits for this member.
   void unassign_parts(RdKafka::KafkaConsumer* consumer,
                       std::vector<RdKafka::TopicPartition*>& parts,
                       bool cooperative);
+  /// Makes the refused call again, at most once a second.
+  void retry_unassign();
+  /// The revoked partitions librdkafka refused to take back.
+  struct refused_unassign {
+    std::vector<std::pair<std::string, int32_t>> parts;
+    bool cooperative = false;
+    bool pending = false;
+    std::chrono::steady_clock::time_point next{};
+  } refused_;
   // After either:
   /// The assignment's numbers in stats_.
   void update_assignment_stats();
