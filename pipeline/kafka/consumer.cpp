@@ -442,7 +442,11 @@ bool tracked_consumer::commit_points(const std::vector<commit_point>& points,
 void tracked_consumer::offset_commit_cb(
   RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) {
   if (err != RdKafka::ERR_NO_ERROR && err != RdKafka::ERR__NO_OFFSET) {
-    log::warn(name_, "commit failed: " + RdKafka::err2str(err),
+    // Which partitions: a refused commit of partitions just revoked means
+    // their next owner starts from the commit before (duplicates).
+    log::warn(name_,
+              "commit failed: " + RdKafka::err2str(err) + " ("
+                + describe(offsets) + ")",
               {{"error", RdKafka::err2str(err)}});
     return;
   }
