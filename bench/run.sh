@@ -60,6 +60,8 @@ cp "$build/cotflow" "$build/bench/bench_codec" \
   "$build/bench/bench_actor_hop" "$build/bench/bench_pipeline" \
   "$build/bench/bench_parking" "$build/bench/bench_ingest" "$out/"
 cotflow_sha=$(sha256sum "$out/cotflow" | cut -c1-12)
+# The commit built, read now: the tree may move on during the run.
+built_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 summary="$out/summary.txt"
 : >"$summary"
 
@@ -384,7 +386,7 @@ yes_no() {
 
 runtime=$(( $(date +%s) - t0 ))
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+commit=$built_commit
 rdkafka=$(pkg-config --modversion rdkafka 2>/dev/null || echo unknown)
 
 d=default
