@@ -908,6 +908,13 @@ struct instance {
   std::string log;
 };
 
+/// The throughput runs' session timeout (both pipelines): each pipeline
+/// waits stopped (SIGSTOP) while the others run, longer than cotflow's
+/// default 10 s, and a session that timed out meanwhile made its consumer
+/// rejoin the group on SIGCONT, inside the next measured run (SESSTMOUT in
+/// every log of the run of 2026-12-07).
+const std::string tput_session_timeout_ms = "120000";
+
 /// Starts a pipeline on fresh topics whose names end in `suffix`.
 using launcher = std::function<instance(const std::string& suffix)>;
 
@@ -2044,6 +2051,8 @@ int main(int argc, char** argv) {
                                     in,   out,           group};
       if (!sc.fetch_wait_ms.empty())
         argv.push_back("fetch.wait.max.ms=" + sc.fetch_wait_ms);
+      if (suffix == "tput")
+        argv.push_back("session.timeout.ms=" + tput_session_timeout_ms);
       std::vector<std::pair<std::string, std::string>> env;
       if (!baseline_cmd.empty()) {
         // Another pipeline, e.g. a Python or Node.js bridge, on the same
@@ -2106,6 +2115,9 @@ int main(int argc, char** argv) {
         if (!destinations.empty())
           env.emplace_back("COTFLOW_TAK_DESTINATIONS", destinations);
         env.emplace_back("COTFLOW_KAFKA_BROKERS", bootstrap);
+        if (suffix == "tput")
+          env.emplace_back("COTFLOW_KAFKA_SESSION_TIMEOUT_MS",
+                           tput_session_timeout_ms);
         env.emplace_back("COTFLOW_HTTP_ADDRESS", "127.0.0.1:0");
         env.emplace_back("COTFLOW_KAFKA_INPUT_TOPICS", in);
         env.emplace_back("COTFLOW_KAFKA_OUTPUT_TOPIC", out);
