@@ -962,7 +962,7 @@ tak_destination::pump_result tak_destination::pump() {
   if (now - link_.connected_since >= cfg_.healthy_after)
     link_.retry.reset();
   if (!keepalive(now, err)) {
-    lost(err);
+    lost(err, link_.conn->refused_credentials());
     return {false, ms{1}};
   }
   // Writes wait for the answer to a protocol request; and a negotiation
@@ -980,7 +980,7 @@ tak_destination::pump_result tak_destination::pump() {
                                     write_.total, write_.written, write_.since,
                                     err);
     if (r == tak_transport::progress::failed) {
-      lost(err);
+      lost(err, link_.conn->refused_credentials());
       return {false, ms{1}};
     }
     if (r == tak_transport::progress::partial) {

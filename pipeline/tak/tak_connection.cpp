@@ -426,6 +426,7 @@ bool tak_connection::handshake(std::string& err, bool& config_error) {
 bool tak_connection::connect(std::string& err, bool& config_error) {
   close();
   config_error = false;
+  refused_credentials_ = false;
   if (is_tls() && !ctx_) {
     err = ctx_error_;
     config_error = true;
@@ -505,7 +506,7 @@ bool tak_connection::write(std::string_view bytes, std::string& err) {
     }
     int e = SSL_get_error(ssl_, n);
     if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-      err = "TLS write failed: " + ssl_errors();
+      err = write_failure(e);
       close();
       return false;
     }
@@ -602,7 +603,7 @@ tak_connection::progress tak_connection::write_some(
       }
       int e = SSL_get_error(ssl_, w);
       if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-        err = "TLS write failed: " + ssl_errors();
+        err = write_failure(e);
         close();
         return progress::failed;
       }
@@ -645,6 +646,33 @@ tak_connection::progress tak_connection::write_some(
     return progress::partial;
   }
   return progress::complete;
+}
+
+std::string tak_connection::write_failure(int ssl_error) {
+  int sys = errno;
+  bool refused = false;
+  bool queued = ERR_peek_error() != 0;
+  auto why = ssl_errors(nullptr, &refused);
+  if (!queued && ssl_error == SSL_ERROR_SYSCALL)
+    why = std::strerror(sys);
+  if (!refused && ssl_error == SSL_ERROR_SYSCALL) {
+    // TLS 1.3: the client's side of the handshake ends before the server
+    // has checked the client's certificate. A server that refuses it
+    // sends an alert and closes, and a write can fail on the closed
+    // connection before any read has seen that alert: read it now.
+    char buf[4096];
+    ERR_clear_error();
+    while (SSL_read(ssl_, buf, sizeof(buf)) > 0) {
+    }
+    auto alert = ssl_errors(nullptr, &refused);
+    if (refused)
+      why = alert;
+  }
+  refused_credentials_ = refused;
+  return refused ? "the server refused cotflow's client certificate right "
+                   "after the handshake: "
+                     + why
+                 : "TLS write failed: " + why;
 }
 
 bool tak_connection::receive(std::string* keep, std::string& err) {

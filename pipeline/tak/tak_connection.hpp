@@ -108,6 +108,9 @@ public:
 private:
   /// Reads what the server sent, keeping it in `keep` unless null.
   bool receive(std::string* keep, std::string& err);
+  /// Why a TLS write failed (SSL_get_error's `ssl_error`), reading an
+  /// alert the server sent before closing; sets refused_credentials_.
+  std::string write_failure(int ssl_error);
   bool setup_tls(std::string& err);
   bool handshake(std::string& err, bool& config_error);
   bool wait(bool for_read, std::chrono::steady_clock::time_point deadline);
@@ -120,7 +123,8 @@ private:
   std::chrono::milliseconds connect_timeout_;
   std::chrono::milliseconds write_timeout_;
   int fd_ = -1;
-  /// The last drain failed because the server refused our certificate.
+  /// The last read or write failed because the server refused our
+  /// certificate.
   bool refused_credentials_ = false;
   uint64_t bytes_read_ = 0;
   /// Ping answers read on this connection.

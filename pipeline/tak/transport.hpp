@@ -90,7 +90,7 @@ public:
   /// negotiation reads the server's messages).
   virtual bool read(std::string& into, std::string& err) = 0;
 
-  /// True when the last drain failed because the server refused the
+  /// True when the last read or write failed because the server refused the
   /// client's certificate (TLS 1.3 says so after the handshake): a
   /// credential problem, not a network one.
   virtual bool refused_credentials() const {

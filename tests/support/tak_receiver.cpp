@@ -198,6 +198,7 @@ bool tak_receiver::accept_one(std::vector<client>& clients) {
     if (SSL_accept(c.ssl) != 1) {
       ERR_clear_error();
       drop(c.ssl, c.fd);
+      ++refused_;
       return false;
     }
   }

@@ -109,6 +109,12 @@ public:
     return accepted_;
   }
 
+  /// TLS connections whose handshake the receiver refused (and closed),
+  /// as a client certificate from another CA.
+  size_t refused() const {
+    return refused_;
+  }
+
   /// Keepalive pings (t-x-c-t) received.
   size_t pings() const {
     return pings_;
@@ -179,6 +185,7 @@ private:
   std::thread thread_;
   std::atomic<bool> running_{false};
   std::atomic<size_t> accepted_{0};
+  std::atomic<size_t> refused_{0};
   std::atomic<size_t> pings_{0};
   std::atomic<size_t> hellos_{0};
   std::atomic<size_t> violations_{0};

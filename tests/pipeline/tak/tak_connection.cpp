@@ -1,6 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "pipeline/tak/tak_connection.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/tak_receiver.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -311,4 +313,62 @@ BOOST_AUTO_TEST_CASE(legacy_pkcs12_credentials_as_tak_server_exports_them) {
   BOOST_TEST(config_error);
   BOOST_TEST(err.find("holds no certificate with its key") != std::string::npos,
              err);
+}
+
+// TLS 1.3 ends the client's side of the handshake before the server has
+// checked the client's certificate. A server that refuses it sends an
+// alert and closes; writes that go on after that fail on the closed
+// connection, and that failure must still say the certificate was refused
+// (a credential problem, retried slowly), not "unknown TLS error".
+BOOST_AUTO_TEST_CASE(
+  a_certificate_refused_after_the_handshake_fails_writes_as_refused) {
+  std::string dir = "/tmp/cotflow-stranger-" + std::to_string(getpid());
+  auto cmd = "set -e; rm -rf " + dir + "; mkdir -p " + dir + "; cd " + dir + R"(
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+  -out "$1"; }
+key ca.key; key other.key; key server.key; key stranger.key
+openssl req -x509 -new -key ca.key -out ca.pem -days 2 -subj "/CN=TAK CA"
+openssl req -x509 -new -key other.key -out other.pem -days 2 -subj "/CN=other"
+openssl req -new -key server.key -out server.csr -subj "/CN=tak.test"
+echo subjectAltName=DNS:tak.test > server.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+  -out server.pem -days 2 -extfile server.ext
+openssl req -new -key stranger.key -out stranger.csr -subj "/CN=stranger"
+openssl x509 -req -in stranger.csr -CA other.pem -CAkey other.key \
+  -CAcreateserial -out stranger.pem -days 2
+)";
+  BOOST_REQUIRE_MESSAGE(
+    std::system(("bash -c '" + cmd + "' >/dev/null 2>&1").c_str()) == 0,
+    "openssl could not make the test certificates");
+  {
+    cotflow::test::tak_receiver rx{
+      0, {dir + "/server.pem", dir + "/server.key", dir + "/ca.pem"}};
+    auto url = tcp_url(rx.port());
+    url.scheme = "tls";
+    url.server_name = "tak.test";
+    url.ca = dir + "/ca.pem";
+    url.cert = dir + "/stranger.pem";
+    url.key = dir + "/stranger.key";
+    tak_connection c{url, 2000ms, 10000ms};
+    std::string err;
+    bool config_error = false;
+    BOOST_REQUIRE_MESSAGE(c.connect(err, config_error), err);
+    // The server has sent its alert and closed; nothing has read since.
+    BOOST_REQUIRE(
+      cotflow::test::eventually([&] { return rx.refused() == 1; }, 10s));
+    std::string_view pieces[] = {"<event/>", "<event/>"};
+    auto r = tak_connection::progress::complete;
+    for (int i = 0; i < 100 && r != tak_connection::progress::failed; ++i) {
+      size_t done = 0;
+      r = c.write_some(pieces, 2, 16, done, std::chrono::steady_clock::now(),
+                       err);
+    }
+    BOOST_REQUIRE(r == tak_connection::progress::failed);
+    BOOST_TEST(c.refused_credentials(), err);
+    BOOST_TEST(err.find("refused cotflow's client certificate")
+                 != std::string::npos,
+               err);
+    BOOST_TEST(rx.events() == 0u);
+  }
+  std::system(("rm -rf " + dir).c_str());
 }
