@@ -25,13 +25,9 @@ bool make_producers(const config& cfg, clients& c, bool look_up) {
     log::error("pipeline", err);
     return false;
   }
-  // One dead letter per produce request: a broker refuses a whole batch as
-  // too large (the topic's max.message.bytes), and the dead-letter
-  // producer cuts what is refused (cut_oversized); with batches it would
-  // cut letters that fit alone. Dead letters are rare: no throughput lost.
-  auto letters_cfg = cfg;
-  letters_cfg.kafka.properties["batch.num.messages"] = "1";
-  if (!(c.dead_letters = tracked_producer::make(letters_cfg, err))) {
+  // Batched: a letter the broker refuses as too large with its batch is
+  // sent again alone before it is cut (tracked_producer::cut_oversized).
+  if (!(c.dead_letters = tracked_producer::make(cfg, err))) {
     log::error("pipeline", err);
     return false;
   }

@@ -281,37 +281,77 @@ std::unique_ptr<tracked_producer> tracked_producer::make(const config& cfg,
     err = "cannot create Kafka producer: " + e;
     return nullptr;
   }
+  // The same settings, one message per request: made now, so that a bad
+  // property shows here, and used only if a broker refuses a message as
+  // too large (cut_oversized).
+  auto solo = cfg;
+  solo.kafka.properties["batch.num.messages"] = "1";
+  self->solo_conf_ = make_client_conf(solo, client_role::producer, err);
+  if (!self->solo_conf_
+      || self->solo_conf_->set(
+           "dr_cb", static_cast<RdKafka::DeliveryReportCb*>(self.get()), e)
+           != RdKafka::Conf::CONF_OK) {
+    err = "cannot configure Kafka producer: " + (e.empty() ? err : e);
+    return nullptr;
+  }
   return self;
 }
 
-void tracked_producer::on_report(std::function<void()> wake) {
+RdKafka::Producer* tracked_producer::solo_producer() {
+  if (!solo_ && solo_conf_) {
+    std::string e;
+    solo_.reset(RdKafka::Producer::create(solo_conf_.get(), e));
+    if (!solo_) {
+      log::error("producer", "cannot create the producer of messages refused "
+                             "as too large: "
+                               + e);
+      solo_conf_.reset(); // not again: such messages are cut as they are
+      return nullptr;
+    }
+    if (wake_)
+      wake_on(solo_->c_ptr(), solo_reports_);
+  }
+  return solo_.get();
+}
+
+void tracked_producer::wake_on(rd_kafka_t* rk, rd_kafka_queue_t*& queue) {
   // librdkafka calls the trampoline with its queue lock held, so turning
   // it off (here or in the destructor) waits for a call under way.
-  wake_ = std::move(wake);
-  if (!reports_)
-    reports_ = rd_kafka_queue_get_main(producer_->c_ptr());
+  if (!queue)
+    queue = rd_kafka_queue_get_main(rk);
   using trampoline = void (*)(rd_kafka_t*, void*);
   trampoline call = [](rd_kafka_t*, void* self) {
     static_cast<tracked_producer*>(self)->wake_();
   };
-  rd_kafka_queue_cb_event_enable(reports_, wake_ ? call : nullptr, this);
+  rd_kafka_queue_cb_event_enable(queue, wake_ ? call : nullptr, this);
+}
+
+void tracked_producer::on_report(std::function<void()> wake) {
+  wake_ = std::move(wake);
+  wake_on(producer_->c_ptr(), reports_);
+  if (solo_)
+    wake_on(solo_->c_ptr(), solo_reports_);
 }
 
 tracked_producer::~tracked_producer() {
-  if (reports_) {
-    rd_kafka_queue_cb_event_enable(reports_, nullptr, nullptr);
-    rd_kafka_queue_destroy(reports_);
-  }
+  for (auto* queue : {reports_, solo_reports_})
+    if (queue) {
+      rd_kafka_queue_cb_event_enable(queue, nullptr, nullptr);
+      rd_kafka_queue_destroy(queue);
+    }
   if (producer_) {
     std::vector<delivered_ref> ignored;
     flush(10000, ignored);
     kafka_stats::instance().forget(producer_->name());
   }
+  if (solo_)
+    kafka_stats::instance().forget(solo_->name());
   for (auto& t : topics_)
     rd_kafka_topic_destroy(t.second);
   for (auto& r : retries_pending_)
     delete r.headers;
   // Before the held payloads go: undelivered messages may point into them.
+  solo_.reset();
   producer_.reset();
 }
 
@@ -403,33 +443,41 @@ void tracked_producer::produce_held(const std::string& topic,
 void tracked_producer::produce_slot(const std::string& topic,
                                     std::string_view key,
                                     std::string_view payload,
-                                    RdKafka::Headers* headers, uint32_t slot) {
+                                    RdKafka::Headers* headers, uint32_t slot,
+                                    bool solo) {
   bool own = slots_[slot].hold != no_hold;
+  RdKafka::Producer* by = producer_.get();
+  if (solo) {
+    if (auto* p = solo_producer())
+      by = p;
+    else
+      solo = false;
+  }
   // Records without headers (the CoT output) go through the C API by topic
   // handle; the C++ produce() copies the topic name and looks it up by
   // name for every message.
   for (;;) {
-    auto* rkt = headers ? nullptr : topic_handle(topic);
-    auto* opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(slot));
-    auto rc = rkt ? static_cast<RdKafka::ErrorCode>(rd_kafka_producev(
-                producer_->c_ptr(), RD_KAFKA_V_RKT(rkt),
-                RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-                RD_KAFKA_V_MSGFLAGS(own ? 0 : RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()),
-                                 payload.size()),
-                RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
-                RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END))
-                  : producer_->produce(topic, RdKafka::Topic::PARTITION_UA,
-                                       own ? 0 : RdKafka::Producer::RK_MSG_COPY,
-                                       const_cast<char*>(payload.data()),
-                                       payload.size(),
-                                       key.empty() ? nullptr : key.data(),
-                                       key.size(), 0, headers, opaque);
+    auto* rkt = headers || solo ? nullptr : topic_handle(topic);
+    auto* opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(slot)
+                                           | (solo ? solo_bit : 0));
+    auto rc
+      = rkt ? static_cast<RdKafka::ErrorCode>(rd_kafka_producev(
+          producer_->c_ptr(), RD_KAFKA_V_RKT(rkt),
+          RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+          RD_KAFKA_V_MSGFLAGS(own ? 0 : RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
+          RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+          RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END))
+            : by->produce(topic, RdKafka::Topic::PARTITION_UA,
+                          own ? 0 : RdKafka::Producer::RK_MSG_COPY,
+                          const_cast<char*>(payload.data()), payload.size(),
+                          key.empty() ? nullptr : key.data(), key.size(), 0,
+                          headers, opaque);
     if (rc == RdKafka::ERR_NO_ERROR)
       return;
     if (rc == RdKafka::ERR__QUEUE_FULL) {
       // The local queue is bounded: wait for the broker to take some.
-      producer_->poll(10);
+      by->poll(10);
       continue;
     }
     // Larger than message.max.bytes: librdkafka copies what is left of
@@ -440,8 +488,7 @@ void tracked_producer::produce_slot(const std::string& topic,
     // On a permanent failure the slot (and its hold on a payload's owner)
     // stays taken: the owner of this producer stops, and the destructor
     // lets go of everything.
-    if (permanent(rc)
-        || producer_->fatal_error(failure_) != RdKafka::ERR_NO_ERROR) {
+    if (permanent(rc) || by->fatal_error(failure_) != RdKafka::ERR_NO_ERROR) {
       if (failure_.empty())
         failure_ = "produce to " + topic + ": " + RdKafka::err2str(rc);
       delete headers;
@@ -456,7 +503,7 @@ void tracked_producer::produce_slot(const std::string& topic,
                 {{"topic", topic}, {"error", RdKafka::err2str(rc)}});
     retries_pending_.push_back(
       {topic, std::string{key}, own ? std::string{} : std::string{payload},
-       own ? payload : std::string_view{}, headers, slot});
+       own ? payload : std::string_view{}, headers, slot, solo});
     next_retry_ = std::chrono::steady_clock::now()
                   + std::chrono::milliseconds{500};
     return;
@@ -465,6 +512,8 @@ void tracked_producer::produce_slot(const std::string& topic,
 
 void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
   producer_->poll(timeout_ms);
+  if (solo_)
+    solo_->poll(0);
   settle(out);
   if (!retries_pending_.empty() && failure_.empty()
       && std::chrono::steady_clock::now() >= next_retry_) {
@@ -475,7 +524,7 @@ void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
       produce_slot(r.topic, r.key,
                    slots_[r.slot].hold != no_hold ? r.held
                                                   : std::string_view{r.payload},
-                   r.headers, r.slot);
+                   r.headers, r.slot, r.solo);
     }
   }
 }
@@ -511,22 +560,26 @@ void tracked_producer::flush(int timeout_ms, std::vector<delivered_ref>& out) {
 }
 
 void tracked_producer::dr_cb(RdKafka::Message& msg) {
-  auto slot = static_cast<uint32_t>(
-    reinterpret_cast<uintptr_t>(msg.msg_opaque()));
+  auto opaque = reinterpret_cast<uintptr_t>(msg.msg_opaque());
+  bool solo = (opaque & solo_bit) != 0;
+  auto slot = static_cast<uint32_t>(opaque & ~solo_bit);
   if (msg.err() != RdKafka::ERR_NO_ERROR) {
     if (msg.err() == RdKafka::ERR_MSG_SIZE_TOO_LARGE && cut_oversized_
         && slots_[slot].hold == no_hold) {
-      // The broker refused it (the topic's max.message.bytes): produce its
-      // first half again, with the rest of the retries.
+      // The broker refused it (the topic's max.message.bytes), or refused
+      // the batch it was in: whole and alone first, then its first half
+      // (alone), with the rest of the retries.
       RdKafka::Headers* headers = nullptr;
       if (auto h = msg.headers())
         headers = RdKafka::Headers::create(h->get_all());
       std::string_view bytes{static_cast<const char*>(msg.payload()),
                              msg.len()};
-      if (cut_in_half(msg.topic_name(), bytes, headers)) {
-        retries_pending_.push_back(
-          {msg.topic_name(), msg.key() ? *msg.key() : std::string{},
-           std::string{bytes}, std::string_view{}, headers, slot});
+      bool whole = !solo && solo_producer() != nullptr;
+      if (whole || cut_in_half(msg.topic_name(), bytes, headers)) {
+        retries_pending_.push_back({msg.topic_name(),
+                                    msg.key() ? *msg.key() : std::string{},
+                                    std::string{bytes}, std::string_view{},
+                                    headers, slot, whole || solo});
         return;
       }
       delete headers;
@@ -553,7 +606,7 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
     retries_pending_.push_back(
       {msg.topic_name(), msg.key() ? *msg.key() : std::string{},
        own ? std::string{} : std::string{bytes},
-       own ? bytes : std::string_view{}, headers, slot});
+       own ? bytes : std::string_view{}, headers, slot, solo});
     return;
   }
   // Its slot is read later, with the others of this poll: it was written

@@ -119,6 +119,11 @@ public:
   /// length, and logged, instead of stopping the producer. The whole value
   /// stays in the input topic, where the other headers point. Off by
   /// default: a CoT event is never cut.
+  ///
+  /// The broker refuses a whole batch, and librdkafka fails every message
+  /// in it: a message the broker refused is first sent again whole and
+  /// alone, by a second producer that sends one message per request
+  /// (created at the first such refusal), and cut only when refused alone.
   void cut_oversized(bool on) {
     cut_oversized_ = on;
   }
@@ -155,15 +160,31 @@ private:
     std::string_view held;
     RdKafka::Headers* headers;
     uint32_t slot;
+    /// Sent by solo_ (see cut_oversized).
+    bool solo = false;
   };
 
-  /// `payload` is copied by librdkafka unless the slot has a hold.
+  /// `payload` is copied by librdkafka unless the slot has a hold; `solo`:
+  /// sent by solo_, one message per request.
   void produce_slot(const std::string& topic, std::string_view key,
                     std::string_view payload, RdKafka::Headers* headers,
-                    uint32_t slot);
+                    uint32_t slot, bool solo = false);
+
+  /// A delivery report's opaque: the slot, with this bit when solo_ sent
+  /// the message.
+  static constexpr uintptr_t solo_bit = uintptr_t{1} << 31;
+
+  /// solo_, created on first use from solo_conf_; null (and logged) when
+  /// librdkafka cannot create it.
+  RdKafka::Producer* solo_producer();
 
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Conf> conf_;
+  /// With cut_oversized: the producer of messages the broker refused as
+  /// too large, one message per request (batch.num.messages=1), so that a
+  /// refusal concerns that message alone.
+  std::unique_ptr<RdKafka::Conf> solo_conf_;
+  std::unique_ptr<RdKafka::Producer> solo_;
   /// Topic handles by name (C API; prepare() and the first produce to a
   /// topic): a produce names its topic by handle, with no lookup by name
   /// inside librdkafka and no copy of the name; kept so that librdkafka
@@ -214,6 +235,9 @@ private:
   /// on_report(): librdkafka's main queue, where delivery reports arrive.
   std::function<void()> wake_;
   ::rd_kafka_queue_s* reports_ = nullptr;
+  ::rd_kafka_queue_s* solo_reports_ = nullptr;
+  /// Has `queue` (the main queue of `rk`, got when null) call wake_.
+  void wake_on(::rd_kafka_s* rk, ::rd_kafka_queue_s*& queue);
 };
 
 /// librdkafka properties that every consumer of cotflow's (and of its tests

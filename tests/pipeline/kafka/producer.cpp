@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -187,10 +188,11 @@ namespace {
 
 /// A dead letter of `size` bytes, with the headers the dead-letter sink
 /// gives one.
-void produce_dead_letter(cotflow::tracked_producer& p, size_t size) {
+void produce_dead_letter(cotflow::tracked_producer& p, size_t size,
+                         int64_t offset = 7, char fill = 'd') {
   auto* h = RdKafka::Headers::create();
   h->add("cotflow.reason", "too_large");
-  p.produce("cot", "dl", std::string(size, 'd'), 0, 7, -1, h);
+  p.produce("cot", "dl", std::string(size, fill), 0, offset, -1, h);
 }
 
 } // namespace
@@ -217,11 +219,13 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_over_message_max_bytes_goes_out_cut) {
 BOOST_AUTO_TEST_CASE(
   a_dead_letter_the_broker_refuses_as_too_large_goes_out_cut) {
   // The topic's max.message.bytes on the broker: the delivery report
-  // says MSG_SIZE_TOO_LARGE (injected), and the first half goes out.
+  // says MSG_SIZE_TOO_LARGE (injected), again when the letter is sent
+  // alone, and the first half goes out.
   cotflow::test::mock_cluster c{"cot"};
   auto p = producer_on(c);
   p->cut_oversized(true);
-  rd_kafka_mock_push_request_errors(c.mc, 0 /* Produce */, 1,
+  rd_kafka_mock_push_request_errors(c.mc, 0 /* Produce */, 2,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
                                     RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
   produce_dead_letter(*p, 10000);
   auto delivered = drain(*p, 30s);
@@ -232,6 +236,34 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST_REQUIRE(got.size() == 1u);
   BOOST_TEST(got[0].payload == std::string(5000, 'd'));
   BOOST_TEST(got[0].headers["cotflow.truncated"] == "10000");
+}
+
+BOOST_AUTO_TEST_CASE(letters_refused_with_their_batch_go_out_whole_alone) {
+  // The broker refuses a whole batch as too large and librdkafka fails
+  // every letter in it: each is sent again whole, alone, and goes out
+  // uncut when it fits alone (here: the refusal is injected once).
+  cotflow::test::mock_cluster c{"cot"};
+  auto p = producer_on(c, {{"linger.ms", "50"}});
+  p->cut_oversized(true);
+  rd_kafka_mock_push_request_errors(c.mc, 0 /* Produce */, 1,
+                                    RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  produce_dead_letter(*p, 3000, 7, 'a');
+  produce_dead_letter(*p, 3000, 8, 'b');
+  auto delivered = drain(*p, 30s);
+  BOOST_TEST_REQUIRE(delivered.size() == 2u);
+  BOOST_TEST(p->failure() == "");
+  BOOST_TEST(p->cut() == 0u);
+  auto got = cotflow::test::read_topic(c.bootstraps(), "cot");
+  BOOST_TEST_REQUIRE(got.size() == 2u);
+  std::set<std::string> payloads;
+  for (auto& m : got) {
+    payloads.insert(m.payload);
+    BOOST_TEST(m.headers.count("cotflow.truncated") == 0u);
+    BOOST_TEST(m.headers["cotflow.reason"] == "too_large");
+  }
+  BOOST_TEST(
+    (payloads
+     == std::set<std::string>{std::string(3000, 'a'), std::string(3000, 'b')}));
 }
 
 BOOST_AUTO_TEST_CASE(without_cutting_a_message_too_large_stops_the_producer) {
