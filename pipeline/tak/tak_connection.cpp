@@ -86,6 +86,14 @@ std::string ssl_errors(bool* unsupported = nullptr, bool* refused = nullptr) {
   return out.empty() ? std::string{"unknown TLS error"} : out;
 }
 
+/// A server refusing the client's certificate once the client's side of
+/// a TLS 1.3 handshake is done (on the next read or write), with why.
+std::string refused_after_handshake(const std::string& why) {
+  return "the server refused cotflow's client certificate right after the "
+         "handshake: "
+         + why;
+}
+
 bool is_ip_literal(const std::string& host) {
   in6_addr a6;
   in_addr a4;
@@ -669,10 +677,7 @@ std::string tak_connection::write_failure(int ssl_error) {
       why = alert;
   }
   refused_credentials_ = refused;
-  return refused ? "the server refused cotflow's client certificate right "
-                   "after the handshake: "
-                     + why
-                 : "TLS write failed: " + why;
+  return refused ? refused_after_handshake(why) : "TLS write failed: " + why;
 }
 
 bool tak_connection::receive(std::string* keep, std::string& err) {
@@ -694,17 +699,15 @@ bool tak_connection::receive(std::string* keep, std::string& err) {
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
       return true;
     bool refused = false;
-    err = e == SSL_ERROR_ZERO_RETURN
-            ? "server closed the connection"
-            : "TLS read failed: " + ssl_errors(nullptr, &refused);
+    auto why = e == SSL_ERROR_ZERO_RETURN ? std::string{}
+                                          : ssl_errors(nullptr, &refused);
     // TLS 1.3: the server checks the client's certificate after the
     // client's side of the handshake is done, and says no on the first
     // read.
     refused_credentials_ = refused;
-    if (refused)
-      err = "the server refused cotflow's client certificate right after "
-            "the handshake: "
-            + err.substr(17);
+    err = refused                      ? refused_after_handshake(why)
+          : e == SSL_ERROR_ZERO_RETURN ? "server closed the connection"
+                                       : "TLS read failed: " + why;
     if (e == SSL_ERROR_SYSCALL && n == 0)
       err = "server closed the connection";
     close();
