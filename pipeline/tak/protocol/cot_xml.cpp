@@ -26,6 +26,19 @@ bool references_ok(std::string_view raw) {
   return xml_unescape(raw, scratch);
 }
 
+/// Where a reader keeps what it reads at one level of nesting: asked for
+/// each element there as soon as its name is read.
+struct collector {
+  /// Where that element's name, attributes and extent go (none: it is
+  /// only checked).
+  xml_element* keep = nullptr;
+  /// Who keeps its children (none: they are only checked).
+  collector* children = nullptr;
+
+  virtual ~collector() = default;
+  virtual collector& take(std::string_view tag) = 0;
+};
+
 /// A cursor over XML text; each reader advances `p` past what it read.
 struct reader {
   std::string_view text;
@@ -84,15 +97,22 @@ struct reader {
     return text.substr(from, p - from);
   }
 
-  /// Reads the element at `p` (which is at `<`); with `keep`, its name,
-  /// attributes and extent go there, and only checks its descendants.
-  bool element(xml_element* keep, int depth) {
+  /// Reads the element at `p` (which is at `<`), and its descendants;
+  /// `level` (when there is one) says where it and they are kept.
+  bool element(collector* level, int depth) {
     if (depth > max_depth)
       return fail("elements nested deeper than 64");
     auto from = p++;
     auto tag = name();
     if (tag.empty())
       return fail("an element without a name");
+    xml_element* keep = nullptr;
+    collector* below = nullptr;
+    if (level) {
+      auto& c = level->take(tag);
+      keep = c.keep;
+      below = c.children;
+    }
     if (keep) {
       keep->name = tag;
       keep->attributes.clear();
@@ -167,11 +187,33 @@ struct reader {
         }
         return true;
       }
-      if (!element(nullptr, depth + 1))
+      if (!element(below, depth + 1))
         return false;
     }
   }
 };
+
+/// Reads the element siblings of `content` at the top level (depth 1)
+/// into `level`.
+bool read_level(std::string_view content, collector& level, std::string& err) {
+  reader r{content, 0, err};
+  for (;;) {
+    auto lt = content.find('<', r.p);
+    if (lt == std::string_view::npos)
+      return true;
+    r.p = lt;
+    bool ok = true;
+    if (r.skip_markup(ok)) {
+      if (!ok)
+        return false;
+      continue;
+    }
+    if (r.starts("</"))
+      return r.fail("an end tag without its start");
+    if (!r.element(&level, 1))
+      return false;
+  }
+}
 
 void append_utf8(uint32_t cp, std::string& out) {
   if (cp < 0x80) {
@@ -207,52 +249,90 @@ const std::string_view* xml_element::find(std::string_view attr) const {
 
 bool read_elements(std::string_view content, std::vector<xml_element>& out,
                    std::string& err) {
-  reader r{content, 0, err};
-  for (;;) {
-    auto lt = content.find('<', r.p);
-    if (lt == std::string_view::npos)
-      return true;
-    r.p = lt;
-    bool ok = true;
-    if (r.skip_markup(ok)) {
-      if (!ok)
-        return false;
-      continue;
+  struct append final : collector {
+    std::vector<xml_element>& out;
+    explicit append(std::vector<xml_element>& out) : out(out) {}
+    collector& take(std::string_view) override {
+      keep = &out.emplace_back();
+      return *this;
     }
-    if (r.starts("</"))
-      return r.fail("an end tag without its start");
-    out.emplace_back();
-    if (!r.element(&out.back(), 1))
-      return false;
-  }
+  } level{out};
+  return read_level(content, level, err);
 }
 
 bool read_cot_xml(std::string_view xml, cot_xml& out, std::string& err) {
-  std::vector<xml_element> top;
-  if (!read_elements(xml, top, err))
+  // Each detail child's attributes go back to the spares, to be filled
+  // again without going to the heap.
+  for (auto& el : out.detail)
+    if (el.attributes.capacity() != 0)
+      out.spare_attributes.push_back(std::move(el.attributes));
+  out.detail.clear();
+  out.has_point = false;
+
+  // One pass over the document: <event> and its children kept, <point>'s
+  // attributes and <detail>'s children too, everything checked. What is
+  // not <point> or <detail> under <event> is remembered, and refused only
+  // once the whole document is known to be well-formed.
+  struct detail_children final : collector {
+    cot_xml& out;
+    explicit detail_children(cot_xml& out) : out(out) {}
+    collector& take(std::string_view) override {
+      keep = &out.detail.emplace_back();
+      if (!out.spare_attributes.empty()) {
+        keep->attributes = std::move(out.spare_attributes.back());
+        out.spare_attributes.pop_back();
+      }
+      return *this;
+    }
+  } in_detail{out};
+  struct event_children final : collector {
+    cot_xml& out;
+    detail_children& in_detail;
+    std::string_view stray;
+    event_children(cot_xml& out, detail_children& in_detail)
+      : out(out), in_detail(in_detail) {}
+    collector& take(std::string_view tag) override {
+      keep = nullptr;
+      children = nullptr;
+      if (tag == "point" && !out.has_point) {
+        out.has_point = true;
+        keep = &out.point;
+      } else if (tag == "detail") {
+        children = &in_detail;
+      } else if (stray.empty()) {
+        stray = tag;
+      }
+      return *this;
+    }
+  } in_event{out, in_detail};
+  struct top_level final : collector {
+    cot_xml& out;
+    event_children& in_event;
+    size_t count = 0;
+    bool event_first = false;
+    top_level(cot_xml& out, event_children& in_event)
+      : out(out), in_event(in_event) {}
+    collector& take(std::string_view tag) override {
+      keep = nullptr;
+      children = nullptr;
+      if (count++ == 0 && tag == "event") {
+        event_first = true;
+        keep = &out.event;
+        children = &in_event;
+      }
+      return *this;
+    }
+  } top{out, in_event};
+  if (!read_level(xml, top, err))
     return false;
-  if (top.size() != 1 || top[0].name != "event") {
+  if (top.count != 1 || !top.event_first) {
     err = "not one <event> element";
     return false;
   }
-  out.event = std::move(top[0]);
-  out.has_point = false;
-  out.detail.clear();
-  std::vector<xml_element> children;
-  if (!read_elements(out.event.inner, children, err))
+  if (!in_event.stray.empty()) {
+    err = "<event> holds <" + std::string{in_event.stray}
+          + ">: only <point> and <detail> belong there";
     return false;
-  for (auto& child : children) {
-    if (child.name == "point" && !out.has_point) {
-      out.point = std::move(child);
-      out.has_point = true;
-    } else if (child.name == "detail") {
-      if (!read_elements(child.inner, out.detail, err))
-        return false;
-    } else {
-      err = "<event> holds <" + std::string{child.name}
-            + ">: only <point> and <detail> belong there";
-      return false;
-    }
   }
   return true;
 }

@@ -32,6 +32,9 @@ struct cot_xml {
   xml_element point;
   bool has_point = false;
   std::vector<xml_element> detail;
+  /// The attribute lists of the last event's detail children, kept for
+  /// the next one's: a cot_xml read again and again stops allocating.
+  std::vector<std::vector<xml_attribute>> spare_attributes;
 };
 
 /// Reads the element siblings of `content` (text, comments, CDATA and
@@ -43,8 +46,9 @@ struct cot_xml {
 bool read_elements(std::string_view content, std::vector<xml_element>& out,
                    std::string& err);
 
-/// Reads one CoT event (an optional `<?xml ...?>` prolog, then <event>).
-/// False with `err` when it is not one.
+/// Reads one CoT event (an optional `<?xml ...?>` prolog, then <event>)
+/// in one pass, reusing what `out` holds from the last one. False with
+/// `err` when it is not one.
 bool read_cot_xml(std::string_view xml, cot_xml& out, std::string& err);
 
 /// Appends the CoT event `xml` to `out` with `extra` (detail elements)

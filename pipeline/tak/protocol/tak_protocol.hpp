@@ -45,9 +45,11 @@ bool to_tak_message(std::string_view xml, pb::TakMessage& out,
 /// Appends `v` as an unsigned protobuf varint.
 void append_varint(uint64_t v, std::string& out);
 
-/// Encodes CoT XML events for a connection that speaks version 1. Each
-/// message is built in an arena that starts again for the next event, so
-/// that encoding does not go to the heap once warm.
+/// Encodes CoT XML events for a connection that speaks version 1. The
+/// event is read by a reader kept for the next one, and its message built
+/// in an arena that starts again for the next event: once warm, only the
+/// characters of its strings longer than std::string holds in place (a
+/// uid, xmlDetail) go to the heap, ~2 allocations per event (bench_codec).
 class encoder {
 public:
   encoder();

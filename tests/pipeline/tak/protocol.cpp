@@ -150,6 +150,84 @@ BOOST_AUTO_TEST_CASE(what_is_not_a_cot_event_is_refused_with_a_reason) {
   BOOST_TEST(err.find("deeper than 64") != std::string::npos);
 }
 
+namespace {
+
+/// What a test compares of a read event: every element's name, attributes
+/// and extent.
+std::string shape(const cot_xml& ev) {
+  std::string out;
+  auto add = [&](const xml_element& el) {
+    out.append(el.name).append("{");
+    for (auto& a : el.attributes)
+      out.append(a.name).append("=").append(a.raw).append(";");
+    out.append("}").append(el.whole).append("\n");
+  };
+  add(ev.event);
+  if (ev.has_point)
+    add(ev.point);
+  for (auto& el : ev.detail)
+    add(el);
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_reader_used_again_reads_as_a_fresh_one) {
+  // Rich, then bare, then rich again: nothing of one event stays in the
+  // next (the detail children's attribute lists go round as spares).
+  const std::string events[] = {
+    event_with(R"(<contact callsign="a" endpoint="x"/><track speed="1" )"
+               R"(course="2"/><remarks>r<b/></remarks><link uid="l" )"
+               R"(relation="p-p" type="a"/>)"),
+    head + "</event>",
+    event_with("<status battery=\"3\"/>"),
+    event_with(R"(<__group name="Cyan" role="Team Member"/>)")
+      .replace(0, 0, "<?xml version=\"1.0\"?><!-- c -->"),
+    event_with(R"(<contact callsign="a" endpoint="x"/><track speed="1" )"
+               R"(course="2"/><remarks>r<b/></remarks>)"),
+  };
+  cot_xml again;
+  for (auto& xml : events) {
+    cot_xml fresh;
+    std::string err;
+    BOOST_TEST_CONTEXT(xml) {
+      BOOST_TEST_REQUIRE(read_cot_xml(xml, fresh, err), err);
+      BOOST_TEST_REQUIRE(read_cot_xml(xml, again, err), err);
+      BOOST_TEST(shape(again) == shape(fresh));
+    }
+  }
+  BOOST_TEST_REQUIRE(again.detail.size() == 3u);
+  BOOST_TEST(again.detail[0].name == "contact");
+  BOOST_TEST(*again.detail[0].find("endpoint") == "x");
+  BOOST_TEST(again.detail[2].whole == "<remarks>r<b/></remarks>");
+}
+
+BOOST_AUTO_TEST_CASE(what_is_not_point_or_detail_under_event_is_refused) {
+  cot_xml ev;
+  std::string err;
+  BOOST_TEST(!read_cot_xml(head + "<foo/><detail/></event>", ev, err));
+  BOOST_TEST(err
+             == "<event> holds <foo>: only <point> and <detail> "
+                "belong there");
+  err.clear();
+  BOOST_TEST(!read_cot_xml(head + R"(<point lat="1"/></event>)", ev, err));
+  BOOST_TEST(err
+             == "<event> holds <point>: only <point> and <detail> "
+                "belong there");
+  // The document is checked whole first: a flaw after the stray element
+  // is what is reported.
+  err.clear();
+  BOOST_TEST(
+    !read_cot_xml(head + "<foo/><detail><a></b></detail></event>", ev, err));
+  BOOST_TEST(err.find("does not close") != std::string::npos, err);
+  err.clear();
+  BOOST_TEST(!read_cot_xml("<point/>", ev, err));
+  BOOST_TEST(err == "not one <event> element");
+  err.clear();
+  BOOST_TEST(!read_cot_xml(head + "</event>" + head + "</event>", ev, err));
+  BOOST_TEST(err == "not one <event> element");
+}
+
 BOOST_AUTO_TEST_CASE(character_references_decode_to_utf8) {
   std::string out;
   BOOST_TEST(xml_unescape("a&#233;&#x263A;&lt;&amp;&quot;&apos;&gt;", out));
