@@ -1252,6 +1252,77 @@ BOOST_AUTO_TEST_CASE(mesh_datagrams_carry_the_control_twice_a_minute) {
   BOOST_CHECK(control == (std::vector<bool>{true, false, true}));
 }
 
+namespace {
+
+/// `events` with each one's version 1 message as the encoder would have
+/// converted it, but from the XML of uid "x-" + its uid: a destination that
+/// writes the encoder's message is told apart by the uids it writes.
+std::shared_ptr<const cot_events>
+with_encoder_v1(std::shared_ptr<const cot_events> events) {
+  auto out = std::make_shared<cot_events>(*events);
+  takp::encoder enc;
+  for (auto& ev : *out) {
+    std::string err;
+    BOOST_REQUIRE_MESSAGE(enc.message(cot("x-" + ev.uid), ev.v1, err), err);
+  }
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_encoders_version_1_message_is_written_where_it_fits) {
+  BOOST_CHECK(!writes_encoder_v1(cfg.target)); // xml
+  // Version 1 from the first byte: the encoder's messages, framed.
+  fixture v1;
+  v1.url("tcp://tak.example:8087?protocol=1");
+  BOOST_CHECK(writes_encoder_v1(v1.cfg.target));
+  v1.start(false);
+  v1.d->take(with_encoder_v1(v1.cot_batch({"a", "b"})));
+  v1.d->take(v1.cot_batch({"c"})); // none (a replayed event): converted
+  v1.pump();
+  BOOST_CHECK(frame_uids(v1.received())
+              == (std::vector<std::string>{"x-a", "x-b", "c"}));
+
+  // A mesh datagram that carries the control is converted here.
+  fixture mesh;
+  mesh.url("udp://239.2.3.1:6969?protocol=mesh");
+  mesh.w->udp = true;
+  mesh.start(false);
+  mesh.d->take(with_encoder_v1(mesh.cot_batch({"a", "b"})));
+  mesh.pump();
+  BOOST_REQUIRE_EQUAL(mesh.w->writes.size(), 2u);
+  std::vector<std::string> uids;
+  std::vector<bool> control;
+  for (auto& dgram : mesh.w->writes) {
+    BOOST_REQUIRE_EQUAL(dgram.substr(0, 3), "\xbf\x01\xbf");
+    takp::pb::TakMessage m;
+    BOOST_REQUIRE(m.ParseFromString(dgram.substr(3)));
+    uids.push_back(m.cotevent().uid());
+    control.push_back(m.has_takcontrol());
+  }
+  BOOST_CHECK(uids == (std::vector<std::string>{"a", "x-b"}));
+  BOOST_CHECK(control == (std::vector<bool>{true, false}));
+
+  // A destination that routes writes events with its <dest>s: converted
+  // here, from the routed XML.
+  fixture routed;
+  routed.url("tcp://tak.example:8087?protocol=1&dest_missions=ops");
+  BOOST_CHECK(!writes_encoder_v1(routed.cfg.target));
+  routed.start(false);
+  routed.d->take(with_encoder_v1(routed.cot_batch({"a"})));
+  routed.pump();
+  auto frames = test::stream_frames(routed.received());
+  BOOST_REQUIRE_EQUAL(frames.size(), 1u);
+  BOOST_CHECK_EQUAL(frames[0].cotevent().uid(), "a");
+  BOOST_CHECK_EQUAL(frames[0].cotevent().detail().xmldetail(),
+                    R"(<marti><dest mission="ops"/></marti>)");
+  fixture archived;
+  archived.url("tcp://tak.example:8087?protocol=negotiate&archive=true");
+  BOOST_CHECK(!writes_encoder_v1(archived.cfg.target));
+  archived.url("tcp://tak.example:8087?protocol=negotiate");
+  BOOST_CHECK(writes_encoder_v1(archived.cfg.target));
+}
+
 BOOST_AUTO_TEST_CASE(an_event_version_1_cannot_encode_is_dropped_and_counted) {
   url("tcp://tak.example:8087?protocol=1");
   start(false);
