@@ -3,7 +3,6 @@
 #include "actors/detail/failure.hpp"
 #include "pipeline/core/time.hpp"
 #include "pipeline/delivery/topic_names.hpp"
-#include "pipeline/tak/destination.hpp"
 
 #include <caf/all.hpp>
 
@@ -37,19 +36,6 @@ void prefetch_bytes(std::string_view bytes) {
     __builtin_prefetch(p + at);
 }
 
-/// The version 1 message of `ev`, for the destinations that write it as
-/// converted here; none when its XML does not convert (such a destination
-/// then converts it itself, and logs why it cannot).
-void add_v1(encoder_state& s, cot_event& ev) {
-  if (!s.v1)
-    return;
-  ev.v1 = buffer_for(s.xml_buffers.get(), s.xml_spares, 64, ev.xml.size(),
-                     s.xml_reserve);
-  std::string err;
-  if (!s.v1->message(ev.xml, ev.v1, err))
-    ev.v1.clear();
-}
-
 /// The event of the sensor that made the detection just encoded, when it
 /// is due (cot_encoder::sensor_event), after that detection's. It carries
 /// no input record (its ref is none, tp 0, which the offset tracker never
@@ -63,7 +49,6 @@ void add_sensor_event(encoder_state& s, int64_t timestamp_ms, int64_t now,
     return;
   ev.timestamp_ms = timestamp_ms;
   ev.source = s.det.source; // routed as its source's detections are
-  add_v1(s, ev);
   events.push_back(std::move(ev));
 }
 
@@ -124,7 +109,6 @@ void encode_work(encoder_actor::stateful_pointer<encoder_state> self,
         ev.timestamp_ms = r.timestamp_ms;
         s.enc->uid(s.det, ev.uid);
         ev.source = s.det.source;
-        add_v1(s, ev);
         events->push_back(std::move(ev));
         if (s.enc->presenting())
           add_sensor_event(s, r.timestamp_ms, now, *events);
@@ -178,12 +162,6 @@ encoder(encoder_actor::stateful_pointer<encoder_state> self,
   s.slot = slot;
   s.xml_buffers = std::move(xml_buffers);
   s.throw_rate = cfg->faults.encoder_throw_rate;
-  for (auto& [name, url] : cfg->tak.destinations) {
-    std::string err;
-    auto target = parse_tak_url(url, err);
-    if (target && writes_encoder_v1(*target) && !s.v1)
-      s.v1.emplace();
-  }
   return {
     [=](work& w) { encode_work(self, w); },
   };

@@ -6,7 +6,6 @@
 #include "pipeline/codec/decoder.hpp"
 #include "pipeline/core/stats.hpp"
 #include "pipeline/core/string_pool.hpp"
-#include "pipeline/tak/protocol/tak_protocol.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 
@@ -38,10 +37,6 @@ struct encoder_state {
   /// write the next events into; taken from `xml_buffers` in bulk.
   std::shared_ptr<string_pool> xml_buffers;
   std::vector<std::string> xml_spares;
-  /// When a TAK destination writes the encoder's version 1 messages
-  /// (writes_encoder_v1): converts each event once, for all of them, while
-  /// its XML is in this core's cache.
-  std::optional<takp::encoder> v1;
   std::vector<cot_sink_actor> sinks;
   dead_letter_sink_actor dead_letters;
   source_actor source;

@@ -51,7 +51,7 @@ typename Inspector::result_type inspect(Inspector& f, batch& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cot_event& x) {
   return f(caf::meta::type_name("cot_event"), x.ref, x.timestamp_ms, x.uid,
-           x.type, x.source, x.stale_ms, x.xml, x.v1);
+           x.type, x.source, x.stale_ms, x.xml);
 }
 
 template <class Inspector>

@@ -25,11 +25,6 @@ struct cot_event {
   /// parked event past it is dropped and counted instead of replayed.
   int64_t stale_ms = 0;
   std::string xml;
-  /// The event as a TAK Protocol version 1 TakMessage, serialized without
-  /// framing, when a destination may write version 1 (the encoder converts
-  /// it once, for all of them, while `xml` is fresh); empty otherwise, and
-  /// in a replayed event: a destination then converts `xml` itself.
-  std::string v1;
 };
 
 using cot_events = std::vector<cot_event>;
@@ -44,21 +39,16 @@ struct cot_batch {
 };
 
 /// An empty batch of events to fill and then share. When the last holder
-/// lets it go (in whichever thread), the XML and version 1 buffers of its
-/// events go back to `xml_pool` (may be null) for the encoders to fill
-/// again.
+/// lets it go (in whichever thread), the XML buffers of its events go back
+/// to `xml_pool` (may be null) for the encoders to fill again.
 inline std::shared_ptr<cot_events>
 make_cot_events(std::shared_ptr<string_pool> xml_pool) {
   struct give_back_xml {
     std::shared_ptr<string_pool> pool;
     void operator()(cot_events* events) const {
-      if (pool) {
+      if (pool)
         pool->give(*events,
                    [](cot_event& ev) -> std::string& { return ev.xml; });
-        if (!events->empty() && !events->front().v1.empty())
-          pool->give(*events,
-                     [](cot_event& ev) -> std::string& { return ev.v1; });
-      }
       delete events;
     }
   };

@@ -44,11 +44,6 @@ std::string dests_of(const tak_url& u) {
 
 } // namespace
 
-bool writes_encoder_v1(const tak_url& target) {
-  return target.protocol != tak_protocol_choice::xml && dests_of(target).empty()
-         && !target.archive;
-}
-
 tak_destination::tak_destination(tak_destination_settings settings,
                                  std::unique_ptr<tak_transport> transport,
                                  std::shared_ptr<parking_port> lot,
@@ -801,22 +796,15 @@ void tak_destination::note_unacknowledged(bool complete) {
   link_.window_unacked = *n > own ? *n - own : 0;
 }
 
-// Appends queued event `i` encoded for a version 1 connection to `out`:
-// its message as the encoder converted it (`v1`, when there is one), else
-// converted from `xml` here; false (logged) when it cannot be, which only
-// an event that is not CoT XML cotflow wrote could cause. A mesh datagram
-// says which versions cotflow decodes every 30 s (the protocol asks for
-// once a minute).
-bool tak_destination::encode_next(std::string_view xml, std::string_view v1,
-                                  std::string& out) {
+// Appends queued event `i` encoded for a version 1 connection to `out`;
+// false (logged) when it cannot be, which only an event that is not CoT
+// XML cotflow wrote could cause. A mesh datagram says which versions
+// cotflow decodes every 30 s (the protocol asks for once a minute).
+bool tak_destination::encode_next(std::string_view xml, std::string& out) {
   // Only a mesh datagram may carry the control: the clock only for it.
   bool mesh = link_.format == takp::wire_format::mesh;
   auto now = mesh ? env_.now() : clock::time_point{};
   bool control = mesh && now >= link_.next_control;
-  if (!v1.empty() && !control) {
-    takp::encoder::frame(v1, link_.format, out);
-    return true;
-  }
   std::string err;
   if (!proto_.append(xml, link_.format, control, out, err)) {
     log::error("tak-sink",
@@ -837,18 +825,15 @@ bool tak_destination::encode_next(std::string_view xml, std::string_view v1,
 void tak_destination::append_event(size_t i, bool encoded, std::string& out,
                                    bool& unencodable) {
   std::string_view xml = queue_[i]->xml;
-  // The encoder's message is of the event as it is.
-  std::string_view v1 = queue_[i]->v1;
   if (!extra_detail_.empty() || !dests_.empty()) {
     routed_.clear();
     append_with_detail(xml, extra_detail_, encoded ? routed_ : out, dests_);
     if (!encoded)
       return;
     xml = routed_;
-    v1 = {};
   }
   if (encoded)
-    unencodable = !encode_next(xml, v1, out);
+    unencodable = !encode_next(xml, out);
   else
     out.append(xml);
 }

@@ -83,12 +83,6 @@ struct tak_destination_settings {
   std::optional<uint64_t> seed;
 };
 
-/// Whether a destination at `target` may write an event's version 1
-/// message as the encoder converted it (cot_event::v1): it may speak TAK
-/// Protocol version 1, and writes events as they are (no routing <dest>s,
-/// no <archive/> added). The encoders convert only when one does.
-bool writes_encoder_v1(const tak_url& target);
-
 /// What a tak_destination gets from whoever runs it (the tak_sink actor, or
 /// a test): clocks, where acknowledgements and timings go, the counters.
 struct tak_destination_env {
@@ -346,7 +340,7 @@ private:
 
   // Writing.
   void drop_stale();
-  bool encode_next(std::string_view xml, std::string_view v1, std::string& out);
+  bool encode_next(std::string_view xml, std::string& out);
   void append_event(size_t i, bool encoded, std::string& out,
                     bool& unencodable);
   void note_unacknowledged(bool complete);

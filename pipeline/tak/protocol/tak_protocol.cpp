@@ -256,68 +256,31 @@ encoder::encoder() : block_(new char[arena_block]) {
 
 encoder::~encoder() = default;
 
-namespace {
-
-void append_header(size_t size, wire_format format, std::string& out) {
+bool encoder::append(std::string_view xml, wire_format format, bool control,
+                     std::string& out, std::string& err) {
+  // What the last event left in the arena goes; its first block stays.
+  arena_->Reset();
+  auto& msg = *google::protobuf::Arena::CreateMessage<pb::TakMessage>(
+    arena_.get());
+  if (!to_tak_message(xml, msg, err))
+    return false;
+  if (control) {
+    auto c = msg.mutable_takcontrol();
+    c->set_minprotoversion(1);
+    c->set_maxprotoversion(1);
+  }
+  auto size = msg.ByteSizeLong();
   if (format == wire_format::mesh) {
     out += "\xbf\x01\xbf";
   } else {
     out += '\xbf';
     append_varint(size, out);
   }
-}
-
-/// Appends `msg`, whose ByteSizeLong() was `size`, to `out`.
-void append_serialized(const pb::TakMessage& msg, size_t size,
-                       std::string& out) {
   auto at = out.size();
   out.resize(at + size);
   msg.SerializeWithCachedSizesToArray(
     reinterpret_cast<uint8_t*>(out.data() + at));
-}
-
-} // namespace
-
-pb::TakMessage* encoder::build(std::string_view xml, bool control,
-                               std::string& err) {
-  // What the last event left in the arena goes; its first block stays.
-  arena_->Reset();
-  auto* msg = google::protobuf::Arena::CreateMessage<pb::TakMessage>(
-    arena_.get());
-  if (!to_tak_message(xml, *msg, err))
-    return nullptr;
-  if (control) {
-    auto c = msg->mutable_takcontrol();
-    c->set_minprotoversion(1);
-    c->set_maxprotoversion(1);
-  }
-  return msg;
-}
-
-bool encoder::append(std::string_view xml, wire_format format, bool control,
-                     std::string& out, std::string& err) {
-  auto* msg = build(xml, control, err);
-  if (!msg)
-    return false;
-  auto size = msg->ByteSizeLong();
-  append_header(size, format, out);
-  append_serialized(*msg, size, out);
   return true;
-}
-
-bool encoder::message(std::string_view xml, std::string& out,
-                      std::string& err) {
-  auto* msg = build(xml, false, err);
-  if (!msg)
-    return false;
-  append_serialized(*msg, msg->ByteSizeLong(), out);
-  return true;
-}
-
-void encoder::frame(std::string_view message, wire_format format,
-                    std::string& out) {
-  append_header(message.size(), format, out);
-  out.append(message);
 }
 
 std::optional<server_message> negotiation_reader::feed(std::string_view bytes) {

@@ -65,21 +65,7 @@ public:
   bool append(std::string_view xml, wire_format format, bool control,
               std::string& out, std::string& err);
 
-  /// Appends `xml` as a serialized TakMessage, without framing or control:
-  /// what `frame` later writes for a connection. False with `err`
-  /// (nothing appended) when to_tak_message fails.
-  bool message(std::string_view xml, std::string& out, std::string& err);
-
-  /// Appends `message` (as `message()` wrote it) framed per `format` (not
-  /// xml): the same bytes `append` writes for its XML without control.
-  static void frame(std::string_view message, wire_format format,
-                    std::string& out);
-
 private:
-  /// The message of `xml` (with `control`) in the arena, which it resets;
-  /// null with `err` when to_tak_message fails.
-  pb::TakMessage* build(std::string_view xml, bool control, std::string& err);
-
   std::unique_ptr<char[]> block_;
   std::unique_ptr<google::protobuf::Arena> arena_;
 };
