@@ -17,6 +17,10 @@
 //             consumer-group member with manual commits and an idempotent
 //             producer built from cotflow's own make_client_conf(), copying
 //             every record to another topic (no decode, no encode);
+//             `bench_pipeline fused` is the same loop writing each record
+//             as its CoT event, with cotflow's decoder and encoder on the
+//             consuming thread: the floor of a design without hand-offs,
+//             for --baseline-cmd (see bench/ANALYSIS.md, issue 25);
 //   cotflow   `COTFLOW_BIN run --config /dev/null` with
 //             COTFLOW_KAFKA_BROKERS=<bootstrap> and the scenario's topics
 //             (everything else at its default; both recognize the
@@ -69,6 +73,8 @@
 // receivers count each seq, so that a record missing at a receiver or
 // delivered twice shows.
 #include "config/config.hpp"
+#include "pipeline/codec/cot_encoder.hpp"
+#include "pipeline/codec/decoder.hpp"
 #include "pipeline/codec/generator.hpp"
 #include "pipeline/core/time.hpp"
 #include "pipeline/kafka/kafka.hpp"
@@ -161,9 +167,52 @@ public:
   }
 };
 
+/// Turns each record into the CoT event cotflow would write for it, on the
+/// thread that consumed it (`bench_pipeline fused`): the floor of a design
+/// that consumes, converts and produces on one thread, with cotflow's own
+/// decoder and encoder and no hand-off. A record that is not an event (a
+/// malformed or a dropped one) goes out as it came.
+class fused_codec {
+public:
+  explicit fused_codec(const cotflow::config& cfg)
+    : dec_(cfg), enc_(cfg.cot, cfg.presentation),
+      time_from_kafka_(cfg.cot.missing_time == "kafka_timestamp") {}
+
+  /// Points `payload` and `key` at what goes out for `msg`.
+  void convert(const RdKafka::Message& msg, const void*& payload, size_t& len,
+               const void*& key, size_t& key_len) {
+    std::string_view bytes{static_cast<const char*>(msg.payload()), msg.len()};
+    if (dec_.decode(bytes, det_))
+      return;
+    auto now = cotflow::now_ms();
+    cotflow::fill_missing_time(det_, msg.timestamp().timestamp, now,
+                               time_from_kafka_);
+    xml_.clear();
+    if (enc_.encode(det_, now, xml_, &type_, &stale_)
+        != cotflow::encode_outcome::encoded)
+      return;
+    enc_.uid(det_, uid_);
+    payload = xml_.data();
+    len = xml_.size();
+    key = uid_.data();
+    key_len = uid_.size();
+  }
+
+private:
+  cotflow::decoder dec_;
+  cotflow::cot_encoder enc_;
+  bool time_from_kafka_;
+  cotflow::detection det_;
+  std::string xml_, uid_, type_;
+  int64_t stale_ = 0;
+};
+
+/// Copies every record of `in` to `out` (`fused`: as its CoT event),
+/// committing what was delivered.
 int run_passthrough(const std::string& brokers, const std::string& in,
                     const std::string& out, const std::string& group,
-                    const std::map<std::string, std::string>& props) {
+                    const std::map<std::string, std::string>& props,
+                    bool fused = false) {
   std::signal(SIGTERM, [](int) { g_stop = true; });
   std::signal(SIGINT, [](int) { g_stop = true; });
   // The same client settings as cotflow's source and Kafka sink.
@@ -181,6 +230,9 @@ int run_passthrough(const std::string& brokers, const std::string& in,
                                          err);
   if (!cconf || !pconf)
     die("passthrough: " + err);
+  std::optional<fused_codec> codec;
+  if (fused)
+    codec.emplace(cfg);
   passthrough_dr dr;
   if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&dr), err)
       != RdKafka::Conf::CONF_OK)
@@ -215,11 +267,16 @@ int run_passthrough(const std::string& brokers, const std::string& in,
       dr.dispatched(msg->partition(), msg->offset());
       auto opaque = (static_cast<uintptr_t>(msg->partition()) << 48)
                     | static_cast<uintptr_t>(msg->offset());
+      const void* payload = msg->payload();
+      size_t len = msg->len();
+      const void* key = msg->key() ? msg->key()->data() : nullptr;
+      size_t key_len = msg->key() ? msg->key()->size() : 0;
+      if (codec)
+        codec->convert(*msg, payload, len, key, key_len);
       for (;;) {
         auto rc = producer->produce(
           out, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-          msg->payload(), msg->len(), msg->key() ? msg->key()->data() : nullptr,
-          msg->key() ? msg->key()->size() : 0, 0, nullptr,
+          const_cast<void*>(payload), len, key, key_len, 0, nullptr,
           reinterpret_cast<void*>(opaque));
         if (rc == RdKafka::ERR_NO_ERROR)
           break;
@@ -240,8 +297,9 @@ int run_passthrough(const std::string& brokers, const std::string& in,
   commit();
   consumer->close();
   std::fprintf(stderr,
-               "passthrough: copied %llu records, %llu failed "
+               "%s: copied %llu records, %llu failed "
                "deliveries\n",
+               fused ? "fused" : "passthrough",
                static_cast<unsigned long long>(copied),
                static_cast<unsigned long long>(dr.failed));
   return dr.failed == 0 ? 0 : 1;
@@ -1858,10 +1916,12 @@ void write_plot(const std::string& path,
 
 int main(int argc, char** argv) {
   bench::program_name = "bench_pipeline";
-  if (argc >= 2 && std::string{argv[1]} == "passthrough") {
+  if (argc >= 2
+      && (std::string{argv[1]} == "passthrough"
+          || std::string{argv[1]} == "fused")) {
     if (argc < 6) {
-      std::fprintf(stderr, "usage: bench_pipeline passthrough BROKERS IN OUT "
-                           "GROUP [PROPERTY=VALUE...]\n");
+      std::fprintf(stderr, "usage: bench_pipeline passthrough|fused BROKERS "
+                           "IN OUT GROUP [PROPERTY=VALUE...]\n");
       return 2;
     }
     std::map<std::string, std::string> props;
@@ -1871,7 +1931,8 @@ int main(int argc, char** argv) {
       if (eq != std::string::npos)
         props[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
-    return run_passthrough(argv[2], argv[3], argv[4], argv[5], props);
+    return run_passthrough(argv[2], argv[3], argv[4], argv[5], props,
+                           std::string{argv[1]} == "fused");
   }
   if (argc < 2 || argv[1][0] == '-') {
     std::fprintf(
@@ -1899,7 +1960,10 @@ int main(int argc, char** argv) {
       " BENCH_OUTPUT_TOPIC per input record, keeping the input's 'seq=N'"
       " (in 'remarks') in it; with --malformed 0 no input is malformed."
       " Start it with exec: CPU and RSS are read from the process /bin/sh"
-      " started. --baseline-name names it in the report.\n"
+      " started. --baseline-name names it in the report. `bench_pipeline"
+      " fused BROKERS IN OUT GROUP [PROPERTY=VALUE...]` is such a pipeline:"
+      " the passthrough, writing each record as its CoT event on the thread"
+      " that consumed it.\n"
       "--latency-segment-records N (default 25000, at least 1000): a latency"
       " phase of more records runs as segments of at most N, one after the"
       " other, each with a fresh instance on fresh topics (the mock broker"
