@@ -29,6 +29,7 @@ struct xml_element {
 /// <point>, and the children of <detail> in their order.
 struct cot_xml {
   xml_element event;
+  /// The event's <point>, when has_point (else what an earlier read left).
   xml_element point;
   bool has_point = false;
   std::vector<xml_element> detail;
