@@ -14,15 +14,6 @@ namespace {
 /// How long the credit bound may hold before partitions are paused.
 constexpr auto pause_after = std::chrono::milliseconds{500};
 
-/// How long one poll may wait with nothing in flight (at least; longer
-/// when pipeline.poll_timeout_ms says so). No acknowledgement waits in the
-/// mailbox then, and a record or a rebalance ends the wait at once; a stop
-/// or a reload waits at most this long. With records in flight a poll
-/// waits pipeline.poll_timeout_ms, so that their acknowledgements are
-/// handled soon. An idle source polling every 5 ms woke 200 times a second
-/// and took 1.5% of a core.
-constexpr int idle_poll_ms = 100;
-
 void finish(source_actor::stateful_pointer<source_state> self) {
   auto& s = self->state;
   auto left = static_cast<uint64_t>(s.feed->in_flight());
@@ -49,8 +40,6 @@ void finish(source_actor::stateful_pointer<source_state> self) {
 void round(source_actor::stateful_pointer<source_state> self) {
   auto& s = self->state;
   auto timeout = static_cast<int>(s.cfg.poll_timeout_ms);
-  if (s.feed->in_flight() == 0)
-    timeout = std::max(timeout, idle_poll_ms);
   // The actor clock: the steady clock, or a test's.
   auto now = self->clock().now();
   if (s.stopping) {
