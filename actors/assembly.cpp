@@ -121,6 +121,7 @@ stages spawn_stages(caf::actor_system& sys, const config& start,
     source, std::shared_ptr<record_feed>{c.consumer}, current.pipeline, st,
     current.faults.rebalance_interval_ms);
   s.source = src;
+  s.feed = c.consumer;
   dest_mask bit = 1;
   if (cfg.sinks.kafka) {
     s.sinks.push_back(sys.spawn<caf::detached>(

@@ -151,6 +151,7 @@ std::optional<failure> supervise(caf::scoped_actor& self, stages& s,
     if (why && hooks.load && reload_config(hooks.load, current, st, why)) {
       tunables t{std::make_shared<const config>(current)};
       self->send(s.source, t);
+      s.feed->wake();
       self->send(s.batcher, t);
       for (auto& sink : s.sinks)
         self->send(sink, t);
@@ -165,16 +166,17 @@ bool drain(caf::scoped_actor& self, const stages& s, const config& current) {
   bool clean = true;
   auto grace = std::chrono::milliseconds{current.pipeline.drain_timeout_ms
                                          + 5000};
-  self->request(s.source, grace, atom::stop::value)
-    .receive(
-      [&](uint64_t left) {
-        if (left != 0)
-          clean = false;
-      },
-      [&](caf::error& e) {
-        log::error("pipeline", "drain failed: " + caf::to_string(e));
+  auto answer = self->request(s.source, grace, atom::stop::value);
+  s.feed->wake();
+  answer.receive(
+    [&](uint64_t left) {
+      if (left != 0)
         clean = false;
-      });
+    },
+    [&](caf::error& e) {
+      log::error("pipeline", "drain failed: " + caf::to_string(e));
+      clean = false;
+    });
   return clean;
 }
 
@@ -187,6 +189,7 @@ void stop_all(caf::scoped_actor& self, stages& s) {
     self->send_exit(a, caf::exit_reason::user_shutdown);
     alive += info->up ? 1 : 0;
   }
+  s.feed->wake();
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds{30};
   while (alive > 0 && std::chrono::steady_clock::now() < until) {
     self->receive(

@@ -14,6 +14,15 @@ namespace {
 /// How long the credit bound may hold before partitions are paused.
 constexpr auto pause_after = std::chrono::milliseconds{500};
 
+/// How long one poll may wait with nothing in flight (at least; longer
+/// when pipeline.poll_timeout_ms says so). No acknowledgement waits in the
+/// mailbox then; a record or a rebalance ends the wait at once, and so do
+/// a stop, an exit and new tunables, whose sender wakes the feed. With
+/// records in flight a poll waits pipeline.poll_timeout_ms, so that their
+/// acknowledgements are handled soon. An idle source polling every 5 ms
+/// woke 200 times a second and took 1.5% of a core.
+constexpr int idle_poll_ms = 100;
+
 void finish(source_actor::stateful_pointer<source_state> self) {
   auto& s = self->state;
   auto left = static_cast<uint64_t>(s.feed->in_flight());
@@ -40,6 +49,8 @@ void finish(source_actor::stateful_pointer<source_state> self) {
 void round(source_actor::stateful_pointer<source_state> self) {
   auto& s = self->state;
   auto timeout = static_cast<int>(s.cfg.poll_timeout_ms);
+  if (!s.stopping && s.feed->in_flight() == 0)
+    timeout = std::max(timeout, idle_poll_ms);
   // The actor clock: the steady clock, or a test's.
   auto now = self->clock().now();
   if (s.stopping) {

@@ -371,7 +371,9 @@ std::vector<config_key> table() {
                 "grace period to drain in-flight work on shutdown")
       .defaults_to(10000)
       .range(0, 3600000),
-    COTFLOW_KEY(pipeline, poll_timeout_ms, "longest wait of one Kafka poll")
+    COTFLOW_KEY(pipeline, poll_timeout_ms,
+                "longest wait of one Kafka poll while records are in flight "
+                "(with none, at least 100 ms)")
       .defaults_to(5)
       .range(0, 1000),
 

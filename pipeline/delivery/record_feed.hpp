@@ -13,7 +13,8 @@ namespace cotflow {
 /// acknowledgements to: the Kafka consumer (tracked_consumer) in the
 /// product, a fake in the actor tests. Every record handed out stays in
 /// flight until acknowledged by all its destinations; only then may its
-/// position be committed. Not thread-safe: one actor owns it.
+/// position be committed. Not thread-safe: one actor owns it, except for
+/// wake().
 class record_feed {
 public:
   using record_fn = std::function<void(record&&)>;
@@ -38,6 +39,11 @@ public:
   virtual bool ack(uint32_t tp, int64_t offset, dest_mask bits,
                    dest_mask* marks = nullptr)
     = 0;
+
+  /// Ends the wait of a take() or idle() in progress, or else makes the
+  /// next one return at once. Thread-safe: for whoever sends the feed's
+  /// owner a message that must not wait for the poll to time out (a stop).
+  virtual void wake() = 0;
 
   /// Pauses or resumes taking from every partition.
   virtual void pause(bool on) = 0;

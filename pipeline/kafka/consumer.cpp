@@ -51,12 +51,19 @@ tracked_consumer::make(const config& cfg, dest_mask all,
     err = "cannot create Kafka consumer: " + e;
     return nullptr;
   }
+  self->wake_queue_.reset(
+    rd_kafka_queue_get_consumer(self->consumer_->c_ptr()));
   auto rc = self->consumer_->subscribe(cfg.kafka.input_topics);
   if (rc != RdKafka::ERR_NO_ERROR) {
     err = "cannot subscribe: " + RdKafka::err2str(rc);
     return nullptr;
   }
   return self;
+}
+
+void tracked_consumer::wake() {
+  if (wake_queue_)
+    rd_kafka_queue_yield(wake_queue_.get());
 }
 
 tracked_consumer::~tracked_consumer() {

@@ -28,7 +28,7 @@ namespace cotflow {
 /// acknowledgements arrive between polls, never inside the rebalance
 /// callback); then what is safe is committed and they are forgotten (late
 /// acknowledgements for them are ignored).
-/// Not thread-safe: one actor owns it.
+/// Not thread-safe: one actor owns it (wake() excepted).
 class tracked_consumer : public record_feed,
                          public RdKafka::RebalanceCb,
                          public RdKafka::OffsetCommitCb {
@@ -75,6 +75,10 @@ public:
   bool drained() const override {
     return drained_;
   }
+
+  /// Yields the consumer's queue (rd_kafka_queue_yield): a poll waiting
+  /// on it returns empty-handed now, or the next one at once.
+  void wake() override;
 
   /// Starts the assigned partitions over from their committed offsets,
   /// keeping the group membership (no rebalance): what was handed out and
@@ -223,6 +227,10 @@ private:
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   /// The consumer's queue, for batch consumption; goes before consumer_.
   std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue_{
+    nullptr, rd_kafka_queue_destroy};
+  /// The same queue for wake(), made with the consumer: another thread
+  /// yields it.
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> wake_queue_{
     nullptr, rd_kafka_queue_destroy};
   /// Messages of one batch (reused).
   std::vector<rd_kafka_message_t*> batch_;

@@ -45,9 +45,12 @@ struct fake_feed : record_feed {
   bool closed = false;
   /// Positions handed to the committer.
   std::vector<int64_t> stored;
+  /// How long each take or idle call may wait (ms), in order.
+  std::vector<int> waits;
 
-  size_t take(int, size_t max, const record_fn& fn) override {
+  size_t take(int timeout_ms, size_t max, const record_fn& fn) override {
     ++takes;
+    waits.push_back(timeout_ms);
     size_t n = 0;
     for (; n < max && next < available; ++n, ++next) {
       tracker.dispatched(tp, next, all);
@@ -62,8 +65,14 @@ struct fake_feed : record_feed {
   bool drained() const override {
     return drained_;
   }
-  void idle(int) override {
+  void idle(int timeout_ms) override {
     ++idles;
+    waits.push_back(timeout_ms);
+  }
+  /// wake() calls: the tests' thread sends and runs the source itself.
+  size_t wakes = 0;
+  void wake() override {
+    ++wakes;
   }
   bool ack(uint32_t t, int64_t offset, dest_mask bits,
            dest_mask* marks) override {
@@ -142,6 +151,8 @@ struct source_fixture : test::actor_fixture {
   std::shared_ptr<stats> st = std::make_shared<stats>();
   batcher_actor batcher = spawn(fake_batcher, got);
   source_actor aut;
+  /// pipeline.poll_timeout_ms of the next start().
+  int64_t poll_timeout_ms = 100;
 
   /// A source with `max_in_flight` credit over a log of `available`
   /// records, started; runs its first two rounds (with more records than
@@ -150,7 +161,7 @@ struct source_fixture : test::actor_fixture {
     feed->available = available;
     pipeline_config cfg;
     cfg.max_in_flight = max_in_flight;
-    cfg.poll_timeout_ms = 100;
+    cfg.poll_timeout_ms = poll_timeout_ms;
     cfg.drain_timeout_ms = 5000;
     aut = spawn(source, std::shared_ptr<record_feed>{feed}, cfg, st,
                 int64_t{0});
@@ -207,6 +218,29 @@ BOOST_AUTO_TEST_CASE(it_takes_no_more_than_its_credit) {
   BOOST_TEST(sched.has_pending_timeout());
   BOOST_TEST(feed->takes == 1u);
   BOOST_TEST(feed->pauses.empty());
+}
+
+BOOST_AUTO_TEST_CASE(with_nothing_in_flight_a_poll_waits_longer) {
+  // With records in flight a poll waits pipeline.poll_timeout_ms, so that
+  // their acknowledgements (handled between polls) are not held up; with
+  // none, 100 ms: a record or a rebalance ends that wait at once.
+  poll_timeout_ms = 5;
+  start(10, 0);
+  feed->available = 3;
+  rounds(1); // takes 3
+  rounds(1); // 3 in flight
+  // The round already due comes before the acknowledgement, then one with
+  // nothing in flight.
+  ack(0, 3, 1, 2);
+  BOOST_TEST(feed->waits == (std::vector<int>{100, 100, 100, 5, 5, 100}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_poll_timeout_above_the_idle_wait_is_kept) {
+  poll_timeout_ms = 300;
+  start(10, 0);
+  BOOST_TEST(feed->waits == (std::vector<int>{300, 300}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(acknowledgements_return_credit) {

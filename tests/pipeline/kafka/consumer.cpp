@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -183,6 +184,43 @@ BOOST_AUTO_TEST_CASE(records_are_handed_out_once_in_order_and_never_past_max) {
     f.ack(o);
   BOOST_TEST(f.serve_until([&] { return f.group_commit() == 1500; }, 20s));
   BOOST_TEST(f.consumer->lost() == 0u);
+  BOOST_TEST(f.consumer->close());
+}
+
+BOOST_AUTO_TEST_CASE(a_wake_ends_a_wait_in_progress_or_the_next_one) {
+  // The source waits up to 100 ms when it has nothing in flight; a stop
+  // sent meanwhile wakes its feed from the supervisor's thread. Both polls
+  // here would wait a minute: each ends empty-handed once woken.
+  fixture f{3};
+  f.take(3); // the group is joined, the log read to its end
+  constexpr int a_minute = 60000;
+  auto waited = [](auto&& poll) {
+    auto start = std::chrono::steady_clock::now();
+    poll();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+  };
+  // Woken before: the next wait returns at once.
+  f.consumer->wake();
+  size_t got = 1;
+  auto before = waited(
+    [&] { got = f.consumer->take(a_minute, 10, [](auto&&) {}); });
+  BOOST_TEST(got == 0u);
+  BOOST_TEST(before < a_minute / 2);
+  // Woken from another thread while it waits (or, if the wake comes first,
+  // before it waits: either way it ends).
+  std::thread waker{[&] {
+    std::this_thread::sleep_for(50ms);
+    f.consumer->wake();
+  }};
+  auto during = waited([&] { f.consumer->idle(a_minute); });
+  waker.join();
+  BOOST_TEST(during < a_minute / 2);
+  // A wake is used up: the next wait times out as usual, without records.
+  got = 1;
+  waited([&] { got = f.consumer->take(50, 10, [](auto&&) {}); });
+  BOOST_TEST(got == 0u);
   BOOST_TEST(f.consumer->close());
 }
 
