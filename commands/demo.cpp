@@ -347,18 +347,23 @@ int cmd_demo(const invocation& inv, signal_waiter& sig) {
   auto hooks = pipeline_hooks(sig, inv.opts, inv.loaded.cfg, cfg);
   // --count: the drain starts once every record published is accounted
   // for (delivered, dead-lettered, dropped or parked) and what was parked
-  // for a TAK destination is replayed to it. Outages go on meanwhile: the
-  // server is up for --outage-every minus --outage-for between them, time
-  // for the replay.
+  // for a TAK destination is replayed to it, with the demo's server up.
+  // Outages go on meanwhile: the server is up for --outage-every minus
+  // --outage-for between them, time for the replay. None starts once the
+  // drain is decided: a server that went down while the destination
+  // drained would have it park again what it wrote and the server had not
+  // confirmed, to be replayed by a next run.
   bool counted = false;
   hooks.tick = [&] {
-    outages.tick();
-    sum.tick();
-    if (count > 0 && pub.done() && st->completed >= static_cast<uint64_t>(count)
-        && parking_caught_up(*st)) {
+    if (!counted && count > 0 && pub.done()
+        && st->completed >= static_cast<uint64_t>(count)
+        && rx.down_for().count() == 0 && parking_caught_up(*st)) {
       counted = true;
       sig.stop = true;
     }
+    if (!counted)
+      outages.tick();
+    sum.tick();
   };
   auto rc = run_pipeline(cfg, st, hooks);
   pub.stop();
