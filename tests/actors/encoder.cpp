@@ -4,6 +4,7 @@
 #include "pipeline/codec/generator.hpp"
 #include "pipeline/core/time.hpp"
 #include "tests/support/actor_fixture.hpp"
+#include "tests/support/fake_source.hpp"
 
 #include <caf/all.hpp>
 
@@ -48,17 +49,6 @@ fake_dead_letters(dead_letter_sink_actor::pointer,
 
 // (An argument each: CAF 0.17 dereferences a null argument tuple when a
 // function-based actor is spawned without any, which UBSan reports.)
-source_actor::behavior_type fake_source(source_actor::pointer,
-                                        std::shared_ptr<received> got) {
-  return {
-    [](atom::start, batcher_actor) {},
-    [=](ack& a) { got->acks.push_back(std::move(a)); },
-    [](atom::poll) {},
-    [](tunables&) {},
-    [](atom::stop) { return uint64_t{0}; },
-  };
-}
-
 dispatcher_actor::behavior_type fake_dispatcher(dispatcher_actor::pointer,
                                                 std::shared_ptr<received> got) {
   return {
@@ -97,9 +87,10 @@ struct encoder_fixture : test::actor_fixture {
     std::vector<cot_sink_actor> sinks{spawn(fake_sink, got),
                                       spawn(fake_sink, got)};
     return spawn(encoder, cfg, sinks, spawn(fake_dead_letters, got),
-                 spawn(fake_source, got), std::make_shared<stats>(),
-                 spawn(fake_dispatcher, got), uint64_t{0},
-                 std::make_shared<string_pool>(1 << 20, 16384));
+                 spawn(test::ack_keeper,
+                       std::shared_ptr<std::vector<ack>>{got, &got->acks}),
+                 std::make_shared<stats>(), spawn(fake_dispatcher, got),
+                 uint64_t{0}, std::make_shared<string_pool>(1 << 20, 16384));
   }
 
   /// The events of the batch the destinations received: one, shared.

@@ -2,6 +2,7 @@
 
 #include "actors/tak_sink.hpp"
 #include "tests/support/actor_fixture.hpp"
+#include "tests/support/fake_source.hpp"
 #include "tests/support/tak_fakes.hpp"
 
 #include <caf/all.hpp>
@@ -31,18 +32,6 @@ namespace {
 
 constexpr dest_mask bit = 1u << 1;
 
-/// Stands in for the source: keeps each acknowledgement.
-source_actor::behavior_type fake_source(source_actor::pointer,
-                                        std::shared_ptr<std::vector<ack>> got) {
-  return {
-    [](atom::start, batcher_actor) {},
-    [=](ack& a) { got->push_back(std::move(a)); },
-    [](atom::poll) {},
-    [](tunables&) {},
-    [](atom::stop) { return uint64_t{0}; },
-  };
-}
-
 struct tak_sink_fixture : test::actor_fixture {
   std::shared_ptr<wire> w = std::make_shared<wire>();
   std::shared_ptr<fake_lot> lot = std::make_shared<fake_lot>();
@@ -61,7 +50,7 @@ struct tak_sink_fixture : test::actor_fixture {
     cfg->tak.breaker_failures = 2;
     cfg->tak.breaker_open_min_ms = 1000;
     cfg->tak.breaker_open_max_ms = 1000;
-    src = spawn(fake_source, acks);
+    src = spawn(test::ack_keeper, acks);
   }
 
   /// Spawns the actor under test (with the fake parking topic or none).
