@@ -1,11 +1,13 @@
 #pragma once
 
 #include "pipeline/tak/protocol/tak_protocol.hpp"
+#include "tests/support/stream_frame.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace cotflow::test {
@@ -17,20 +19,11 @@ inline std::vector<takp::pb::TakMessage>
 stream_frames(const std::string& bytes) {
   std::vector<takp::pb::TakMessage> out;
   size_t at = 0;
+  std::string_view payload;
   while (at < bytes.size()) {
-    BOOST_REQUIRE_EQUAL(static_cast<unsigned char>(bytes[at++]), 0xbfu);
-    uint64_t len = 0;
-    for (int shift = 0;; shift += 7) {
-      BOOST_REQUIRE(at < bytes.size() && shift < 64);
-      auto b = static_cast<unsigned char>(bytes[at++]);
-      len |= uint64_t{b & 0x7Fu} << shift;
-      if (!(b & 0x80))
-        break;
-    }
-    BOOST_REQUIRE_LE(len, bytes.size() - at);
+    BOOST_REQUIRE(next_stream_frame(bytes, at, payload) == frame_read::frame);
     out.emplace_back();
-    BOOST_REQUIRE(out.back().ParseFromString(bytes.substr(at, len)));
-    at += len;
+    BOOST_REQUIRE(out.back().ParseFromString(std::string{payload}));
   }
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include "pipeline/tak/protocol/tak_protocol.hpp"
 #include "tests/support/seq.hpp"
+#include "tests/support/stream_frame.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -228,33 +229,17 @@ bool tak_receiver::next_event(std::string_view all, size_t& from,
     from = pos + 8;
     return true;
   }
-  if (from >= all.size())
-    return false;
-  if (static_cast<unsigned char>(all[from]) != 0xbf) {
-    ++violations_;
-    from = all.size(); // nothing after it can be trusted to be framed
-    return false;
-  }
-  uint64_t len = 0;
-  size_t at = from + 1;
-  for (int shift = 0;; shift += 7) {
-    if (at >= all.size())
-      return false; // the length is not all here yet
-    if (shift > 63) {
-      ++violations_;
-      from = all.size();
+  switch (next_stream_frame(all, from, ev)) {
+    case frame_read::frame:
+      return true;
+    case frame_read::incomplete:
       return false;
-    }
-    auto b = static_cast<unsigned char>(all[at++]);
-    len |= uint64_t{b & 0x7Fu} << shift;
-    if (!(b & 0x80))
+    case frame_read::broken:
       break;
   }
-  if (all.size() - at < len)
-    return false;
-  ev = all.substr(at, len);
-  from = at + len;
-  return true;
+  ++violations_;
+  from = all.size(); // nothing after it can be trusted to be framed
+  return false;
 }
 
 uint64_t tak_receiver::take_events(client& c) {

@@ -1,5 +1,7 @@
 #include "tests/support/takp_receiver.hpp"
 
+#include "tests/support/stream_frame.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -120,27 +122,17 @@ void takp_receiver::take(int fd, std::string& buf, bool& v1) {
       }
       continue;
     }
-    if (buf.empty())
-      return;
-    if (static_cast<unsigned char>(buf[0]) != 0xbf) {
+    size_t at = 0;
+    std::string_view frame;
+    auto got = next_stream_frame(buf, at, frame);
+    if (got == frame_read::broken) {
       ++violations_;
       buf.clear();
-      return;
     }
-    uint64_t len = 0;
-    size_t at = 1;
-    for (int shift = 0;; shift += 7) {
-      if (at >= buf.size())
-        return; // the length is not all here yet
-      auto b = static_cast<unsigned char>(buf[at++]);
-      len |= uint64_t{b & 0x7Fu} << shift;
-      if (!(b & 0x80))
-        break;
-    }
-    if (buf.size() - at < len)
+    if (got != frame_read::frame)
       return;
-    auto payload = buf.substr(at, len);
-    buf.erase(0, at + len);
+    std::string payload{frame};
+    buf.erase(0, at);
     if (payload.find("t-x-c-t") == std::string::npos) {
       std::lock_guard<std::mutex> guard{mtx_};
       payloads_.push_back(std::move(payload));
