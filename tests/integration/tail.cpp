@@ -2,6 +2,8 @@
 // filtered; the dead letters; the token.
 #include <boost/test/unit_test.hpp>
 
+#include "pipeline/ops/top.hpp"
+
 #include "tests/support/broker_fixture.hpp"
 #include "tests/support/http_get.hpp"
 #include "tests/support/kafka_client.hpp"
@@ -75,7 +77,8 @@ BOOST_AUTO_TEST_CASE(tail_prints_the_events_as_they_pass_filtered) {
   BOOST_REQUIRE(eventually(
     [&] {
       auto m = http_get(r.port, "/metrics");
-      return m && m->body.find("cotflow_tail_viewers 2") != std::string::npos;
+      return m
+             && cotflow::parse_prometheus(m->body)["cotflow_tail_viewers"] == 2;
     },
     20s));
   publish_generated(bootstrap, input_topic, 2000, 0.05);
@@ -99,7 +102,8 @@ BOOST_AUTO_TEST_CASE(tail_prints_the_events_as_they_pass_filtered) {
   BOOST_CHECK(eventually(
     [&] {
       auto m = http_get(r.port, "/metrics");
-      return m && m->body.find("cotflow_tail_viewers 0") != std::string::npos;
+      return m
+             && cotflow::parse_prometheus(m->body)["cotflow_tail_viewers"] == 0;
     },
     20s));
   stop(r);
