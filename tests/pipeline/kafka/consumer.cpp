@@ -217,7 +217,7 @@ BOOST_AUTO_TEST_CASE(a_wake_ends_a_wait_in_progress_or_the_next_one) {
   auto during = waited([&] { f.consumer->idle(a_minute); });
   waker.join();
   BOOST_TEST(during < a_minute / 2);
-  // A wake is used up: the next wait times out as usual, without records.
+  // After the wakes, polls go on as before (here: nothing more to take).
   got = 1;
   waited([&] { got = f.consumer->take(50, 10, [](auto&&) {}); });
   BOOST_TEST(got == 0u);
