@@ -47,8 +47,6 @@ fake_dead_letters(dead_letter_sink_actor::pointer,
   };
 }
 
-// (An argument each: CAF 0.17 dereferences a null argument tuple when a
-// function-based actor is spawned without any, which UBSan reports.)
 dispatcher_actor::behavior_type fake_dispatcher(dispatcher_actor::pointer,
                                                 std::shared_ptr<received> got) {
   return {
