@@ -117,16 +117,19 @@ stages spawn_stages(caf::actor_system& sys, const config& start,
   auto& cfg = start;
   auto shared_cfg = std::make_shared<const config>(current);
   stages s;
-  auto src = sys.spawn<caf::detached>(
-    source, std::shared_ptr<record_feed>{c.consumer}, current.pipeline, st,
-    current.faults.rebalance_interval_ms);
+  // The source and the Kafka producers' sinks never block (credit keeps a
+  // producer's queue below its bound): on the scheduler's threads, a chunk
+  // goes from the consumer to the producer without waking a thread of its
+  // own on the way (bench/ANALYSIS.md).
+  auto src = sys.spawn(source, std::shared_ptr<record_feed>{c.consumer},
+                       current.pipeline, st,
+                       current.faults.rebalance_interval_ms);
   s.source = src;
-  s.feed = c.consumer;
   dest_mask bit = 1;
   if (cfg.sinks.kafka) {
-    s.sinks.push_back(sys.spawn<caf::detached>(
-      kafka_cot_sink, c.cot, cfg.kafka.output_topic, bit, src, st, l.kafka_dest,
-      cfg.faults.sink_throw_rate));
+    s.sinks.push_back(sys.spawn(kafka_cot_sink, c.cot, cfg.kafka.output_topic,
+                                bit, src, st, l.kafka_dest,
+                                cfg.faults.sink_throw_rate));
     bit <<= 1;
   }
   if (!cfg.sinks.file.empty()) {
@@ -144,9 +147,8 @@ stages spawn_stages(caf::actor_system& sys, const config& start,
     ++i;
     bit <<= 1;
   }
-  s.dead_letters = sys.spawn<caf::detached>(dead_letter_sink, c.dead_letters,
-                                            cfg.kafka.dead_letter_topic, l.all,
-                                            src, st);
+  s.dead_letters = sys.spawn(dead_letter_sink, c.dead_letters,
+                             cfg.kafka.dead_letter_topic, l.all, src, st);
   // The actors own the producers now.
   c.cot.reset();
   c.dead_letters.reset();

@@ -59,9 +59,6 @@ layout describe(const config& cfg, stats& st);
 /// The stages of one incarnation, each with its node in the tree.
 struct stages {
   source_actor source;
-  /// The source's feed, woken after a message the source must not leave
-  /// waiting until its poll times out (a stop, an exit, new tunables).
-  std::shared_ptr<record_feed> feed;
   batcher_actor batcher;
   dispatcher_actor dispatcher;
   std::vector<cot_sink_actor> sinks;

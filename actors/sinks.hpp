@@ -37,7 +37,9 @@ struct kafka_sink_state {
 };
 
 /// Publishes CoT events to a Kafka topic (key = uid); acknowledges each one
-/// when the broker confirmed it. Spawn detached.
+/// when the broker confirmed it. Runs scheduled: producing does not wait
+/// while the producer's queue has room, which the source's credit keeps
+/// (kafka.cpp sizes the queue at 4 times pipeline.max_in_flight).
 cot_sink_actor::behavior_type
 kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
                std::shared_ptr<tracked_producer> producer, std::string topic,
@@ -47,7 +49,7 @@ kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
 /// Publishes dead letters with their original bytes (whole, unless Kafka
 /// refuses them as too large: then cut, and the header cotflow.truncated
 /// says so) and key, and headers naming the reason and the source
-/// topic/partition/offset. Spawn detached.
+/// topic/partition/offset. Runs scheduled, as the Kafka output does.
 dead_letter_sink_actor::behavior_type dead_letter_sink(
   dead_letter_sink_actor::stateful_pointer<kafka_sink_state> self,
   std::shared_ptr<tracked_producer> producer, std::string topic, dest_mask all,

@@ -14,14 +14,10 @@ namespace {
 /// How long the credit bound may hold before partitions are paused.
 constexpr auto pause_after = std::chrono::milliseconds{500};
 
-/// How long one poll may wait with nothing in flight (at least; longer
-/// when pipeline.poll_timeout_ms says so). No acknowledgement waits in the
-/// mailbox then; a record or a rebalance ends the wait at once, and so do
-/// a stop, an exit and new tunables, whose sender wakes the feed. With
-/// records in flight a poll waits pipeline.poll_timeout_ms, so that their
-/// acknowledgements are handled soon. An idle source polling every 5 ms
-/// woke 200 times a second and took 1.5% of a core.
-constexpr int idle_poll_ms = 100;
+/// Credit freed by acknowledgements starts a round only from this share
+/// of the bound down: a round per acknowledgement would hand out records
+/// in chunks of a few at full speed.
+constexpr int64_t resume_below_percent = 75;
 
 void finish(source_actor::stateful_pointer<source_state> self) {
   auto& s = self->state;
@@ -43,14 +39,16 @@ void finish(source_actor::stateful_pointer<source_state> self) {
   s.started = false;
 }
 
-// One round of the consume loop. Runs in the source's own thread, so the
-// blocking consume is fine; acknowledgements queue up in the mailbox and are
-// handled between rounds.
+// One round: takes what the feed has ready (never waiting: the source
+// shares the scheduler's threads), within credit. The next round comes at
+// once if more is ready; else with the feed's ready call (records, a
+// rebalance), with an acknowledgement that frees credit, or with the tick,
+// which keeps the deadlines (credit pause, drains) and at least one poll
+// every pipeline.poll_timeout_ms.
 void round(source_actor::stateful_pointer<source_state> self) {
   auto& s = self->state;
-  auto timeout = static_cast<int>(s.cfg.poll_timeout_ms);
-  if (!s.stopping && s.feed->in_flight() == 0)
-    timeout = std::max(timeout, idle_poll_ms);
+  s.waiting_for_credit = false;
+  bool more = false;
   // The actor clock: the steady clock, or a test's.
   auto now = self->clock().now();
   if (s.stopping) {
@@ -58,28 +56,25 @@ void round(source_actor::stateful_pointer<source_state> self) {
       finish(self);
       return;
     }
-    s.feed->idle(timeout);
+    s.feed->idle(0);
   } else {
     auto step = s.credit->decide(static_cast<int64_t>(s.feed->span()),
                                  s.feed->paused(), now);
     if (step.pause)
       s.feed->pause(*step.pause);
     if (step.action == credit_gate::step::retry_soon) {
-      s.feed->store_positions();
-      self->delayed_send(self, std::chrono::milliseconds{1}, atom::poll::value);
-      return;
-    }
-    if (step.action == credit_gate::step::idle) {
-      s.feed->idle(timeout);
+      s.waiting_for_credit = true;
+    } else if (step.action == credit_gate::step::idle) {
+      s.feed->idle(0);
     } else {
       record_chunk chunk;
-      auto room = step.room;
-      chunk.records.reserve(std::min<size_t>(room, 512));
+      chunk.records.reserve(std::min<size_t>(step.room, 512));
       // Each record holds librdkafka's message: its bytes are read where the
       // consumer put them, by the encoder, without a copy here.
-      s.feed->take(timeout, room,
+      s.feed->take(0, step.room,
                    [&](record&& r) { chunk.records.push_back(std::move(r)); });
       chunk.drained = s.feed->drained();
+      more = !chunk.drained;
       if (!chunk.records.empty())
         self->send(s.next, std::move(chunk));
     }
@@ -91,7 +86,16 @@ void round(source_actor::stateful_pointer<source_state> self) {
     s.feed->simulate_rebalance();
     s.next_rebalance = now + s.rebalance_every;
   }
-  self->send(self, atom::poll::value);
+  if (more) {
+    self->send(self, atom::poll::value);
+    return;
+  }
+  // One tick pending at a time.
+  auto tick = std::chrono::milliseconds{s.cfg.poll_timeout_ms};
+  if (now >= s.tick_due) {
+    s.tick_due = now + tick;
+    self->delayed_send(self, tick, atom::poll::value);
+  }
 }
 
 } // namespace
@@ -106,6 +110,11 @@ source(source_actor::stateful_pointer<source_state> self,
   self->state.cfg = cfg;
   self->state.credit.emplace(cfg.max_in_flight, pause_after);
   self->state.st = std::move(st);
+  // Only a message, on librdkafka's thread.
+  self->state.feed->on_ready([who = self->address()] {
+    if (auto me = caf::actor_cast<caf::actor>(who))
+      caf::anon_send(me, atom::poll::value);
+  });
   return {
     [=](atom::start, batcher_actor next) {
       auto& s = self->state;
@@ -133,6 +142,15 @@ source(source_actor::stateful_pointer<source_state> self,
       s.st->dropped_at_destination += dropped;
       s.st->completed += done;
       s.st->in_flight = static_cast<int64_t>(s.feed->in_flight());
+      if (!s.started)
+        return;
+      if (s.stopping
+          || ((s.waiting_for_credit || s.feed->paused())
+              && static_cast<int64_t>(s.feed->span()) * 100
+                   <= s.credit->limit() * resume_below_percent))
+        round(self);
+      else
+        s.feed->store_positions();
     },
     [=](atom::poll) {
       if (self->state.started)
@@ -144,6 +162,8 @@ source(source_actor::stateful_pointer<source_state> self,
       // credit): taking all of it takes those.
       self->state.cfg = t.running->pipeline;
       self->state.credit->limit(self->state.cfg.max_in_flight);
+      if (self->state.started && self->state.waiting_for_credit)
+        round(self);
     },
     [=](atom::stop) -> caf::typed_response_promise<uint64_t> {
       auto& s = self->state;
@@ -164,6 +184,7 @@ source(source_actor::stateful_pointer<source_state> self,
       // Everything sent to the batcher before this flush is in the batch
       // it empties (messages between two actors keep their order).
       self->send(s.next, atom::flush::value);
+      round(self);
       return rp;
     },
   };

@@ -32,11 +32,17 @@ struct source_state {
   std::chrono::steady_clock::time_point next_rebalance;
   /// How many records may be handed out now (pipeline.max_in_flight).
   std::optional<credit_gate> credit;
+  /// The last round stopped at the credit bound.
+  bool waiting_for_credit = false;
+  /// When the pending tick comes.
+  std::chrono::steady_clock::time_point tick_due;
 };
 
 /// The source: takes records from `feed` (the Kafka consumer) while credit
-/// lasts and hands them to the batcher; applies acknowledgements. Spawn it
-/// detached when its feed blocks (librdkafka's poll does).
+/// lasts and hands them to the batcher; applies acknowledgements. It never
+/// waits in the feed: the feed's ready call, acknowledgements and a tick
+/// start its rounds, so it runs on the scheduler's threads (spawn it
+/// scheduled, not detached), next to the stages it feeds.
 source_actor::behavior_type
 source(source_actor::stateful_pointer<source_state> self,
        std::shared_ptr<record_feed> feed, pipeline_config cfg,

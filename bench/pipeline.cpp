@@ -257,7 +257,9 @@ int run_passthrough(const std::string& brokers, const std::string& in,
         dr.parts[static_cast<size_t>(p)].committed = o;
     RdKafka::TopicPartition::destroy(offs);
   };
-  auto poll_timeout = static_cast<int>(cfg.pipeline.poll_timeout_ms);
+  // A record ends the wait at once; between records the loop serves
+  // delivery reports and its commit timer every 5 ms.
+  constexpr int poll_timeout = 5;
   auto interval = std::chrono::milliseconds{cfg.pipeline.commit_interval_ms};
   auto last_commit = clock_type::now();
   uint64_t copied = 0;

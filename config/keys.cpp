@@ -372,10 +372,11 @@ std::vector<config_key> table() {
       .defaults_to(10000)
       .range(0, 3600000),
     COTFLOW_KEY(pipeline, poll_timeout_ms,
-                "longest wait of one Kafka poll while records are in flight "
-                "(with none, at least 100 ms)")
-      .defaults_to(5)
-      .range(0, 1000),
+                "longest time between two polls of the Kafka consumer; "
+                "fetched records and acknowledgements that free credit "
+                "start one at once")
+      .defaults_to(100)
+      .range(1, 1000),
 
     COTFLOW_KEY(cot, default_type, "CoT type when classification is unknown")
       .defaults_to("a-u-G"),

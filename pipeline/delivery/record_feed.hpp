@@ -13,8 +13,7 @@ namespace cotflow {
 /// acknowledgements to: the Kafka consumer (tracked_consumer) in the
 /// product, a fake in the actor tests. Every record handed out stays in
 /// flight until acknowledged by all its destinations; only then may its
-/// position be committed. Not thread-safe: one actor owns it, except for
-/// wake().
+/// position be committed. Not thread-safe: one actor owns it.
 class record_feed {
 public:
   using record_fn = std::function<void(record&&)>;
@@ -40,10 +39,12 @@ public:
                    dest_mask* marks = nullptr)
     = 0;
 
-  /// Ends the wait of a take() or idle() in progress, or else makes the
-  /// next one return at once. Thread-safe: for whoever sends the feed's
-  /// owner a message that must not wait for the poll to time out (a stop).
-  virtual void wake() = 0;
+  /// Has `ready` called, on another thread, whenever something comes
+  /// after a take() or idle() found nothing left: records, a rebalance,
+  /// an error. It must only send its owner a message. Calls stop when
+  /// `ready` is empty (or the feed is gone). Not called while the owner
+  /// leaves records in the feed: the owner takes them when it can.
+  virtual void on_ready(std::function<void()> ready) = 0;
 
   /// Pauses or resumes taking from every partition.
   virtual void pause(bool on) = 0;

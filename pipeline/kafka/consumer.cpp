@@ -51,7 +51,7 @@ tracked_consumer::make(const config& cfg, dest_mask all,
     err = "cannot create Kafka consumer: " + e;
     return nullptr;
   }
-  self->wake_queue_.reset(
+  self->ready_queue_.reset(
     rd_kafka_queue_get_consumer(self->consumer_->c_ptr()));
   auto rc = self->consumer_->subscribe(cfg.kafka.input_topics);
   if (rc != RdKafka::ERR_NO_ERROR) {
@@ -61,12 +61,24 @@ tracked_consumer::make(const config& cfg, dest_mask all,
   return self;
 }
 
-void tracked_consumer::wake() {
-  if (wake_queue_)
-    rd_kafka_queue_yield(wake_queue_.get());
+void tracked_consumer::on_ready(std::function<void()> ready) {
+  if (!ready_queue_)
+    return;
+  // librdkafka calls the trampoline with the queue's lock held, so turning
+  // it off waits for a call under way: ready_ is not replaced under it.
+  rd_kafka_queue_cb_event_enable(ready_queue_.get(), nullptr, nullptr);
+  ready_ = std::move(ready);
+  if (!ready_)
+    return;
+  using trampoline = void (*)(rd_kafka_t*, void*);
+  trampoline call = [](rd_kafka_t*, void* self) {
+    static_cast<tracked_consumer*>(self)->ready_();
+  };
+  rd_kafka_queue_cb_event_enable(ready_queue_.get(), call, this);
 }
 
 tracked_consumer::~tracked_consumer() {
+  on_ready(nullptr);
   close();
 }
 

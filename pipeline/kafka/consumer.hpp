@@ -28,7 +28,7 @@ namespace cotflow {
 /// acknowledgements arrive between polls, never inside the rebalance
 /// callback); then what is safe is committed and they are forgotten (late
 /// acknowledgements for them are ignored).
-/// Not thread-safe: one actor owns it (wake() excepted).
+/// Not thread-safe: one actor owns it.
 class tracked_consumer : public record_feed,
                          public RdKafka::RebalanceCb,
                          public RdKafka::OffsetCommitCb {
@@ -76,9 +76,11 @@ public:
     return drained_;
   }
 
-  /// Yields the consumer's queue (rd_kafka_queue_yield): a poll waiting
-  /// on it returns empty-handed now, or the next one at once.
-  void wake() override;
+  /// Has librdkafka call `ready` when an element comes into the
+  /// consumer's queue while it is empty
+  /// (rd_kafka_queue_cb_event_enable): a fetched batch, a rebalance, an
+  /// error. Called on one of librdkafka's threads.
+  void on_ready(std::function<void()> ready) override;
 
   /// Starts the assigned partitions over from their committed offsets,
   /// keeping the group membership (no rebalance): what was handed out and
@@ -228,10 +230,10 @@ private:
   /// The consumer's queue, for batch consumption; goes before consumer_.
   std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue_{
     nullptr, rd_kafka_queue_destroy};
-  /// The same queue for wake(), made with the consumer: another thread
-  /// yields it.
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> wake_queue_{
+  /// The same queue for on_ready(), made with the consumer.
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> ready_queue_{
     nullptr, rd_kafka_queue_destroy};
+  std::function<void()> ready_;
   /// Messages of one batch (reused).
   std::vector<rd_kafka_message_t*> batch_;
   offset_tracker tracker_;

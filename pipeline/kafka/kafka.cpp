@@ -477,6 +477,11 @@ void tracked_producer::produce_slot(const std::string& topic,
       return;
     if (rc == RdKafka::ERR__QUEUE_FULL) {
       // The local queue is bounded: wait for the broker to take some.
+      // cotflow's sinks do not get here (they run on the scheduler's
+      // threads, which this would hold): the queue holds at least 4 times
+      // pipeline.max_in_flight, and credit bounds what they produce. Only
+      // a reload past a quarter of it, or a queue.buffering.max.messages
+      // set lower in kafka.properties, can.
       by->poll(10);
       continue;
     }

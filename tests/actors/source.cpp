@@ -6,17 +6,19 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
 
 // The source actor on CAF's test coordinator with a fake feed in place of
-// the Kafka consumer: it hands out records while credit lasts, waits, then
-// pauses when the bound holds, resumes at half the bound, takes a new bound
-// on reload, counts acknowledgements, and drains on stop. Time is the test
-// clock's.
+// the Kafka consumer: it never waits in its feed; it hands out records while
+// credit lasts, waits for acknowledgements, pauses when the bound holds,
+// resumes at half the bound, takes a new bound on reload, counts
+// acknowledgements, and drains on stop. Time is the test clock's.
 
 using namespace cotflow;
 using namespace std::chrono_literals;
@@ -33,9 +35,6 @@ struct fake_feed : record_feed {
   /// Records in the log; the next one handed out is `next`.
   int64_t available = 0;
   int64_t next = 0;
-  /// Rounds of the source's loop seen: each ends by storing positions
-  /// (taking, idling or waiting for credit alike).
-  size_t rounds = 0;
   size_t takes = 0;
   size_t idles = 0;
   /// Every pause(on) call, in order.
@@ -47,6 +46,8 @@ struct fake_feed : record_feed {
   std::vector<int64_t> stored;
   /// How long each take or idle call may wait (ms), in order.
   std::vector<int> waits;
+  /// What the source asked to be called with when records come.
+  std::function<void()> ready;
 
   size_t take(int timeout_ms, size_t max, const record_fn& fn) override {
     ++takes;
@@ -69,9 +70,9 @@ struct fake_feed : record_feed {
     ++idles;
     waits.push_back(timeout_ms);
   }
-  /// Nothing to end: take() and idle() here never wait (the tests' thread
-  /// runs the source and sends it its messages).
-  void wake() override {}
+  void on_ready(std::function<void()> fn) override {
+    ready = std::move(fn);
+  }
   bool ack(uint32_t t, int64_t offset, dest_mask bits,
            dest_mask* marks) override {
     return tracker.ack(t, offset, bits, marks);
@@ -84,7 +85,6 @@ struct fake_feed : record_feed {
     return paused_;
   }
   void store_positions() override {
-    ++rounds;
     for (auto& p : tracker.due()) {
       stored.push_back(p.offset);
       tracker.committed(tp, p.offset);
@@ -153,8 +153,8 @@ struct source_fixture : test::actor_fixture {
   int64_t poll_timeout_ms = 100;
 
   /// A source with `max_in_flight` credit over a log of `available`
-  /// records, started; runs its first two rounds (with more records than
-  /// credit: taking its credit, then waiting for more).
+  /// records, started, and run until it has nothing to do before its tick
+  /// (with more records than credit: its credit taken).
   void start(int64_t max_in_flight, int64_t available) {
     feed->available = available;
     pipeline_config cfg;
@@ -164,43 +164,38 @@ struct source_fixture : test::actor_fixture {
     aut = spawn(source, std::shared_ptr<record_feed>{feed}, cfg, st,
                 int64_t{0});
     caf::anon_send(aut, atom::start::value, batcher);
-    rounds(2);
+    sched.run();
   }
 
-  /// Runs until the source has done `n` more rounds of its loop, or has
-  /// nothing to do before a timer fires (n = 0: only the latter). (A source
-  /// with work loops without end: its feed would block in Kafka, the fake does
-  /// not.)
-  void rounds(size_t n) {
-    auto target = feed->rounds + n;
-    while ((n == 0 || feed->rounds < target) && sched.try_run_once()) {
+  /// Lets the test clock run by `total`, a tick at a time, running what
+  /// each tick starts.
+  void wait(std::chrono::milliseconds total) {
+    for (auto left = total; left.count() > 0;
+         left -= std::chrono::milliseconds{poll_timeout_ms}) {
+      sched.advance_time(
+        std::min(left, std::chrono::milliseconds{poll_timeout_ms}));
+      sched.run();
     }
-    // Lets the other actors take what the last round sent, leaving the
-    // source's next round for the next call.
-    auto* self = dynamic_cast<caf::resumable*>(
-      caf::actor_cast<caf::abstract_actor*>(aut));
-    sched.run_jobs_filtered([&](caf::resumable* r) { return r != self; });
   }
 
   /// The source's answer to stop(): the records it left in flight.
   std::shared_ptr<std::optional<uint64_t>> answer
     = std::make_shared<std::optional<uint64_t>>();
 
-  /// Asks the source to stop, now (it is waiting for credit: the stop
-  /// comes before its next round, which drains).
+  /// Asks the source to stop, now.
   void stop() {
     spawn(stopper, aut, answer);
-    rounds(0);
+    sched.run();
   }
 
-  /// Acknowledges offsets [from, to) with `bits`, then runs `n` rounds.
-  void ack(int64_t from, int64_t to, dest_mask bits = 1, size_t n = 1) {
+  /// Acknowledges offsets [from, to) with `bits`, and runs what follows.
+  void ack(int64_t from, int64_t to, dest_mask bits = 1) {
     cotflow::ack a;
     a.bits = bits;
     for (auto offset = from; offset < to; ++offset)
       a.refs.push_back({feed->tp, offset});
     caf::anon_send(aut, std::move(a));
-    rounds(n);
+    sched.run();
   }
 };
 
@@ -212,48 +207,58 @@ BOOST_AUTO_TEST_CASE(it_takes_no_more_than_its_credit) {
   start(10, 25);
   BOOST_TEST(got->offsets() == range(0, 10), boost::test_tools::per_element());
   BOOST_TEST(feed->in_flight() == 10u);
-  // At the bound it takes nothing and looks again a millisecond later.
+  // At the bound it takes nothing more; its tick is pending.
   BOOST_TEST(sched.has_pending_timeout());
   BOOST_TEST(feed->takes == 1u);
   BOOST_TEST(feed->pauses.empty());
 }
 
-BOOST_AUTO_TEST_CASE(with_nothing_in_flight_a_poll_waits_longer) {
-  // With records in flight a poll waits pipeline.poll_timeout_ms, so that
-  // their acknowledgements (handled between polls) are not held up; with
-  // none, 100 ms: a record or a rebalance ends that wait at once.
-  poll_timeout_ms = 5;
+BOOST_AUTO_TEST_CASE(
+  it_never_waits_in_its_feed_and_takes_what_comes_when_called) {
   start(10, 0);
+  BOOST_TEST(got->offsets().empty());
+  BOOST_TEST_REQUIRE(bool(feed->ready));
+  // Records come: the feed's ready call (from librdkafka's thread in the
+  // product) starts a round.
   feed->available = 3;
-  rounds(1); // takes 3
-  rounds(1); // 3 in flight
-  // The round already due comes before the acknowledgement, then one with
-  // nothing in flight.
-  ack(0, 3, 1, 2);
-  BOOST_TEST(feed->waits == (std::vector<int>{100, 100, 100, 5, 5, 100}),
-             boost::test_tools::per_element());
+  feed->ready();
+  sched.run();
+  BOOST_TEST(got->offsets() == range(0, 3), boost::test_tools::per_element());
+  for (auto w : feed->waits)
+    BOOST_TEST(w == 0);
 }
 
-BOOST_AUTO_TEST_CASE(a_poll_timeout_above_the_idle_wait_is_kept) {
-  poll_timeout_ms = 300;
+BOOST_AUTO_TEST_CASE(with_nothing_coming_it_polls_every_poll_timeout) {
+  poll_timeout_ms = 100;
   start(10, 0);
-  BOOST_TEST(feed->waits == (std::vector<int>{300, 300}),
-             boost::test_tools::per_element());
+  auto takes = feed->takes;
+  sched.advance_time(99ms);
+  sched.run();
+  BOOST_TEST(feed->takes == takes);
+  wait(1ms);
+  BOOST_TEST(feed->takes == takes + 1);
+  // Ready calls with nothing to take add no tick: one is pending at most.
+  feed->ready();
+  feed->ready();
+  sched.run();
+  wait(1000ms);
+  BOOST_TEST(feed->takes == takes + 3 + 10);
 }
 
 BOOST_AUTO_TEST_CASE(acknowledgements_return_credit) {
   start(10, 25);
-  ack(0, 4);
-  // The ack alone takes nothing: the waiting round does, when it comes.
+  // Eight of ten still taken: no round yet (a round per acknowledgement
+  // would take records a few at a time).
+  ack(0, 2);
   BOOST_TEST(got->offsets().size() == 10u);
-  sched.advance_time(1ms);
-  rounds(1);
-  BOOST_TEST(got->offsets() == range(0, 14), boost::test_tools::per_element());
-  BOOST_TEST(st->completed.load() == 4u);
-  BOOST_TEST(st->in_flight.load() == 6);
+  // Seven: a quarter of the bound is free, and taken at once.
+  ack(2, 3);
+  BOOST_TEST(got->offsets() == range(0, 13), boost::test_tools::per_element());
+  BOOST_TEST(st->completed.load() == 3u);
+  BOOST_TEST(st->in_flight.load() == 7);
   // Completed positions go to the committer.
   BOOST_TEST_REQUIRE(!feed->stored.empty());
-  BOOST_TEST(feed->stored.back() == 4);
+  BOOST_TEST(feed->stored.back() == 3);
 }
 
 BOOST_AUTO_TEST_CASE(a_record_owed_to_another_destination_holds_its_credit) {
@@ -262,13 +267,10 @@ BOOST_AUTO_TEST_CASE(a_record_owed_to_another_destination_holds_its_credit) {
   // Destination 1 has them all; destination 2 none: nothing completes.
   ack(0, 10, 1);
   BOOST_TEST(st->completed.load() == 0u);
-  sched.advance_time(1ms);
-  rounds(1);
+  wait(100ms);
   BOOST_TEST(got->offsets().size() == 10u);
   ack(0, 10, 2);
   BOOST_TEST(st->completed.load() == 10u);
-  sched.advance_time(1ms);
-  rounds(1);
   BOOST_TEST(got->offsets() == range(0, 20), boost::test_tools::per_element());
 }
 
@@ -291,19 +293,15 @@ BOOST_AUTO_TEST_CASE(records_a_destination_dropped_are_counted_apart) {
 
 BOOST_AUTO_TEST_CASE(the_partitions_pause_when_the_bound_holds_half_a_second) {
   start(10, 40);
-  for (int i = 0; i < 499; ++i) {
-    sched.advance_time(1ms);
-    rounds(1);
-  }
+  wait(400ms);
   BOOST_TEST(feed->pauses.empty());
   BOOST_TEST(feed->idles == 0u);
-  sched.advance_time(1ms);
-  rounds(1);
+  wait(100ms);
   BOOST_TEST_REQUIRE(feed->pauses.size() == 1u);
   BOOST_TEST(feed->pauses[0] == true);
   // Paused, it serves the feed without taking records.
   auto takes = feed->takes;
-  rounds(3);
+  wait(300ms);
   BOOST_TEST(feed->takes == takes);
   BOOST_TEST(feed->idles >= 3u);
   BOOST_TEST(got->offsets().size() == 10u);
@@ -311,15 +309,14 @@ BOOST_AUTO_TEST_CASE(the_partitions_pause_when_the_bound_holds_half_a_second) {
 
 BOOST_AUTO_TEST_CASE(paused_partitions_resume_at_half_the_bound) {
   start(10, 40);
-  sched.advance_time(500ms);
-  rounds(1);
+  wait(500ms);
   BOOST_TEST_REQUIRE(feed->paused());
   // Six in flight: above half the bound, still paused.
-  ack(0, 4, 1, 2);
+  ack(0, 4);
   BOOST_TEST(feed->paused());
   BOOST_TEST(got->offsets().size() == 10u);
   // Five: resumed, and the credit taken at once.
-  ack(4, 5, 1, 2);
+  ack(4, 5);
   BOOST_TEST(!feed->paused());
   BOOST_TEST(got->offsets() == range(0, 15), boost::test_tools::per_element());
 }
@@ -329,9 +326,7 @@ BOOST_AUTO_TEST_CASE(a_reload_changes_the_bound) {
   auto c = std::make_shared<config>(default_config());
   c->pipeline.max_in_flight = 25;
   caf::anon_send(aut, tunables{std::move(c)});
-  rounds(1);
-  sched.advance_time(1ms);
-  rounds(1);
+  sched.run();
   BOOST_TEST(got->offsets() == range(0, 25), boost::test_tools::per_element());
 }
 
@@ -347,13 +342,11 @@ BOOST_AUTO_TEST_CASE(stop_drains_what_is_in_flight_then_commits) {
   // No new records; the partitions pause; the batcher flushes its batch.
   BOOST_TEST(feed->paused());
   BOOST_TEST(got->flushes == 1u);
-  sched.advance_time(1ms);
-  rounds(2);
-  BOOST_TEST(feed->idles == 2u);
+  wait(200ms);
+  BOOST_TEST(feed->idles == 3u);
   BOOST_TEST(!answer->has_value());
-  // The round after the last acknowledgement ends the drain (one round
-  // was under way when it came).
-  ack(0, 10, 1, 2);
+  // The last acknowledgement ends the drain.
+  ack(0, 10);
   BOOST_TEST_REQUIRE(answer->has_value());
   BOOST_TEST(**answer == 0u);
   BOOST_TEST(feed->closed);
@@ -361,15 +354,21 @@ BOOST_AUTO_TEST_CASE(stop_drains_what_is_in_flight_then_commits) {
   BOOST_TEST(got->offsets().size() == 10u);
 }
 
+BOOST_AUTO_TEST_CASE(stop_with_nothing_in_flight_ends_at_once) {
+  start(10, 0);
+  stop();
+  BOOST_TEST_REQUIRE(answer->has_value());
+  BOOST_TEST(**answer == 0u);
+  BOOST_TEST(feed->closed);
+}
+
 BOOST_AUTO_TEST_CASE(stop_gives_up_at_the_drain_deadline) {
   start(10, 25);
   stop();
   ack(0, 3);
-  sched.advance_time(4999ms);
-  rounds(2);
+  wait(4900ms);
   BOOST_TEST(!answer->has_value());
-  sched.advance_time(1ms);
-  rounds(1);
+  wait(100ms);
   BOOST_TEST_REQUIRE(answer->has_value());
   // What was never acknowledged stays uncommitted, to be consumed again.
   BOOST_TEST(**answer == 7u);

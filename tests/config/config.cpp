@@ -287,7 +287,7 @@ BOOST_AUTO_TEST_CASE(empty_text_gives_every_default) {
   BOOST_TEST(c.pipeline.commit_interval_ms == 1000);
   BOOST_TEST(c.pipeline.max_record_bytes == 64 * 1024);
   BOOST_TEST(c.pipeline.drain_timeout_ms == 10000);
-  BOOST_TEST(c.pipeline.poll_timeout_ms == 5);
+  BOOST_TEST(c.pipeline.poll_timeout_ms == 100);
   BOOST_TEST(c.cot.default_type == "a-u-G");
   BOOST_TEST(c.cot.how == "m-g");
   BOOST_TEST(c.cot.stale_s == 120);
