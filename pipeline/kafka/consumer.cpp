@@ -64,17 +64,11 @@ tracked_consumer::make(const config& cfg, dest_mask all,
 void tracked_consumer::on_ready(std::function<void()> ready) {
   if (!ready_queue_)
     return;
-  // librdkafka calls the trampoline with the queue's lock held, so turning
-  // it off waits for a call under way: ready_ is not replaced under it.
-  rd_kafka_queue_cb_event_enable(ready_queue_.get(), nullptr, nullptr);
+  // Off first: ready_ does not change under a call under way.
+  call_on_queue_event(ready_queue_.get(), nullptr);
   ready_ = std::move(ready);
-  if (!ready_)
-    return;
-  using trampoline = void (*)(rd_kafka_t*, void*);
-  trampoline call = [](rd_kafka_t*, void* self) {
-    static_cast<tracked_consumer*>(self)->ready_();
-  };
-  rd_kafka_queue_cb_event_enable(ready_queue_.get(), call, this);
+  if (ready_)
+    call_on_queue_event(ready_queue_.get(), &ready_);
 }
 
 tracked_consumer::~tracked_consumer() {

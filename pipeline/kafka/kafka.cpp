@@ -314,16 +314,20 @@ RdKafka::Producer* tracked_producer::solo_producer() {
   return solo_.get();
 }
 
+void call_on_queue_event(rd_kafka_queue_t* queue,
+                         const std::function<void()>* call) {
+  using trampoline = void (*)(rd_kafka_t*, void*);
+  trampoline call_it = [](rd_kafka_t*, void* f) {
+    (*static_cast<const std::function<void()>*>(f))();
+  };
+  rd_kafka_queue_cb_event_enable(queue, call ? call_it : nullptr,
+                                 const_cast<std::function<void()>*>(call));
+}
+
 void tracked_producer::wake_on(rd_kafka_t* rk, rd_kafka_queue_t*& queue) {
-  // librdkafka calls the trampoline with its queue lock held, so turning
-  // it off (here or in the destructor) waits for a call under way.
   if (!queue)
     queue = rd_kafka_queue_get_main(rk);
-  using trampoline = void (*)(rd_kafka_t*, void*);
-  trampoline call = [](rd_kafka_t*, void* self) {
-    static_cast<tracked_producer*>(self)->wake_();
-  };
-  rd_kafka_queue_cb_event_enable(queue, wake_ ? call : nullptr, this);
+  call_on_queue_event(queue, wake_ ? &wake_ : nullptr);
 }
 
 void tracked_producer::on_report(std::function<void()> wake) {
@@ -336,7 +340,7 @@ void tracked_producer::on_report(std::function<void()> wake) {
 tracked_producer::~tracked_producer() {
   for (auto* queue : {reports_, solo_reports_})
     if (queue) {
-      rd_kafka_queue_cb_event_enable(queue, nullptr, nullptr);
+      call_on_queue_event(queue, nullptr);
       rd_kafka_queue_destroy(queue);
     }
   if (producer_) {

@@ -51,6 +51,13 @@ make_client_conf(const config& cfg, client_role role, std::string& err,
 /// SSL files), found without connecting; empty when there is none.
 std::vector<std::string> check_client_confs(const config& cfg);
 
+/// Has librdkafka call `*call` (on one of its threads) when an element
+/// comes into `queue` while it is empty (rd_kafka_queue_cb_event_enable);
+/// null turns that off. librdkafka calls it with the queue's lock held, so
+/// turning it off waits for a call under way: then `*call` may change.
+void call_on_queue_event(::rd_kafka_queue_s* queue,
+                         const std::function<void()>* call);
+
 /// An idempotent producer that remembers, per message, which input record it
 /// carries, and reports the records whose delivery the broker confirmed.
 /// Failed deliveries are produced again, so a record is reported only once
