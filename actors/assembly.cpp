@@ -117,8 +117,9 @@ stages spawn_stages(caf::actor_system& sys, const config& start,
   auto& cfg = start;
   auto shared_cfg = std::make_shared<const config>(current);
   stages s;
-  // The source and the Kafka producers' sinks never block (credit keeps a
-  // producer's queue below its bound): on the scheduler's threads, a chunk
+  // The source and the Kafka producers' sinks never block (a message that
+  // finds librdkafka's queue full waits, in order, in tracked_producer,
+  // for the sink's next poll): on the scheduler's threads, a chunk
   // goes from the consumer to the producer without waking a thread of its
   // own on the way (bench/ANALYSIS.md).
   auto src = sys.spawn(source, std::shared_ptr<record_feed>{c.consumer},

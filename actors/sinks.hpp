@@ -37,9 +37,11 @@ struct kafka_sink_state {
 };
 
 /// Publishes CoT events to a Kafka topic (key = uid); acknowledges each one
-/// when the broker confirmed it. Runs scheduled: producing does not wait
-/// while the producer's queue has room, which the source's credit keeps
-/// (kafka.cpp sizes the queue at least 4 times pipeline.max_in_flight).
+/// when the broker confirmed it. Runs scheduled: producing never waits
+/// (what finds librdkafka's queue full waits in the producer, in order,
+/// for the delivery reports that make room; the source's credit bounds
+/// it, and kafka.cpp sizes the queue at least 4 times
+/// pipeline.max_in_flight, so that it rarely fills).
 cot_sink_actor::behavior_type
 kafka_cot_sink(cot_sink_actor::stateful_pointer<kafka_sink_state> self,
                std::shared_ptr<tracked_producer> producer, std::string topic,

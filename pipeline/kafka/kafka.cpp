@@ -354,6 +354,8 @@ tracked_producer::~tracked_producer() {
     rd_kafka_topic_destroy(t.second);
   for (auto& r : retries_pending_)
     delete r.headers;
+  for (auto& w : waiting_)
+    delete w.headers;
   // Before the held payloads go: undelivered messages may point into them.
   solo_.reset();
   producer_.reset();
@@ -449,6 +451,41 @@ void tracked_producer::produce_slot(const std::string& topic,
                                     std::string_view payload,
                                     RdKafka::Headers* headers, uint32_t slot,
                                     bool solo) {
+  if (waiting_.empty() && try_produce(topic, key, payload, headers, slot, solo))
+    return;
+  // Behind the others, so that a partition's messages keep their order;
+  // a held payload stays where its owner (held until delivery) keeps it.
+  bool own = slots_[slot].hold != no_hold;
+  if (waiting_.empty() && !warned_full_) {
+    warned_full_ = true;
+    log::warn("producer",
+              "librdkafka's queue is full (queue.buffering.max.messages or "
+              "queue.buffering.max.kbytes): messages wait in order for room; "
+              "credit (pipeline.max_in_flight) bounds them",
+              {{"topic", topic}});
+  }
+  waiting_.push_back({topic, std::string{key},
+                      own ? std::string{} : std::string{payload},
+                      own ? payload : std::string_view{}, headers, slot, solo});
+}
+
+void tracked_producer::produce_waiting() {
+  while (!waiting_.empty() && failure_.empty()) {
+    auto& w = waiting_.front();
+    std::string_view payload = slots_[w.slot].hold != no_hold
+                                 ? w.held
+                                 : std::string_view{w.payload};
+    if (!try_produce(w.topic, w.key, payload, w.headers, w.slot, w.solo))
+      return;
+    waiting_.pop_front();
+  }
+}
+
+bool tracked_producer::try_produce(const std::string& topic,
+                                   std::string_view key,
+                                   std::string_view payload,
+                                   RdKafka::Headers*& headers, uint32_t slot,
+                                   bool solo) {
   bool own = slots_[slot].hold != no_hold;
   RdKafka::Producer* by = producer_.get();
   if (solo) {
@@ -477,18 +514,14 @@ void tracked_producer::produce_slot(const std::string& topic,
                           const_cast<char*>(payload.data()), payload.size(),
                           key.empty() ? nullptr : key.data(), key.size(), 0,
                           headers, opaque);
-    if (rc == RdKafka::ERR_NO_ERROR)
-      return;
-    if (rc == RdKafka::ERR__QUEUE_FULL) {
-      // The local queue is bounded: wait for the broker to take some.
-      // cotflow's sinks do not get here (they run on the scheduler's
-      // threads, which this would hold): the queue holds at least 4 times
-      // pipeline.max_in_flight, and credit bounds what they produce. Only
-      // a reload past a quarter of it, or a queue.buffering.max.messages
-      // set lower in kafka.properties, can.
-      by->poll(10);
-      continue;
+    if (rc == RdKafka::ERR_NO_ERROR) {
+      headers = nullptr; // librdkafka's now
+      return true;
     }
+    // The local queue is bounded: the caller keeps the message until the
+    // broker has taken some (produce_waiting(), from poll()).
+    if (rc == RdKafka::ERR__QUEUE_FULL)
+      return false;
     // Larger than message.max.bytes: librdkafka copies what is left of
     // the caller's bytes (a dead letter's payload is never held).
     if (rc == RdKafka::ERR_MSG_SIZE_TOO_LARGE && !own
@@ -501,7 +534,8 @@ void tracked_producer::produce_slot(const std::string& topic,
       if (failure_.empty())
         failure_ = "produce to " + topic + ": " + RdKafka::err2str(rc);
       delete headers;
-      return;
+      headers = nullptr;
+      return true;
     }
     // Unknown topic and the like: the record stays unacknowledged, so its
     // offset is not committed; try again after a pause.
@@ -513,9 +547,10 @@ void tracked_producer::produce_slot(const std::string& topic,
     retries_pending_.push_back(
       {topic, std::string{key}, own ? std::string{} : std::string{payload},
        own ? payload : std::string_view{}, headers, slot, solo});
+    headers = nullptr;
     next_retry_ = std::chrono::steady_clock::now()
                   + std::chrono::milliseconds{500};
-    return;
+    return true;
   }
 }
 
@@ -524,6 +559,7 @@ void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
   if (solo_)
     solo_->poll(0);
   settle(out);
+  produce_waiting();
   if (!retries_pending_.empty() && failure_.empty()
       && std::chrono::steady_clock::now() >= next_retry_) {
     auto pending = std::move(retries_pending_);

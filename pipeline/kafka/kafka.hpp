@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -77,8 +78,9 @@ public:
   void prepare(const std::string& topic, int timeout_ms);
 
   /// Queues one message carrying input record (`tp`, `offset`). Takes
-  /// ownership of `headers` (may be null). Blocks briefly while the local
-  /// queue is full.
+  /// ownership of `headers` (may be null). Never waits: while librdkafka's
+  /// local queue is full (queue.buffering.max.messages or .kbytes), the
+  /// message and every one after it wait here, in order, for poll().
   void produce(const std::string& topic, std::string_view key,
                std::string_view payload, uint32_t tp, int64_t offset,
                int64_t timestamp_ms, RdKafka::Headers* headers = nullptr);
@@ -100,7 +102,8 @@ public:
   void release(uint32_t hold);
 
   /// Serves delivery reports for up to `timeout_ms`; appends the records
-  /// that are now durable in Kafka to `out`.
+  /// that are now durable in Kafka to `out`; then hands librdkafka what
+  /// waited for room in its queue (see produce()).
   void poll(int timeout_ms, std::vector<delivered_ref>& out);
 
   /// Calls `wake` (from one of librdkafka's threads) whenever a delivery
@@ -109,9 +112,15 @@ public:
   /// must be quick and must not call this producer. Null turns it off.
   void on_report(std::function<void()> wake);
 
-  /// Messages produced and not yet confirmed.
+  /// Messages produced and not yet confirmed (with those waiting for room
+  /// in librdkafka's queue).
   size_t outstanding() const {
     return outstanding_;
+  }
+
+  /// Messages waiting for room in librdkafka's queue.
+  size_t waiting() const {
+    return waiting_.size();
   }
 
   /// Deliveries that failed and were produced again.
@@ -172,10 +181,21 @@ private:
   };
 
   /// `payload` is copied by librdkafka unless the slot has a hold; `solo`:
-  /// sent by solo_, one message per request.
+  /// sent by solo_, one message per request. Behind waiting_ when it is
+  /// not empty or librdkafka's queue is full.
   void produce_slot(const std::string& topic, std::string_view key,
                     std::string_view payload, RdKafka::Headers* headers,
                     uint32_t slot, bool solo = false);
+
+  /// Hands one message to librdkafka; false, with nothing done, when its
+  /// queue is full. Every other outcome is dealt with here (a permanent
+  /// failure, a retry after a pause, a cut).
+  bool try_produce(const std::string& topic, std::string_view key,
+                   std::string_view payload, RdKafka::Headers*& headers,
+                   uint32_t slot, bool solo);
+
+  /// Hands librdkafka what waits in waiting_, in order, while it has room.
+  void produce_waiting();
 
   /// A delivery report's opaque: the slot, with this bit when solo_ sent
   /// the message.
@@ -228,6 +248,12 @@ private:
   /// Frees the slots of confirmed_ and appends their records to `out`.
   void settle(std::vector<delivered_ref>& out);
   std::vector<retry> retries_pending_;
+  /// Messages that met librdkafka's full queue, and every one produced
+  /// after them, in order: the owner (a scheduled actor, with credit
+  /// bounding what it produces) must not wait for the queue, as a wait
+  /// would hold the thread that the rest of the pipeline runs on.
+  std::deque<retry> waiting_;
+  bool warned_full_ = false;
   size_t outstanding_ = 0;
   uint64_t retries_ = 0;
   bool cut_oversized_ = false;

@@ -184,6 +184,64 @@ BOOST_AUTO_TEST_CASE(a_held_payload_is_produced_again_after_a_failure) {
   BOOST_TEST((read_back(c.bootstraps(), true) == sent));
 }
 
+BOOST_AUTO_TEST_CASE(a_full_queue_never_waits_and_keeps_the_order) {
+  cotflow::test::mock_cluster c{"cot", 3};
+  // Room for 10 messages in librdkafka's queue, and nothing leaves it while
+  // the broker is down: every produce still returns at once (the sinks run
+  // on the scheduler's threads, which a wait would hold), and the rest wait
+  // in the producer, in order, with their headers and copies.
+  auto p = producer_on(c, {{"queue.buffering.max.messages", "10"}});
+  rd_kafka_mock_broker_set_down(c.mc, 1);
+  constexpr size_t n = 200;
+  std::map<std::string, std::string> sent;
+  auto batch = std::make_shared<owner>();
+  for (size_t i = 0; i < n; ++i)
+    batch->push_back(payload(i));
+  std::weak_ptr<owner> seen = batch;
+  auto hold = p->hold(batch);
+  for (size_t i = 0; i < n; ++i) {
+    auto key = "k" + std::to_string(i);
+    sent[key] = payload(i);
+    if (i % 2 == 0) {
+      p->produce_held("cot", key, (*batch)[i], 0, static_cast<int64_t>(i), -1,
+                      hold);
+    } else {
+      auto* h = RdKafka::Headers::create();
+      h->add("n", std::to_string(i));
+      p->produce("cot", key, sent[key], 0, static_cast<int64_t>(i), -1, h);
+    }
+  }
+  p->release(hold);
+  batch.reset();
+  BOOST_TEST(p->outstanding() == n);
+  BOOST_TEST(p->waiting() == n - 10);
+  std::vector<cotflow::delivered_ref> out;
+  p->poll(100, out);
+  BOOST_TEST(out.empty());
+  BOOST_TEST(p->waiting() == n - 10);
+  BOOST_TEST(!seen.expired());
+  rd_kafka_mock_broker_set_up(c.mc, 1);
+  auto delivered = drain(*p, 30s);
+  BOOST_TEST_REQUIRE(p->outstanding() == 0u);
+  BOOST_TEST(p->waiting() == 0u);
+  BOOST_TEST(p->failure() == "");
+  BOOST_TEST(p->retries() == 0u);
+  BOOST_TEST_REQUIRE(delivered.size() == n);
+  BOOST_TEST(seen.expired());
+  // In each partition, the messages landed in the order they were produced.
+  std::map<int32_t, std::map<int64_t, int64_t>> by_partition;
+  for (auto& d : delivered)
+    by_partition[d.partition][d.message_offset] = d.offset;
+  for (auto& [partition, landed] : by_partition) {
+    int64_t last = -1;
+    for (auto& [at, input] : landed) {
+      BOOST_TEST(input > last, "partition " << partition << " offset " << at);
+      last = input;
+    }
+  }
+  BOOST_TEST((read_back(c.bootstraps(), false) == sent));
+}
+
 namespace {
 
 /// A dead letter of `size` bytes, with the headers the dead-letter sink
