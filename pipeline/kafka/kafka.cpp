@@ -453,6 +453,10 @@ void tracked_producer::produce_slot(const std::string& topic,
                                     bool solo) {
   if (waiting_.empty() && try_produce(topic, key, payload, headers, slot, solo))
     return;
+  if (!failure_.empty()) { // nothing waits behind a failure
+    delete headers;
+    return;
+  }
   // Behind the others, so that a partition's messages keep their order;
   // a held payload stays where its owner (held until delivery) keeps it.
   bool own = slots_[slot].hold != no_hold;
@@ -472,18 +476,20 @@ void tracked_producer::produce_slot(const std::string& topic,
 void tracked_producer::produce_waiting() {
   while (!waiting_.empty() && failure_.empty()) {
     auto& w = waiting_.front();
-    std::string_view payload = slots_[w.slot].hold != no_hold
-                                 ? w.held
-                                 : std::string_view{w.payload};
-    if (!try_produce(w.topic, w.key, payload, w.headers, w.slot, w.solo))
+    bool own = slots_[w.slot].hold != no_hold;
+    std::string_view payload = own ? w.held : std::string_view{w.payload};
+    if (!try_produce(w.topic, w.key, payload, w.headers, w.slot, w.solo)) {
+      if (!own) // what a cut left of it (a prefix), not cut again
+        w.payload.resize(payload.size());
       return;
+    }
     waiting_.pop_front();
   }
 }
 
 bool tracked_producer::try_produce(const std::string& topic,
                                    std::string_view key,
-                                   std::string_view payload,
+                                   std::string_view& payload,
                                    RdKafka::Headers*& headers, uint32_t slot,
                                    bool solo) {
   bool own = slots_[slot].hold != no_hold;
@@ -519,9 +525,23 @@ bool tracked_producer::try_produce(const std::string& topic,
       return true;
     }
     // The local queue is bounded: the caller keeps the message until the
-    // broker has taken some (produce_waiting(), from poll()).
-    if (rc == RdKafka::ERR__QUEUE_FULL)
-      return false;
+    // broker has taken some (produce_waiting(), from poll()). With nothing
+    // of this producer's left in librdkafka there is no room to wait for:
+    // the message alone is larger than queue.buffering.max.kbytes.
+    if (rc == RdKafka::ERR__QUEUE_FULL) {
+      if (by->outq_len() > 0)
+        return false;
+      if (!own && cut_in_half(topic, payload, headers))
+        continue;
+      if (failure_.empty())
+        failure_ = "produce to " + topic + ": a message of "
+                   + std::to_string(payload.size())
+                   + " bytes is larger than the producer's whole queue "
+                     "(queue.buffering.max.kbytes)";
+      delete headers;
+      headers = nullptr;
+      return true;
+    }
     // Larger than message.max.bytes: librdkafka copies what is left of
     // the caller's bytes (a dead letter's payload is never held).
     if (rc == RdKafka::ERR_MSG_SIZE_TOO_LARGE && !own

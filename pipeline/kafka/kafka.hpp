@@ -187,11 +187,12 @@ private:
                     std::string_view payload, RdKafka::Headers* headers,
                     uint32_t slot, bool solo = false);
 
-  /// Hands one message to librdkafka; false, with nothing done, when its
-  /// queue is full. Every other outcome is dealt with here (a permanent
-  /// failure, a retry after a pause, a cut).
+  /// Hands one message to librdkafka; false when its queue is full, with
+  /// nothing done but a cut (`payload` is then what is left of it). Every
+  /// other outcome is dealt with here (a permanent failure, a retry after
+  /// a pause, a cut).
   bool try_produce(const std::string& topic, std::string_view key,
-                   std::string_view payload, RdKafka::Headers*& headers,
+                   std::string_view& payload, RdKafka::Headers*& headers,
                    uint32_t slot, bool solo);
 
   /// Hands librdkafka what waits in waiting_, in order, while it has room.

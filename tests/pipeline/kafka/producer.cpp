@@ -240,6 +240,12 @@ BOOST_AUTO_TEST_CASE(a_full_queue_never_waits_and_keeps_the_order) {
     }
   }
   BOOST_TEST((read_back(c.bootstraps(), false) == sent));
+  // The copied ones kept their headers while they waited.
+  for (auto& r : cotflow::test::read_topic(c.bootstraps(), "cot")) {
+    auto i = std::stoul(r.key.substr(1));
+    if (i % 2 == 1)
+      BOOST_TEST(r.headers["n"] == std::to_string(i), r.key);
+  }
 }
 
 namespace {
@@ -253,6 +259,23 @@ void produce_dead_letter(cotflow::tracked_producer& p, size_t size,
   p.produce("cot", "dl", std::string(size, fill), 0, offset, -1, h);
 }
 
+/// Drains `p` and expects the one dead letter of produce_dead_letter() on
+/// the topic, cut to `kept` bytes of its `original`.
+void expect_one_cut_letter(const cotflow::test::mock_cluster& c,
+                           cotflow::tracked_producer& p, size_t kept,
+                           size_t original) {
+  auto delivered = drain(p, 30s);
+  BOOST_TEST_REQUIRE(delivered.size() == 1u);
+  BOOST_TEST(delivered[0].offset == 7);
+  BOOST_TEST(p.failure() == "");
+  BOOST_TEST(p.cut() == 1u);
+  auto got = cotflow::test::read_topic(c.bootstraps(), "cot");
+  BOOST_TEST_REQUIRE(got.size() == 1u);
+  BOOST_TEST(got[0].payload == std::string(kept, 'd'));
+  BOOST_TEST(got[0].headers["cotflow.truncated"] == std::to_string(original));
+  BOOST_TEST(got[0].headers["cotflow.reason"] == "too_large");
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(a_dead_letter_over_message_max_bytes_goes_out_cut) {
@@ -262,16 +285,7 @@ BOOST_AUTO_TEST_CASE(a_dead_letter_over_message_max_bytes_goes_out_cut) {
   auto p = producer_on(c, {{"message.max.bytes", "2000"}});
   p->cut_oversized(true);
   produce_dead_letter(*p, 10000);
-  auto delivered = drain(*p, 30s);
-  BOOST_TEST_REQUIRE(delivered.size() == 1u);
-  BOOST_TEST(delivered[0].offset == 7);
-  BOOST_TEST(p->failure() == "");
-  BOOST_TEST(p->cut() == 1u);
-  auto got = cotflow::test::read_topic(c.bootstraps(), "cot");
-  BOOST_TEST_REQUIRE(got.size() == 1u);
-  BOOST_TEST(got[0].payload == std::string(1250, 'd'));
-  BOOST_TEST(got[0].headers["cotflow.truncated"] == "10000");
-  BOOST_TEST(got[0].headers["cotflow.reason"] == "too_large");
+  expect_one_cut_letter(c, *p, 1250, 10000);
 }
 
 BOOST_AUTO_TEST_CASE(
@@ -286,14 +300,7 @@ BOOST_AUTO_TEST_CASE(
                                     RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
                                     RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
   produce_dead_letter(*p, 10000);
-  auto delivered = drain(*p, 30s);
-  BOOST_TEST_REQUIRE(delivered.size() == 1u);
-  BOOST_TEST(p->failure() == "");
-  BOOST_TEST(p->cut() == 1u);
-  auto got = cotflow::test::read_topic(c.bootstraps(), "cot");
-  BOOST_TEST_REQUIRE(got.size() == 1u);
-  BOOST_TEST(got[0].payload == std::string(5000, 'd'));
-  BOOST_TEST(got[0].headers["cotflow.truncated"] == "10000");
+  expect_one_cut_letter(c, *p, 5000, 10000);
 }
 
 BOOST_AUTO_TEST_CASE(letters_refused_with_their_batch_go_out_whole_alone) {
@@ -335,4 +342,49 @@ BOOST_AUTO_TEST_CASE(without_cutting_a_message_too_large_stops_the_producer) {
   BOOST_TEST(out.empty());
   BOOST_TEST(p->failure().find("too large") != std::string::npos, p->failure());
   BOOST_TEST(p->cut() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_message_behind_a_waiting_one_waits_too) {
+  // Room for 2 KB and the broker down: the second message (1,200 bytes)
+  // does not fit beside the first and waits; the third (100 bytes) would
+  // fit, but goes behind it, so that the partition keeps their order.
+  cotflow::test::mock_cluster c{"cot"};
+  auto p = producer_on(c, {{"queue.buffering.max.kbytes", "2"}});
+  rd_kafka_mock_broker_set_down(c.mc, 1);
+  p->produce("cot", "a", std::string(1200, 'a'), 0, 1, -1);
+  p->produce("cot", "b", std::string(1200, 'b'), 0, 2, -1);
+  BOOST_TEST(p->waiting() == 1u);
+  p->produce("cot", "c", std::string(100, 'c'), 0, 3, -1);
+  BOOST_TEST(p->waiting() == 2u);
+  BOOST_TEST(p->outstanding() == 3u);
+  rd_kafka_mock_broker_set_up(c.mc, 1);
+  auto delivered = drain(*p, 30s);
+  BOOST_TEST_REQUIRE(delivered.size() == 3u);
+  BOOST_TEST(p->failure() == "");
+  std::map<int64_t, int64_t> landed; // message offset -> input offset
+  for (auto& d : delivered)
+    landed[d.message_offset] = d.offset;
+  std::vector<int64_t> order;
+  for (auto& [at, input] : landed)
+    order.push_back(input);
+  BOOST_TEST((order == std::vector<int64_t>{1, 2, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(a_message_larger_than_the_whole_queue_does_not_wait) {
+  // queue.buffering.max.kbytes below one message: no room will ever come.
+  // A CoT event stops the producer with the reason; a dead letter goes
+  // out cut until it fits.
+  cotflow::test::mock_cluster c{"cot"};
+  {
+    auto p = producer_on(c, {{"queue.buffering.max.kbytes", "1"}});
+    produce_dead_letter(*p, 5000);
+    BOOST_TEST(p->waiting() == 0u);
+    BOOST_TEST(p->failure().find("queue.buffering.max.kbytes")
+                 != std::string::npos,
+               p->failure());
+  }
+  auto p = producer_on(c, {{"queue.buffering.max.kbytes", "1"}});
+  p->cut_oversized(true);
+  produce_dead_letter(*p, 5000);
+  expect_one_cut_letter(c, *p, 625, 5000);
 }
