@@ -80,7 +80,9 @@ public:
   /// Queues one message carrying input record (`tp`, `offset`). Takes
   /// ownership of `headers` (may be null). Never waits: while librdkafka's
   /// local queue is full (queue.buffering.max.messages or .kbytes), the
-  /// message and every one after it wait here, in order, for poll().
+  /// message and every one after it wait here, in order, for poll(). One
+  /// larger than the whole queue cannot wait: it is cut (cut_oversized) or
+  /// stops the producer (failure()).
   void produce(const std::string& topic, std::string_view key,
                std::string_view payload, uint32_t tp, int64_t offset,
                int64_t timestamp_ms, RdKafka::Headers* headers = nullptr);
