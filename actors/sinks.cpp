@@ -1,6 +1,7 @@
 #include "actors/sinks.hpp"
 
 #include "actors/detail/failure.hpp"
+#include "actors/detail/poll_call.hpp"
 #include "pipeline/core/log.hpp"
 #include "pipeline/core/time.hpp"
 #include "pipeline/delivery/topic_names.hpp"
@@ -79,11 +80,7 @@ void init(Self* self, std::shared_ptr<tracked_producer> producer,
   s.bits = bits;
   s.source = std::move(source);
   s.st = std::move(st);
-  // Called on one of librdkafka's threads: a message, nothing more.
-  s.producer->on_report([who = self->address()] {
-    if (auto sink = caf::actor_cast<caf::actor>(who))
-      caf::anon_send(sink, atom::poll::value);
-  });
+  s.producer->on_report(detail::poll_call(self->address()));
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 #include "actors/source.hpp"
 
 #include "actors/detail/failure.hpp"
+#include "actors/detail/poll_call.hpp"
 #include "pipeline/core/log.hpp"
 
 #include <caf/all.hpp>
@@ -110,11 +111,7 @@ source(source_actor::stateful_pointer<source_state> self,
   self->state.cfg = cfg;
   self->state.credit.emplace(cfg.max_in_flight, pause_after);
   self->state.st = std::move(st);
-  // Only a message, on librdkafka's thread.
-  self->state.feed->on_ready([who = self->address()] {
-    if (auto me = caf::actor_cast<caf::actor>(who))
-      caf::anon_send(me, atom::poll::value);
-  });
+  self->state.feed->on_ready(detail::poll_call(self->address()));
   return {
     [=](atom::start, batcher_actor next) {
       auto& s = self->state;

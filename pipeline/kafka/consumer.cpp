@@ -51,8 +51,7 @@ tracked_consumer::make(const config& cfg, dest_mask all,
     err = "cannot create Kafka consumer: " + e;
     return nullptr;
   }
-  self->ready_queue_.reset(
-    rd_kafka_queue_get_consumer(self->consumer_->c_ptr()));
+  self->queue_.reset(rd_kafka_queue_get_consumer(self->consumer_->c_ptr()));
   auto rc = self->consumer_->subscribe(cfg.kafka.input_topics);
   if (rc != RdKafka::ERR_NO_ERROR) {
     err = "cannot subscribe: " + RdKafka::err2str(rc);
@@ -62,13 +61,13 @@ tracked_consumer::make(const config& cfg, dest_mask all,
 }
 
 void tracked_consumer::on_ready(std::function<void()> ready) {
-  if (!ready_queue_)
+  if (!queue_)
     return;
   // Off first: ready_ does not change under a call under way.
-  call_on_queue_event(ready_queue_.get(), nullptr);
+  call_on_queue_event(queue_.get(), nullptr);
   ready_ = std::move(ready);
   if (ready_)
-    call_on_queue_event(ready_queue_.get(), &ready_);
+    call_on_queue_event(queue_.get(), &ready_);
 }
 
 tracked_consumer::~tracked_consumer() {
@@ -117,8 +116,6 @@ size_t tracked_consumer::poll_owned(int timeout_ms, size_t max,
   } else if (!track(first, fn, n)) {
     drained_ = true;
   } else {
-    if (!queue_)
-      queue_.reset(rd_kafka_queue_get_consumer(consumer_->c_ptr()));
     batch_.resize(256);
     bool failed = false;
     while (n < max && !failed) {

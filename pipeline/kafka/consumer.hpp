@@ -227,11 +227,9 @@ private:
 
   std::unique_ptr<RdKafka::Conf> conf_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-  /// The consumer's queue, for batch consumption; goes before consumer_.
+  /// The consumer's queue, made with the consumer, for batch consumption
+  /// and on_ready(); goes before consumer_.
   std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue_{
-    nullptr, rd_kafka_queue_destroy};
-  /// The same queue for on_ready(), made with the consumer.
-  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> ready_queue_{
     nullptr, rd_kafka_queue_destroy};
   std::function<void()> ready_;
   /// Messages of one batch (reused).

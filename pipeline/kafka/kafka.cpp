@@ -468,18 +468,15 @@ void tracked_producer::produce_slot(const std::string& topic,
               "credit (pipeline.max_in_flight) bounds them",
               {{"topic", topic}});
   }
-  waiting_.push_back({topic, std::string{key},
-                      own ? std::string{} : std::string{payload},
-                      own ? payload : std::string_view{}, headers, slot, solo});
+  waiting_.emplace_back(topic, key, payload, own, headers, slot, solo);
 }
 
 void tracked_producer::produce_waiting() {
   while (!waiting_.empty() && failure_.empty()) {
     auto& w = waiting_.front();
-    bool own = slots_[w.slot].hold != no_hold;
-    std::string_view payload = own ? w.held : std::string_view{w.payload};
+    auto payload = w.bytes();
     if (!try_produce(w.topic, w.key, payload, w.headers, w.slot, w.solo)) {
-      if (!own) // what a cut left of it (a prefix), not cut again
+      if (!w.own) // what a cut left of it (a prefix), not cut again
         w.payload.resize(payload.size());
       return;
     }
@@ -564,9 +561,8 @@ bool tracked_producer::try_produce(const std::string& topic,
                 "produce to " + topic + " failed (" + RdKafka::err2str(rc)
                   + "); retrying",
                 {{"topic", topic}, {"error", RdKafka::err2str(rc)}});
-    retries_pending_.push_back(
-      {topic, std::string{key}, own ? std::string{} : std::string{payload},
-       own ? payload : std::string_view{}, headers, slot, solo});
+    retries_pending_.emplace_back(topic, key, payload, own, headers, slot,
+                                  solo);
     headers = nullptr;
     next_retry_ = std::chrono::steady_clock::now()
                   + std::chrono::milliseconds{500};
@@ -586,10 +582,7 @@ void tracked_producer::poll(int timeout_ms, std::vector<delivered_ref>& out) {
     retries_pending_.clear();
     for (auto& r : pending) {
       ++retries_;
-      produce_slot(r.topic, r.key,
-                   slots_[r.slot].hold != no_hold ? r.held
-                                                  : std::string_view{r.payload},
-                   r.headers, r.slot, r.solo);
+      produce_slot(r.topic, r.key, r.bytes(), r.headers, r.slot, r.solo);
     }
   }
 }
@@ -641,10 +634,9 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
                              msg.len()};
       bool whole = !solo && solo_producer() != nullptr;
       if (whole || cut_in_half(msg.topic_name(), bytes, headers)) {
-        retries_pending_.push_back({msg.topic_name(),
-                                    msg.key() ? *msg.key() : std::string{},
-                                    std::string{bytes}, std::string_view{},
-                                    headers, slot, whole || solo});
+        retries_pending_.emplace_back(
+          msg.topic_name(), msg.key() ? *msg.key() : std::string{}, bytes,
+          false, headers, slot, whole || solo);
         return;
       }
       delete headers;
@@ -668,10 +660,9 @@ void tracked_producer::dr_cb(RdKafka::Message& msg) {
       headers = RdKafka::Headers::create(h->get_all());
     bool own = slots_[slot].hold != no_hold;
     std::string_view bytes{static_cast<const char*>(msg.payload()), msg.len()};
-    retries_pending_.push_back(
-      {msg.topic_name(), msg.key() ? *msg.key() : std::string{},
-       own ? std::string{} : std::string{bytes},
-       own ? bytes : std::string_view{}, headers, slot, solo});
+    retries_pending_.emplace_back(msg.topic_name(),
+                                  msg.key() ? *msg.key() : std::string{}, bytes,
+                                  own, headers, slot, solo);
     return;
   }
   // Its slot is read later, with the others of this poll: it was written

@@ -171,7 +171,18 @@ private:
   uint32_t take_slot(uint32_t tp, int64_t offset, int64_t timestamp_ms,
                      uint32_t hold = no_hold);
 
+  /// A message kept to be produced later (a retry, or one waiting for
+  /// room): a held payload (`own`) is read where its owner keeps it, any
+  /// other is copied.
   struct retry {
+    retry(std::string t, std::string_view k, std::string_view bytes, bool own,
+          RdKafka::Headers* h, uint32_t s, bool solo_sent)
+      : topic(std::move(t)), key(k), payload(own ? std::string_view{} : bytes),
+        held(own ? bytes : std::string_view{}), headers(h), slot(s),
+        solo(solo_sent), own(own) {}
+    std::string_view bytes() const {
+      return own ? held : std::string_view{payload};
+    }
     std::string topic;
     std::string key;
     std::string payload; // empty when held: read from where it was
@@ -180,6 +191,7 @@ private:
     uint32_t slot;
     /// Sent by solo_ (see cut_oversized).
     bool solo = false;
+    bool own = false;
   };
 
   /// `payload` is copied by librdkafka unless the slot has a hold; `solo`:
